@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "loopbridge/value.hpp"
+
+namespace loopbridge {
+
+/// What happens when a request arrives for an actor whose queue is full.
+enum class overflow_policy {
+  block,       ///< the submitter waits for room, up to the request's deadline
+  reject,      ///< the new request fails at once with `loop.overloaded`
+  drop_oldest, ///< the oldest queued request fails with `loop.overloaded`
+};
+
+/// Whether a failed instance is restarted.
+enum class restart_policy { never, on_failure };
+
+const char* to_string(overflow_policy p) noexcept;
+const char* to_string(restart_policy p) noexcept;
+
+/// Bounds on the requests an actor holds (queued plus in flight).
+struct mailbox_spec {
+  /// Maximum requests accepted and not yet finished; 0 = the runtime's default.
+  std::size_t capacity = 0;
+  overflow_policy overflow = overflow_policy::block;
+};
+
+/// The restart budget: at most `max_restarts` within any `period`.
+struct restart_spec {
+  restart_policy policy = restart_policy::never;
+  std::uint32_t max_restarts = 3;
+  std::chrono::nanoseconds period = std::chrono::seconds(60);
+};
+
+/// One named actor as a topology declares it: plain data, no YAML, no CAF.
+struct actor_spec {
+  std::string name;
+  std::string kind;
+  /// The kind's parameters (a map), validated against the kind's declarations at spawn.
+  value params;
+  /// Instances behind the name; more than one makes a pool.
+  std::uint32_t count = 1;
+  mailbox_spec mailbox;
+  restart_spec restart;
+  /// Actors that must be ready before this one starts (and stop after it).
+  std::vector<std::string> depends_on;
+  /// How long the instances may take to announce `ready`.
+  std::chrono::nanoseconds ready_timeout = std::chrono::seconds(10);
+};
+
+} // namespace loopbridge

@@ -1,0 +1,160 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+#include "loopbridge/context.hpp"
+#include "loopbridge/detail/ref_ptr.hpp"
+#include "loopbridge/detail/type_tag.hpp"
+#include "loopbridge/error.hpp"
+
+namespace loopbridge::detail {
+
+using clock = std::chrono::steady_clock;
+using time_point = clock::time_point;
+
+struct actor_record;
+class request_state;
+
+/// Receives a notification when a request it listens to completes (used by completion queues:
+/// `as_completed`, pollable futures). `notify` runs on whichever thread completes the request;
+/// it must not block.
+class completion_listener {
+public:
+  virtual void notify(std::uint32_t index) noexcept = 0;
+
+protected:
+  ~completion_listener() = default;
+};
+
+/// Bookkeeping the event loop keeps inside each request, so tracking a request costs no
+/// allocation. Only the event loop's thread reads or writes these fields.
+struct loop_links {
+  enum class place : std::uint8_t { none, queued, in_flight };
+  request_state* prev = nullptr; ///< neighbours in the target's queue or an instance's list
+  request_state* next = nullptr;
+  request_state* deadline_prev = nullptr; ///< neighbours in the deadline index bucket
+  request_state* deadline_next = nullptr;
+  void* deadline_bucket = nullptr;
+  time_point accepted_at{};
+  std::uint32_t instance = 0;
+  place where = place::none;
+};
+
+/// The state one request shares between the host thread that submitted it, the event loop, and
+/// the worker that handles it.
+///
+/// Completion protocol: exactly one party *claims* the request (`try_claim`): the worker with its
+/// reply or error, the loop with a timeout or stop, the host with a cancel. The claimer writes
+/// the outcome and then *publishes* it (`publish`), which wakes waiting threads and notifies the
+/// listener. Readers that observe `done()` (acquire) see the outcome the claimer wrote.
+///
+/// Everything in the "identity" section is written by the submitter before the state is shared
+/// and is immutable afterwards.
+class request_state : public ref_counted {
+public:
+  static constexpr std::uint32_t claimed_bit = 1u << 0;
+  static constexpr std::uint32_t done_bit = 1u << 1;
+  static constexpr std::uint32_t waiter_bit = 1u << 2;
+  static constexpr std::uint32_t listener_bit = 1u << 3;
+  static constexpr std::uint32_t cancel_bit = 1u << 4;
+  static constexpr std::uint32_t started_bit = 1u << 5;
+
+  explicit request_state(const type_tag* request_type) noexcept : request_type_(request_type) {}
+
+  // -- identity ------------------------------------------------------------------------------
+
+  const type_tag* request_type() const noexcept { return request_type_; }
+  /// Points at the request object inside the typed subclass.
+  virtual void* request_data() noexcept = 0;
+
+  std::uint64_t id = 0;
+  time_point deadline = time_point::max();
+  loopbridge::context context;
+  const actor_record* target = nullptr;
+
+  // -- completion ----------------------------------------------------------------------------
+
+  /// Claims the right to complete this request; true for exactly one caller.
+  bool try_claim() noexcept {
+    return (flags_.fetch_or(claimed_bit, std::memory_order_acq_rel) & claimed_bit) == 0;
+  }
+  /// Publishes the outcome written by the claimer: wakes waiters and the listener.
+  void publish() noexcept;
+  /// Claims and publishes `e` as the outcome; false if someone else claimed first.
+  bool fail(loopbridge::error e) noexcept {
+    if (!try_claim())
+      return false;
+    error_ = std::move(e);
+    failed_ = true;
+    publish();
+    return true;
+  }
+  bool done() const noexcept { return flags_.load(std::memory_order_acquire) & done_bit; }
+  /// Only meaningful once `done()`: true if the outcome is an error.
+  bool failed() const noexcept { return failed_; }
+  const loopbridge::error& error() const noexcept { return error_; }
+  /// For claimers only: records an error outcome before `publish()`.
+  void set_error(loopbridge::error e) noexcept {
+    error_ = std::move(e);
+    failed_ = true;
+  }
+
+  /// Blocks the calling thread until `done()` (no spinning: a futex wait).
+  void wait() const noexcept;
+  /// Blocks until `done()` or `t`; returns `done()`.
+  bool wait_until(time_point t) const noexcept;
+
+  // -- cancellation and progress --------------------------------------------------------------
+
+  /// Asks the worker to stop; the worker polls `cancel_requested()`.
+  void request_cancel() noexcept { flags_.fetch_or(cancel_bit, std::memory_order_acq_rel); }
+  bool cancel_requested() const noexcept {
+    return flags_.load(std::memory_order_acquire) & cancel_bit;
+  }
+  /// Marks that a worker began handling the request; false if a cancel came first, in which
+  /// case the worker must not run it.
+  bool mark_started() noexcept {
+    auto old = flags_.fetch_or(started_bit, std::memory_order_acq_rel);
+    return (old & cancel_bit) == 0;
+  }
+  bool started() const noexcept { return flags_.load(std::memory_order_acquire) & started_bit; }
+
+  /// Registers the one listener to notify on completion (immediately, if already done).
+  void attach_listener(completion_listener* l, std::uint32_t index) noexcept;
+
+  /// Fields owned by the event loop.
+  loop_links links;
+
+private:
+  const type_tag* request_type_;
+  mutable std::atomic<std::uint32_t> flags_{0};
+  bool failed_ = false;
+  loopbridge::error error_;
+  completion_listener* listener_ = nullptr;
+  std::uint32_t listener_index_ = 0;
+};
+
+using request_ref = ref_ptr<request_state>;
+
+/// A request state that can hold a reply of type `R`.
+template <class R>
+class reply_state : public request_state {
+public:
+  using request_state::request_state;
+  std::optional<R> reply;
+};
+
+/// The concrete state of one `Req` request.
+template <class Req>
+class typed_request_state final : public reply_state<typename Req::reply_type> {
+public:
+  explicit typed_request_state(Req r)
+      : reply_state<typename Req::reply_type>(tag_of<Req>()), request(std::move(r)) {}
+  void* request_data() noexcept override { return &request; }
+  Req request;
+};
+
+} // namespace loopbridge::detail

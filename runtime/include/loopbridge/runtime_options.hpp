@@ -1,0 +1,24 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+#include "loopbridge/log.hpp"
+
+namespace loopbridge {
+
+/// Runtime-wide settings (the `runtime` section of a topology).
+struct runtime_options {
+  /// Scheduler threads for scheduled actors; 0 = CAF's default, max(cores, 4).
+  std::size_t scheduler_threads = 0;
+  /// Deadline of requests submitted without one.
+  std::chrono::nanoseconds default_deadline = std::chrono::seconds(30);
+  /// Total time `stop()` may take before it gives up on what is stuck and reports it.
+  std::chrono::nanoseconds shutdown_budget = std::chrono::seconds(10);
+  /// Mailbox capacity of actors that do not set their own.
+  std::size_t default_capacity = 100000;
+  /// Log threshold; applied process-wide when the runtime starts, unless LOOPBRIDGE_LOG is set.
+  log_level log = log_level::warning;
+};
+
+} // namespace loopbridge

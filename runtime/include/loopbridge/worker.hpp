@@ -1,0 +1,69 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "loopbridge/detail/unique_function.hpp"
+#include "loopbridge/error.hpp"
+#include "loopbridge/params.hpp"
+#include "loopbridge/responder.hpp"
+
+namespace loopbridge {
+
+/// Where an actor kind's handlers run.
+enum class execution {
+  /// On the runtime's scheduler threads, interleaved with other actors: handlers must never
+  /// block (use `worker_context::after` for delays, another thread for blocking I/O).
+  scheduled,
+  /// On a thread of the instance's own: handlers may block (CPU-bound work, blocking libraries).
+  /// If a handler never returns, shutdown leaves that thread behind and reports it.
+  dedicated_thread,
+};
+
+/// What the runtime offers one worker instance. Owned by the runtime; valid for the lifetime of
+/// the worker object it was given to. Unless stated otherwise, members may only be called on the
+/// instance's own thread (inside its handlers and callbacks).
+class worker_context {
+public:
+  using duration = std::chrono::nanoseconds;
+  using task = detail::unique_function;
+
+  virtual ~worker_context() = default;
+
+  /// The actor's name and this instance's index (0 .. count-1).
+  virtual const std::string& actor_name() const noexcept = 0;
+  virtual std::uint32_t instance() const noexcept = 0;
+  /// The validated parameters.
+  virtual const loopbridge::params& params() const noexcept = 0;
+
+  /// Runs `fn` on this instance after `delay` (non-blocking timer). Scheduled instances only;
+  /// on dedicated threads it runs `fn` after sleeping.
+  virtual void after(duration delay, task fn) = 0;
+  /// Runs `fn` on this instance as soon as possible. Any thread may call it; tasks posted after
+  /// the instance stopped are dropped.
+  virtual void post(task fn) = 0;
+  /// Makes this instance fail once the current handler returns, like a crash: the requests it
+  /// holds fail with `loop.worker_failed` and its restart policy applies.
+  virtual void crash(error reason) = 0;
+};
+
+/// Base of every actor kind's worker class.
+///
+/// A kind's worker class is constructed on its instance's thread with the instance's
+/// `worker_context&`, and provides one handler per request type it serves:
+///
+///     void handle(my_request& request, responder<my_reply>& r);
+///
+/// A handler answers through `r` now or later (moving `r` away). An exception escaping a handler
+/// fails that one request with `loop.worker_failed`; the instance lives on.
+class worker {
+public:
+  virtual ~worker() = default;
+  /// A request this instance was handed was cancelled (by the host or its deadline). The
+  /// request's responder already reports `cancelled()`; kinds that hold requests without
+  /// polling (timers, I/O) answer or drop them here. Default: nothing.
+  virtual void on_cancel(std::uint64_t request_id) { (void) request_id; }
+};
+
+} // namespace loopbridge

@@ -1,0 +1,62 @@
+#pragma once
+
+// The messages the event loop and the worker instances exchange. Internal: only runtime/src
+// includes CAF. Requests travel as `request_ref` (a pointer to the shared request state), so CAF
+// never copies a request or a reply; these pointer types are local-only by design.
+
+#include <caf/all.hpp>
+
+#include "loopbridge/detail/actor_record.hpp"
+#include "loopbridge/detail/request_state.hpp"
+#include "loopbridge/detail/unique_function.hpp"
+
+namespace loopbridge::detail {
+
+/// A closure to run on an actor (timers, tasks posted from other threads).
+struct task_box {
+  std::shared_ptr<unique_function> fn;
+};
+
+using record_ptr = std::shared_ptr<const actor_record>;
+
+// host -> loop
+using submit_atom = caf::atom_constant<caf::atom("lb_submit")>;
+using cancel_atom = caf::atom_constant<caf::atom("lb_cancel")>;
+using spawn_atom = caf::atom_constant<caf::atom("lb_spawn")>;
+using stop_atom = caf::atom_constant<caf::atom("lb_stop")>;
+// loop -> worker
+using handle_atom = caf::atom_constant<caf::atom("lb_handle")>;
+// worker -> loop
+using finished_atom = caf::atom_constant<caf::atom("lb_done")>;
+using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
+using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
+// actor -> itself
+using tick_atom = caf::atom_constant<caf::atom("lb_tick")>;
+using task_atom = caf::atom_constant<caf::atom("lb_task")>;
+using crash_atom = caf::atom_constant<caf::atom("lb_crash")>;
+
+} // namespace loopbridge::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loopbridge::detail::request_ref)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loopbridge::detail::record_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loopbridge::detail::task_box)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(loopbridge::error)
+
+namespace loopbridge::detail {
+
+/// Wraps a loopbridge error as a CAF exit reason (the text survives in the error's context).
+inline caf::error to_exit_reason(const error& e) {
+  return caf::make_error(caf::sec::runtime_error, e.to_string());
+}
+
+/// The text of an exit reason made by `to_exit_reason`, or CAF's rendering of any other.
+inline std::string describe_exit_reason(const caf::error& reason) {
+  if (!reason)
+    return "normal exit";
+  auto& ctx = reason.context();
+  if (ctx.match_elements<std::string>())
+    return ctx.get_as<std::string>(0);
+  return caf::to_string(reason);
+}
+
+} // namespace loopbridge::detail

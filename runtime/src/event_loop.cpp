@@ -1,0 +1,304 @@
+#include "event_loop.hpp"
+
+#include "runtime_core.hpp"
+#include "worker_actor.hpp"
+
+#include "loopbridge/log.hpp"
+
+namespace loopbridge::detail {
+
+namespace {
+
+std::string label(const actor_record& rec, std::uint32_t instance) {
+  return rec.spec.name + "/" + std::to_string(instance);
+}
+
+} // namespace
+
+event_loop::event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core)
+    : caf::event_based_actor(cfg), core_(std::move(core)) {}
+
+caf::behavior event_loop::make_behavior() {
+  set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
+  // Exit messages from linked actors never kill the loop; it stops only on `stop_atom`.
+  set_exit_handler([](caf::exit_msg&) {});
+  return {
+    [this](submit_atom, request_ref& st) { on_submit(st); },
+    [this](finished_atom, request_ref& st) { on_finished(st); },
+    [this](cancel_atom, request_ref& st) { on_cancel(st); },
+    [this](spawn_atom, record_ptr& rec) { on_spawn(std::move(rec)); },
+    [this](ready_atom, std::uint32_t t, std::uint32_t i) { on_ready(t, i); },
+    [this](start_failed_atom, std::uint32_t t, std::uint32_t i, error& reason) {
+      on_start_failed(t, i, std::move(reason));
+    },
+    [this](tick_atom) { on_tick(); },
+    [this](stop_atom) { on_stop(); },
+  };
+}
+
+void event_loop::on_exit() {
+  targets_.clear();
+  by_addr_.clear();
+  core_.reset();
+}
+
+// -- spawning -------------------------------------------------------------------------------------
+
+void event_loop::on_spawn(record_ptr rec) {
+  if (targets_.size() <= rec->index)
+    targets_.resize(rec->index + 1);
+  auto t = std::make_unique<target>();
+  t->record = rec;
+  // A dedicated thread serves one request at a time: hand it one more so it never idles
+  // waiting for the loop. Scheduled instances take as many as the capacity allows.
+  t->per_instance_limit = rec->mode == execution::dedicated_thread
+                            ? 2u
+                            : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
+  t->instances.resize(rec->spec.count);
+  auto self = caf::actor_cast<caf::actor>(this);
+  for (std::uint32_t i = 0; i < rec->spec.count; ++i) {
+    auto& inst = t->instances[i];
+    inst.handle = spawn<worker_actor>(rec, i, self, core_);
+    inst.alive = true;
+    monitor(inst.handle);
+    by_addr_.emplace(inst.handle.address(), std::make_pair(rec->index, i));
+  }
+  t->alive = rec->spec.count;
+  LB_LOG(debug, "loop", "spawned " << rec->spec.name << " (" << rec->kind->name << " x"
+                                   << rec->spec.count << ")");
+  targets_[rec->index] = std::move(t);
+  if (stopping_)
+    on_stop();
+}
+
+void event_loop::on_ready(std::uint32_t target_index, std::uint32_t instance) {
+  auto& t = *targets_[target_index];
+  auto& inst = t.instances[instance];
+  if (!inst.alive)
+    return;
+  inst.ready = true;
+  LB_LOG(debug, "loop", label(*t.record, instance) << " ready");
+  pump(t);
+}
+
+void event_loop::on_start_failed(std::uint32_t target_index, std::uint32_t instance, error reason) {
+  auto& t = *targets_[target_index];
+  LB_LOG(warning, "loop", "start of " << label(*t.record, instance) << " failed: " << reason);
+  if (t.instances[instance].alive)
+    instance_lost(t, instance, reason);
+}
+
+// -- the request path -----------------------------------------------------------------------------
+
+void event_loop::on_submit(request_ref& ref) {
+  auto* st = ref.detach(); // the loop's reference from now on
+  auto index = st->target->index;
+  target* t = index < targets_.size() ? targets_[index].get() : nullptr;
+  if (!t || t->stopped || stopping_) {
+    st->fail(t && t->stopped ? t->stop_reason
+                             : error{errc::stopped, "the runtime is stopping"});
+    st->release();
+    return;
+  }
+  if (st->done()) { // cancelled before it reached the loop
+    st->release();
+    return;
+  }
+  st->links.accepted_at = clock::now();
+  if (st->deadline != time_point::max()) {
+    deadlines_.insert(st);
+    if (st->deadline < armed_)
+      arm_timer();
+  }
+  // Fast path: an instance with room and nobody waiting ahead.
+  if (t->queue.empty()) {
+    std::uint32_t best = UINT32_MAX;
+    std::size_t best_load = SIZE_MAX;
+    for (std::uint32_t i = 0; i < t->instances.size(); ++i) {
+      auto& inst = t->instances[i];
+      if (inst.ready && inst.held.size() < t->per_instance_limit && inst.held.size() < best_load) {
+        best = i;
+        best_load = inst.held.size();
+      }
+    }
+    if (best != UINT32_MAX) {
+      dispatch(*t, best, st);
+      return;
+    }
+  }
+  st->links.where = loop_links::place::queued;
+  t->queue.push_back(st);
+}
+
+void event_loop::dispatch(target& t, std::uint32_t instance, request_state* st) {
+  auto& inst = t.instances[instance];
+  st->links.where = loop_links::place::in_flight;
+  st->links.instance = instance;
+  inst.held.push_back(st);
+  send(inst.handle, handle_atom::value, request_ref::share(st));
+}
+
+void event_loop::pump(target& t) {
+  while (!t.queue.empty()) {
+    std::uint32_t best = UINT32_MAX;
+    std::size_t best_load = SIZE_MAX;
+    for (std::uint32_t i = 0; i < t.instances.size(); ++i) {
+      auto& inst = t.instances[i];
+      if (inst.ready && inst.held.size() < t.per_instance_limit && inst.held.size() < best_load) {
+        best = i;
+        best_load = inst.held.size();
+      }
+    }
+    if (best == UINT32_MAX)
+      return;
+    auto* st = t.queue.pop_front();
+    dispatch(t, best, st);
+  }
+}
+
+void event_loop::on_finished(request_ref& ref) {
+  auto* st = ref.get();
+  if (st->links.where != loop_links::place::in_flight)
+    return; // already untracked (its instance was lost, or the loop stopped)
+  auto& t = *targets_[st->target->index];
+  untrack(t, st);
+  pump(t);
+  maybe_quit();
+}
+
+void event_loop::untrack(target& t, request_state* st) {
+  switch (st->links.where) {
+    case loop_links::place::queued:
+      t.queue.remove(st);
+      break;
+    case loop_links::place::in_flight:
+      t.instances[st->links.instance].held.remove(st);
+      break;
+    case loop_links::place::none:
+      return;
+  }
+  st->links.where = loop_links::place::none;
+  deadlines_.remove(st);
+  st->release();
+}
+
+void event_loop::on_cancel(request_ref& ref) {
+  auto* st = ref.get();
+  if (st->links.where == loop_links::place::none)
+    return;
+  auto& t = *targets_[st->target->index];
+  if (st->links.where == loop_links::place::queued) {
+    untrack(t, st); // removed without running
+    return;
+  }
+  send(t.instances[st->links.instance].handle, cancel_atom::value, request_ref::share(st));
+}
+
+// -- deadlines ------------------------------------------------------------------------------------
+
+void event_loop::arm_timer() {
+  auto next = deadlines_.next_expiry();
+  if (next >= armed_)
+    return;
+  armed_ = next;
+  scheduled_send(caf::actor_cast<caf::actor>(this), next, tick_atom::value);
+}
+
+void event_loop::on_tick() {
+  auto now = clock::now();
+  if (now >= armed_)
+    armed_ = time_point::max();
+  std::vector<request_state*> expired;
+  deadlines_.expire(now, [&](request_state* st) { expired.push_back(st); });
+  for (auto* st : expired)
+    expire(st);
+  arm_timer();
+}
+
+void event_loop::expire(request_state* st) {
+  auto& t = *targets_[st->target->index];
+  st->request_cancel();
+  st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
+  if (st->links.where == loop_links::place::queued) {
+    untrack(t, st); // it never runs
+  } else if (st->links.where == loop_links::place::in_flight) {
+    // Keep it in flight until the worker reports it finished (its credit is still used).
+    send(t.instances[st->links.instance].handle, cancel_atom::value, request_ref::share(st));
+  }
+}
+
+// -- failures and stopping ------------------------------------------------------------------------
+
+void event_loop::on_down(const caf::down_msg& msg) {
+  auto it = by_addr_.find(msg.source);
+  if (it == by_addr_.end())
+    return;
+  auto [ti, ii] = it->second;
+  by_addr_.erase(it);
+  auto& t = *targets_[ti];
+  if (!t.instances[ii].alive)
+    return;
+  auto why = describe_exit_reason(msg.reason);
+  if (!stopping_)
+    LB_LOG(warning, "loop", label(*t.record, ii) << " stopped: " << why);
+  instance_lost(t, ii, error{errc::worker_failed, label(*t.record, ii) + " failed: " + why});
+}
+
+void event_loop::instance_lost(target& t, std::uint32_t instance, const error& reason) {
+  auto& inst = t.instances[instance];
+  inst.alive = false;
+  inst.ready = false;
+  inst.handle = nullptr;
+  --t.alive;
+  while (auto* st = inst.held.front()) {
+    st->fail(stopping_ ? error{errc::stopped, "the runtime stopped"} : reason);
+    untrack(t, st);
+  }
+  if (t.alive == 0 && !t.stopped) {
+    t.stopped = true;
+    t.stop_reason = stopping_ ? error{errc::stopped, "the runtime stopped"}
+                              : error{errc::stopped, t.record->spec.name +
+                                                       " stopped: no instance left (" +
+                                                       reason.message() + ")"};
+    fail_all(t, t.stop_reason);
+  }
+  maybe_quit();
+}
+
+void event_loop::fail_all(target& t, const error& reason) {
+  while (auto* st = t.queue.front()) {
+    st->fail(reason);
+    untrack(t, st);
+  }
+  for (auto& inst : t.instances)
+    while (auto* st = inst.held.front()) {
+      st->request_cancel();
+      st->fail(reason);
+      untrack(t, st);
+    }
+}
+
+void event_loop::on_stop() {
+  stopping_ = true;
+  error reason{errc::stopped, "the runtime stopped"};
+  for (auto& t : targets_) {
+    if (!t)
+      continue;
+    fail_all(*t, reason);
+    for (auto& inst : t->instances)
+      if (inst.alive && inst.handle)
+        send_exit(inst.handle, caf::exit_reason::user_shutdown);
+  }
+  maybe_quit();
+}
+
+void event_loop::maybe_quit() {
+  if (!stopping_)
+    return;
+  for (auto& t : targets_)
+    if (t && t->alive > 0)
+      return;
+  quit();
+}
+
+} // namespace loopbridge::detail

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "caf_types.hpp"
+#include "deadline_index.hpp"
+#include "request_queue.hpp"
+
+namespace loopbridge::detail {
+
+class runtime_core;
+
+/// The event-loop actor: the hub between host threads and worker instances.
+///
+/// It accepts submitted requests, queues them per target actor, hands each to the least-loaded
+/// ready instance (never more than the instance's in-flight limit), tracks deadlines in one
+/// `deadline_index`, forwards cancels, and returns credit when workers report a request
+/// finished. It never blocks and never waits for a reply: every exchange is a plain send with
+/// the request state as correlation, so 100k requests in flight cost no more per request than
+/// one.
+///
+/// Invariants: every request the loop accepted is in exactly one place (a target's queue or an
+/// instance's in-flight list) until it is finished, and the loop holds one reference to it
+/// meanwhile. When the loop stops, every such request is resolved (`loop.stopped`) first.
+class event_loop : public caf::event_based_actor {
+public:
+  event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core);
+  caf::behavior make_behavior() override;
+  void on_exit() override;
+  const char* name() const override { return "loopbridge.event_loop"; }
+
+private:
+  struct instance_slot {
+    caf::actor handle;
+    request_queue held; ///< dispatched, not yet finished
+    bool ready = false;
+    bool alive = false;
+  };
+  struct target {
+    record_ptr record;
+    std::vector<instance_slot> instances;
+    request_queue queue; ///< accepted, waiting for an instance
+    std::uint32_t per_instance_limit = 1;
+    std::uint32_t alive = 0;
+    bool stopped = false;
+    error stop_reason;
+  };
+
+  void on_spawn(record_ptr rec);
+  void on_submit(request_ref& ref);
+  void on_cancel(request_ref& ref);
+  void on_finished(request_ref& ref);
+  void on_ready(std::uint32_t target_index, std::uint32_t instance);
+  void on_start_failed(std::uint32_t target_index, std::uint32_t instance, error reason);
+  void on_down(const caf::down_msg& msg);
+  void on_tick();
+  void on_stop();
+
+  /// Hands queued requests of `t` to instances while any has room.
+  void pump(target& t);
+  void dispatch(target& t, std::uint32_t instance, request_state* st);
+  /// Stops tracking `st` and drops the loop's reference.
+  void untrack(target& t, request_state* st);
+  /// Resolves every request `t` holds with `reason` and stops tracking them.
+  void fail_all(target& t, const error& reason);
+  void instance_lost(target& t, std::uint32_t instance, const error& reason);
+  void expire(request_state* st);
+  void arm_timer();
+  void maybe_quit();
+
+  std::shared_ptr<runtime_core> core_;
+  std::vector<std::unique_ptr<target>> targets_;
+  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint32_t>> by_addr_;
+  deadline_index deadlines_;
+  time_point armed_ = time_point::max();
+  bool stopping_ = false;
+};
+
+} // namespace loopbridge::detail

@@ -1,0 +1,420 @@
+#include "loopbridge/params.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+namespace loopbridge {
+
+const char* to_string(param_type t) noexcept {
+  switch (t) {
+    case param_type::boolean:
+      return "boolean";
+    case param_type::integer:
+      return "integer";
+    case param_type::number:
+      return "number";
+    case param_type::string:
+      return "string";
+    case param_type::duration:
+      return "duration";
+    case param_type::size:
+      return "size";
+    case param_type::string_list:
+      return "list of strings";
+    case param_type::map:
+      return "map";
+    case param_type::any:
+      return "any";
+  }
+  return "?";
+}
+
+// -- params ---------------------------------------------------------------------------------------
+
+const value* params::find(std::string_view name) const {
+  auto it = values_.find(std::string{name});
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+bool params::boolean(std::string_view name, bool fallback) const {
+  auto* v = find(name);
+  return v && v->is_bool() ? v->as_bool() : fallback;
+}
+
+std::int64_t params::integer(std::string_view name, std::int64_t fallback) const {
+  auto* v = find(name);
+  return v && v->is_integer() ? v->as_integer() : fallback;
+}
+
+double params::number(std::string_view name, double fallback) const {
+  auto* v = find(name);
+  return v && (v->is_number() || v->is_integer()) ? v->as_number() : fallback;
+}
+
+std::string params::string(std::string_view name, std::string fallback) const {
+  auto* v = find(name);
+  return v && v->is_string() ? v->as_string() : fallback;
+}
+
+value::duration params::duration(std::string_view name, value::duration fallback) const {
+  auto* v = find(name);
+  return v && v->is_duration() ? v->as_duration() : fallback;
+}
+
+std::vector<std::string> params::string_list(std::string_view name) const {
+  std::vector<std::string> out;
+  if (auto* v = find(name); v && v->is_list())
+    for (auto& x : v->as_list())
+      if (x.is_string())
+        out.push_back(x.as_string());
+  return out;
+}
+
+// -- parsing helpers ------------------------------------------------------------------------------
+
+namespace {
+
+/// Splits "12.5ms" into 12.5 and "ms"; false if there is no leading number.
+bool split_number(std::string_view text, double& number, std::string_view& unit) {
+  std::size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
+  if (i == 0)
+    return false;
+  std::string digits{text.substr(0, i)};
+  if (std::count(digits.begin(), digits.end(), '.') > 1)
+    return false;
+  char* end = nullptr;
+  number = std::strtod(digits.c_str(), &end);
+  if (end != digits.c_str() + digits.size())
+    return false;
+  unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ')
+    unit.remove_prefix(1);
+  return true;
+}
+
+} // namespace
+
+std::optional<value::duration> parse_duration(std::string_view text) {
+  while (!text.empty() && text.back() == ' ')
+    text.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ')
+    text.remove_prefix(1);
+  if (text == "0")
+    return value::duration::zero();
+  double n;
+  std::string_view unit;
+  if (!split_number(text, n, unit))
+    return std::nullopt;
+  double ns_per_unit;
+  if (unit == "ns")
+    ns_per_unit = 1;
+  else if (unit == "us" || unit == "µs")
+    ns_per_unit = 1e3;
+  else if (unit == "ms")
+    ns_per_unit = 1e6;
+  else if (unit == "s")
+    ns_per_unit = 1e9;
+  else if (unit == "m" || unit == "min")
+    ns_per_unit = 60e9;
+  else if (unit == "h")
+    ns_per_unit = 3600e9;
+  else
+    return std::nullopt;
+  double ns = n * ns_per_unit;
+  if (!std::isfinite(ns) || ns > 1e18)
+    return std::nullopt;
+  return value::duration{static_cast<std::int64_t>(std::llround(ns))};
+}
+
+std::string format_duration(value::duration d) {
+  auto ns = d.count();
+  if (ns == 0)
+    return "0s";
+  struct unit {
+    std::int64_t ns;
+    const char* name;
+  };
+  static constexpr unit units[] = {{3600000000000, "h"}, {60000000000, "m"}, {1000000000, "s"},
+                                   {1000000, "ms"},      {1000, "us"},        {1, "ns"}};
+  for (auto& u : units)
+    if (ns % u.ns == 0)
+      return std::to_string(ns / u.ns) + u.name;
+  return std::to_string(ns) + "ns";
+}
+
+std::optional<std::int64_t> parse_size(std::string_view text) {
+  double n;
+  std::string_view unit;
+  if (!split_number(text, n, unit))
+    return std::nullopt;
+  double mult;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "KiB")
+    mult = 1024.0;
+  else if (unit == "MiB")
+    mult = 1024.0 * 1024;
+  else if (unit == "GiB")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "kB" || unit == "KB")
+    mult = 1e3;
+  else if (unit == "MB")
+    mult = 1e6;
+  else if (unit == "GB")
+    mult = 1e9;
+  else
+    return std::nullopt;
+  double bytes = n * mult;
+  if (!std::isfinite(bytes) || bytes > 9e18 || bytes != std::floor(bytes))
+    return std::nullopt;
+  return static_cast<std::int64_t>(bytes);
+}
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  auto distance = [](std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j)
+      row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diag = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                           diag + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1)});
+        diag = up;
+      }
+    }
+    return row[b.size()];
+  };
+  if (word.size() > 64)
+    return {};
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(1, (word.size() + 2) / 3) + 1;
+  for (auto& c : candidates) {
+    if (c.size() > 64)
+      continue;
+    auto d = distance(word, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+// -- validation -----------------------------------------------------------------------------------
+
+namespace {
+
+std::string describe(const value& v) {
+  auto text = v.to_string();
+  if (text.size() > 40)
+    text = text.substr(0, 37) + "...";
+  return std::string{value::type_name(v.kind())} + " " + text;
+}
+
+std::string range_hint(const param_decl& d, const char* unit = "") {
+  std::string s;
+  auto fmt = [](double x) {
+    auto t = std::to_string(x);
+    while (t.find('.') != std::string::npos && (t.back() == '0' || t.back() == '.')) {
+      bool dot = t.back() == '.';
+      t.pop_back();
+      if (dot)
+        break;
+    }
+    return t;
+  };
+  if (d.min && d.max)
+    s = "allowed range: " + fmt(*d.min) + unit + " to " + fmt(*d.max) + unit;
+  else if (d.min)
+    s = "must be at least " + fmt(*d.min) + unit;
+  else if (d.max)
+    s = "must be at most " + fmt(*d.max) + unit;
+  return s;
+}
+
+bool in_range(const param_decl& d, double x) {
+  return (!d.min || x >= *d.min) && (!d.max || x <= *d.max);
+}
+
+std::string choices_hint(const param_decl& d, const std::string& given) {
+  auto guess = closest_match(given, d.choices);
+  if (!guess.empty())
+    return "did you mean '" + guess + "'?";
+  std::string s = "one of:";
+  for (auto& c : d.choices)
+    s += " " + c;
+  return s;
+}
+
+/// Converts `v` to the declared type; on failure appends a problem and returns false.
+bool convert(const param_decl& d, const value& v, value& out, std::vector<param_problem>& problems) {
+  auto bad = [&](std::string expected, std::string hint = {}) {
+    problems.push_back({d.name, "expected " + expected + ", got " + describe(v), std::move(hint)});
+    return false;
+  };
+  auto out_of_range = [&](std::string shown, const char* unit = "") {
+    problems.push_back({d.name, "value " + shown + " is out of range", range_hint(d, unit)});
+    return false;
+  };
+  switch (d.type) {
+    case param_type::boolean:
+      if (!v.is_bool())
+        return bad("a boolean (true or false)");
+      out = v;
+      return true;
+    case param_type::integer:
+      if (!v.is_integer())
+        return bad("an integer");
+      if (!in_range(d, static_cast<double>(v.as_integer())))
+        return out_of_range(std::to_string(v.as_integer()));
+      out = v;
+      return true;
+    case param_type::number:
+      if (!v.is_integer() && !v.is_number())
+        return bad("a number");
+      if (!in_range(d, v.as_number()))
+        return out_of_range(v.to_string());
+      out = value{v.as_number()};
+      return true;
+    case param_type::string:
+      if (!v.is_string())
+        return bad("a string");
+      if (!d.choices.empty() &&
+          std::find(d.choices.begin(), d.choices.end(), v.as_string()) == d.choices.end()) {
+        problems.push_back({d.name, "'" + v.as_string() + "' is not allowed",
+                            choices_hint(d, v.as_string())});
+        return false;
+      }
+      out = v;
+      return true;
+    case param_type::duration: {
+      value::duration dur;
+      if (v.is_duration()) {
+        dur = v.as_duration();
+      } else if (v.is_string()) {
+        auto parsed = parse_duration(v.as_string());
+        if (!parsed)
+          return bad("a duration such as 250ms, 5s or 2m",
+                     "units: ns, us, ms, s, m, h; no negative values");
+        dur = *parsed;
+      } else if (v.is_integer() && v.as_integer() == 0) {
+        dur = value::duration::zero();
+      } else {
+        return bad("a duration such as 250ms, 5s or 2m", "write the unit, e.g. 5s");
+      }
+      if (dur.count() < 0)
+        return bad("a non-negative duration");
+      if (!in_range(d, std::chrono::duration<double>(dur).count()))
+        return out_of_range(format_duration(dur), "s");
+      out = value{dur};
+      return true;
+    }
+    case param_type::size: {
+      std::int64_t n;
+      if (v.is_integer()) {
+        n = v.as_integer();
+      } else if (v.is_string()) {
+        auto parsed = parse_size(v.as_string());
+        if (!parsed)
+          return bad("a size such as 4096, 64KiB or 10MiB");
+        n = *parsed;
+      } else {
+        return bad("a size such as 4096, 64KiB or 10MiB");
+      }
+      if (n < 0)
+        return bad("a non-negative size");
+      if (!in_range(d, static_cast<double>(n)))
+        return out_of_range(std::to_string(n), " bytes");
+      out = value{n};
+      return true;
+    }
+    case param_type::string_list: {
+      if (!v.is_list())
+        return bad("a list of strings");
+      bool ok = true;
+      std::size_t i = 0;
+      for (auto& x : v.as_list()) {
+        auto path = d.name + "[" + std::to_string(i++) + "]";
+        if (!x.is_string()) {
+          problems.push_back({path, "expected a string, got " + describe(x), {}});
+          ok = false;
+        } else if (!d.choices.empty() &&
+                   std::find(d.choices.begin(), d.choices.end(), x.as_string()) == d.choices.end()) {
+          problems.push_back({path, "'" + x.as_string() + "' is not allowed",
+                              choices_hint(d, x.as_string())});
+          ok = false;
+        }
+      }
+      if (ok)
+        out = v;
+      return ok;
+    }
+    case param_type::map:
+      if (!v.is_map())
+        return bad("a map");
+      out = v;
+      return true;
+    case param_type::any:
+      out = v;
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls,
+                                          const value& given, params& out) {
+  std::vector<param_problem> problems;
+  if (!given.is_null() && !given.is_map()) {
+    problems.push_back({"", "expected a map of parameters, got " + describe(given), {}});
+    return problems;
+  }
+  static const value::map empty;
+  const auto& in = given.is_map() ? given.as_map() : empty;
+  std::vector<std::string> names;
+  for (auto& d : decls)
+    names.push_back(d.name);
+  for (auto& [key, _] : in) {
+    if (std::none_of(decls.begin(), decls.end(), [&](auto& d) { return d.name == key; })) {
+      auto guess = closest_match(key, names);
+      std::string hint;
+      if (!guess.empty())
+        hint = "did you mean '" + guess + "'?";
+      else if (names.empty())
+        hint = "this kind takes no parameters";
+      else {
+        hint = "known parameters:";
+        for (auto& n : names)
+          hint += " " + n;
+      }
+      problems.push_back({key, "unknown parameter", hint});
+    }
+  }
+  value::map result;
+  for (auto& d : decls) {
+    auto it = in.find(d.name);
+    if (it == in.end() || it->second.is_null()) {
+      if (d.required)
+        problems.push_back({d.name, "missing required parameter", d.doc});
+      else if (!d.default_value.is_null())
+        result[d.name] = d.default_value;
+      continue;
+    }
+    value converted;
+    if (convert(d, it->second, converted, problems))
+      result[d.name] = std::move(converted);
+  }
+  if (problems.empty())
+    out = params{std::move(result)};
+  return problems;
+}
+
+} // namespace loopbridge

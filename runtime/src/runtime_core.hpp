@@ -1,0 +1,104 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "caf_types.hpp"
+#include "gate.hpp"
+#include "thread_registry.hpp"
+
+#include "loopbridge/detail/bridge.hpp"
+#include "loopbridge/detail/completion_sink.hpp"
+#include "loopbridge/kind_registry.hpp"
+#include "loopbridge/result.hpp"
+#include "loopbridge/runtime_options.hpp"
+
+namespace loopbridge::detail {
+
+/// Everything behind a `runtime`: the CAF actor system, the event-loop actor, the actor records
+/// and the gates that make handles safe after shutdown. Shared (by shared_ptr) between the
+/// runtime object, every handle and future (as their `bridge`), the event loop and the workers.
+///
+/// Threads: all public members are thread-safe. The CAF system exists from `start()` until
+/// `stop()`; sends to actors go through `system_gate_`, so a send racing with shutdown is
+/// dropped instead of touching a destroyed system.
+class runtime_core final : public bridge, public std::enable_shared_from_this<runtime_core> {
+public:
+  runtime_core(kind_registry kinds, runtime_options options);
+  ~runtime_core() override;
+
+  /// Creates the actor system and the event loop.
+  void start();
+  /// See `runtime::stop`. Idempotent.
+  void stop();
+
+  // -- bridge ---------------------------------------------------------------------------------
+  void submit(request_ref st, clock::duration timeout) noexcept override;
+  void cancel(request_ref st) noexcept override;
+
+  // -- runtime API ----------------------------------------------------------------------------
+  result<void> spawn(actor_spec spec);
+  result<record_ptr> find(std::string_view name, const type_tag* kind,
+                          std::string_view kind_name) const;
+  const runtime_options& options() const noexcept { return options_; }
+  const kind_registry& kinds() const noexcept { return kinds_; }
+
+  // -- for the event loop and the workers ------------------------------------------------------
+
+  /// Sends `xs...` to the event loop from any thread (anonymously). False if the runtime's
+  /// actor system is already gone; the message is then dropped.
+  template <class... Ts>
+  bool send_to_loop(Ts&&... xs) {
+    gate_pass pass{system_gate_};
+    if (!pass)
+      return false;
+    caf::anon_send(loop_, std::forward<Ts>(xs)...);
+    return true;
+  }
+  /// Sends `xs...` to the actor behind `addr` if it still exists. Any thread.
+  template <class... Ts>
+  bool send_to(const caf::actor_addr& addr, Ts&&... xs) {
+    gate_pass pass{system_gate_};
+    if (!pass)
+      return false;
+    auto dest = caf::actor_cast<caf::actor>(addr);
+    if (!dest)
+      return false;
+    caf::anon_send(dest, std::forward<Ts>(xs)...);
+    return true;
+  }
+  /// Where workers report finished requests.
+  ref_ptr<completion_sink> sink() const { return sink_; }
+  thread_registry& threads() noexcept { return threads_; }
+
+private:
+  kind_registry kinds_;
+  runtime_options options_;
+
+  std::unique_ptr<caf::actor_system_config> config_;
+  std::unique_ptr<caf::actor_system> system_;
+  caf::actor loop_;
+  ref_ptr<completion_sink> sink_;
+  thread_registry threads_;
+
+  gate submit_gate_; ///< open while host code may submit
+  gate system_gate_; ///< open while the actor system exists
+  std::atomic<std::uint64_t> next_id_{1};
+
+  mutable std::mutex records_mutex_;
+  std::map<std::string, record_ptr, std::less<>> records_;
+  std::uint32_t next_index_ = 0;
+
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+  std::mutex loop_done_mutex_;
+  std::condition_variable loop_done_cv_;
+  bool loop_done_ = false;
+};
+
+} // namespace loopbridge::detail

@@ -1,0 +1,360 @@
+#include "worker_actor.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "runtime_core.hpp"
+
+#include "loopbridge/context.hpp"
+#include "loopbridge/log.hpp"
+
+namespace loopbridge::detail {
+
+namespace {
+
+thread_local worker_actor* tl_current = nullptr;
+
+/// Marks the calling thread as running `w`'s handler for the scope.
+class current_scope {
+public:
+  explicit current_scope(worker_actor* w) noexcept : previous_(tl_current) { tl_current = w; }
+  ~current_scope() { tl_current = previous_; }
+  current_scope(const current_scope&) = delete;
+  current_scope& operator=(const current_scope&) = delete;
+
+private:
+  worker_actor* previous_;
+};
+
+class loop_sink final : public completion_sink {
+public:
+  explicit loop_sink(std::weak_ptr<runtime_core> core) : core_(std::move(core)) {}
+  void finished(request_ref st) noexcept override {
+    if (auto* w = worker_actor::current()) {
+      w->send_finished(std::move(st));
+      return;
+    }
+    if (auto core = core_.lock())
+      core->send_to_loop(finished_atom::value, std::move(st));
+  }
+
+private:
+  std::weak_ptr<runtime_core> core_;
+};
+
+std::string instance_label(const actor_record& rec, std::uint32_t instance) {
+  return rec.spec.name + "/" + std::to_string(instance);
+}
+
+} // namespace
+
+ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core) {
+  return make_ref<loop_sink>(std::move(core));
+}
+
+// -- instance_host: what both execution modes share ----------------------------------------------
+
+/// The runtime side of one worker instance: owns the kind's worker object and implements the
+/// `worker_context` it is given.
+class instance_host : public worker_context, public std::enable_shared_from_this<instance_host> {
+public:
+  instance_host(record_ptr rec, std::uint32_t instance, std::shared_ptr<runtime_core> core,
+                caf::actor_addr self)
+      : rec_(std::move(rec)),
+        instance_(instance),
+        core_(std::move(core)),
+        self_(std::move(self)),
+        sink_(core_->sink()) {}
+
+  const std::string& actor_name() const noexcept override { return rec_->spec.name; }
+  std::uint32_t instance() const noexcept override { return instance_; }
+  const loopbridge::params& params() const noexcept override { return rec_->params; }
+  void crash(error reason) override {
+    crash_reason_ = std::move(reason);
+    crashed_ = true;
+  }
+
+  /// Creates the worker (now, or on the instance's own thread) and announces ready.
+  virtual void start() = 0;
+  /// A request from the loop. Called on the actor's thread.
+  virtual void deliver(request_ref st) = 0;
+  /// The loop says `st` was cancelled. Called on the actor's thread.
+  virtual void cancel(request_ref st) = 0;
+  /// A task from a timer or `post`. Called on the actor's thread.
+  virtual void run_task(task_box& t) = 0;
+  /// The actor is exiting: release the worker. Called on the actor's thread.
+  virtual void stop() = 0;
+
+  bool crashed() const noexcept { return crashed_; }
+  const error& crash_reason() const noexcept { return crash_reason_; }
+
+protected:
+  /// Runs one request on the calling thread: a request cancelled before it started is skipped
+  /// (it never runs); otherwise the kind's handler runs with the request's context current.
+  void run(worker& w, request_ref st) {
+    if (!st->mark_started()) {
+      sink_->finished(std::move(st));
+      return;
+    }
+    auto* entry = rec_->kind->find_request(st->request_type());
+    if (!entry) {
+      st->fail(error{errc::bad_request, "kind " + rec_->kind->name +
+                                          " does not serve request type " +
+                                          st->request_type()->info->name()});
+      sink_->finished(std::move(st));
+      return;
+    }
+    context_scope scope{st->context};
+    entry->dispatch(w, std::move(st), sink_);
+  }
+
+  std::unique_ptr<worker> create_worker(error& failure) {
+    try {
+      return rec_->kind->create(*this);
+    } catch (const std::exception& e) {
+      failure = error{errc::start_failed, instance_label(*rec_, instance_) + ": " + e.what()};
+    } catch (...) {
+      failure = error{errc::start_failed, instance_label(*rec_, instance_) + ": unknown exception"};
+    }
+    return nullptr;
+  }
+
+  record_ptr rec_;
+  std::uint32_t instance_;
+  std::shared_ptr<runtime_core> core_;
+  caf::actor_addr self_;
+  ref_ptr<completion_sink> sink_;
+  bool crashed_ = false;
+  error crash_reason_;
+};
+
+// -- scheduled: the worker runs inside the actor's handlers ---------------------------------------
+
+class scheduled_host final : public instance_host {
+public:
+  scheduled_host(worker_actor* self, record_ptr rec, std::uint32_t instance,
+                 std::shared_ptr<runtime_core> core)
+      : instance_host(std::move(rec), instance, std::move(core), self->address()), self_ptr_(self) {}
+
+  void start() override {
+    error failure;
+    worker_ = create_worker(failure);
+    if (!worker_) {
+      self_ptr_->send(self_ptr_->loop_, start_failed_atom::value, rec_->index, instance_, failure);
+      self_ptr_->quit(to_exit_reason(failure));
+      return;
+    }
+    self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_);
+  }
+  void deliver(request_ref st) override {
+    if (!worker_) {
+      st->fail(error{errc::worker_failed, "instance is not running"});
+      sink_->finished(std::move(st));
+      return;
+    }
+    run(*worker_, std::move(st));
+    quit_if_crashed();
+  }
+  void cancel(request_ref st) override {
+    if (worker_)
+      guarded("on_cancel", [&] { worker_->on_cancel(st->id); });
+    quit_if_crashed();
+  }
+  void run_task(task_box& t) override {
+    if (worker_ && t.fn && *t.fn)
+      guarded("task", [&] { (*t.fn)(); });
+    quit_if_crashed();
+  }
+  void stop() override { worker_.reset(); }
+
+  void after(duration delay, task fn) override {
+    self_ptr_->delayed_send(self_ptr_, delay, task_atom::value,
+                            task_box{std::make_shared<task>(std::move(fn))});
+  }
+  void post(task fn) override {
+    core_->send_to(self_, task_atom::value, task_box{std::make_shared<task>(std::move(fn))});
+  }
+
+private:
+  template <class F>
+  void guarded(const char* what, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " " << what << " threw: " << e.what());
+    } catch (...) {
+      LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " " << what << " threw");
+    }
+  }
+  void quit_if_crashed() {
+    if (crashed_)
+      self_ptr_->quit(to_exit_reason(crash_reason_));
+  }
+
+  worker_actor* self_ptr_;
+  std::unique_ptr<worker> worker_;
+};
+
+// -- dedicated thread: the worker runs on a thread of its own -------------------------------------
+
+class dedicated_host final : public instance_host {
+public:
+  using instance_host::instance_host;
+
+  void start() override {
+    auto self = std::static_pointer_cast<dedicated_host>(shared_from_this());
+    auto name = "lb." + rec_->spec.name + "." + std::to_string(instance_);
+    core_->threads().start(
+      name, [self] { self->thread_main(); }, [self] { return self->describe(); });
+  }
+  void deliver(request_ref st) override {
+    push([this, st = std::move(st)]() mutable {
+      {
+        std::lock_guard<std::mutex> guard{mutex_};
+        running_id_ = st->id;
+        running_since_ = clock::now();
+      }
+      run(*worker_, std::move(st));
+      std::lock_guard<std::mutex> guard{mutex_};
+      running_id_ = 0;
+    });
+  }
+  void cancel(request_ref st) override {
+    push([this, id = st->id] { worker_->on_cancel(id); });
+  }
+  void run_task(task_box& t) override {
+    if (t.fn)
+      push(std::move(*t.fn));
+  }
+  void stop() override {
+    std::lock_guard<std::mutex> guard{mutex_};
+    stopping_ = true;
+    tasks_.clear();
+    cv_.notify_all();
+  }
+
+  void after(duration delay, task fn) override {
+    std::this_thread::sleep_for(delay);
+    fn();
+  }
+  void post(task fn) override { push(std::move(fn)); }
+
+private:
+  void push(task fn) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (stopping_)
+      return;
+    tasks_.push_back(std::move(fn));
+    cv_.notify_one();
+  }
+
+  void thread_main() {
+    error failure;
+    worker_ = create_worker(failure);
+    if (!worker_) {
+      core_->send_to_loop(start_failed_atom::value, rec_->index, instance_, failure);
+      core_->send_to(self_, crash_atom::value, failure);
+      return;
+    }
+    core_->send_to_loop(ready_atom::value, rec_->index, instance_);
+    for (;;) {
+      task next;
+      {
+        std::unique_lock<std::mutex> guard{mutex_};
+        cv_.wait(guard, [&] { return stopping_ || !tasks_.empty(); });
+        if (stopping_)
+          break;
+        next = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      try {
+        next();
+      } catch (const std::exception& e) {
+        LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " task threw: " << e.what());
+      } catch (...) {
+        LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " task threw");
+      }
+      if (crashed_) {
+        core_->send_to(self_, crash_atom::value, crash_reason_);
+        break;
+      }
+    }
+    worker_.reset();
+  }
+
+  std::string describe() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    std::string s = "instance " + instance_label(*rec_, instance_);
+    if (running_id_ != 0) {
+      auto secs = std::chrono::duration<double>(clock::now() - running_since_).count();
+      s += ", running request #" + std::to_string(running_id_) + " for " +
+           std::to_string(secs).substr(0, 5) + "s";
+    }
+    s += ", " + std::to_string(tasks_.size()) + " queued";
+    return s;
+  }
+
+  std::unique_ptr<worker> worker_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<task> tasks_;
+  bool stopping_ = false;
+  std::uint64_t running_id_ = 0;
+  time_point running_since_{};
+};
+
+// -- worker_actor ---------------------------------------------------------------------------------
+
+worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance,
+                           caf::actor loop, std::shared_ptr<runtime_core> core)
+    : caf::event_based_actor(cfg), loop_(std::move(loop)) {
+  if (rec->mode == execution::dedicated_thread)
+    host_ = std::make_shared<dedicated_host>(std::move(rec), instance, std::move(core), address());
+  else
+    host_ = std::make_shared<scheduled_host>(this, std::move(rec), instance, std::move(core));
+}
+
+worker_actor::~worker_actor() = default;
+
+worker_actor* worker_actor::current() noexcept {
+  return tl_current;
+}
+
+void worker_actor::send_finished(request_ref st) {
+  send(loop_, finished_atom::value, std::move(st));
+}
+
+caf::behavior worker_actor::make_behavior() {
+  {
+    current_scope scope{this};
+    host_->start();
+  }
+  return {
+    [this](handle_atom, request_ref& st) {
+      current_scope scope{this};
+      host_->deliver(std::move(st));
+    },
+    [this](cancel_atom, request_ref& st) {
+      current_scope scope{this};
+      host_->cancel(std::move(st));
+    },
+    [this](task_atom, task_box& t) {
+      current_scope scope{this};
+      host_->run_task(t);
+    },
+    [this](crash_atom, error& reason) { quit(to_exit_reason(reason)); },
+  };
+}
+
+void worker_actor::on_exit() {
+  if (host_) {
+    current_scope scope{this};
+    host_->stop();
+  }
+  host_.reset();
+  loop_ = nullptr;
+}
+
+} // namespace loopbridge::detail
