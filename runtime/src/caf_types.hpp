@@ -20,14 +20,12 @@ struct task_box {
 using record_ptr = std::shared_ptr<const actor_record>;
 
 // host -> loop
-using submit_atom = caf::atom_constant<caf::atom("lb_submit")>;
 using cancel_atom = caf::atom_constant<caf::atom("lb_cancel")>;
 using spawn_atom = caf::atom_constant<caf::atom("lb_spawn")>;
 using stop_atom = caf::atom_constant<caf::atom("lb_stop")>;
-// loop -> worker
-using handle_atom = caf::atom_constant<caf::atom("lb_handle")>;
+// anyone -> loop, loop -> worker: "your request inbox has work" (see request_inbox)
+using drain_atom = caf::atom_constant<caf::atom("lb_drain")>;
 // worker -> loop
-using finished_atom = caf::atom_constant<caf::atom("lb_done")>;
 using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
 using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
 // actor -> itself

@@ -1,5 +1,6 @@
 #include "event_loop.hpp"
 
+#include "loop_thread.hpp"
 #include "runtime_core.hpp"
 #include "worker_actor.hpp"
 
@@ -15,16 +16,39 @@ std::string label(const actor_record& rec, std::uint32_t instance) {
 
 } // namespace
 
-event_loop::event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core)
-    : caf::event_based_actor(cfg), core_(std::move(core)) {}
+namespace {
+/// Requests taken from the inbox per drain message before the loop lets others run.
+constexpr int drain_budget = 1024;
+} // namespace
+
+event_loop::event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core,
+                       loop_thread* thread, std::shared_ptr<request_inbox> inbox)
+    : caf::event_based_actor(cfg),
+      core_(std::move(core)),
+      thread_(thread),
+      inbox_(std::move(inbox)) {}
+
+void event_loop::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) {
+  // The same protocol as caf::scheduled_actor::enqueue, except that a loop that became
+  // runnable is handed to its own thread. The loop never receives requests (only plain
+  // sends), so a message arriving after it terminated is simply dropped.
+  switch (mailbox().push_back(std::move(ptr))) {
+    case caf::intrusive::inbox_result::unblocked_reader:
+      intrusive_ptr_add_ref(ctrl());
+      thread_->notify();
+      break;
+    case caf::intrusive::inbox_result::queue_closed:
+    case caf::intrusive::inbox_result::success:
+      break;
+  }
+}
 
 caf::behavior event_loop::make_behavior() {
   set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
   // Exit messages from linked actors never kill the loop; it stops only on `stop_atom`.
   set_exit_handler([](caf::exit_msg&) {});
   return {
-    [this](submit_atom, request_ref& st) { on_submit(st); },
-    [this](finished_atom, request_ref& st) { on_finished(st); },
+    [this](drain_atom) { on_drain(); },
     [this](cancel_atom, request_ref& st) { on_cancel(st); },
     [this](spawn_atom, record_ptr& rec) { on_spawn(std::move(rec)); },
     [this](ready_atom, std::uint32_t t, std::uint32_t i) { on_ready(t, i); },
@@ -58,7 +82,8 @@ void event_loop::on_spawn(record_ptr rec) {
   auto self = caf::actor_cast<caf::actor>(this);
   for (std::uint32_t i = 0; i < rec->spec.count; ++i) {
     auto& inst = t->instances[i];
-    inst.handle = spawn<worker_actor>(rec, i, self, core_);
+    inst.inbox = std::make_shared<request_inbox>();
+    inst.handle = spawn<worker_actor>(rec, i, self, core_, inst.inbox, inbox_);
     inst.alive = true;
     monitor(inst.handle);
     by_addr_.emplace(inst.handle.address(), std::make_pair(rec->index, i));
@@ -90,8 +115,27 @@ void event_loop::on_start_failed(std::uint32_t target_index, std::uint32_t insta
 
 // -- the request path -----------------------------------------------------------------------------
 
-void event_loop::on_submit(request_ref& ref) {
-  auto* st = ref.detach(); // the loop's reference from now on
+void event_loop::on_drain() {
+  inbox_->begin_drain();
+  now_ = clock::now();
+  for (int n = 0; n < drain_budget; ++n) {
+    auto* st = inbox_->pop();
+    if (!st)
+      return;
+    // A request the loop does not track yet is a new submission; one in flight is a worker's
+    // finished report. Anything else is already resolved (its instance was lost or it was
+    // cancelled before the loop saw it) and only drops its reference.
+    if (st->links.where == loop_links::place::in_flight)
+      on_finished(st);
+    else
+      on_submit(st);
+  }
+  if (inbox_->rearm())
+    send(this, drain_atom::value); // more left: continue after other messages had a turn
+}
+
+void event_loop::on_submit(request_state* st) {
+  // `st` carries the loop's reference from now on.
   auto index = st->target->index;
   target* t = index < targets_.size() ? targets_[index].get() : nullptr;
   if (!t || t->stopped || stopping_) {
@@ -100,11 +144,11 @@ void event_loop::on_submit(request_ref& ref) {
     st->release();
     return;
   }
-  if (st->done()) { // cancelled before it reached the loop
+  if (st->done()) { // cancelled before it reached the loop, or a late finished report
     st->release();
     return;
   }
-  st->links.accepted_at = clock::now();
+  st->links.accepted_at = now_;
   if (st->deadline != time_point::max()) {
     deadlines_.insert(st);
     if (st->deadline < armed_)
@@ -135,7 +179,9 @@ void event_loop::dispatch(target& t, std::uint32_t instance, request_state* st) 
   st->links.where = loop_links::place::in_flight;
   st->links.instance = instance;
   inst.held.push_back(st);
-  send(inst.handle, handle_atom::value, request_ref::share(st));
+  st->add_ref(); // the instance's reference, travelling through its inbox
+  if (inst.inbox->push(st))
+    send(inst.handle, drain_atom::value);
 }
 
 void event_loop::pump(target& t) {
@@ -156,12 +202,10 @@ void event_loop::pump(target& t) {
   }
 }
 
-void event_loop::on_finished(request_ref& ref) {
-  auto* st = ref.get();
-  if (st->links.where != loop_links::place::in_flight)
-    return; // already untracked (its instance was lost, or the loop stopped)
+void event_loop::on_finished(request_state* st) {
   auto& t = *targets_[st->target->index];
-  untrack(t, st);
+  untrack(t, st); // drops the loop's reference
+  st->release();  // the reference the worker sent back
   pump(t);
   maybe_quit();
 }
@@ -279,6 +323,13 @@ void event_loop::fail_all(target& t, const error& reason) {
 }
 
 void event_loop::on_stop() {
+  // Everything submitted before the stop is in the inbox: take it first, so it is resolved.
+  while (auto* st = inbox_->pop()) {
+    if (st->links.where == loop_links::place::in_flight)
+      on_finished(st);
+    else
+      on_submit(st);
+  }
   stopping_ = true;
   error reason{errc::stopped, "the runtime stopped"};
   for (auto& t : targets_) {

@@ -6,15 +6,19 @@
 
 #include "caf_types.hpp"
 #include "deadline_index.hpp"
+#include "request_inbox.hpp"
 #include "request_queue.hpp"
 
 namespace loopbridge::detail {
 
 class runtime_core;
+class loop_thread;
 
 /// The event-loop actor: the hub between host threads and worker instances.
 ///
-/// It accepts submitted requests, queues them per target actor, hands each to the least-loaded
+/// Requests reach it through its request inbox (host submits and workers' finished reports,
+/// woken by one `drain_atom` message per batch); control (spawn, cancel, ready, down, stop)
+/// arrives as plain messages. It accepts submitted requests, queues them per target actor, hands each to the least-loaded
 /// ready instance (never more than the instance's in-flight limit), tracks deadlines in one
 /// `deadline_index`, forwards cancels, and returns credit when workers report a request
 /// finished. It never blocks and never waits for a reply: every exchange is a plain send with
@@ -26,14 +30,18 @@ class runtime_core;
 /// meanwhile. When the loop stops, every such request is resolved (`loop.stopped`) first.
 class event_loop : public caf::event_based_actor {
 public:
-  event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core);
+  event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, loop_thread* thread,
+             std::shared_ptr<request_inbox> inbox);
   caf::behavior make_behavior() override;
+  /// Hands the loop to its own thread instead of the scheduler (see loop_thread).
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
   void on_exit() override;
   const char* name() const override { return "loopbridge.event_loop"; }
 
 private:
   struct instance_slot {
     caf::actor handle;
+    std::shared_ptr<request_inbox> inbox; ///< the instance's request inbox
     request_queue held; ///< dispatched, not yet finished
     bool ready = false;
     bool alive = false;
@@ -49,9 +57,13 @@ private:
   };
 
   void on_spawn(record_ptr rec);
-  void on_submit(request_ref& ref);
+  /// Takes what the inbox holds: new submissions and finished reports.
+  void on_drain();
+  /// A submitted request; takes over its reference.
+  void on_submit(request_state* st);
+  /// A worker finished `st`; takes over its reference.
+  void on_finished(request_state* st);
   void on_cancel(request_ref& ref);
-  void on_finished(request_ref& ref);
   void on_ready(std::uint32_t target_index, std::uint32_t instance);
   void on_start_failed(std::uint32_t target_index, std::uint32_t instance, error reason);
   void on_down(const caf::down_msg& msg);
@@ -71,6 +83,9 @@ private:
   void maybe_quit();
 
   std::shared_ptr<runtime_core> core_;
+  loop_thread* thread_;
+  std::shared_ptr<request_inbox> inbox_;
+  time_point now_{}; ///< taken once per drain: cheap timestamps for a batch
   std::vector<std::unique_ptr<target>> targets_;
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint32_t>> by_addr_;
   deadline_index deadlines_;

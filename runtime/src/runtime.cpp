@@ -52,8 +52,11 @@ void runtime_core::start() {
     config_->set("scheduler.max-threads", options_.scheduler_threads);
   config_->add_thread_hook<thread_namer>();
   system_ = std::make_unique<caf::actor_system>(*config_);
-  sink_ = make_loop_sink(weak_from_this());
-  loop_ = system_->spawn<event_loop>(shared_from_this());
+  sink_ = make_loop_sink(weak_from_this(), loop_inbox_);
+  loop_thread_ = std::make_unique<loop_thread>(*system_);
+  // Spawned lazily: it stays blocked until its first message, which hands it to its thread.
+  loop_ = system_->spawn<event_loop, caf::lazy_init>(shared_from_this(), loop_thread_.get(),
+                                                     loop_inbox_);
   loop_->attach_functor([weak = weak_from_this()] {
     if (auto self = weak.lock()) {
       std::lock_guard<std::mutex> guard{self->loop_done_mutex_};
@@ -61,6 +64,7 @@ void runtime_core::start() {
       self->loop_done_cv_.notify_all();
     }
   });
+  loop_thread_->start(static_cast<event_loop*>(caf::actor_cast<caf::abstract_actor*>(loop_)));
   LB_LOG(info, "runtime", "started");
 }
 
@@ -87,11 +91,14 @@ void runtime_core::stop() {
   system_gate_.close();
   loop_ = nullptr;
   if (loop_ended) {
+    loop_thread_->join();
+    loop_thread_.reset();
     system_.reset();
     config_.reset();
   } else {
     LB_LOG(error, "runtime", "the event loop did not stop within the shutdown budget; "
                              "leaving the actor system behind");
+    (void) loop_thread_.release();
     (void) system_.release();
     (void) config_.release();
   }
@@ -111,7 +118,8 @@ void runtime_core::submit(request_ref st, clock::duration timeout) noexcept {
     st->fail(error{errc::stopped, "the runtime is stopped"});
     return;
   }
-  caf::anon_send(loop_, submit_atom::value, std::move(st));
+  if (loop_inbox_->push(st.detach()))
+    caf::anon_send(loop_, drain_atom::value);
 }
 
 void runtime_core::cancel(request_ref st) noexcept {

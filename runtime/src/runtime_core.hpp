@@ -10,6 +10,8 @@
 
 #include "caf_types.hpp"
 #include "gate.hpp"
+#include "loop_thread.hpp"
+#include "request_inbox.hpp"
 #include "thread_registry.hpp"
 
 #include "loopbridge/detail/bridge.hpp"
@@ -82,7 +84,9 @@ private:
 
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
+  std::unique_ptr<loop_thread> loop_thread_;
   caf::actor loop_;
+  std::shared_ptr<request_inbox> loop_inbox_ = std::make_shared<request_inbox>();
   ref_ptr<completion_sink> sink_;
   thread_registry threads_;
 

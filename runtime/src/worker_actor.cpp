@@ -30,19 +30,24 @@ private:
 
 class loop_sink final : public completion_sink {
 public:
-  explicit loop_sink(std::weak_ptr<runtime_core> core) : core_(std::move(core)) {}
+  loop_sink(std::weak_ptr<runtime_core> core, std::shared_ptr<request_inbox> inbox)
+      : core_(std::move(core)), inbox_(std::move(inbox)) {}
   void finished(request_ref st) noexcept override {
-    if (auto* w = worker_actor::current()) {
-      w->send_finished(std::move(st));
-      return;
-    }
-    if (auto core = core_.lock())
-      core->send_to_loop(finished_atom::value, std::move(st));
+    if (!inbox_->push(st.detach()))
+      return; // the loop is already awake for an earlier one
+    if (auto* w = worker_actor::current())
+      w->wake_loop();
+    else if (auto core = core_.lock())
+      core->send_to_loop(drain_atom::value);
   }
 
 private:
   std::weak_ptr<runtime_core> core_;
+  std::shared_ptr<request_inbox> inbox_;
 };
+
+/// Requests an instance takes from its inbox per drain message before others get a turn.
+constexpr int drain_budget = 256;
 
 std::string instance_label(const actor_record& rec, std::uint32_t instance) {
   return rec.spec.name + "/" + std::to_string(instance);
@@ -50,8 +55,9 @@ std::string instance_label(const actor_record& rec, std::uint32_t instance) {
 
 } // namespace
 
-ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core) {
-  return make_ref<loop_sink>(std::move(core));
+ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core,
+                                        std::shared_ptr<request_inbox> loop_inbox) {
+  return make_ref<loop_sink>(std::move(core), std::move(loop_inbox));
 }
 
 // -- instance_host: what both execution modes share ----------------------------------------------
@@ -308,8 +314,10 @@ private:
 // -- worker_actor ---------------------------------------------------------------------------------
 
 worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance,
-                           caf::actor loop, std::shared_ptr<runtime_core> core)
-    : caf::event_based_actor(cfg), loop_(std::move(loop)) {
+                           caf::actor loop, std::shared_ptr<runtime_core> core,
+                           std::shared_ptr<request_inbox> inbox,
+                           std::shared_ptr<request_inbox> /* loop_inbox: reached via the sink */)
+    : caf::event_based_actor(cfg), inbox_(std::move(inbox)), loop_(std::move(loop)) {
   if (rec->mode == execution::dedicated_thread)
     host_ = std::make_shared<dedicated_host>(std::move(rec), instance, std::move(core), address());
   else
@@ -322,8 +330,24 @@ worker_actor* worker_actor::current() noexcept {
   return tl_current;
 }
 
-void worker_actor::send_finished(request_ref st) {
-  send(loop_, finished_atom::value, std::move(st));
+void worker_actor::wake_loop() {
+  send(loop_, drain_atom::value);
+}
+
+void worker_actor::drain() {
+  inbox_->begin_drain();
+  for (int n = 0; n < drain_budget; ++n) {
+    auto* st = inbox_->pop();
+    if (!st)
+      return;
+    if (!host_) { // exiting: the loop resolves what it handed us
+      st->release();
+      continue;
+    }
+    host_->deliver(request_ref::adopt(st));
+  }
+  if (inbox_->rearm())
+    send(this, drain_atom::value);
 }
 
 caf::behavior worker_actor::make_behavior() {
@@ -332,9 +356,9 @@ caf::behavior worker_actor::make_behavior() {
     host_->start();
   }
   return {
-    [this](handle_atom, request_ref& st) {
+    [this](drain_atom) {
       current_scope scope{this};
-      host_->deliver(std::move(st));
+      drain();
     },
     [this](cancel_atom, request_ref& st) {
       current_scope scope{this};

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "caf_types.hpp"
+#include "request_inbox.hpp"
 
 namespace loopbridge::detail {
 
@@ -17,14 +18,15 @@ class instance_host;
 /// the runtime's thread registry) and this actor feeds that thread's queue, so a blocking
 /// handler never occupies a scheduler thread and a stuck one cannot stall shutdown.
 ///
-/// Protocol: `(handle_atom, request_ref)` from the loop; `(cancel_atom, request_ref)`;
-/// `(task_atom, task_box)` for timers and posted tasks; `(crash_atom, error)` to fail on
-/// purpose. Sends `ready_atom` / `start_failed_atom` and one `finished_atom` per request to
-/// the loop.
+/// Protocol: requests arrive in the instance's request inbox, announced by `drain_atom`;
+/// `(cancel_atom, request_ref)`; `(task_atom, task_box)` for timers and posted tasks;
+/// `(crash_atom, error)` to fail on purpose. Sends `ready_atom` / `start_failed_atom` to the
+/// loop, and reports each request finished through the loop's inbox.
 class worker_actor : public caf::event_based_actor {
 public:
   worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance, caf::actor loop,
-               std::shared_ptr<runtime_core> core);
+               std::shared_ptr<runtime_core> core, std::shared_ptr<request_inbox> inbox,
+               std::shared_ptr<request_inbox> loop_inbox);
   ~worker_actor() override;
   caf::behavior make_behavior() override;
   void on_exit() override;
@@ -32,17 +34,22 @@ public:
 
   /// The worker actor whose handler runs on the calling thread, or nullptr.
   static worker_actor* current() noexcept;
-  /// Reports `st` finished to the loop from inside this actor's handler (local enqueue).
-  void send_finished(request_ref st);
+  /// Wakes the loop from inside this actor's handler (a local enqueue).
+  void wake_loop();
 
 private:
   friend class scheduled_host;
+  void drain();
+
   std::shared_ptr<instance_host> host_;
+  std::shared_ptr<request_inbox> inbox_;
   caf::actor loop_;
 };
 
-/// The completion sink shared by all workers of a runtime: on a worker's own thread it reports
-/// through that worker (cheapest path); elsewhere through the runtime's guarded send.
-ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core);
+/// The completion sink shared by all workers of a runtime: pushes finished requests into the
+/// loop's inbox and, when that wakes the loop, sends the wake message through the worker whose
+/// handler is running (cheapest path) or through the runtime's guarded send.
+ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core,
+                                        std::shared_ptr<request_inbox> loop_inbox);
 
 } // namespace loopbridge::detail

@@ -43,6 +43,12 @@ struct loop_links {
   place where = place::none;
 };
 
+/// The link that lets a request travel through lock-free inboxes (host -> loop -> worker ->
+/// loop) without allocating. A request is in at most one inbox at a time.
+struct inbox_node {
+  std::atomic<inbox_node*> inbox_next{nullptr};
+};
+
 /// The state one request shares between the host thread that submitted it, the event loop, and
 /// the worker that handles it.
 ///
@@ -53,7 +59,7 @@ struct loop_links {
 ///
 /// Everything in the "identity" section is written by the submitter before the state is shared
 /// and is immutable afterwards.
-class request_state : public ref_counted {
+class request_state : public ref_counted, public inbox_node {
 public:
   static constexpr std::uint32_t claimed_bit = 1u << 0;
   static constexpr std::uint32_t done_bit = 1u << 1;
