@@ -83,7 +83,8 @@ void event_loop::on_spawn(record_ptr rec) {
   for (std::uint32_t i = 0; i < rec->spec.count; ++i) {
     auto& inst = t->instances[i];
     inst.inbox = std::make_shared<request_inbox>();
-    inst.handle = spawn<worker_actor>(rec, i, self, core_, inst.inbox, inbox_);
+    inst.token = new_token();
+    inst.handle = spawn<worker_actor>(rec, i, inst.token, self, core_, inst.inbox, inbox_);
     inst.alive = true;
     monitor(inst.handle);
     by_addr_.emplace(inst.handle.address(), std::make_pair(rec->index, i));
@@ -109,8 +110,16 @@ void event_loop::on_ready(std::uint32_t target_index, std::uint32_t instance) {
 void event_loop::on_start_failed(std::uint32_t target_index, std::uint32_t instance, error reason) {
   auto& t = *targets_[target_index];
   LB_LOG(warning, "loop", "start of " << label(*t.record, instance) << " failed: " << reason);
-  if (t.instances[instance].alive)
-    instance_lost(t, instance, reason);
+  // The instance terminates next; its down message does the cleanup with this reason.
+  t.instances[instance].failure = std::move(reason);
+  t.instances[instance].ready = false;
+}
+
+std::uint32_t event_loop::new_token() noexcept {
+  auto token = next_token_++;
+  if (next_token_ >= request_state::started_owner_bit)
+    next_token_ = 1;
+  return token;
 }
 
 // -- the request path -----------------------------------------------------------------------------
@@ -180,6 +189,7 @@ void event_loop::dispatch(target& t, std::uint32_t instance, request_state* st) 
   st->links.instance = instance;
   inst.held.push_back(st);
   st->add_ref(); // the instance's reference, travelling through its inbox
+  st->assign_owner(inst.token);
   if (inst.inbox->push(st))
     send(inst.handle, drain_atom::value);
 }
@@ -282,10 +292,14 @@ void event_loop::on_down(const caf::down_msg& msg) {
   auto& t = *targets_[ti];
   if (!t.instances[ii].alive)
     return;
-  auto why = describe_exit_reason(msg.reason);
+  auto& inst = t.instances[ii];
+  error reason = inst.failure.code().empty()
+                   ? error{errc::worker_failed,
+                           label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
+                   : inst.failure;
   if (!stopping_)
-    LB_LOG(warning, "loop", label(*t.record, ii) << " stopped: " << why);
-  instance_lost(t, ii, error{errc::worker_failed, label(*t.record, ii) + " failed: " + why});
+    LB_LOG(warning, "loop", label(*t.record, ii) << " stopped: " << reason.message());
+  instance_lost(t, ii, reason);
 }
 
 void event_loop::instance_lost(target& t, std::uint32_t instance, const error& reason) {
@@ -294,9 +308,26 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, const error& r
   inst.ready = false;
   inst.handle = nullptr;
   --t.alive;
+  // The instance is gone, so nobody else consumes its inbox: take back what it never popped.
+  while (auto* st = inst.inbox->pop())
+    st->release(); // the instance's reference; the loop still tracks it in `held`
+  // Requests it never started run elsewhere (front of the queue, in their order); the ones it
+  // was running fail.
+  std::vector<request_state*> requeue;
   while (auto* st = inst.held.front()) {
+    inst.held.remove(st);
+    st->links.where = loop_links::place::none;
+    if (!stopping_ && !st->done() && st->revoke(inst.token)) {
+      requeue.push_back(st);
+      continue;
+    }
     st->fail(stopping_ ? error{errc::stopped, "the runtime stopped"} : reason);
-    untrack(t, st);
+    deadlines_.remove(st);
+    st->release();
+  }
+  for (auto it = requeue.rbegin(); it != requeue.rend(); ++it) {
+    (*it)->links.where = loop_links::place::queued;
+    t.queue.push_front(*it);
   }
   if (t.alive == 0 && !t.stopped) {
     t.stopped = true;
@@ -305,6 +336,8 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, const error& r
                                                        " stopped: no instance left (" +
                                                        reason.message() + ")"};
     fail_all(t, t.stop_reason);
+  } else {
+    pump(t);
   }
   maybe_quit();
 }

@@ -42,7 +42,9 @@ private:
   struct instance_slot {
     caf::actor handle;
     std::shared_ptr<request_inbox> inbox; ///< the instance's request inbox
+    std::uint32_t token = 0;               ///< ownership token of this incarnation
     request_queue held; ///< dispatched, not yet finished
+    error failure;      ///< why it failed to start, if it did
     bool ready = false;
     bool alive = false;
   };
@@ -77,7 +79,10 @@ private:
   void untrack(target& t, request_state* st);
   /// Resolves every request `t` holds with `reason` and stops tracking them.
   void fail_all(target& t, const error& reason);
+  /// The instance terminated: requests it never started go back to the queue, the one(s) it
+  /// was running fail with `reason`.
   void instance_lost(target& t, std::uint32_t instance, const error& reason);
+  std::uint32_t new_token() noexcept;
   void expire(request_state* st);
   void arm_timer();
   void maybe_quit();
@@ -90,6 +95,7 @@ private:
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint32_t>> by_addr_;
   deadline_index deadlines_;
   time_point armed_ = time_point::max();
+  std::uint32_t next_token_ = 1;
   bool stopping_ = false;
 };
 

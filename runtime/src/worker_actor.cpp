@@ -66,10 +66,11 @@ ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core,
 /// `worker_context` it is given.
 class instance_host : public worker_context, public std::enable_shared_from_this<instance_host> {
 public:
-  instance_host(record_ptr rec, std::uint32_t instance, std::shared_ptr<runtime_core> core,
-                caf::actor_addr self)
+  instance_host(record_ptr rec, std::uint32_t instance, std::uint32_t token,
+                std::shared_ptr<runtime_core> core, caf::actor_addr self)
       : rec_(std::move(rec)),
         instance_(instance),
+        token_(token),
         core_(std::move(core)),
         self_(std::move(self)),
         sink_(core_->sink()) {}
@@ -100,7 +101,7 @@ protected:
   /// Runs one request on the calling thread: a request cancelled before it started is skipped
   /// (it never runs); otherwise the kind's handler runs with the request's context current.
   void run(worker& w, request_ref st) {
-    if (!st->mark_started()) {
+    if (!st->mark_started(token_)) {
       sink_->finished(std::move(st));
       return;
     }
@@ -129,6 +130,7 @@ protected:
 
   record_ptr rec_;
   std::uint32_t instance_;
+  std::uint32_t token_; ///< identifies this incarnation to the requests it may start
   std::shared_ptr<runtime_core> core_;
   caf::actor_addr self_;
   ref_ptr<completion_sink> sink_;
@@ -140,9 +142,10 @@ protected:
 
 class scheduled_host final : public instance_host {
 public:
-  scheduled_host(worker_actor* self, record_ptr rec, std::uint32_t instance,
+  scheduled_host(worker_actor* self, record_ptr rec, std::uint32_t instance, std::uint32_t token,
                  std::shared_ptr<runtime_core> core)
-      : instance_host(std::move(rec), instance, std::move(core), self->address()), self_ptr_(self) {}
+      : instance_host(std::move(rec), instance, token, std::move(core), self->address()),
+        self_ptr_(self) {}
 
   void start() override {
     error failure;
@@ -314,14 +317,15 @@ private:
 // -- worker_actor ---------------------------------------------------------------------------------
 
 worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance,
-                           caf::actor loop, std::shared_ptr<runtime_core> core,
+                           std::uint32_t token, caf::actor loop, std::shared_ptr<runtime_core> core,
                            std::shared_ptr<request_inbox> inbox,
                            std::shared_ptr<request_inbox> /* loop_inbox: reached via the sink */)
     : caf::event_based_actor(cfg), inbox_(std::move(inbox)), loop_(std::move(loop)) {
   if (rec->mode == execution::dedicated_thread)
-    host_ = std::make_shared<dedicated_host>(std::move(rec), instance, std::move(core), address());
+    host_ = std::make_shared<dedicated_host>(std::move(rec), instance, token, std::move(core),
+                                             address());
   else
-    host_ = std::make_shared<scheduled_host>(this, std::move(rec), instance, std::move(core));
+    host_ = std::make_shared<scheduled_host>(this, std::move(rec), instance, token, std::move(core));
 }
 
 worker_actor::~worker_actor() = default;

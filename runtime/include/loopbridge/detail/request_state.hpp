@@ -67,6 +67,7 @@ public:
   static constexpr std::uint32_t listener_bit = 1u << 3;
   static constexpr std::uint32_t cancel_bit = 1u << 4;
   static constexpr std::uint32_t started_bit = 1u << 5;
+  static constexpr std::uint32_t started_owner_bit = 1u << 31;
 
   explicit request_state(const type_tag* request_type) noexcept : request_type_(request_type) {}
 
@@ -120,11 +121,25 @@ public:
   bool cancel_requested() const noexcept {
     return flags_.load(std::memory_order_acquire) & cancel_bit;
   }
-  /// Marks that a worker began handling the request; false if a cancel came first, in which
-  /// case the worker must not run it.
-  bool mark_started() noexcept {
+  /// The loop hands the request to the worker instance identified by `token` (nonzero).
+  void assign_owner(std::uint32_t token) noexcept {
+    owner_.store(token, std::memory_order_relaxed); // published by the inbox push
+  }
+  /// The worker instance `token` begins handling the request. False if the request is no
+  /// longer its to run (the loop took it back) or a cancel came first: then it must not run.
+  bool mark_started(std::uint32_t token) noexcept {
+    auto expected = token;
+    if (!owner_.compare_exchange_strong(expected, token | started_owner_bit,
+                                        std::memory_order_acq_rel))
+      return false;
     auto old = flags_.fetch_or(started_bit, std::memory_order_acq_rel);
     return (old & cancel_bit) == 0;
+  }
+  /// The loop takes the request back from instance `token` (which died); true if that instance
+  /// never started it, so it may run elsewhere, exactly once.
+  bool revoke(std::uint32_t token) noexcept {
+    auto expected = token;
+    return owner_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
   }
   bool started() const noexcept { return flags_.load(std::memory_order_acquire) & started_bit; }
 
@@ -137,6 +152,7 @@ public:
 private:
   const type_tag* request_type_;
   mutable std::atomic<std::uint32_t> flags_{0};
+  std::atomic<std::uint32_t> owner_{0}; ///< token of the instance allowed to start it
   bool failed_ = false;
   loopbridge::error error_;
   completion_listener* listener_ = nullptr;
