@@ -74,7 +74,8 @@ private:
 /// Runs `/usr/bin/python3 script args` (Debian's interpreter, which owns python3-aiohttp and
 /// python3-pil) and returns the `key value` pairs it prints on lines starting with `result `.
 /// Empty when Python or the script is unavailable.
-inline std::map<std::string, double> run_python(const std::string& script, const std::string& args) {
+inline std::map<std::string, double> run_python(const std::string& script,
+                                                const std::string& args) {
   std::map<std::string, double> out;
   std::string cmd = "/usr/bin/python3 " + script + " " + args + " 2>&1";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);

@@ -79,18 +79,16 @@ double pipelined(const actor_handle<echo>& h, int threads, std::size_t window, s
 latency raw_caf_rtt(int n) {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto echo_actor = sys.spawn([]() -> caf::behavior {
-    return {[](std::int64_t x) { return x; }};
-  });
+  auto echo_actor = sys.spawn([]() -> caf::behavior { return {[](std::int64_t x) { return x; }}; });
   latency result;
   {
     caf::scoped_actor self{sys};
     result = measure_rtt(
-      [&](std::int64_t i) {
-        self->request(echo_actor, caf::infinite, i)
-          .receive([](std::int64_t) {}, [](caf::error&) { std::abort(); });
-      },
-      n);
+        [&](std::int64_t i) {
+          self->request(echo_actor, caf::infinite, i)
+              .receive([](std::int64_t) {}, [](caf::error&) { std::abort(); });
+        },
+        n);
   }
   caf::anon_send_exit(echo_actor, caf::exit_reason::user_shutdown);
   return result;
@@ -113,11 +111,11 @@ int main(int argc, char** argv) {
       rt.spawn("echo", "echo").value();
       auto h = rt.actor<echo>("echo").value();
       auto l = measure_rtt(
-        [&](std::int64_t i) {
-          if (!h.submit(echo_request{i}).get())
-            std::abort();
-        },
-        rtt_n);
+          [&](std::int64_t i) {
+            if (!h.submit(echo_request{i}).get())
+              std::abort();
+          },
+          rtt_n);
       lb_med.push_back(l.median_us);
       lb_p99.push_back(l.p99_us);
       tp1_1k.push_back(pipelined(h, 1, 1000, total));
@@ -128,10 +126,11 @@ int main(int argc, char** argv) {
     auto c = raw_caf_rtt(rtt_n);
     caf_med.push_back(c.median_us);
     caf_p99.push_back(c.p99_us);
-    std::printf("run %d: loopbridge rtt %.1f us (p99 %.1f), raw CAF rtt %.1f us (p99 %.1f); "
-                "pipelined 1 thread %.0f/s (1k) %.0f/s (100k), 4 threads %.0f/s (1k) %.0f/s (100k)\n",
-                run + 1, lb_med.back(), lb_p99.back(), caf_med.back(), caf_p99.back(),
-                tp1_1k.back(), tp1_100k.back(), tp4_1k.back(), tp4_100k.back());
+    std::printf(
+        "run %d: loopbridge rtt %.1f us (p99 %.1f), raw CAF rtt %.1f us (p99 %.1f); "
+        "pipelined 1 thread %.0f/s (1k) %.0f/s (100k), 4 threads %.0f/s (1k) %.0f/s (100k)\n",
+        run + 1, lb_med.back(), lb_p99.back(), caf_med.back(), caf_p99.back(), tp1_1k.back(),
+        tp1_100k.back(), tp4_1k.back(), tp4_100k.back());
     std::fflush(stdout);
   }
 

@@ -8,17 +8,48 @@ using namespace std::chrono_literals;
 
 std::vector<param_decl> echo::params() {
   std::vector<param_decl> p;
-  p.push_back({"delay", param_type::duration, value{0ns}, "time before each reply (a timer)", 0.0, 3600.0, {}});
-  p.push_back({"block", param_type::duration, value{0ns},
-               "time each request blocks the instance's own thread", 0.0, 1e9, {}});
-  p.push_back({"dedicated", param_type::boolean, value{false},
-               "run on a dedicated thread even without block", {}, {}, {}});
-  p.push_back({"poll_cancel", param_type::boolean, value{true},
-               "while blocking, stop early when the request is cancelled", {}, {}, {}});
-  p.push_back({"fail_every", param_type::integer, value{0},
-               "every Nth request fails with echo.failed (0 = never)", 0.0, {}, {}});
-  p.push_back({"crash_every", param_type::integer, value{0},
-               "every Nth request the instance dies (0 = never)", 0.0, {}, {}});
+  p.push_back({"delay",
+               param_type::duration,
+               value{0ns},
+               "time before each reply (a timer)",
+               0.0,
+               3600.0,
+               {}});
+  p.push_back({"block",
+               param_type::duration,
+               value{0ns},
+               "time each request blocks the instance's own thread",
+               0.0,
+               1e9,
+               {}});
+  p.push_back({"dedicated",
+               param_type::boolean,
+               value{false},
+               "run on a dedicated thread even without block",
+               {},
+               {},
+               {}});
+  p.push_back({"poll_cancel",
+               param_type::boolean,
+               value{true},
+               "while blocking, stop early when the request is cancelled",
+               {},
+               {},
+               {}});
+  p.push_back({"fail_every",
+               param_type::integer,
+               value{0},
+               "every Nth request fails with echo.failed (0 = never)",
+               0.0,
+               {},
+               {}});
+  p.push_back({"crash_every",
+               param_type::integer,
+               value{0},
+               "every Nth request the instance dies (0 = never)",
+               0.0,
+               {},
+               {}});
   return p;
 }
 
@@ -47,7 +78,8 @@ bool echo_worker::block_for(std::chrono::nanoseconds d, const responder<echo_rep
   while (std::chrono::steady_clock::now() < until) {
     if (r.cancelled())
       return false;
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(1ms, until - std::chrono::steady_clock::now()));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::nanoseconds>(1ms, until - std::chrono::steady_clock::now()));
   }
   return !r.cancelled();
 }
@@ -64,9 +96,9 @@ void echo_worker::handle(echo_request& req, responder<echo_reply>& r) {
   }
   if (req.fail || (fail_every_ > 0 && n % static_cast<std::uint64_t>(fail_every_) == 0)) {
     ++stats_.failed;
-    r.fail(error{echo_errc::failed, req.fail ? "failure requested"
-                                             : "failed on purpose (fail_every " +
-                                                 std::to_string(fail_every_) + ")"});
+    r.fail(error{echo_errc::failed,
+                 req.fail ? "failure requested"
+                          : "failed on purpose (fail_every " + std::to_string(fail_every_) + ")"});
     return;
   }
   auto block = block_ + req.block;

@@ -48,15 +48,15 @@ caf::behavior event_loop::make_behavior() {
   // Exit messages from linked actors never kill the loop; it stops only on `stop_atom`.
   set_exit_handler([](caf::exit_msg&) {});
   return {
-    [this](drain_atom) { on_drain(); },
-    [this](cancel_atom, request_ref& st) { on_cancel(st); },
-    [this](spawn_atom, record_ptr& rec) { on_spawn(std::move(rec)); },
-    [this](ready_atom, std::uint32_t t, std::uint32_t i) { on_ready(t, i); },
-    [this](start_failed_atom, std::uint32_t t, std::uint32_t i, error& reason) {
-      on_start_failed(t, i, std::move(reason));
-    },
-    [this](tick_atom) { on_tick(); },
-    [this](stop_atom) { on_stop(); },
+      [this](drain_atom) { on_drain(); },
+      [this](cancel_atom, request_ref& st) { on_cancel(st); },
+      [this](spawn_atom, record_ptr& rec) { on_spawn(std::move(rec)); },
+      [this](ready_atom, std::uint32_t t, std::uint32_t i) { on_ready(t, i); },
+      [this](start_failed_atom, std::uint32_t t, std::uint32_t i, error& reason) {
+        on_start_failed(t, i, std::move(reason));
+      },
+      [this](tick_atom) { on_tick(); },
+      [this](stop_atom) { on_stop(); },
   };
 }
 
@@ -75,9 +75,10 @@ void event_loop::on_spawn(record_ptr rec) {
   t->record = rec;
   // A dedicated thread serves one request at a time: hand it one more so it never idles
   // waiting for the loop. Scheduled instances take as many as the capacity allows.
-  t->per_instance_limit = rec->mode == execution::dedicated_thread
-                            ? 2u
-                            : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
+  t->per_instance_limit =
+      rec->mode == execution::dedicated_thread
+          ? 2u
+          : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.resize(rec->spec.count);
   auto self = caf::actor_cast<caf::actor>(this);
   for (std::uint32_t i = 0; i < rec->spec.count; ++i) {
@@ -90,8 +91,8 @@ void event_loop::on_spawn(record_ptr rec) {
     by_addr_.emplace(inst.handle.address(), std::make_pair(rec->index, i));
   }
   t->alive = rec->spec.count;
-  LB_LOG(debug, "loop", "spawned " << rec->spec.name << " (" << rec->kind->name << " x"
-                                   << rec->spec.count << ")");
+  LB_LOG(debug, "loop",
+         "spawned " << rec->spec.name << " (" << rec->kind->name << " x" << rec->spec.count << ")");
   targets_[rec->index] = std::move(t);
   if (stopping_)
     on_stop();
@@ -148,8 +149,7 @@ void event_loop::on_submit(request_state* st) {
   auto index = st->target->index;
   target* t = index < targets_.size() ? targets_[index].get() : nullptr;
   if (!t || t->stopped || stopping_) {
-    st->fail(t && t->stopped ? t->stop_reason
-                             : error{errc::stopped, "the runtime is stopping"});
+    st->fail(t && t->stopped ? t->stop_reason : error{errc::stopped, "the runtime is stopping"});
     st->release();
     return;
   }
@@ -294,9 +294,9 @@ void event_loop::on_down(const caf::down_msg& msg) {
     return;
   auto& inst = t.instances[ii];
   error reason = inst.failure.code().empty()
-                   ? error{errc::worker_failed,
-                           label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
-                   : inst.failure;
+                     ? error{errc::worker_failed,
+                             label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
+                     : inst.failure;
   if (!stopping_)
     LB_LOG(warning, "loop", label(*t.record, ii) << " stopped: " << reason.message());
   instance_lost(t, ii, reason);
@@ -331,10 +331,10 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, const error& r
   }
   if (t.alive == 0 && !t.stopped) {
     t.stopped = true;
-    t.stop_reason = stopping_ ? error{errc::stopped, "the runtime stopped"}
-                              : error{errc::stopped, t.record->spec.name +
-                                                       " stopped: no instance left (" +
-                                                       reason.message() + ")"};
+    t.stop_reason =
+        stopping_ ? error{errc::stopped, "the runtime stopped"}
+                  : error{errc::stopped, t.record->spec.name + " stopped: no instance left (" +
+                                             reason.message() + ")"};
     fail_all(t, t.stop_reason);
   } else {
     pump(t);

@@ -18,11 +18,11 @@ class loop_thread;
 ///
 /// Requests reach it through its request inbox (host submits and workers' finished reports,
 /// woken by one `drain_atom` message per batch); control (spawn, cancel, ready, down, stop)
-/// arrives as plain messages. It accepts submitted requests, queues them per target actor, hands each to the least-loaded
-/// ready instance (never more than the instance's in-flight limit), tracks deadlines in one
-/// `deadline_index`, forwards cancels, and returns credit when workers report a request
-/// finished. It never blocks and never waits for a reply: every exchange is a plain send with
-/// the request state as correlation, so 100k requests in flight cost no more per request than
+/// arrives as plain messages. It accepts submitted requests, queues them per target actor, hands
+/// each to the least-loaded ready instance (never more than the instance's in-flight limit), tracks
+/// deadlines in one `deadline_index`, forwards cancels, and returns credit when workers report a
+/// request finished. It never blocks and never waits for a reply: every exchange is a plain send
+/// with the request state as correlation, so 100k requests in flight cost no more per request than
 /// one.
 ///
 /// Invariants: every request the loop accepted is in exactly one place (a target's queue or an
@@ -42,9 +42,9 @@ private:
   struct instance_slot {
     caf::actor handle;
     std::shared_ptr<request_inbox> inbox; ///< the instance's request inbox
-    std::uint32_t token = 0;               ///< ownership token of this incarnation
-    request_queue held; ///< dispatched, not yet finished
-    error failure;      ///< why it failed to start, if it did
+    std::uint32_t token = 0;              ///< ownership token of this incarnation
+    request_queue held;                   ///< dispatched, not yet finished
+    error failure;                        ///< why it failed to start, if it did
     bool ready = false;
     bool alive = false;
   };

@@ -12,9 +12,9 @@ namespace loopbridge {
 
 bool parse_log_level(std::string_view text, log_level& out) {
   static constexpr std::pair<std::string_view, log_level> names[] = {
-    {"trace", log_level::trace}, {"debug", log_level::debug},     {"info", log_level::info},
-    {"warning", log_level::warning}, {"warn", log_level::warning}, {"error", log_level::error},
-    {"off", log_level::off},     {"quiet", log_level::off},
+      {"trace", log_level::trace},     {"debug", log_level::debug},  {"info", log_level::info},
+      {"warning", log_level::warning}, {"warn", log_level::warning}, {"error", log_level::error},
+      {"off", log_level::off},         {"quiet", log_level::off},
   };
   for (auto& [name, level] : names)
     if (text == name) {
@@ -92,8 +92,8 @@ void write(log_level l, std::string_view component, std::string_view message) {
   std::strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
   auto thread = thread_name();
   std::lock_guard<std::mutex> guard{global().write_mutex};
-  std::fprintf(stderr, "%s.%03d %-7s [%s] %.*s: %.*s\n", stamp, static_cast<int>(ms),
-               to_string(l), thread.c_str(), static_cast<int>(component.size()), component.data(),
+  std::fprintf(stderr, "%s.%03d %-7s [%s] %.*s: %.*s\n", stamp, static_cast<int>(ms), to_string(l),
+               thread.c_str(), static_cast<int>(component.size()), component.data(),
                static_cast<int>(message.size()), message.data());
 }
 

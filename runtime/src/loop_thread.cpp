@@ -8,6 +8,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/intrusive_ptr.hpp>
 
+#include "loopbridge/detail/spin_policy.hpp"
 #include "loopbridge/log.hpp"
 
 namespace loopbridge::detail {
@@ -79,6 +80,16 @@ bool loop_thread::resume(caf::resumable* job) {
 }
 
 void loop_thread::park() noexcept {
+  if (auto spin = spin_policy::loop(); spin.count() > 0) {
+    auto until = std::chrono::steady_clock::now() + spin;
+    for (unsigned i = 1;; ++i) {
+      if (ready_.load(std::memory_order_acquire) != 0)
+        return;
+      __builtin_ia32_pause();
+      if (i % 64 == 0 && std::chrono::steady_clock::now() >= until)
+        break;
+    }
+  }
   sleeping_.store(1, std::memory_order_seq_cst);
   while (ready_.load(std::memory_order_seq_cst) == 0)
     futex(ready_, FUTEX_WAIT_PRIVATE, 0);

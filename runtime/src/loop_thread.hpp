@@ -46,7 +46,7 @@ private:
   void park() noexcept;
 
   caf::resumable* loop_ = nullptr;
-  std::deque<caf::resumable*> local_; ///< runnable actors woken from this thread
+  std::deque<caf::resumable*> local_;      ///< runnable actors woken from this thread
   std::atomic<std::uint32_t> ready_{0};    ///< 1 when the loop actor is runnable
   std::atomic<std::uint32_t> sleeping_{0}; ///< 1 while parked on `ready_`
   std::thread thread_;

@@ -139,7 +139,7 @@ std::string format_duration(value::duration d) {
     const char* name;
   };
   static constexpr unit units[] = {{3600000000000, "h"}, {60000000000, "m"}, {1000000000, "s"},
-                                   {1000000, "ms"},      {1000, "us"},        {1, "ns"}};
+                                   {1000000, "ms"},      {1000, "us"},       {1, "ns"}};
   for (auto& u : units)
     if (ns % u.ns == 0)
       return std::to_string(ns / u.ns) + u.name;
@@ -254,7 +254,8 @@ std::string choices_hint(const param_decl& d, const std::string& given) {
 }
 
 /// Converts `v` to the declared type; on failure appends a problem and returns false.
-bool convert(const param_decl& d, const value& v, value& out, std::vector<param_problem>& problems) {
+bool convert(const param_decl& d, const value& v, value& out,
+             std::vector<param_problem>& problems) {
   auto bad = [&](std::string expected, std::string hint = {}) {
     problems.push_back({d.name, "expected " + expected + ", got " + describe(v), std::move(hint)});
     return false;
@@ -288,8 +289,8 @@ bool convert(const param_decl& d, const value& v, value& out, std::vector<param_
         return bad("a string");
       if (!d.choices.empty() &&
           std::find(d.choices.begin(), d.choices.end(), v.as_string()) == d.choices.end()) {
-        problems.push_back({d.name, "'" + v.as_string() + "' is not allowed",
-                            choices_hint(d, v.as_string())});
+        problems.push_back(
+            {d.name, "'" + v.as_string() + "' is not allowed", choices_hint(d, v.as_string())});
         return false;
       }
       out = v;
@@ -345,10 +346,10 @@ bool convert(const param_decl& d, const value& v, value& out, std::vector<param_
         if (!x.is_string()) {
           problems.push_back({path, "expected a string, got " + describe(x), {}});
           ok = false;
-        } else if (!d.choices.empty() &&
-                   std::find(d.choices.begin(), d.choices.end(), x.as_string()) == d.choices.end()) {
-          problems.push_back({path, "'" + x.as_string() + "' is not allowed",
-                              choices_hint(d, x.as_string())});
+        } else if (!d.choices.empty() && std::find(d.choices.begin(), d.choices.end(),
+                                                   x.as_string()) == d.choices.end()) {
+          problems.push_back(
+              {path, "'" + x.as_string() + "' is not allowed", choices_hint(d, x.as_string())});
           ok = false;
         }
       }
@@ -370,8 +371,8 @@ bool convert(const param_decl& d, const value& v, value& out, std::vector<param_
 
 } // namespace
 
-std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls,
-                                          const value& given, params& out) {
+std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls, const value& given,
+                                          params& out) {
   std::vector<param_problem> problems;
   if (!given.is_null() && !given.is_map()) {
     problems.push_back({"", "expected a map of parameters, got " + describe(given), {}});

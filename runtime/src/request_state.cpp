@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "loopbridge/detail/completion_sink.hpp"
+#include "loopbridge/detail/spin_policy.hpp"
 
 namespace loopbridge::detail {
 
@@ -25,7 +26,8 @@ void futex_wake_all(std::atomic<std::uint32_t>& a) {
 
 // Sleeps while the word equals `expected`, at most until `abs_deadline` (CLOCK_MONOTONIC, the
 // clock behind std::chrono::steady_clock on Linux); nullptr waits without a deadline.
-void futex_wait(std::atomic<std::uint32_t>& a, std::uint32_t expected, const timespec* abs_deadline) {
+void futex_wait(std::atomic<std::uint32_t>& a, std::uint32_t expected,
+                const timespec* abs_deadline) {
   syscall(SYS_futex, word(a), FUTEX_WAIT_BITSET_PRIVATE, expected, abs_deadline, nullptr,
           FUTEX_BITSET_MATCH_ANY);
 }
@@ -45,6 +47,22 @@ void request_state::wait() const noexcept {
 }
 
 bool request_state::wait_until(time_point t) const noexcept {
+  if (auto spin = spin_policy::host(); spin.count() > 0 && spin_policy::try_acquire_host_slot()) {
+    auto until = std::min(t, clock::now() + spin);
+    bool done = false;
+    for (unsigned i = 1;; ++i) {
+      if (flags_.load(std::memory_order_acquire) & done_bit) {
+        done = true;
+        break;
+      }
+      __builtin_ia32_pause();
+      if (i % 64 == 0 && clock::now() >= until)
+        break;
+    }
+    spin_policy::release_host_slot();
+    if (done)
+      return true;
+  }
   timespec ts{};
   const timespec* deadline = nullptr;
   if (t != time_point::max()) {

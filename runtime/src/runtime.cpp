@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include "loopbridge/detail/spin_policy.hpp"
+
 #include "event_loop.hpp"
 #include "runtime_core.hpp"
 #include "worker_actor.hpp"
@@ -40,7 +42,8 @@ private:
 } // namespace
 
 runtime_core::runtime_core(kind_registry kinds, runtime_options options)
-    : kinds_(std::move(kinds)), options_(options) {}
+    : kinds_(std::move(kinds)),
+      options_(options) {}
 
 runtime_core::~runtime_core() {
   stop();
@@ -96,11 +99,12 @@ void runtime_core::stop() {
     system_.reset();
     config_.reset();
   } else {
-    LB_LOG(error, "runtime", "the event loop did not stop within the shutdown budget; "
-                             "leaving the actor system behind");
-    (void) loop_thread_.release();
-    (void) system_.release();
-    (void) config_.release();
+    LB_LOG(error, "runtime",
+           "the event loop did not stop within the shutdown budget; "
+           "leaving the actor system behind");
+    (void)loop_thread_.release();
+    (void)system_.release();
+    (void)config_.release();
   }
   LB_LOG(info, "runtime", "stopped");
 }
@@ -109,8 +113,8 @@ void runtime_core::submit(request_ref st, clock::duration timeout) noexcept {
   st->id = next_id_.fetch_add(1, std::memory_order_relaxed);
   auto now = clock::now();
   auto budget = timeout > clock::duration::zero()
-                  ? timeout
-                  : std::chrono::duration_cast<clock::duration>(options_.default_deadline);
+                    ? timeout
+                    : std::chrono::duration_cast<clock::duration>(options_.default_deadline);
   st->deadline = budget >= time_point::max() - now ? time_point::max() : now + budget;
   st->context = context::current();
   gate_pass pass{submit_gate_};
@@ -192,8 +196,8 @@ result<record_ptr> runtime_core::find(std::string_view name, const type_tag* kin
   }
   if (kind && it->second->kind->tag != kind)
     return error{errc::wrong_kind, "actor '" + std::string{name} + "' is of kind '" +
-                                     it->second->kind->name + "', not '" +
-                                     std::string{kind_name} + "'"};
+                                       it->second->kind->name + "', not '" +
+                                       std::string{kind_name} + "'"};
   return it->second;
 }
 
@@ -203,6 +207,7 @@ result<record_ptr> runtime_core::find(std::string_view name, const type_tag* kin
 
 runtime::runtime(kind_registry kinds, runtime_options options) {
   log::set_level_default(options.log);
+  detail::spin_policy::set(options.loop_spin, options.host_spin);
   core_ = std::make_shared<detail::runtime_core>(std::move(kinds), options);
   core_->start();
 }
@@ -233,7 +238,8 @@ const runtime_options& runtime::options() const noexcept {
 }
 
 result<std::shared_ptr<const detail::actor_record>>
-runtime::find(std::string_view name, const detail::type_tag* kind, std::string_view kind_name) const {
+runtime::find(std::string_view name, const detail::type_tag* kind,
+              std::string_view kind_name) const {
   return core_->find(name, kind, kind_name);
 }
 

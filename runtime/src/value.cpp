@@ -40,7 +40,7 @@ void append_quoted(std::string& out, const std::string& s) {
 
 std::string base64(const value::bytes& b) {
   static constexpr char table[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((b.size() + 2) / 3 * 4);
   std::size_t i = 0;

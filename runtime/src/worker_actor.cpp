@@ -31,7 +31,8 @@ private:
 class loop_sink final : public completion_sink {
 public:
   loop_sink(std::weak_ptr<runtime_core> core, std::shared_ptr<request_inbox> inbox)
-      : core_(std::move(core)), inbox_(std::move(inbox)) {}
+      : core_(std::move(core)),
+        inbox_(std::move(inbox)) {}
   void finished(request_ref st) noexcept override {
     if (!inbox_->push(st.detach()))
       return; // the loop is already awake for an earlier one
@@ -108,8 +109,8 @@ protected:
     auto* entry = rec_->kind->find_request(st->request_type());
     if (!entry) {
       st->fail(error{errc::bad_request, "kind " + rec_->kind->name +
-                                          " does not serve request type " +
-                                          st->request_type()->info->name()});
+                                            " does not serve request type " +
+                                            st->request_type()->info->name()});
       sink_->finished(std::move(st));
       return;
     }
@@ -192,7 +193,8 @@ private:
     try {
       f();
     } catch (const std::exception& e) {
-      LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " " << what << " threw: " << e.what());
+      LB_LOG(warning, "worker",
+             instance_label(*rec_, instance_) << " " << what << " threw: " << e.what());
     } catch (...) {
       LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " " << what << " threw");
     }
@@ -216,7 +218,7 @@ public:
     auto self = std::static_pointer_cast<dedicated_host>(shared_from_this());
     auto name = "lb." + rec_->spec.name + "." + std::to_string(instance_);
     core_->threads().start(
-      name, [self] { self->thread_main(); }, [self] { return self->describe(); });
+        name, [self] { self->thread_main(); }, [self] { return self->describe(); });
   }
   void deliver(request_ref st) override {
     push([this, st = std::move(st)]() mutable {
@@ -320,12 +322,15 @@ worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t
                            std::uint32_t token, caf::actor loop, std::shared_ptr<runtime_core> core,
                            std::shared_ptr<request_inbox> inbox,
                            std::shared_ptr<request_inbox> /* loop_inbox: reached via the sink */)
-    : caf::event_based_actor(cfg), inbox_(std::move(inbox)), loop_(std::move(loop)) {
+    : caf::event_based_actor(cfg),
+      inbox_(std::move(inbox)),
+      loop_(std::move(loop)) {
   if (rec->mode == execution::dedicated_thread)
     host_ = std::make_shared<dedicated_host>(std::move(rec), instance, token, std::move(core),
                                              address());
   else
-    host_ = std::make_shared<scheduled_host>(this, std::move(rec), instance, token, std::move(core));
+    host_ =
+        std::make_shared<scheduled_host>(this, std::move(rec), instance, token, std::move(core));
 }
 
 worker_actor::~worker_actor() = default;
@@ -360,19 +365,19 @@ caf::behavior worker_actor::make_behavior() {
     host_->start();
   }
   return {
-    [this](drain_atom) {
-      current_scope scope{this};
-      drain();
-    },
-    [this](cancel_atom, request_ref& st) {
-      current_scope scope{this};
-      host_->cancel(std::move(st));
-    },
-    [this](task_atom, task_box& t) {
-      current_scope scope{this};
-      host_->run_task(t);
-    },
-    [this](crash_atom, error& reason) { quit(to_exit_reason(reason)); },
+      [this](drain_atom) {
+        current_scope scope{this};
+        drain();
+      },
+      [this](cancel_atom, request_ref& st) {
+        current_scope scope{this};
+        host_->cancel(std::move(st));
+      },
+      [this](task_atom, task_box& t) {
+        current_scope scope{this};
+        host_->run_task(t);
+      },
+      [this](crash_atom, error& reason) { quit(to_exit_reason(reason)); },
   };
 }
 

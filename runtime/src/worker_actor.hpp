@@ -24,10 +24,9 @@ class instance_host;
 /// loop, and reports each request finished through the loop's inbox.
 class worker_actor : public caf::event_based_actor {
 public:
-  worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance,
-               std::uint32_t token, caf::actor loop,
-               std::shared_ptr<runtime_core> core, std::shared_ptr<request_inbox> inbox,
-               std::shared_ptr<request_inbox> loop_inbox);
+  worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance, std::uint32_t token,
+               caf::actor loop, std::shared_ptr<runtime_core> core,
+               std::shared_ptr<request_inbox> inbox, std::shared_ptr<request_inbox> loop_inbox);
   ~worker_actor() override;
   caf::behavior make_behavior() override;
   void on_exit() override;

@@ -3,6 +3,7 @@
 #include "loopbridge/runtime.hpp"
 
 void use(loopbridge::actor_handle<loopbridge::actors::echo> h) {
-  loopbridge::future<loopbridge::actors::echo_reply> f = h.submit(loopbridge::actors::echo_request{});
-  (void) f;
+  loopbridge::future<loopbridge::actors::echo_reply> f =
+      h.submit(loopbridge::actors::echo_request{});
+  (void)f;
 }

@@ -3,6 +3,7 @@
 #include "loopbridge/runtime.hpp"
 
 void misuse(loopbridge::actor_handle<loopbridge::actors::echo> h) {
-  loopbridge::future<loopbridge::actors::echo_stats> f = h.submit(loopbridge::actors::echo_request{});
-  (void) f;
+  loopbridge::future<loopbridge::actors::echo_stats> f =
+      h.submit(loopbridge::actors::echo_request{});
+  (void)f;
 }

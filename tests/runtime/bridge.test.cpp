@@ -21,21 +21,21 @@ TEST_CASE("every kind of value makes the round trip unchanged", "[bridge]") {
     binary[i] = static_cast<std::uint8_t>(i); // includes NUL and high bytes
   std::string large(1 << 20, 'x');
   std::vector<value> samples = {
-    value{},
-    value{true},
-    value{false},
-    value{0},
-    value{std::int64_t{-9223372036854775807LL - 1}},
-    value{std::int64_t{9223372036854775807LL}},
-    value{3.25},
-    value{-0.0},
-    value{""},
-    value{"grüße, 世界 🙂"},
-    value{binary},
-    value{1500ms},
-    value{value::list{1, "two", 3.0, value::list{}, value::map{}}},
-    value{{"nested", value{{"deeper", value::list{value{{"k", "v"}}}}}}},
-    value{large},
+      value{},
+      value{true},
+      value{false},
+      value{0},
+      value{std::int64_t{-9223372036854775807LL - 1}},
+      value{std::int64_t{9223372036854775807LL}},
+      value{3.25},
+      value{-0.0},
+      value{""},
+      value{"grüße, 世界 🙂"},
+      value{binary},
+      value{1500ms},
+      value{value::list{1, "two", 3.0, value::list{}, value::map{}}},
+      value{{"nested", value{{"deeper", value::list{value{{"k", "v"}}}}}}},
+      value{large},
   };
   for (auto& v : samples) {
     auto r = echo_h.call(echo_request{v}, 5s);

@@ -32,7 +32,8 @@ TEST_CASE("deadline_index expires in deadline order; never early", "[internals]"
   std::vector<request_state*> states;
   // Out-of-order deadlines, several per millisecond bucket.
   for (int ms : {30, 10, 20, 10, 40, 20, 11})
-    states.push_back(make_state(static_cast<int>(states.size()), t0 + std::chrono::milliseconds(ms)));
+    states.push_back(
+        make_state(static_cast<int>(states.size()), t0 + std::chrono::milliseconds(ms)));
   for (auto* st : states)
     idx.insert(st);
   CHECK(idx.size() == 7);
@@ -55,8 +56,9 @@ TEST_CASE("deadline_index expires in deadline order; never early", "[internals]"
     st->release();
 }
 
-TEST_CASE("request_inbox: many producers; one consumer; nothing lost or duplicated; FIFO per producer",
-          "[internals]") {
+TEST_CASE(
+    "request_inbox: many producers; one consumer; nothing lost or duplicated; FIFO per producer",
+    "[internals]") {
   request_inbox inbox;
   constexpr int producers = 4;
   constexpr int per_producer = 50000;

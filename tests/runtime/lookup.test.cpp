@@ -73,11 +73,13 @@ TEST_CASE("spawn validates names; counts and params before starting anything", "
   CHECK(rt.spawn(zero).error().message() == "actor 'zero': count must be at least 1");
   auto typo = rt.spawn("e2", "echo", {{"dealy", "5ms"}});
   REQUIRE(typo.is(errc::bad_request));
-  CHECK(typo.error().message() == "actor 'e2': params.dealy: unknown parameter (did you mean 'delay'?)");
+  CHECK(typo.error().message() ==
+        "actor 'e2': params.dealy: unknown parameter (did you mean 'delay'?)");
   auto bad = rt.spawn("e3", "echo", {{"delay", "5x"}, {"fail_every", -1}});
   REQUIRE(bad.is(errc::bad_request));
   CHECK(bad.error().message().find("params.delay: expected a duration") != std::string::npos);
-  CHECK(bad.error().message().find("params.fail_every: value -1 is out of range") != std::string::npos);
+  CHECK(bad.error().message().find("params.fail_every: value -1 is out of range") !=
+        std::string::npos);
   // Nothing of the failed spawns exists.
   CHECK(rt.actor<echo>("e2").is(errc::not_found));
   CHECK(rt.actor<echo>("e3").is(errc::not_found));

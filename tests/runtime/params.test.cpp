@@ -22,8 +22,12 @@ std::vector<param_decl> decls() {
 
 TEST_CASE("valid params are normalised and defaults filled in", "[params]") {
   params p;
-  auto problems = resolve_params(decls(), value{{"delay", "250ms"}, {"ratio", 1}, {"root", "/srv"},
-                                                {"max_body", "64KiB"}, {"schemes", value::list{"https"}}},
+  auto problems = resolve_params(decls(),
+                                 value{{"delay", "250ms"},
+                                       {"ratio", 1},
+                                       {"root", "/srv"},
+                                       {"max_body", "64KiB"},
+                                       {"schemes", value::list{"https"}}},
                                  p);
   REQUIRE(problems.empty());
   CHECK(p.duration("delay") == 250ms);
@@ -37,11 +41,14 @@ TEST_CASE("valid params are normalised and defaults filled in", "[params]") {
 
 TEST_CASE("every problem is reported; each with its path and a hint", "[params]") {
   params p;
-  auto problems = resolve_params(
-    decls(),
-    value{{"dealy", "1s"}, {"count", 0}, {"ratio", "half"}, {"mode", "slwo"},
-          {"schemes", value::list{"ftp", 3}}, {"max_body", "-5"}},
-    p);
+  auto problems = resolve_params(decls(),
+                                 value{{"dealy", "1s"},
+                                       {"count", 0},
+                                       {"ratio", "half"},
+                                       {"mode", "slwo"},
+                                       {"schemes", value::list{"ftp", 3}},
+                                       {"max_body", "-5"}},
+                                 p);
   std::map<std::string, param_problem> by_path;
   for (auto& pr : problems)
     by_path[pr.path] = pr;

@@ -35,9 +35,10 @@ inline bool eventually(const std::function<bool()>& cond,
 }
 
 /// Spawns an echo actor and returns its handle (the test fails if either step fails).
-inline loopbridge::actor_handle<loopbridge::actors::echo>
-spawn_echo(loopbridge::runtime& rt, const std::string& name, loopbridge::value params = {},
-           std::uint32_t count = 1) {
+inline loopbridge::actor_handle<loopbridge::actors::echo> spawn_echo(loopbridge::runtime& rt,
+                                                                     const std::string& name,
+                                                                     loopbridge::value params = {},
+                                                                     std::uint32_t count = 1) {
   loopbridge::actor_spec spec;
   spec.name = name;
   spec.kind = "echo";

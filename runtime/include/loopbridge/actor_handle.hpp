@@ -28,7 +28,8 @@ public:
   actor_handle() = default;
   actor_handle(std::shared_ptr<const detail::actor_record> record,
                std::shared_ptr<detail::bridge> bridge)
-      : record_(std::move(record)), bridge_(std::move(bridge)) {}
+      : record_(std::move(record)),
+        bridge_(std::move(bridge)) {}
 
   bool valid() const noexcept { return static_cast<bool>(record_); }
   const std::string& name() const noexcept { return record_->spec.name; }

@@ -25,7 +25,9 @@ class error {
 public:
   error() = default;
   error(error_code kind, std::string message)
-      : domain_(kind.domain), code_(kind.code), message_(std::move(message)) {}
+      : domain_(kind.domain),
+        code_(kind.code),
+        message_(std::move(message)) {}
 
   /// The domain, e.g. `loop`.
   const std::string& domain() const noexcept { return domain_; }
@@ -36,9 +38,7 @@ public:
   /// `domain.code`, e.g. `loop.timeout`.
   std::string name() const { return domain_ + "." + code_; }
   /// True if this error is of the given kind.
-  bool is(error_code kind) const noexcept {
-    return domain_ == kind.domain && code_ == kind.code;
-  }
+  bool is(error_code kind) const noexcept { return domain_ == kind.domain && code_ == kind.code; }
   /// `domain.code: message`.
   std::string to_string() const;
 

@@ -26,7 +26,8 @@ class future {
 public:
   future() = default;
   future(detail::ref_ptr<detail::reply_state<R>> st, std::shared_ptr<detail::bridge> b)
-      : state_(std::move(st)), bridge_(std::move(b)) {}
+      : state_(std::move(st)),
+        bridge_(std::move(b)) {}
 
   /// False for a default-constructed future or after `get()`.
   bool valid() const noexcept { return static_cast<bool>(state_); }

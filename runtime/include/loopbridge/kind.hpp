@@ -49,7 +49,8 @@ inline constexpr bool handles_v = detail::list_contains<Req, typename Kind::requ
 struct request_entry {
   const detail::type_tag* tag;
   /// Hands `st` (a `typed_request_state<Req>`) to the worker's handler.
-  void (*dispatch)(worker& w, detail::request_ref st, detail::ref_ptr<detail::completion_sink> sink);
+  void (*dispatch)(worker& w, detail::request_ref st,
+                   detail::ref_ptr<detail::completion_sink> sink);
 };
 
 /// Everything the runtime knows about an actor kind, as plain data and function pointers: its

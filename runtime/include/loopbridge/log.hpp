@@ -21,7 +21,9 @@ void set_level(log_level level) noexcept;
 /// Sets the threshold unless LOOPBRIDGE_LOG chose one (the environment wins over code).
 void set_level_default(log_level level) noexcept;
 log_level level() noexcept;
-inline bool enabled(log_level l) noexcept { return l >= level(); }
+inline bool enabled(log_level l) noexcept {
+  return l >= level();
+}
 
 /// Writes one line to stderr: time, level, thread name, component, message. Thread-safe; lines
 /// from different threads never interleave.
@@ -37,11 +39,11 @@ std::string thread_name();
 
 /// Logs `expr` (anything streamable, joined with <<) at `lvl` for `component`, formatting only
 /// when the level is enabled.
-#define LB_LOG(lvl, component, expr)                                                         \
-  do {                                                                                       \
-    if (::loopbridge::log::enabled(::loopbridge::log_level::lvl)) {                          \
-      std::ostringstream lb_log_stream_;                                                     \
-      lb_log_stream_ << expr;                                                                \
-      ::loopbridge::log::write(::loopbridge::log_level::lvl, component, lb_log_stream_.str()); \
-    }                                                                                        \
+#define LB_LOG(lvl, component, expr)                                                               \
+  do {                                                                                             \
+    if (::loopbridge::log::enabled(::loopbridge::log_level::lvl)) {                                \
+      std::ostringstream lb_log_stream_;                                                           \
+      lb_log_stream_ << expr;                                                                      \
+      ::loopbridge::log::write(::loopbridge::log_level::lvl, component, lb_log_stream_.str());     \
+    }                                                                                              \
   } while (false)

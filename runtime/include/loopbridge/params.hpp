@@ -65,8 +65,8 @@ private:
 /// Checks `given` (a map, or null for "none") against `decls`: unknown names (with a
 /// did-you-mean hint), wrong types, values out of range or not among the choices, missing
 /// required params. On success, `out` holds the normalised params. Never throws on bad input.
-std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls,
-                                          const value& given, params& out);
+std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls, const value& given,
+                                          params& out);
 
 /// Parses a duration: a number followed by `ns`, `us`, `ms`, `s`, `m` or `h` (`1.5s`, `250ms`),
 /// or `0`. Negative values and unknown units are rejected.

@@ -22,8 +22,10 @@ namespace loopbridge {
 template <class R>
 class responder {
 public:
-  responder(detail::ref_ptr<detail::reply_state<R>> st, detail::ref_ptr<detail::completion_sink> sink)
-      : state_(std::move(st)), sink_(std::move(sink)) {}
+  responder(detail::ref_ptr<detail::reply_state<R>> st,
+            detail::ref_ptr<detail::completion_sink> sink)
+      : state_(std::move(st)),
+        sink_(std::move(sink)) {}
   responder(responder&&) noexcept = default;
   responder& operator=(responder&& other) noexcept {
     if (this != &other) {
@@ -75,10 +77,10 @@ private:
   void abandon() noexcept {
     if (!state_)
       return;
-    state_->fail(error{errc::worker_failed,
-                       std::uncaught_exceptions() > 0
-                         ? "the worker's handler exited with an exception"
-                         : "the worker dropped the request without replying"});
+    state_->fail(
+        error{errc::worker_failed, std::uncaught_exceptions() > 0
+                                       ? "the worker's handler exited with an exception"
+                                       : "the worker dropped the request without replying"});
     finish();
   }
 

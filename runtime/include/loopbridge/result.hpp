@@ -14,7 +14,8 @@ namespace loopbridge {
 class error_exception : public std::runtime_error {
 public:
   explicit error_exception(loopbridge::error e)
-      : std::runtime_error(e.to_string()), error_(std::move(e)) {}
+      : std::runtime_error(e.to_string()),
+        error_(std::move(e)) {}
   const loopbridge::error& error() const noexcept { return error_; }
 
 private:

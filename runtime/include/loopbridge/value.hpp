@@ -36,7 +36,15 @@ public:
   using duration = std::chrono::nanoseconds;
 
   enum class type : std::uint8_t {
-    null, boolean, integer, number, string, bytes, duration, list, map
+    null,
+    boolean,
+    integer,
+    number,
+    string,
+    bytes,
+    duration,
+    list,
+    map
   };
 
   value() = default;
@@ -53,13 +61,11 @@ public:
   value(std::string s) : data_(std::move(s)) {}
   value(bytes b) : data_(std::move(b)) {}
   template <class Rep, class Period>
-  value(std::chrono::duration<Rep, Period> d)
-      : data_(std::chrono::duration_cast<duration>(d)) {}
+  value(std::chrono::duration<Rep, Period> d) : data_(std::chrono::duration_cast<duration>(d)) {}
   value(list l) : data_(std::move(l)) {}
   value(map m) : data_(std::move(m)) {}
   /// A map from `{key, value}` pairs: `value{{"delay", 5ms}, {"count", 2}}`.
-  value(std::initializer_list<std::pair<const std::string, value>> entries)
-      : data_(map(entries)) {}
+  value(std::initializer_list<std::pair<const std::string, value>> entries) : data_(map(entries)) {}
 
   type kind() const noexcept { return static_cast<type>(data_.index()); }
   /// The name of a type, as used in error messages and param declarations.
@@ -103,15 +109,17 @@ public:
   friend auto inspect(Inspector& f, value& x) {
     auto tag = static_cast<std::uint8_t>(x.data_.index());
     bool b = x.is_bool() ? x.as_bool() : false;
-    std::int64_t i = x.is_integer() ? x.as_integer()
-                     : x.is_duration() ? x.as_duration().count() : 0;
+    std::int64_t i = x.is_integer()    ? x.as_integer()
+                     : x.is_duration() ? x.as_duration().count()
+                                       : 0;
     double d = x.is_number() ? std::get<double>(x.data_) : 0.0;
     std::string s = x.is_string() ? x.as_string() : std::string{};
     bytes by = x.is_bytes() ? x.as_bytes() : bytes{};
     list l = x.is_list() ? x.as_list() : list{};
     map m = x.is_map() ? x.as_map() : map{};
-    auto restore = [&] { x.assign_tagged(tag, b, i, d, std::move(s), std::move(by),
-                                         std::move(l), std::move(m)); };
+    auto restore = [&] {
+      x.assign_tagged(tag, b, i, d, std::move(s), std::move(by), std::move(l), std::move(m));
+    };
     return f(caf::meta::type_name("loopbridge.value"), tag, b, i, d, s, by, l, m,
              caf::meta::load_callback([&]() -> typename Inspector::result_type {
                restore();
@@ -120,12 +128,11 @@ public:
   }
 
 private:
-  void assign_tagged(std::uint8_t tag, bool b, std::int64_t i, double d, std::string s,
-                     bytes by, list l, map m);
+  void assign_tagged(std::uint8_t tag, bool b, std::int64_t i, double d, std::string s, bytes by,
+                     list l, map m);
 
-  std::variant<std::monostate, bool, std::int64_t, double, std::string, bytes, duration, list,
-               map>
-    data_;
+  std::variant<std::monostate, bool, std::int64_t, double, std::string, bytes, duration, list, map>
+      data_;
 };
 
 } // namespace loopbridge

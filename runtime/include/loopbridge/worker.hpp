@@ -63,7 +63,7 @@ public:
   /// A request this instance was handed was cancelled (by the host or its deadline). The
   /// request's responder already reports `cancelled()`; kinds that hold requests without
   /// polling (timers, I/O) answer or drop them here. Default: nothing.
-  virtual void on_cancel(std::uint64_t request_id) { (void) request_id; }
+  virtual void on_cancel(std::uint64_t request_id) { (void)request_id; }
 };
 
 } // namespace loopbridge

@@ -174,7 +174,8 @@ template <class Req>
 class typed_request_state final : public reply_state<typename Req::reply_type> {
 public:
   explicit typed_request_state(Req r)
-      : reply_state<typename Req::reply_type>(tag_of<Req>()), request(std::move(r)) {}
+      : reply_state<typename Req::reply_type>(tag_of<Req>()),
+        request(std::move(r)) {}
   void* request_data() noexcept override { return &request; }
   Req request;
 };

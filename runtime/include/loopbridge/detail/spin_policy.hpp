@@ -1,0 +1,27 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+
+namespace loopbridge::detail {
+
+/// How long a thread about to wait for something imminent spins before it parks on a futex.
+///
+/// Parking costs a wake-up on the other side (an inter-processor interrupt and a wake from
+/// idle when the two threads sit on different cores, ~10 µs on virtual machines); a short spin
+/// avoids it when the answer comes within microseconds. To never starve the threads doing the
+/// work on small machines, at most one host thread spins at any time; the others park at once.
+/// Set by the runtime at start (process-wide); read by waiting threads. Thread-safe.
+struct spin_policy {
+  /// Spin of the event-loop thread before it parks when idle.
+  static std::chrono::nanoseconds loop() noexcept;
+  /// Spin of a host thread waiting on a future before it parks.
+  static std::chrono::nanoseconds host() noexcept;
+  static void set(std::chrono::nanoseconds loop, std::chrono::nanoseconds host) noexcept;
+
+  /// Takes the single host spinning slot; false if another host thread holds it.
+  static bool try_acquire_host_slot() noexcept;
+  static void release_host_slot() noexcept;
+};
+
+} // namespace loopbridge::detail

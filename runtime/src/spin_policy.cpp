@@ -1,0 +1,33 @@
+#include "loopbridge/detail/spin_policy.hpp"
+
+namespace loopbridge::detail {
+
+namespace {
+std::atomic<std::int64_t> loop_spin_ns{0};
+std::atomic<std::int64_t> host_spin_ns{0};
+std::atomic<bool> host_slot_taken{false};
+} // namespace
+
+std::chrono::nanoseconds spin_policy::loop() noexcept {
+  return std::chrono::nanoseconds{loop_spin_ns.load(std::memory_order_relaxed)};
+}
+
+std::chrono::nanoseconds spin_policy::host() noexcept {
+  return std::chrono::nanoseconds{host_spin_ns.load(std::memory_order_relaxed)};
+}
+
+void spin_policy::set(std::chrono::nanoseconds loop, std::chrono::nanoseconds host) noexcept {
+  loop_spin_ns.store(loop.count(), std::memory_order_relaxed);
+  host_spin_ns.store(host.count(), std::memory_order_relaxed);
+}
+
+bool spin_policy::try_acquire_host_slot() noexcept {
+  return !host_slot_taken.load(std::memory_order_relaxed) &&
+         !host_slot_taken.exchange(true, std::memory_order_acquire);
+}
+
+void spin_policy::release_host_slot() noexcept {
+  host_slot_taken.store(false, std::memory_order_release);
+}
+
+} // namespace loopbridge::detail
