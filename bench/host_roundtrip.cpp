@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
   std::printf("host_roundtrip: %d runs, %d round trips, %zu pipelined requests per case%s\n", runs,
               rtt_n, total, quick ? " (quick)" : "");
 
-  std::vector<double> lb_med, lb_p99, caf_med, caf_p99, tp1_1k, tp1_100k, tp4_1k, tp4_100k;
+  std::vector<double> lb_med, lb_p99, nospin_med, caf_med, caf_p99, tp1_1k, tp1_100k, tp4_1k,
+      tp4_100k;
   for (int run = 0; run < runs; ++run) {
     {
       runtime rt{actors::builtin_kinds()};
@@ -123,14 +124,30 @@ int main(int argc, char** argv) {
       tp4_1k.push_back(pipelined(h, 4, 250, total / 4));
       tp4_100k.push_back(pipelined(h, 4, 25000, total / 4));
     }
+    {
+      // The same round trip with the host-side spin turned off: what the spin policy buys.
+      runtime_options no_spin;
+      no_spin.host_spin = std::chrono::nanoseconds::zero();
+      runtime rt{actors::builtin_kinds(), no_spin};
+      rt.spawn("echo", "echo").value();
+      auto h = rt.actor<echo>("echo").value();
+      nospin_med.push_back(measure_rtt(
+                               [&](std::int64_t i) {
+                                 if (!h.submit(echo_request{i}).get())
+                                   std::abort();
+                               },
+                               rtt_n)
+                               .median_us);
+    }
     auto c = raw_caf_rtt(rtt_n);
     caf_med.push_back(c.median_us);
     caf_p99.push_back(c.p99_us);
     std::printf(
-        "run %d: loopbridge rtt %.1f us (p99 %.1f), raw CAF rtt %.1f us (p99 %.1f); "
-        "pipelined 1 thread %.0f/s (1k) %.0f/s (100k), 4 threads %.0f/s (1k) %.0f/s (100k)\n",
-        run + 1, lb_med.back(), lb_p99.back(), caf_med.back(), caf_p99.back(), tp1_1k.back(),
-        tp1_100k.back(), tp4_1k.back(), tp4_100k.back());
+        "run %d: loopbridge rtt %.1f us (p99 %.1f; %.1f without host spin), raw CAF rtt %.1f us "
+        "(p99 %.1f); pipelined 1 thread %.0f/s (1k) %.0f/s (100k), 4 threads %.0f/s (1k) "
+        "%.0f/s (100k)\n",
+        run + 1, lb_med.back(), lb_p99.back(), nospin_med.back(), caf_med.back(), caf_p99.back(),
+        tp1_1k.back(), tp1_100k.back(), tp4_1k.back(), tp4_100k.back());
     std::fflush(stdout);
   }
 
@@ -144,6 +161,8 @@ int main(int argc, char** argv) {
   std::printf("\n%-44s %12s %12s\n", "round trip, one outstanding", "median", "p99");
   std::printf("%-44s %10.1f us %10.1f us\n", "loopbridge host -> loop -> echo -> host", rtt,
               lbb::median(lb_p99));
+  std::printf("%-44s %10.1f us\n", "loopbridge, host spin off (park at once)",
+              lbb::median(nospin_med));
   std::printf("%-44s %10.1f us %10.1f us\n", "raw CAF scoped_actor request/receive", caf_rtt,
               lbb::median(caf_p99));
   if (py_med > 0)
@@ -160,6 +179,7 @@ int main(int argc, char** argv) {
 
   rep.figure("rtt_median_loopbridge", rtt, "us");
   rep.figure("rtt_p99_loopbridge", lbb::median(lb_p99), "us");
+  rep.figure("rtt_median_loopbridge_no_host_spin", lbb::median(nospin_med), "us");
   rep.figure("rtt_median_raw_caf", caf_rtt, "us");
   rep.figure("rtt_p99_raw_caf", lbb::median(caf_p99), "us");
   if (py_med > 0)
@@ -174,6 +194,7 @@ int main(int argc, char** argv) {
   if (py_med > 0)
     rep.ratio("rtt_python_over_loopbridge", py_med / rtt);
   rep.ratio("pipelined_100k_over_1k", t100k / t1k);
+  rep.ratio("rtt_no_host_spin_over_host_spin", lbb::median(nospin_med) / rtt);
   rep.require("round trip >= 5x faster than raw scoped_actor", caf_rtt / rtt >= 5);
   rep.require("round trip >= 6x faster than the Python EventThread", py_med / rtt >= 6);
   rep.require("pipelined >= 500k requests/s with one host thread", t1k >= 500000);
