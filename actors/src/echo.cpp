@@ -94,11 +94,10 @@ void echo_worker::handle(echo_request& req, responder<echo_reply>& r) {
     ctx_.crash(reason);
     return;
   }
-  if (req.fail || (fail_every_ > 0 && n % static_cast<std::uint64_t>(fail_every_) == 0)) {
+  if (fail_every_ > 0 && n % static_cast<std::uint64_t>(fail_every_) == 0) {
     ++stats_.failed;
     r.fail(error{echo_errc::failed,
-                 req.fail ? "failure requested"
-                          : "failed on purpose (fail_every " + std::to_string(fail_every_) + ")"});
+                 "failed on purpose (fail_every " + std::to_string(fail_every_) + ")"});
     return;
   }
   auto block = block_ + req.block;
@@ -132,16 +131,24 @@ void echo_worker::handle(echo_request& req, responder<echo_reply>& r) {
     } else {
       auto id = r.id();
       delayed_.emplace(id, std::move(r));
-      ctx_.after(delay, [this, id, reply = std::move(reply)]() mutable {
+      ctx_.after(delay, [this, id, fail = req.fail, reply = std::move(reply)]() mutable {
         auto it = delayed_.find(id);
         if (it == delayed_.end())
           return; // cancelled meanwhile
-        ++stats_.replied;
-        it->second.reply(std::move(reply));
+        answer(it->second, std::move(reply), fail);
         delayed_.erase(it);
       });
       return;
     }
+  }
+  answer(r, std::move(reply), req.fail);
+}
+
+void echo_worker::answer(responder<echo_reply>& r, echo_reply reply, bool fail) {
+  if (fail) {
+    ++stats_.failed;
+    r.fail(error{echo_errc::failed, "failure requested"});
+    return;
   }
   ++stats_.replied;
   r.reply(std::move(reply));

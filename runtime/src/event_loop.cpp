@@ -105,12 +105,16 @@ void event_loop::on_ready(std::uint32_t target_index, std::uint32_t instance) {
     return;
   inst.ready = true;
   LB_LOG(debug, "loop", label(*t.record, instance) << " ready");
+  if (core_->wants(event_type::ready))
+    core_->publish(ready_event{t.record->spec.name, instance});
   pump(t);
 }
 
 void event_loop::on_start_failed(std::uint32_t target_index, std::uint32_t instance, error reason) {
   auto& t = *targets_[target_index];
   LB_LOG(warning, "loop", "start of " << label(*t.record, instance) << " failed: " << reason);
+  if (core_->wants(event_type::start_failed))
+    core_->publish(start_failed_event{t.record->spec.name, instance, reason});
   // The instance terminates next; its down message does the cleanup with this reason.
   t.instances[instance].failure = std::move(reason);
   t.instances[instance].ready = false;
@@ -146,14 +150,17 @@ void event_loop::on_drain() {
 
 void event_loop::on_submit(request_state* st) {
   // `st` carries the loop's reference from now on.
+  LB_LOG(trace, "loop", "submit #" << st->id << (st->done() ? " (done)" : ""));
   auto index = st->target->index;
   target* t = index < targets_.size() ? targets_[index].get() : nullptr;
   if (!t || t->stopped || stopping_) {
     st->fail(t && t->stopped ? t->stop_reason : error{errc::stopped, "the runtime is stopping"});
+    st->mark_settled();
     st->release();
     return;
   }
   if (st->done()) { // cancelled before it reached the loop, or a late finished report
+    st->mark_settled();
     st->release();
     return;
   }
@@ -213,7 +220,15 @@ void event_loop::pump(target& t) {
 }
 
 void event_loop::on_finished(request_state* st) {
+  LB_LOG(trace, "loop", "finished #" << st->id);
   auto& t = *targets_[st->target->index];
+  ++t.completed;
+  if (core_->wants(event_type::done)) {
+    done_event e{t.record->spec.name, st->links.instance, st->id, {}, now_ - st->links.accepted_at};
+    if (st->failed())
+      e.error = st->error();
+    core_->publish(e);
+  }
   untrack(t, st); // drops the loop's reference
   st->release();  // the reference the worker sent back
   pump(t);
@@ -233,11 +248,13 @@ void event_loop::untrack(target& t, request_state* st) {
   }
   st->links.where = loop_links::place::none;
   deadlines_.remove(st);
+  st->mark_settled();
   st->release();
 }
 
 void event_loop::on_cancel(request_ref& ref) {
   auto* st = ref.get();
+  LB_LOG(trace, "loop", "cancel #" << st->id << " where " << static_cast<int>(st->links.where));
   if (st->links.where == loop_links::place::none)
     return;
   auto& t = *targets_[st->target->index];
@@ -323,6 +340,7 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, const error& r
     }
     st->fail(stopping_ ? error{errc::stopped, "the runtime stopped"} : reason);
     deadlines_.remove(st);
+    st->mark_settled();
     st->release();
   }
   for (auto it = requeue.rbegin(); it != requeue.rend(); ++it) {
@@ -330,12 +348,10 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, const error& r
     t.queue.push_front(*it);
   }
   if (t.alive == 0 && !t.stopped) {
-    t.stopped = true;
-    t.stop_reason =
-        stopping_ ? error{errc::stopped, "the runtime stopped"}
-                  : error{errc::stopped, t.record->spec.name + " stopped: no instance left (" +
-                                             reason.message() + ")"};
-    fail_all(t, t.stop_reason);
+    target_stopped(t, stopping_ ? error{errc::stopped, "the runtime stopped"}
+                                : error{errc::stopped, t.record->spec.name +
+                                                           " stopped: no instance left (" +
+                                                           reason.message() + ")"});
   } else {
     pump(t);
   }
@@ -344,15 +360,26 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, const error& r
 
 void event_loop::fail_all(target& t, const error& reason) {
   while (auto* st = t.queue.front()) {
-    st->fail(reason);
+    if (st->fail(reason))
+      ++t.cancelled;
     untrack(t, st);
   }
   for (auto& inst : t.instances)
     while (auto* st = inst.held.front()) {
       st->request_cancel();
-      st->fail(reason);
+      if (st->fail(reason))
+        ++t.cancelled;
       untrack(t, st);
     }
+}
+
+void event_loop::target_stopped(target& t, error reason) {
+  t.stopped = true;
+  t.stop_reason = std::move(reason);
+  fail_all(t, t.stop_reason);
+  LB_LOG(info, "loop", t.record->spec.name << " stopped: " << t.stop_reason.message());
+  if (core_->wants(event_type::stopped))
+    core_->publish(stopped_event{t.record->spec.name, t.stop_reason, t.completed, t.cancelled});
 }
 
 void event_loop::on_stop() {
@@ -368,7 +395,8 @@ void event_loop::on_stop() {
   for (auto& t : targets_) {
     if (!t)
       continue;
-    fail_all(*t, reason);
+    if (!t->stopped)
+      target_stopped(*t, reason);
     for (auto& inst : t->instances)
       if (inst.alive && inst.handle)
         send_exit(inst.handle, caf::exit_reason::user_shutdown);

@@ -56,6 +56,8 @@ private:
     std::uint32_t alive = 0;
     bool stopped = false;
     error stop_reason;
+    std::uint64_t completed = 0; ///< requests whose worker reported them finished
+    std::uint64_t cancelled = 0; ///< requests the loop resolved because of a stop or loss
   };
 
   void on_spawn(record_ptr rec);
@@ -86,6 +88,8 @@ private:
   void expire(request_state* st);
   void arm_timer();
   void maybe_quit();
+  /// Marks `t` stopped with `reason` and announces it.
+  void target_stopped(target& t, error reason);
 
   std::shared_ptr<runtime_core> core_;
   loop_thread* thread_;

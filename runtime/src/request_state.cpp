@@ -39,11 +39,51 @@ void request_state::publish() noexcept {
   if (old & waiter_bit)
     futex_wake_all(flags_);
   if (old & listener_bit)
-    listener_->notify(listener_index_);
+    listener_->notify(listener_cookie_);
+}
+
+void request_state::mark_settled() noexcept {
+  auto old = flags_.fetch_or(settled_bit, std::memory_order_acq_rel);
+  if (old & waiter_bit)
+    futex_wake_all(flags_);
 }
 
 void request_state::wait() const noexcept {
   wait_until(time_point::max());
+}
+
+namespace {
+
+/// Blocks until `(flags & bit) != 0` or `t` (time_point::max() = no deadline).
+bool wait_for_bit(std::atomic<std::uint32_t>& flags, std::uint32_t bit, time_point t) noexcept {
+  timespec ts{};
+  const timespec* deadline = nullptr;
+  if (t != time_point::max()) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    if (ns < 0)
+      ns = 0;
+    ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+    ts.tv_nsec = static_cast<long>(ns % 1000000000);
+    deadline = &ts;
+  }
+  for (;;) {
+    auto f = flags.load(std::memory_order_acquire);
+    if (f & bit)
+      return true;
+    if (deadline && clock::now() >= t)
+      return false;
+    if (!(f & request_state::waiter_bit)) {
+      flags.fetch_or(request_state::waiter_bit, std::memory_order_acq_rel);
+      continue;
+    }
+    futex_wait(flags, f, deadline);
+  }
+}
+
+} // namespace
+
+bool request_state::wait_settled_until(time_point t) const noexcept {
+  return wait_for_bit(flags_, settled_bit, t);
 }
 
 bool request_state::wait_until(time_point t) const noexcept {
@@ -63,36 +103,19 @@ bool request_state::wait_until(time_point t) const noexcept {
     if (done)
       return true;
   }
-  timespec ts{};
-  const timespec* deadline = nullptr;
-  if (t != time_point::max()) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-    if (ns < 0)
-      ns = 0;
-    ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-    ts.tv_nsec = static_cast<long>(ns % 1000000000);
-    deadline = &ts;
-  }
-  for (;;) {
-    auto f = flags_.load(std::memory_order_acquire);
-    if (f & done_bit)
-      return true;
-    if (deadline && clock::now() >= t)
-      return false;
-    if (!(f & waiter_bit)) {
-      flags_.fetch_or(waiter_bit, std::memory_order_acq_rel);
-      continue;
-    }
-    futex_wait(flags_, f, deadline);
-  }
+  return wait_for_bit(flags_, done_bit, t);
 }
 
-void request_state::attach_listener(completion_listener* l, std::uint32_t index) noexcept {
-  listener_ = l;
-  listener_index_ = index;
+bool request_state::attach_listener(ref_ptr<completion_listener> l,
+                                    std::uintptr_t cookie) noexcept {
+  if (flags_.load(std::memory_order_acquire) & listener_bit)
+    return false;
+  listener_ = std::move(l);
+  listener_cookie_ = cookie;
   auto old = flags_.fetch_or(listener_bit, std::memory_order_acq_rel);
   if (old & done_bit)
-    l->notify(index);
+    listener_->notify(cookie);
+  return true;
 }
 
 void report_finished(completion_sink& sink, request_ref st) noexcept {

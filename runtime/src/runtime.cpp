@@ -1,5 +1,6 @@
 #include "loopbridge/runtime.hpp"
 
+#include <algorithm>
 #include <pthread.h>
 
 #include "loopbridge/detail/spin_policy.hpp"
@@ -90,7 +91,14 @@ void runtime_core::stop() {
   }
   // 3. Threads outside the scheduler: joined, or left behind and reported.
   auto stuck = threads_.join_all(deadline);
-  // 4. The actor system goes; nothing may send into it any more.
+  // 4. Subscribers have every event by now; their inboxes report the end.
+  {
+    std::lock_guard<std::mutex> lock{subscribers_mutex_};
+    for (auto& ch : subscribers_)
+      ch->close();
+    subscribers_.clear();
+  }
+  // 5. The actor system goes; nothing may send into it any more.
   system_gate_.close();
   loop_ = nullptr;
   if (loop_ended) {
@@ -116,21 +124,25 @@ void runtime_core::submit(request_ref st, clock::duration timeout) noexcept {
                     ? timeout
                     : std::chrono::duration_cast<clock::duration>(options_.default_deadline);
   st->deadline = budget >= time_point::max() - now ? time_point::max() : now + budget;
+  // A request submitted while handling another inherits what is left of that one's deadline.
+  st->deadline = std::min(st->deadline, current_request_deadline());
   st->context = context::current();
   gate_pass pass{submit_gate_};
   if (!pass) {
     st->fail(error{errc::stopped, "the runtime is stopped"});
+    st->mark_settled();
     return;
   }
   if (loop_inbox_->push(st.detach()))
     caf::anon_send(loop_, drain_atom::value);
 }
 
-void runtime_core::cancel(request_ref st) noexcept {
+bool runtime_core::cancel(request_ref st) noexcept {
   st->request_cancel();
   if (!st->fail(error{errc::cancelled, "cancelled by the host"}))
-    return; // it completed first
+    return false; // it completed first
   send_to_loop(cancel_atom::value, std::move(st));
+  return true;
 }
 
 result<void> runtime_core::spawn(actor_spec spec) {
@@ -178,6 +190,40 @@ result<void> runtime_core::spawn(actor_spec spec) {
   if (!send_to_loop(spawn_atom::value, record_ptr{rec}))
     return error{errc::stopped, "the runtime is stopped"};
   return {};
+}
+
+event_inbox runtime_core::subscribe(subscription s) {
+  auto channel = std::make_shared<event_channel>(std::move(s));
+  std::lock_guard<std::mutex> guard{subscribers_mutex_};
+  if (stopped_ && !system_)
+    channel->close();
+  else
+    subscribers_.push_back(channel);
+  wanted_types_.fetch_or(channel->type_mask(), std::memory_order_acq_rel);
+  return event_inbox{std::move(channel)};
+}
+
+void runtime_core::publish(const event& e) {
+  auto type = type_of(e);
+  std::lock_guard<std::mutex> guard{subscribers_mutex_};
+  bool pruned = false;
+  for (auto& ch : subscribers_) {
+    if (ch->closed()) {
+      pruned = true;
+      continue;
+    }
+    if (ch->wants(type, actor_of(e)))
+      ch->offer(e);
+  }
+  if (pruned) {
+    subscribers_.erase(std::remove_if(subscribers_.begin(), subscribers_.end(),
+                                      [](auto& ch) { return ch->closed(); }),
+                       subscribers_.end());
+    unsigned mask = 0;
+    for (auto& ch : subscribers_)
+      mask |= ch->type_mask();
+    wanted_types_.store(mask, std::memory_order_release);
+  }
 }
 
 result<record_ptr> runtime_core::find(std::string_view name, const type_tag* kind,
@@ -231,6 +277,10 @@ result<void> runtime::spawn(std::string name, std::string kind, value params) {
 
 void runtime::stop() {
   core_->stop();
+}
+
+event_inbox runtime::subscribe(subscription s) {
+  return core_->subscribe(std::move(s));
 }
 
 const runtime_options& runtime::options() const noexcept {

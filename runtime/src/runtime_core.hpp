@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "caf_types.hpp"
+#include "event_channel.hpp"
 #include "gate.hpp"
 #include "loop_thread.hpp"
 #include "request_inbox.hpp"
@@ -16,6 +17,7 @@
 
 #include "loopbridge/detail/bridge.hpp"
 #include "loopbridge/detail/completion_sink.hpp"
+#include "loopbridge/events.hpp"
 #include "loopbridge/kind_registry.hpp"
 #include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
@@ -41,13 +43,24 @@ public:
 
   // -- bridge ---------------------------------------------------------------------------------
   void submit(request_ref st, clock::duration timeout) noexcept override;
-  void cancel(request_ref st) noexcept override;
+  bool cancel(request_ref st) noexcept override;
 
   // -- runtime API ----------------------------------------------------------------------------
   result<void> spawn(actor_spec spec);
   result<record_ptr> find(std::string_view name, const type_tag* kind,
                           std::string_view kind_name) const;
   const runtime_options& options() const noexcept { return options_; }
+  /// A new event inbox; in effect as soon as this returns.
+  event_inbox subscribe(subscription s);
+
+  // -- events -----------------------------------------------------------------------------------
+
+  /// True if some subscriber wants events of type `t` (cheap: one atomic load).
+  bool wants(event_type t) const noexcept {
+    return wanted_types_.load(std::memory_order_acquire) & (1u << static_cast<unsigned>(t));
+  }
+  /// Hands `e` to every subscriber that wants it. Called by the event loop.
+  void publish(const event& e);
   const kind_registry& kinds() const noexcept { return kinds_; }
 
   // -- for the event loop and the workers ------------------------------------------------------
@@ -97,6 +110,10 @@ private:
   mutable std::mutex records_mutex_;
   std::map<std::string, record_ptr, std::less<>> records_;
   std::uint32_t next_index_ = 0;
+
+  mutable std::mutex subscribers_mutex_;
+  std::vector<std::shared_ptr<event_channel>> subscribers_;
+  std::atomic<unsigned> wanted_types_{0};
 
   std::mutex stop_mutex_;
   bool stopped_ = false;

@@ -114,7 +114,10 @@ protected:
       sink_->finished(std::move(st));
       return;
     }
+    // The handler sees the request's context and deadline as its thread's current ones, so
+    // whatever it submits in turn inherits both.
     context_scope scope{st->context};
+    request_deadline_scope deadline_scope{st->deadline};
     entry->dispatch(w, std::move(st), sink_);
   }
 

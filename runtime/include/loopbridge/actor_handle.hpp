@@ -60,6 +60,9 @@ public:
     return submit(std::move(request), std::chrono::duration_cast<duration>(timeout)).get();
   }
 
+  /// The bridge this handle submits through (for groups).
+  const std::shared_ptr<detail::bridge>& bridge() const noexcept { return bridge_; }
+
 private:
   std::shared_ptr<const detail::actor_record> record_;
   std::shared_ptr<detail::bridge> bridge_;

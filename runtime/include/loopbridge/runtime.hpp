@@ -6,6 +6,7 @@
 
 #include "loopbridge/actor_handle.hpp"
 #include "loopbridge/actor_spec.hpp"
+#include "loopbridge/events.hpp"
 #include "loopbridge/kind_registry.hpp"
 #include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
@@ -47,6 +48,12 @@ public:
       return std::move(rec).error();
     return actor_handle<Kind>{std::move(*rec), bridge()};
   }
+
+  /// A bounded inbox of lifecycle events (ready, start_failed, done, stopped, restarted) for
+  /// the types and actors `s` names. In effect as soon as this returns: events caused by later
+  /// calls of this thread are delivered. After the runtime stopped, the inbox ends with
+  /// `loop.stopped`.
+  event_inbox subscribe(subscription s = {});
 
   /// Stops the runtime: every pending request resolves (`loop.stopped` if it could not
   /// complete), actors stop, threads are joined. Idempotent; later submits fail at once with

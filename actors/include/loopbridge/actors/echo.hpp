@@ -49,7 +49,7 @@ struct echo_request {
   /// Extra time to block the instance's thread, on top of its `block` parameter. Only on
   /// instances with a dedicated thread; otherwise the request fails with `loop.bad_request`.
   std::chrono::nanoseconds block{0};
-  /// Fail this request with `echo.failed`.
+  /// Fail this request with `echo.failed` (after its delay and block, like a reply would come).
   bool fail = false;
 
   template <class Inspector>
@@ -113,6 +113,8 @@ public:
   void on_cancel(std::uint64_t request_id) override;
 
 private:
+  /// Replies, or fails with `echo.failed` when the request asked for it.
+  void answer(responder<echo_reply>& r, echo_reply reply, bool fail);
   /// Sleeps up to `d`; returns false if the request was cancelled meanwhile (when polling).
   bool block_for(std::chrono::nanoseconds d, const responder<echo_reply>& r);
 

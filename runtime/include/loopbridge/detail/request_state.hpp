@@ -18,15 +18,13 @@ using time_point = clock::time_point;
 struct actor_record;
 class request_state;
 
-/// Receives a notification when a request it listens to completes (used by completion queues:
-/// `as_completed`, pollable futures). `notify` runs on whichever thread completes the request;
-/// it must not block.
-class completion_listener {
+/// Receives a notification when a request it listens to completes (completion queues behind
+/// `as_completed`, task groups and pollable futures). `notify` runs on whichever thread
+/// completes the request and must not block. Reference-counted: a request keeps its listener
+/// alive until it is destroyed.
+class completion_listener : public ref_counted {
 public:
-  virtual void notify(std::uint32_t index) noexcept = 0;
-
-protected:
-  ~completion_listener() = default;
+  virtual void notify(std::uintptr_t cookie) noexcept = 0;
 };
 
 /// Bookkeeping the event loop keeps inside each request, so tracking a request costs no
@@ -67,6 +65,7 @@ public:
   static constexpr std::uint32_t listener_bit = 1u << 3;
   static constexpr std::uint32_t cancel_bit = 1u << 4;
   static constexpr std::uint32_t started_bit = 1u << 5;
+  static constexpr std::uint32_t settled_bit = 1u << 6;
   static constexpr std::uint32_t started_owner_bit = 1u << 31;
 
   explicit request_state(const type_tag* request_type) noexcept : request_type_(request_type) {}
@@ -109,10 +108,19 @@ public:
     failed_ = true;
   }
 
-  /// Blocks the calling thread until `done()` (no spinning: a futex wait).
+  /// Blocks the calling thread until `done()` (a bounded spin, then a futex wait).
   void wait() const noexcept;
   /// Blocks until `done()` or `t`; returns `done()`.
   bool wait_until(time_point t) const noexcept;
+
+  /// Settled: no worker holds the request any more and the loop stopped tracking it (its
+  /// worker reported it finished, it left the queue, or its instance was lost). A cancelled
+  /// request is done at once but settled only when its worker let go.
+  bool settled() const noexcept { return flags_.load(std::memory_order_acquire) & settled_bit; }
+  /// Called by the loop (or the bridge, for requests it never handed on).
+  void mark_settled() noexcept;
+  /// Blocks until `settled()` or `t`; returns `settled()`.
+  bool wait_settled_until(time_point t) const noexcept;
 
   // -- cancellation and progress --------------------------------------------------------------
 
@@ -143,8 +151,9 @@ public:
   }
   bool started() const noexcept { return flags_.load(std::memory_order_acquire) & started_bit; }
 
-  /// Registers the one listener to notify on completion (immediately, if already done).
-  void attach_listener(completion_listener* l, std::uint32_t index) noexcept;
+  /// Registers the one listener to notify on completion (at once, if already done). False if
+  /// another listener is attached already (a request reports to one queue or group).
+  bool attach_listener(ref_ptr<completion_listener> l, std::uintptr_t cookie) noexcept;
 
   /// Fields owned by the event loop.
   loop_links links;
@@ -155,8 +164,8 @@ private:
   std::atomic<std::uint32_t> owner_{0}; ///< token of the instance allowed to start it
   bool failed_ = false;
   loopbridge::error error_;
-  completion_listener* listener_ = nullptr;
-  std::uint32_t listener_index_ = 0;
+  ref_ptr<completion_listener> listener_;
+  std::uintptr_t listener_cookie_ = 0;
 };
 
 using request_ref = ref_ptr<request_state>;

@@ -1,0 +1,142 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "loopbridge/error.hpp"
+#include "loopbridge/result.hpp"
+
+namespace loopbridge {
+
+/// An instance of `actor` finished starting: its resources are up and it takes requests.
+struct ready_event {
+  std::string actor;
+  std::uint32_t instance = 0;
+  template <class Inspector>
+  friend auto inspect(Inspector& f, ready_event& x) {
+    return f(caf::meta::type_name("ready"), x.actor, x.instance);
+  }
+};
+
+/// An instance of `actor` could not start (or was not ready in time).
+struct start_failed_event {
+  std::string actor;
+  std::uint32_t instance = 0;
+  loopbridge::error reason;
+  template <class Inspector>
+  friend auto inspect(Inspector& f, start_failed_event& x) {
+    return f(caf::meta::type_name("start_failed"), x.actor, x.instance, x.reason);
+  }
+};
+
+/// An instance of `actor` finished one request (the seed's add_done_callback, as a message).
+struct done_event {
+  std::string actor;
+  std::uint32_t instance = 0;
+  std::uint64_t request_id = 0;
+  /// Empty when the request succeeded; otherwise its error.
+  loopbridge::error error;
+  /// From acceptance by the event loop to the worker's report.
+  std::chrono::nanoseconds latency{0};
+  bool ok() const noexcept { return error.code().empty(); }
+  template <class Inspector>
+  friend auto inspect(Inspector& f, done_event& x) {
+    return f(caf::meta::type_name("done"), x.actor, x.instance, x.request_id, x.error, x.latency);
+  }
+};
+
+/// `actor` stopped: why, and how many requests it completed and had to cancel.
+struct stopped_event {
+  std::string actor;
+  loopbridge::error reason;
+  std::uint64_t completed = 0;
+  std::uint64_t cancelled = 0;
+  template <class Inspector>
+  friend auto inspect(Inspector& f, stopped_event& x) {
+    return f(caf::meta::type_name("stopped"), x.actor, x.reason, x.completed, x.cancelled);
+  }
+};
+
+/// An instance of `actor` failed and was restarted (`restarts` so far within the budget).
+struct restarted_event {
+  std::string actor;
+  std::uint32_t instance = 0;
+  std::uint32_t restarts = 0;
+  loopbridge::error reason;
+  template <class Inspector>
+  friend auto inspect(Inspector& f, restarted_event& x) {
+    return f(caf::meta::type_name("restarted"), x.actor, x.instance, x.restarts, x.reason);
+  }
+};
+
+/// A lifecycle event. Events are messages: they are queued for the subscriber and read by its
+/// own thread; no callback ever runs on a foreign thread.
+using event =
+    std::variant<ready_event, start_failed_event, done_event, stopped_event, restarted_event>;
+
+/// The kinds of events, in the order of `event`'s alternatives.
+enum class event_type : std::uint8_t { ready, start_failed, done, stopped, restarted };
+
+event_type type_of(const event& e) noexcept;
+const char* to_string(event_type t) noexcept;
+/// Parses `ready`, `start_failed`, `done`, `stopped`, `restarted`.
+std::optional<event_type> parse_event_type(std::string_view text) noexcept;
+/// The actor an event is about.
+const std::string& actor_of(const event& e) noexcept;
+/// One line for logs and tests: `stopped echo: loop.stopped ... (completed 3, cancelled 1)`.
+std::string to_string(const event& e);
+
+/// Which events an inbox receives.
+struct subscription {
+  /// Event types to receive; empty: all.
+  std::vector<event_type> types;
+  /// Actors whose events to receive; empty: all.
+  std::vector<std::string> actors;
+  /// Bounded: when full, the oldest event is dropped (and counted).
+  std::size_t capacity = 1024;
+};
+
+namespace detail {
+class event_channel;
+}
+
+/// A host's bounded inbox of lifecycle events, from `runtime::subscribe`.
+///
+/// Threads: read by one thread at a time (`next`, `try_next`); events are added by the
+/// runtime's threads. `fd()` is an eventfd, readable while events are waiting, for hosts that
+/// poll. Ordering: events about one actor arrive in the order they happened. When the inbox is
+/// full the oldest event is dropped and `dropped()` counts it. Unsubscribes when destroyed.
+class event_inbox {
+public:
+  event_inbox() = default;
+  explicit event_inbox(std::shared_ptr<detail::event_channel> channel);
+  ~event_inbox();
+  event_inbox(event_inbox&&) noexcept;
+  event_inbox& operator=(event_inbox&&) noexcept;
+
+  /// The oldest waiting event, waiting up to `timeout`: `loop.timeout` when none came,
+  /// `loop.stopped` once the runtime stopped and the inbox is empty, `loop.would_deadlock` on a
+  /// scheduler thread when nothing is waiting.
+  result<event> next(std::chrono::nanoseconds timeout);
+  /// The oldest waiting event, if any. Never blocks.
+  std::optional<event> try_next();
+  /// Events dropped because the inbox was full.
+  std::uint64_t dropped() const noexcept;
+  /// Events waiting.
+  std::size_t size() const noexcept;
+  /// Readable while events are waiting.
+  int fd() const noexcept;
+  bool valid() const noexcept { return channel_ != nullptr; }
+
+private:
+  std::shared_ptr<detail::event_channel> channel_;
+};
+
+} // namespace loopbridge

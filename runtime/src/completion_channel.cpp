@@ -1,0 +1,81 @@
+#include "completion_channel.hpp"
+
+#include <cerrno>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace loopbridge::detail {
+
+completion_channel::completion_channel() : efd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (efd_ < 0)
+    throw std::runtime_error("eventfd failed");
+}
+
+completion_channel::~completion_channel() {
+  if (efd_ >= 0)
+    close(efd_);
+}
+
+std::uintptr_t completion_channel::add(std::size_t token) {
+  auto n = std::make_unique<node>();
+  n->token = token;
+  auto cookie = reinterpret_cast<std::uintptr_t>(n.get());
+  std::lock_guard<std::mutex> guard{consumer_mutex_};
+  nodes_.push_back(std::move(n));
+  return cookie;
+}
+
+void completion_channel::notify(std::uintptr_t cookie) noexcept {
+  queue_.push(reinterpret_cast<node*>(cookie));
+  if (pending_.fetch_add(1, std::memory_order_acq_rel) == 0)
+    signal();
+}
+
+void completion_channel::signal() noexcept {
+  std::uint64_t one = 1;
+  ssize_t r;
+  do
+    r = write(efd_, &one, sizeof(one));
+  while (r < 0 && errno == EINTR);
+}
+
+void completion_channel::reset_signal() noexcept {
+  std::uint64_t value;
+  ssize_t r;
+  do
+    r = read(efd_, &value, sizeof(value));
+  while (r < 0 && errno == EINTR);
+}
+
+std::ptrdiff_t completion_channel::try_pop() {
+  std::lock_guard<std::mutex> guard{consumer_mutex_};
+  auto* n = static_cast<node*>(queue_.pop());
+  if (!n)
+    return -1;
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // Empty now: clear the fd's readiness, then restore it if a completion raced in.
+    reset_signal();
+    if (pending_.load(std::memory_order_acquire) > 0)
+      signal();
+  }
+  return static_cast<std::ptrdiff_t>(n->token);
+}
+
+std::ptrdiff_t completion_channel::pop(std::chrono::nanoseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (auto token = try_pop(); token >= 0)
+      return token;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0)
+      return -1;
+    pollfd p{efd_, POLLIN, 0};
+    // Round up: never wake before the deadline and spin.
+    poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count() + 1, 1 << 30)));
+  }
+}
+
+} // namespace loopbridge::detail
