@@ -15,6 +15,7 @@
 #include "bench_report.hpp"
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/actors/echo.hpp"
+#include "loopbridge/groups.hpp"
 #include "loopbridge/runtime.hpp"
 
 using namespace std::chrono_literals;
@@ -76,6 +77,35 @@ double pipelined(const actor_handle<echo>& h, int threads, std::size_t window, s
   return static_cast<double>(threads * total) / secs;
 }
 
+/// Submit, cancel, get per second from one host thread, against an echo that would hold every
+/// request for a minute. Most cancels win before the loop dispatches the request; the rest
+/// reach the worker, which drops its timer.
+double submit_cancel(const actor_handle<echo>& h, std::size_t n) {
+  auto t0 = lbb::clock::now();
+  for (std::size_t i = 0; i < n; ++i) {
+    auto f = h.submit(echo_request{static_cast<std::int64_t>(i)});
+    f.cancel();
+    if (!f.get().is(errc::cancelled))
+      std::abort();
+  }
+  return static_cast<double>(n) / lbb::seconds_since(t0);
+}
+
+/// Milliseconds from the first submit to the last completion, `n` requests through
+/// as_completed (one host thread).
+double as_completed_ms(const actor_handle<echo>& h, std::size_t n) {
+  auto t0 = lbb::clock::now();
+  std::vector<future<echo_reply>> fs;
+  fs.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    fs.push_back(h.submit(echo_request{static_cast<std::int64_t>(i)}));
+  as_completed<echo_reply> done{std::move(fs)};
+  while (done.remaining() > 0)
+    if (auto c = done.next(std::chrono::seconds(30)); !c || !c->value)
+      std::abort();
+  return std::chrono::duration<double, std::milli>(lbb::clock::now() - t0).count();
+}
+
 latency raw_caf_rtt(int n) {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
@@ -105,7 +135,7 @@ int main(int argc, char** argv) {
               rtt_n, total, quick ? " (quick)" : "");
 
   std::vector<double> lb_med, lb_p99, nospin_med, caf_med, caf_p99, tp1_1k, tp1_100k, tp4_1k,
-      tp4_100k;
+      tp4_100k, cancel_rate, asc_ms;
   for (int run = 0; run < runs; ++run) {
     {
       runtime rt{actors::builtin_kinds()};
@@ -123,6 +153,9 @@ int main(int argc, char** argv) {
       tp1_100k.push_back(pipelined(h, 1, 100000, total));
       tp4_1k.push_back(pipelined(h, 4, 250, total / 4));
       tp4_100k.push_back(pipelined(h, 4, 25000, total / 4));
+      asc_ms.push_back(as_completed_ms(h, 10000));
+      rt.spawn("holder", "echo", {{"delay", std::chrono::seconds(60)}}).value();
+      cancel_rate.push_back(submit_cancel(rt.actor<echo>("holder").value(), total / 10));
     }
     {
       // The same round trip with the host-side spin turned off: what the spin policy buys.
@@ -176,6 +209,10 @@ int main(int argc, char** argv) {
               lbb::median(tp4_100k));
   if (py.count("pipelined_per_s"))
     std::printf("%-44s %12.0f\n", "Python EventThread, 1 host thread", py["pipelined_per_s"]);
+  std::printf("\n%-44s %12.0f /s\n", "submit + cancel + get",
+              lbb::median(cancel_rate));
+  std::printf("%-44s %12.1f ms (%.0f /s)\n", "as_completed over 10k futures", lbb::median(asc_ms),
+              10000.0 / (lbb::median(asc_ms) / 1000.0));
 
   rep.figure("rtt_median_loopbridge", rtt, "us");
   rep.figure("rtt_p99_loopbridge", lbb::median(lb_p99), "us");
@@ -190,6 +227,8 @@ int main(int argc, char** argv) {
   rep.figure("pipelined_4threads_100k", lbb::median(tp4_100k), "req/s");
   if (py.count("pipelined_per_s"))
     rep.figure("pipelined_python_event_thread", py["pipelined_per_s"], "req/s");
+  rep.figure("submit_cancel", lbb::median(cancel_rate), "req/s");
+  rep.figure("as_completed_10k", lbb::median(asc_ms), "ms");
   rep.ratio("rtt_raw_caf_over_loopbridge", caf_rtt / rtt);
   if (py_med > 0)
     rep.ratio("rtt_python_over_loopbridge", py_med / rtt);
