@@ -209,8 +209,7 @@ int main(int argc, char** argv) {
               lbb::median(tp4_100k));
   if (py.count("pipelined_per_s"))
     std::printf("%-44s %12.0f\n", "Python EventThread, 1 host thread", py["pipelined_per_s"]);
-  std::printf("\n%-44s %12.0f /s\n", "submit + cancel + get",
-              lbb::median(cancel_rate));
+  std::printf("\n%-44s %12.0f /s\n", "submit + cancel + get", lbb::median(cancel_rate));
   std::printf("%-44s %12.1f ms (%.0f /s)\n", "as_completed over 10k futures", lbb::median(asc_ms),
               10000.0 / (lbb::median(asc_ms) / 1000.0));
 

@@ -1,5 +1,6 @@
 #include "loopbridge/actors/echo.hpp"
 
+#include <stdexcept>
 #include <thread>
 
 namespace loopbridge::actors {
@@ -7,50 +8,18 @@ namespace loopbridge::actors {
 using namespace std::chrono_literals;
 
 std::vector<param_decl> echo::params() {
-  std::vector<param_decl> p;
-  p.push_back({"delay",
-               param_type::duration,
-               value{0ns},
-               "time before each reply (a timer)",
-               0.0,
-               3600.0,
-               {}});
-  p.push_back({"block",
-               param_type::duration,
-               value{0ns},
-               "time each request blocks the instance's own thread",
-               0.0,
-               1e9,
-               {}});
-  p.push_back({"dedicated",
-               param_type::boolean,
-               value{false},
-               "run on a dedicated thread even without block",
-               {},
-               {},
-               {}});
-  p.push_back({"poll_cancel",
-               param_type::boolean,
-               value{true},
-               "while blocking, stop early when the request is cancelled",
-               {},
-               {},
-               {}});
-  p.push_back({"fail_every",
-               param_type::integer,
-               value{0},
-               "every Nth request fails with echo.failed (0 = never)",
-               0.0,
-               {},
-               {}});
-  p.push_back({"crash_every",
-               param_type::integer,
-               value{0},
-               "every Nth request the instance dies (0 = never)",
-               0.0,
-               {},
-               {}});
-  return p;
+  using d = param_decl;
+  return {
+      d::duration("delay", 0ns, "time before each reply (a timer)").range(0, 3600),
+      d::duration("block", 0ns, "time each request blocks the instance's own thread").at_least(0),
+      d::boolean("dedicated", false, "run on a dedicated thread even without block"),
+      d::boolean("poll_cancel", true, "while blocking, stop early when the request is cancelled"),
+      d::integer("fail_every", 0, "every Nth request fails with echo.failed (0 = never)")
+          .at_least(0),
+      d::integer("crash_every", 0, "every Nth request the instance dies (0 = never)").at_least(0),
+      d::duration("start_delay", 0ns, "time before the instance announces ready").range(0, 3600),
+      d::string("fail_start", "", "if set, the start fails with this message (after start_delay)"),
+  };
 }
 
 execution echo::execution(const loopbridge::params& p) {
@@ -67,6 +36,20 @@ echo_worker::echo_worker(worker_context& ctx)
       dedicated_(echo::execution(ctx.params()) == execution::dedicated_thread),
       poll_cancel_(ctx.params().boolean("poll_cancel", true)) {
   stats_.instance = ctx.instance();
+  auto start_delay = ctx.params().duration("start_delay");
+  auto fail_start = ctx.params().string("fail_start");
+  if (start_delay == 0ns) {
+    if (!fail_start.empty())
+      throw std::runtime_error(fail_start);
+    return; // ready at once
+  }
+  ctx.defer_ready();
+  ctx.after(start_delay, [&ctx, fail_start] {
+    if (fail_start.empty())
+      ctx.ready();
+    else
+      ctx.start_failed(error{errc::start_failed, fail_start});
+  });
 }
 
 bool echo_worker::block_for(std::chrono::nanoseconds d, const responder<echo_reply>& r) {

@@ -22,7 +22,10 @@ using record_ptr = std::shared_ptr<const actor_record>;
 // host -> loop
 using cancel_atom = caf::atom_constant<caf::atom("lb_cancel")>;
 using spawn_atom = caf::atom_constant<caf::atom("lb_spawn")>;
+/// Stop the whole runtime: `(stop_atom, deadline_ns)` (steady clock, since epoch).
 using stop_atom = caf::atom_constant<caf::atom("lb_stop")>;
+/// Stop one actor: `(stop_actor_atom, request_ref)`, the request being a `stop_request`.
+using stop_actor_atom = caf::atom_constant<caf::atom("lb_stopact")>;
 // anyone -> loop, loop -> worker: "your request inbox has work" (see request_inbox)
 using drain_atom = caf::atom_constant<caf::atom("lb_drain")>;
 // worker -> loop
@@ -30,6 +33,7 @@ using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
 using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
 // actor -> itself
 using tick_atom = caf::atom_constant<caf::atom("lb_tick")>;
+using ready_timeout_atom = caf::atom_constant<caf::atom("lb_rdyto")>;
 using task_atom = caf::atom_constant<caf::atom("lb_task")>;
 using crash_atom = caf::atom_constant<caf::atom("lb_crash")>;
 

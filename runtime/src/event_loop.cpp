@@ -1,24 +1,29 @@
 #include "event_loop.hpp"
 
+#include <algorithm>
+
 #include "loop_thread.hpp"
 #include "runtime_core.hpp"
 #include "worker_actor.hpp"
 
+#include "loopbridge/detail/stop_request.hpp"
 #include "loopbridge/log.hpp"
 
 namespace loopbridge::detail {
 
 namespace {
 
+/// Requests taken from the inbox per drain message before the loop lets others run.
+constexpr int drain_budget = 1024;
+
 std::string label(const actor_record& rec, std::uint32_t instance) {
   return rec.spec.name + "/" + std::to_string(instance);
 }
 
-} // namespace
+bool is_cancellation(const error& e) {
+  return e.is(errc::cancelled) || e.is(errc::stopped);
+}
 
-namespace {
-/// Requests taken from the inbox per drain message before the loop lets others run.
-constexpr int drain_budget = 1024;
 } // namespace
 
 event_loop::event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core,
@@ -51,12 +56,19 @@ caf::behavior event_loop::make_behavior() {
       [this](drain_atom) { on_drain(); },
       [this](cancel_atom, request_ref& st) { on_cancel(st); },
       [this](spawn_atom, record_ptr& rec) { on_spawn(std::move(rec)); },
-      [this](ready_atom, std::uint32_t t, std::uint32_t i) { on_ready(t, i); },
-      [this](start_failed_atom, std::uint32_t t, std::uint32_t i, error& reason) {
-        on_start_failed(t, i, std::move(reason));
+      [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token) {
+        on_ready(t, i, token);
+      },
+      [this](start_failed_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
+             error& reason) { on_start_failed(t, i, token, std::move(reason)); },
+      [this](ready_timeout_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token) {
+        on_ready_timeout(t, i, token);
       },
       [this](tick_atom) { on_tick(); },
-      [this](stop_atom) { on_stop(); },
+      [this](stop_actor_atom, request_ref& st) { on_stop_actor(st); },
+      [this](stop_atom, std::int64_t deadline_ns) {
+        on_stop_all(time_point{std::chrono::nanoseconds{deadline_ns}});
+      },
   };
 }
 
@@ -66,7 +78,14 @@ void event_loop::on_exit() {
   core_.reset();
 }
 
-// -- spawning -------------------------------------------------------------------------------------
+// -- spawning and readiness -----------------------------------------------------------------------
+
+std::uint32_t event_loop::new_token() noexcept {
+  auto token = next_token_++;
+  if (next_token_ >= request_state::started_owner_bit)
+    next_token_ = 1;
+  return token;
+}
 
 void event_loop::on_spawn(record_ptr rec) {
   if (targets_.size() <= rec->index)
@@ -80,51 +99,65 @@ void event_loop::on_spawn(record_ptr rec) {
           ? 2u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.resize(rec->spec.count);
+  auto& tr = *t;
+  targets_[rec->index] = std::move(t);
+  if (stopping_) { // spawned while the runtime shuts down: never starts
+    finish_stop(tr, error{errc::stopped, "the runtime stopped"});
+    return;
+  }
   auto self = caf::actor_cast<caf::actor>(this);
+  auto ready_by = clock::now() + rec->spec.ready_timeout;
   for (std::uint32_t i = 0; i < rec->spec.count; ++i) {
-    auto& inst = t->instances[i];
+    auto& inst = tr.instances[i];
     inst.inbox = std::make_shared<request_inbox>();
     inst.token = new_token();
     inst.handle = spawn<worker_actor>(rec, i, inst.token, self, core_, inst.inbox, inbox_);
     inst.alive = true;
     monitor(inst.handle);
     by_addr_.emplace(inst.handle.address(), std::make_pair(rec->index, i));
+    scheduled_send(self, ready_by, ready_timeout_atom::value, rec->index, i, inst.token);
   }
-  t->alive = rec->spec.count;
+  tr.alive = rec->spec.count;
   LB_LOG(debug, "loop",
          "spawned " << rec->spec.name << " (" << rec->kind->name << " x" << rec->spec.count << ")");
-  targets_[rec->index] = std::move(t);
-  if (stopping_)
-    on_stop();
 }
 
-void event_loop::on_ready(std::uint32_t target_index, std::uint32_t instance) {
-  auto& t = *targets_[target_index];
-  auto& inst = t.instances[instance];
-  if (!inst.alive)
+void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token) {
+  auto& t = *targets_[ti];
+  auto& inst = t.instances[i];
+  if (!inst.alive || inst.token != token || inst.ready)
     return;
   inst.ready = true;
-  LB_LOG(debug, "loop", label(*t.record, instance) << " ready");
+  t.ever_ready = true;
+  LB_LOG(debug, "loop", label(*t.record, i) << " ready");
   if (core_->wants(event_type::ready))
-    core_->publish(ready_event{t.record->spec.name, instance});
+    core_->publish(ready_event{t.record->spec.name, i});
   pump(t);
 }
 
-void event_loop::on_start_failed(std::uint32_t target_index, std::uint32_t instance, error reason) {
-  auto& t = *targets_[target_index];
-  LB_LOG(warning, "loop", "start of " << label(*t.record, instance) << " failed: " << reason);
+void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_t token,
+                                 error reason) {
+  auto& t = *targets_[ti];
+  auto& inst = t.instances[i];
+  if (!inst.alive || inst.token != token)
+    return;
+  LB_LOG(warning, "loop", "start of " << label(*t.record, i) << " failed: " << reason);
   if (core_->wants(event_type::start_failed))
-    core_->publish(start_failed_event{t.record->spec.name, instance, reason});
+    core_->publish(start_failed_event{t.record->spec.name, i, reason});
   // The instance terminates next; its down message does the cleanup with this reason.
-  t.instances[instance].failure = std::move(reason);
-  t.instances[instance].ready = false;
+  inst.failure = std::move(reason);
+  inst.ready = false;
 }
 
-std::uint32_t event_loop::new_token() noexcept {
-  auto token = next_token_++;
-  if (next_token_ >= request_state::started_owner_bit)
-    next_token_ = 1;
-  return token;
+void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32_t token) {
+  auto& t = *targets_[ti];
+  auto& inst = t.instances[i];
+  if (!inst.alive || inst.token != token || inst.ready || !inst.failure.code().empty())
+    return;
+  error reason{errc::start_failed, label(*t.record, i) + " was not ready within " +
+                                       format_duration(t.record->spec.ready_timeout)};
+  on_start_failed(ti, i, token, reason);
+  send_exit(inst.handle, caf::exit_reason::kill);
 }
 
 // -- the request path -----------------------------------------------------------------------------
@@ -150,55 +183,42 @@ void event_loop::on_drain() {
 
 void event_loop::on_submit(request_state* st) {
   // `st` carries the loop's reference from now on.
-  LB_LOG(trace, "loop", "submit #" << st->id << (st->done() ? " (done)" : ""));
   auto index = st->target->index;
   target* t = index < targets_.size() ? targets_[index].get() : nullptr;
-  if (!t || t->stopped || stopping_) {
-    st->fail(t && t->stopped ? t->stop_reason : error{errc::stopped, "the runtime is stopping"});
+  if (st->links.seen) { // a late finished report: the loop had already let it go
+    st->release();
+    return;
+  }
+  st->links.seen = true;
+  if (st->done()) { // cancelled before it reached the loop: accepted and cancelled at once
+    if (t) {
+      actor_counters::add(t->record->counters.received);
+      actor_counters::add(t->record->counters.cancelled);
+      ++t->dropped;
+    }
     st->mark_settled();
     st->release();
     return;
   }
-  if (st->done()) { // cancelled before it reached the loop, or a late finished report
+  if (!t || t->state != phase::running) {
+    st->fail(t && t->state == phase::stopped
+                 ? t->stop_reason
+                 : error{errc::stopped, st->target->spec.name + " is stopping"});
     st->mark_settled();
     st->release();
     return;
   }
   st->links.accepted_at = now_;
+  actor_counters::add(t->record->counters.received);
   if (st->deadline != time_point::max()) {
     deadlines_.insert(st);
     if (st->deadline < armed_)
       arm_timer();
   }
-  // Fast path: an instance with room and nobody waiting ahead.
-  if (t->queue.empty()) {
-    std::uint32_t best = UINT32_MAX;
-    std::size_t best_load = SIZE_MAX;
-    for (std::uint32_t i = 0; i < t->instances.size(); ++i) {
-      auto& inst = t->instances[i];
-      if (inst.ready && inst.held.size() < t->per_instance_limit && inst.held.size() < best_load) {
-        best = i;
-        best_load = inst.held.size();
-      }
-    }
-    if (best != UINT32_MAX) {
-      dispatch(*t, best, st);
-      return;
-    }
-  }
   st->links.where = loop_links::place::queued;
   t->queue.push_back(st);
-}
-
-void event_loop::dispatch(target& t, std::uint32_t instance, request_state* st) {
-  auto& inst = t.instances[instance];
-  st->links.where = loop_links::place::in_flight;
-  st->links.instance = instance;
-  inst.held.push_back(st);
-  st->add_ref(); // the instance's reference, travelling through its inbox
-  st->assign_owner(inst.token);
-  if (inst.inbox->push(st))
-    send(inst.handle, drain_atom::value);
+  pump(*t);
+  publish_gauges(*t);
 }
 
 void event_loop::pump(target& t) {
@@ -214,52 +234,83 @@ void event_loop::pump(target& t) {
     }
     if (best == UINT32_MAX)
       return;
-    auto* st = t.queue.pop_front();
-    dispatch(t, best, st);
+    dispatch(t, best, t.queue.pop_front());
   }
 }
 
+void event_loop::dispatch(target& t, std::uint32_t instance, request_state* st) {
+  auto& inst = t.instances[instance];
+  st->links.where = loop_links::place::in_flight;
+  st->links.instance = instance;
+  inst.held.push_back(st);
+  ++t.in_flight;
+  st->add_ref(); // the instance's reference, travelling through its inbox
+  st->assign_owner(inst.token);
+  if (inst.inbox->push(st))
+    send(inst.handle, drain_atom::value);
+}
+
+void event_loop::publish_gauges(target& t) {
+  auto& c = t.record->counters;
+  c.queued.store(t.queue.size(), std::memory_order_relaxed);
+  c.in_flight.store(t.in_flight, std::memory_order_relaxed);
+}
+
 void event_loop::on_finished(request_state* st) {
-  LB_LOG(trace, "loop", "finished #" << st->id);
   auto& t = *targets_[st->target->index];
-  ++t.completed;
+  auto latency = now_ - st->links.accepted_at;
+  t.record->counters.latency.record(latency);
   if (core_->wants(event_type::done)) {
-    done_event e{t.record->spec.name, st->links.instance, st->id, {}, now_ - st->links.accepted_at};
+    done_event e{t.record->spec.name, st->links.instance, st->id, {}, latency};
     if (st->failed())
       e.error = st->error();
     core_->publish(e);
   }
-  untrack(t, st); // drops the loop's reference
-  st->release();  // the reference the worker sent back
+  untrack(t, st, true); // drops the loop's reference
+  st->release();        // the reference the worker sent back
   pump(t);
-  maybe_quit();
+  publish_gauges(t);
+  check_drained(t);
 }
 
-void event_loop::untrack(target& t, request_state* st) {
+void event_loop::untrack(target& t, request_state* st, bool worker_finished) {
   switch (st->links.where) {
     case loop_links::place::queued:
       t.queue.remove(st);
       break;
     case loop_links::place::in_flight:
       t.instances[st->links.instance].held.remove(st);
+      --t.in_flight;
       break;
     case loop_links::place::none:
       return;
   }
   st->links.where = loop_links::place::none;
   deadlines_.remove(st);
+  auto& c = t.record->counters;
+  if (!st->failed())
+    actor_counters::add(c.completed);
+  else if (is_cancellation(st->error()))
+    actor_counters::add(c.cancelled);
+  else
+    actor_counters::add(c.failed);
+  if (worker_finished)
+    ++t.finished;
+  else
+    ++t.dropped;
   st->mark_settled();
   st->release();
 }
 
 void event_loop::on_cancel(request_ref& ref) {
   auto* st = ref.get();
-  LB_LOG(trace, "loop", "cancel #" << st->id << " where " << static_cast<int>(st->links.where));
   if (st->links.where == loop_links::place::none)
     return;
   auto& t = *targets_[st->target->index];
   if (st->links.where == loop_links::place::queued) {
-    untrack(t, st); // removed without running
+    untrack(t, st, false); // removed without running
+    publish_gauges(t);
+    check_drained(t);
     return;
   }
   send(t.instances[st->links.instance].handle, cancel_atom::value, request_ref::share(st));
@@ -269,6 +320,11 @@ void event_loop::on_cancel(request_ref& ref) {
 
 void event_loop::arm_timer() {
   auto next = deadlines_.next_expiry();
+  for (auto& t : targets_)
+    if (t && t->state == phase::draining)
+      next = std::min(next, t->stop_deadline);
+  if (stopping_)
+    next = std::min(next, shutdown_deadline_);
   if (next >= armed_)
     return;
   armed_ = next;
@@ -277,12 +333,19 @@ void event_loop::arm_timer() {
 
 void event_loop::on_tick() {
   auto now = clock::now();
+  now_ = now;
   if (now >= armed_)
     armed_ = time_point::max();
   std::vector<request_state*> expired;
   deadlines_.expire(now, [&](request_state* st) { expired.push_back(st); });
   for (auto* st : expired)
     expire(st);
+  for (auto& t : targets_)
+    if (t && t->state == phase::draining && t->stop_deadline <= now)
+      finish_stop(*t, error{errc::stopped, t->record->spec.name + " stopped: its stop deadline "
+                                                                  "passed before it drained"});
+  if (stopping_ && now >= shutdown_deadline_)
+    advance_shutdown();
   arm_timer();
 }
 
@@ -291,14 +354,16 @@ void event_loop::expire(request_state* st) {
   st->request_cancel();
   st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
   if (st->links.where == loop_links::place::queued) {
-    untrack(t, st); // it never runs
+    untrack(t, st, false); // it never runs
+    publish_gauges(t);
+    check_drained(t);
   } else if (st->links.where == loop_links::place::in_flight) {
     // Keep it in flight until the worker reports it finished (its credit is still used).
     send(t.instances[st->links.instance].handle, cancel_atom::value, request_ref::share(st));
   }
 }
 
-// -- failures and stopping ------------------------------------------------------------------------
+// -- failures -------------------------------------------------------------------------------------
 
 void event_loop::on_down(const caf::down_msg& msg) {
   auto it = by_addr_.find(msg.source);
@@ -314,12 +379,12 @@ void event_loop::on_down(const caf::down_msg& msg) {
                      ? error{errc::worker_failed,
                              label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
                      : inst.failure;
-  if (!stopping_)
+  if (t.state == phase::running && !stopping_)
     LB_LOG(warning, "loop", label(*t.record, ii) << " stopped: " << reason.message());
-  instance_lost(t, ii, reason);
+  instance_lost(t, ii, std::move(reason));
 }
 
-void event_loop::instance_lost(target& t, std::uint32_t instance, const error& reason) {
+void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) {
   auto& inst = t.instances[instance];
   inst.alive = false;
   inst.ready = false;
@@ -331,84 +396,161 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, const error& r
   // Requests it never started run elsewhere (front of the queue, in their order); the ones it
   // was running fail.
   std::vector<request_state*> requeue;
-  while (auto* st = inst.held.front()) {
-    inst.held.remove(st);
-    st->links.where = loop_links::place::none;
-    if (!stopping_ && !st->done() && st->revoke(inst.token)) {
+  for (auto* st = inst.held.front(); st;) {
+    auto* next = st->links.next;
+    if (t.state == phase::running && !st->done() && st->revoke(inst.token)) {
+      inst.held.remove(st);
+      --t.in_flight;
       requeue.push_back(st);
-      continue;
+    } else {
+      st->fail(t.state == phase::running ? reason : error{errc::stopped, "the actor stopped"});
+      untrack(t, st, false);
     }
-    st->fail(stopping_ ? error{errc::stopped, "the runtime stopped"} : reason);
-    deadlines_.remove(st);
-    st->mark_settled();
-    st->release();
+    st = next;
   }
   for (auto it = requeue.rbegin(); it != requeue.rend(); ++it) {
     (*it)->links.where = loop_links::place::queued;
     t.queue.push_front(*it);
   }
-  if (t.alive == 0 && !t.stopped) {
-    target_stopped(t, stopping_ ? error{errc::stopped, "the runtime stopped"}
-                                : error{errc::stopped, t.record->spec.name +
-                                                           " stopped: no instance left (" +
-                                                           reason.message() + ")"});
+  if (t.alive == 0 && t.state != phase::stopped) {
+    // Nothing left to serve the queue. Before any instance was ready this is a failed start:
+    // the queued requests fail with the start error itself.
+    if (!t.ever_ready && reason.is(errc::start_failed))
+      finish_stop(t, reason);
+    else
+      finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped: no instance left (" +
+                                              reason.message() + ")"});
   } else {
     pump(t);
+    publish_gauges(t);
+    check_drained(t);
   }
   maybe_quit();
 }
 
 void event_loop::fail_all(target& t, const error& reason) {
   while (auto* st = t.queue.front()) {
-    if (st->fail(reason))
-      ++t.cancelled;
-    untrack(t, st);
+    st->fail(reason);
+    untrack(t, st, false);
   }
   for (auto& inst : t.instances)
     while (auto* st = inst.held.front()) {
       st->request_cancel();
-      if (st->fail(reason))
-        ++t.cancelled;
-      untrack(t, st);
+      st->fail(reason);
+      untrack(t, st, false);
     }
+  publish_gauges(t);
 }
 
-void event_loop::target_stopped(target& t, error reason) {
-  t.stopped = true;
-  t.stop_reason = std::move(reason);
+// -- stopping -------------------------------------------------------------------------------------
+
+void event_loop::on_stop_actor(request_ref& ref) {
+  auto& t = *targets_[ref->target->index];
+  if (t.state == phase::stopped) {
+    auto* typed = static_cast<reply_state<stopped_event>*>(ref.get());
+    if (typed->try_claim()) {
+      typed->reply.emplace(t.last_stopped);
+      typed->publish();
+    }
+    typed->mark_settled();
+    return;
+  }
+  t.stop_waiters.push_back(std::move(ref));
+  begin_stop(t, t.stop_waiters.back()->deadline);
+}
+
+void event_loop::begin_stop(target& t, time_point deadline) {
+  if (t.state == phase::stopped)
+    return;
+  t.state = phase::draining;
+  t.stop_deadline = std::min(t.stop_deadline, deadline);
+  LB_LOG(debug, "loop",
+         t.record->spec.name << " draining (" << t.queue.size() << " queued, " << t.in_flight
+                             << " in flight)");
+  arm_timer();
+  check_drained(t);
+}
+
+void event_loop::check_drained(target& t) {
+  if (t.state == phase::draining && t.queue.empty() && t.in_flight == 0)
+    finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped"});
+}
+
+void event_loop::finish_stop(target& t, error reason) {
+  if (t.state == phase::stopped)
+    return;
+  t.state = phase::stopped;
+  t.stop_reason = reason;
   fail_all(t, t.stop_reason);
-  LB_LOG(info, "loop", t.record->spec.name << " stopped: " << t.stop_reason.message());
+  for (auto& inst : t.instances)
+    if (inst.alive && inst.handle)
+      send_exit(inst.handle, caf::exit_reason::user_shutdown);
+  t.last_stopped = stopped_event{t.record->spec.name, t.stop_reason, t.finished, t.dropped};
+  LB_LOG(info, "loop",
+         t.record->spec.name << " stopped: " << t.stop_reason.message() << " (completed "
+                             << t.finished << ", cancelled " << t.dropped << ")");
+  core_->record_stopped(t.last_stopped);
   if (core_->wants(event_type::stopped))
-    core_->publish(stopped_event{t.record->spec.name, t.stop_reason, t.completed, t.cancelled});
+    core_->publish(t.last_stopped);
+  for (auto& w : t.stop_waiters) {
+    auto* typed = static_cast<reply_state<stopped_event>*>(w.get());
+    if (typed->try_claim()) {
+      typed->reply.emplace(t.last_stopped);
+      typed->publish();
+    }
+    typed->mark_settled();
+  }
+  t.stop_waiters.clear();
+  if (stopping_)
+    advance_shutdown();
+  maybe_quit();
 }
 
-void event_loop::on_stop() {
+void event_loop::on_stop_all(time_point deadline) {
   // Everything submitted before the stop is in the inbox: take it first, so it is resolved.
+  now_ = clock::now();
   while (auto* st = inbox_->pop()) {
     if (st->links.where == loop_links::place::in_flight)
       on_finished(st);
     else
       on_submit(st);
   }
+  if (stopping_)
+    return;
   stopping_ = true;
-  error reason{errc::stopped, "the runtime stopped"};
-  for (auto& t : targets_) {
-    if (!t)
+  shutdown_deadline_ = deadline;
+  // Stop in reverse start order: the order in `shutdown_order_` is pop_back-first.
+  for (std::uint32_t i = 0; i < targets_.size(); ++i)
+    if (targets_[i])
+      shutdown_order_.push_back(i);
+  arm_timer();
+  advance_shutdown();
+}
+
+void event_loop::advance_shutdown() {
+  bool past_deadline = clock::now() >= shutdown_deadline_;
+  while (!shutdown_order_.empty()) {
+    auto& t = *targets_[shutdown_order_.back()];
+    if (t.state == phase::stopped) {
+      shutdown_order_.pop_back();
       continue;
-    if (!t->stopped)
-      target_stopped(*t, reason);
-    for (auto& inst : t->instances)
-      if (inst.alive && inst.handle)
-        send_exit(inst.handle, caf::exit_reason::user_shutdown);
+    }
+    if (past_deadline) {
+      finish_stop(t, error{errc::stopped, "the runtime stopped (shutdown budget spent)"});
+      continue;
+    }
+    if (t.state == phase::running)
+      begin_stop(t, shutdown_deadline_);
+    return; // wait for this one to drain
   }
   maybe_quit();
 }
 
 void event_loop::maybe_quit() {
-  if (!stopping_)
+  if (!stopping_ || !shutdown_order_.empty())
     return;
   for (auto& t : targets_)
-    if (t && t->alive > 0)
+    if (t && (t->state != phase::stopped || t->alive > 0))
       return;
   quit();
 }

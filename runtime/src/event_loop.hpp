@@ -9,6 +9,8 @@
 #include "request_inbox.hpp"
 #include "request_queue.hpp"
 
+#include "loopbridge/events.hpp"
+
 namespace loopbridge::detail {
 
 class runtime_core;
@@ -18,24 +20,24 @@ class loop_thread;
 ///
 /// Requests reach it through its request inbox (host submits and workers' finished reports,
 /// woken by one `drain_atom` message per batch); control (spawn, cancel, ready, down, stop)
-/// arrives as plain messages. It accepts submitted requests, queues them per target actor, hands
-/// each to the least-loaded ready instance (never more than the instance's in-flight limit), tracks
-/// deadlines in one `deadline_index`, forwards cancels, and returns credit when workers report a
-/// request finished. It never blocks and never waits for a reply: every exchange is a plain send
-/// with the request state as correlation, so 100k requests in flight cost no more per request than
-/// one.
+/// arrives as plain messages. It accepts submitted requests, queues them per target actor,
+/// hands each to the least-loaded ready instance (never more than the instance's in-flight
+/// limit), tracks deadlines in one `deadline_index`, forwards cancels, returns credit when
+/// workers report a request finished, and runs every actor's lifecycle: ready, start failure,
+/// ready timeout, draining stop, runtime shutdown in reverse start order. It never blocks and
+/// never waits for a reply.
 ///
 /// Invariants: every request the loop accepted is in exactly one place (a target's queue or an
-/// instance's in-flight list) until it is finished, and the loop holds one reference to it
-/// meanwhile. When the loop stops, every such request is resolved (`loop.stopped`) first.
+/// instance's in-flight list) until it is finished or resolved, and the loop holds one reference
+/// to it meanwhile. For each target, `received = finished + dropped + queued + in flight`.
 class event_loop : public caf::event_based_actor {
 public:
   event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, loop_thread* thread,
              std::shared_ptr<request_inbox> inbox);
   caf::behavior make_behavior() override;
+  void on_exit() override;
   /// Hands the loop to its own thread instead of the scheduler (see loop_thread).
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
-  void on_exit() override;
   const char* name() const override { return "loopbridge.event_loop"; }
 
 private:
@@ -48,48 +50,68 @@ private:
     bool ready = false;
     bool alive = false;
   };
+  enum class phase { running, draining, stopped };
   struct target {
     record_ptr record;
     std::vector<instance_slot> instances;
     request_queue queue; ///< accepted, waiting for an instance
     std::uint32_t per_instance_limit = 1;
     std::uint32_t alive = 0;
-    bool stopped = false;
+    std::uint64_t in_flight = 0;
+    bool ever_ready = false;
+    phase state = phase::running;
+    time_point stop_deadline = time_point::max();
+    std::vector<request_ref> stop_waiters; ///< `stop_request`s to answer when stopped
     error stop_reason;
-    std::uint64_t completed = 0; ///< requests whose worker reported them finished
-    std::uint64_t cancelled = 0; ///< requests the loop resolved because of a stop or loss
+    std::uint64_t finished = 0; ///< requests whose worker reported them finished
+    std::uint64_t dropped = 0;  ///< requests resolved by the loop without their worker
+    stopped_event last_stopped; ///< what the stop announced
   };
 
-  void on_spawn(record_ptr rec);
-  /// Takes what the inbox holds: new submissions and finished reports.
+  // -- handlers --------------------------------------------------------------------------------
   void on_drain();
   /// A submitted request; takes over its reference.
   void on_submit(request_state* st);
   /// A worker finished `st`; takes over its reference.
   void on_finished(request_state* st);
   void on_cancel(request_ref& ref);
-  void on_ready(std::uint32_t target_index, std::uint32_t instance);
-  void on_start_failed(std::uint32_t target_index, std::uint32_t instance, error reason);
+  void on_spawn(record_ptr rec);
+  void on_ready(std::uint32_t t, std::uint32_t i, std::uint32_t token);
+  void on_start_failed(std::uint32_t t, std::uint32_t i, std::uint32_t token, error reason);
+  void on_ready_timeout(std::uint32_t t, std::uint32_t i, std::uint32_t token);
   void on_down(const caf::down_msg& msg);
   void on_tick();
-  void on_stop();
+  void on_stop_actor(request_ref& ref);
+  void on_stop_all(time_point deadline);
 
+  // -- requests ----------------------------------------------------------------------------------
   /// Hands queued requests of `t` to instances while any has room.
   void pump(target& t);
   void dispatch(target& t, std::uint32_t instance, request_state* st);
-  /// Stops tracking `st` and drops the loop's reference.
-  void untrack(target& t, request_state* st);
-  /// Resolves every request `t` holds with `reason` and stops tracking them.
+  /// Stops tracking `st`, counts its outcome, marks it settled and drops the loop's reference.
+  void untrack(target& t, request_state* st, bool worker_finished);
+  /// Resolves every request `t` holds with `reason` (they count as dropped).
   void fail_all(target& t, const error& reason);
-  /// The instance terminated: requests it never started go back to the queue, the one(s) it
-  /// was running fail with `reason`.
-  void instance_lost(target& t, std::uint32_t instance, const error& reason);
-  std::uint32_t new_token() noexcept;
   void expire(request_state* st);
-  void arm_timer();
+
+  // -- lifecycle ---------------------------------------------------------------------------------
+  /// The instance terminated: requests it never started go back to the queue, the ones it
+  /// was running fail with `reason`.
+  void instance_lost(target& t, std::uint32_t instance, error reason);
+  /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until
+  /// `deadline`, then the rest are cancelled).
+  void begin_stop(target& t, time_point deadline);
+  /// Finishes the stop if `t` is draining and holds nothing.
+  void check_drained(target& t);
+  /// Ends `t`: resolves what it still holds with `reason`, stops its instances, announces it.
+  void finish_stop(target& t, error reason);
+  /// During runtime shutdown: stops the next target in reverse start order.
+  void advance_shutdown();
   void maybe_quit();
-  /// Marks `t` stopped with `reason` and announces it.
-  void target_stopped(target& t, error reason);
+  void publish_gauges(target& t);
+
+  void arm_timer();
+  std::uint32_t new_token() noexcept;
 
   std::shared_ptr<runtime_core> core_;
   loop_thread* thread_;
@@ -100,7 +122,9 @@ private:
   deadline_index deadlines_;
   time_point armed_ = time_point::max();
   std::uint32_t next_token_ = 1;
-  bool stopping_ = false;
+  bool stopping_ = false; ///< the runtime is shutting down
+  time_point shutdown_deadline_ = time_point::max();
+  std::vector<std::uint32_t> shutdown_order_; ///< targets still to stop, next at the back
 };
 
 } // namespace loopbridge::detail

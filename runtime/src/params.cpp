@@ -31,6 +31,51 @@ const char* to_string(param_type t) noexcept {
   return "?";
 }
 
+// -- param_decl builders -------------------------------------------------------------------------
+
+namespace {
+param_decl make_decl(std::string name, param_type type, value fallback, std::string doc) {
+  param_decl d;
+  d.name = std::move(name);
+  d.type = type;
+  d.default_value = std::move(fallback);
+  d.doc = std::move(doc);
+  return d;
+}
+} // namespace
+
+param_decl param_decl::boolean(std::string name, bool fallback, std::string doc) {
+  return make_decl(std::move(name), param_type::boolean, value{fallback}, std::move(doc));
+}
+param_decl param_decl::integer(std::string name, std::int64_t fallback, std::string doc) {
+  return make_decl(std::move(name), param_type::integer, value{fallback}, std::move(doc));
+}
+param_decl param_decl::number(std::string name, double fallback, std::string doc) {
+  return make_decl(std::move(name), param_type::number, value{fallback}, std::move(doc));
+}
+param_decl param_decl::string(std::string name, std::string fallback, std::string doc) {
+  return make_decl(std::move(name), param_type::string, value{std::move(fallback)}, std::move(doc));
+}
+param_decl param_decl::duration(std::string name, value::duration fallback, std::string doc) {
+  return make_decl(std::move(name), param_type::duration, value{fallback}, std::move(doc));
+}
+param_decl param_decl::size(std::string name, std::int64_t fallback, std::string doc) {
+  return make_decl(std::move(name), param_type::size, value{fallback}, std::move(doc));
+}
+param_decl param_decl::string_list(std::string name, std::vector<std::string> fallback,
+                                   std::string doc) {
+  value::list l;
+  for (auto& s : fallback)
+    l.emplace_back(std::move(s));
+  return make_decl(std::move(name), param_type::string_list, value{std::move(l)}, std::move(doc));
+}
+param_decl param_decl::map(std::string name, std::string doc) {
+  return make_decl(std::move(name), param_type::map, value{}, std::move(doc));
+}
+param_decl param_decl::any(std::string name, std::string doc) {
+  return make_decl(std::move(name), param_type::any, value{}, std::move(doc));
+}
+
 // -- params ---------------------------------------------------------------------------------------
 
 const value* params::find(std::string_view name) const {

@@ -1,6 +1,8 @@
 #include "loopbridge/runtime.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <pthread.h>
 
 #include "loopbridge/detail/spin_policy.hpp"
@@ -9,6 +11,7 @@
 #include "runtime_core.hpp"
 #include "worker_actor.hpp"
 
+#include "loopbridge/detail/stop_request.hpp"
 #include "loopbridge/log.hpp"
 
 namespace loopbridge {
@@ -72,25 +75,32 @@ void runtime_core::start() {
   LB_LOG(info, "runtime", "started");
 }
 
-void runtime_core::stop() {
+const shutdown_report& runtime_core::stop() {
   std::lock_guard<std::mutex> guard{stop_mutex_};
-  if (stopped_)
-    return;
+  if (stopped_ || !system_) {
+    stopped_ = true;
+    return report_;
+  }
   stopped_ = true;
-  if (!system_)
-    return;
-  auto deadline = clock::now() + options_.shutdown_budget;
+  auto t0 = clock::now();
+  auto deadline = t0 + options_.shutdown_budget;
+  // Past the budget the loop has cancelled everything; this margin lets it say so.
+  auto margin = std::chrono::milliseconds(200);
   // 1. No new submits; every submit already inside reaches the loop before `stop`.
   submit_gate_.close();
-  send_to_loop(stop_atom::value);
-  // 2. The loop resolves what is pending, stops every instance, then quits.
+  send_to_loop(stop_atom::value,
+               static_cast<std::int64_t>(
+                   std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch())
+                       .count()));
+  // 2. The loop stops the actors in reverse start order, each draining within the budget,
+  //    resolves what is left, then quits.
   bool loop_ended;
   {
     std::unique_lock<std::mutex> lock{loop_done_mutex_};
-    loop_ended = loop_done_cv_.wait_until(lock, deadline, [&] { return loop_done_; });
+    loop_ended = loop_done_cv_.wait_until(lock, deadline + margin, [&] { return loop_done_; });
   }
   // 3. Threads outside the scheduler: joined, or left behind and reported.
-  auto stuck = threads_.join_all(deadline);
+  auto stuck = threads_.join_all(deadline + margin);
   // 4. Subscribers have every event by now; their inboxes report the end.
   {
     std::lock_guard<std::mutex> lock{subscribers_mutex_};
@@ -107,14 +117,24 @@ void runtime_core::stop() {
     system_.reset();
     config_.reset();
   } else {
-    LB_LOG(error, "runtime",
-           "the event loop did not stop within the shutdown budget; "
-           "leaving the actor system behind");
+    // Something blocks the event loop's thread (a handler that never returns): leave the
+    // actor system behind rather than wait forever.
     (void)loop_thread_.release();
     (void)system_.release();
     (void)config_.release();
   }
-  LB_LOG(info, "runtime", "stopped");
+  std::lock_guard<std::mutex> lock{report_mutex_};
+  report_.stuck = std::move(stuck);
+  report_.loop_stuck = !loop_ended;
+  if (report_.loop_stuck)
+    report_.stuck.push_back("the event loop did not stop within the shutdown budget; the actor "
+                            "system was left behind");
+  report_.took = clock::now() - t0;
+  if (!report_.stuck.empty())
+    LB_LOG(warning, "runtime", "shutdown left threads behind:\n" << report_.to_string());
+  else
+    LB_LOG(info, "runtime", "stopped in " << format_duration(report_.took));
+  return report_;
 }
 
 void runtime_core::submit(request_ref st, clock::duration timeout) noexcept {
@@ -145,9 +165,7 @@ bool runtime_core::cancel(request_ref st) noexcept {
   return true;
 }
 
-result<void> runtime_core::spawn(actor_spec spec) {
-  if (!submit_gate_.is_open())
-    return error{errc::stopped, "the runtime is stopped"};
+result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) const {
   if (spec.name.empty())
     return error{errc::bad_request, "an actor needs a name"};
   auto* kind = kinds_.find(spec.kind);
@@ -181,15 +199,243 @@ result<void> runtime_core::spawn(actor_spec spec) {
   rec->kind = kind;
   rec->capacity = spec.mailbox.capacity > 0 ? spec.mailbox.capacity : options_.default_capacity;
   rec->spec = std::move(spec);
+  return rec;
+}
+
+result<void> runtime_core::commit(std::shared_ptr<actor_record> rec) {
   std::lock_guard<std::mutex> guard{records_mutex_};
   if (records_.count(rec->spec.name))
     return error{errc::bad_request, "an actor named '" + rec->spec.name + "' already exists"};
-  rec->index = next_index_++;
+  if (!submit_gate_.is_open())
+    return error{errc::stopped, "the runtime is stopped"};
+  rec->index = static_cast<std::uint32_t>(by_index_.size());
   records_.emplace(rec->spec.name, rec);
+  by_index_.push_back(rec);
   // Sent under the lock: whoever finds the record afterwards submits behind this message.
   if (!send_to_loop(spawn_atom::value, record_ptr{rec}))
     return error{errc::stopped, "the runtime is stopped"};
   return {};
+}
+
+result<void> runtime_core::spawn(actor_spec spec) {
+  if (!submit_gate_.is_open())
+    return error{errc::stopped, "the runtime is stopped"};
+  auto rec = validate(std::move(spec));
+  if (!rec)
+    return std::move(rec).error();
+  return commit(std::move(*rec));
+}
+
+result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
+  // 1. Validate everything; nothing starts unless all of it is valid.
+  std::vector<std::string> problems;
+  std::vector<std::shared_ptr<actor_record>> recs;
+  std::map<std::string, std::size_t> in_batch;
+  for (auto& spec : specs) {
+    if (in_batch.count(spec.name)) {
+      problems.push_back("actor '" + spec.name + "' is declared twice");
+      continue;
+    }
+    in_batch.emplace(spec.name, recs.size());
+    auto rec = validate(spec);
+    if (!rec) {
+      problems.push_back(rec.error().message());
+      recs.push_back(nullptr);
+      continue;
+    }
+    recs.push_back(std::move(*rec));
+  }
+  {
+    std::lock_guard<std::mutex> guard{records_mutex_};
+    std::vector<std::string> known;
+    for (auto& [n, _] : records_)
+      known.push_back(n);
+    for (auto& [n, _] : in_batch)
+      known.push_back(n);
+    for (auto& spec : specs) {
+      if (records_.count(spec.name))
+        problems.push_back("an actor named '" + spec.name + "' already exists");
+      for (auto& dep : spec.depends_on)
+        if (!in_batch.count(dep) && !records_.count(dep)) {
+          std::string msg = "actor '" + spec.name + "' depends on unknown actor '" + dep + "'";
+          auto guess = closest_match(dep, known);
+          if (!guess.empty())
+            msg += " (did you mean '" + guess + "'?)";
+          problems.push_back(msg);
+        }
+    }
+  }
+  // Dependency cycles within the batch.
+  std::vector<int> mark(specs.size(), 0); // 0 new, 1 on the path, 2 done
+  std::vector<std::string> path;
+  std::function<void(std::size_t)> visit = [&](std::size_t i) {
+    mark[i] = 1;
+    path.push_back(specs[i].name);
+    for (auto& dep : specs[i].depends_on) {
+      auto it = in_batch.find(dep);
+      if (it == in_batch.end())
+        continue;
+      if (mark[it->second] == 1) {
+        std::string cycle;
+        auto from = std::find(path.begin(), path.end(), dep);
+        for (auto p = from; p != path.end(); ++p)
+          cycle += *p + " -> ";
+        problems.push_back("depends_on cycle: " + cycle + dep);
+      } else if (mark[it->second] == 0) {
+        visit(it->second);
+      }
+    }
+    path.pop_back();
+    mark[i] = 2;
+  };
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    if (mark[i] == 0)
+      visit(i);
+  if (!problems.empty()) {
+    std::string msg;
+    for (auto& p : problems)
+      msg += (msg.empty() ? "" : "; ") + p;
+    return error{errc::bad_request, msg};
+  }
+  // 2. Start in waves: everything whose dependencies are ready, then wait until it is ready.
+  std::vector<std::string> names;
+  for (auto& s : specs)
+    names.push_back(s.name);
+  subscription sub;
+  sub.types = {event_type::ready, event_type::start_failed, event_type::stopped};
+  sub.actors = names;
+  sub.capacity = 1 << 20;
+  auto inbox = subscribe(std::move(sub));
+  std::vector<bool> started(specs.size(), false);
+  std::vector<std::string> started_order;
+  auto roll_back = [&](error cause) {
+    for (auto it = started_order.rbegin(); it != started_order.rend(); ++it)
+      (void)stop_actor(*it, std::chrono::seconds(2)).get();
+    std::string msg = cause.message();
+    if (!started_order.empty()) {
+      msg += "; stopped what had started (";
+      for (auto it = started_order.rbegin(); it != started_order.rend(); ++it)
+        msg += (it == started_order.rbegin() ? "" : ", ") + *it;
+      msg += ")";
+    }
+    return error{errc::start_failed, msg};
+  };
+  for (std::size_t done = 0; done < specs.size();) {
+    std::vector<std::size_t> wave;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (started[i])
+        continue;
+      bool deps_ready = true;
+      for (auto& dep : specs[i].depends_on)
+        if (auto it = in_batch.find(dep); it != in_batch.end() && !started[it->second])
+          deps_ready = false;
+      if (deps_ready)
+        wave.push_back(i);
+    }
+    std::map<std::string, std::uint32_t> waiting; // name -> instances not yet ready
+    auto wait_budget = std::chrono::nanoseconds::zero();
+    for (auto i : wave) {
+      if (auto ok = commit(recs[i]); !ok)
+        return roll_back(ok.error());
+      started[i] = true;
+      started_order.push_back(specs[i].name);
+      waiting[specs[i].name] = specs[i].count;
+      wait_budget = std::max(wait_budget, specs[i].ready_timeout);
+    }
+    auto deadline = clock::now() + wait_budget + std::chrono::seconds(5);
+    while (!waiting.empty()) {
+      auto e = inbox.next(deadline - clock::now());
+      if (!e)
+        return roll_back(error{errc::start_failed, "waiting for " + waiting.begin()->first +
+                                                       " to be ready: " + e.error().message()});
+      auto it = waiting.find(actor_of(*e));
+      if (it == waiting.end())
+        continue;
+      if (std::holds_alternative<ready_event>(*e)) {
+        if (--it->second == 0)
+          waiting.erase(it);
+      } else if (auto* f = std::get_if<start_failed_event>(&*e)) {
+        return roll_back(f->reason);
+      } else if (auto* s = std::get_if<stopped_event>(&*e)) {
+        return roll_back(error{errc::start_failed,
+                               s->actor + " stopped while starting: " + s->reason.message()});
+      }
+    }
+    done += wave.size();
+  }
+  return {};
+}
+
+future<stopped_event> runtime_core::stop_actor(std::string_view name,
+                                               std::chrono::nanoseconds timeout) {
+  auto st = make_ref<typed_request_state<stop_request>>(stop_request{});
+  ref_ptr<reply_state<stopped_event>> typed = st;
+  future<stopped_event> f{typed, shared_from_this()};
+  auto rec = find(name, nullptr, {});
+  if (!rec) {
+    st->fail(rec.error());
+    st->mark_settled();
+    return f;
+  }
+  st->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  st->target = rec->get();
+  st->deadline = clock::now() + timeout;
+  if (!send_to_loop(stop_actor_atom::value, request_ref{st})) {
+    // The runtime already stopped: answer with the actor's recorded stop, if any.
+    std::lock_guard<std::mutex> guard{report_mutex_};
+    auto it = std::find_if(report_.actors.begin(), report_.actors.end(),
+                           [&](auto& e) { return e.actor == name; });
+    if (it != report_.actors.end() && st->try_claim()) {
+      st->reply.emplace(*it);
+      st->publish();
+    } else {
+      st->fail(error{errc::stopped, "the runtime is stopped"});
+    }
+    st->mark_settled();
+  }
+  return f;
+}
+
+void runtime_core::record_stopped(const stopped_event& e) {
+  std::lock_guard<std::mutex> guard{report_mutex_};
+  report_.actors.push_back(e);
+}
+
+std::vector<actor_metrics> runtime_core::metrics() const {
+  std::vector<record_ptr> recs;
+  {
+    std::lock_guard<std::mutex> guard{records_mutex_};
+    recs = by_index_;
+  }
+  std::vector<actor_metrics> out;
+  for (auto& rec : recs)
+    out.push_back(snapshot(*rec));
+  return out;
+}
+
+result<actor_metrics> runtime_core::metrics(std::string_view name) const {
+  auto rec = find(name, nullptr, {});
+  if (!rec)
+    return std::move(rec).error();
+  return snapshot(**rec);
+}
+
+actor_metrics runtime_core::snapshot(const actor_record& rec) {
+  auto& c = rec.counters;
+  actor_metrics m;
+  m.name = rec.spec.name;
+  m.kind = rec.kind->name;
+  m.instances = rec.spec.count;
+  m.received = c.received.load(std::memory_order_relaxed);
+  m.completed = c.completed.load(std::memory_order_relaxed);
+  m.failed = c.failed.load(std::memory_order_relaxed);
+  m.cancelled = c.cancelled.load(std::memory_order_relaxed);
+  m.queued = c.queued.load(std::memory_order_relaxed);
+  m.in_flight = c.in_flight.load(std::memory_order_relaxed);
+  m.restarts = c.restarts.load(std::memory_order_relaxed);
+  m.p50 = c.latency.quantile(0.5);
+  m.p99 = c.latency.quantile(0.99);
+  return m;
 }
 
 event_inbox runtime_core::subscribe(subscription s) {
@@ -275,8 +521,24 @@ result<void> runtime::spawn(std::string name, std::string kind, value params) {
   return spawn(std::move(spec));
 }
 
-void runtime::stop() {
-  core_->stop();
+const shutdown_report& runtime::stop() {
+  return core_->stop();
+}
+
+result<void> runtime::start(std::vector<actor_spec> specs) {
+  return core_->start_all(std::move(specs));
+}
+
+future<stopped_event> runtime::stop_actor(std::string_view name, std::chrono::nanoseconds timeout) {
+  return core_->stop_actor(name, timeout);
+}
+
+std::vector<actor_metrics> runtime::metrics() const {
+  return core_->metrics();
+}
+
+result<actor_metrics> runtime::metrics(std::string_view name) const {
+  return core_->metrics(name);
 }
 
 event_inbox runtime::subscribe(subscription s) {

@@ -18,9 +18,12 @@
 #include "loopbridge/detail/bridge.hpp"
 #include "loopbridge/detail/completion_sink.hpp"
 #include "loopbridge/events.hpp"
+#include "loopbridge/future.hpp"
 #include "loopbridge/kind_registry.hpp"
+#include "loopbridge/metrics.hpp"
 #include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
+#include "loopbridge/shutdown_report.hpp"
 
 namespace loopbridge::detail {
 
@@ -39,7 +42,7 @@ public:
   /// Creates the actor system and the event loop.
   void start();
   /// See `runtime::stop`. Idempotent.
-  void stop();
+  const shutdown_report& stop();
 
   // -- bridge ---------------------------------------------------------------------------------
   void submit(request_ref st, clock::duration timeout) noexcept override;
@@ -47,6 +50,14 @@ public:
 
   // -- runtime API ----------------------------------------------------------------------------
   result<void> spawn(actor_spec spec);
+  /// Checks `spec` against its kind; the record is ready to commit.
+  result<std::shared_ptr<actor_record>> validate(actor_spec spec) const;
+  /// Registers a validated record and tells the loop to start it.
+  result<void> commit(std::shared_ptr<actor_record> rec);
+  result<void> start_all(std::vector<actor_spec> specs);
+  future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
+  std::vector<actor_metrics> metrics() const;
+  result<actor_metrics> metrics(std::string_view name) const;
   result<record_ptr> find(std::string_view name, const type_tag* kind,
                           std::string_view kind_name) const;
   const runtime_options& options() const noexcept { return options_; }
@@ -61,6 +72,8 @@ public:
   }
   /// Hands `e` to every subscriber that wants it. Called by the event loop.
   void publish(const event& e);
+  /// Records an actor's stop for the shutdown report. Called by the event loop.
+  void record_stopped(const stopped_event& e);
   const kind_registry& kinds() const noexcept { return kinds_; }
 
   // -- for the event loop and the workers ------------------------------------------------------
@@ -109,7 +122,11 @@ private:
 
   mutable std::mutex records_mutex_;
   std::map<std::string, record_ptr, std::less<>> records_;
-  std::uint32_t next_index_ = 0;
+  std::vector<record_ptr> by_index_; ///< in spawn order
+
+  static actor_metrics snapshot(const actor_record& rec);
+  std::mutex report_mutex_;
+  shutdown_report report_;
 
   mutable std::mutex subscribers_mutex_;
   std::vector<std::shared_ptr<event_channel>> subscribers_;

@@ -83,6 +83,24 @@ public:
     crash_reason_ = std::move(reason);
     crashed_ = true;
   }
+  void defer_ready() override { deferred_ = true; }
+  void ready() override {
+    if (!announced_) {
+      announced_ = true;
+      announce_ready();
+    }
+  }
+  void start_failed(error reason) override {
+    if (!announced_) {
+      announced_ = true;
+      auto label = instance_label(*rec_, instance_);
+      if (reason.message().rfind(label + ":", 0) != 0)
+        reason = error{errc::start_failed,
+                       label + ": " +
+                           (reason.is(errc::start_failed) ? reason.message() : reason.to_string())};
+      announce_start_failed(std::move(reason));
+    }
+  }
 
   /// Creates the worker (now, or on the instance's own thread) and announces ready.
   virtual void start() = 0;
@@ -99,6 +117,19 @@ public:
   const error& crash_reason() const noexcept { return crash_reason_; }
 
 protected:
+  virtual void announce_ready() = 0;
+  virtual void announce_start_failed(error reason) = 0;
+
+  /// Creates the worker; announces ready unless the worker deferred it, or the failure.
+  void create_and_announce() {
+    error failure;
+    worker_ = create_worker(failure);
+    if (!worker_)
+      start_failed(std::move(failure));
+    else if (!deferred_)
+      ready();
+  }
+
   /// Runs one request on the calling thread: a request cancelled before it started is skipped
   /// (it never runs); otherwise the kind's handler runs with the request's context current.
   void run(worker& w, request_ref st) {
@@ -132,6 +163,7 @@ protected:
     return nullptr;
   }
 
+  std::unique_ptr<worker> worker_;
   record_ptr rec_;
   std::uint32_t instance_;
   std::uint32_t token_; ///< identifies this incarnation to the requests it may start
@@ -140,6 +172,8 @@ protected:
   ref_ptr<completion_sink> sink_;
   bool crashed_ = false;
   error crash_reason_;
+  bool deferred_ = false;  ///< the worker announces ready itself
+  bool announced_ = false; ///< ready or start_failed was sent
 };
 
 // -- scheduled: the worker runs inside the actor's handlers ---------------------------------------
@@ -151,15 +185,14 @@ public:
       : instance_host(std::move(rec), instance, token, std::move(core), self->address()),
         self_ptr_(self) {}
 
-  void start() override {
-    error failure;
-    worker_ = create_worker(failure);
-    if (!worker_) {
-      self_ptr_->send(self_ptr_->loop_, start_failed_atom::value, rec_->index, instance_, failure);
-      self_ptr_->quit(to_exit_reason(failure));
-      return;
-    }
-    self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_);
+  void start() override { create_and_announce(); }
+  void announce_ready() override {
+    self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_, token_);
+  }
+  void announce_start_failed(error reason) override {
+    self_ptr_->send(self_ptr_->loop_, start_failed_atom::value, rec_->index, instance_, token_,
+                    reason);
+    self_ptr_->quit(to_exit_reason(reason));
   }
   void deliver(request_ref st) override {
     if (!worker_) {
@@ -208,7 +241,6 @@ private:
   }
 
   worker_actor* self_ptr_;
-  std::unique_ptr<worker> worker_;
 };
 
 // -- dedicated thread: the worker runs on a thread of its own -------------------------------------
@@ -264,15 +296,19 @@ private:
     cv_.notify_one();
   }
 
+  void announce_ready() override {
+    core_->send_to_loop(ready_atom::value, rec_->index, instance_, token_);
+  }
+  void announce_start_failed(error reason) override {
+    core_->send_to_loop(start_failed_atom::value, rec_->index, instance_, token_, reason);
+    core_->send_to(self_, crash_atom::value, reason);
+    std::lock_guard<std::mutex> guard{mutex_};
+    stopping_ = true;
+    tasks_.clear();
+  }
+
   void thread_main() {
-    error failure;
-    worker_ = create_worker(failure);
-    if (!worker_) {
-      core_->send_to_loop(start_failed_atom::value, rec_->index, instance_, failure);
-      core_->send_to(self_, crash_atom::value, failure);
-      return;
-    }
-    core_->send_to_loop(ready_atom::value, rec_->index, instance_);
+    create_and_announce();
     for (;;) {
       task next;
       {
@@ -310,7 +346,6 @@ private:
     return s;
   }
 
-  std::unique_ptr<worker> worker_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<task> tasks_;

@@ -41,8 +41,7 @@ struct probe {
   using requests = request_list<probe_request>;
   using worker = probe_worker;
   static std::vector<param_decl> params() {
-    return {
-        {"dedicated", param_type::boolean, value{false}, "run on a dedicated thread", {}, {}, {}}};
+    return {param_decl::boolean("dedicated", false, "run on a dedicated thread")};
   }
   static loopbridge::execution execution(const loopbridge::params& p) {
     return p.boolean("dedicated") ? execution::dedicated_thread : execution::scheduled;

@@ -107,6 +107,6 @@ TEST_CASE("a kind's worker that fails to start fails the requests sent to it", "
   auto h = rt.actor<failing_kind>("f").value();
   auto r = h.call(other_request{1}, 5s);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.is(errc::stopped));
+  CHECK(r.is(errc::start_failed));
   CHECK(r.error().message().find("no resource") != std::string::npos);
 }

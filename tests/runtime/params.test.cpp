@@ -8,15 +8,16 @@ using namespace std::chrono_literals;
 
 namespace {
 std::vector<param_decl> decls() {
-  std::vector<param_decl> d;
-  d.push_back({"delay", param_type::duration, value{0ns}, "delay", 0.0, 60.0, {}});
-  d.push_back({"count", param_type::integer, value{1}, "count", 1.0, 100.0, {}});
-  d.push_back({"ratio", param_type::number, {}, "ratio", 0.0, 1.0, {}});
-  d.push_back({"mode", param_type::string, value{"fast"}, "mode", {}, {}, {"fast", "slow"}});
-  d.push_back({"schemes", param_type::string_list, {}, "schemes", {}, {}, {"http", "https"}});
-  d.push_back({"max_body", param_type::size, value{1024}, "max body", 0.0, {}, {}});
-  d.push_back({"root", param_type::string, {}, "root", {}, {}, {}, true});
-  return d;
+  using d = param_decl;
+  return {
+      d::duration("delay", 0ns, "delay").range(0, 60),
+      d::integer("count", 1, "count").range(1, 100),
+      d::number("ratio", 0, "ratio").range(0, 1).no_default(),
+      d::string("mode", "fast", "mode").one_of({"fast", "slow"}),
+      d::string_list("schemes", {}, "schemes").one_of({"http", "https"}).no_default(),
+      d::size("max_body", 1024, "max body").at_least(0),
+      d::string("root", "", "root").mandatory(),
+  };
 }
 } // namespace
 

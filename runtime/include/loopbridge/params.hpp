@@ -29,6 +29,42 @@ struct param_decl {
   /// For strings and string lists: the allowed values (empty = any).
   std::vector<std::string> choices;
   bool required = false;
+
+  // Builders, so a kind's declarations read as one line each:
+  //   param_decl::duration("delay", 0ns, "time before each reply").range(0, 3600)
+  static param_decl boolean(std::string name, bool fallback, std::string doc);
+  static param_decl integer(std::string name, std::int64_t fallback, std::string doc);
+  static param_decl number(std::string name, double fallback, std::string doc);
+  static param_decl string(std::string name, std::string fallback, std::string doc);
+  static param_decl duration(std::string name, value::duration fallback, std::string doc);
+  static param_decl size(std::string name, std::int64_t fallback, std::string doc);
+  static param_decl string_list(std::string name, std::vector<std::string> fallback,
+                                std::string doc);
+  static param_decl map(std::string name, std::string doc);
+  static param_decl any(std::string name, std::string doc);
+  /// A declaration without a default (absent stays absent).
+  param_decl& no_default() {
+    default_value = value{};
+    return *this;
+  }
+  param_decl& range(double lo, double hi) {
+    min = lo;
+    max = hi;
+    return *this;
+  }
+  param_decl& at_least(double lo) {
+    min = lo;
+    return *this;
+  }
+  param_decl& one_of(std::vector<std::string> allowed) {
+    choices = std::move(allowed);
+    return *this;
+  }
+  param_decl& mandatory() {
+    required = true;
+    default_value = value{};
+    return *this;
+  }
 };
 
 /// One thing wrong with a set of parameters: the key path (`delay`, `schemes[2]`), what was

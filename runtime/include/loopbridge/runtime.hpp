@@ -8,8 +8,10 @@
 #include "loopbridge/actor_spec.hpp"
 #include "loopbridge/events.hpp"
 #include "loopbridge/kind_registry.hpp"
+#include "loopbridge/metrics.hpp"
 #include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
+#include "loopbridge/shutdown_report.hpp"
 
 namespace loopbridge {
 
@@ -39,6 +41,23 @@ public:
   /// Shorthand for a single-instance actor with default settings.
   result<void> spawn(std::string name, std::string kind, value params = {});
 
+  /// Starts a set of actors in dependency order (`depends_on`): everything is validated first
+  /// (nothing starts if anything is wrong), then each wave of actors whose dependencies are
+  /// ready is spawned and waited for until all its instances are ready. If a start fails or
+  /// times out, the actors already started are stopped in reverse order and the error
+  /// (`loop.start_failed`, naming the actor) is returned. Blocks the calling host thread.
+  result<void> start(std::vector<actor_spec> specs);
+
+  /// Stops one actor like the seed's sentinel: requests it accepted keep being served, in
+  /// order, until `timeout`; then the rest fail with `loop.stopped`; new requests fail at once.
+  /// The future resolves with its `stopped` event (reason, completed, cancelled).
+  future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
+
+  /// A snapshot of every actor's counters, in start order. Any thread, any time.
+  std::vector<actor_metrics> metrics() const;
+  /// One actor's counters; `loop.not_found` if there is none.
+  result<actor_metrics> metrics(std::string_view name) const;
+
   /// A typed handle to the actor `name`; `loop.not_found` if there is none, `loop.wrong_kind`
   /// if it is not of kind `Kind`.
   template <class Kind>
@@ -55,10 +74,14 @@ public:
   /// `loop.stopped`.
   event_inbox subscribe(subscription s = {});
 
-  /// Stops the runtime: every pending request resolves (`loop.stopped` if it could not
-  /// complete), actors stop, threads are joined. Idempotent; later submits fail at once with
-  /// `loop.stopped`.
-  void stop();
+  /// Stops the runtime within `runtime_options::shutdown_budget`: new submits fail at once with
+  /// `loop.stopped`; actors stop in reverse start order, each draining what it accepted while
+  /// the budget lasts; whatever is left is cancelled, so every pending request resolves. A
+  /// thread that does not finish in time (a blocking call that never returns) is left behind,
+  /// never waited for forever: `stop` returns at the budget plus a small margin and its report
+  /// names what was stuck. Idempotent (later calls return the same report); the destructor
+  /// calls it.
+  const shutdown_report& stop();
 
   const runtime_options& options() const noexcept;
 

@@ -46,6 +46,20 @@ public:
   /// Makes this instance fail once the current handler returns, like a crash: the requests it
   /// holds fail with `loop.worker_failed` and its restart policy applies.
   virtual void crash(error reason) = 0;
+
+  // -- start ------------------------------------------------------------------------------------
+  // By default an instance is ready as soon as its worker is constructed. A worker whose
+  // resources come up later (a session, a listening socket) calls `defer_ready()` in its
+  // constructor and then exactly one of `ready()` or `start_failed()`, from its own thread.
+  // Requests that arrive meanwhile wait in the actor's queue; if neither comes within the
+  // actor's `ready_timeout`, the start fails with `loop.start_failed`.
+
+  /// Announces that the instance will call `ready()` or `start_failed()` itself.
+  virtual void defer_ready() = 0;
+  /// The instance's resources are up: it takes requests from now on.
+  virtual void ready() = 0;
+  /// The instance cannot start: it ends, its actor reports `start_failed` with `reason`.
+  virtual void start_failed(error reason) = 0;
 };
 
 /// Base of every actor kind's worker class.

@@ -95,7 +95,9 @@ class echo_worker;
 /// request; such an instance runs on a dedicated thread), `dedicated` (run on a dedicated
 /// thread even without `block`), `poll_cancel` (while blocking, stop early when the request is
 /// cancelled), `fail_every` N (every Nth request fails with `echo.failed`), `crash_every` N
-/// (every Nth request the instance dies: that request fails with `loop.worker_failed`).
+/// (every Nth request the instance dies: that request fails with `loop.worker_failed`),
+/// `start_delay` (announce ready only after this long) and `fail_start` (the start fails with
+/// this message, after `start_delay`).
 struct echo {
   static constexpr const char* name = "echo";
   using requests = request_list<echo_request, echo_stats_request>;

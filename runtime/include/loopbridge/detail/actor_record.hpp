@@ -3,14 +3,34 @@
 #include <cstdint>
 #include <string>
 
+#include <atomic>
+
 #include "loopbridge/actor_spec.hpp"
+#include "loopbridge/detail/latency_histogram.hpp"
 #include "loopbridge/kind.hpp"
 #include "loopbridge/params.hpp"
 
 namespace loopbridge::detail {
 
+/// Live counters of one actor: written by the event loop (relaxed atomics, one writer), read by
+/// any thread for a metrics snapshot.
+struct actor_counters {
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> completed{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> cancelled{0};
+  std::atomic<std::uint64_t> queued{0};
+  std::atomic<std::uint64_t> in_flight{0};
+  std::atomic<std::uint64_t> restarts{0};
+  latency_histogram latency;
+
+  static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
 /// The runtime's record of one spawned actor name. Created by `runtime::spawn`, immutable
-/// afterwards and shared read-only by host threads (handles) and the event loop.
+/// afterwards (except its counters) and shared by host threads (handles) and the event loop.
 struct actor_record {
   actor_spec spec;
   const kind_descriptor* kind = nullptr;
@@ -20,6 +40,8 @@ struct actor_record {
   std::uint32_t index = 0;
   /// Effective capacity (the spec's, or the runtime default).
   std::size_t capacity = 0;
+  /// Written by the event loop only.
+  mutable actor_counters counters;
 };
 
 } // namespace loopbridge::detail

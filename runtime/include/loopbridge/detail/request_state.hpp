@@ -39,6 +39,7 @@ struct loop_links {
   time_point accepted_at{};
   std::uint32_t instance = 0;
   place where = place::none;
+  bool seen = false; ///< the loop has taken it in once (later arrivals are finished reports)
 };
 
 /// The link that lets a request travel through lock-free inboxes (host -> loop -> worker ->

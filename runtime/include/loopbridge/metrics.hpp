@@ -1,0 +1,34 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace loopbridge {
+
+/// A snapshot of one actor's counters, readable from host code at any time
+/// (`runtime::metrics`). Counts are since the actor was spawned.
+struct actor_metrics {
+  std::string name;
+  std::string kind;
+  std::uint32_t instances = 0;
+  /// Requests the event loop accepted for this actor.
+  std::uint64_t received = 0;
+  /// Requests answered with a reply.
+  std::uint64_t completed = 0;
+  /// Requests answered with an error (including `loop.timeout` and `loop.worker_failed`).
+  std::uint64_t failed = 0;
+  /// Requests cancelled by the host or ended by a stop (`loop.cancelled`, `loop.stopped`).
+  std::uint64_t cancelled = 0;
+  /// Requests waiting in the actor's queue now.
+  std::uint64_t queued = 0;
+  /// Requests handed to an instance and not finished now.
+  std::uint64_t in_flight = 0;
+  /// Instances restarted after a failure.
+  std::uint64_t restarts = 0;
+  /// Latency from acceptance to the worker's report, over requests the worker finished.
+  std::chrono::nanoseconds p50{0};
+  std::chrono::nanoseconds p99{0};
+};
+
+} // namespace loopbridge

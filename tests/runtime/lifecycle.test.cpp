@@ -1,0 +1,377 @@
+// Lifecycle as messages: ready, start failure, ready timeout, starting a set of actors,
+// draining stops, scoped actors, shutdown that always ends, use after stop, metrics.
+#include <catch2/catch.hpp>
+
+#include "loopbridge/completion_queue.hpp"
+#include "loopbridge/scoped_actor.hpp"
+#include "support/test_support.hpp"
+
+using namespace loopbridge;
+using namespace loopbridge::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+actor_spec echo_spec(std::string name, value params = {}, std::uint32_t count = 1) {
+  actor_spec s;
+  s.name = std::move(name);
+  s.kind = "echo";
+  s.params = std::move(params);
+  s.count = count;
+  return s;
+}
+
+template <class T>
+T expect_event(event_inbox& inbox, std::chrono::milliseconds timeout = 5000ms) {
+  auto e = inbox.next(timeout);
+  REQUIRE(e.ok());
+  INFO("got: " << to_string(*e));
+  REQUIRE(std::holds_alternative<T>(*e));
+  return std::get<T>(*e);
+}
+
+} // namespace
+
+// -- start ----------------------------------------------------------------------------------------
+
+TEST_CASE("requests that arrive before ready are queued, not dropped", "[lifecycle][start]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto inbox = rt.subscribe({{event_type::ready, event_type::done}, {}, 64});
+  auto h = lbtest::spawn_echo(rt, "slow_start", {{"start_delay", 200ms}});
+  std::vector<future<echo_reply>> fs;
+  for (int i = 0; i < 10; ++i)
+    fs.push_back(h.submit(echo_request{i}));
+  CHECK_FALSE(fs[0].wait_for(50ms)); // not ready yet: waiting, not failed
+  for (int i = 0; i < 10; ++i) {
+    auto r = fs[i].get();
+    REQUIRE(r.ok());
+    CHECK(r->payload == value{i});
+  }
+  // `ready` came before any `done`.
+  expect_event<ready_event>(inbox);
+  for (int i = 0; i < 10; ++i)
+    expect_event<done_event>(inbox);
+  CHECK(rt.metrics("slow_start")->received == 10);
+}
+
+TEST_CASE("a failed start fails the queued requests with that error", "[lifecycle][start]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto inbox = rt.subscribe({{event_type::start_failed, event_type::stopped}, {}, 64});
+  auto h =
+      lbtest::spawn_echo(rt, "origin", {{"start_delay", 50ms}, {"fail_start", "port 8080 in use"}});
+  std::vector<future<echo_reply>> fs;
+  for (int i = 0; i < 5; ++i)
+    fs.push_back(h.submit(echo_request{i}));
+  for (auto& f : fs) {
+    auto r = f.get();
+    REQUIRE(r.is(errc::start_failed));
+    CHECK(r.error().message().find("port 8080 in use") != std::string::npos);
+  }
+  auto failed = expect_event<start_failed_event>(inbox);
+  CHECK(failed.actor == "origin");
+  CHECK(failed.reason.message() == "origin/0: port 8080 in use");
+  auto stopped = expect_event<stopped_event>(inbox);
+  CHECK(stopped.reason.is(errc::start_failed));
+  CHECK(stopped.cancelled == 5);
+  // Later requests fail at once with the same error.
+  CHECK(h.call(echo_request{9}, 5s).is(errc::start_failed));
+}
+
+TEST_CASE("an instance not ready within ready_timeout fails its start", "[lifecycle][start]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto inbox = rt.subscribe({{event_type::start_failed}, {}, 64});
+  auto spec = echo_spec("sleepy", {{"start_delay", 10s}});
+  spec.ready_timeout = 100ms;
+  rt.spawn(spec).value();
+  auto h = rt.actor<echo>("sleepy").value();
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = h.call(echo_request{1}, 5s);
+  REQUIRE(r.is(errc::start_failed));
+  CHECK(r.error().message() == "sleepy/0 was not ready within 100ms");
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  CHECK(expect_event<start_failed_event>(inbox).reason.message() ==
+        "sleepy/0 was not ready within 100ms");
+}
+
+TEST_CASE("start() brings a set of actors up in dependency order", "[lifecycle][start]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto inbox = rt.subscribe({{event_type::ready}, {}, 64});
+  auto db = echo_spec("db", {{"start_delay", 100ms}});
+  auto api = echo_spec("api", {}, 2);
+  api.depends_on = {"db"};
+  auto web = echo_spec("web");
+  web.depends_on = {"api"};
+  // Declared in any order; started dependencies first.
+  REQUIRE(rt.start({web, api, db}).ok());
+  std::vector<std::string> order;
+  for (int i = 0; i < 4; ++i)
+    order.push_back(actor_of(*inbox.next(5s)));
+  CHECK(order == std::vector<std::string>{"db", "api", "api", "web"});
+  CHECK(rt.actor<echo>("web")->call(echo_request{1}, 5s).ok());
+}
+
+TEST_CASE("a failing start() stops what it had started in reverse order", "[lifecycle][start]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto inbox = rt.subscribe({{event_type::stopped}, {}, 64});
+  auto a = echo_spec("a");
+  auto b = echo_spec("b");
+  b.depends_on = {"a"};
+  auto c = echo_spec("c", {{"fail_start", "no GPU"}});
+  c.depends_on = {"b"};
+  auto r = rt.start({a, b, c});
+  REQUIRE(r.is(errc::start_failed));
+  CHECK(r.error().message().find("no GPU") != std::string::npos);
+  CHECK(r.error().message().find("stopped what had started (c, b, a)") != std::string::npos);
+  std::vector<std::string> stopped;
+  for (int i = 0; i < 3; ++i)
+    stopped.push_back(actor_of(*inbox.next(5s)));
+  CHECK(stopped == std::vector<std::string>{"c", "b", "a"});
+}
+
+TEST_CASE("start() validates everything before starting anything", "[lifecycle][start]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto a = echo_spec("a");
+  a.depends_on = {"b"};
+  auto b = echo_spec("b");
+  b.depends_on = {"a"};
+  auto c = echo_spec("c", {{"dealy", 1}});
+  auto d = echo_spec("d");
+  d.depends_on = {"apii"};
+  auto r = rt.start({a, b, c, d});
+  REQUIRE(r.is(errc::bad_request));
+  auto& msg = r.error().message();
+  CHECK(msg.find("depends_on cycle: a -> b -> a") != std::string::npos);
+  CHECK(msg.find("params.dealy: unknown parameter (did you mean 'delay'?)") != std::string::npos);
+  CHECK(msg.find("depends on unknown actor 'apii'") != std::string::npos);
+  for (auto name : {"a", "b", "c", "d"})
+    CHECK(rt.actor<echo>(name).is(errc::not_found)); // nothing was started
+}
+
+// -- stop -----------------------------------------------------------------------------------------
+
+TEST_CASE("a stop with a long deadline lets every accepted request complete", "[lifecycle][stop]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "worker", {{"block", 5ms}});
+  std::vector<future<echo_reply>> fs;
+  for (int i = 0; i < 20; ++i)
+    fs.push_back(h.submit(echo_request{i}));
+  auto stopped = rt.stop_actor("worker", 10s).get();
+  REQUIRE(stopped.ok());
+  CHECK(stopped->completed == 20);
+  CHECK(stopped->cancelled == 0);
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(fs[i].ready());
+    CHECK(fs[i].get()->payload == value{i}); // in order, all served
+  }
+  auto late = h.call(echo_request{99}, 5s);
+  REQUIRE(late.is(errc::stopped)); // refused at once after the stop
+}
+
+TEST_CASE("a stop with a short deadline cancels the rest: completed + cancelled = accepted",
+          "[lifecycle][stop]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "worker", {{"block", 30ms}});
+  std::vector<future<echo_reply>> fs;
+  for (int i = 0; i < 40; ++i)
+    fs.push_back(h.submit(echo_request{i}));
+  auto t0 = std::chrono::steady_clock::now();
+  auto stopped = rt.stop_actor("worker", 100ms).get();
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+  REQUIRE(stopped.ok());
+  CHECK(stopped->completed >= 1);
+  CHECK(stopped->cancelled >= 30);
+  CHECK(stopped->completed + stopped->cancelled == 40);
+  CHECK(rt.metrics("worker")->received == 40);
+  int ok = 0, cancelled = 0;
+  for (auto& f : fs) {
+    auto r = f.get();
+    if (r.ok())
+      ++ok;
+    else if (r.is(errc::stopped))
+      ++cancelled;
+  }
+  CHECK(ok + cancelled == 40);
+  CHECK(static_cast<std::uint64_t>(cancelled) == stopped->cancelled);
+}
+
+TEST_CASE("a scoped actor stops when its scope ends and waits for its stopped event",
+          "[lifecycle][stop]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto inbox = rt.subscribe({{event_type::stopped}, {}, 16});
+  actor_handle<echo> escaped;
+  std::vector<future<echo_reply>> fs;
+  {
+    auto worker = scoped_actor<echo>::spawn(rt, echo_spec("scoped", {{"delay", 20ms}})).value();
+    escaped = worker.handle();
+    for (int i = 0; i < 5; ++i)
+      fs.push_back(worker->submit(echo_request{i}));
+  }                         // drains, then waits for `stopped`
+  CHECK(inbox.size() == 1); // already there when the scope ended
+  auto stopped = expect_event<stopped_event>(inbox);
+  CHECK(stopped.actor == "scoped");
+  CHECK(stopped.completed == 5);
+  for (auto& f : fs)
+    CHECK(f.get().ok());
+  CHECK(escaped.call(echo_request{1}, 5s).is(errc::stopped));
+}
+
+TEST_CASE("other actors stay responsive while one drains a long queue", "[lifecycle][stop]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto slow = lbtest::spawn_echo(rt, "slow", {{"block", 5ms}});
+  auto fast = lbtest::spawn_echo(rt, "fast");
+  std::vector<future<echo_reply>> backlog;
+  for (int i = 0; i < 100; ++i)
+    backlog.push_back(slow.submit(echo_request{i}));
+  auto stopping = rt.stop_actor("slow", 30s);
+  std::vector<double> rtts;
+  while (!stopping.ready() && rtts.size() < 200) {
+    auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(fast.call(echo_request{"ping"}, 5s).ok());
+    rtts.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  REQUIRE(rtts.size() >= 10); // measured while the drain was going on
+  std::sort(rtts.begin(), rtts.end());
+  CHECK(rtts[rtts.size() / 2] < 5.0); // median round trip stays in the low milliseconds
+  CHECK(stopping.get()->completed == 100);
+}
+
+// -- runtime shutdown -----------------------------------------------------------------------------
+
+TEST_CASE("10k requests in flight at runtime destruction: each future resolves exactly once",
+          "[lifecycle][shutdown]") {
+  std::vector<future<echo_reply>> fs;
+  auto options = lbtest::quick_options();
+  options.shutdown_budget = 300ms;
+  completion_queue q;
+  {
+    runtime rt{builtin_kinds(), options};
+    auto fast = lbtest::spawn_echo(rt, "fast");
+    auto slow = lbtest::spawn_echo(rt, "slow", {{"delay", 10s}});
+    auto blocked = lbtest::spawn_echo(rt, "blocked", {{"block", 10s}});
+    for (int i = 0; i < 10000; ++i) {
+      auto& h = i % 3 == 0 ? fast : i % 3 == 1 ? slow : blocked;
+      fs.push_back(h.submit(echo_request{i}));
+      REQUIRE(q.watch(fs.back()).ok());
+    }
+  }
+  // Every future was resolved, and exactly one completion was reported per future.
+  std::size_t reported = 0;
+  while (q.try_pop())
+    ++reported;
+  CHECK(reported == 10000);
+  int ok = 0, stopped = 0;
+  for (auto& f : fs) {
+    REQUIRE(f.ready());
+    auto r = f.get();
+    (r.ok() ? ok : stopped) += 1;
+    if (!r.ok())
+      CHECK(r.is(errc::stopped));
+  }
+  CHECK(ok + stopped == 10000);
+  CHECK(stopped >= 6000); // the slow and blocked actors could not finish theirs
+}
+
+TEST_CASE("a stuck blocking function: shutdown returns within its budget and names it",
+          "[lifecycle][shutdown]") {
+  auto options = lbtest::quick_options();
+  options.shutdown_budget = 300ms;
+  runtime rt{builtin_kinds(), options};
+  auto stuck = lbtest::spawn_echo(rt, "stuck", {{"block", 1h}, {"poll_cancel", false}});
+  auto f = stuck.submit(echo_request{"forever"});
+  auto queued = stuck.submit(echo_request{"behind it"});
+  REQUIRE_FALSE(f.wait_for(50ms)); // it is running (and will never return)
+  auto t0 = std::chrono::steady_clock::now();
+  auto& report = rt.stop();
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took < 300ms + 700ms); // budget plus a small margin
+  CHECK(f.get().is(errc::stopped));
+  CHECK(queued.get().is(errc::stopped));
+  REQUIRE(report.stuck.size() == 1);
+  INFO(report.to_string());
+  CHECK(report.stuck[0].find("lb.stuck.0") != std::string::npos);
+  CHECK(report.stuck[0].find("running request #" + std::to_string(f.id() == 0 ? 1 : 1)) !=
+        std::string::npos);
+  CHECK(report.stuck[0].find("left behind") != std::string::npos);
+  REQUIRE(report.actors.size() == 1);
+  CHECK(report.actors[0].cancelled == 2);
+  CHECK_FALSE(report.clean());
+  CHECK(&rt.stop() == &report); // idempotent
+}
+
+TEST_CASE("shutdown stops actors in reverse start order", "[lifecycle][shutdown]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  for (auto name : {"first", "second", "third"})
+    lbtest::spawn_echo(rt, name);
+  auto& report = rt.stop();
+  REQUIRE(report.actors.size() == 3);
+  CHECK(report.actors[0].actor == "third");
+  CHECK(report.actors[1].actor == "second");
+  CHECK(report.actors[2].actor == "first");
+  CHECK(report.clean());
+}
+
+TEST_CASE("every handle type used after stop fails with loop.stopped and never hangs",
+          "[lifecycle][shutdown]") {
+  auto rt = std::make_unique<runtime>(builtin_kinds(), lbtest::quick_options());
+  auto h = lbtest::spawn_echo(*rt, "echo");
+  auto inbox = rt->subscribe({});
+  auto pending = h.submit(echo_request{"slow", 10s});
+  rt->stop();
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(h.submit(echo_request{1}).get().is(errc::stopped));
+  CHECK(h.call(echo_request{1}, 5s).is(errc::stopped));
+  CHECK(pending.get().is(errc::stopped));
+  CHECK(rt->spawn("late", "echo").is(errc::stopped));
+  CHECK(rt->stop_actor("echo", 1s).get().ok()); // already stopped: its stopped event
+  CHECK(rt->metrics("echo").ok());              // counters stay readable
+  auto late_inbox = rt->subscribe({});
+  CHECK(late_inbox.next(5s).is(errc::stopped));
+  rt.reset(); // the runtime object is gone; handles and inboxes live on
+  CHECK(h.call(echo_request{1}, 5s).is(errc::stopped));
+  while (inbox.try_next()) {
+  }
+  CHECK(inbox.next(5s).is(errc::stopped));
+  CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+}
+
+// -- metrics --------------------------------------------------------------------------------------
+
+TEST_CASE("metrics count exactly what was sent", "[lifecycle][metrics]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "counted", {{"delay", 1ms}});
+  std::vector<future<echo_reply>> ok, failing, cancelled;
+  for (int i = 0; i < 30; ++i)
+    ok.push_back(h.submit(echo_request{i}));
+  for (int i = 0; i < 7; ++i)
+    failing.push_back(h.submit(echo_request{i, 0ms, 0ms, true}));
+  for (int i = 0; i < 5; ++i)
+    cancelled.push_back(h.submit(echo_request{i, 10s}));
+  for (auto& f : cancelled)
+    f.cancel();
+  for (auto& f : ok)
+    REQUIRE(f.get().ok());
+  for (auto& f : failing)
+    REQUIRE(f.get().is(echo_errc::failed));
+  for (auto& f : cancelled)
+    REQUIRE(f.get().is(errc::cancelled));
+  // The loop updates its counters as the reports arrive: wait for them, with a deadline.
+  REQUIRE(lbtest::eventually([&] {
+    auto m = rt.metrics("counted");
+    return m->completed + m->failed + m->cancelled == 42;
+  }));
+  auto m = rt.metrics("counted").value();
+  CHECK(m.kind == "echo");
+  CHECK(m.received == 42);
+  CHECK(m.completed == 30);
+  CHECK(m.failed == 7);
+  CHECK(m.cancelled == 5);
+  CHECK(m.queued == 0);
+  CHECK(m.in_flight == 0);
+  CHECK(m.p50 >= 1ms);
+  CHECK(m.p99 >= m.p50);
+  CHECK(m.p99 < 1s);
+  auto all = rt.metrics();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].name == "counted");
+}
