@@ -428,7 +428,8 @@ std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls, 
   std::vector<std::string> names;
   for (auto& d : decls)
     names.push_back(d.name);
-  for (auto& [key, _] : in) {
+  for (auto& entry : in) {
+    const auto& key = entry.first;
     if (std::none_of(decls.begin(), decls.end(), [&](auto& d) { return d.name == key; })) {
       auto guess = closest_match(key, names);
       std::string hint;

@@ -396,6 +396,49 @@ future<stopped_event> runtime_core::stop_actor(std::string_view name,
   return f;
 }
 
+value_future runtime_core::submit_value(std::string_view actor, std::string_view request,
+                                        const value& fields, std::chrono::nanoseconds timeout) {
+  auto failed = [&](error e) {
+    auto st = make_ref<typed_request_state<stop_request>>(stop_request{});
+    st->fail(std::move(e));
+    st->mark_settled();
+    return value_future{request_ref{st}, nullptr, shared_from_this()};
+  };
+  auto rec = find(actor, nullptr, {});
+  if (!rec)
+    return failed(std::move(rec).error());
+  auto& kind = *(*rec)->kind;
+  auto* entry = kind.find_request(request);
+  if (!entry || !entry->from_value) {
+    std::vector<std::string> names;
+    std::string served;
+    for (auto& r : kind.requests)
+      if (!r.name.empty()) {
+        names.push_back(r.name);
+        served += (served.empty() ? "" : ", ") + r.name;
+      }
+    std::string msg = "actor '" + std::string{actor} + "' (kind " + kind.name +
+                      ") serves no request '" + std::string{request} + "'";
+    auto guess = closest_match(request, names);
+    msg += guess.empty() ? " (it serves: " + served + ")" : " (did you mean '" + guess + "'?)";
+    return failed(error{errc::not_found, msg});
+  }
+  std::vector<field_problem> problems;
+  auto st = entry->from_value(fields, problems);
+  if (!st) {
+    std::string msg = "request '" + entry->name + "' to '" + std::string{actor} + "': ";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+      msg += (i ? "; " : "") + problems[i].path + ": " + problems[i].message;
+      if (!problems[i].hint.empty())
+        msg += " (" + problems[i].hint + ")";
+    }
+    return failed(error{errc::bad_request, msg});
+  }
+  st->target = rec->get();
+  submit(st, timeout);
+  return value_future{std::move(st), entry->reply_to_value, shared_from_this()};
+}
+
 void runtime_core::record_stopped(const stopped_event& e) {
   std::lock_guard<std::mutex> guard{report_mutex_};
   report_.actors.push_back(e);
@@ -504,6 +547,14 @@ runtime::runtime(kind_registry kinds, runtime_options options) {
   core_->start();
 }
 
+runtime::runtime(const topology& topo, kind_registry kinds)
+    : runtime(std::move(kinds), topo.runtime) {
+  if (auto ok = start(topo.actors); !ok) {
+    core_->stop();
+    throw error_exception(ok.error());
+  }
+}
+
 runtime::~runtime() {
   if (core_)
     core_->stop();
@@ -531,6 +582,11 @@ result<void> runtime::start(std::vector<actor_spec> specs) {
 
 future<stopped_event> runtime::stop_actor(std::string_view name, std::chrono::nanoseconds timeout) {
   return core_->stop_actor(name, timeout);
+}
+
+value_future runtime::submit_value(std::string_view actor, std::string_view request,
+                                   const value& fields, std::chrono::nanoseconds timeout) {
+  return core_->submit_value(actor, request, fields, timeout);
 }
 
 std::vector<actor_metrics> runtime::metrics() const {

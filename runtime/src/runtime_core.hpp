@@ -24,6 +24,7 @@
 #include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
 #include "loopbridge/shutdown_report.hpp"
+#include "loopbridge/value_future.hpp"
 
 namespace loopbridge::detail {
 
@@ -56,6 +57,8 @@ public:
   result<void> commit(std::shared_ptr<actor_record> rec);
   result<void> start_all(std::vector<actor_spec> specs);
   future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
+  value_future submit_value(std::string_view actor, std::string_view request, const value& fields,
+                            std::chrono::nanoseconds timeout);
   std::vector<actor_metrics> metrics() const;
   result<actor_metrics> metrics(std::string_view name) const;
   result<record_ptr> find(std::string_view name, const type_tag* kind,

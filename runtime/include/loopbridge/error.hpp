@@ -6,6 +6,8 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "loopbridge/field.hpp"
+
 namespace loopbridge {
 
 /// Names one kind of failure: a domain (`loop`, `fetch`, `image`, ...) and a code inside it.
@@ -44,7 +46,8 @@ public:
 
   template <class Inspector>
   friend auto inspect(Inspector& f, error& x) {
-    return f(caf::meta::type_name("loopbridge.error"), x.domain_, x.code_, x.message_);
+    return f(caf::meta::type_name("loopbridge.error"), field("domain"), x.domain_, field("code"),
+             x.code_, field("message"), x.message_);
   }
 
   friend bool operator==(const error& a, const error& b) {

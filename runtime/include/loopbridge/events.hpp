@@ -11,6 +11,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "loopbridge/error.hpp"
+#include "loopbridge/field.hpp"
 #include "loopbridge/result.hpp"
 
 namespace loopbridge {
@@ -21,7 +22,7 @@ struct ready_event {
   std::uint32_t instance = 0;
   template <class Inspector>
   friend auto inspect(Inspector& f, ready_event& x) {
-    return f(caf::meta::type_name("ready"), x.actor, x.instance);
+    return f(caf::meta::type_name("ready"), field("actor"), x.actor, field("instance"), x.instance);
   }
 };
 
@@ -32,7 +33,8 @@ struct start_failed_event {
   loopbridge::error reason;
   template <class Inspector>
   friend auto inspect(Inspector& f, start_failed_event& x) {
-    return f(caf::meta::type_name("start_failed"), x.actor, x.instance, x.reason);
+    return f(caf::meta::type_name("start_failed"), field("actor"), x.actor, field("instance"),
+             x.instance, field("reason"), x.reason);
   }
 };
 
@@ -48,7 +50,9 @@ struct done_event {
   bool ok() const noexcept { return error.code().empty(); }
   template <class Inspector>
   friend auto inspect(Inspector& f, done_event& x) {
-    return f(caf::meta::type_name("done"), x.actor, x.instance, x.request_id, x.error, x.latency);
+    return f(caf::meta::type_name("done"), field("actor"), x.actor, field("instance"), x.instance,
+             field("request_id"), x.request_id, field("error"), x.error, field("latency"),
+             x.latency);
   }
 };
 
@@ -60,7 +64,8 @@ struct stopped_event {
   std::uint64_t cancelled = 0;
   template <class Inspector>
   friend auto inspect(Inspector& f, stopped_event& x) {
-    return f(caf::meta::type_name("stopped"), x.actor, x.reason, x.completed, x.cancelled);
+    return f(caf::meta::type_name("stopped"), field("actor"), x.actor, field("reason"), x.reason,
+             field("completed"), x.completed, field("cancelled"), x.cancelled);
   }
 };
 
@@ -72,7 +77,8 @@ struct restarted_event {
   loopbridge::error reason;
   template <class Inspector>
   friend auto inspect(Inspector& f, restarted_event& x) {
-    return f(caf::meta::type_name("restarted"), x.actor, x.instance, x.restarts, x.reason);
+    return f(caf::meta::type_name("restarted"), field("actor"), x.actor, field("instance"),
+             x.instance, field("restarts"), x.restarts, field("reason"), x.reason);
   }
 };
 

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "loopbridge/convert.hpp"
 #include "loopbridge/detail/completion_sink.hpp"
 #include "loopbridge/detail/request_state.hpp"
 #include "loopbridge/detail/type_tag.hpp"
@@ -51,6 +52,16 @@ struct request_entry {
   /// Hands `st` (a `typed_request_state<Req>`) to the worker's handler.
   void (*dispatch)(worker& w, detail::request_ref st,
                    detail::ref_ptr<detail::completion_sink> sink);
+  /// The name in YAML: the inspected type name without `_request` (`echo`, `echo_stats`).
+  std::string name;
+  /// The inspected type name (`echo_request`).
+  std::string type_name;
+  /// The request's field names.
+  std::vector<std::string> fields;
+  /// Builds a request from a map of fields; nullptr (and problems) when they do not fit.
+  detail::request_ref (*from_value)(const value& fields, std::vector<field_problem>& problems);
+  /// The reply of a successfully completed request (`typed_request_state<Req>`) as a value.
+  value (*reply_to_value)(detail::request_state& st);
 };
 
 /// Everything the runtime knows about an actor kind, as plain data and function pointers: its
@@ -73,6 +84,13 @@ struct kind_descriptor {
         return &r;
     return nullptr;
   }
+  /// The request type named `name` in YAML (`echo`, or the full `echo_request`), or nullptr.
+  const request_entry* find_request(std::string_view name) const noexcept {
+    for (auto& r : requests)
+      if (!r.name.empty() && (r.name == name || r.type_name == name))
+        return &r;
+    return nullptr;
+  }
 };
 
 namespace detail {
@@ -91,9 +109,49 @@ void dispatch_request(worker& w, request_ref st, ref_ptr<completion_sink> sink) 
   }
 }
 
+template <class Req>
+request_ref request_from_value(const value& fields, std::vector<field_problem>& problems) {
+  Req req{};
+  if (!loopbridge::from_value(fields, req, "", problems))
+    return {};
+  return request_ref{make_ref<typed_request_state<Req>>(std::move(req))};
+}
+
+template <class Req>
+value reply_as_value(request_state& st) {
+  auto& typed = static_cast<typed_request_state<Req>&>(st);
+  return typed.reply ? loopbridge::to_value(*typed.reply) : value{};
+}
+
+inline std::string yaml_request_name(std::string type_name) {
+  static const std::string suffix = "_request";
+  if (type_name.size() > suffix.size() &&
+      type_name.compare(type_name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    type_name.resize(type_name.size() - suffix.size());
+  return type_name;
+}
+
+template <class Kind, class Req>
+request_entry make_request_entry() {
+  request_entry e;
+  e.tag = tag_of<Req>();
+  e.dispatch = &dispatch_request<Kind, Req>;
+  if constexpr (std::is_default_constructible_v<Req> && is_inspectable_struct<Req>::value) {
+    e.type_name = type_name_of<Req>();
+    e.name = yaml_request_name(e.type_name);
+    e.fields = field_names_of<Req>();
+    e.from_value = &request_from_value<Req>;
+    e.reply_to_value = &reply_as_value<Req>;
+  } else {
+    e.from_value = nullptr;
+    e.reply_to_value = nullptr;
+  }
+  return e;
+}
+
 template <class Kind, class... Rs>
 std::vector<request_entry> request_entries(request_list<Rs...>) {
-  return {request_entry{tag_of<Rs>(), &dispatch_request<Kind, Rs>}...};
+  return {make_request_entry<Kind, Rs>()...};
 }
 } // namespace detail
 

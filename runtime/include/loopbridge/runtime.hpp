@@ -12,6 +12,8 @@
 #include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
 #include "loopbridge/shutdown_report.hpp"
+#include "loopbridge/topology.hpp"
+#include "loopbridge/value_future.hpp"
 
 namespace loopbridge {
 
@@ -30,6 +32,10 @@ class runtime_core;
 class runtime {
 public:
   explicit runtime(kind_registry kinds, runtime_options options = {});
+  /// Starts `topo`: its runtime settings, then its actors in dependency order (see `start`).
+  /// Throws `error_exception` (`loop.start_failed` or `loop.bad_request`) if they cannot all
+  /// start; whatever had started is stopped first.
+  runtime(const topology& topo, kind_registry kinds);
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
@@ -40,6 +46,13 @@ public:
   result<void> spawn(actor_spec spec);
   /// Shorthand for a single-instance actor with default settings.
   result<void> spawn(std::string name, std::string kind, value params = {});
+
+  /// Submits the request named `request` (its YAML name, e.g. `echo`, or its type name) to the
+  /// actor `actor`, with its fields from `fields` (a map, checked against the request type:
+  /// unknown fields get a did-you-mean). What scenario files and the CLI use. Problems resolve
+  /// the future at once: `loop.not_found` (actor or request), `loop.bad_request` (fields).
+  value_future submit_value(std::string_view actor, std::string_view request, const value& fields,
+                            std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
 
   /// Starts a set of actors in dependency order (`depends_on`): everything is validated first
   /// (nothing starts if anything is wrong), then each wave of actors whose dependencies are

@@ -7,6 +7,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "loopbridge/field.hpp"
 #include "loopbridge/kind.hpp"
 #include "loopbridge/params.hpp"
 #include "loopbridge/value.hpp"
@@ -34,8 +35,9 @@ struct echo_reply {
 
   template <class Inspector>
   friend auto inspect(Inspector& f, echo_reply& x) {
-    return f(caf::meta::type_name("echo_reply"), x.payload, x.instance, x.request_id, x.context,
-             x.received);
+    return f(caf::meta::type_name("echo_reply"), field("payload"), x.payload, field("instance"),
+             x.instance, field("request_id"), x.request_id, field("context"), x.context,
+             field("received"), x.received);
   }
 };
 
@@ -54,7 +56,8 @@ struct echo_request {
 
   template <class Inspector>
   friend auto inspect(Inspector& f, echo_request& x) {
-    return f(caf::meta::type_name("echo_request"), x.payload, x.delay, x.block, x.fail);
+    return f(caf::meta::type_name("echo_request"), field("payload"), x.payload, field("delay"),
+             x.delay, field("block"), x.block, field("fail"), x.fail);
   }
 };
 
@@ -72,8 +75,9 @@ struct echo_stats {
 
   template <class Inspector>
   friend auto inspect(Inspector& f, echo_stats& x) {
-    return f(caf::meta::type_name("echo_stats"), x.instance, x.received, x.replied, x.failed,
-             x.saw_cancel);
+    return f(caf::meta::type_name("echo_stats"), field("instance"), x.instance, field("received"),
+             x.received, field("replied"), x.replied, field("failed"), x.failed,
+             field("saw_cancel"), x.saw_cancel);
   }
 };
 

@@ -1,0 +1,55 @@
+// The `loopbridge` command: check and graph topology files (run, demo and scenario follow).
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+
+namespace {
+
+const char* usage = R"(usage: loopbridge <command> [options] [files]
+
+Commands:
+  check FILE...   validate topology files; print every problem (file:line:column) or a summary
+                  of what would be started
+  graph FILE      print the topology as a Graphviz DOT graph (actors, pools, routes, start order)
+
+Run `loopbridge <command> --help` for a command's options.
+
+Exit codes: 0 success, 1 problems found (or requests failed), 2 bad arguments or an unusable
+topology, 130 interrupted.
+)";
+
+} // namespace
+
+namespace loopbridge::cli {
+
+bool wants_help(const std::vector<std::string>& args) {
+  for (auto& a : args)
+    if (a == "-h" || a == "--help")
+      return true;
+  return false;
+}
+
+} // namespace loopbridge::cli
+
+int main(int argc, char** argv) {
+  using namespace loopbridge::cli;
+  if (argc < 2) {
+    std::fputs(usage, stderr);
+    return exit_usage;
+  }
+  std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    std::fputs(usage, stdout);
+    return exit_ok;
+  }
+  if (cmd == "check")
+    return check_command(args);
+  if (cmd == "graph")
+    return graph_command(args);
+  std::fprintf(stderr, "loopbridge: unknown command '%s'\n\n%s", cmd.c_str(), usage);
+  return exit_usage;
+}

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string>
+
+namespace loopbridge::config {
+
+/// One thing wrong with a topology or scenario file: where (file, 1-based line and column), the
+/// key path (`actors[1].params.delay`), what is wrong, and a hint (a did-you-mean, the allowed
+/// values or range).
+struct problem {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string path;
+  std::string message;
+  std::string hint;
+
+  /// `file:line:column: path: message (hint)`.
+  std::string to_string() const;
+};
+
+} // namespace loopbridge::config

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loopbridge/actor_spec.hpp"
+#include "loopbridge/runtime_options.hpp"
+#include "loopbridge/value.hpp"
+
+namespace loopbridge {
+
+/// Sends each reply of actor `from` on to actor `to` as its request (a pipeline stage).
+struct route_spec {
+  std::string from;
+  std::string to;
+};
+
+/// What `loopbridge run` drives through a topology: requests for an entry actor, either listed
+/// or generated from a template, a total and a concurrency.
+struct workload_spec {
+  /// The actor that receives the requests (the first stage of a pipeline).
+  std::string entry;
+  /// The request's YAML name (`echo`, `fetch`, ...).
+  std::string request;
+  /// Listed requests: one field map each. Used in order, repeated until `total`.
+  std::vector<value> requests;
+  /// Generated requests: a field map whose strings may contain `{i}` (0, 1, ...).
+  value generate;
+  /// Requests to send in all (default: the listed ones, or the generated count).
+  std::uint64_t total = 0;
+  /// Requests in flight at once.
+  std::uint32_t concurrency = 16;
+  /// Deadline of each request (zero: the runtime's default).
+  std::chrono::nanoseconds timeout{0};
+};
+
+/// A whole actor system as plain data, as a topology file describes it: runtime settings,
+/// actors, routes and a workload. Made by `loopbridge::config::load` (from YAML) or by hand;
+/// `runtime` starts it and knows no YAML.
+struct topology {
+  runtime_options runtime;
+  std::vector<actor_spec> actors;
+  std::vector<route_spec> routes;
+  std::optional<workload_spec> workload;
+  /// Where it came from (a file name), for messages.
+  std::string source;
+};
+
+} // namespace loopbridge

@@ -1,0 +1,190 @@
+// The topology loader: every valid example loads; every file of the invalid corpus yields
+// exactly its recorded messages (each located), and nothing ever throws.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+
+#include "loopbridge/actors/echo.hpp"
+#include "loopbridge/config/loader.hpp"
+#include "support/test_support.hpp"
+
+using namespace loopbridge;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string source_dir() {
+  return LOOPBRIDGE_SOURCE_DIR;
+}
+
+std::vector<std::string> files_in(const std::string& dir, const std::string& ext) {
+  std::vector<std::string> out;
+  if (auto* d = opendir(dir.c_str())) {
+    while (auto* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() > ext.size() && name.compare(name.size() - ext.size(), ext.size(), ext) == 0)
+        out.push_back(name);
+    }
+    closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string read(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// The corpus is checked against the echo kind alone, so its messages do not change when
+/// more kinds are registered.
+kind_registry corpus_kinds() {
+  kind_registry k;
+  k.add<actors::echo>();
+  return k;
+}
+
+} // namespace
+
+TEST_CASE("every invalid topology yields its recorded, located messages and never throws",
+          "[config]") {
+  auto dir = source_dir() + "/tests/config/invalid/";
+  auto files = files_in(dir, ".yaml");
+  REQUIRE(files.size() >= 40);
+  auto kinds = corpus_kinds();
+  for (auto& name : files) {
+    INFO(name);
+    config::load_result r;
+    REQUIRE_NOTHROW(r = config::parse(read(dir + name), kinds, name));
+    CHECK_FALSE(r.ok());
+    REQUIRE_FALSE(r.problems.empty());
+    for (auto& p : r.problems) {
+      CHECK(p.line >= 1);
+      CHECK(p.column >= 1);
+      CHECK(p.file == name);
+      CHECK_FALSE(p.message.empty());
+    }
+    auto expected = read(dir + name.substr(0, name.size() - 5) + ".expected");
+    CHECK(r.report() == expected);
+  }
+}
+
+TEST_CASE("every example topology loads", "[config]") {
+  auto kinds = actors::builtin_kinds();
+  for (auto dir : {source_dir() + "/config/examples/", source_dir() + "/examples/topologies/"}) {
+    for (auto& name : files_in(dir, ".yaml")) {
+      INFO(dir + name);
+      auto r = config::load(dir + name, kinds);
+      CHECK(r.report() == "");
+      CHECK(r.ok());
+    }
+  }
+}
+
+TEST_CASE("a three-line topology gets sensible defaults", "[config]") {
+  auto r = config::parse("actors:\n  - name: echo\n    kind: echo\n", corpus_kinds(), "mini.yaml");
+  REQUIRE(r.ok());
+  auto& t = *r.topology;
+  REQUIRE(t.actors.size() == 1);
+  CHECK(t.actors[0].count == 1);
+  CHECK(t.actors[0].mailbox.overflow == overflow_policy::block);
+  CHECK(t.actors[0].restart.policy == restart_policy::never);
+  CHECK(t.runtime.shutdown_budget == runtime_options{}.shutdown_budget);
+  CHECK_FALSE(t.workload);
+}
+
+TEST_CASE("every section and field reaches the topology value", "[config]") {
+  auto r = config::load(source_dir() + "/config/examples/pipeline.yaml", actors::builtin_kinds());
+  REQUIRE(r.ok());
+  auto& t = *r.topology;
+  CHECK(t.runtime.scheduler_threads == 4);
+  CHECK(t.runtime.default_deadline == 5s);
+  CHECK(t.runtime.shutdown_budget == 3s);
+  REQUIRE(t.actors.size() == 2);
+  auto& w = t.actors[1];
+  CHECK(w.name == "workers");
+  CHECK(w.count == 4);
+  CHECK(w.mailbox.capacity == 1000);
+  CHECK(w.restart.policy == restart_policy::on_failure);
+  CHECK(w.restart.max_restarts == 3);
+  CHECK(w.restart.period == 60s);
+  CHECK(w.depends_on == std::vector<std::string>{"store"});
+  CHECK(w.ready_timeout == 5s);
+  CHECK(w.params.find("delay")->as_duration() == 1ms);
+  REQUIRE(t.routes.size() == 1);
+  CHECK(t.routes[0].from == "workers");
+  REQUIRE(t.workload);
+  CHECK(t.workload->entry == "workers");
+  CHECK(t.workload->request == "echo");
+  CHECK(t.workload->total == 100);
+  CHECK(t.workload->concurrency == 16);
+  CHECK(t.workload->timeout == 2s);
+}
+
+TEST_CASE("YAML scalars are typed by the core schema; quoted ones stay strings", "[config]") {
+  auto r = config::parse("actors:\n  - name: a\n    kind: echo\n"
+                         "workload:\n  entry: a\n  request: echo\n  requests:\n"
+                         "    - {payload: 42}\n    - {payload: '42'}\n    - {payload: 1.5}\n"
+                         "    - {payload: true}\n    - {payload: ~}\n    - {payload: [1, x]}\n",
+                         corpus_kinds(), "typed.yaml");
+  REQUIRE(r.ok());
+  auto& req = r.topology->workload->requests;
+  REQUIRE(req.size() == 6);
+  CHECK(*req[0].find("payload") == value{42});
+  CHECK(*req[1].find("payload") == value{"42"});
+  CHECK(*req[2].find("payload") == value{1.5});
+  CHECK(*req[3].find("payload") == value{true});
+  CHECK(req[4].find("payload")->is_null());
+  CHECK(*req[5].find("payload") == value{value::list{1, "x"}});
+}
+
+TEST_CASE("a loaded topology starts, and nothing starts from an invalid one", "[config]") {
+  auto kinds = actors::builtin_kinds();
+  auto r = config::load(source_dir() + "/config/examples/pipeline.yaml", kinds);
+  REQUIRE(r.ok());
+  runtime rt{*r.topology, kinds};
+  auto h = rt.actor<actors::echo>("workers").value();
+  CHECK(h.call(actors::echo_request{"hi"}, 5s).ok());
+  auto m = rt.metrics();
+  REQUIRE(m.size() == 2);
+  CHECK(m[0].name == "store"); // dependencies first
+  CHECK(m[1].instances == 4);
+}
+
+TEST_CASE("requests from YAML fields reach a kind and print as values", "[config]") {
+  runtime rt{actors::builtin_kinds(), lbtest::quick_options()};
+  rt.spawn("e", "echo").value();
+  auto ok =
+      rt.submit_value("e", "echo", value{{"payload", value::list{1, "two"}}, {"delay", "1ms"}})
+          .get();
+  REQUIRE(ok.ok());
+  CHECK(*ok->find("payload") == value{value::list{1, "two"}});
+  CHECK(ok->find("request_id")->as_integer() > 0);
+  auto stats = rt.submit_value("e", "echo_stats", value{}).get();
+  REQUIRE(stats.ok());
+  CHECK(stats->find("received")->as_integer() == 1);
+  auto typo = rt.submit_value("e", "echo", value{{"paylod", 1}}).get();
+  REQUIRE(typo.is(errc::bad_request));
+  CHECK(typo.error().message() == "request 'echo' to 'e': paylod: unknown field (did you mean "
+                                  "'payload'?)");
+  auto unknown = rt.submit_value("e", "ehco", value{}).get();
+  REQUIRE(unknown.is(errc::not_found));
+  CHECK(unknown.error().message() ==
+        "actor 'e' (kind echo) serves no request 'ehco' (did you mean 'echo'?)");
+  CHECK(rt.submit_value("nobody", "echo", value{}).get().is(errc::not_found));
+}
+
+TEST_CASE("inputs beyond the limits fail cleanly", "[config]") {
+  config::load_limits small;
+  small.max_bytes = 64;
+  auto big = config::parse(std::string(100, '#'), corpus_kinds(), "big.yaml", small);
+  REQUIRE(big.problems.size() == 1);
+  CHECK(big.problems[0].message == "the file is too large (100 bytes)");
+  auto missing = config::load("/nonexistent/topology.yaml", corpus_kinds());
+  REQUIRE(missing.problems.size() == 1);
+  CHECK(missing.problems[0].message == "cannot open the file");
+}
