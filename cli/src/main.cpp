@@ -14,6 +14,7 @@ Commands:
   check FILE...   validate topology files; print every problem (file:line:column) or a summary
                   of what would be started
   graph FILE      print the topology as a Graphviz DOT graph (actors, pools, routes, start order)
+  schema          print the JSON Schema of topology files (--markdown: the reference tables)
 
 Run `loopbridge <command> --help` for a command's options.
 
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
     return check_command(args);
   if (cmd == "graph")
     return graph_command(args);
+  if (cmd == "schema")
+    return schema_command(args);
   std::fprintf(stderr, "loopbridge: unknown command '%s'\n\n%s", cmd.c_str(), usage);
   return exit_usage;
 }

@@ -8,6 +8,7 @@
 #include "yaml_reader.hpp"
 
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/config/schema.hpp"
 #include "loopbridge/params.hpp"
 
 namespace loopbridge::config {
@@ -17,17 +18,15 @@ namespace {
 using detail::index;
 using detail::join;
 
-const std::vector<std::string> top_keys{"runtime", "actors", "routes", "workload"};
-const std::vector<std::string> runtime_keys{
-    "scheduler_threads", "default_deadline", "shutdown_budget", "default_capacity",
-    "log_level",         "loop_spin",        "host_spin"};
-const std::vector<std::string> actor_keys{"name",    "kind",       "count",         "mailbox",
-                                          "restart", "depends_on", "ready_timeout", "params"};
-const std::vector<std::string> mailbox_keys{"capacity", "overflow"};
-const std::vector<std::string> restart_keys{"policy", "max_restarts", "period"};
-const std::vector<std::string> route_keys{"from", "to"};
-const std::vector<std::string> workload_keys{"entry", "request",     "requests", "generate",
-                                             "total", "concurrency", "timeout"};
+// Allowed keys per section come from the one schema table (schema.cpp).
+const std::vector<std::string> top_keys = keys_of("");
+const std::vector<std::string> runtime_keys = keys_of("runtime");
+const std::vector<std::string> actor_keys = keys_of("actors[]");
+const std::vector<std::string> mailbox_keys = keys_of("actors[].mailbox");
+const std::vector<std::string> restart_keys = keys_of("actors[].restart");
+const std::vector<std::string> route_keys = keys_of("routes[]");
+const std::vector<std::string> workload_keys = keys_of("workload");
+const std::vector<std::string> generate_keys = keys_of("workload.generate");
 const std::vector<std::string> log_levels{"trace", "debug", "info", "warning", "error", "off"};
 
 bool valid_name(const std::string& s) {
@@ -459,8 +458,7 @@ private:
         yaml_.expect_map(*generate_node, "workload.generate", "a map with count and fields")) {
       std::optional<std::int64_t> count;
       value fields = value::map{};
-      for (auto& [key, v] :
-           yaml_.entries(*generate_node, "workload.generate", {"count", "fields"})) {
+      for (auto& [key, v] : yaml_.entries(*generate_node, "workload.generate", generate_keys)) {
         auto p = join("workload.generate", key);
         if (key == "count")
           count = yaml_.integer(v, p, 1, 100000000);

@@ -8,6 +8,7 @@
 
 #include "loopbridge/actors/echo.hpp"
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/config/schema.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -187,4 +188,23 @@ TEST_CASE("inputs beyond the limits fail cleanly", "[config]") {
   auto missing = config::load("/nonexistent/topology.yaml", corpus_kinds());
   REQUIRE(missing.problems.size() == 1);
   CHECK(missing.problems[0].message == "cannot open the file");
+}
+
+TEST_CASE("the JSON Schema and the reference in docs/topology.md match the loader's table",
+          "[config]") {
+  auto kinds = actors::builtin_kinds();
+  CHECK(read(source_dir() + "/config/topology.schema.json") == config::json_schema(kinds));
+  auto doc = read(source_dir() + "/docs/topology.md");
+  std::string begin = "<!-- BEGIN GENERATED: loopbridge schema --markdown -->\n";
+  auto from = doc.find(begin);
+  auto to = doc.find("<!-- END GENERATED -->");
+  REQUIRE(from != std::string::npos);
+  REQUIRE(to != std::string::npos);
+  INFO("run scripts/regen-docs after changing the topology format or a kind's params");
+  CHECK(doc.substr(from + begin.size(), to - from - begin.size()) ==
+        config::markdown_reference(kinds));
+  // Every key the loader accepts is documented, and nothing else.
+  for (auto section : {"", "runtime", "actors[]", "actors[].mailbox", "routes[]", "workload"})
+    for (auto& key : config::keys_of(section))
+      CHECK(doc.find("| `" + key + "`") != std::string::npos);
 }
