@@ -6,6 +6,9 @@ namespace loopbridge::actors {
 
 kind_registry& register_builtin_kinds(kind_registry& registry) {
   registry.add<echo>("replies with its request; for tests, benchmarks and scenarios");
+  // An echo stage passes its payload on to the next echo stage.
+  registry.adapt<echo_reply, echo_request>(
+      [](echo_reply&& r) { return echo_request{std::move(r.payload)}; });
   return registry;
 }
 

@@ -285,6 +285,9 @@ private:
         names.push_back(actors[i].name);
     }
     all_names_ = names;
+    for (auto& a : actors)
+      if (!a.name.empty())
+        actor_kinds_.emplace(a.name, a.kind);
     for (std::size_t i = 0; i < actors.size(); ++i) {
       auto path = index("actors", i);
       auto node = depends_nodes_.count(path) ? depends_nodes_[path] : actor_nodes_[i];
@@ -383,10 +386,58 @@ private:
       }
       yaml_.require(has_from, n[i], path, "from");
       yaml_.require(has_to, n[i], path, "to");
-      if (has_from && has_to && r.from == r.to)
+      if (has_from && has_to && r.from == r.to) {
         yaml_.add(n[i], path, "a route from '" + r.from + "' to itself");
+      } else if (has_from && has_to && known_actor(r.from) && known_actor(r.to)) {
+        if (auto first = routed_.find(r.from); first != routed_.end())
+          yaml_.add(n[i], path, "'" + r.from + "' already routes to '" + first->second + "'",
+                    "an actor has at most one outgoing route");
+        else
+          check_adapter(n[i], path, r);
+        routed_.emplace(r.from, r.to);
+      }
       out.push_back(std::move(r));
     }
+    // A chain of routes that comes back to where it started never ends.
+    for (auto& [from, _] : routed_) {
+      std::string cycle = from;
+      for (auto at = routed_.find(from); at != routed_.end(); at = routed_.find(at->second)) {
+        cycle += " -> " + at->second;
+        if (at->second == from) {
+          auto members = cycle_members(from);
+          if (from == *std::min_element(members.begin(), members.end())) // report it once
+            yaml_.add(n, "routes", "routes form a cycle: " + cycle);
+          break;
+        }
+        if (cycle.size() > 4096)
+          break;
+      }
+    }
+  }
+
+  std::vector<std::string> cycle_members(const std::string& from) const {
+    std::vector<std::string> out{from};
+    for (auto at = routed_.find(from); at != routed_.end() && at->second != from;
+         at = routed_.find(at->second))
+      out.push_back(at->second);
+    return out;
+  }
+
+  void check_adapter(const YAML::Node& at, const std::string& path, const route_spec& r) {
+    auto* from = kind_of(r.from);
+    auto* to = kind_of(r.to);
+    if (!from || !to)
+      return;
+    for (auto& req : from->requests)
+      if (kinds_.find_adapter(req.reply_tag, *to))
+        return;
+    yaml_.add(at, path, "no adapter from a reply of " + from->name + " to a request of " + to->name,
+              "register one with kind_registry::adapt");
+  }
+
+  const kind_descriptor* kind_of(const std::string& actor) const {
+    auto it = actor_kinds_.find(actor);
+    return it == actor_kinds_.end() ? nullptr : kinds_.find(it->second);
   }
 
   // -- workload --------------------------------------------------------------------------------
@@ -522,6 +573,8 @@ private:
   std::map<std::string, std::vector<std::pair<YAML::Node, std::string>>> name_nodes_;
   std::map<std::string, YAML::Node> depends_nodes_;
   std::vector<std::string> all_names_;
+  std::map<std::string, std::string> actor_kinds_;
+  std::map<std::string, std::string> routed_; ///< from -> to, as declared
 };
 
 } // namespace

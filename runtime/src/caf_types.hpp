@@ -26,6 +26,10 @@ using spawn_atom = caf::atom_constant<caf::atom("lb_spawn")>;
 using stop_atom = caf::atom_constant<caf::atom("lb_stop")>;
 /// Stop one actor: `(stop_actor_atom, request_ref)`, the request being a `stop_request`.
 using stop_actor_atom = caf::atom_constant<caf::atom("lb_stopact")>;
+/// Fault injection: `(kill_atom, target index, instance)` kills one instance.
+using kill_atom = caf::atom_constant<caf::atom("lb_kill")>;
+/// `(route_atom, from index, to index)`: replies of a pipeline stage at `from` go on to `to`.
+using route_atom = caf::atom_constant<caf::atom("lb_route")>;
 // anyone -> loop, loop -> worker: "your request inbox has work" (see request_inbox)
 using drain_atom = caf::atom_constant<caf::atom("lb_drain")>;
 // worker -> loop

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "admission.hpp"
 #include "loop_thread.hpp"
 #include "runtime_core.hpp"
 #include "worker_actor.hpp"
@@ -69,6 +70,8 @@ caf::behavior event_loop::make_behavior() {
       [this](stop_atom, std::int64_t deadline_ns) {
         on_stop_all(time_point{std::chrono::nanoseconds{deadline_ns}});
       },
+      [this](kill_atom, std::uint32_t t, std::uint32_t i) { on_kill(t, i); },
+      [this](route_atom, std::uint32_t from, std::uint32_t to) { on_route(from, to); },
   };
 }
 
@@ -105,21 +108,26 @@ void event_loop::on_spawn(record_ptr rec) {
     finish_stop(tr, error{errc::stopped, "the runtime stopped"});
     return;
   }
-  auto self = caf::actor_cast<caf::actor>(this);
-  auto ready_by = clock::now() + rec->spec.ready_timeout;
-  for (std::uint32_t i = 0; i < rec->spec.count; ++i) {
-    auto& inst = tr.instances[i];
-    inst.inbox = std::make_shared<request_inbox>();
-    inst.token = new_token();
-    inst.handle = spawn<worker_actor>(rec, i, inst.token, self, core_, inst.inbox, inbox_);
-    inst.alive = true;
-    monitor(inst.handle);
-    by_addr_.emplace(inst.handle.address(), std::make_pair(rec->index, i));
-    scheduled_send(self, ready_by, ready_timeout_atom::value, rec->index, i, inst.token);
-  }
-  tr.alive = rec->spec.count;
+  for (std::uint32_t i = 0; i < rec->spec.count; ++i)
+    start_instance(tr, i);
   LB_LOG(debug, "loop",
          "spawned " << rec->spec.name << " (" << rec->kind->name << " x" << rec->spec.count << ")");
+}
+
+void event_loop::start_instance(target& t, std::uint32_t i) {
+  auto& inst = t.instances[i];
+  auto self = caf::actor_cast<caf::actor>(this);
+  inst.inbox = std::make_shared<request_inbox>();
+  inst.token = new_token();
+  inst.failure = error{};
+  inst.ready = false;
+  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, inst.inbox, inbox_);
+  inst.alive = true;
+  ++t.alive;
+  monitor(inst.handle);
+  by_addr_.emplace(inst.handle.address(), std::make_pair(t.record->index, i));
+  scheduled_send(self, clock::now() + t.record->spec.ready_timeout, ready_timeout_atom::value,
+                 t.record->index, i, inst.token);
 }
 
 void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token) {
@@ -196,20 +204,38 @@ void event_loop::on_submit(request_state* st) {
       actor_counters::add(t->record->counters.cancelled);
       ++t->dropped;
     }
-    st->mark_settled();
-    st->release();
+    let_go(st);
     return;
   }
   if (!t || t->state != phase::running) {
     st->fail(t && t->state == phase::stopped
                  ? t->stop_reason
                  : error{errc::stopped, st->target->spec.name + " is stopping"});
-    st->mark_settled();
-    st->release();
+    let_go(st);
     return;
   }
   st->links.accepted_at = now_;
-  actor_counters::add(t->record->counters.received);
+  auto& c = t->record->counters;
+  actor_counters::add(c.received);
+  // Overflow: `block` took its place before submitting (admission); `reject` and
+  // `drop_oldest` are decided here.
+  auto policy = t->record->spec.mailbox.overflow;
+  if (policy != overflow_policy::block && t->queue.size() + t->in_flight >= t->record->capacity) {
+    auto full = error{errc::overloaded, t->record->spec.name + " is full (capacity " +
+                                            std::to_string(t->record->capacity) + ")"};
+    if (policy == overflow_policy::drop_oldest && !t->queue.empty()) {
+      auto* oldest = t->queue.front();
+      oldest->fail(error{errc::overloaded, full.message() + ": dropped the oldest queued request"});
+      untrack(*t, oldest, false);
+    } else {
+      st->fail(full);
+      actor_counters::add(c.failed);
+      ++t->dropped;
+      let_go(st);
+      publish_gauges(*t);
+      return;
+    }
+  }
   if (st->deadline != time_point::max()) {
     deadlines_.insert(st);
     if (st->deadline < armed_)
@@ -221,8 +247,23 @@ void event_loop::on_submit(request_state* st) {
   publish_gauges(*t);
 }
 
+bool event_loop::has_room(const target& t) const {
+  if (t.record->spec.mailbox.overflow != overflow_policy::block)
+    return true;
+  return t.record->admission.occupancy.load(std::memory_order_acquire) <
+         static_cast<std::int64_t>(t.record->capacity);
+}
+
 void event_loop::pump(target& t) {
+  target* next = t.route_to >= 0 ? targets_[t.route_to].get() : nullptr;
   while (!t.queue.empty()) {
+    // Credit: a pipeline stage is handed out only when the next stage's actor has room for
+    // what it will produce; the place is reserved now, so nothing downstream overflows.
+    auto* head = t.queue.front();
+    bool reserve =
+        next && head->parent && next->record->spec.mailbox.overflow == overflow_policy::block;
+    if (reserve && !has_room(*next))
+      return;
     std::uint32_t best = UINT32_MAX;
     std::size_t best_load = SIZE_MAX;
     for (std::uint32_t i = 0; i < t.instances.size(); ++i) {
@@ -234,6 +275,10 @@ void event_loop::pump(target& t) {
     }
     if (best == UINT32_MAX)
       return;
+    if (reserve) {
+      admit_unchecked(*next->record);
+      head->links.reserved_next = true;
+    }
     dispatch(t, best, t.queue.pop_front());
   }
 }
@@ -254,6 +299,9 @@ void event_loop::publish_gauges(target& t) {
   auto& c = t.record->counters;
   c.queued.store(t.queue.size(), std::memory_order_relaxed);
   c.in_flight.store(t.in_flight, std::memory_order_relaxed);
+  auto held = t.queue.size() + t.in_flight;
+  if (held > c.max_held.load(std::memory_order_relaxed))
+    c.max_held.store(held, std::memory_order_relaxed);
 }
 
 void event_loop::on_finished(request_state* st) {
@@ -266,11 +314,64 @@ void event_loop::on_finished(request_state* st) {
       e.error = st->error();
     core_->publish(e);
   }
+  request_ref next;
+  if (st->parent && !st->failed() && !st->parent->done())
+    next = next_stage(t, st);
   untrack(t, st, true); // drops the loop's reference
   st->release();        // the reference the worker sent back
+  if (next)
+    on_submit(next.detach());
   pump(t);
   publish_gauges(t);
+  for (auto up : t.upstream) // room freed here may let a stage upstream continue
+    pump(*targets_[up]);
   check_drained(t);
+}
+
+request_ref event_loop::next_stage(target& t, request_state* st) {
+  auto* parent = st->parent.get();
+  if (t.route_to < 0) { // the last stage: its reply is the pipeline's
+    if (parent->try_claim()) {
+      if (!parent->adopt_reply(*st))
+        parent->set_error(error{errc::bad_request, "the pipeline's last stage (" +
+                                                       t.record->spec.name +
+                                                       ") replies with another type"});
+      parent->publish();
+    }
+    return {};
+  }
+  auto& to = *targets_[t.route_to];
+  auto fail_parent = [&](error e) {
+    parent->fail(std::move(e));
+    return request_ref{};
+  };
+  auto* entry = t.record->kind->find_request(st->request_type());
+  auto* adapter = entry ? core_->kinds().find_adapter(entry->reply_tag, *to.record->kind) : nullptr;
+  if (!adapter)
+    return fail_parent(error{errc::bad_request, "no adapter from " + t.record->spec.name +
+                                                    "'s reply to a request of " +
+                                                    to.record->spec.name});
+  auto converted = adapter->convert(*st);
+  if (!converted)
+    return fail_parent(error{errc::bad_request, "route " + t.record->spec.name + " -> " +
+                                                    to.record->spec.name + ": " +
+                                                    converted.error().message()});
+  auto next = std::move(*converted);
+  next->parent = st->parent;
+  next->id = parent->id;
+  next->context = parent->context;
+  next->deadline = parent->deadline;
+  next->target = to.record.get();
+  next->links.stage_number = st->links.stage_number + 1;
+  if (st->links.reserved_next) { // the place reserved at dispatch moves to the new stage
+    st->links.reserved_next = false;
+    next->admitted = true;
+  } else if (to.record->spec.mailbox.overflow == overflow_policy::block) {
+    admit_unchecked(*to.record);
+    next->admitted = true;
+  }
+  parent->links.stage = next.get();
+  return next;
 }
 
 void event_loop::untrack(target& t, request_state* st, bool worker_finished) {
@@ -298,12 +399,45 @@ void event_loop::untrack(target& t, request_state* st, bool worker_finished) {
     ++t.finished;
   else
     ++t.dropped;
+  let_go(st);
+}
+
+void event_loop::let_go(request_state* st) {
+  if (st->admitted) {
+    st->admitted = false;
+    release_place(*st->target);
+  }
+  if (st->links.reserved_next) { // a stage that will not continue frees its reservation
+    st->links.reserved_next = false;
+    auto& t = *targets_[st->target->index];
+    if (t.route_to >= 0)
+      release_place(*targets_[t.route_to]->record);
+  }
+  if (auto* parent = st->parent.get()) {
+    if (st->failed() && !parent->done()) {
+      auto& e = st->error();
+      parent->fail(error{error_code{e.domain(), e.code()},
+                         "stage " + std::to_string(st->links.stage_number) + " (" +
+                             st->target->spec.name + ") failed: " + e.message()});
+    }
+    if (parent->links.stage == st || parent->links.stage == nullptr) {
+      parent->links.stage = nullptr;
+      if (parent->done())
+        parent->mark_settled();
+    }
+  }
   st->mark_settled();
   st->release();
 }
 
 void event_loop::on_cancel(request_ref& ref) {
   auto* st = ref.get();
+  if (st->links.where == loop_links::place::none && st->links.stage) {
+    // A pipeline: the cancel reaches the stage that holds the request now.
+    st = st->links.stage;
+    st->request_cancel();
+    st->fail(error{errc::cancelled, "cancelled by the host"});
+  }
   if (st->links.where == loop_links::place::none)
     return;
   auto& t = *targets_[st->target->index];
@@ -412,6 +546,32 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
     (*it)->links.where = loop_links::place::queued;
     t.queue.push_front(*it);
   }
+  // Supervision: restart the instance while the budget (max_restarts within period) lasts.
+  auto& policy = t.record->spec.restart;
+  if (t.state == phase::running && !stopping_ && policy.policy == restart_policy::on_failure) {
+    auto now = clock::now();
+    while (!t.restarts.empty() && now - t.restarts.front() > policy.period)
+      t.restarts.pop_front();
+    if (t.restarts.size() < policy.max_restarts) {
+      t.restarts.push_back(now);
+      ++t.restart_count;
+      actor_counters::add(t.record->counters.restarts);
+      LB_LOG(info, "loop",
+             "restarting " << label(*t.record, instance) << " (restart " << t.restart_count
+                           << "): " << reason.message());
+      start_instance(t, instance);
+      if (core_->wants(event_type::restarted))
+        core_->publish(restarted_event{t.record->spec.name, instance, t.restart_count, reason});
+      publish_gauges(t);
+      return;
+    }
+    finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped: restart budget spent (" +
+                                            std::to_string(policy.max_restarts) +
+                                            " restarts within " + format_duration(policy.period) +
+                                            "); last failure: " + reason.message()});
+    maybe_quit();
+    return;
+  }
   if (t.alive == 0 && t.state != phase::stopped) {
     // Nothing left to serve the queue. Before any instance was ready this is a failed start:
     // the queued requests fail with the start error itself.
@@ -443,6 +603,22 @@ void event_loop::fail_all(target& t, const error& reason) {
 }
 
 // -- stopping -------------------------------------------------------------------------------------
+
+void event_loop::on_kill(std::uint32_t ti, std::uint32_t i) {
+  if (ti >= targets_.size() || !targets_[ti] || i >= targets_[ti]->instances.size())
+    return;
+  auto& t = *targets_[ti];
+  auto& inst = t.instances[i];
+  if (!inst.alive || !inst.handle)
+    return;
+  inst.failure = error{errc::worker_failed, label(*t.record, i) + " was killed (kill_instance)"};
+  send_exit(inst.handle, caf::exit_reason::kill);
+}
+
+void event_loop::on_route(std::uint32_t from, std::uint32_t to) {
+  targets_[from]->route_to = to;
+  targets_[to]->upstream.push_back(from);
+}
 
 void event_loop::on_stop_actor(request_ref& ref) {
   auto& t = *targets_[ref->target->index];

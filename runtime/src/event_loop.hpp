@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -63,9 +64,13 @@ private:
     time_point stop_deadline = time_point::max();
     std::vector<request_ref> stop_waiters; ///< `stop_request`s to answer when stopped
     error stop_reason;
-    std::uint64_t finished = 0; ///< requests whose worker reported them finished
-    std::uint64_t dropped = 0;  ///< requests resolved by the loop without their worker
-    stopped_event last_stopped; ///< what the stop announced
+    std::uint64_t finished = 0;          ///< requests whose worker reported them finished
+    std::uint64_t dropped = 0;           ///< requests resolved by the loop without their worker
+    stopped_event last_stopped;          ///< what the stop announced
+    std::int64_t route_to = -1;          ///< where pipeline stages continue, or -1
+    std::vector<std::uint32_t> upstream; ///< targets routing into this one (credit)
+    std::deque<time_point> restarts;     ///< restart times within the budget's period
+    std::uint32_t restart_count = 0;
   };
 
   // -- handlers --------------------------------------------------------------------------------
@@ -83,13 +88,23 @@ private:
   void on_tick();
   void on_stop_actor(request_ref& ref);
   void on_stop_all(time_point deadline);
+  void on_kill(std::uint32_t t, std::uint32_t i);
+  void on_route(std::uint32_t from, std::uint32_t to);
 
   // -- requests ----------------------------------------------------------------------------------
   /// Hands queued requests of `t` to instances while any has room.
   void pump(target& t);
   void dispatch(target& t, std::uint32_t instance, request_state* st);
-  /// Stops tracking `st`, counts its outcome, marks it settled and drops the loop's reference.
+  /// Stops tracking `st`, counts its outcome, then `let_go`.
   void untrack(target& t, request_state* st, bool worker_finished);
+  /// The loop is done with `st`: gives back its admission place, tells its pipeline (a failed
+  /// stage fails the whole), marks it settled and drops the loop's reference.
+  void let_go(request_state* st);
+  /// A pipeline stage finished well: the next stage's request (through the route's adapter),
+  /// or nothing after the last stage (its reply becomes the pipeline's).
+  request_ref next_stage(target& t, request_state* st);
+  /// Room left in `t` for credit-controlled pipeline stages (block policy).
+  bool has_room(const target& t) const;
   /// Resolves every request `t` holds with `reason` (they count as dropped).
   void fail_all(target& t, const error& reason);
   void expire(request_state* st);
@@ -98,6 +113,8 @@ private:
   /// The instance terminated: requests it never started go back to the queue, the ones it
   /// was running fail with `reason`.
   void instance_lost(target& t, std::uint32_t instance, error reason);
+  /// Starts a new incarnation of instance `i` of `t`.
+  void start_instance(target& t, std::uint32_t i);
   /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until
   /// `deadline`, then the rest are cancelled).
   void begin_stop(target& t, time_point deadline);

@@ -1,10 +1,6 @@
 #include "loopbridge/detail/request_state.hpp"
 
-#include <climits>
-#include <ctime>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "futex.hpp"
 
 #include "loopbridge/detail/completion_sink.hpp"
 #include "loopbridge/detail/spin_policy.hpp"
@@ -13,23 +9,8 @@ namespace loopbridge::detail {
 
 namespace {
 
-// std::atomic<uint32_t> is a plain 32-bit word on Linux: the futex syscall may wait on it.
-static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
-
-std::uint32_t* word(std::atomic<std::uint32_t>& a) {
-  return reinterpret_cast<std::uint32_t*>(&a);
-}
-
-void futex_wake_all(std::atomic<std::uint32_t>& a) {
-  syscall(SYS_futex, word(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
-}
-
-// Sleeps while the word equals `expected`, at most until `abs_deadline` (CLOCK_MONOTONIC, the
-// clock behind std::chrono::steady_clock on Linux); nullptr waits without a deadline.
-void futex_wait(std::atomic<std::uint32_t>& a, std::uint32_t expected,
-                const timespec* abs_deadline) {
-  syscall(SYS_futex, word(a), FUTEX_WAIT_BITSET_PRIVATE, expected, abs_deadline, nullptr,
-          FUTEX_BITSET_MATCH_ANY);
+void futex_wait(std::atomic<std::uint32_t>& a, std::uint32_t expected, time_point deadline) {
+  futex_wait_until(a, expected, deadline);
 }
 
 } // namespace
@@ -56,27 +37,17 @@ namespace {
 
 /// Blocks until `(flags & bit) != 0` or `t` (time_point::max() = no deadline).
 bool wait_for_bit(std::atomic<std::uint32_t>& flags, std::uint32_t bit, time_point t) noexcept {
-  timespec ts{};
-  const timespec* deadline = nullptr;
-  if (t != time_point::max()) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-    if (ns < 0)
-      ns = 0;
-    ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-    ts.tv_nsec = static_cast<long>(ns % 1000000000);
-    deadline = &ts;
-  }
   for (;;) {
     auto f = flags.load(std::memory_order_acquire);
     if (f & bit)
       return true;
-    if (deadline && clock::now() >= t)
+    if (t != time_point::max() && clock::now() >= t)
       return false;
     if (!(f & request_state::waiter_bit)) {
       flags.fetch_or(request_state::waiter_bit, std::memory_order_acq_rel);
       continue;
     }
-    futex_wait(flags, f, deadline);
+    futex_wait(flags, f, t);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "loopbridge/detail/spin_policy.hpp"
 
+#include "admission.hpp"
 #include "event_loop.hpp"
 #include "runtime_core.hpp"
 #include "worker_actor.hpp"
@@ -138,17 +139,37 @@ const shutdown_report& runtime_core::stop() {
 }
 
 void runtime_core::submit(request_ref st, clock::duration timeout) noexcept {
-  st->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  stamp(*st, timeout);
+  enqueue(std::move(st));
+}
+
+void runtime_core::stamp(request_state& st, clock::duration timeout) noexcept {
+  st.id = next_id_.fetch_add(1, std::memory_order_relaxed);
   auto now = clock::now();
   auto budget = timeout > clock::duration::zero()
                     ? timeout
                     : std::chrono::duration_cast<clock::duration>(options_.default_deadline);
-  st->deadline = budget >= time_point::max() - now ? time_point::max() : now + budget;
+  st.deadline = budget >= time_point::max() - now ? time_point::max() : now + budget;
   // A request submitted while handling another inherits what is left of that one's deadline.
-  st->deadline = std::min(st->deadline, current_request_deadline());
-  st->context = context::current();
+  st.deadline = std::min(st.deadline, current_request_deadline());
+  st.context = context::current();
+}
+
+void runtime_core::enqueue(request_ref st) noexcept {
+  if (st->target->spec.mailbox.overflow == overflow_policy::block) {
+    if (auto room = admit(*st->target, st->deadline); !room) {
+      st->fail(std::move(room).error());
+      st->mark_settled();
+      return;
+    }
+    st->admitted = true;
+  }
   gate_pass pass{submit_gate_};
   if (!pass) {
+    if (st->admitted) {
+      st->admitted = false;
+      release_place(*st->target);
+    }
     st->fail(error{errc::stopped, "the runtime is stopped"});
     st->mark_settled();
     return;
@@ -398,12 +419,21 @@ future<stopped_event> runtime_core::stop_actor(std::string_view name,
 
 value_future runtime_core::submit_value(std::string_view actor, std::string_view request,
                                         const value& fields, std::chrono::nanoseconds timeout) {
-  auto failed = [&](error e) {
-    auto st = make_ref<typed_request_state<stop_request>>(stop_request{});
-    st->fail(std::move(e));
-    st->mark_settled();
-    return value_future{request_ref{st}, nullptr, shared_from_this()};
-  };
+  auto st = make_request(actor, request, fields);
+  if (!st) {
+    auto failed = make_ref<typed_request_state<stop_request>>(stop_request{});
+    failed->fail(std::move(st).error());
+    failed->mark_settled();
+    return value_future{request_ref{failed}, nullptr, shared_from_this()};
+  }
+  auto* entry = (*st)->target->kind->find_request((*st)->request_type());
+  submit(*st, timeout);
+  return value_future{std::move(*st), entry->reply_to_value, shared_from_this()};
+}
+
+result<request_ref> runtime_core::make_request(std::string_view actor, std::string_view request,
+                                               const value& fields) const {
+  auto failed = [](error e) { return result<request_ref>{std::move(e)}; };
   auto rec = find(actor, nullptr, {});
   if (!rec)
     return failed(std::move(rec).error());
@@ -435,8 +465,173 @@ value_future runtime_core::submit_value(std::string_view actor, std::string_view
     return failed(error{errc::bad_request, msg});
   }
   st->target = rec->get();
-  submit(st, timeout);
-  return value_future{std::move(st), entry->reply_to_value, shared_from_this()};
+  return st;
+}
+
+namespace {
+
+/// The parent of a pipeline submitted with value fields: the last stage's reply as a value.
+class value_pipeline_parent final : public reply_state<value> {
+public:
+  value_pipeline_parent() : reply_state<value>(tag_of<value_pipeline_parent>()) {}
+  void* request_data() noexcept override { return nullptr; }
+  bool adopt_reply(request_state& last) noexcept override {
+    auto* entry = last.target->kind->find_request(last.request_type());
+    if (!entry || !entry->reply_to_value)
+      return false;
+    reply = entry->reply_to_value(last);
+    return true;
+  }
+};
+
+value parent_value(request_state& st) {
+  auto& typed = static_cast<reply_state<value>&>(st);
+  return typed.reply ? *typed.reply : value{};
+}
+
+} // namespace
+
+result<const type_tag*> runtime_core::pipeline_reply(const actor_record& entry,
+                                                     const type_tag* request) const {
+  std::lock_guard<std::mutex> guard{records_mutex_};
+  const actor_record* at = &entry;
+  for (std::size_t hops = 0; hops <= records_.size(); ++hops) {
+    auto* e = at->kind->find_request(request);
+    if (!e)
+      return error{errc::bad_request, at->spec.name + " does not serve this request type"};
+    auto route = routes_.find(at->spec.name);
+    if (route == routes_.end())
+      return e->reply_tag;
+    auto& next = *records_.at(route->second);
+    auto* adapter = kinds_.find_adapter(e->reply_tag, *next.kind);
+    if (!adapter)
+      return error{errc::bad_request, "route " + at->spec.name + " -> " + next.spec.name +
+                                          ": no adapter for this reply type"};
+    request = adapter->to;
+    at = &next;
+  }
+  return error{errc::bad_request, "the routes from " + entry.spec.name + " form a cycle"};
+}
+
+void runtime_core::submit_pipeline(request_ref parent, request_ref first,
+                                   const type_tag* final_reply, clock::duration timeout) {
+  auto fail = [&](error e) {
+    parent->fail(std::move(e));
+    parent->mark_settled();
+  };
+  auto chain = pipeline_reply(*first->target, first->request_type());
+  if (!chain)
+    return fail(std::move(chain).error());
+  if (final_reply && *chain != final_reply)
+    return fail(error{errc::bad_request, "the pipeline from " + first->target->spec.name +
+                                             " ends with another reply type than the one asked "
+                                             "for"});
+  stamp(*first, timeout);
+  parent->id = first->id;
+  parent->deadline = first->deadline;
+  parent->context = first->context;
+  parent->target = first->target;
+  first->parent = parent;
+  enqueue(first);
+  if (first->done() && first->failed() && !parent->done())
+    fail(first->error());
+}
+
+value_future runtime_core::submit_pipeline_value(std::string_view actor, std::string_view request,
+                                                 const value& fields,
+                                                 std::chrono::nanoseconds timeout) {
+  auto parent = make_ref<value_pipeline_parent>();
+  value_future f{request_ref{parent}, &parent_value, shared_from_this()};
+  auto first = make_request(actor, request, fields);
+  if (!first) {
+    parent->fail(std::move(first).error());
+    parent->mark_settled();
+    return f;
+  }
+  submit_pipeline(request_ref{parent}, std::move(*first), nullptr, timeout);
+  return f;
+}
+
+result<void> runtime_core::check_route(const std::string& from, const std::string& to,
+                                       const std::map<std::string, const kind_descriptor*>& kinds,
+                                       const std::map<std::string, std::string>& routes) const {
+  auto fk = kinds.find(from);
+  auto tk = kinds.find(to);
+  if (fk == kinds.end() || tk == kinds.end())
+    return error{errc::not_found, "route " + from + " -> " + to + ": unknown actor '" +
+                                      (fk == kinds.end() ? from : to) + "'"};
+  if (from == to)
+    return error{errc::bad_request, "route " + from + " -> " + to + ": a route to itself"};
+  if (routes.count(from))
+    return error{errc::bad_request, "route " + from + " -> " + to + ": " + from +
+                                        " already routes to " + routes.at(from)};
+  for (auto at = to;;) { // would this route close a cycle?
+    auto next = routes.find(at);
+    if (next == routes.end())
+      break;
+    if (next->second == from)
+      return error{errc::bad_request, "route " + from + " -> " + to + " would form a cycle"};
+    at = next->second;
+  }
+  for (auto& r : fk->second->requests)
+    if (kinds_.find_adapter(r.reply_tag, *tk->second))
+      return {};
+  return error{errc::bad_request, "route " + from + " -> " + to + ": no adapter from a reply of " +
+                                      fk->second->name + " to a request of " + tk->second->name +
+                                      " (register one with kind_registry::adapt)"};
+}
+
+result<void> runtime_core::add_route(std::string_view from, std::string_view to) {
+  std::lock_guard<std::mutex> guard{records_mutex_};
+  std::map<std::string, const kind_descriptor*> kinds;
+  for (auto& [name, rec] : records_)
+    kinds.emplace(name, rec->kind);
+  if (auto ok = check_route(std::string{from}, std::string{to}, kinds, routes_); !ok)
+    return ok;
+  auto& f = *records_.find(from)->second;
+  auto& t = *records_.find(to)->second;
+  routes_.emplace(std::string{from}, std::string{to});
+  if (!send_to_loop(route_atom::value, f.index, t.index))
+    return error{errc::stopped, "the runtime is stopped"};
+  return {};
+}
+
+result<void> runtime_core::start_topology(const topology& topo) {
+  // Routes are checked against the actors about to start, before anything starts.
+  {
+    std::lock_guard<std::mutex> guard{records_mutex_};
+    std::map<std::string, const kind_descriptor*> kinds;
+    for (auto& [name, rec] : records_)
+      kinds.emplace(name, rec->kind);
+    for (auto& a : topo.actors)
+      if (auto* k = kinds_.find(a.kind))
+        kinds.emplace(a.name, k);
+    auto routes = routes_;
+    for (auto& r : topo.routes) {
+      if (auto ok = check_route(r.from, r.to, kinds, routes); !ok)
+        return ok;
+      routes.emplace(r.from, r.to);
+    }
+  }
+  if (auto ok = start_all(topo.actors); !ok)
+    return ok;
+  for (auto& r : topo.routes)
+    if (auto ok = add_route(r.from, r.to); !ok)
+      return ok;
+  return {};
+}
+
+result<void> runtime_core::kill_instance(std::string_view name, std::uint32_t instance) {
+  auto rec = find(name, nullptr, {});
+  if (!rec)
+    return std::move(rec).error();
+  if (instance >= (*rec)->spec.count)
+    return error{errc::not_found, "actor '" + std::string{name} + "' has no instance " +
+                                      std::to_string(instance) + " (count " +
+                                      std::to_string((*rec)->spec.count) + ")"};
+  if (!send_to_loop(kill_atom::value, (*rec)->index, instance))
+    return error{errc::stopped, "the runtime is stopped"};
+  return {};
 }
 
 void runtime_core::record_stopped(const stopped_event& e) {
@@ -549,7 +744,7 @@ runtime::runtime(kind_registry kinds, runtime_options options) {
 
 runtime::runtime(const topology& topo, kind_registry kinds)
     : runtime(std::move(kinds), topo.runtime) {
-  if (auto ok = start(topo.actors); !ok) {
+  if (auto ok = start(topo); !ok) {
     core_->stop();
     throw error_exception(ok.error());
   }
@@ -578,6 +773,29 @@ const shutdown_report& runtime::stop() {
 
 result<void> runtime::start(std::vector<actor_spec> specs) {
   return core_->start_all(std::move(specs));
+}
+
+result<void> runtime::start(const topology& topo) {
+  return core_->start_topology(topo);
+}
+
+result<void> runtime::add_route(std::string_view from, std::string_view to) {
+  return core_->add_route(from, to);
+}
+
+value_future runtime::submit_pipeline_value(std::string_view entry, std::string_view request,
+                                            const value& fields, std::chrono::nanoseconds timeout) {
+  return core_->submit_pipeline_value(entry, request, fields, timeout);
+}
+
+void runtime::submit_pipeline_states(detail::request_ref parent, detail::request_ref first,
+                                     const detail::type_tag* final_reply,
+                                     std::chrono::nanoseconds timeout) {
+  core_->submit_pipeline(std::move(parent), std::move(first), final_reply, timeout);
+}
+
+result<void> runtime::kill_instance(std::string_view name, std::uint32_t instance) {
+  return core_->kill_instance(name, instance);
 }
 
 future<stopped_event> runtime::stop_actor(std::string_view name, std::chrono::nanoseconds timeout) {

@@ -24,6 +24,7 @@
 #include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
 #include "loopbridge/shutdown_report.hpp"
+#include "loopbridge/topology.hpp"
 #include "loopbridge/value_future.hpp"
 
 namespace loopbridge::detail {
@@ -47,6 +48,10 @@ public:
 
   // -- bridge ---------------------------------------------------------------------------------
   void submit(request_ref st, clock::duration timeout) noexcept override;
+  /// Sets id, deadline and context from the submitting thread.
+  void stamp(request_state& st, clock::duration timeout) noexcept;
+  /// Takes an admission place (block policy) and hands `st` to the loop.
+  void enqueue(request_ref st) noexcept;
   bool cancel(request_ref st) noexcept override;
 
   // -- runtime API ----------------------------------------------------------------------------
@@ -59,6 +64,16 @@ public:
   future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
   value_future submit_value(std::string_view actor, std::string_view request, const value& fields,
                             std::chrono::nanoseconds timeout);
+  /// A request for `actor` built from fields (not submitted).
+  result<request_ref> make_request(std::string_view actor, std::string_view request,
+                                   const value& fields) const;
+  void submit_pipeline(request_ref parent, request_ref first, const type_tag* final_reply,
+                       clock::duration timeout);
+  value_future submit_pipeline_value(std::string_view actor, std::string_view request,
+                                     const value& fields, std::chrono::nanoseconds timeout);
+  result<void> add_route(std::string_view from, std::string_view to);
+  result<void> start_topology(const topology& topo);
+  result<void> kill_instance(std::string_view name, std::uint32_t instance);
   std::vector<actor_metrics> metrics() const;
   result<actor_metrics> metrics(std::string_view name) const;
   result<record_ptr> find(std::string_view name, const type_tag* kind,
@@ -125,7 +140,14 @@ private:
 
   mutable std::mutex records_mutex_;
   std::map<std::string, record_ptr, std::less<>> records_;
-  std::vector<record_ptr> by_index_; ///< in spawn order
+  std::vector<record_ptr> by_index_;          ///< in spawn order
+  std::map<std::string, std::string> routes_; ///< from -> to
+
+  /// The reply type a pipeline ends with, for `request` submitted to `entry`.
+  result<const type_tag*> pipeline_reply(const actor_record& entry, const type_tag* request) const;
+  result<void> check_route(const std::string& from, const std::string& to,
+                           const std::map<std::string, const kind_descriptor*>& kinds,
+                           const std::map<std::string, std::string>& routes) const;
 
   static actor_metrics snapshot(const actor_record& rec);
   std::mutex report_mutex_;

@@ -46,6 +46,8 @@ std::string read(const std::string& path) {
 kind_registry corpus_kinds() {
   kind_registry k;
   k.add<actors::echo>();
+  k.adapt<actors::echo_reply, actors::echo_request>(
+      [](actors::echo_reply&& r) { return actors::echo_request{std::move(r.payload)}; });
   return k;
 }
 

@@ -62,6 +62,8 @@ public:
 
   /// The bridge this handle submits through (for groups).
   const std::shared_ptr<detail::bridge>& bridge() const noexcept { return bridge_; }
+  /// The actor's record (for pipelines).
+  const std::shared_ptr<const detail::actor_record>& record() const noexcept { return record_; }
 
 private:
   std::shared_ptr<const detail::actor_record> record_;

@@ -58,6 +58,8 @@ struct request_entry {
   std::string type_name;
   /// The request's field names.
   std::vector<std::string> fields;
+  /// The reply type (routes look adapters up by it).
+  const detail::type_tag* reply_tag = nullptr;
   /// Builds a request from a map of fields; nullptr (and problems) when they do not fit.
   detail::request_ref (*from_value)(const value& fields, std::vector<field_problem>& problems);
   /// The reply of a successfully completed request (`typed_request_state<Req>`) as a value.
@@ -135,6 +137,7 @@ template <class Kind, class Req>
 request_entry make_request_entry() {
   request_entry e;
   e.tag = tag_of<Req>();
+  e.reply_tag = tag_of<reply_t<Req>>();
   e.dispatch = &dispatch_request<Kind, Req>;
   if constexpr (std::is_default_constructible_v<Req> && is_inspectable_struct<Req>::value) {
     e.type_name = type_name_of<Req>();

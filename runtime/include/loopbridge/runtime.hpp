@@ -6,6 +6,7 @@
 
 #include "loopbridge/actor_handle.hpp"
 #include "loopbridge/actor_spec.hpp"
+#include "loopbridge/detail/pipeline.hpp"
 #include "loopbridge/events.hpp"
 #include "loopbridge/kind_registry.hpp"
 #include "loopbridge/metrics.hpp"
@@ -61,6 +62,41 @@ public:
   /// (`loop.start_failed`, naming the actor) is returned. Blocks the calling host thread.
   result<void> start(std::vector<actor_spec> specs);
 
+  /// Starts a whole topology: its actors (see `start`), then its routes. Routes are checked
+  /// first (actors named, an adapter registered for each hop), so a bad route starts nothing.
+  result<void> start(const topology& topo);
+
+  /// Adds a route: each reply a pipeline stage at `from` produces goes on to `to` as its request,
+  /// through the adapter registered for that reply type (`kind_registry::adapt`). An actor has
+  /// at most one outgoing route; routes may not form a cycle.
+  result<void> add_route(std::string_view from, std::string_view to);
+
+  /// Submits `request` to `entry` as the first stage of the pipeline its routes form; the future
+  /// resolves with the last stage's reply, or with the first error, which names the stage that
+  /// failed. The id, context and remaining deadline flow through every stage; cancelling reaches
+  /// the stage that holds the request. `R` must be the last stage's reply type
+  /// (`loop.bad_request` otherwise).
+  template <class R, class Kind, class Req>
+  future<R> submit_pipeline(const actor_handle<Kind>& entry, Req request,
+                            std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
+    static_assert(handles_v<Kind, Req>, "the entry's kind does not serve this request type");
+    auto parent = detail::make_ref<detail::pipeline_parent<R>>();
+    auto first = detail::make_ref<detail::typed_request_state<Req>>(std::move(request));
+    first->target = entry.record().get();
+    submit_pipeline_states(detail::request_ref{parent}, detail::request_ref{first},
+                           detail::tag_of<R>(), timeout);
+    return future<R>{detail::ref_ptr<detail::reply_state<R>>{parent}, bridge()};
+  }
+  /// Like `submit_pipeline`, with the first request by name and fields (scenarios, the CLI);
+  /// the last stage's reply comes back as a value.
+  value_future
+  submit_pipeline_value(std::string_view entry, std::string_view request, const value& fields,
+                        std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
+
+  /// Fault injection (for tests and scenarios): kills instance `instance` of `name` as if it
+  /// crashed: the request it runs fails with `loop.worker_failed`, its restart policy applies.
+  result<void> kill_instance(std::string_view name, std::uint32_t instance);
+
   /// Stops one actor like the seed's sentinel: requests it accepted keep being served, in
   /// order, until `timeout`; then the rest fail with `loop.stopped`; new requests fail at once.
   /// The future resolves with its `stopped` event (reason, completed, cancelled).
@@ -102,6 +138,9 @@ private:
   result<std::shared_ptr<const detail::actor_record>>
   find(std::string_view name, const detail::type_tag* kind, std::string_view kind_name) const;
   std::shared_ptr<detail::bridge> bridge() const;
+  void submit_pipeline_states(detail::request_ref parent, detail::request_ref first,
+                              const detail::type_tag* final_reply,
+                              std::chrono::nanoseconds timeout);
 
   std::shared_ptr<detail::runtime_core> core_;
 };

@@ -22,11 +22,22 @@ struct actor_counters {
   std::atomic<std::uint64_t> queued{0};
   std::atomic<std::uint64_t> in_flight{0};
   std::atomic<std::uint64_t> restarts{0};
+  /// The most requests held at once (queued plus in flight): a high-water mark.
+  std::atomic<std::uint64_t> max_held{0};
   latency_histogram latency;
 
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+};
+
+/// Room in an actor with the `block` overflow policy: how many requests it holds (accepted or
+/// admitted, not yet finished). Submitters take a place before handing a request over and wait
+/// for room when it is full; the event loop gives places back. See `admission.hpp`.
+struct admission_state {
+  std::atomic<std::int64_t> occupancy{0};
+  std::atomic<std::uint32_t> generation{0}; ///< futex word, bumped when room frees up
+  std::atomic<std::uint32_t> waiters{0};
 };
 
 /// The runtime's record of one spawned actor name. Created by `runtime::spawn`, immutable
@@ -42,6 +53,8 @@ struct actor_record {
   std::size_t capacity = 0;
   /// Written by the event loop only.
   mutable actor_counters counters;
+  /// Places taken by submitters (block policy only).
+  mutable admission_state admission;
 };
 
 } // namespace loopbridge::detail

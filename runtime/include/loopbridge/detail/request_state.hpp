@@ -40,6 +40,9 @@ struct loop_links {
   std::uint32_t instance = 0;
   place where = place::none;
   bool seen = false; ///< the loop has taken it in once (later arrivals are finished reports)
+  request_state* stage = nullptr; ///< for a pipeline parent: the stage running now
+  std::uint32_t stage_number = 1; ///< for a pipeline stage: 1, 2, ...
+  bool reserved_next = false;     ///< a stage holds a place in the next stage's actor
 };
 
 /// The link that lets a request travel through lock-free inboxes (host -> loop -> worker ->
@@ -81,6 +84,16 @@ public:
   time_point deadline = time_point::max();
   loopbridge::context context;
   const actor_record* target = nullptr;
+  /// The submitter took a place in the target's capacity (block policy); the loop gives it back.
+  bool admitted = false;
+  /// For a stage of a pipeline: the request the host waits on (see `pipeline_parent`).
+  ref_ptr<request_state> parent;
+
+  /// For pipeline parents: takes the last stage's reply as its own. False if the types differ.
+  virtual bool adopt_reply(request_state& last_stage) noexcept {
+    (void)last_stage;
+    return false;
+  }
 
   // -- completion ----------------------------------------------------------------------------
 
