@@ -1,11 +1,13 @@
 #include "loopbridge/actors/builtin_kinds.hpp"
 
 #include "loopbridge/actors/echo.hpp"
+#include "loopbridge/actors/writer.hpp"
 
 namespace loopbridge::actors {
 
 kind_registry& register_builtin_kinds(kind_registry& registry) {
   registry.add<echo>("replies with its request; for tests, benchmarks and scenarios");
+  registry.add<writer>("writes bytes to files under a directory; refuses paths that escape it");
   // An echo stage passes its payload on to the next echo stage.
   registry.adapt<echo_reply, echo_request>(
       [](echo_reply&& r) { return echo_request{std::move(r.payload)}; });

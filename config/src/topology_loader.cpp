@@ -10,6 +10,7 @@
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/config/schema.hpp"
 #include "loopbridge/params.hpp"
+#include "loopbridge/workload.hpp"
 
 namespace loopbridge::config {
 
@@ -35,30 +36,6 @@ bool valid_name(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
   });
-}
-
-/// Replaces `{i}` in every string of `v` by `i`.
-value instantiate(const value& v, std::uint64_t i) {
-  if (v.is_string()) {
-    auto s = v.as_string();
-    auto idx = std::to_string(i);
-    for (auto pos = s.find("{i}"); pos != std::string::npos; pos = s.find("{i}", pos + idx.size()))
-      s.replace(pos, 3, idx);
-    return value{s};
-  }
-  if (v.is_list()) {
-    value::list l;
-    for (auto& e : v.as_list())
-      l.push_back(instantiate(e, i));
-    return value{std::move(l)};
-  }
-  if (v.is_map()) {
-    value::map m;
-    for (auto& [k, e] : v.as_map())
-      m.emplace(k, instantiate(e, i));
-    return value{std::move(m)};
-  }
-  return v;
 }
 
 class topology_loader {
@@ -518,7 +495,7 @@ private:
       }
       if (!count)
         yaml_.require(false, *generate_node, "workload.generate", "count");
-      check_fields(req, instantiate(fields, 0), "workload.generate.fields");
+      check_fields(req, substitute_index(fields, 0), "workload.generate.fields");
       w.generate = value{{"count", count.value_or(0)}, {"fields", fields}};
       if (w.total == 0 && count)
         w.total = static_cast<std::uint64_t>(*count);

@@ -96,10 +96,13 @@ void event_loop::on_spawn(record_ptr rec) {
   auto t = std::make_unique<target>();
   t->record = rec;
   // A dedicated thread serves one request at a time: hand it one more so it never idles
-  // waiting for the loop. Scheduled instances take as many as the capacity allows.
+  // waiting for the loop. A single scheduled instance takes as many as the capacity allows; in
+  // a pool each takes at most 64, so the rest wait in the pool's queue and every instance gets
+  // its share (the first one ready does not swallow the backlog).
   t->per_instance_limit =
-      rec->mode == execution::dedicated_thread
-          ? 2u
+      rec->mode == execution::dedicated_thread ? 2u
+      : rec->spec.count > 1
+          ? 64u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.resize(rec->spec.count);
   auto& tr = *t;

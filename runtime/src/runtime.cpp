@@ -671,6 +671,7 @@ actor_metrics runtime_core::snapshot(const actor_record& rec) {
   m.queued = c.queued.load(std::memory_order_relaxed);
   m.in_flight = c.in_flight.load(std::memory_order_relaxed);
   m.restarts = c.restarts.load(std::memory_order_relaxed);
+  m.max_held = c.max_held.load(std::memory_order_relaxed);
   m.p50 = c.latency.quantile(0.5);
   m.p99 = c.latency.quantile(0.99);
   return m;
@@ -792,6 +793,10 @@ void runtime::submit_pipeline_states(detail::request_ref parent, detail::request
                                      const detail::type_tag* final_reply,
                                      std::chrono::nanoseconds timeout) {
   core_->submit_pipeline(std::move(parent), std::move(first), final_reply, timeout);
+}
+
+std::optional<std::string> runtime::route_from(std::string_view from) const {
+  return core_->route_from(from);
 }
 
 result<void> runtime::kill_instance(std::string_view name, std::uint32_t instance) {

@@ -74,6 +74,13 @@ public:
   result<void> add_route(std::string_view from, std::string_view to);
   result<void> start_topology(const topology& topo);
   result<void> kill_instance(std::string_view name, std::uint32_t instance);
+  std::optional<std::string> route_from(std::string_view from) const {
+    std::lock_guard<std::mutex> guard{records_mutex_};
+    auto it = routes_.find(std::string{from});
+    if (it == routes_.end())
+      return std::nullopt;
+    return it->second;
+  }
   std::vector<actor_metrics> metrics() const;
   result<actor_metrics> metrics(std::string_view name) const;
   result<record_ptr> find(std::string_view name, const type_tag* kind,

@@ -392,6 +392,8 @@ void worker_actor::drain() {
       continue;
     }
     host_->deliver(request_ref::adopt(st));
+    if (host_->crashed())
+      return; // this instance is going away: the loop hands what it did not start elsewhere
   }
   if (inbox_->rearm())
     send(this, drain_atom::value);

@@ -26,6 +26,8 @@ struct actor_metrics {
   std::uint64_t in_flight = 0;
   /// Instances restarted after a failure.
   std::uint64_t restarts = 0;
+  /// The most requests it held at once (queued plus in flight): stays within its capacity.
+  std::uint64_t max_held = 0;
   /// Latency from acceptance to the worker's report, over requests the worker finished.
   std::chrono::nanoseconds p50{0};
   std::chrono::nanoseconds p99{0};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -92,6 +93,9 @@ public:
   value_future
   submit_pipeline_value(std::string_view entry, std::string_view request, const value& fields,
                         std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
+
+  /// Where `from` routes pipeline stages to, if it has a route.
+  std::optional<std::string> route_from(std::string_view from) const;
 
   /// Fault injection (for tests and scenarios): kills instance `instance` of `name` as if it
   /// crashed: the request it runs fails with `loop.worker_failed`, its restart policy applies.

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "loopbridge/topology.hpp"
+#include "loopbridge/value.hpp"
+
+namespace loopbridge {
+
+class runtime;
+
+/// How one request of a workload ended.
+struct request_outcome {
+  std::uint64_t index = 0;
+  bool ok = false;
+  /// `domain.code` of the error, empty when ok.
+  std::string error;
+  std::string message;
+  std::chrono::nanoseconds latency{0};
+};
+
+/// A snapshot while a workload runs, for progress displays.
+struct workload_progress {
+  std::uint64_t total = 0;
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t in_flight = 0;
+  std::chrono::nanoseconds elapsed{0};
+};
+
+/// What a workload did.
+struct workload_result {
+  std::uint64_t total = 0;     ///< requests the workload declared
+  std::uint64_t submitted = 0; ///< requests actually sent
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  /// True if it was stopped early (`workload_options::stop`).
+  bool interrupted = false;
+  std::map<std::string, std::uint64_t> errors_by_code;
+  std::chrono::nanoseconds elapsed{0};
+  std::chrono::nanoseconds p50{0};
+  std::chrono::nanoseconds p99{0};
+  /// One per request sent, in completion order (when `keep_outcomes`).
+  std::vector<request_outcome> outcomes;
+
+  double throughput() const noexcept;
+};
+
+struct workload_options {
+  /// Called on the calling thread about every `progress_interval` while the workload runs.
+  std::function<void(const workload_progress&)> on_progress;
+  std::chrono::milliseconds progress_interval{500};
+  /// When set to true (from any thread, e.g. a signal handler), no further request is sent; the
+  /// ones in flight are still awaited (their outcomes count).
+  const std::atomic<bool>* stop = nullptr;
+  bool keep_outcomes = true;
+};
+
+/// The fields of request `i` of a generated workload: every `{i}` in a string replaced by `i`.
+value substitute_index(const value& fields, std::uint64_t i);
+
+/// Drives `w` through `rt`: sends its requests (listed or generated) to its entry actor — as
+/// pipelines when the entry has a route — keeping `w.concurrency` in flight, until `w.total`
+/// were sent and answered. Blocks the calling thread; returns every request's outcome.
+workload_result run_workload(runtime& rt, const workload_spec& w,
+                             const workload_options& options = {});
+
+} // namespace loopbridge
