@@ -245,8 +245,8 @@ const std::vector<key_doc>& topology_keys() {
             1, 1000000000),
       choices(k("runtime", "log_level", "enum", "warning", "Log threshold (LOOPBRIDGE_LOG wins)."),
               {"trace", "debug", "info", "warning", "error", "off"}),
-      k("runtime", "loop_spin", "duration", "0s",
-        "How long the event-loop thread spins for new work before it parks."),
+      k("runtime", "loop_spin", "duration", "100us",
+        "The most the event-loop thread spins for new work before it parks (adaptive)."),
       k("runtime", "host_spin", "duration", "10us",
         "How long one host thread waiting on a future spins before it parks."),
 

@@ -35,9 +35,9 @@ void admit_unchecked(const actor_record& rec) noexcept {
   rec.admission.occupancy.fetch_add(1, std::memory_order_acq_rel);
 }
 
-void release_place(const actor_record& rec) noexcept {
+void release_places(const actor_record& rec, std::int64_t n) noexcept {
   auto& a = rec.admission;
-  a.occupancy.fetch_sub(1, std::memory_order_seq_cst);
+  a.occupancy.fetch_sub(n, std::memory_order_seq_cst);
   if (a.waiters.load(std::memory_order_seq_cst) > 0) {
     a.generation.fetch_add(1, std::memory_order_release);
     futex_wake_all(a.generation);

@@ -14,7 +14,7 @@ result<void> admit(const actor_record& rec, time_point deadline);
 /// Takes a place without waiting (the loop, for pipeline stages that credit already allowed).
 void admit_unchecked(const actor_record& rec) noexcept;
 
-/// Gives a place back and wakes waiting submitters. Called by the event loop.
-void release_place(const actor_record& rec) noexcept;
+/// Gives `n` places back and wakes waiting submitters. Called by the event loop.
+void release_places(const actor_record& rec, std::int64_t n) noexcept;
 
 } // namespace loopbridge::detail

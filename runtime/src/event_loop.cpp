@@ -28,11 +28,13 @@ bool is_cancellation(const error& e) {
 } // namespace
 
 event_loop::event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core,
-                       loop_thread* thread, std::shared_ptr<request_inbox> inbox)
+                       loop_thread* thread, std::shared_ptr<request_inbox> submissions,
+                       std::shared_ptr<request_inbox> reports)
     : caf::event_based_actor(cfg),
       core_(std::move(core)),
       thread_(thread),
-      inbox_(std::move(inbox)) {}
+      submissions_(std::move(submissions)),
+      reports_(std::move(reports)) {}
 
 void event_loop::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) {
   // The same protocol as caf::scheduled_actor::enqueue, except that a loop that became
@@ -124,7 +126,7 @@ void event_loop::start_instance(target& t, std::uint32_t i) {
   inst.token = new_token();
   inst.failure = error{};
   inst.ready = false;
-  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, inst.inbox, inbox_);
+  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, inst.inbox, reports_);
   inst.alive = true;
   ++t.alive;
   monitor(inst.handle);
@@ -174,21 +176,33 @@ void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32
 // -- the request path -----------------------------------------------------------------------------
 
 void event_loop::on_drain() {
-  inbox_->begin_drain();
   now_ = clock::now();
-  for (int n = 0; n < drain_budget; ++n) {
-    auto* st = inbox_->pop();
+  batching_ = true;
+  // Workers' reports first: they free credit for what waits. A report for a request the loop no
+  // longer tracks (its instance was lost, the actor stopped) only drops its reference.
+  reports_->begin_drain();
+  int n = 0;
+  for (; n < drain_budget; ++n) {
+    auto* st = reports_->pop();
     if (!st)
-      return;
-    // A request the loop does not track yet is a new submission; one in flight is a worker's
-    // finished report. Anything else is already resolved (its instance was lost or it was
-    // cancelled before the loop saw it) and only drops its reference.
+      break;
     if (st->links.where == loop_links::place::in_flight)
       on_finished(st);
     else
-      on_submit(st);
+      st->release();
   }
-  if (inbox_->rearm())
+  bool more = n == drain_budget && reports_->rearm();
+  submissions_->begin_drain();
+  for (n = 0; n < drain_budget; ++n) {
+    auto* st = submissions_->pop();
+    if (!st)
+      break;
+    on_submit(st);
+  }
+  more = (n == drain_budget && submissions_->rearm()) || more;
+  batching_ = false;
+  flush_releases();
+  if (more)
     send(this, drain_atom::value); // more left: continue after other messages had a turn
 }
 
@@ -317,11 +331,23 @@ void event_loop::on_finished(request_state* st) {
       e.error = st->error();
     core_->publish(e);
   }
+  // A pipeline stage that succeeded continues (next stage) or ends the pipeline (its reply
+  // becomes the parent's). The parent is published only after this stage was counted, so
+  // whoever it wakes sees consistent metrics.
   request_ref next;
-  if (st->parent && !st->failed() && !st->parent->done())
-    next = next_stage(t, st);
+  ref_ptr<request_state> finished_parent;
+  if (st->parent && !st->failed() && !st->parent->done()) {
+    if (t.route_to >= 0)
+      next = next_stage(t, st);
+    else if (adopt_last_stage(t, st))
+      finished_parent = st->parent;
+  }
   untrack(t, st, true); // drops the loop's reference
-  st->release();        // the reference the worker sent back
+  if (finished_parent) {
+    finished_parent->publish();
+    finished_parent->mark_settled();
+  }
+  st->release(); // the reference the worker sent back
   if (next)
     on_submit(next.detach());
   pump(t);
@@ -331,18 +357,18 @@ void event_loop::on_finished(request_state* st) {
   check_drained(t);
 }
 
+bool event_loop::adopt_last_stage(target& t, request_state* st) {
+  auto* parent = st->parent.get();
+  if (!parent->try_claim())
+    return false;
+  if (!parent->adopt_reply(*st))
+    parent->set_error(error{errc::bad_request, "the pipeline's last stage (" + t.record->spec.name +
+                                                   ") replies with another type"});
+  return true; // claimed; published by the caller
+}
+
 request_ref event_loop::next_stage(target& t, request_state* st) {
   auto* parent = st->parent.get();
-  if (t.route_to < 0) { // the last stage: its reply is the pipeline's
-    if (parent->try_claim()) {
-      if (!parent->adopt_reply(*st))
-        parent->set_error(error{errc::bad_request, "the pipeline's last stage (" +
-                                                       t.record->spec.name +
-                                                       ") replies with another type"});
-      parent->publish();
-    }
-    return {};
-  }
   auto& to = *targets_[t.route_to];
   auto fail_parent = [&](error e) {
     parent->fail(std::move(e));
@@ -402,19 +428,38 @@ void event_loop::untrack(target& t, request_state* st, bool worker_finished) {
     ++t.finished;
   else
     ++t.dropped;
+  publish_gauges(t); // before anyone sees the request settled
   let_go(st);
+}
+
+void event_loop::give_back_place(std::uint32_t index) {
+  if (!batching_) {
+    release_places(*targets_[index]->record, 1);
+    return;
+  }
+  if (pending_releases_.size() <= index)
+    pending_releases_.resize(index + 1, 0);
+  ++pending_releases_[index];
+}
+
+void event_loop::flush_releases() {
+  for (std::uint32_t i = 0; i < pending_releases_.size(); ++i)
+    if (pending_releases_[i] > 0) {
+      release_places(*targets_[i]->record, pending_releases_[i]);
+      pending_releases_[i] = 0;
+    }
 }
 
 void event_loop::let_go(request_state* st) {
   if (st->admitted) {
     st->admitted = false;
-    release_place(*st->target);
+    give_back_place(st->target->index);
   }
   if (st->links.reserved_next) { // a stage that will not continue frees its reservation
     st->links.reserved_next = false;
     auto& t = *targets_[st->target->index];
     if (t.route_to >= 0)
-      release_place(*targets_[t.route_to]->record);
+      give_back_place(static_cast<std::uint32_t>(t.route_to));
   }
   if (auto* parent = st->parent.get()) {
     if (st->failed() && !parent->done()) {
@@ -686,14 +731,16 @@ void event_loop::finish_stop(target& t, error reason) {
 }
 
 void event_loop::on_stop_all(time_point deadline) {
-  // Everything submitted before the stop is in the inbox: take it first, so it is resolved.
+  // Everything submitted before the stop is in the inboxes: take it first, so it is resolved.
   now_ = clock::now();
-  while (auto* st = inbox_->pop()) {
+  while (auto* st = reports_->pop()) {
     if (st->links.where == loop_links::place::in_flight)
       on_finished(st);
     else
-      on_submit(st);
+      st->release();
   }
+  while (auto* st = submissions_->pop())
+    on_submit(st);
   if (stopping_)
     return;
   stopping_ = true;

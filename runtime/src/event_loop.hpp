@@ -19,8 +19,8 @@ class loop_thread;
 
 /// The event-loop actor: the hub between host threads and worker instances.
 ///
-/// Requests reach it through its request inbox (host submits and workers' finished reports,
-/// woken by one `drain_atom` message per batch); control (spawn, cancel, ready, down, stop)
+/// Requests reach it through two request inboxes (host submits, and workers' finished reports),
+/// each woken by one `drain_atom` message per batch); control (spawn, cancel, ready, down, stop)
 /// arrives as plain messages. It accepts submitted requests, queues them per target actor,
 /// hands each to the least-loaded ready instance (never more than the instance's in-flight
 /// limit), tracks deadlines in one `deadline_index`, forwards cancels, returns credit when
@@ -34,7 +34,7 @@ class loop_thread;
 class event_loop : public caf::event_based_actor {
 public:
   event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, loop_thread* thread,
-             std::shared_ptr<request_inbox> inbox);
+             std::shared_ptr<request_inbox> submissions, std::shared_ptr<request_inbox> reports);
   caf::behavior make_behavior() override;
   void on_exit() override;
   /// Hands the loop to its own thread instead of the scheduler (see loop_thread).
@@ -100,9 +100,15 @@ private:
   /// The loop is done with `st`: gives back its admission place, tells its pipeline (a failed
   /// stage fails the whole), marks it settled and drops the loop's reference.
   void let_go(request_state* st);
-  /// A pipeline stage finished well: the next stage's request (through the route's adapter),
-  /// or nothing after the last stage (its reply becomes the pipeline's).
+  /// Gives an admission place back to target `index` (at the end of the batch when batching).
+  void give_back_place(std::uint32_t index);
+  void flush_releases();
+  /// A pipeline stage (not the last) finished well: the next stage's request, through the
+  /// route's adapter.
   request_ref next_stage(target& t, request_state* st);
+  /// The last stage of a pipeline finished well: the parent takes its reply (claimed, not yet
+  /// published). False if the parent was already resolved.
+  bool adopt_last_stage(target& t, request_state* st);
   /// Room left in `t` for credit-controlled pipeline stages (block policy).
   bool has_room(const target& t) const;
   /// Resolves every request `t` holds with `reason` (they count as dropped).
@@ -132,7 +138,10 @@ private:
 
   std::shared_ptr<runtime_core> core_;
   loop_thread* thread_;
-  std::shared_ptr<request_inbox> inbox_;
+  std::shared_ptr<request_inbox> submissions_;  ///< from host threads (and nested submits)
+  std::shared_ptr<request_inbox> reports_;      ///< finished reports from workers
+  bool batching_ = false;                       ///< admission places are given back per batch
+  std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
   time_point now_{}; ///< taken once per drain: cheap timestamps for a batch
   std::vector<std::unique_ptr<target>> targets_;
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint32_t>> by_addr_;

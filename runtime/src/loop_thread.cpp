@@ -80,13 +80,22 @@ bool loop_thread::resume(caf::resumable* job) {
 }
 
 void loop_thread::park() noexcept {
-  if (auto spin = spin_policy::loop(); spin.count() > 0) {
-    auto until = std::chrono::steady_clock::now() + spin;
+  // Adaptive spin: after a burst of work, wait for the next message by spinning about as long
+  // as the recent idle gaps were (at most the configured maximum), so request/response
+  // traffic never pays a futex wake-up; when the loop is really idle the spin decays to none.
+  using namespace std::chrono;
+  auto max_spin = spin_policy::loop();
+  auto start = steady_clock::now();
+  if (max_spin.count() > 0 && spin_.count() > 0) {
+    auto until = start + spin_;
     for (unsigned i = 1;; ++i) {
-      if (ready_.load(std::memory_order_acquire) != 0)
+      if (ready_.load(std::memory_order_acquire) != 0) {
+        spin_ = std::min<nanoseconds>(
+            max_spin, std::max<nanoseconds>(spin_, 2 * (steady_clock::now() - start)));
         return;
+      }
       __builtin_ia32_pause();
-      if (i % 64 == 0 && std::chrono::steady_clock::now() >= until)
+      if (i % 64 == 0 && steady_clock::now() >= until)
         break;
     }
   }
@@ -94,6 +103,12 @@ void loop_thread::park() noexcept {
   while (ready_.load(std::memory_order_seq_cst) == 0)
     futex(ready_, FUTEX_WAIT_PRIVATE, 0);
   sleeping_.store(0, std::memory_order_relaxed);
+  if (max_spin.count() > 0) {
+    auto idle = steady_clock::now() - start;
+    // Woken soon after parking: spinning that long would have caught it. Long idle: spin less.
+    spin_ = idle < max_spin ? std::min<nanoseconds>(max_spin, 2 * duration_cast<nanoseconds>(idle))
+                            : spin_ / 2;
+  }
 }
 
 void loop_thread::run() {

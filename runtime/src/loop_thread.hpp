@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <thread>
@@ -49,6 +50,7 @@ private:
   std::deque<caf::resumable*> local_;      ///< runnable actors woken from this thread
   std::atomic<std::uint32_t> ready_{0};    ///< 1 when the loop actor is runnable
   std::atomic<std::uint32_t> sleeping_{0}; ///< 1 while parked on `ready_`
+  std::chrono::nanoseconds spin_{0};       ///< current adaptive spin before parking
   std::thread thread_;
 };
 

@@ -60,11 +60,11 @@ void runtime_core::start() {
     config_->set("scheduler.max-threads", options_.scheduler_threads);
   config_->add_thread_hook<thread_namer>();
   system_ = std::make_unique<caf::actor_system>(*config_);
-  sink_ = make_loop_sink(weak_from_this(), loop_inbox_);
+  sink_ = make_loop_sink(weak_from_this(), reports_inbox_);
   loop_thread_ = std::make_unique<loop_thread>(*system_);
   // Spawned lazily: it stays blocked until its first message, which hands it to its thread.
   loop_ = system_->spawn<event_loop, caf::lazy_init>(shared_from_this(), loop_thread_.get(),
-                                                     loop_inbox_);
+                                                     loop_inbox_, reports_inbox_);
   loop_->attach_functor([weak = weak_from_this()] {
     if (auto self = weak.lock()) {
       std::lock_guard<std::mutex> guard{self->loop_done_mutex_};
@@ -168,7 +168,7 @@ void runtime_core::enqueue(request_ref st) noexcept {
   if (!pass) {
     if (st->admitted) {
       st->admitted = false;
-      release_place(*st->target);
+      release_places(*st->target, 1);
     }
     st->fail(error{errc::stopped, "the runtime is stopped"});
     st->mark_settled();

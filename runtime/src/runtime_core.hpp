@@ -137,7 +137,10 @@ private:
   std::unique_ptr<caf::actor_system> system_;
   std::unique_ptr<loop_thread> loop_thread_;
   caf::actor loop_;
+  /// The loop's inboxes: submissions from any thread, reports from workers (kept apart so a host
+  /// thread submitting and the loop thread reporting do not contend for one cache line).
   std::shared_ptr<request_inbox> loop_inbox_ = std::make_shared<request_inbox>();
+  std::shared_ptr<request_inbox> reports_inbox_ = std::make_shared<request_inbox>();
   ref_ptr<completion_sink> sink_;
   thread_registry threads_;
 
