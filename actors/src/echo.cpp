@@ -46,7 +46,7 @@ echo_worker::echo_worker(worker_context& ctx)
   ctx.defer_ready();
   ctx.after(start_delay, [&ctx, fail_start] {
     if (fail_start.empty())
-      ctx.ready();
+      ctx.ready(value{});
     else
       ctx.start_failed(error{errc::start_failed, fail_start});
   });

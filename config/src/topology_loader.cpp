@@ -237,6 +237,8 @@ private:
       return; // the unknown kind is reported already
     params resolved;
     auto problems = resolve_params(kind->params, spec.params, resolved);
+    if (problems.empty() && kind->validate)
+      problems = kind->validate(resolved);
     for (auto& pr : problems) {
       auto full = pr.path.empty() ? path : join(path, pr.path);
       yaml_.add(yaml_.mark_of(full), full, pr.message, pr.hint);

@@ -59,8 +59,8 @@ caf::behavior event_loop::make_behavior() {
       [this](drain_atom) { on_drain(); },
       [this](cancel_atom, request_ref& st) { on_cancel(st); },
       [this](spawn_atom, record_ptr& rec) { on_spawn(std::move(rec)); },
-      [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token) {
-        on_ready(t, i, token);
+      [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
+        on_ready(t, i, token, std::move(info));
       },
       [this](start_failed_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
              error& reason) { on_start_failed(t, i, token, std::move(reason)); },
@@ -95,6 +95,8 @@ std::uint32_t event_loop::new_token() noexcept {
 void event_loop::on_spawn(record_ptr rec) {
   if (targets_.size() <= rec->index)
     targets_.resize(rec->index + 1);
+  if (targets_[rec->index])
+    return; // created already: its first request overtook the spawn message
   auto t = std::make_unique<target>();
   t->record = rec;
   // A dedicated thread serves one request at a time: hand it one more so it never idles
@@ -135,7 +137,7 @@ void event_loop::start_instance(target& t, std::uint32_t i) {
                  t.record->index, i, inst.token);
 }
 
-void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token) {
+void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token, value info) {
   auto& t = *targets_[ti];
   auto& inst = t.instances[i];
   if (!inst.alive || inst.token != token || inst.ready)
@@ -144,7 +146,7 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
   t.ever_ready = true;
   LB_LOG(debug, "loop", label(*t.record, i) << " ready");
   if (core_->wants(event_type::ready))
-    core_->publish(ready_event{t.record->spec.name, i});
+    core_->publish(ready_event{t.record->spec.name, i, std::move(info)});
   pump(t);
 }
 
@@ -208,48 +210,50 @@ void event_loop::on_drain() {
 
 void event_loop::on_submit(request_state* st) {
   // `st` carries the loop's reference from now on.
+  // Requests travel through the inbox, the spawn message through the mailbox: a request sent
+  // right after its actor was spawned may arrive first. Its record is all the loop needs.
   auto index = st->target->index;
-  target* t = index < targets_.size() ? targets_[index].get() : nullptr;
+  if (index >= targets_.size() || !targets_[index])
+    on_spawn(st->target->shared_from_this());
+  target& t = *targets_[index];
   if (st->links.seen) { // a late finished report: the loop had already let it go
     st->release();
     return;
   }
   st->links.seen = true;
   if (st->done()) { // cancelled before it reached the loop: accepted and cancelled at once
-    if (t) {
-      actor_counters::add(t->record->counters.received);
-      actor_counters::add(t->record->counters.cancelled);
-      ++t->dropped;
-    }
+    actor_counters::add(t.record->counters.received);
+    actor_counters::add(t.record->counters.cancelled);
+    ++t.dropped;
     let_go(st);
     return;
   }
-  if (!t || t->state != phase::running) {
-    st->fail(t && t->state == phase::stopped
-                 ? t->stop_reason
+  if (t.state != phase::running) {
+    st->fail(t.state == phase::stopped
+                 ? t.stop_reason
                  : error{errc::stopped, st->target->spec.name + " is stopping"});
     let_go(st);
     return;
   }
   st->links.accepted_at = now_;
-  auto& c = t->record->counters;
+  auto& c = t.record->counters;
   actor_counters::add(c.received);
   // Overflow: `block` took its place before submitting (admission); `reject` and
   // `drop_oldest` are decided here.
-  auto policy = t->record->spec.mailbox.overflow;
-  if (policy != overflow_policy::block && t->queue.size() + t->in_flight >= t->record->capacity) {
-    auto full = error{errc::overloaded, t->record->spec.name + " is full (capacity " +
-                                            std::to_string(t->record->capacity) + ")"};
-    if (policy == overflow_policy::drop_oldest && !t->queue.empty()) {
-      auto* oldest = t->queue.front();
+  auto policy = t.record->spec.mailbox.overflow;
+  if (policy != overflow_policy::block && t.queue.size() + t.in_flight >= t.record->capacity) {
+    auto full = error{errc::overloaded, t.record->spec.name + " is full (capacity " +
+                                            std::to_string(t.record->capacity) + ")"};
+    if (policy == overflow_policy::drop_oldest && !t.queue.empty()) {
+      auto* oldest = t.queue.front();
       oldest->fail(error{errc::overloaded, full.message() + ": dropped the oldest queued request"});
-      untrack(*t, oldest, false);
+      untrack(t, oldest, false);
     } else {
       st->fail(full);
       actor_counters::add(c.failed);
-      ++t->dropped;
+      ++t.dropped;
       let_go(st);
-      publish_gauges(*t);
+      publish_gauges(t);
       return;
     }
   }
@@ -259,9 +263,9 @@ void event_loop::on_submit(request_state* st) {
       arm_timer();
   }
   st->links.where = loop_links::place::queued;
-  t->queue.push_back(st);
-  pump(*t);
-  publish_gauges(*t);
+  t.queue.push_back(st);
+  pump(t);
+  publish_gauges(t);
 }
 
 bool event_loop::has_room(const target& t) const {

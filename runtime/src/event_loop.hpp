@@ -81,7 +81,7 @@ private:
   void on_finished(request_state* st);
   void on_cancel(request_ref& ref);
   void on_spawn(record_ptr rec);
-  void on_ready(std::uint32_t t, std::uint32_t i, std::uint32_t token);
+  void on_ready(std::uint32_t t, std::uint32_t i, std::uint32_t token, value info);
   void on_start_failed(std::uint32_t t, std::uint32_t i, std::uint32_t token, error reason);
   void on_ready_timeout(std::uint32_t t, std::uint32_t i, std::uint32_t token);
   void on_down(const caf::down_msg& msg);

@@ -201,6 +201,8 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
     return error{errc::bad_request, "actor '" + spec.name + "': count must be at least 1"};
   auto rec = std::make_shared<actor_record>();
   auto problems = resolve_params(kind->params, spec.params, rec->params);
+  if (problems.empty() && kind->validate)
+    problems = kind->validate(rec->params);
   if (!problems.empty()) {
     std::string msg = "actor '" + spec.name + "': ";
     for (std::size_t i = 0; i < problems.size(); ++i) {

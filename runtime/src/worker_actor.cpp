@@ -84,11 +84,15 @@ public:
     crashed_ = true;
   }
   void defer_ready() override { deferred_ = true; }
-  void ready() override {
+  void ready(value info) override {
     if (!announced_) {
       announced_ = true;
-      announce_ready();
+      announce_ready(std::move(info));
     }
+  }
+  void start_thread(std::string name, std::function<void()> body,
+                    std::function<std::string()> describe) override {
+    core_->threads().start(std::move(name), std::move(body), std::move(describe));
   }
   void start_failed(error reason) override {
     if (!announced_) {
@@ -117,7 +121,7 @@ public:
   const error& crash_reason() const noexcept { return crash_reason_; }
 
 protected:
-  virtual void announce_ready() = 0;
+  virtual void announce_ready(value info) = 0;
   virtual void announce_start_failed(error reason) = 0;
 
   /// Creates the worker; announces ready unless the worker deferred it, or the failure.
@@ -127,7 +131,7 @@ protected:
     if (!worker_)
       start_failed(std::move(failure));
     else if (!deferred_)
-      ready();
+      ready(value{});
   }
 
   /// Runs one request on the calling thread: a request cancelled before it started is skipped
@@ -186,8 +190,9 @@ public:
         self_ptr_(self) {}
 
   void start() override { create_and_announce(); }
-  void announce_ready() override {
-    self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_, token_);
+  void announce_ready(value info) override {
+    self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_, token_,
+                    std::move(info));
   }
   void announce_start_failed(error reason) override {
     self_ptr_->send(self_ptr_->loop_, start_failed_atom::value, rec_->index, instance_, token_,
@@ -296,8 +301,8 @@ private:
     cv_.notify_one();
   }
 
-  void announce_ready() override {
-    core_->send_to_loop(ready_atom::value, rec_->index, instance_, token_);
+  void announce_ready(value info) override {
+    core_->send_to_loop(ready_atom::value, rec_->index, instance_, token_, std::move(info));
   }
   void announce_start_failed(error reason) override {
     core_->send_to_loop(start_failed_atom::value, rec_->index, instance_, token_, reason);

@@ -110,3 +110,41 @@ TEST_CASE("a kind's worker that fails to start fails the requests sent to it", "
   CHECK(r.is(errc::start_failed));
   CHECK(r.error().message().find("no resource") != std::string::npos);
 }
+
+TEST_CASE("a request sent right after spawn reaches the new actor while the loop is busy",
+          "[lookup][load]") {
+  // Requests travel through the loop's inbox and the spawn through its mailbox; a request may
+  // arrive first. Keep the loop draining a stream of traffic so it often does.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto busy = lbtest::spawn_echo(rt, "busy");
+  std::atomic<bool> done{false};
+  std::thread traffic{[&] {
+    while (!done.load()) {
+      std::vector<future<echo_reply>> fs;
+      for (int i = 0; i < 256; ++i)
+        fs.push_back(busy.submit(echo_request{i}));
+      for (auto& f : fs)
+        (void)f.get();
+    }
+  }};
+  int failures = 0;
+  std::string first_failure;
+  for (int i = 0; i < 300; ++i) {
+    auto name = "fresh" + std::to_string(i);
+    REQUIRE(rt.spawn(name, "echo").ok());
+    auto h = rt.actor<echo>(name).value();
+    auto a = h.submit(echo_request{i});
+    auto b = h.submit(echo_request{i + 1});
+    b.cancel(); // cancelled before the loop may know the actor
+    REQUIRE(a.wait_for(10s));
+    auto r = a.get();
+    if (!r || r->payload.as_integer() != i) {
+      if (failures++ == 0)
+        first_failure = r ? "wrong payload" : r.error().to_string();
+    }
+  }
+  done = true;
+  traffic.join();
+  INFO(first_failure);
+  CHECK(failures == 0);
+}

@@ -13,6 +13,7 @@
 #include "loopbridge/error.hpp"
 #include "loopbridge/field.hpp"
 #include "loopbridge/result.hpp"
+#include "loopbridge/value.hpp"
 
 namespace loopbridge {
 
@@ -20,9 +21,12 @@ namespace loopbridge {
 struct ready_event {
   std::string actor;
   std::uint32_t instance = 0;
+  /// What the instance announced with `ready` (e.g. the port an origin listens on).
+  value info;
   template <class Inspector>
   friend auto inspect(Inspector& f, ready_event& x) {
-    return f(caf::meta::type_name("ready"), field("actor"), x.actor, field("instance"), x.instance);
+    return f(caf::meta::type_name("ready"), field("actor"), x.actor, field("instance"), x.instance,
+             field("info"), x.info);
   }
 };
 

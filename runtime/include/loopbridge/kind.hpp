@@ -37,6 +37,11 @@ template <class T>
 struct has_execution<T, std::void_t<decltype(T::execution(std::declval<const params&>()))>>
     : std::true_type {};
 template <class T, class = void>
+struct has_validate : std::false_type {};
+template <class T>
+struct has_validate<T, std::void_t<decltype(T::validate(std::declval<const params&>()))>>
+    : std::true_type {};
+template <class T, class = void>
 struct has_params : std::false_type {};
 template <class T>
 struct has_params<T, std::void_t<decltype(T::params())>> : std::true_type {};
@@ -79,6 +84,8 @@ struct kind_descriptor {
   std::unique_ptr<worker> (*create)(worker_context& ctx) = nullptr;
   /// Where the kind's handlers run, given its params.
   execution (*mode)(const loopbridge::params& p) = nullptr;
+  /// Checks that go beyond single params (how params combine, structured params); may be null.
+  std::vector<param_problem> (*validate)(const loopbridge::params& p) = nullptr;
 
   const request_entry* find_request(const detail::type_tag* t) const noexcept {
     for (auto& r : requests)
@@ -163,7 +170,8 @@ std::vector<request_entry> request_entries(request_list<Rs...>) {
 /// - `using requests = request_list<...>` — the request types it serves;
 /// - `using worker = ...` — its worker class (derived from `loopbridge::worker`, constructible
 ///   from `worker_context&`, one `handle(Req&, responder<reply_t<Req>>&)` per request type);
-/// - optionally `static std::vector<param_decl> params()` and
+/// - optionally `static std::vector<param_decl> params()`,
+///   `static std::vector<param_problem> validate(const params&)` (checks across params) and
 ///   `static execution execution(const params&)` (default: scheduled).
 template <class Kind>
 kind_descriptor describe_kind(std::string doc = {}) {
@@ -177,6 +185,8 @@ kind_descriptor describe_kind(std::string doc = {}) {
   d.create = [](worker_context& ctx) -> std::unique_ptr<worker> {
     return std::make_unique<typename Kind::worker>(ctx);
   };
+  if constexpr (detail::has_validate<Kind>::value)
+    d.validate = [](const loopbridge::params& p) { return Kind::validate(p); };
   if constexpr (detail::has_execution<Kind>::value)
     d.mode = [](const loopbridge::params& p) { return Kind::execution(p); };
   else

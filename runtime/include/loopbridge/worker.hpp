@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "loopbridge/detail/unique_function.hpp"
@@ -56,10 +57,18 @@ public:
 
   /// Announces that the instance will call `ready()` or `start_failed()` itself.
   virtual void defer_ready() = 0;
-  /// The instance's resources are up: it takes requests from now on.
-  virtual void ready() = 0;
+  /// The instance's resources are up: it takes requests from now on. `info` (a map, e.g. the
+  /// port it listens on) travels in its `ready` event.
+  virtual void ready(value info = {}) = 0;
   /// The instance cannot start: it ends, its actor reports `start_failed` with `reason`.
   virtual void start_failed(error reason) = 0;
+
+  /// Starts `body` on a new thread owned by the runtime (an I/O loop, a library's event loop),
+  /// named `name` in logs and the OS. Runtime shutdown joins it, or — if it does not end within
+  /// the shutdown budget — leaves it behind and names it with `describe()` in the report. The
+  /// worker must make `body` return when the worker goes away. Any thread may call it.
+  virtual void start_thread(std::string name, std::function<void()> body,
+                            std::function<std::string()> describe = {}) = 0;
 };
 
 /// Base of every actor kind's worker class.

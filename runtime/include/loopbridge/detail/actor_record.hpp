@@ -4,6 +4,7 @@
 #include <string>
 
 #include <atomic>
+#include <memory>
 
 #include "loopbridge/actor_spec.hpp"
 #include "loopbridge/detail/latency_histogram.hpp"
@@ -42,7 +43,9 @@ struct admission_state {
 
 /// The runtime's record of one spawned actor name. Created by `runtime::spawn`, immutable
 /// afterwards (except its counters) and shared by host threads (handles) and the event loop.
-struct actor_record {
+/// (The loop takes its own reference from a request's raw `target` pointer when that request
+/// overtakes the spawn message, hence `enable_shared_from_this`.)
+struct actor_record : std::enable_shared_from_this<actor_record> {
   actor_spec spec;
   const kind_descriptor* kind = nullptr;
   loopbridge::params params;

@@ -1,0 +1,379 @@
+#include "fetch_session.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <mutex>
+
+namespace loopbridge::actors {
+
+namespace {
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(std::string s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  auto e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string{} : s.substr(b, e - b + 1);
+}
+
+std::chrono::nanoseconds micros(curl_off_t us) {
+  return std::chrono::microseconds(us);
+}
+
+} // namespace
+
+struct fetch_session::transfer {
+  fetch_request req;
+  responder<fetch_reply> r;
+  std::uint64_t id; ///< the request's id, the key in `active_` (the responder forgets it)
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  fetch_reply reply;
+  std::int64_t max_body = -1;
+  bool too_large = false;
+  char errbuf[CURL_ERROR_SIZE] = {};
+
+  transfer(fetch_request q, responder<fetch_reply> p)
+      : req(std::move(q)),
+        r(std::move(p)),
+        id(r.id()) {}
+
+  static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) {
+    auto* t = static_cast<transfer*>(self);
+    auto bytes = size * n;
+    if (t->max_body >= 0 && t->reply.body.size() + bytes > static_cast<std::size_t>(t->max_body)) {
+      t->too_large = true;
+      return 0; // aborts the transfer now, before downloading the rest
+    }
+    t->reply.body.insert(t->reply.body.end(), data, data + bytes);
+    return bytes;
+  }
+
+  static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
+    auto* t = static_cast<transfer*>(self);
+    std::string line(data, size * n);
+    if (line.rfind("HTTP/", 0) == 0) { // a new response (after a redirect): start over
+      t->reply.headers.clear();
+      return size * n;
+    }
+    auto colon = line.find(':');
+    if (colon == std::string::npos)
+      return size * n;
+    auto name = lower(trim(line.substr(0, colon)));
+    auto value = trim(line.substr(colon + 1));
+    auto [it, fresh] = t->reply.headers.emplace(name, value);
+    if (!fresh)
+      it->second += ", " + value;
+    if (name == "content-length" && t->max_body >= 0) {
+      char* end = nullptr;
+      auto announced = std::strtoll(value.c_str(), &end, 10);
+      if (end != value.c_str() && announced > t->max_body) {
+        t->too_large = true;
+        return 0; // refuse before the body starts
+      }
+    }
+    return size * n;
+  }
+
+  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<transfer*>(self)->r.cancelled() ? 1 : 0;
+  }
+};
+
+fetch_session::fetch_session(fetch_settings s)
+    : settings_(std::move(s)),
+      active_limit_(
+          std::max<std::size_t>(64, 4 * static_cast<std::size_t>(settings_.max_connections))) {
+  global_init();
+  // Created here, before any other thread can call `submit` (which wakes the multi handle).
+  multi_ = curl_multi_init();
+  share_ = curl_share_init();
+}
+
+fetch_session::~fetch_session() {
+  for (auto* e : spare_easy_)
+    curl_easy_cleanup(e);
+  if (multi_)
+    curl_multi_cleanup(multi_);
+  if (share_)
+    curl_share_cleanup(share_);
+}
+
+void fetch_session::run() {
+  if (!ok())
+    return;
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, settings_.max_connections);
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, settings_.max_connections);
+  if (settings_.max_per_host > 0)
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, settings_.max_per_host);
+  for (;;) {
+    std::vector<job> jobs;
+    std::vector<std::uint64_t> cancels;
+    bool stop;
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      jobs.swap(incoming_);
+      cancels.swap(cancels_);
+      stop = stopping_;
+    }
+    for (auto& j : jobs)
+      waiting_.push_back(std::move(j));
+    if (stop) {
+      for (auto& j : waiting_)
+        j.r.fail(error{errc::stopped, "the fetcher stopped"});
+      waiting_.clear();
+      break;
+    }
+    for (auto id : cancels) {
+      auto it = active_.find(id);
+      if (it == active_.end())
+        continue; // still waiting (skipped when its turn comes) or already done
+      auto* t = it->second;
+      t->r.fail(error{errc::cancelled, "cancelled by the host"});
+      release(t); // removes the handle: the connection is closed or returned
+    }
+    // Start waiting transfers while below the limit; skip the ones cancelled meanwhile.
+    while (active_.size() < active_limit_ && !waiting_.empty()) {
+      auto j = std::move(waiting_.front());
+      waiting_.pop_front();
+      if (j.r.cancelled()) {
+        j.r.fail(error{errc::cancelled, "cancelled by the host"});
+        continue;
+      }
+      start_transfer(std::move(j));
+    }
+    active_count_ = active_.size();
+    waiting_count_ = waiting_.size();
+    int still_running = 0;
+    curl_multi_perform(multi_, &still_running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      auto code = msg->data.result;
+      finish(*t, code);
+      release(t);
+    }
+    bool idle = active_.empty() && waiting_.empty();
+    if (!idle && active_.size() < active_limit_ && !waiting_.empty())
+      continue; // room freed: start more before waiting
+    long timeout_ms = idle ? 1000 : 100;
+    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(timeout_ms), nullptr);
+  }
+  for (auto& [id, t] : active_) {
+    (void)id;
+    t->r.fail(error{errc::stopped, "the fetcher stopped"});
+    curl_multi_remove_handle(multi_, t->easy);
+    curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->headers);
+    delete t;
+  }
+  active_.clear();
+}
+
+bool fetch_session::start_transfer(job j) {
+  auto* t = new transfer(std::move(j.req), std::move(j.r));
+  CURL* e;
+  if (!spare_easy_.empty()) {
+    e = spare_easy_.back();
+    spare_easy_.pop_back();
+    curl_easy_reset(e);
+  } else {
+    e = curl_easy_init();
+  }
+  if (!e) {
+    t->r.fail(error{errc::worker_failed, "libcurl could not create a transfer"});
+    delete t;
+    return false;
+  }
+  t->easy = e;
+  auto& s = settings_;
+  auto timeout = t->req.timeout.count() > 0 ? t->req.timeout : s.timeout;
+  t->max_body = t->req.max_body >= 0 ? t->req.max_body : s.max_body;
+  std::string protocols;
+  for (auto& p : s.schemes)
+    protocols += (protocols.empty() ? "" : ",") + p;
+  curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_SHARE, share_);
+  curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); // cookies live in the session only
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protocols.c_str());
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, protocols.c_str());
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, s.redirects > 0 ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, s.redirects);
+  curl_easy_setopt(
+      e, CURLOPT_TIMEOUT_MS,
+      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, s.verify_tls ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, s.verify_tls ? 2L : 0L);
+  if (!s.ca_file.empty())
+    curl_easy_setopt(e, CURLOPT_CAINFO, s.ca_file.c_str());
+  if (!s.user_agent.empty())
+    curl_easy_setopt(e, CURLOPT_USERAGENT, s.user_agent.c_str());
+  if (t->max_body >= 0)
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->max_body));
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &transfer::on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &transfer::on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &transfer::on_progress);
+  curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+  auto headers = s.headers;
+  for (auto& [k, v] : t->req.headers)
+    headers[k] = v;
+  for (auto& [k, v] : headers)
+    t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
+  if (t->headers)
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  auto method = t->req.method;
+  for (auto& c : method)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (method == "HEAD") {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (method != "GET") {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  if (!t->req.body.empty() || method == "POST" || method == "PUT") {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->req.body.size()));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body.data());
+  }
+  curl_multi_add_handle(multi_, e);
+  active_.emplace(t->id, t);
+  return true;
+}
+
+void fetch_session::finish(transfer& t, CURLcode code) {
+  auto& url = t.req.url;
+  auto why = [&] { return std::string{t.errbuf[0] ? t.errbuf : curl_easy_strerror(code)}; };
+  if (code == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+    char* effective = nullptr;
+    curl_easy_getinfo(t.easy, CURLINFO_EFFECTIVE_URL, &effective);
+    curl_off_t connect = 0, first = 0, total = 0;
+    curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect);
+    curl_easy_getinfo(t.easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
+    curl_easy_getinfo(t.easy, CURLINFO_TOTAL_TIME_T, &total);
+    t.reply.status = status;
+    t.reply.effective_url = effective ? effective : url;
+    t.reply.connect_time = micros(connect);
+    t.reply.first_byte_time = micros(first);
+    t.reply.total_time = micros(total);
+    if (t.req.raise_for_status && status >= 400) {
+      t.r.fail(error{fetch_errc::http_status, "HTTP " + std::to_string(status) + " from " + url});
+      return;
+    }
+    t.r.reply(std::move(t.reply));
+    return;
+  }
+  if (t.too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    t.r.fail(error{fetch_errc::too_large, "the body of " + url + " exceeds max_body (" +
+                                              std::to_string(t.max_body) + " bytes)"});
+    return;
+  }
+  if (code == CURLE_ABORTED_BY_CALLBACK && t.r.cancelled()) {
+    t.r.fail(error{errc::cancelled, "cancelled by the host"});
+    return;
+  }
+  error_code kind = fetch_errc::protocol;
+  switch (code) {
+    case CURLE_URL_MALFORMAT:
+      kind = fetch_errc::bad_url;
+      break;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      kind = fetch_errc::scheme_not_allowed;
+      break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      kind = fetch_errc::dns;
+      break;
+    case CURLE_COULDNT_CONNECT:
+      kind = fetch_errc::connect_failed;
+      break;
+    case CURLE_OPERATION_TIMEDOUT:
+      kind = fetch_errc::timeout;
+      break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+      kind = fetch_errc::tls;
+      break;
+    default:
+      break;
+  }
+  t.r.fail(error{kind, url + ": " + why()});
+}
+
+void fetch_session::release(transfer* t) {
+  active_.erase(t->id);
+  curl_multi_remove_handle(multi_, t->easy);
+  spare_easy_.push_back(t->easy);
+  curl_slist_free_all(t->headers);
+  delete t;
+}
+
+void fetch_session::submit(fetch_request req, responder<fetch_reply> r) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (!stopping_ && ok()) {
+      incoming_.push_back(job{std::move(req), std::move(r)}); // leaves `r` empty
+    }
+  }
+  if (r.pending())
+    r.fail(error{errc::stopped, ok() ? "the fetcher stopped" : "the fetcher has no session"});
+  else if (multi_)
+    curl_multi_wakeup(multi_);
+}
+
+void fetch_session::cancel(std::uint64_t id) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    cancels_.push_back(id);
+  }
+  if (multi_)
+    curl_multi_wakeup(multi_);
+}
+
+void fetch_session::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    stopping_ = true;
+  }
+  if (multi_)
+    curl_multi_wakeup(multi_);
+}
+
+std::string fetch_session::describe() {
+  return std::to_string(active_count_.load()) + " transfers active, " +
+         std::to_string(waiting_count_.load()) + " queued";
+}
+
+} // namespace loopbridge::actors

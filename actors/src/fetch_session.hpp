@@ -1,0 +1,92 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <curl/curl.h>
+
+#include "loopbridge/actors/fetcher.hpp"
+
+namespace loopbridge::actors {
+
+/// Settings of one fetcher session (from the fetcher's params).
+struct fetch_settings {
+  long max_connections = 16;
+  long max_per_host = 0;
+  std::chrono::nanoseconds timeout{std::chrono::seconds(30)};
+  std::int64_t max_body = 16 << 20;
+  std::vector<std::string> schemes{"http", "https"};
+  long redirects = 5;
+  bool verify_tls = true;
+  std::string ca_file;
+  std::string user_agent;
+  std::map<std::string, std::string> headers;
+};
+
+/// One HTTP session: a libcurl multi handle and a share handle, driven by one I/O thread
+/// (`run`). Other threads hand it work with `submit` and `cancel`, which queue and wake the
+/// thread (`curl_multi_wakeup`); replies go out through each request's responder from the I/O
+/// thread. At most a bounded number of transfers are active at once (easy handles exist only
+/// for them); the rest wait as jobs, so 5,000 outstanding requests cost little memory.
+///
+/// Threads: `run` on the session's own thread; `submit`, `cancel`, `stop`, `describe` from any.
+class fetch_session {
+public:
+  explicit fetch_session(fetch_settings s);
+  ~fetch_session();
+
+  /// False if libcurl could not create the session's handles (then `run` returns at once and
+  /// every request fails).
+  bool ok() const noexcept { return multi_ && share_; }
+  /// The I/O loop; returns after `stop`, having ended every request it still held with
+  /// `loop.stopped`. Requests submitted before it runs wait for it.
+  void run();
+  /// Queues a request (its URL already checked). Fails it at once if the session stopped.
+  void submit(fetch_request req, responder<fetch_reply> r);
+  /// Aborts the transfer of request `id` (its socket is freed), if the session holds it.
+  void cancel(std::uint64_t id);
+  void stop();
+  /// For shutdown reports: transfers active and queued.
+  std::string describe();
+
+  const fetch_settings& settings() const noexcept { return settings_; }
+
+private:
+  struct transfer;
+  struct job {
+    fetch_request req;
+    responder<fetch_reply> r;
+  };
+
+  bool start_transfer(job j);
+  void finish(transfer& t, CURLcode code);
+  void release(transfer* t);
+
+  fetch_settings settings_;
+  std::size_t active_limit_;
+  CURLM* multi_ = nullptr;
+  CURLSH* share_ = nullptr;
+
+  std::mutex mutex_; ///< guards the incoming queues and `stopping_`
+  std::vector<job> incoming_;
+  std::vector<std::uint64_t> cancels_;
+  bool stopping_ = false;
+
+  // I/O thread only:
+  std::deque<job> waiting_;
+  std::unordered_map<std::uint64_t, transfer*> active_;
+  std::vector<CURL*> spare_easy_;
+  std::atomic<std::size_t> active_count_{0};
+  std::atomic<std::size_t> waiting_count_{0};
+};
+
+} // namespace loopbridge::actors

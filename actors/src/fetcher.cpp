@@ -1,0 +1,144 @@
+#include "loopbridge/actors/fetcher.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include <curl/curl.h>
+
+#include "fetch_session.hpp"
+
+namespace loopbridge::actors {
+
+namespace {
+
+const std::vector<std::string> known_schemes{"http", "https"};
+
+fetch_settings settings_from(const loopbridge::params& p) {
+  fetch_settings s;
+  s.max_connections = static_cast<long>(p.integer("max_connections", 16));
+  s.max_per_host = static_cast<long>(p.integer("max_per_host", 0));
+  s.timeout = p.duration("timeout", std::chrono::seconds(30));
+  s.max_body = p.integer("max_body", 16 << 20);
+  s.schemes = p.string_list("schemes");
+  s.redirects = static_cast<long>(p.integer("redirects", 5));
+  s.verify_tls = p.boolean("verify_tls", true);
+  s.ca_file = p.string("ca_file");
+  s.user_agent = p.string("user_agent");
+  if (auto* h = p.find("headers"); h && h->is_map())
+    for (auto& [k, v] : h->as_map())
+      s.headers[k] = v.is_string() ? v.as_string() : v.to_string();
+  return s;
+}
+
+/// Checks a request's URL before it costs a transfer: it must parse, and its scheme must be one
+/// the fetcher allows. Returns an empty error when it may go ahead.
+error check_url(const std::string& url, const std::vector<std::string>& schemes) {
+  if (url.empty())
+    return error{fetch_errc::bad_url, "the request has no url"};
+  CURLU* u = curl_url();
+  if (!u)
+    return error{errc::worker_failed, "libcurl could not parse the url (out of memory)"};
+  auto rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
+  char* scheme = nullptr;
+  char* host = nullptr;
+  error result;
+  if (rc != CURLUE_OK) {
+    result = error{fetch_errc::bad_url, "'" + url + "' is not a URL: " + curl_url_strerror(rc)};
+  } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
+    result = error{fetch_errc::bad_url, "'" + url + "' has no scheme"};
+  } else if (std::find(schemes.begin(), schemes.end(), std::string{scheme}) == schemes.end()) {
+    std::string allowed;
+    for (auto& s : schemes)
+      allowed += (allowed.empty() ? "" : ", ") + s;
+    result =
+        error{fetch_errc::scheme_not_allowed, "scheme '" + std::string{scheme} + "' of " + url +
+                                                  " is not allowed (allowed: " + allowed + ")"};
+  } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
+    result = error{fetch_errc::bad_url, "'" + url + "' has no host"};
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return result;
+}
+
+bool valid_method(const std::string& m) {
+  return !m.empty() && m.size() <= 32 && std::all_of(m.begin(), m.end(), [](char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) != 0;
+  });
+}
+
+} // namespace
+
+std::vector<param_decl> fetcher::params() {
+  using d = param_decl;
+  return {
+      d::integer("max_connections", 16, "open connections at most (requests beyond wait)")
+          .range(1, 1024),
+      d::integer("max_per_host", 0, "open connections per host at most; 0: no separate limit")
+          .range(0, 1024),
+      d::duration("timeout", std::chrono::seconds(30),
+                  "whole-transfer timeout of a request that sets none")
+          .range(0.001, 86400),
+      d::size("max_body", 16 << 20, "largest response body accepted").at_least(0),
+      d::string_list("schemes", {"http", "https"}, "URL schemes allowed (http, https)"),
+      d::integer("redirects", 5, "redirects followed at most; 0: none").range(0, 50),
+      d::boolean("verify_tls", true, "verify the server's certificate and name"),
+      d::string("ca_file", "", "PEM file of the certificate authorities to trust"),
+      d::string("user_agent", "loopbridge", "User-Agent header"),
+      d::map("headers", "headers sent with every request"),
+  };
+}
+
+std::vector<param_problem> fetcher::validate(const loopbridge::params& p) {
+  std::vector<param_problem> problems;
+  auto schemes = p.string_list("schemes");
+  if (schemes.empty())
+    problems.push_back({"schemes", "at least one scheme is needed", "http, https"});
+  for (std::size_t i = 0; i < schemes.size(); ++i)
+    if (std::find(known_schemes.begin(), known_schemes.end(), schemes[i]) == known_schemes.end())
+      problems.push_back({"schemes[" + std::to_string(i) + "]",
+                          "unknown scheme '" + schemes[i] + "'", "one of: http, https"});
+  if (auto* h = p.find("headers"); h && h->is_map())
+    for (auto& [k, v] : h->as_map())
+      if (!v.is_string())
+        problems.push_back({"headers." + k, "a header value must be a string", ""});
+  return problems;
+}
+
+fetcher_worker::fetcher_worker(worker_context& ctx)
+    : session_(std::make_shared<fetch_session>(settings_from(ctx.params()))) {
+  // The session's handles exist once it is constructed (a failure throws, which fails the
+  // start); its I/O thread picks up whatever was submitted before it ran.
+  if (!session_->ok())
+    throw std::runtime_error("libcurl could not create an HTTP session");
+  ctx.start_thread(
+      "lb.fetch." + ctx.actor_name(), [session = session_] { session->run(); },
+      [weak = std::weak_ptr<fetch_session>(session_)] {
+        auto s = weak.lock();
+        return s ? s->describe() : std::string{"session closed"};
+      });
+}
+
+fetcher_worker::~fetcher_worker() {
+  session_->stop();
+}
+
+void fetcher_worker::handle(fetch_request& req, responder<fetch_reply>& r) {
+  if (auto e = check_url(req.url, session_->settings().schemes); !e.code().empty()) {
+    r.fail(std::move(e));
+    return;
+  }
+  if (!valid_method(req.method)) {
+    r.fail(error{fetch_errc::bad_url, "'" + req.method + "' is not an HTTP method"});
+    return;
+  }
+  session_->submit(std::move(req), std::move(r));
+}
+
+void fetcher_worker::on_cancel(std::uint64_t request_id) {
+  session_->cancel(request_id);
+}
+
+} // namespace loopbridge::actors

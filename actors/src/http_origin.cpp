@@ -1,0 +1,293 @@
+#include "loopbridge/actors/http_origin.hpp"
+
+#include <arpa/inet.h>
+#include <cstring>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <fstream>
+#include <microhttpd.h>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loopbridge/convert.hpp"
+
+namespace loopbridge::actors {
+
+/// Everything the server's threads touch. Shared so a connection thread finishing late never
+/// touches a destroyed worker.
+struct http_origin_worker::state {
+  std::string root;
+  std::string scheme = "http";
+  std::int64_t port = 0;
+  MHD_Daemon* daemon = nullptr;
+  std::mutex mutex;
+  std::condition_variable stopping_cv;
+  bool stopping = false;
+  std::vector<origin_fault> faults;
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> connections{0};
+
+  /// The first fault matching `path`, if any (copied: faults may change meanwhile).
+  std::optional<origin_fault> fault_for(const std::string& path) {
+    std::lock_guard<std::mutex> guard{mutex};
+    for (auto& f : faults)
+      if (fnmatch(f.path.c_str(), path.c_str(), 0) == 0)
+        return f;
+    return std::nullopt;
+  }
+  /// Sleeps `d` unless the server stops first; false if it is stopping.
+  bool pause(std::chrono::nanoseconds d) {
+    std::unique_lock<std::mutex> lock{mutex};
+    return !stopping_cv.wait_for(lock, d, [&] { return stopping; });
+  }
+};
+
+namespace {
+
+std::vector<origin_fault> faults_from(const value& v, std::vector<field_problem>& problems) {
+  std::vector<origin_fault> out;
+  if (v.is_null())
+    return out;
+  from_value(v, out, "faults", problems);
+  return out;
+}
+
+const char* content_type(const std::string& path) {
+  auto ends = [&](const char* ext) {
+    auto n = std::strlen(ext);
+    return path.size() >= n && path.compare(path.size() - n, n, ext) == 0;
+  };
+  if (ends(".jpg") || ends(".jpeg"))
+    return "image/jpeg";
+  if (ends(".png"))
+    return "image/png";
+  if (ends(".webp"))
+    return "image/webp";
+  if (ends(".html"))
+    return "text/html";
+  if (ends(".json"))
+    return "application/json";
+  return "application/octet-stream";
+}
+
+MHD_Result respond_text(MHD_Connection* c, unsigned status, const std::string& text,
+                        const std::string& location = {}) {
+  auto* r = MHD_create_response_from_buffer(text.size(), const_cast<char*>(text.data()),
+                                            MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(r, "Content-Type", "text/plain");
+  if (!location.empty())
+    MHD_add_response_header(r, "Location", location.c_str());
+  auto ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/// Streams a file with a fault applied (truncate, drop, trickle).
+struct faulty_body {
+  http_origin_worker::state* st = nullptr; ///< outlives the response: the daemon stops first
+  int fd = -1;
+  std::uint64_t size = 0;
+  std::uint64_t limit = 0; ///< bytes sent before closing the connection (size: no cut)
+  std::int64_t trickle = 0;
+  ~faulty_body() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+ssize_t read_faulty(void* cls, std::uint64_t pos, char* buf, std::size_t max) {
+  auto* b = static_cast<faulty_body*>(cls);
+  if (pos >= b->limit)
+    return MHD_CONTENT_READER_END_WITH_ERROR; // close mid-body
+  auto want = std::min<std::uint64_t>(max, b->limit - pos);
+  if (b->trickle > 0) {
+    want = std::min<std::uint64_t>(want, std::max<std::int64_t>(1, b->trickle / 20));
+    auto wait = std::chrono::nanoseconds(static_cast<std::int64_t>(
+        1e9 * static_cast<double>(want) / static_cast<double>(b->trickle)));
+    if (!b->st->pause(wait))
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+  }
+  auto n = ::pread(b->fd, buf, want, static_cast<off_t>(pos));
+  if (n <= 0)
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  return n;
+}
+
+void free_faulty(void* cls) {
+  delete static_cast<faulty_body*>(cls);
+}
+
+void on_connection(void* cls, MHD_Connection*, void**, MHD_ConnectionNotificationCode code) {
+  if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    static_cast<http_origin_worker::state*>(cls)->connections.fetch_add(1);
+}
+
+MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method,
+                      const char*, const char*, std::size_t* upload_size, void** con_cls) {
+  auto* st = static_cast<http_origin_worker::state*>(cls);
+  static int marker;
+  if (*con_cls == nullptr) { // first call for this request: headers only
+    *con_cls = &marker;
+    return MHD_YES;
+  }
+  if (*upload_size > 0) { // ignore request bodies
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  st->requests.fetch_add(1);
+  std::string m = method, path = url;
+  if (m != "GET" && m != "HEAD")
+    return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+  if (path.empty() || path[0] != '/' || path.find("..") != std::string::npos ||
+      path.find('\0') != std::string::npos)
+    return respond_text(c, MHD_HTTP_FORBIDDEN, "refused: path outside the served directory\n");
+  auto fault = st->fault_for(path);
+  if (fault) {
+    auto wait = fault->delay;
+    if (fault->jitter.count() > 0) {
+      thread_local std::mt19937_64 rng{std::random_device{}()};
+      wait += std::chrono::nanoseconds(rng() % static_cast<std::uint64_t>(fault->jitter.count()));
+    }
+    if (wait.count() > 0 && !st->pause(wait))
+      return MHD_NO;
+    if (fault->status > 0)
+      return respond_text(c, static_cast<unsigned>(fault->status),
+                          "fault: status " + std::to_string(fault->status) + "\n", fault->location);
+  }
+  int fd = ::open((st->root + path).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat sb {};
+  if (fd < 0 || ::fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fd >= 0)
+      ::close(fd);
+    return respond_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+  }
+  auto size = static_cast<std::uint64_t>(sb.st_size);
+  MHD_Response* r;
+  if (fault && (fault->truncate >= 0 || fault->drop || fault->trickle > 0)) {
+    auto* body = new faulty_body;
+    body->fd = fd;
+    body->size = size;
+    body->st = st;
+    body->limit = fault->truncate >= 0 ? std::min<std::uint64_t>(size, fault->truncate)
+                  : fault->drop        ? size / 2
+                                       : size;
+    body->trickle = fault->trickle;
+    r = MHD_create_response_from_callback(size, 32 * 1024, &read_faulty, body, &free_faulty);
+  } else {
+    r = MHD_create_response_from_fd(size, fd);
+  }
+  MHD_add_response_header(r, "Content-Type", content_type(path));
+  auto ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+} // namespace
+
+std::vector<param_decl> http_origin::params() {
+  using d = param_decl;
+  return {
+      d::string("root", "", "the directory to serve").mandatory(),
+      d::integer("port", 0, "the port to listen on; 0 picks a free one").range(0, 65535),
+      d::string("address", "127.0.0.1", "the address to listen on"),
+      d::any("faults", "faults to inject: a list of {path, delay, jitter, status, truncate, "
+                       "drop, trickle}"),
+      d::integer("max_connections", 256, "connections served at once").range(1, 10000),
+      d::string("tls_cert", "", "PEM certificate: serve https (with tls_key)"),
+      d::string("tls_key", "", "PEM private key for tls_cert"),
+  };
+}
+
+std::vector<param_problem> http_origin::validate(const loopbridge::params& p) {
+  std::vector<param_problem> problems;
+  if (auto* f = p.find("faults"))
+    faults_from(*f, problems);
+  if (p.string("tls_cert").empty() != p.string("tls_key").empty())
+    problems.push_back({"tls_key", "tls_cert and tls_key go together", "give both or neither"});
+  return problems;
+}
+
+http_origin_worker::http_origin_worker(worker_context& ctx) : state_(std::make_shared<state>()) {
+  auto& p = ctx.params();
+  state_->root = p.string("root");
+  while (state_->root.size() > 1 && state_->root.back() == '/')
+    state_->root.pop_back();
+  std::vector<field_problem> problems;
+  if (auto* f = p.find("faults"))
+    state_->faults = faults_from(*f, problems);
+  std::string cert, key;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+  if (!p.string("tls_cert").empty()) {
+    cert = slurp(p.string("tls_cert"));
+    key = slurp(p.string("tls_key"));
+    flags |= MHD_USE_TLS;
+    state_->scheme = "https";
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(p.integer("port")));
+  if (inet_pton(AF_INET, p.string("address").c_str(), &addr.sin_addr) != 1)
+    throw std::runtime_error("invalid address " + p.string("address"));
+  state_->daemon = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, &on_request, state_.get(), MHD_OPTION_SOCK_ADDR, &addr,
+      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(p.integer("max_connections")),
+      MHD_OPTION_NOTIFY_CONNECTION, &on_connection, state_.get(), MHD_OPTION_CONNECTION_TIMEOUT,
+      60u, cert.empty() ? MHD_OPTION_END : MHD_OPTION_HTTPS_MEM_CERT, cert.c_str(),
+      MHD_OPTION_HTTPS_MEM_KEY, key.c_str(), MHD_OPTION_END);
+  if (!state_->daemon)
+    throw std::runtime_error("cannot listen on " + p.string("address") + ":" +
+                             std::to_string(p.integer("port")) + " (in use, or not allowed)");
+  state_->port = MHD_get_daemon_info(state_->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+  ctx.defer_ready();
+  auto i = info();
+  ctx.ready(value{{"port", i.port}, {"url", i.url}});
+}
+
+http_origin_worker::~http_origin_worker() {
+  {
+    std::lock_guard<std::mutex> guard{state_->mutex};
+    state_->stopping = true;
+  }
+  state_->stopping_cv.notify_all();
+  if (state_->daemon)
+    MHD_stop_daemon(state_->daemon);
+}
+
+origin_info http_origin_worker::info() const {
+  origin_info i;
+  i.port = state_->port;
+  i.url = state_->scheme + "://127.0.0.1:" + std::to_string(state_->port);
+  i.requests = state_->requests.load();
+  i.connections = state_->connections.load();
+  return i;
+}
+
+void http_origin_worker::handle(origin_info_request&, responder<origin_info>& r) {
+  r.reply(info());
+}
+
+void http_origin_worker::handle(set_faults_request& req, responder<origin_info>& r) {
+  {
+    std::lock_guard<std::mutex> guard{state_->mutex};
+    if (req.replace)
+      state_->faults = std::move(req.faults);
+    else
+      state_->faults.insert(state_->faults.end(), req.faults.begin(), req.faults.end());
+  }
+  r.reply(info());
+}
+
+} // namespace loopbridge::actors
