@@ -3,6 +3,7 @@
 #include "loopbridge/actors/echo.hpp"
 #include "loopbridge/actors/fetcher.hpp"
 #include "loopbridge/actors/http_origin.hpp"
+#include "loopbridge/actors/image_processor.hpp"
 #include "loopbridge/actors/writer.hpp"
 
 namespace loopbridge::actors {
@@ -13,6 +14,8 @@ kind_registry& register_builtin_kinds(kind_registry& registry) {
                         "URLs over it, thousands in flight on one I/O thread");
   registry.add<http_origin>("an HTTP server over a directory, with injectable faults; for tests, "
                             "benchmarks and the demo");
+  registry.add<image_processor>("decodes, transforms and encodes images with libvips; one "
+                                "instance per core by default");
   registry.add<writer>("writes bytes to files under a directory; refuses paths that escape it");
   // An echo stage passes its payload on to the next echo stage.
   registry.adapt<echo_reply, echo_request>(

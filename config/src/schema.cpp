@@ -253,9 +253,9 @@ const std::vector<key_doc>& topology_keys() {
       required(k("actors[]", "name", "name", "",
                  "Unique name; a letter, then letters, digits, '_', '-' or '.'.")),
       required(k("actors[]", "kind", "string", "", "The actor kind (see the kinds below).")),
-      range(k("actors[]", "count", "integer", "1",
-              "Instances behind the name; more than one "
-              "makes a pool."),
+      range(k("actors[]", "count", "integer", "",
+              "Instances behind the name; more than one makes a pool. Default: 1, or the "
+              "kind's own (image_processor, blocking: the number of cores)."),
             1, 1024),
       k("actors[]", "mailbox", "map", "", "Bounds on the requests the actor holds."),
       k("actors[]", "restart", "restart", "never",

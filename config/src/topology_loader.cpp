@@ -181,6 +181,11 @@ private:
     yaml_.require(has_kind, n, path, "kind");
     if (params_node)
       load_params(*params_node, join(path, "params"), spec);
+    if (spec.count == 0) { // not given: the kind's default, so the topology says what will run
+      auto* kind = kinds_.find(spec.kind);
+      spec.count =
+          kind && kind->default_count ? std::max<std::uint32_t>(1, kind->default_count()) : 1;
+    }
     return yaml_.problem_count() == before;
   }
 

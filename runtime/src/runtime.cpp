@@ -198,7 +198,7 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
     return error{errc::not_found, msg};
   }
   if (spec.count == 0)
-    return error{errc::bad_request, "actor '" + spec.name + "': count must be at least 1"};
+    spec.count = kind->default_count ? std::max<std::uint32_t>(1, kind->default_count()) : 1;
   auto rec = std::make_shared<actor_record>();
   auto problems = resolve_params(kind->params, spec.params, rec->params);
   if (problems.empty() && kind->validate)
@@ -362,7 +362,7 @@ result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
         return roll_back(ok.error());
       started[i] = true;
       started_order.push_back(specs[i].name);
-      waiting[specs[i].name] = specs[i].count;
+      waiting[specs[i].name] = recs[i]->spec.count;
       wait_budget = std::max(wait_budget, specs[i].ready_timeout);
     }
     auto deadline = clock::now() + wait_budget + std::chrono::seconds(5);

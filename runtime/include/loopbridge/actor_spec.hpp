@@ -42,8 +42,9 @@ struct actor_spec {
   std::string kind;
   /// The kind's parameters (a map), validated against the kind's declarations at spawn.
   value params;
-  /// Instances behind the name; more than one makes a pool.
-  std::uint32_t count = 1;
+  /// Instances behind the name; more than one makes a pool. 0: the kind's default (1 for most
+  /// kinds; the number of cores for kinds made for CPU or blocking work).
+  std::uint32_t count = 0;
   mailbox_spec mailbox;
   restart_spec restart;
   /// Actors that must be ready before this one starts (and stop after it).

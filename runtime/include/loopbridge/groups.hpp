@@ -131,6 +131,41 @@ private:
   std::size_t returned_ = 0;
 };
 
+/// Yields futures' outcomes in submission order, each as soon as it and every earlier one have
+/// completed: the ordered counterpart of `as_completed`, for results whose order matters (frames
+/// of a video, lines of a report) while the work itself runs out of order on a pool. Owns the
+/// futures.
+///
+///     loopbridge::in_order<image_reply> results{std::move(futures)};
+///     while (auto c = results.next(5s)) write(c->index, c->value);
+///
+/// Threads: one consumer thread at a time. Blocks only in `next`.
+template <class R>
+class in_order {
+public:
+  explicit in_order(std::vector<future<R>> futures) : futures_(std::move(futures)) {}
+
+  /// Members not yet returned by `next`.
+  std::size_t remaining() const noexcept { return futures_.size() - next_; }
+
+  /// The next member in submission order, waiting up to `timeout` for it: `loop.timeout` when
+  /// it did not complete in time (call again to keep waiting), `loop.not_found` once every
+  /// member was returned.
+  result<completed<R>> next(std::chrono::nanoseconds timeout = std::chrono::hours(24 * 365)) {
+    if (remaining() == 0)
+      return error{errc::not_found, "every member was already returned"};
+    auto& f = futures_[next_];
+    if (!f.wait_for(timeout))
+      return error{errc::timeout, "member " + std::to_string(next_) + " did not complete in time"};
+    auto index = next_++;
+    return completed<R>{index, f.get()};
+  }
+
+private:
+  std::vector<future<R>> futures_;
+  std::size_t next_ = 0;
+};
+
 /// What a task group ended with.
 struct group_outcome {
   /// Members that failed on their own, in completion order.

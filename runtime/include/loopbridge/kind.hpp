@@ -42,6 +42,10 @@ template <class T>
 struct has_validate<T, std::void_t<decltype(T::validate(std::declval<const params&>()))>>
     : std::true_type {};
 template <class T, class = void>
+struct has_default_count : std::false_type {};
+template <class T>
+struct has_default_count<T, std::void_t<decltype(T::default_count())>> : std::true_type {};
+template <class T, class = void>
 struct has_params : std::false_type {};
 template <class T>
 struct has_params<T, std::void_t<decltype(T::params())>> : std::true_type {};
@@ -86,6 +90,8 @@ struct kind_descriptor {
   execution (*mode)(const loopbridge::params& p) = nullptr;
   /// Checks that go beyond single params (how params combine, structured params); may be null.
   std::vector<param_problem> (*validate)(const loopbridge::params& p) = nullptr;
+  /// Instances of an actor that does not set `count`; null: 1.
+  std::uint32_t (*default_count)() = nullptr;
 
   const request_entry* find_request(const detail::type_tag* t) const noexcept {
     for (auto& r : requests)
@@ -172,7 +178,8 @@ std::vector<request_entry> request_entries(request_list<Rs...>) {
 ///   from `worker_context&`, one `handle(Req&, responder<reply_t<Req>>&)` per request type);
 /// - optionally `static std::vector<param_decl> params()`,
 ///   `static std::vector<param_problem> validate(const params&)` (checks across params) and
-///   `static execution execution(const params&)` (default: scheduled).
+///   `static execution execution(const params&)` (default: scheduled) and
+///   `static std::uint32_t default_count()` (instances when a spec does not say; default 1).
 template <class Kind>
 kind_descriptor describe_kind(std::string doc = {}) {
   kind_descriptor d;
@@ -187,6 +194,8 @@ kind_descriptor describe_kind(std::string doc = {}) {
   };
   if constexpr (detail::has_validate<Kind>::value)
     d.validate = [](const loopbridge::params& p) { return Kind::validate(p); };
+  if constexpr (detail::has_default_count<Kind>::value)
+    d.default_count = [] { return static_cast<std::uint32_t>(Kind::default_count()); };
   if constexpr (detail::has_execution<Kind>::value)
     d.mode = [](const loopbridge::params& p) { return Kind::execution(p); };
   else

@@ -1,0 +1,171 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "loopbridge/field.hpp"
+#include "loopbridge/kind.hpp"
+#include "loopbridge/params.hpp"
+#include "loopbridge/worker.hpp"
+
+namespace loopbridge::actors {
+
+/// Error kinds of the image processor (`image.*`). Malformed requests (an unknown operation, a
+/// bad argument, a path outside `files`) fail with `loop.bad_request`.
+namespace image_errc {
+/// The input is not an image libvips can decode: corrupt, truncated, an unknown format.
+inline constexpr error_code decode_failed{"image", "decode_failed"};
+/// The input's header announces more pixels than `max_pixels` (decided before decoding).
+inline constexpr error_code too_large{"image", "too_large"};
+/// The result could not be encoded or written (the output path's directory is missing, ...).
+inline constexpr error_code output_failed{"image", "output_failed"};
+} // namespace image_errc
+
+/// One step of an image request's chain.
+///
+/// | op | arguments |
+/// |---|---|
+/// | `thumbnail` | `width` (and optionally `height`): fit inside that box; `crop`: `none`,
+/// `centre`, `attention`, `entropy` (fill the box exactly). First in a chain, it shrinks while
+/// decoding (JPEG, WebP). | | `resize` | `scale` (a factor), or `width` and/or `height` (keeping
+/// the aspect ratio when only one is given) | | `rotate` | `angle` in degrees; multiples of 90 are
+/// exact | | `grayscale` | — | | `blur` | `sigma` (Gaussian, > 0) |
+struct image_op {
+  std::string op;
+  std::int64_t width = 0;
+  std::int64_t height = 0;
+  std::string crop = "none";
+  double scale = 0;
+  double angle = 0;
+  double sigma = 0;
+
+  template <class Inspector>
+  friend auto inspect(Inspector& f, image_op& x) {
+    return f(caf::meta::type_name("image_op"), field("op"), x.op, field("width"), x.width,
+             field("height"), x.height, field("crop"), x.crop, field("scale"), x.scale,
+             field("angle"), x.angle, field("sigma"), x.sigma);
+  }
+
+  static image_op thumbnail(std::int64_t width, std::int64_t height = 0,
+                            std::string crop = "none") {
+    image_op o;
+    o.op = "thumbnail";
+    o.width = width;
+    o.height = height;
+    o.crop = std::move(crop);
+    return o;
+  }
+  static image_op resize(double scale) {
+    image_op o;
+    o.op = "resize";
+    o.scale = scale;
+    return o;
+  }
+  static image_op rotate(double angle) {
+    image_op o;
+    o.op = "rotate";
+    o.angle = angle;
+    return o;
+  }
+  static image_op grayscale() {
+    image_op o;
+    o.op = "grayscale";
+    return o;
+  }
+  static image_op blur(double sigma) {
+    image_op o;
+    o.op = "blur";
+    o.sigma = sigma;
+    return o;
+  }
+};
+
+/// The result of an image request.
+struct image_reply {
+  /// The encoded result, unless it was written to `path`.
+  std::vector<std::uint8_t> data;
+  /// Where the result was written (the request's `output_path`), or empty.
+  std::string path;
+  std::int64_t width = 0;
+  std::int64_t height = 0;
+  /// `jpeg`, `png` or `webp`.
+  std::string format;
+  /// Size of the encoded result.
+  std::int64_t bytes = 0;
+
+  template <class Inspector>
+  friend auto inspect(Inspector& f, image_reply& x) {
+    return f(caf::meta::type_name("image_reply"), field("data"), x.data, field("path"), x.path,
+             field("width"), x.width, field("height"), x.height, field("format"), x.format,
+             field("bytes"), x.bytes);
+  }
+};
+
+/// Decode an image, apply a chain of operations, encode the result.
+///
+/// Input: `input` (encoded bytes) or `input_path` (a file under the processor's `files`
+/// directory). Output: bytes in the reply, or `output_path` (under `files`). `format` picks the
+/// output encoding (`jpeg`, `png`, `webp`; empty: the input's), `quality` applies to JPEG and
+/// WebP (1..100).
+struct image_request {
+  using reply_type = image_reply;
+  std::vector<std::uint8_t> input;
+  std::string input_path;
+  std::vector<image_op> ops;
+  std::string format;
+  std::int64_t quality = 80;
+  std::string output_path;
+
+  template <class Inspector>
+  friend auto inspect(Inspector& f, image_request& x) {
+    return f(caf::meta::type_name("image_request"), field("input"), x.input, field("input_path"),
+             x.input_path, field("ops"), x.ops, field("format"), x.format, field("quality"),
+             x.quality, field("output_path"), x.output_path);
+  }
+};
+
+class image_worker;
+
+/// The `image_processor` kind: CPU-bound image work on libvips. Each instance runs on a thread
+/// of its own (long decodes never hold up the event loop or other actors) and uses one vips
+/// thread: the pool (`count`, by default the number of cores) provides the parallelism. Bad
+/// input fails one request; the instance serves the next. An instance releases its vips
+/// thread state when it stops.
+///
+/// Params: `max_pixels` (inputs announcing more are refused before decoding), `files` (the
+/// directory `input_path` and `output_path` are relative to; empty: paths are refused).
+struct image_processor {
+  static constexpr const char* name = "image_processor";
+  using requests = request_list<image_request>;
+  using worker = image_worker;
+  static std::vector<param_decl> params();
+  static loopbridge::execution execution(const loopbridge::params&) {
+    return loopbridge::execution::dedicated_thread;
+  }
+  /// The number of cores.
+  static std::uint32_t default_count();
+  /// Starts libvips (once per process; later calls return at once). Spawning an image
+  /// processor calls it on the spawning thread, before any instance runs. libvips' own start
+  /// is not thread-safe: a program that also uses libvips directly calls this (or VIPS_INIT)
+  /// before its threads use libvips. Throws `std::runtime_error` if libvips cannot start.
+  static void init_vips();
+  /// Spawn-time checks; also starts libvips (see `init_vips`).
+  static std::vector<param_problem> validate(const loopbridge::params& p);
+};
+
+class image_worker final : public loopbridge::worker {
+public:
+  explicit image_worker(worker_context& ctx);
+  ~image_worker() override;
+  void handle(image_request& req, responder<image_reply>& r);
+
+private:
+  std::int64_t max_pixels_;
+  std::string files_;
+};
+
+} // namespace loopbridge::actors

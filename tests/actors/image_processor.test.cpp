@@ -1,0 +1,405 @@
+// The image processor on real images made here with libvips: every operation's output decoded
+// and measured; corrupt, truncated and oversized inputs; paths; pools under each overflow
+// policy; results in submission order; stop with jobs queued.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <mutex>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+#include <vips/vips8>
+
+#include "loopbridge/actors/image_processor.hpp"
+#include "loopbridge/groups.hpp"
+#include "support/test_support.hpp"
+
+using namespace loopbridge;
+using namespace loopbridge::actors;
+using namespace std::chrono_literals;
+using vips::VImage;
+
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+/// A colourful test picture (gradients in three bands), encoded as `format`.
+bytes make_image(int w, int h, const std::string& format) {
+  image_processor::init_vips(); // libvips starts once, whoever comes first
+  auto xy = VImage::xyz(w, h);
+  auto x = xy.extract_band(0), y = xy.extract_band(1);
+  auto img = ((x * 255 / std::max(1, w - 1)).bandjoin(y * 255 / std::max(1, h - 1)))
+                 .bandjoin((x + y) * 255 / std::max(1, w + h - 2))
+                 .cast(VIPS_FORMAT_UCHAR)
+                 .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  VipsBlob* blob = format == "jpeg"   ? img.jpegsave_buffer()
+                   : format == "webp" ? img.webpsave_buffer()
+                                      : img.pngsave_buffer();
+  std::size_t n;
+  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes out(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  return out;
+}
+
+/// What an encoded result decodes to.
+struct decoded {
+  int width = 0, height = 0, bands = 0;
+  std::string loader;
+};
+decoded decode(const bytes& b) {
+  auto img = VImage::new_from_buffer(b.data(), b.size(), "");
+  const char* loader = nullptr;
+  vips_image_get_string(img.get_image(), "vips-loader", &loader);
+  // Force a full decode: the result must be a whole image, not just a header.
+  (void)img.avg();
+  return decoded{img.width(), img.height(), img.bands(), loader ? loader : ""};
+}
+
+/// A PNG whose header claims `w` x `h` pixels (the data is a 1x1 image's).
+bytes png_claiming(std::uint32_t w, std::uint32_t h) {
+  auto png = make_image(1, 1, "png");
+  // IHDR data starts at byte 16 (8 signature + 4 length + 4 type); CRC over type+data.
+  auto put32 = [&](std::size_t at, std::uint32_t v) {
+    png[at] = static_cast<std::uint8_t>(v >> 24);
+    png[at + 1] = static_cast<std::uint8_t>(v >> 16);
+    png[at + 2] = static_cast<std::uint8_t>(v >> 8);
+    png[at + 3] = static_cast<std::uint8_t>(v);
+  };
+  put32(16, w);
+  put32(20, h);
+  std::uint32_t crc = 0xffffffffu;
+  for (std::size_t i = 12; i < 12 + 4 + 13; ++i) {
+    crc ^= png[i];
+    for (int k = 0; k < 8; ++k)
+      crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  put32(29, crc ^ 0xffffffffu);
+  return png;
+}
+
+image_request request(bytes input, std::vector<image_op> ops, std::string format = "") {
+  image_request r;
+  r.input = std::move(input);
+  r.ops = std::move(ops);
+  r.format = std::move(format);
+  return r;
+}
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/loopbridge-images-XXXXXX";
+  return ::mkdtemp(tmpl);
+}
+
+actor_handle<image_processor> spawn_images(runtime& rt, const std::string& name, value params = {},
+                                           std::uint32_t count = 1, mailbox_spec mailbox = {}) {
+  actor_spec s;
+  s.name = name;
+  s.kind = "image_processor";
+  s.params = std::move(params);
+  s.count = count;
+  s.mailbox = mailbox;
+  rt.spawn(s).value();
+  return rt.actor<image_processor>(name).value();
+}
+
+} // namespace
+
+TEST_CASE("each image operation's output decodes to the expected size", "[images]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img");
+  auto jpeg = make_image(1920, 1080, "jpeg");
+
+  auto thumb = img.call(request(jpeg, {image_op::thumbnail(256)}), 30s);
+  REQUIRE(thumb.ok());
+  CHECK(thumb->format == "jpeg");
+  CHECK(thumb->width == 256);
+  CHECK(thumb->height == 144);
+  CHECK(thumb->bytes == static_cast<std::int64_t>(thumb->data.size()));
+  auto d = decode(thumb->data);
+  CHECK(d.width == 256);
+  CHECK(d.height == 144);
+  CHECK(d.loader.rfind("jpegload", 0) == 0);
+
+  auto square = img.call(request(jpeg, {image_op::thumbnail(100, 100, "centre")}), 30s);
+  REQUIRE(square.ok());
+  CHECK(decode(square->data).width == 100);
+  CHECK(decode(square->data).height == 100);
+
+  auto half = img.call(request(jpeg, {image_op::resize(0.5)}), 30s);
+  REQUIRE(half.ok());
+  CHECK(decode(half->data).width == 960);
+  CHECK(decode(half->data).height == 540);
+
+  auto by_width = image_op{};
+  by_width.op = "resize";
+  by_width.width = 480;
+  auto w480 = img.call(request(jpeg, {by_width}), 30s);
+  REQUIRE(w480.ok());
+  CHECK(decode(w480->data).width == 480);
+  CHECK(decode(w480->data).height == 270);
+
+  auto turned = img.call(request(jpeg, {image_op::rotate(90)}), 30s);
+  REQUIRE(turned.ok());
+  CHECK(decode(turned->data).width == 1080);
+  CHECK(decode(turned->data).height == 1920);
+
+  auto gray = img.call(request(jpeg, {image_op::grayscale()}), 30s);
+  REQUIRE(gray.ok());
+  CHECK(decode(gray->data).bands == 1);
+
+  auto blurred = img.call(request(jpeg, {image_op::blur(2.0)}), 30s);
+  REQUIRE(blurred.ok());
+  CHECK(decode(blurred->data).width == 1920);
+
+  // Format conversion, and a chain of operations in one request.
+  auto png = make_image(640, 480, "png");
+  auto webp = img.call(
+      request(png, {image_op::thumbnail(320), image_op::rotate(270), image_op::grayscale()},
+              "webp"),
+      30s);
+  REQUIRE(webp.ok());
+  CHECK(webp->format == "webp");
+  auto wd = decode(webp->data);
+  CHECK(wd.loader.rfind("webpload", 0) == 0);
+  CHECK(wd.width == 240);
+  CHECK(wd.height == 320);
+  auto from_webp = img.call(request(make_image(300, 200, "webp"), {}, "png"), 30s);
+  REQUIRE(from_webp.ok());
+  CHECK(decode(from_webp->data).loader.rfind("pngload", 0) == 0);
+  CHECK(decode(from_webp->data).width == 300);
+}
+
+TEST_CASE("quality changes the size of lossy outputs", "[images]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img");
+  auto src = make_image(800, 600, "png");
+  auto low = request(src, {image_op::blur(0.8)}, "jpeg");
+  low.quality = 10;
+  auto high = low;
+  high.quality = 95;
+  auto l = img.call(low, 30s), h = img.call(high, 30s);
+  REQUIRE(l.ok());
+  REQUIRE(h.ok());
+  CHECK(l->bytes < h->bytes);
+}
+
+TEST_CASE("corrupt and truncated images fail with decode_failed; the instance serves the next",
+          "[images][errors]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img"); // one instance: the same one serves every request
+  auto jpeg = make_image(1920, 1080, "jpeg");
+  bytes garbage(5000);
+  for (std::size_t i = 0; i < garbage.size(); ++i)
+    garbage[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  auto corrupt = img.call(request(garbage, {image_op::thumbnail(256)}), 30s);
+  REQUIRE(corrupt.is(image_errc::decode_failed));
+  bytes truncated(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() / 2));
+  auto cut = img.call(request(truncated, {image_op::thumbnail(256)}), 30s);
+  CHECK(cut.is(image_errc::decode_failed));
+  auto cut_plain = img.call(request(truncated, {image_op::grayscale()}), 30s);
+  CHECK(cut_plain.is(image_errc::decode_failed));
+  auto png = make_image(400, 300, "png");
+  bytes png_cut(png.begin(), png.begin() + static_cast<std::ptrdiff_t>(png.size() * 2 / 3));
+  CHECK(img.call(request(png_cut, {image_op::resize(0.5)}), 30s).is(image_errc::decode_failed));
+  auto fine = img.call(request(jpeg, {image_op::thumbnail(128)}), 30s);
+  REQUIRE(fine.ok());
+  CHECK(fine->width == 128);
+  auto m = rt.metrics();
+  CHECK(m[0].restarts == 0);
+}
+
+TEST_CASE("inputs over max_pixels are refused from their header, before decoding",
+          "[images][errors]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img", value{{"max_pixels", 1'000'000}});
+  auto big = img.call(request(make_image(1920, 1080, "jpeg"), {image_op::thumbnail(64)}), 30s);
+  REQUIRE(big.is(image_errc::too_large));
+  CHECK(big.error().message() == "the input is 1920x1080 (2073600 pixels); max_pixels is 1000000");
+  // A header announcing 60000 x 60000 pixels: refused at once, nothing is allocated for it.
+  auto claim = png_claiming(60000, 60000);
+  auto t0 = std::chrono::steady_clock::now();
+  auto huge = img.call(request(claim, {image_op::thumbnail(64)}), 30s);
+  CHECK(huge.is(image_errc::too_large));
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  CHECK(img.call(request(make_image(800, 600, "jpeg"), {image_op::thumbnail(64)}), 30s).ok());
+}
+
+TEST_CASE("malformed image requests fail with loop.bad_request", "[images][errors]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img");
+  auto jpeg = make_image(64, 64, "jpeg");
+  image_op unknown;
+  unknown.op = "sharpen";
+  auto u = img.call(request(jpeg, {unknown}), 30s);
+  REQUIRE(u.is(errc::bad_request));
+  CHECK(u.error().message() ==
+        "ops[0]: unknown operation 'sharpen' (thumbnail, resize, rotate, grayscale, blur)");
+  CHECK(img.call(request(jpeg, {image_op::thumbnail(0)}), 30s).is(errc::bad_request));
+  CHECK(
+      img.call(request(jpeg, {image_op::thumbnail(10, 10, "middle")}), 30s).is(errc::bad_request));
+  CHECK(img.call(request(jpeg, {image_op::blur(-1)}), 30s).is(errc::bad_request));
+  CHECK(img.call(request(jpeg, {image_op::resize(0)}), 30s).is(errc::bad_request));
+  CHECK(img.call(request(jpeg, {}, "gif"), 30s).is(errc::bad_request));
+  auto q = request(jpeg, {});
+  q.quality = 0;
+  CHECK(img.call(q, 30s).is(errc::bad_request));
+  CHECK(img.call(request({}, {}), 30s).is(errc::bad_request));
+  auto path = request({}, {});
+  path.input_path = "a.jpg";
+  auto no_files = img.call(path, 30s);
+  REQUIRE(no_files.is(errc::bad_request));
+  CHECK(no_files.error().message() ==
+        "input_path given, but this image_processor has no `files` directory");
+}
+
+TEST_CASE("paths are read and written under the files directory only", "[images]") {
+  auto dir = temp_dir();
+  {
+    auto jpeg = make_image(1000, 500, "jpeg");
+    std::ofstream{dir + "/in.jpg", std::ios::binary}.write(
+        reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size()));
+  }
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img", value{{"files", dir}});
+  image_request r;
+  r.input_path = "in.jpg";
+  r.ops = {image_op::thumbnail(200)};
+  r.output_path = "thumb.png";
+  r.format = "png";
+  auto out = img.call(r, 30s);
+  REQUIRE(out.ok());
+  CHECK(out->path == "thumb.png");
+  CHECK(out->data.empty());
+  auto written = VImage::new_from_file((dir + "/thumb.png").c_str());
+  CHECK(written.width() == 200);
+  CHECK(written.height() == 100);
+  r.output_path = "../escape.png";
+  CHECK(img.call(r, 30s).is(errc::bad_request));
+  r.output_path = "missing/dir/x.png";
+  CHECK(img.call(r, 30s).is(image_errc::output_failed));
+  r.output_path = "";
+  r.input_path = "/etc/hostname";
+  CHECK(img.call(r, 30s).is(errc::bad_request));
+  r.input_path = "nope.jpg";
+  CHECK(img.call(r, 30s).is(image_errc::decode_failed));
+}
+
+TEST_CASE("a pool defaults to one instance per core and spreads the work", "[images][pools]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  REQUIRE(rt.spawn("img", "image_processor").ok());
+  auto img = rt.actor<image_processor>("img").value();
+  auto jpeg = make_image(1280, 720, "jpeg");
+  std::vector<future<image_reply>> fs;
+  for (int i = 0; i < 16; ++i)
+    fs.push_back(img.submit(request(jpeg, {image_op::thumbnail(64)})));
+  for (auto& f : fs) {
+    REQUIRE(f.wait_for(60s));
+    CHECK(f.get().ok());
+  }
+  CHECK(rt.metrics()[0].instances == std::max(1u, std::thread::hardware_concurrency()));
+  // The loop counts a job when its worker reports it, just after the future resolved.
+  CHECK(lbtest::eventually([&] { return rt.metrics()[0].completed == 16; }));
+}
+
+TEST_CASE("a saturated image pool applies its overflow policy", "[images][pools]") {
+  auto jpeg = make_image(1920, 1080, "jpeg");
+  auto job = request(jpeg, {image_op::blur(3)}); // tens of milliseconds each
+  auto run = [&](overflow_policy policy) {
+    runtime rt{builtin_kinds(), lbtest::quick_options()};
+    mailbox_spec mb;
+    mb.capacity = 4;
+    mb.overflow = policy;
+    auto img = spawn_images(rt, "img", {}, 2, mb);
+    std::vector<future<image_reply>> fs;
+    for (int i = 0; i < 24; ++i)
+      fs.push_back(img.submit(job));
+    int ok = 0, overloaded = 0;
+    for (auto& f : fs) {
+      REQUIRE(f.wait_for(120s));
+      auto r = f.get();
+      if (r.ok())
+        ++ok;
+      else if (r.is(errc::overloaded))
+        ++overloaded;
+      else
+        FAIL(r.error().to_string());
+    }
+    CHECK(rt.metrics()[0].max_held <= 4);
+    return std::make_pair(ok, overloaded);
+  };
+  auto [block_ok, block_over] = run(overflow_policy::block);
+  CHECK(block_ok == 24); // submitters waited for room
+  CHECK(block_over == 0);
+  auto [reject_ok, reject_over] = run(overflow_policy::reject);
+  CHECK(reject_ok + reject_over == 24);
+  CHECK(reject_over > 0);
+  CHECK(reject_ok >= 4);
+  auto [drop_ok, drop_over] = run(overflow_policy::drop_oldest);
+  CHECK(drop_ok + drop_over == 24);
+  CHECK(drop_over > 0);
+}
+
+TEST_CASE("in_order returns pool results in submission order; done events report each job",
+          "[images][groups]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto events = rt.subscribe({});
+  auto img = spawn_images(rt, "img", {}, 2);
+  std::vector<future<image_reply>> fs;
+  std::vector<int> widths;
+  for (int i = 0; i < 12; ++i) {
+    // Alternate big and small inputs so later jobs often finish before earlier ones.
+    int w = i % 2 == 0 ? 1920 : 160;
+    widths.push_back(w);
+    fs.push_back(img.submit(request(make_image(w, w / 2, "png"), {image_op::resize(0.5)})));
+  }
+  in_order<image_reply> results{std::move(fs)};
+  std::size_t expected = 0;
+  while (results.remaining() > 0) {
+    auto c = results.next(60s);
+    REQUIRE(c.ok());
+    CHECK(c->index == expected);
+    REQUIRE(c->value.ok());
+    CHECK(c->value->width == widths[expected] / 2);
+    ++expected;
+  }
+  CHECK(results.next(1s).is(errc::not_found));
+  int done = 0;
+  while (done < 12) {
+    auto e = events.next(10s);
+    REQUIRE(e.ok());
+    if (std::holds_alternative<done_event>(*e)) {
+      CHECK(std::get<done_event>(*e).actor == "img");
+      CHECK(std::get<done_event>(*e).ok());
+      ++done;
+    }
+  }
+}
+
+TEST_CASE("stopping an image pool with jobs queued ends every job with a result or loop.stopped",
+          "[images][shutdown]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img", {}, 2);
+  auto job = request(make_image(1920, 1080, "jpeg"), {image_op::blur(4)});
+  std::vector<future<image_reply>> fs;
+  for (int i = 0; i < 40; ++i)
+    fs.push_back(img.submit(job));
+  auto stopped = rt.stop_actor("img", 300ms).get();
+  REQUIRE(stopped.ok());
+  int ok = 0, ended = 0;
+  for (auto& f : fs) {
+    REQUIRE(f.wait_for(30s));
+    auto r = f.get();
+    if (r.ok())
+      ++ok;
+    else if (r.is(errc::stopped) || r.is(errc::cancelled))
+      ++ended;
+    else
+      FAIL(r.error().to_string());
+  }
+  CHECK(ok + ended == 40);
+  CHECK(ended > 0);
+  CHECK(stopped->completed == static_cast<std::uint64_t>(ok));
+  CHECK(stopped->cancelled == static_cast<std::uint64_t>(ended));
+}
