@@ -1,5 +1,6 @@
 #include "loopbridge/actors/builtin_kinds.hpp"
 
+#include "loopbridge/actors/blocking.hpp"
 #include "loopbridge/actors/echo.hpp"
 #include "loopbridge/actors/fetcher.hpp"
 #include "loopbridge/actors/http_origin.hpp"
@@ -9,6 +10,7 @@
 namespace loopbridge::actors {
 
 kind_registry& register_builtin_kinds(kind_registry& registry) {
+  registry.add<blocking>("a blocking pool: runs offloaded functions on threads of its own");
   registry.add<echo>("replies with its request; for tests, benchmarks and scenarios");
   registry.add<fetcher>("holds one HTTP session (keep-alive pool, DNS cache, cookies) and fetches "
                         "URLs over it, thousands in flight on one I/O thread");

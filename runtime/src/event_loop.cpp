@@ -347,6 +347,9 @@ void event_loop::on_finished(request_state* st) {
       finished_parent = st->parent;
   }
   untrack(t, st, true); // drops the loop's reference
+  if (auto limit = t.record->spec.stop_after;
+      limit > 0 && t.finished >= limit && t.state == phase::running)
+    begin_stop(t, now_ + std::chrono::seconds(1)); // a one-shot actor's work is done
   if (finished_parent) {
     finished_parent->publish();
     finished_parent->mark_settled();
@@ -749,6 +752,11 @@ void event_loop::on_stop_all(time_point deadline) {
     return;
   stopping_ = true;
   shutdown_deadline_ = deadline;
+  // One-shot actors run long-lived tasks (`offload_separate`) that end only when told: cancel
+  // them now, so they wind down while the others drain, instead of holding up the shutdown.
+  for (auto& t : targets_)
+    if (t && t->record->spec.stop_after > 0)
+      finish_stop(*t, error{errc::cancelled, "the runtime stopped: task cancelled"});
   // Stop in reverse start order: the order in `shutdown_order_` is pop_back-first.
   for (std::uint32_t i = 0; i < targets_.size(); ++i)
     if (targets_[i])

@@ -840,4 +840,46 @@ std::shared_ptr<detail::bridge> runtime::bridge() const {
   return core_;
 }
 
+result<blocking_pool> runtime::pool(std::string_view name) const {
+  auto rec = core_->find(name, nullptr, {});
+  if (!rec)
+    return std::move(rec).error();
+  if (!(*rec)->kind->find_request(detail::tag_of<detail::offload_marker>()))
+    return error{errc::wrong_kind, "actor '" + std::string{name} + "' is of kind '" +
+                                       (*rec)->kind->name + "', which runs no offloaded functions"};
+  return blocking_pool{std::move(*rec), bridge()};
+}
+
+result<blocking_pool> runtime::default_pool() {
+  auto& name = core_->options().offload_pool;
+  std::lock_guard<std::mutex> guard{core_->pools_mutex_};
+  auto p = pool(name);
+  if (p || !p.is(errc::not_found))
+    return p;
+  if (!core_->kinds().find("blocking"))
+    return error{errc::not_found, "no blocking pool '" + name +
+                                      "', and the kind 'blocking' is not registered to make one"};
+  actor_spec spec;
+  spec.name = name;
+  spec.kind = "blocking";
+  if (auto ok = core_->spawn(std::move(spec)); !ok)
+    return std::move(ok).error();
+  return pool(name);
+}
+
+result<blocking_pool> runtime::separate_pool() {
+  std::lock_guard<std::mutex> guard{core_->pools_mutex_};
+  if (!core_->kinds().find("blocking"))
+    return error{errc::not_found, "offload_separate needs the kind 'blocking'"};
+  actor_spec spec;
+  spec.name = "separate." + std::to_string(++core_->separate_count_);
+  spec.kind = "blocking";
+  spec.count = 1;
+  spec.stop_after = 1; // the thread ends with its function
+  auto name = spec.name;
+  if (auto ok = core_->spawn(std::move(spec)); !ok)
+    return std::move(ok).error();
+  return pool(name);
+}
+
 } // namespace loopbridge

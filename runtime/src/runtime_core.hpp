@@ -153,6 +153,13 @@ private:
   std::vector<record_ptr> by_index_;          ///< in spawn order
   std::map<std::string, std::string> routes_; ///< from -> to
 
+public:
+  /// Blocking pools (see `runtime::offload`): the default pool is spawned on first use; each
+  /// `offload_separate` gets a one-instance pool that stops once its function returned.
+  std::mutex pools_mutex_;
+  std::uint64_t separate_count_ = 0;
+
+private:
   /// The reply type a pipeline ends with, for `request` submitted to `entry`.
   result<const type_tag*> pipeline_reply(const actor_record& entry, const type_tag* request) const;
   result<void> check_route(const std::string& from, const std::string& to,

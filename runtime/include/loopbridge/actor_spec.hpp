@@ -47,6 +47,9 @@ struct actor_spec {
   std::uint32_t count = 0;
   mailbox_spec mailbox;
   restart_spec restart;
+  /// Stop the actor once its workers finished this many requests (0: never): one-shot actors,
+  /// such as the thread `runtime::offload_separate` makes.
+  std::uint64_t stop_after = 0;
   /// Actors that must be ready before this one starts (and stop after it).
   std::vector<std::string> depends_on;
   /// How long the instances may take to announce `ready`.

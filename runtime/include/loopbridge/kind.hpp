@@ -8,6 +8,7 @@
 
 #include "loopbridge/convert.hpp"
 #include "loopbridge/detail/completion_sink.hpp"
+#include "loopbridge/detail/offload_state.hpp"
 #include "loopbridge/detail/request_state.hpp"
 #include "loopbridge/detail/type_tag.hpp"
 #include "loopbridge/log.hpp"
@@ -41,6 +42,11 @@ struct has_validate : std::false_type {};
 template <class T>
 struct has_validate<T, std::void_t<decltype(T::validate(std::declval<const params&>()))>>
     : std::true_type {};
+template <class T, class = void>
+struct serves_offload : std::false_type {};
+template <class T>
+struct serves_offload<T, std::void_t<decltype(T::serves_offload)>>
+    : std::bool_constant<T::serves_offload> {};
 template <class T, class = void>
 struct has_default_count : std::false_type {};
 template <class T>
@@ -169,6 +175,23 @@ template <class Kind, class... Rs>
 std::vector<request_entry> request_entries(request_list<Rs...>) {
   return {make_request_entry<Kind, Rs>()...};
 }
+
+/// Runs an offloaded function (whatever its type) on the worker's thread.
+inline void dispatch_offload(worker&, request_ref st, ref_ptr<completion_sink> sink) {
+  auto* job = static_cast<offload_job*>(st->request_data());
+  job->run(std::move(st), std::move(sink));
+}
+
+/// The entry that makes a kind a blocking pool: it runs `offload_state`s.
+inline request_entry offload_request_entry() {
+  request_entry e;
+  e.tag = tag_of<offload_marker>();
+  e.reply_tag = nullptr;
+  e.dispatch = &dispatch_offload;
+  e.from_value = nullptr;
+  e.reply_to_value = nullptr;
+  return e;
+}
 } // namespace detail
 
 /// Builds the descriptor of an actor kind. `Kind` provides:
@@ -179,7 +202,9 @@ std::vector<request_entry> request_entries(request_list<Rs...>) {
 /// - optionally `static std::vector<param_decl> params()`,
 ///   `static std::vector<param_problem> validate(const params&)` (checks across params) and
 ///   `static execution execution(const params&)` (default: scheduled) and
-///   `static std::uint32_t default_count()` (instances when a spec does not say; default 1).
+///   `static std::uint32_t default_count()` (instances when a spec does not say; default 1);
+///   `static constexpr bool serves_offload = true` makes its actors blocking pools that run
+///   offloaded functions (`runtime::offload`).
 template <class Kind>
 kind_descriptor describe_kind(std::string doc = {}) {
   kind_descriptor d;
@@ -189,6 +214,8 @@ kind_descriptor describe_kind(std::string doc = {}) {
   if constexpr (detail::has_params<Kind>::value)
     d.params = Kind::params();
   d.requests = detail::request_entries<Kind>(typename Kind::requests{});
+  if constexpr (detail::serves_offload<Kind>::value)
+    d.requests.push_back(detail::offload_request_entry());
   d.create = [](worker_context& ctx) -> std::unique_ptr<worker> {
     return std::make_unique<typename Kind::worker>(ctx);
   };

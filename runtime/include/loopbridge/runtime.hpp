@@ -7,6 +7,7 @@
 
 #include "loopbridge/actor_handle.hpp"
 #include "loopbridge/actor_spec.hpp"
+#include "loopbridge/blocking_pool.hpp"
 #include "loopbridge/detail/pipeline.hpp"
 #include "loopbridge/events.hpp"
 #include "loopbridge/kind_registry.hpp"
@@ -121,6 +122,36 @@ public:
     return actor_handle<Kind>{std::move(*rec), bridge()};
   }
 
+  // -- blocking work ----------------------------------------------------------------------------
+
+  /// The blocking pool `name`: an actor whose kind runs offloaded functions (`blocking`).
+  /// `loop.not_found` if there is none, `loop.wrong_kind` if its kind runs no functions.
+  result<blocking_pool> pool(std::string_view name) const;
+
+  /// Runs `fn(args...)` (or `fn(token, args...)`) on the default blocking pool — the actor
+  /// named by `runtime_options::offload_pool`, spawned with kind `blocking` on first use unless
+  /// the topology declares it — and returns its future at once. See `blocking_pool::offload`.
+  /// If there is no such pool (the kind is not registered) the future fails at once.
+  template <class F, class... Args>
+  detail::offload_future_t<F, Args...> offload(F&& fn, Args&&... args) {
+    auto p = default_pool();
+    if (!p)
+      return failed_offload<F, Args...>(std::move(p).error());
+    return p->offload(std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+
+  /// Runs `fn(args...)` on a thread of its own, for long-lived work that must not hold a
+  /// pool's thread (a listener, a watcher): a one-instance `blocking` actor made for it, named
+  /// `separate.N`. Its thread ends once the function returned, or with the runtime, which
+  /// cancels the token first and waits up to its shutdown budget.
+  template <class F, class... Args>
+  detail::offload_future_t<F, Args...> offload_separate(F&& fn, Args&&... args) {
+    auto p = separate_pool();
+    if (!p)
+      return failed_offload<F, Args...>(std::move(p).error());
+    return p->offload(std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+
   /// A bounded inbox of lifecycle events (ready, start_failed, done, stopped, restarted) for
   /// the types and actors `s` names. In effect as soon as this returns: events caused by later
   /// calls of this thread are delivered. After the runtime stopped, the inbox ends with
@@ -145,6 +176,19 @@ private:
   void submit_pipeline_states(detail::request_ref parent, detail::request_ref first,
                               const detail::type_tag* final_reply,
                               std::chrono::nanoseconds timeout);
+  result<blocking_pool> default_pool();
+  result<blocking_pool> separate_pool();
+  template <class F, class... Args>
+  detail::offload_future_t<F, Args...> failed_offload(error e) {
+    using future_t = detail::offload_future_t<F, Args...>;
+    using state = detail::offload_state<decltype(detail::bind_offload(
+        std::declval<std::decay_t<F>>(), std::declval<std::decay_t<Args>>()...))>;
+    using R = typename state::reply_type;
+    detail::ref_ptr<detail::reply_state<R>> st = detail::make_ref<detail::unsent_state<R>>();
+    st->fail(std::move(e));
+    st->mark_settled();
+    return future_t{std::move(st), bridge()};
+  }
 
   std::shared_ptr<detail::runtime_core> core_;
 };

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 #include "loopbridge/log.hpp"
 
@@ -25,6 +26,9 @@ struct runtime_options {
   /// At most one host thread spins at a time, whatever this is. Measured: 10 µs cuts the
   /// median round trip from ~14 µs to ~3.5 µs when host and loop run on different cores.
   std::chrono::nanoseconds host_spin = std::chrono::microseconds(10);
+  /// The actor `runtime::offload` runs functions on; spawned with kind `blocking` (and its
+  /// default size) on first use if nothing of that name exists.
+  std::string offload_pool = "blocking";
   /// Log threshold; applied process-wide when the runtime starts, unless LOOPBRIDGE_LOG is set.
   log_level log = log_level::warning;
 };

@@ -1,0 +1,179 @@
+// Blocking offload: functions on blocking pools, with their results, exceptions, context,
+// cancel token and deadline; nested calls into the loop from a pool of one; separate threads.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include "loopbridge/log.hpp"
+#include "support/test_support.hpp"
+
+using namespace loopbridge;
+using namespace loopbridge::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Waits (on a pool thread) until the token reports a cancel, or `limit` passes.
+bool wait_for_cancel(const cancel_token& token, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!token.cancelled()) {
+    if (std::chrono::steady_clock::now() >= end)
+      return false;
+    std::this_thread::sleep_for(1ms); // a blocking function polling its token, as users do
+  }
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("offload runs a function on the default pool and returns its result", "[offload]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto sum = rt.offload([](int a, int b) { return a + b; }, 40, 2);
+  auto r = sum.get();
+  REQUIRE(r.ok());
+  CHECK(*r == 42);
+  std::string text = "copied";
+  auto upper = rt.offload(
+      [](std::string s) {
+        for (auto& c : s)
+          c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        return s;
+      },
+      text);
+  CHECK(upper.get().value() == "COPIED");
+  std::atomic<int> ran{0};
+  auto nothing = rt.offload([&] { ++ran; });
+  CHECK(nothing.get().ok()); // no_value
+  CHECK(ran == 1);
+  // The default pool is an ordinary actor, spawned on first use with the blocking kind's size.
+  auto m = rt.metrics("blocking");
+  REQUIRE(m.ok());
+  CHECK(m->kind == "blocking");
+  CHECK(m->instances == std::min(32u, std::max(1u, std::thread::hardware_concurrency()) + 4u));
+  // The function ran on a pool thread, not on the host's.
+  auto name = rt.offload([] { return log::thread_name(); }).get().value();
+  CHECK(name.rfind("lb.blocking.", 0) == 0);
+}
+
+TEST_CASE("an exception in an offloaded function fails its future with the message", "[offload]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto f = rt.offload([]() -> int { throw std::runtime_error("disk on fire"); });
+  auto r = f.get();
+  REQUIRE(r.is(errc::worker_failed));
+  CHECK(r.error().message() == "the offloaded function threw: disk on fire");
+  CHECK(rt.offload([] { return 1; }).get().value() == 1); // the pool lives on
+}
+
+TEST_CASE("the submitter's context is current inside the offloaded function", "[offload]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  context_scope scope{context{}.with("user", "ada")};
+  auto seen = rt.offload([] {
+    auto* v = context::current().find("user");
+    return v ? v->as_string() : std::string{"none"};
+  });
+  CHECK(seen.get().value() == "ada");
+}
+
+TEST_CASE("a cancel reaches the offloaded function's token", "[offload][cancel]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  std::atomic<bool> started{false}, saw_cancel{false};
+  auto f = rt.offload([&](const cancel_token& token) {
+    started = true;
+    saw_cancel = wait_for_cancel(token, 10s);
+    return 0;
+  });
+  REQUIRE(lbtest::eventually([&] { return started.load(); }));
+  f.cancel();
+  CHECK(f.get().is(errc::cancelled));
+  CHECK(lbtest::eventually([&] { return saw_cancel.load(); }));
+}
+
+TEST_CASE("a deadline cancels the offloaded function", "[offload][cancel]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  std::atomic<bool> saw_cancel{false};
+  auto pool = rt.pool("blocking");
+  CHECK(pool.is(errc::not_found)); // not spawned yet: nothing offloaded so far
+  (void)rt.offload([] {}).get();
+  auto f = rt.pool("blocking").value().with_timeout(100ms).offload([&](const cancel_token& token) {
+    saw_cancel = wait_for_cancel(token, 10s);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(f.get().is(errc::timeout));
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+  CHECK(lbtest::eventually([&] { return saw_cancel.load(); }));
+}
+
+TEST_CASE("a function on a pool of one may call an actor and wait for the answer",
+          "[offload][would_deadlock]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  actor_spec one;
+  one.name = "one";
+  one.kind = "blocking";
+  one.count = 1;
+  REQUIRE(rt.spawn(one).ok());
+  auto echo_h = lbtest::spawn_echo(rt, "echo");
+  auto pool = rt.pool("one").value();
+  auto f = pool.offload([echo_h] {
+    auto r = echo_h.call(echo_request{7}, 5s); // sync_wait: a pool thread may block on the loop
+    return r ? r->payload.as_integer() : -1;
+  });
+  CHECK(f.get().value() == 7);
+  // The same thread may even wait on a second offload to another pool.
+  auto nested = pool.offload([&rt] {
+    auto r = rt.offload([] { return 5; }).get();
+    return r ? *r : -1;
+  });
+  CHECK(nested.get().value() == 5);
+}
+
+TEST_CASE("pool() names only actors that run functions", "[offload]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  lbtest::spawn_echo(rt, "echo");
+  CHECK(rt.pool("echo").is(errc::wrong_kind));
+  CHECK(rt.pool("nope").is(errc::not_found));
+  runtime_options named = lbtest::quick_options();
+  named.offload_pool = "io";
+  runtime rt2{builtin_kinds(), named};
+  REQUIRE(rt2.offload([] { return 1; }).get().ok());
+  CHECK(rt2.pool("io").ok());
+  kind_registry only_echo;
+  only_echo.add<echo>();
+  runtime bare{only_echo, lbtest::quick_options()};
+  auto none = bare.offload([] { return 1; }).get();
+  REQUIRE(none.is(errc::not_found));
+  CHECK(none.error().message() ==
+        "no blocking pool 'blocking', and the kind 'blocking' is not registered to make one");
+}
+
+TEST_CASE("offload_separate runs long-lived work on its own thread; stop cancels and joins it",
+          "[offload][shutdown]") {
+  std::atomic<bool> started{false}, saw_cancel{false};
+  future<no_value> worker;
+  {
+    runtime rt{builtin_kinds(), lbtest::quick_options()};
+    subscription sub;
+    sub.types = {event_type::stopped};
+    sub.actors = {"separate.1"};
+    auto stops = rt.subscribe(sub);
+    auto quick = rt.offload_separate([] { return log::thread_name(); });
+    CHECK(quick.get().value() == "lb.separate.1.0");
+    worker = rt.offload_separate([&](const cancel_token& token) {
+      started = true;
+      saw_cancel = wait_for_cancel(token, 20s);
+    });
+    REQUIRE(lbtest::eventually([&] { return started.load(); }));
+    // The first separate thread finished: it was stopped when the second one was made.
+    auto stopped = stops.next(5s);
+    REQUIRE(stopped.ok());
+    CHECK(std::get<stopped_event>(*stopped).completed == 1);
+    auto t0 = std::chrono::steady_clock::now();
+    auto& report = rt.stop();
+    CHECK(std::chrono::steady_clock::now() - t0 < 4s);
+    CHECK(report.stuck.empty());
+    CHECK(saw_cancel); // the stop joined the thread: its function has returned
+  }
+  auto r = worker.get();
+  CHECK((r.is(errc::stopped) || r.is(errc::cancelled)));
+}
