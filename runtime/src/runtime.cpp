@@ -87,8 +87,10 @@ const shutdown_report& runtime_core::stop() {
   auto deadline = t0 + options_.shutdown_budget;
   // Past the budget the loop has cancelled everything; this margin lets it say so.
   auto margin = std::chrono::milliseconds(200);
-  // 1. No new submits; every submit already inside reaches the loop before `stop`.
+  // 1. No new submits; every submit already inside reaches the loop before `stop`. Open
+  //    streams close first, so their producers stop instead of filling buffers nobody reads.
   submit_gate_.close();
+  close_streams();
   send_to_loop(stop_atom::value,
                static_cast<std::int64_t>(
                    std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch())
@@ -840,6 +842,33 @@ std::shared_ptr<detail::bridge> runtime::bridge() const {
   return core_;
 }
 
+namespace detail {
+
+void runtime_core::track_stream(std::weak_ptr<stream_control> s) {
+  std::lock_guard<std::mutex> guard{streams_mutex_};
+  streams_.erase(
+      std::remove_if(streams_.begin(), streams_.end(), [](auto& w) { return w.expired(); }),
+      streams_.end());
+  streams_.push_back(std::move(s));
+}
+
+void runtime_core::close_streams() {
+  std::vector<std::weak_ptr<stream_control>> open;
+  {
+    std::lock_guard<std::mutex> guard{streams_mutex_};
+    open.swap(streams_);
+  }
+  for (auto& w : open)
+    if (auto s = w.lock())
+      s->close(error{errc::stopped, "the runtime stopped"});
+}
+
+} // namespace detail
+
+void runtime::track_stream(std::weak_ptr<detail::stream_control> s) {
+  core_->track_stream(std::move(s));
+}
+
 result<blocking_pool> runtime::pool(std::string_view name) const {
   auto rec = core_->find(name, nullptr, {});
   if (!rec)
@@ -879,7 +908,10 @@ result<blocking_pool> runtime::separate_pool() {
   auto name = spec.name;
   if (auto ok = core_->spawn(std::move(spec)); !ok)
     return std::move(ok).error();
-  return pool(name);
+  auto p = pool(name);
+  if (!p)
+    return p;
+  return p->with_timeout(std::chrono::nanoseconds::max()); // long-lived: no deadline
 }
 
 } // namespace loopbridge

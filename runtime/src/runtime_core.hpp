@@ -12,6 +12,7 @@
 #include "event_channel.hpp"
 #include "gate.hpp"
 #include "loop_thread.hpp"
+#include "loopbridge/detail/stream_state.hpp"
 #include "request_inbox.hpp"
 #include "thread_registry.hpp"
 
@@ -159,6 +160,10 @@ public:
   std::mutex pools_mutex_;
   std::uint64_t separate_count_ = 0;
 
+  /// Streams still open; closed when the runtime stops.
+  void track_stream(std::weak_ptr<stream_control> s);
+  void close_streams();
+
 private:
   /// The reply type a pipeline ends with, for `request` submitted to `entry`.
   result<const type_tag*> pipeline_reply(const actor_record& entry, const type_tag* request) const;
@@ -169,6 +174,9 @@ private:
   static actor_metrics snapshot(const actor_record& rec);
   std::mutex report_mutex_;
   shutdown_report report_;
+
+  std::mutex streams_mutex_;
+  std::vector<std::weak_ptr<stream_control>> streams_;
 
   mutable std::mutex subscribers_mutex_;
   std::vector<std::shared_ptr<event_channel>> subscribers_;

@@ -15,6 +15,7 @@
 #include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
 #include "loopbridge/shutdown_report.hpp"
+#include "loopbridge/stream.hpp"
 #include "loopbridge/topology.hpp"
 #include "loopbridge/value_future.hpp"
 
@@ -152,6 +153,61 @@ public:
     return p->offload(std::forward<F>(fn), std::forward<Args>(args)...);
   }
 
+  /// A bounded stream whose items come from `gen` — a callable returning `std::optional<T>`
+  /// (nothing: the end) — called on the default blocking pool while it is less than
+  /// `max_buffer` items ahead of the consumer. Between fills the generator holds no thread,
+  /// so many streams share a small pool. Destroying the generator is its cleanup. See `stream`.
+  template <class Gen>
+  loopbridge::stream<detail::generated_t<Gen>> stream(Gen gen, std::size_t max_buffer) {
+    using T = detail::generated_t<Gen>;
+    auto p = default_pool();
+    if (!p) {
+      auto st = std::make_shared<detail::stream_state<T>>(max_buffer);
+      st->finish(std::move(p).error());
+      return loopbridge::stream<T>{std::move(st)};
+    }
+    return stream(*p, std::move(gen), max_buffer);
+  }
+  /// Like `stream(gen, max_buffer)`, on the blocking pool `pool`.
+  template <class Gen>
+  loopbridge::stream<detail::generated_t<Gen>> stream(const blocking_pool& pool, Gen gen,
+                                                      std::size_t max_buffer) {
+    auto s = detail::make_pulled_stream(pool, std::move(gen), max_buffer);
+    track_stream(s.control());
+    return s;
+  }
+
+  /// A bounded stream fed by `producer(stream_writer<T>&)` running on a thread of its own
+  /// (`offload_separate`), for long-lived producers that push as things happen. `push` waits
+  /// while the producer is `max_buffer` items ahead, and throws `stream_closed` once the stream
+  /// is closed. See `stream`.
+  template <class T, class Producer>
+  loopbridge::stream<T> stream_separate(Producer producer, std::size_t max_buffer) {
+    auto st = std::make_shared<detail::stream_state<T>>(max_buffer);
+    track_stream(st);
+    auto f = offload_separate([ticket = detail::stream_ticket<T>{st},
+                               producer = std::move(producer)](const cancel_token& token) mutable {
+      ticket.ran = true;
+      auto& s = *ticket.st;
+      stream_writer<T> writer{&s, &token};
+      try {
+        producer(writer);
+        s.finish(std::nullopt);
+      } catch (const stream_closed&) {
+        s.finish(std::nullopt); // closed by the consumer: nothing more to say
+      } catch (const std::exception& e) {
+        s.finish(
+            error{errc::worker_failed, std::string{"the stream's producer threw: "} + e.what()});
+      } catch (...) {
+        s.finish(error{errc::worker_failed, "the stream's producer threw"});
+      }
+    });
+    if (f.ready())
+      if (auto r = f.get(); !r.ok())
+        st->finish(r.error());
+    return loopbridge::stream<T>{std::move(st)};
+  }
+
   /// A bounded inbox of lifecycle events (ready, start_failed, done, stopped, restarted) for
   /// the types and actors `s` names. In effect as soon as this returns: events caused by later
   /// calls of this thread are delivered. After the runtime stopped, the inbox ends with
@@ -177,6 +233,7 @@ private:
                               const detail::type_tag* final_reply,
                               std::chrono::nanoseconds timeout);
   result<blocking_pool> default_pool();
+  void track_stream(std::weak_ptr<detail::stream_control> s);
   result<blocking_pool> separate_pool();
   template <class F, class... Args>
   detail::offload_future_t<F, Args...> failed_offload(error e) {
