@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstring>
 #include <mutex>
+#include <string_view>
 
 namespace loopbridge::actors {
 
@@ -14,16 +15,25 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+bool blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-std::string trim(std::string s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  auto e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? std::string{} : s.substr(b, e - b + 1);
+/// Without the surrounding blanks (space, tab, CR, LF).
+std::string_view trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && blank(s[b]))
+    ++b;
+  while (e > b && blank(s[e - 1]))
+    --e;
+  return s.substr(b, e - b);
+}
+
+/// HTTP header names are case-insensitive ASCII: lower-cased byte by byte, whatever the locale.
+void ascii_lower(std::string& s) {
+  for (auto& c : s)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
 }
 
 std::chrono::nanoseconds micros(curl_off_t us) {
@@ -37,7 +47,11 @@ struct fetch_session::transfer {
   responder<fetch_reply> r;
   std::uint64_t id; ///< the request's id, the key in `active_` (the responder forgets it)
   CURL* easy = nullptr;
-  curl_slist* headers = nullptr;
+  curl_slist* headers = nullptr; ///< this transfer's own header list (not the session's)
+  /// A GET with no body and no headers of its own: its handle needs only per-request options.
+  bool plain = false;
+  bool completed = false; ///< finished with CURLE_OK (its handle may be reused as it is)
+  bool head = false;      ///< a HEAD request: no body follows its Content-Length
   fetch_reply reply;
   std::int64_t max_body = -1;
   bool too_large = false;
@@ -61,28 +75,34 @@ struct fetch_session::transfer {
 
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
     auto* t = static_cast<transfer*>(self);
-    std::string line(data, size * n);
-    if (line.rfind("HTTP/", 0) == 0) { // a new response (after a redirect): start over
+    auto bytes = size * n;
+    std::string_view line{data, bytes};
+    if (line.compare(0, 5, "HTTP/") == 0) { // a new response (after a redirect): start over
       t->reply.headers.clear();
-      return size * n;
+      return bytes;
     }
     auto colon = line.find(':');
-    if (colon == std::string::npos)
-      return size * n;
-    auto name = lower(trim(line.substr(0, colon)));
+    if (colon == std::string_view::npos)
+      return bytes;
+    std::string name{trim(line.substr(0, colon))};
+    ascii_lower(name);
     auto value = trim(line.substr(colon + 1));
-    auto [it, fresh] = t->reply.headers.emplace(name, value);
+    auto [it, fresh] = t->reply.headers.try_emplace(std::move(name), value);
     if (!fresh)
-      it->second += ", " + value;
-    if (name == "content-length" && t->max_body >= 0) {
+      it->second.append(", ").append(value);
+    if (t->max_body >= 0 && it->first.size() == 14 && it->first == "content-length") {
+      std::string announced_text{value};
       char* end = nullptr;
-      auto announced = std::strtoll(value.c_str(), &end, 10);
-      if (end != value.c_str() && announced > t->max_body) {
+      auto announced = std::strtoll(announced_text.c_str(), &end, 10);
+      if (end != announced_text.c_str() && announced > t->max_body) {
         t->too_large = true;
         return 0; // refuse before the body starts
       }
+      // Room for the announced body at once (at most max_body), instead of growing by copies.
+      if (end != announced_text.c_str() && announced > 0 && !t->head)
+        t->reply.body.reserve(static_cast<std::size_t>(announced));
     }
-    return size * n;
+    return bytes;
   }
 
   static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -98,11 +118,18 @@ fetch_session::fetch_session(fetch_settings s)
   // Created here, before any other thread can call `submit` (which wakes the multi handle).
   multi_ = curl_multi_init();
   share_ = curl_share_init();
+  for (auto& p : settings_.schemes)
+    protocols_ += (protocols_.empty() ? "" : ",") + p;
+  for (auto& [k, v] : settings_.headers)
+    session_headers_ = curl_slist_append(session_headers_, (k + ": " + v).c_str());
 }
 
 fetch_session::~fetch_session() {
+  for (auto* e : plain_easy_)
+    curl_easy_cleanup(e);
   for (auto* e : spare_easy_)
     curl_easy_cleanup(e);
+  curl_slist_free_all(session_headers_);
   if (multi_)
     curl_multi_cleanup(multi_);
   if (share_)
@@ -119,9 +146,10 @@ void fetch_session::run() {
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, settings_.max_connections);
   if (settings_.max_per_host > 0)
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, settings_.max_per_host);
+  // Swapped with the incoming queues each round, so both keep their capacity.
+  std::vector<job> jobs;
+  std::vector<std::uint64_t> cancels;
   for (;;) {
-    std::vector<job> jobs;
-    std::vector<std::uint64_t> cancels;
     bool stop;
     {
       std::lock_guard<std::mutex> guard{mutex_};
@@ -131,6 +159,7 @@ void fetch_session::run() {
     }
     for (auto& j : jobs)
       waiting_.push_back(std::move(j));
+    jobs.clear();
     if (stop) {
       for (auto& j : waiting_)
         j.r.fail(error{errc::stopped, "the fetcher stopped"});
@@ -145,6 +174,7 @@ void fetch_session::run() {
       t->r.fail(error{errc::cancelled, "cancelled by the host"});
       release(t); // removes the handle: the connection is closed or returned
     }
+    cancels.clear();
     // Start waiting transfers while below the limit; skip the ones cancelled meanwhile.
     while (active_.size() < active_limit_ && !waiting_.empty()) {
       auto j = std::move(waiting_.front());
@@ -173,7 +203,18 @@ void fetch_session::run() {
     if (!idle && active_.size() < active_limit_ && !waiting_.empty())
       continue; // room freed: start more before waiting
     long timeout_ms = idle ? 1000 : 100;
-    curl_multi_poll(multi_, nullptr, 0, static_cast<int>(timeout_ms), nullptr);
+    // Submitters wake the poll only while `asleep_` is set (a wake-up is a syscall on their
+    // side and one more on this one). It is set before the last look at the queues: a
+    // submission either is seen here or finds it set and wakes the poll.
+    asleep_.store(true);
+    bool more;
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      more = !incoming_.empty() || !cancels_.empty() || stopping_;
+    }
+    if (!more)
+      curl_multi_poll(multi_, nullptr, 0, static_cast<int>(timeout_ms), nullptr);
+    asleep_.store(false, std::memory_order_relaxed);
   }
   for (auto& [id, t] : active_) {
     (void)id;
@@ -186,12 +227,46 @@ void fetch_session::run() {
   active_.clear();
 }
 
+void fetch_session::configure(CURL* e) {
+  auto& s = settings_;
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_SHARE, share_);
+  curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); // cookies live in the session only
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protocols_.c_str());
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, protocols_.c_str());
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, s.redirects > 0 ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, s.redirects);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, s.verify_tls ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, s.verify_tls ? 2L : 0L);
+  if (!s.ca_file.empty())
+    curl_easy_setopt(e, CURLOPT_CAINFO, s.ca_file.c_str());
+  if (!s.user_agent.empty())
+    curl_easy_setopt(e, CURLOPT_USERAGENT, s.user_agent.c_str());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &transfer::on_body);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &transfer::on_header);
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &transfer::on_progress);
+}
+
 bool fetch_session::start_transfer(job j) {
   auto* t = new transfer(std::move(j.req), std::move(j.r));
-  CURL* e;
-  if (!spare_easy_.empty()) {
-    e = spare_easy_.back();
-    spare_easy_.pop_back();
+  auto method = t->req.method;
+  for (auto& c : method)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  t->plain = method == "GET" && t->req.body.empty() && t->req.headers.empty();
+  t->head = method == "HEAD";
+  // A handle that served a plain GET keeps the session's options: a plain GET on it sets only
+  // what differs per request. Any other handle is reset and configured from scratch.
+  CURL* e = nullptr;
+  bool configured = false;
+  if (t->plain && !plain_easy_.empty()) {
+    e = plain_easy_.back();
+    plain_easy_.pop_back();
+    configured = true;
+  } else if (!spare_easy_.empty() || !plain_easy_.empty()) {
+    auto& from = spare_easy_.empty() ? plain_easy_ : spare_easy_;
+    e = from.back();
+    from.pop_back();
     curl_easy_reset(e);
   } else {
     e = curl_easy_init();
@@ -202,58 +277,41 @@ bool fetch_session::start_transfer(job j) {
     return false;
   }
   t->easy = e;
+  if (!configured)
+    configure(e);
   auto& s = settings_;
   auto timeout = t->req.timeout.count() > 0 ? t->req.timeout : s.timeout;
   t->max_body = t->req.max_body >= 0 ? t->req.max_body : s.max_body;
-  std::string protocols;
-  for (auto& p : s.schemes)
-    protocols += (protocols.empty() ? "" : ",") + p;
   curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_SHARE, share_);
-  curl_easy_setopt(e, CURLOPT_COOKIEFILE, ""); // cookies live in the session only
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protocols.c_str());
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, protocols.c_str());
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, s.redirects > 0 ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, s.redirects);
   curl_easy_setopt(
       e, CURLOPT_TIMEOUT_MS,
       static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, s.verify_tls ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, s.verify_tls ? 2L : 0L);
-  if (!s.ca_file.empty())
-    curl_easy_setopt(e, CURLOPT_CAINFO, s.ca_file.c_str());
-  if (!s.user_agent.empty())
-    curl_easy_setopt(e, CURLOPT_USERAGENT, s.user_agent.c_str());
-  if (t->max_body >= 0)
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->max_body));
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &transfer::on_body);
+  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(t->max_body >= 0 ? t->max_body : 0)); // 0: no limit
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &transfer::on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &transfer::on_progress);
   curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
-  auto headers = s.headers;
-  for (auto& [k, v] : t->req.headers)
-    headers[k] = v;
-  for (auto& [k, v] : headers)
-    t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
-  if (t->headers)
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-  auto method = t->req.method;
-  for (auto& c : method)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (method == "HEAD") {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (method != "GET") {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
-  }
-  if (!t->req.body.empty() || method == "POST" || method == "PUT") {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->req.body.size()));
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body.data());
+  if (t->plain) {
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, session_headers_); // may be null: none
+  } else {
+    auto headers = s.headers;
+    for (auto& [k, v] : t->req.headers)
+      headers[k] = v;
+    for (auto& [k, v] : headers)
+      t->headers = curl_slist_append(t->headers, (k + ": " + v).c_str());
+    if (t->headers)
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    if (method == "HEAD") {
+      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (method != "GET") {
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method.c_str());
+    }
+    if (!t->req.body.empty() || method == "POST" || method == "PUT") {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->req.body.size()));
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body.data());
+    }
   }
   curl_multi_add_handle(multi_, e);
   active_.emplace(t->id, t);
@@ -264,6 +322,7 @@ void fetch_session::finish(transfer& t, CURLcode code) {
   auto& url = t.req.url;
   auto why = [&] { return std::string{t.errbuf[0] ? t.errbuf : curl_easy_strerror(code)}; };
   if (code == CURLE_OK) {
+    t.completed = true;
     long status = 0;
     curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
     char* effective = nullptr;
@@ -335,7 +394,7 @@ void fetch_session::finish(transfer& t, CURLcode code) {
 void fetch_session::release(transfer* t) {
   active_.erase(t->id);
   curl_multi_remove_handle(multi_, t->easy);
-  spare_easy_.push_back(t->easy);
+  (t->plain && t->completed ? plain_easy_ : spare_easy_).push_back(t->easy);
   curl_slist_free_all(t->headers);
   delete t;
 }
@@ -349,7 +408,7 @@ void fetch_session::submit(fetch_request req, responder<fetch_reply> r) {
   }
   if (r.pending())
     r.fail(error{errc::stopped, ok() ? "the fetcher stopped" : "the fetcher has no session"});
-  else if (multi_)
+  else if (multi_ && asleep_.exchange(false))
     curl_multi_wakeup(multi_);
 }
 

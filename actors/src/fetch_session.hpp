@@ -34,9 +34,11 @@ struct fetch_settings {
 
 /// One HTTP session: a libcurl multi handle and a share handle, driven by one I/O thread
 /// (`run`). Other threads hand it work with `submit` and `cancel`, which queue and wake the
-/// thread (`curl_multi_wakeup`); replies go out through each request's responder from the I/O
-/// thread. At most a bounded number of transfers are active at once (easy handles exist only
-/// for them); the rest wait as jobs, so 5,000 outstanding requests cost little memory.
+/// thread (`curl_multi_wakeup`) if it waits for sockets (a busy thread picks the queue up on
+/// its next round); replies go out through each request's responder from the I/O thread. At
+/// most a bounded number of transfers are active at once (easy handles exist only for them);
+/// the rest wait as jobs, so 5,000 outstanding requests cost little memory. Easy handles are
+/// reused: one that served a plain GET keeps the session's options for the next plain GET.
 ///
 /// Threads: `run` on the session's own thread; `submit`, `cancel`, `stop`, `describe` from any.
 class fetch_session {
@@ -68,6 +70,8 @@ private:
   };
 
   bool start_transfer(job j);
+  /// Sets the options every transfer of the session shares (after a reset).
+  void configure(CURL* e);
   void finish(transfer& t, CURLcode code);
   void release(transfer* t);
 
@@ -84,7 +88,15 @@ private:
   // I/O thread only:
   std::deque<job> waiting_;
   std::unordered_map<std::uint64_t, transfer*> active_;
+  /// Idle easy handles: `plain_easy_` are still configured for a plain GET (session options
+  /// only) and are reused as they are; `spare_easy_` need a reset first.
+  std::vector<CURL*> plain_easy_;
   std::vector<CURL*> spare_easy_;
+  std::string protocols_;                 ///< the allowed schemes, as libcurl takes them
+  curl_slist* session_headers_ = nullptr; ///< the session's headers (for plain GETs)
+  /// Set while the I/O thread is about to wait in (or waits in) curl_multi_poll: only then
+  /// does `submit` wake it.
+  std::atomic<bool> asleep_{false};
   std::atomic<std::size_t> active_count_{0};
   std::atomic<std::size_t> waiting_count_{0};
 };

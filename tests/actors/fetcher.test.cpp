@@ -12,6 +12,7 @@
 
 #include "loopbridge/actors/fetcher.hpp"
 #include "loopbridge/actors/http_origin.hpp"
+#include "support/nginx_fixture.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -403,4 +404,89 @@ TEST_CASE("the origin announces its port and URL in its ready event", "[origin][
   CHECK(port > 0);
   CHECK(ready.info.find("url")->as_string() == "http://127.0.0.1:" + std::to_string(port));
   CHECK(rt.actor<http_origin>("origin").value().call(origin_info_request{}, 5s)->port == port);
+}
+
+TEST_CASE("the fetcher against nginx: files, a 404 as data, keep-alive counted by nginx",
+          "[fetcher][nginx]") {
+  auto root = temp_dir();
+  auto small = pattern(1024, 3);
+  auto large = pattern(1 << 20, 4);
+  write_file(root + "/small.bin", small);
+  write_file(root + "/large.bin", large);
+  lbtest::nginx_options opts;
+  opts.access_log = true; // `$connection $connection_requests $status $body_bytes_sent $uri`
+  lbtest::nginx_server nginx{root, opts};
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  REQUIRE(rt.spawn("fetch", "fetcher", {{"max_connections", 4}}).ok());
+  auto fetch = rt.actor<fetcher>("fetch").value();
+  auto get = [&](const std::string& path) {
+    return fetch.call(fetch_request::get(nginx.url() + path), 30s);
+  };
+  auto start = nginx.status();
+
+  auto r = get("/small.bin");
+  REQUIRE(r.ok());
+  CHECK(r->status == 200);
+  CHECK(r->body == small);
+  CHECK(r->headers.at("content-length") == "1024");
+  CHECK(r->headers.at("server").rfind("nginx", 0) == 0);
+  auto big = get("/large.bin");
+  REQUIRE(big.ok());
+  CHECK(big->status == 200);
+  CHECK(big->body.size() == large.size());
+  CHECK(big->body == large);
+  auto missing = get("/missing.bin");
+  REQUIRE(missing.ok());
+  CHECK(missing->status == 404);
+  // A HEAD, then GETs on the same few reused handles: each gets what it asked for.
+  auto head = fetch_request::get(nginx.url() + "/large.bin");
+  head.method = "HEAD";
+  auto h = fetch.call(head, 30s);
+  REQUIRE(h.ok());
+  CHECK(h->status == 200);
+  CHECK(h->headers.at("content-length") == std::to_string(large.size()));
+  CHECK(h->body.empty());
+  CHECK(get("/large.bin")->body == large);
+
+  // 640 requests, 64 outstanding at a time, over a fetcher that may open 4 connections.
+  auto before = nginx.status();
+  int ok = 0;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<future<fetch_reply>> fs;
+    for (int i = 0; i < 64; ++i)
+      fs.push_back(fetch.submit(fetch_request::get(nginx.url() + "/small.bin")));
+    for (auto& f : fs) {
+      REQUIRE(f.wait_for(30s));
+      auto x = f.get();
+      if (x.ok() && x->status == 200 && x->body == small)
+        ++ok;
+    }
+  }
+  CHECK(ok == 640);
+  auto after = nginx.status();
+  // nginx's own counters: every request reached it (plus the status request itself), and the
+  // fetcher opened at most 4 connections in all (the later two status calls opened two more).
+  CHECK(after.requests - before.requests == 640 + 1);
+  CHECK(after.accepts - start.accepts - 2 <= 4);
+
+  // nginx's access log, per request: the connection's number and its request count on it.
+  std::ifstream log{nginx.access_log_path()};
+  std::map<long, long> per_connection; // connection -> highest $connection_requests
+  long logged = 0;
+  for (std::string line; std::getline(log, line);) {
+    long conn = 0, nth = 0, status = 0, bytes = 0;
+    char uri[256] = {};
+    REQUIRE(std::sscanf(line.c_str(), "%ld %ld %ld %ld %255s", &conn, &nth, &status, &bytes, uri) ==
+            5);
+    if (std::string{uri} == "/nginx_status")
+      continue;
+    ++logged;
+    per_connection[conn] = std::max(per_connection[conn], nth);
+  }
+  CHECK(logged == 5 + 640);
+  CHECK(per_connection.size() <= 4);
+  long most = 0;
+  for (auto& [conn, n] : per_connection)
+    most = std::max(most, n);
+  CHECK(most >= (5 + 640) / 4); // requests were spread over at most 4 reused connections
 }
