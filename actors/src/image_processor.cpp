@@ -12,6 +12,7 @@
 
 #include <vips/vips8>
 
+#include "loopbridge/convert.hpp"
 #include "loopbridge/log.hpp"
 
 namespace loopbridge::actors {
@@ -262,16 +263,46 @@ std::vector<param_decl> image_processor::params() {
       d::string("files", "",
                 "directory that input_path and output_path are relative to; empty: paths are "
                 "refused"),
+      d::any("ops", "the chain applied to requests that give no ops (a list of op maps, e.g. "
+                    "[{op: thumbnail, width: 256}])"),
+      d::string("format", "", "output format of requests that give none (jpeg, png, webp)")
+          .one_of({"", "jpeg", "png", "webp"}),
+      d::integer("quality", 80, "JPEG/WebP quality of requests that give none").range(1, 100),
   };
 }
 
-std::vector<param_problem> image_processor::validate(const loopbridge::params&) {
+namespace {
+
+/// The `ops` param as a chain (problems reported with their paths).
+std::vector<image_op> default_ops(const loopbridge::params& p,
+                                  std::vector<field_problem>& problems) {
+  std::vector<image_op> ops;
+  if (auto* v = p.find("ops"); v && !v->is_null())
+    from_value(*v, ops, "ops", problems);
+  return ops;
+}
+
+} // namespace
+
+std::vector<param_problem> image_processor::validate(const loopbridge::params& p) {
+  std::vector<param_problem> problems;
   try {
     init_vips();
   } catch (const std::exception& e) {
-    return {{"", e.what(), "is libvips installed?"}};
+    problems.push_back({"", e.what(), "is libvips installed?"});
   }
-  return {};
+  std::vector<field_problem> fields;
+  auto ops = default_ops(p, fields);
+  for (auto& f : fields)
+    problems.push_back({f.path, f.message, f.hint});
+  if (fields.empty()) {
+    try {
+      check_ops(ops);
+    } catch (const image_failure& f) {
+      problems.push_back({"ops", f.e.message(), ""});
+    }
+  }
+  return problems;
 }
 
 std::uint32_t image_processor::default_count() {
@@ -280,8 +311,12 @@ std::uint32_t image_processor::default_count() {
 
 image_worker::image_worker(worker_context& ctx)
     : max_pixels_(ctx.params().integer("max_pixels", 100'000'000)),
-      files_(ctx.params().string("files")) {
+      files_(ctx.params().string("files")),
+      default_format_(ctx.params().string("format")),
+      default_quality_(ctx.params().integer("quality", 80)) {
   vips_once();
+  std::vector<field_problem> problems; // checked at spawn (validate)
+  default_ops_ = default_ops(ctx.params(), problems);
   while (files_.size() > 1 && files_.back() == '/')
     files_.pop_back();
 }
@@ -293,6 +328,12 @@ image_worker::~image_worker() {
 
 void image_worker::handle(image_request& req, responder<image_reply>& r) {
   using vips::VImage;
+  if (req.ops.empty())
+    req.ops = default_ops_;
+  if (req.format.empty())
+    req.format = default_format_;
+  if (req.quality == 0)
+    req.quality = default_quality_;
   try {
     if (req.input.empty() == req.input_path.empty())
       refuse(req.input.empty() ? "no input: give input (bytes) or input_path"

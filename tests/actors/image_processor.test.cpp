@@ -243,7 +243,7 @@ TEST_CASE("malformed image requests fail with loop.bad_request", "[images][error
   CHECK(img.call(request(jpeg, {image_op::resize(0)}), 30s).is(errc::bad_request));
   CHECK(img.call(request(jpeg, {}, "gif"), 30s).is(errc::bad_request));
   auto q = request(jpeg, {});
-  q.quality = 0;
+  q.quality = 101;
   CHECK(img.call(q, 30s).is(errc::bad_request));
   CHECK(img.call(request({}, {}), 30s).is(errc::bad_request));
   auto path = request({}, {});
@@ -402,4 +402,29 @@ TEST_CASE("stopping an image pool with jobs queued ends every job with a result 
   CHECK(ended > 0);
   CHECK(stopped->completed == static_cast<std::uint64_t>(ok));
   CHECK(stopped->cancelled == static_cast<std::uint64_t>(ended));
+}
+
+TEST_CASE("a processor's ops, format and quality params apply to requests that give none",
+          "[images][params]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  value::list ops{value{{"op", "thumbnail"}, {"width", 64}, {"height", 64}, {"crop", "centre"}}};
+  auto img = spawn_images(rt, "img", value{{"ops", ops}, {"format", "png"}});
+  auto r = img.call(request(make_image(640, 480, "jpeg"), {}), 30s);
+  REQUIRE(r.ok());
+  CHECK(r->format == "png");
+  CHECK(decode(r->data).width == 64);
+  CHECK(decode(r->data).height == 64);
+  // A request's own choices win.
+  auto own = img.call(request(make_image(640, 480, "jpeg"), {image_op::resize(0.25)}, "jpeg"), 30s);
+  REQUIRE(own.ok());
+  CHECK(own->format == "jpeg");
+  CHECK(own->width == 160);
+  // Bad default chains are refused at spawn, with their paths.
+  auto bad = rt.spawn("bad", "image_processor",
+                      {{"ops", value::list{value{{"op", "thumbnail"}, {"widht", 5}}}}});
+  REQUIRE(bad.is(errc::bad_request));
+  CHECK(bad.error().message().find("params.ops[0].widht") != std::string::npos);
+  auto zero = rt.spawn("zero", "image_processor", {{"ops", value::list{value{{"op", "blur"}}}}});
+  REQUIRE(zero.is(errc::bad_request));
+  CHECK(zero.error().message().find("sigma must be in (0, 1000]") != std::string::npos);
 }

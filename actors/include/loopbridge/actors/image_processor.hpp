@@ -109,15 +109,17 @@ struct image_reply {
 ///
 /// Input: `input` (encoded bytes) or `input_path` (a file under the processor's `files`
 /// directory). Output: bytes in the reply, or `output_path` (under `files`). `format` picks the
-/// output encoding (`jpeg`, `png`, `webp`; empty: the input's), `quality` applies to JPEG and
-/// WebP (1..100).
+/// output encoding (`jpeg`, `png`, `webp`; empty: the processor's `format` param, else the
+/// input's), `quality` applies to JPEG and WebP (1..100). Empty `ops`: the processor's `ops`
+/// param (none by default).
 struct image_request {
   using reply_type = image_reply;
   std::vector<std::uint8_t> input;
   std::string input_path;
   std::vector<image_op> ops;
   std::string format;
-  std::int64_t quality = 80;
+  /// 1..100; 0: the processor's `quality` param (default 80).
+  std::int64_t quality = 0;
   std::string output_path;
 
   template <class Inspector>
@@ -137,7 +139,8 @@ class image_worker;
 /// thread state when it stops.
 ///
 /// Params: `max_pixels` (inputs announcing more are refused before decoding), `files` (the
-/// directory `input_path` and `output_path` are relative to; empty: paths are refused).
+/// directory `input_path` and `output_path` are relative to; empty: paths are refused), and
+/// defaults for requests that leave them out: `ops` (a chain), `format`, `quality`.
 struct image_processor {
   static constexpr const char* name = "image_processor";
   using requests = request_list<image_request>;
@@ -166,6 +169,9 @@ public:
 private:
   std::int64_t max_pixels_;
   std::string files_;
+  std::vector<image_op> default_ops_;
+  std::string default_format_;
+  std::int64_t default_quality_;
 };
 
 } // namespace loopbridge::actors
