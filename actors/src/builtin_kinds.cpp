@@ -6,6 +6,7 @@
 #include "loopbridge/actors/http_origin.hpp"
 #include "loopbridge/actors/image_processor.hpp"
 #include "loopbridge/actors/writer.hpp"
+#include "loopbridge/context.hpp"
 
 namespace loopbridge::actors {
 
@@ -22,6 +23,28 @@ kind_registry& register_builtin_kinds(kind_registry& registry) {
   // An echo stage passes its payload on to the next echo stage.
   registry.adapt<echo_reply, echo_request>(
       [](echo_reply&& r) { return echo_request{std::move(r.payload)}; });
+  // A fetched body goes to an image processor (which applies its `ops` param); a body that is
+  // not a success is not an image.
+  registry.adapt<fetch_reply, image_request>([](fetch_reply&& r) -> result<image_request> {
+    if (r.status < 200 || r.status > 299)
+      return error{fetch_errc::http_status,
+                   "HTTP " + std::to_string(r.status) + " from " + r.effective_url};
+    image_request req;
+    req.input = std::move(r.body);
+    return req;
+  });
+  // An encoded image goes to a writer, under the name the request's context gives as `output`.
+  registry.adapt<image_reply, write_request>(
+      [](image_reply&& r, const context& ctx) -> result<write_request> {
+        auto* out = ctx.find("output");
+        if (!out || !out->is_string() || out->as_string().empty())
+          return error{errc::bad_request,
+                       "the request's context has no 'output' naming the file to write"};
+        write_request w;
+        w.path = out->as_string();
+        w.data = std::move(r.data);
+        return w;
+      });
   return registry;
 }
 

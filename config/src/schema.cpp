@@ -300,12 +300,16 @@ const std::vector<key_doc>& topology_keys() {
       k("workload", "timeout", "duration", "",
         "Deadline of each request (default: "
         "runtime.default_deadline)."),
+      k("workload", "context", "map", "",
+        "Context fields of each request (placeholders as in generate.fields); route adapters "
+        "and workers see them."),
 
       required(range(k("workload.generate", "count", "integer", "", "How many requests."), 1,
                      100000000)),
       k("workload.generate", "fields", "fields", "",
-        "The request's fields; `{i}` in a string "
-        "becomes the request's index."),
+        "The request's fields. In strings, `{i}` becomes the request's index, `{i%N}` the index "
+        "modulo N, and `${actor.key}` a field the actor announced when it became ready "
+        "(`${origin.url}`)."),
   };
   return keys;
 }

@@ -460,6 +460,9 @@ private:
       } else if (key == "timeout") {
         if (auto d = yaml_.duration(v, p, false))
           w.timeout = *d;
+      } else if (key == "context") {
+        if (yaml_.expect_map(v, p, "a map of context fields"))
+          w.context = yaml_.to_value(v, p);
       }
     }
     yaml_.require(has_entry, n, "workload", "entry");

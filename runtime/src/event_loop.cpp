@@ -145,6 +145,10 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
   inst.ready = true;
   t.ever_ready = true;
   LB_LOG(debug, "loop", label(*t.record, i) << " ready");
+  if (i == 0) {
+    std::lock_guard<std::mutex> guard{t.record->ready_info_mutex};
+    t.record->ready_info = info;
+  }
   if (core_->wants(event_type::ready))
     core_->publish(ready_event{t.record->spec.name, i, std::move(info)});
   pump(t);
@@ -388,10 +392,12 @@ request_ref event_loop::next_stage(target& t, request_state* st) {
                                                     "'s reply to a request of " +
                                                     to.record->spec.name});
   auto converted = adapter->convert(*st);
-  if (!converted)
-    return fail_parent(error{errc::bad_request, "route " + t.record->spec.name + " -> " +
-                                                    to.record->spec.name + ": " +
-                                                    converted.error().message()});
+  if (!converted) {
+    auto& e = converted.error();
+    return fail_parent(error{error_code{e.domain(), e.code()},
+                             "route " + t.record->spec.name + " -> " + to.record->spec.name +
+                                 ": " + e.message()});
+  }
   auto next = std::move(*converted);
   next->parent = st->parent;
   next->id = parent->id;

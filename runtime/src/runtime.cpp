@@ -869,6 +869,14 @@ void runtime::track_stream(std::weak_ptr<detail::stream_control> s) {
   core_->track_stream(std::move(s));
 }
 
+result<value> runtime::ready_info(std::string_view name) const {
+  auto rec = core_->find(name, nullptr, {});
+  if (!rec)
+    return std::move(rec).error();
+  std::lock_guard<std::mutex> guard{(*rec)->ready_info_mutex};
+  return (*rec)->ready_info.is_null() ? value{value::map{}} : (*rec)->ready_info;
+}
+
 result<blocking_pool> runtime::pool(std::string_view name) const {
   auto rec = core_->find(name, nullptr, {});
   if (!rec)

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "loopbridge/completion_queue.hpp"
+#include "loopbridge/context.hpp"
 #include "loopbridge/runtime.hpp"
 
 namespace loopbridge {
@@ -12,14 +13,91 @@ double workload_result::throughput() const noexcept {
   return secs > 0 ? static_cast<double>(succeeded + failed) / secs : 0.0;
 }
 
-value substitute_index(const value& v, std::uint64_t i) {
+namespace {
+
+/// `{i}` and `{i%N}` in `s`, replaced.
+std::string expand_index(const std::string& s, std::uint64_t i) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    auto open = s.find("{i", pos);
+    if (open == std::string::npos || (open > 0 && s[open - 1] == '$')) {
+      auto stop = open == std::string::npos ? s.size() : open + 2;
+      out.append(s, pos, stop - pos);
+      pos = stop;
+      continue;
+    }
+    out.append(s, pos, open - pos);
+    auto close = s.find('}', open);
+    auto inner = close == std::string::npos ? std::string{} : s.substr(open + 1, close - open - 1);
+    std::uint64_t modulo = 0;
+    if (inner == "i") {
+      out += std::to_string(i);
+    } else if (inner.rfind("i%", 0) == 0 && inner.size() > 2 && inner.size() <= 20 &&
+               inner.find_first_not_of("0123456789", 2) == std::string::npos &&
+               (modulo = std::stoull(inner.substr(2))) > 0) {
+      out += std::to_string(i % modulo);
+    } else { // not a placeholder: keep it
+      out += "{i";
+      pos = open + 2;
+      continue;
+    }
+    pos = close + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+result<value> resolve_actor_placeholders(
+    const value& v,
+    const std::function<std::optional<std::string>(const std::string&, const std::string&)>&
+        lookup) {
   if (v.is_string()) {
     auto s = v.as_string();
-    auto idx = std::to_string(i);
-    for (auto pos = s.find("{i}"); pos != std::string::npos; pos = s.find("{i}", pos + idx.size()))
-      s.replace(pos, 3, idx);
+    for (auto pos = s.find("${"); pos != std::string::npos; pos = s.find("${", pos)) {
+      auto close = s.find('}', pos);
+      auto dot = s.find('.', pos);
+      if (close == std::string::npos || dot == std::string::npos || dot > close)
+        return error{errc::bad_request,
+                     "'" + s.substr(pos) + "' is not a placeholder of the form ${actor.key}"};
+      auto actor = s.substr(pos + 2, dot - pos - 2);
+      auto key = s.substr(dot + 1, close - dot - 1);
+      auto found = lookup(actor, key);
+      if (!found)
+        return error{errc::bad_request, "${" + actor + "." + key + "}: actor '" + actor +
+                                            "' announced no '" + key + "' when it became ready"};
+      s.replace(pos, close - pos + 1, *found);
+      pos += found->size();
+    }
     return value{s};
   }
+  if (v.is_list()) {
+    value::list l;
+    for (auto& e : v.as_list()) {
+      auto r = resolve_actor_placeholders(e, lookup);
+      if (!r)
+        return r;
+      l.push_back(std::move(*r));
+    }
+    return value{std::move(l)};
+  }
+  if (v.is_map()) {
+    value::map m;
+    for (auto& [k, e] : v.as_map()) {
+      auto r = resolve_actor_placeholders(e, lookup);
+      if (!r)
+        return r;
+      m.emplace(k, std::move(*r));
+    }
+    return value{std::move(m)};
+  }
+  return v;
+}
+
+value substitute_index(const value& v, std::uint64_t i) {
+  if (v.is_string())
+    return value{expand_index(v.as_string(), i)};
   if (v.is_list()) {
     value::list l;
     for (auto& e : v.as_list())
@@ -40,11 +118,41 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
   workload_result result;
   result.total = w.total;
   auto pipeline = rt.route_from(w.entry).has_value();
-  const value* generated = w.generate.find("fields");
+  // `${actor.key}` placeholders name what running actors announced: resolve them once.
+  auto lookup = [&](const std::string& actor, const std::string& key) -> std::optional<std::string> {
+    auto info = rt.ready_info(actor);
+    if (!info)
+      return std::nullopt;
+    auto* v = info->find(key);
+    if (!v || v->is_null())
+      return std::nullopt;
+    return v->is_string() ? v->as_string() : v->to_string();
+  };
+  value generated_fields, context_fields;
+  std::vector<value> listed;
+  for (auto& r : w.requests) {
+    auto resolved = resolve_actor_placeholders(r, lookup);
+    if (!resolved) {
+      result.error = "workload: " + resolved.error().message();
+      return result;
+    }
+    listed.push_back(std::move(*resolved));
+  }
+  for (auto [from, to] : {std::pair{w.generate.find("fields"), &generated_fields},
+                          std::pair{static_cast<const value*>(&w.context), &context_fields}}) {
+    if (!from || from->is_null())
+      continue;
+    auto resolved = resolve_actor_placeholders(*from, lookup);
+    if (!resolved) {
+      result.error = "workload: " + resolved.error().message();
+      return result;
+    }
+    *to = std::move(*resolved);
+  }
   auto fields_of = [&](std::uint64_t i) -> value {
-    if (!w.requests.empty())
-      return w.requests[i % w.requests.size()];
-    return generated ? substitute_index(*generated, i) : value{};
+    if (!listed.empty())
+      return listed[i % listed.size()];
+    return generated_fields.is_null() ? value{} : substitute_index(generated_fields, i);
   };
   struct slot {
     value_future future;
@@ -68,6 +176,14 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
       auto s = free_slots.back();
       free_slots.pop_back();
       auto fields = fields_of(next);
+      std::optional<context_scope> scope; // the request's context fields, if the workload has any
+      if (context_fields.is_map()) {
+        auto ctx = context::current();
+        auto fields_now = substitute_index(context_fields, next); // outlives the loop below
+        for (auto& [k, v] : fields_now.as_map())
+          ctx = ctx.with(k, v);
+        scope.emplace(std::move(ctx));
+      }
       slots[s].future = pipeline ? rt.submit_pipeline_value(w.entry, w.request, fields, w.timeout)
                                  : rt.submit_value(w.entry, w.request, fields, w.timeout);
       slots[s].index = next++;

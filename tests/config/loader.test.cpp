@@ -145,6 +145,24 @@ TEST_CASE("YAML scalars are typed by the core schema; quoted ones stay strings",
   CHECK(*req[5].find("payload") == value{value::list{1, "x"}});
 }
 
+TEST_CASE("workload.context is a map of fields; anything else is a located error", "[config]") {
+  auto ok = config::parse("actors:\n  - name: a\n    kind: echo\n"
+                          "workload:\n  entry: a\n  request: echo\n"
+                          "  generate: {count: 3, fields: {payload: 'x{i}'}}\n"
+                          "  context: {output: 'f{i}.txt'}\n",
+                          corpus_kinds(), "ctx.yaml");
+  REQUIRE(ok.ok());
+  CHECK(ok.topology->workload->context == value{{"output", "f{i}.txt"}});
+  auto bad = config::parse("actors:\n  - name: a\n    kind: echo\n"
+                           "workload:\n  entry: a\n  request: echo\n  requests: [{payload: 1}]\n"
+                           "  context: [1, 2]\n",
+                           corpus_kinds(), "ctx.yaml");
+  REQUIRE_FALSE(bad.ok());
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0].line == 8);
+  CHECK(bad.problems[0].path == "workload.context");
+}
+
 TEST_CASE("a loaded topology starts, and nothing starts from an invalid one", "[config]") {
   auto kinds = actors::builtin_kinds();
   auto r = config::load(source_dir() + "/config/examples/pipeline.yaml", kinds);

@@ -5,6 +5,8 @@
 #include <set>
 #include <thread>
 
+#include "loopbridge/actors/http_origin.hpp"
+#include "loopbridge/actors/writer.hpp"
 #include "loopbridge/workload.hpp"
 #include "support/test_support.hpp"
 
@@ -342,6 +344,50 @@ TEST_CASE("run_workload drives generated requests through a pipeline", "[workloa
   CHECK(progress.back().done == 50);
   CHECK(substitute_index(value{{"a", value::list{"x{i}y", 3}}}, 7) ==
         value{{"a", value::list{"x7y", 3}}});
+}
+
+TEST_CASE("workload placeholders: {i}, {i%N}, ${actor.key}, and context fields reach adapters",
+          "[workload]") {
+  // An adapter that writes each echo reply to the file its request's context names.
+  auto kinds = builtin_kinds();
+  kinds.adapt<echo_reply, write_request>([](echo_reply&& r, const context& ctx) {
+    write_request w;
+    w.path = ctx.find("output")->as_string();
+    auto text = r.payload.as_string();
+    w.data.assign(text.begin(), text.end());
+    return w;
+  });
+  runtime rt{kinds, lbtest::quick_options()};
+  auto root = lbtest::temp_dir("loopbridge-workload");
+  REQUIRE(rt.spawn("o", "http_origin", {{"root", root}}).ok());
+  // Answered once the origin is ready (requests wait for ready), so its ready info is known.
+  REQUIRE(rt.actor<http_origin>("o").value().call(origin_info_request{}, 10s).ok());
+  lbtest::spawn_echo(rt, "in");
+  REQUIRE(rt.spawn("w", "writer", {{"root", root}}).ok());
+  REQUIRE(rt.add_route("in", "w").ok());
+  auto url = rt.ready_info("o").value().find("url")->as_string();
+  workload_spec w;
+  w.entry = "in";
+  w.request = "echo";
+  w.generate = value{{"fields", value{{"payload", "${o.url}/img-{i%3}.jpg"}}}};
+  w.context = value{{"output", "r{i}.txt"}};
+  w.total = 7;
+  w.concurrency = 3;
+  auto r = run_workload(rt, w);
+  CHECK(r.error.empty());
+  CHECK(r.succeeded == 7);
+  for (int i = 0; i < 7; ++i)
+    CHECK(lbtest::slurp(root + "/r" + std::to_string(i) + ".txt") ==
+          url + "/img-" + std::to_string(i % 3) + ".jpg");
+  // {i%N} with a bad N, and text that only looks like a placeholder, stay as they are.
+  CHECK(substitute_index(value{"{i%0} {i%x} {i} {j} {i"}, 5) == value{"{i%0} {i%x} 5 {j} {i"});
+  // An unknown actor or key: nothing is sent, the error says which placeholder.
+  w.generate = value{{"fields", value{{"payload", "${o.nope}"}}}};
+  auto bad = run_workload(rt, w);
+  CHECK(bad.submitted == 0);
+  CHECK(bad.error == "workload: ${o.nope}: actor 'o' announced no 'nope' when it became ready");
+  w.generate = value{{"fields", value{{"payload", "${nobody.url}"}}}};
+  CHECK(run_workload(rt, w).error.find("actor 'nobody'") != std::string::npos);
 }
 
 TEST_CASE("run_workload stops sending when asked and waits for what is in flight", "[workload]") {

@@ -3,8 +3,13 @@
 // Helpers shared by loopbridge's tests: a runtime with the built-in kinds, and waiting on a
 // condition with a deadline (tests never sleep to wait for concurrency).
 
+#include <stdlib.h>
+
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "loopbridge/actors/builtin_kinds.hpp"
@@ -14,6 +19,20 @@
 namespace lbtest {
 
 using namespace std::chrono_literals;
+
+/// A new empty directory under /tmp (left for inspection after a failure).
+inline std::string temp_dir(const std::string& prefix = "loopbridge-test") {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  return ::mkdtemp(tmpl.data());
+}
+
+/// The whole content of the file at `path` (empty when it cannot be read).
+inline std::string slurp(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 inline loopbridge::runtime_options quick_options() {
   loopbridge::runtime_options o;

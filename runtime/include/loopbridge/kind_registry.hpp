@@ -33,7 +33,9 @@ public:
 
   /// Registers how a reply of type `FromReply` becomes a request of type `ToRequest`, so a route
   /// can send one actor's replies on to another: `fn` is `ToRequest(FromReply&&)` or
-  /// `result<ToRequest>(FromReply&&)` (an error fails the pipeline with `loop.bad_request`).
+  /// `result<ToRequest>(FromReply&&)` — optionally with the request's context as a second
+  /// argument, `(FromReply&&, const context&)`. An error fails the pipeline with its code.
+  /// Adapters run on the event loop's thread: keep them cheap (move, do not copy, payloads).
   template <class FromReply, class ToRequest, class F>
   kind_registry& adapt(F fn) {
     adapter_entry a;
@@ -43,11 +45,17 @@ public:
       auto& typed = static_cast<detail::reply_state<FromReply>&>(done);
       if (!typed.reply)
         return error{errc::bad_request, "the stage has no reply to pass on"};
-      if constexpr (std::is_same_v<decltype(fn(std::move(*typed.reply))), ToRequest>) {
+      auto call = [&] {
+        if constexpr (std::is_invocable_v<F&, FromReply&&, const context&>)
+          return fn(std::move(*typed.reply), done.context);
+        else
+          return fn(std::move(*typed.reply));
+      };
+      if constexpr (std::is_same_v<decltype(call()), ToRequest>) {
         return detail::request_ref{
-            detail::make_ref<detail::typed_request_state<ToRequest>>(fn(std::move(*typed.reply)))};
+            detail::make_ref<detail::typed_request_state<ToRequest>>(call())};
       } else {
-        auto r = fn(std::move(*typed.reply));
+        auto r = call();
         if (!r)
           return std::move(r).error();
         return detail::request_ref{

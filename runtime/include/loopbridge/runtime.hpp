@@ -108,6 +108,10 @@ public:
   /// The future resolves with its `stopped` event (reason, completed, cancelled).
   future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
 
+  /// What instance 0 of actor `name` announced when it became ready (e.g. an origin's `port`
+  /// and `url`); an empty map before that. `loop.not_found` if there is no such actor.
+  result<value> ready_info(std::string_view name) const;
+
   /// A snapshot of every actor's counters, in start order. Any thread, any time.
   std::vector<actor_metrics> metrics() const;
   /// One actor's counters; `loop.not_found` if there is none.

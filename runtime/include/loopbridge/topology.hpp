@@ -27,8 +27,13 @@ struct workload_spec {
   std::string request;
   /// Listed requests: one field map each. Used in order, repeated until `total`.
   std::vector<value> requests;
-  /// Generated requests: a field map whose strings may contain `{i}` (0, 1, ...).
+  /// Generated requests: `count`, and `fields`, a field map whose strings may contain
+  /// placeholders: `{i}` (the request's index), `{i%N}` (the index modulo N), `${actor.key}`
+  /// (field `key` of what `actor` announced when it became ready, e.g. `${origin.url}`).
   value generate;
+  /// Fields of each request's context (the same placeholders); route adapters and workers see
+  /// them (e.g. the file name a pipeline's last stage writes to).
+  value context;
   /// Requests to send in all (default: the listed ones, or the generated count).
   std::uint64_t total = 0;
   /// Requests in flight at once.

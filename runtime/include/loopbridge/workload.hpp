@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "loopbridge/result.hpp"
 #include "loopbridge/topology.hpp"
 #include "loopbridge/value.hpp"
 
@@ -48,6 +50,8 @@ struct workload_result {
   std::chrono::nanoseconds p99{0};
   /// One per request sent, in completion order (when `keep_outcomes`).
   std::vector<request_outcome> outcomes;
+  /// Why the workload could not start (an unresolvable placeholder); nothing was sent then.
+  std::string error;
 
   double throughput() const noexcept;
 };
@@ -62,8 +66,16 @@ struct workload_options {
   bool keep_outcomes = true;
 };
 
-/// The fields of request `i` of a generated workload: every `{i}` in a string replaced by `i`.
+/// The fields of request `i` of a generated workload: in every string, `{i}` replaced by `i` and
+/// `{i%N}` by `i % N`.
 value substitute_index(const value& fields, std::uint64_t i);
+
+/// Replaces every `${actor.key}` in the strings of `v` with `lookup(actor, key)`. Returns the
+/// first placeholder `lookup` cannot resolve (as an error message) instead, if any.
+result<value> resolve_actor_placeholders(
+    const value& v,
+    const std::function<std::optional<std::string>(const std::string& actor,
+                                                   const std::string& key)>& lookup);
 
 /// Drives `w` through `rt`: sends its requests (listed or generated) to its entry actor — as
 /// pipelines when the entry has a route — keeping `w.concurrency` in flight, until `w.total`

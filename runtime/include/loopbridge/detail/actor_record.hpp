@@ -4,6 +4,7 @@
 #include <string>
 
 #include <atomic>
+#include <mutex>
 #include <memory>
 
 #include "loopbridge/actor_spec.hpp"
@@ -58,6 +59,10 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   mutable actor_counters counters;
   /// Places taken by submitters (block policy only).
   mutable admission_state admission;
+  /// What instance 0 announced in its latest `ready` event (a port, a URL); written by the
+  /// event loop, read by `runtime::ready_info`.
+  mutable std::mutex ready_info_mutex;
+  mutable value ready_info;
 };
 
 } // namespace loopbridge::detail
