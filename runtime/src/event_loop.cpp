@@ -763,12 +763,38 @@ void event_loop::on_stop_all(time_point deadline) {
   for (auto& t : targets_)
     if (t && t->record->spec.stop_after > 0)
       finish_stop(*t, error{errc::cancelled, "the runtime stopped: task cancelled"});
-  // Stop in reverse start order: the order in `shutdown_order_` is pop_back-first.
-  for (std::uint32_t i = 0; i < targets_.size(); ++i)
-    if (targets_[i])
-      shutdown_order_.push_back(i);
+  plan_shutdown_order();
   arm_timer();
   advance_shutdown();
+}
+
+void event_loop::plan_shutdown_order() {
+  // Reverse start order, except that an actor routing to another stops first: a pipeline
+  // drains from its first stage to its last, so what an upstream stage finishes while
+  // draining still has somewhere to go. Routes form no cycles, so the pick always succeeds.
+  // `shutdown_order_` is consumed from the back: the first to stop is pushed last.
+  std::vector<std::uint32_t> sequence; // first to stop first
+  std::vector<bool> placed(targets_.size(), false);
+  auto waits_for_upstream = [&](std::uint32_t i) {
+    for (std::uint32_t j = 0; j < targets_.size(); ++j)
+      if (targets_[j] && !placed[j] && targets_[j]->route_to == static_cast<std::int64_t>(i))
+        return true;
+    return false;
+  };
+  for (;;) {
+    std::int64_t pick = -1;
+    for (auto i = static_cast<std::int64_t>(targets_.size()) - 1; i >= 0 && pick < 0; --i)
+      if (targets_[i] && !placed[i] && !waits_for_upstream(static_cast<std::uint32_t>(i)))
+        pick = i;
+    if (pick < 0)
+      break;
+    placed[pick] = true;
+    sequence.push_back(static_cast<std::uint32_t>(pick));
+  }
+  for (std::uint32_t i = 0; i < targets_.size(); ++i) // only with a cycle, which routes forbid
+    if (targets_[i] && !placed[i])
+      sequence.push_back(i);
+  shutdown_order_.assign(sequence.rbegin(), sequence.rend());
 }
 
 void event_loop::advance_shutdown() {

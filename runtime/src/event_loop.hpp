@@ -90,6 +90,8 @@ private:
   void on_stop_all(time_point deadline);
   void on_kill(std::uint32_t t, std::uint32_t i);
   void on_route(std::uint32_t from, std::uint32_t to);
+  /// Fills `shutdown_order_`: reverse start order, route sources before their targets.
+  void plan_shutdown_order();
 
   // -- requests ----------------------------------------------------------------------------------
   /// Hands queued requests of `t` to instances while any has room.

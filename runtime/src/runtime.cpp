@@ -5,6 +5,8 @@
 #include <map>
 #include <pthread.h>
 
+#include <caf/logger.hpp>
+
 #include "loopbridge/detail/spin_policy.hpp"
 
 #include "admission.hpp"
@@ -73,6 +75,10 @@ void runtime_core::start() {
     }
   });
   loop_thread_->start(static_cast<event_loop*>(caf::actor_cast<caf::abstract_actor*>(loop_)));
+  // Building an actor system leaves a reference to its logger in this thread's thread-local
+  // storage, and the system's destructor waits for every such reference to go. Drop this one,
+  // so `stop()` may run on any thread, not only on the one that built the runtime.
+  caf::logger::set_current_actor_system(nullptr);
   LB_LOG(info, "runtime", "started");
 }
 

@@ -2,6 +2,9 @@
 // draining stops, scoped actors, shutdown that always ends, use after stop, metrics.
 #include <catch2/catch.hpp>
 
+#include <future>
+#include <thread>
+
 #include "loopbridge/completion_queue.hpp"
 #include "loopbridge/scoped_actor.hpp"
 #include "support/test_support.hpp"
@@ -309,6 +312,48 @@ TEST_CASE("shutdown stops actors in reverse start order", "[lifecycle][shutdown]
   CHECK(report.actors[1].actor == "second");
   CHECK(report.actors[2].actor == "first");
   CHECK(report.clean());
+}
+
+TEST_CASE("a pipeline stops from its first stage to its last, so what is in flight completes",
+          "[lifecycle][shutdown][routes]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  // Started first stage first: plain reverse start order would stop `last` while `first`
+  // still drains into it.
+  lbtest::spawn_echo(rt, "first", {{"delay", 20ms}});
+  lbtest::spawn_echo(rt, "middle");
+  lbtest::spawn_echo(rt, "last", {{"delay", 5ms}});
+  REQUIRE(rt.add_route("first", "middle").ok());
+  REQUIRE(rt.add_route("middle", "last").ok());
+  auto entry = rt.actor<echo>("first").value();
+  std::vector<future<echo_reply>> in_flight;
+  for (int i = 0; i < 50; ++i)
+    in_flight.push_back(rt.submit_pipeline<echo_reply>(entry, echo_request{i}));
+  auto& report = rt.stop();
+  REQUIRE(report.actors.size() == 3);
+  CHECK(report.actors[0].actor == "first");
+  CHECK(report.actors[1].actor == "middle");
+  CHECK(report.actors[2].actor == "last");
+  for (auto& f : in_flight)
+    CHECK(f.get().ok()); // every stage was still there for it
+  CHECK(report.clean());
+}
+
+TEST_CASE("stop() on another thread than the runtime's creator ends, and so does the destructor",
+          "[lifecycle][shutdown][threads]") {
+  auto rt = std::make_unique<runtime>(builtin_kinds(), lbtest::quick_options());
+  lbtest::spawn_echo(*rt, "e");
+  REQUIRE(rt->actor<echo>("e")->call(echo_request{1}, 5s).ok());
+  auto stopped = std::make_shared<std::promise<bool>>();
+  auto done = stopped->get_future();
+  std::thread stopper([stopped, r = rt.get()] { stopped->set_value(r->stop().clean()); });
+  if (done.wait_for(10s) != std::future_status::ready) {
+    stopper.detach(); // hung: report it rather than hang the suite
+    (void)rt.release();
+    FAIL("stop() on another thread did not return within 10 s");
+  }
+  CHECK(done.get());
+  stopper.join();
+  rt.reset();
 }
 
 TEST_CASE("every handle type used after stop fails with loop.stopped and never hangs",

@@ -219,12 +219,14 @@ public:
   event_inbox subscribe(subscription s = {});
 
   /// Stops the runtime within `runtime_options::shutdown_budget`: new submits fail at once with
-  /// `loop.stopped`; actors stop in reverse start order, each draining what it accepted while
-  /// the budget lasts; whatever is left is cancelled, so every pending request resolves. A
+  /// `loop.stopped`; actors stop in reverse start order — except that an actor routing to
+  /// another stops before it, so a pipeline drains from its first stage to its last — each
+  /// draining what it accepted while the budget lasts; whatever is left is cancelled, so every pending request resolves. A
   /// thread that does not finish in time (a blocking call that never returns) is left behind,
   /// never waited for forever: `stop` returns at the budget plus a small margin and its report
   /// names what was stuck. Idempotent (later calls return the same report); the destructor
-  /// calls it.
+  /// calls it. Any thread may call it (a signal watcher, a GUI's worker), not only the one that
+  /// built the runtime.
   const shutdown_report& stop();
 
   const runtime_options& options() const noexcept;
