@@ -20,6 +20,8 @@ using command_fn = int (*)(const std::vector<std::string>& args);
 int check_command(const std::vector<std::string>& args);
 int graph_command(const std::vector<std::string>& args);
 int schema_command(const std::vector<std::string>& args);
+int run_command(const std::vector<std::string>& args);
+int demo_command(const std::vector<std::string>& args);
 
 /// True if `args` asks for help (`-h`, `--help`).
 bool wants_help(const std::vector<std::string>& args);

@@ -1,4 +1,4 @@
-// The `loopbridge` command: check and graph topology files (run, demo and scenario follow).
+// The `loopbridge` command: run the demo or a topology's workload; check and graph topology files.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -11,6 +11,9 @@ namespace {
 const char* usage = R"(usage: loopbridge <command> [options] [files]
 
 Commands:
+  demo            run the demo pipeline: an embedded origin, one fetcher session, a thumbnail
+                  pool and a writer (no network needed)
+  run FILE        start a topology file and drive the workload it declares
   check FILE...   validate topology files; print every problem (file:line:column) or a summary
                   of what would be started
   graph FILE      print the topology as a Graphviz DOT graph (actors, pools, routes, start order)
@@ -47,6 +50,10 @@ int main(int argc, char** argv) {
     std::fputs(usage, stdout);
     return exit_ok;
   }
+  if (cmd == "demo")
+    return demo_command(args);
+  if (cmd == "run")
+    return run_command(args);
   if (cmd == "check")
     return check_command(args);
   if (cmd == "graph")
