@@ -813,6 +813,14 @@ result<void> runtime::kill_instance(std::string_view name, std::uint32_t instanc
   return core_->kill_instance(name, instance);
 }
 
+result<void> runtime::slow_down(std::string_view name, std::chrono::nanoseconds delay) {
+  auto rec = core_->find(name, nullptr, {});
+  if (!rec)
+    return std::move(rec).error();
+  (*rec)->injected_delay_ns = std::max<std::int64_t>(0, delay.count());
+  return {};
+}
+
 future<stopped_event> runtime::stop_actor(std::string_view name, std::chrono::nanoseconds timeout) {
   return core_->stop_actor(name, timeout);
 }

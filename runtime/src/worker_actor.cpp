@@ -136,7 +136,20 @@ protected:
 
   /// Runs one request on the calling thread: a request cancelled before it started is skipped
   /// (it never runs); otherwise the kind's handler runs with the request's context current.
-  void run(worker& w, request_ref st) {
+  void run(worker& w, request_ref st, bool delayed = false) {
+    if (auto delay = rec_->injected_delay_ns.load(std::memory_order_relaxed);
+        delay > 0 && !delayed) { // runtime::slow_down: the request waits first
+      (void)w;
+      after(std::chrono::nanoseconds(delay), [this, st = std::move(st)]() mutable {
+        if (worker_) {
+          run(*worker_, std::move(st), true);
+        } else {
+          st->fail(error{errc::worker_failed, "instance is not running"});
+          sink_->finished(std::move(st));
+        }
+      });
+      return;
+    }
     if (!st->mark_started(token_)) {
       sink_->finished(std::move(st));
       return;

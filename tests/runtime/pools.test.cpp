@@ -197,6 +197,27 @@ TEST_CASE("when the restart budget is spent the actor stops and says why", "[poo
   CHECK(restarted == 2);
 }
 
+TEST_CASE("slow_down makes every request wait first; a request cancelled meanwhile never runs",
+          "[pools][faults]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  for (bool dedicated : {false, true}) {
+    auto name = dedicated ? std::string{"threaded"} : std::string{"scheduled"};
+    auto e = lbtest::spawn_echo(rt, name, {{"dedicated", dedicated}});
+    REQUIRE(rt.slow_down(name, 150ms).ok());
+    auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(e.call(echo_request{1}, 5s).ok());
+    CHECK(std::chrono::steady_clock::now() - t0 >= 150ms);
+    auto doomed = e.submit(echo_request{2});
+    doomed.cancel();
+    CHECK(doomed.get().is(errc::cancelled));
+    REQUIRE(rt.slow_down(name, 0s).ok());
+    auto stats = e.call(echo_stats_request{}, 5s);
+    REQUIRE(stats.ok());
+    CHECK(stats->received == 1); // the cancelled request's handler never ran
+  }
+  CHECK(rt.slow_down("nobody", 1s).is(errc::not_found));
+}
+
 TEST_CASE("kill_instance fails the request it ran; the restarted instance serves the rest",
           "[pools][supervision]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};

@@ -103,6 +103,12 @@ public:
   /// crashed: the request it runs fails with `loop.worker_failed`, its restart policy applies.
   result<void> kill_instance(std::string_view name, std::uint32_t instance);
 
+  /// Fault injection (for tests and scenarios): every request an instance of `name` starts
+  /// from now on waits `delay` first — a dedicated instance's thread sleeps, a scheduled one
+  /// defers with a timer — as if the worker had become slow. `0s` ends it. A request cancelled
+  /// while it waits never runs.
+  result<void> slow_down(std::string_view name, std::chrono::nanoseconds delay);
+
   /// Stops one actor like the seed's sentinel: requests it accepted keep being served, in
   /// order, until `timeout`; then the rest fail with `loop.stopped`; new requests fail at once.
   /// The future resolves with its `stopped` event (reason, completed, cancelled).
