@@ -22,6 +22,7 @@ int graph_command(const std::vector<std::string>& args);
 int schema_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args);
 int demo_command(const std::vector<std::string>& args);
+int scenario_command(const std::vector<std::string>& args);
 
 /// True if `args` asks for help (`-h`, `--help`).
 bool wants_help(const std::vector<std::string>& args);

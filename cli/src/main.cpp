@@ -14,6 +14,8 @@ Commands:
   demo            run the demo pipeline: an embedded origin, one fetcher session, a thumbnail
                   pool and a writer (no network needed)
   run FILE        start a topology file and drive the workload it declares
+  scenario FILE...
+                  run scenario files: each step PASS/FAIL with expected vs actual (--junit)
   check FILE...   validate topology files; print every problem (file:line:column) or a summary
                   of what would be started
   graph FILE      print the topology as a Graphviz DOT graph (actors, pools, routes, start order)
@@ -54,6 +56,8 @@ int main(int argc, char** argv) {
     return demo_command(args);
   if (cmd == "run")
     return run_command(args);
+  if (cmd == "scenario")
+    return scenario_command(args);
   if (cmd == "check")
     return check_command(args);
   if (cmd == "graph")

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "topology_node.hpp"
 #include "yaml_reader.hpp"
 
 #include "loopbridge/config/loader.hpp"
@@ -565,6 +566,16 @@ private:
 };
 
 } // namespace
+
+namespace detail {
+
+std::optional<topology> load_topology_node(const kind_registry& kinds, yaml_reader& yaml,
+                                           const YAML::Node& root) {
+  topology_loader loader{kinds, yaml};
+  return loader.load(root);
+}
+
+} // namespace detail
 
 load_result parse(std::string_view text, const kind_registry& kinds, std::string file,
                   load_limits limits) {

@@ -67,8 +67,13 @@ result<value> resolve_actor_placeholders(
       if (!found)
         return error{errc::bad_request, "${" + actor + "." + key + "}: actor '" + actor +
                                             "' announced no '" + key + "' when it became ready"};
+      bool whole = pos == 0 && close + 1 == s.size();
       s.replace(pos, close - pos + 1, *found);
       pos += found->size();
+      // A string that is exactly one placeholder takes a whole number's type (a port).
+      if (whole && !s.empty() && s.size() < 19 &&
+          s.find_first_not_of("0123456789", s[0] == '-' ? 1 : 0) == std::string::npos && s != "-")
+        return value{static_cast<std::int64_t>(std::stoll(s))};
     }
     return value{s};
   }
@@ -119,7 +124,8 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
   result.total = w.total;
   auto pipeline = rt.route_from(w.entry).has_value();
   // `${actor.key}` placeholders name what running actors announced: resolve them once.
-  auto lookup = [&](const std::string& actor, const std::string& key) -> std::optional<std::string> {
+  auto lookup = [&](const std::string& actor,
+                    const std::string& key) -> std::optional<std::string> {
     auto info = rt.ready_info(actor);
     if (!info)
       return std::nullopt;

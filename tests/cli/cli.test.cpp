@@ -75,6 +75,33 @@ TEST_CASE("loopbridge: bad arguments exit 2; --help exits 0", "[cli]") {
   CHECK(run_cli("check /nonexistent.yaml").err.find("cannot open the file") != std::string::npos);
 }
 
+TEST_CASE("loopbridge scenario: PASS/FAIL per step, exit codes, JUnit XML", "[cli][scenarios]") {
+  auto ok = run_cli("scenario " + src("tests/scenarios/05_context.yaml"));
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("PASS steps[3] await second") != std::string::npos);
+  CHECK(ok.out.find("1 scenario, 1 passed, 0 failed") != std::string::npos);
+  auto junit = std::string{"/tmp/loopbridge-cli-junit-"} + std::to_string(::getpid()) + ".xml";
+  auto bad = run_cli("scenario --junit " + junit + " " + src("tests/scenarios/05_context.yaml") +
+                     " " + src("tests/scenarios/must-fail/too_tight.yaml"));
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.out.find("FAIL steps[0] call echo (echo)") != std::string::npos);
+  CHECK(bad.out.find("expected: a reply matching {\"payload\": \"slow\"}") != std::string::npos);
+  CHECK(bad.out.find("actual:   error loop.timeout") != std::string::npos);
+  CHECK(bad.out.find("2 scenarios, 1 passed, 1 failed") != std::string::npos);
+  std::string xml;
+  if (auto* f = fopen(junit.c_str(), "r")) {
+    std::array<char, 4096> buf;
+    std::size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), f)) > 0)
+      xml.append(buf.data(), n);
+    fclose(f);
+  }
+  std::remove(junit.c_str());
+  CHECK(xml.find("tests=\"2\" failures=\"1\"") != std::string::npos);
+  CHECK(run_cli("scenario").exit_code == 2);
+  CHECK(run_cli("scenario --help").out.find("usage: loopbridge scenario") != std::string::npos);
+}
+
 TEST_CASE("loopbridge graph prints DOT with actors, pools, routes and dependencies", "[cli]") {
   auto r = run_cli("graph " + src("config/examples/pipeline.yaml"));
   REQUIRE(r.exit_code == 0);

@@ -70,8 +70,9 @@ struct workload_options {
 /// `{i%N}` by `i % N`.
 value substitute_index(const value& fields, std::uint64_t i);
 
-/// Replaces every `${actor.key}` in the strings of `v` with `lookup(actor, key)`. Returns the
-/// first placeholder `lookup` cannot resolve (as an error message) instead, if any.
+/// Replaces every `${actor.key}` in the strings of `v` with `lookup(actor, key)`; a string that
+/// is exactly one placeholder whose value is a whole number becomes that integer (`${origin.port}`).
+/// Returns the first placeholder `lookup` cannot resolve (as an error message) instead, if any.
 result<value> resolve_actor_placeholders(
     const value& v,
     const std::function<std::optional<std::string>(const std::string& actor,

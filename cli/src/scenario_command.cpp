@@ -1,0 +1,91 @@
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "command.hpp"
+#include "run_flags.hpp"
+
+#include "loopbridge/actors/builtin_kinds.hpp"
+#include "loopbridge/testing/scenario_runner.hpp"
+
+namespace loopbridge::cli {
+
+namespace {
+
+const char* scenario_usage = R"(usage: loopbridge scenario [options] FILE...
+
+Runs scenario files (docs/scenarios.md): each starts its topology, runs its steps in order and
+prints every step as PASS or FAIL with its time; a failed step shows where it is in the file,
+what was expected and what happened, and ends its scenario.
+
+Options:
+  --junit FILE   also write JUnit XML (one testcase per scenario) to FILE
+  --quiet        print only failed steps and the totals
+  -h, --help     this help
+
+Exit codes: 0 every scenario passed, 1 some failed (or did not load), 2 bad arguments.
+)";
+
+} // namespace
+
+int scenario_command(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    std::fputs(scenario_usage, stdout);
+    return exit_ok;
+  }
+  std::string junit;
+  bool quiet = false;
+  std::vector<std::string> files;
+  flag_reader r{args};
+  while (r.next() && r.error().empty()) {
+    if (r.arg() == "--junit") {
+      if (auto v = r.value())
+        junit = *v;
+    } else if (r.arg() == "--quiet" || r.arg() == "-q") {
+      quiet = true;
+    } else if (r.is_flag()) {
+      r.fail("unknown option '" + r.arg() + "'");
+    } else {
+      files.push_back(r.arg());
+    }
+  }
+  if (r.error().empty() && files.empty())
+    r.fail("no scenario files given");
+  if (!r.error().empty()) {
+    std::fprintf(stderr, "loopbridge scenario: %s\n\n%s", r.error().c_str(), scenario_usage);
+    return exit_usage;
+  }
+
+  auto kinds = actors::builtin_kinds();
+  std::vector<testing::scenario_result> results;
+  for (auto& file : files) {
+    std::printf("%s\n", file.c_str());
+    std::fflush(stdout);
+    testing::run_options options;
+    options.on_step = [&](const testing::step_result& s) {
+      if (!quiet || !s.passed)
+        std::printf("  %s\n", testing::format_step(s).c_str());
+      std::fflush(stdout);
+    };
+    results.push_back(testing::run_scenario_file(file, kinds, options));
+    auto& res = results.back();
+    std::printf("  => %s%s%s\n", res.passed() ? "passed" : "FAILED", res.title.empty() ? "" : ": ",
+                res.title.c_str());
+  }
+  std::size_t failed = 0;
+  for (auto& res : results)
+    failed += res.passed() ? 0 : 1;
+  std::printf("\n%zu scenario%s, %zu passed, %zu failed\n", results.size(),
+              results.size() == 1 ? "" : "s", results.size() - failed, failed);
+  if (!junit.empty()) {
+    std::ofstream out{junit};
+    out << testing::junit_xml(results);
+    if (!out) {
+      std::fprintf(stderr, "loopbridge scenario: cannot write %s\n", junit.c_str());
+      return exit_usage;
+    }
+  }
+  return failed == 0 ? exit_ok : exit_failed;
+}
+
+} // namespace loopbridge::cli
