@@ -1,0 +1,366 @@
+// bench/images: 200 generated 1920x1080 JPEGs to 256-pixel-wide JPEG thumbnails, side by side
+// in one run: loopbridge's image_processor pool (one instance per core; host -> loop -> pool),
+// the same libvips calls on as many plain std::threads (the ceiling), and Python Pillow
+// `Image.thumbnail` through `asyncio.to_thread` + `gather` (its default BICUBIC filter; also
+// with LANCZOS, the kernel of libvips' thumbnail, for reference). Each contender's process CPU
+// time per image is printed beside its rate: rate x CPU per image = the cores it kept busy.
+//
+// usage: images [--quick]
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vips/vips8>
+
+#include "bench_report.hpp"
+#include "loopbridge/actors/builtin_kinds.hpp"
+#include "loopbridge/actors/image_processor.hpp"
+#include "loopbridge/groups.hpp"
+#include "loopbridge/runtime.hpp"
+
+using namespace loopbridge;
+using loopbridge::actors::image_op;
+using loopbridge::actors::image_processor;
+using loopbridge::actors::image_reply;
+using loopbridge::actors::image_request;
+using vips::VImage;
+namespace lbb = loopbridge::bench;
+
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+constexpr int width = 1920, height = 1080;
+constexpr int thumb = 256, thumb_h = 144; // 1920x1080 fitted inside 256 wide
+constexpr int input_quality = 85, output_quality = 80;
+
+bytes take_blob(VipsBlob* blob) {
+  std::size_t n;
+  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes out(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  return out;
+}
+
+/// A textured base picture (waves, rings, gradients and sensor-like noise), larger than the
+/// inputs so each input can be a different crop of it.
+VImage base_picture(int k, int w, int h) {
+  auto xy = VImage::xyz(w, h);
+  auto x = xy.extract_band(0), y = xy.extract_band(1);
+  double f1 = 0.9 + 0.37 * k, f2 = 0.55 + 0.21 * k;
+  auto r = (x * f1 + y * (0.3 * k)).sin() * 70 + 120 + y * (50.0 / h);
+  double cx = w * (0.3 + 0.1 * k), cy = h * (0.6 - 0.1 * k);
+  auto g = ((x - cx).pow(2) + (y - cy).pow(2)).pow(0.5) * f2;
+  g = g.sin() * 80 + 128;
+  auto b = x * (150.0 / w) + (y * (f1 * 0.4)).cos() * 40 + 60;
+  auto noise = VImage::gaussnoise(w, h, VImage::option()->set("sigma", 9.0)->set("seed", k + 1));
+  return (r.bandjoin(g).bandjoin(b) + noise)
+      .cast(VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+      .copy_memory();
+}
+
+/// `n` different 1920x1080 JPEGs (quality 85): crops of four base pictures at different
+/// offsets, with per-image colour balance and mirroring. Generated on `threads` threads.
+std::vector<bytes> make_inputs(int n, unsigned threads) {
+  constexpr int bases_n = 4, bw = width + 384, bh = height + 216;
+  std::vector<VImage> bases(bases_n);
+  std::vector<bytes> out(static_cast<std::size_t>(n));
+  auto run = [&](auto&& body, int count) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> ts;
+    for (unsigned t = 0; t < threads; ++t)
+      ts.emplace_back([&] {
+        for (int i = next++; i < count; i = next++)
+          body(i);
+        vips_thread_shutdown();
+      });
+    for (auto& t : ts)
+      t.join();
+  };
+  run([&](int k) { bases[static_cast<std::size_t>(k)] = base_picture(k, bw, bh); }, bases_n);
+  run(
+      [&](int i) {
+        auto& base = bases[static_cast<std::size_t>(i % bases_n)];
+        int dx = (i * 97) % (bw - width), dy = (i * 53) % (bh - height);
+        auto img = base.extract_area(dx, dy, width, height)
+                       .linear({0.8 + 0.02 * (i % 10), 1.0, 1.1 - 0.02 * (i % 7)},
+                               {static_cast<double>(i % 13), 0, 0})
+                       .cast(VIPS_FORMAT_UCHAR);
+        if (i % 2)
+          img = img.flip(VIPS_DIRECTION_HORIZONTAL);
+        out[static_cast<std::size_t>(i)] =
+            take_blob(img.jpegsave_buffer(VImage::option()->set("Q", input_quality)));
+      },
+      n);
+  return out;
+}
+
+/// Exactly the image_processor's calls for `thumbnail(256)` to JPEG quality 80: the header
+/// check, shrink-on-load thumbnail, encode.
+bytes raw_thumbnail(const bytes& in, int& w, int& h) {
+  auto header = VImage::new_from_buffer(
+      in.data(), in.size(), "",
+      VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_ERROR));
+  if (static_cast<std::int64_t>(header.width()) * header.height() > 100'000'000)
+    std::abort();
+  header = VImage{};
+  VipsBlob* blob = vips_blob_new(nullptr, in.data(), in.size());
+  auto img = VImage::thumbnail_buffer(
+      blob, thumb,
+      VImage::option()->set("crop", VIPS_INTERESTING_NONE)->set("option_string", "fail_on=error"));
+  auto out = take_blob(
+      img.jpegsave_buffer(VImage::option()->set("Q", output_quality)->set("strip", true)));
+  vips_area_unref(VIPS_AREA(blob));
+  w = img.width();
+  h = img.height();
+  return out;
+}
+
+/// CPU seconds of this process, all threads.
+double process_cpu_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+/// One timed pass over the inputs.
+struct pass {
+  double images_per_s = 0;
+  double cpu_ms_per_image = 0; // process CPU time over the pass (every thread) per image
+};
+
+/// Checks one output: its reported size, and (when `decode`) that it decodes in full to that
+/// size.
+bool check_output(const bytes& data, std::int64_t w, std::int64_t h, bool decode) {
+  if (w != thumb || h != thumb_h || data.size() < 4 || data[0] != 0xFF || data[1] != 0xD8)
+    return false;
+  if (!decode)
+    return true;
+  auto img = VImage::new_from_buffer(data.data(), data.size(), "");
+  (void)img.avg(); // the whole image, not just a header
+  return img.width() == thumb && img.height() == thumb_h;
+}
+
+/// Images/s through the pool: every request submitted at once, collected as they complete.
+pass loopbridge_pass(const actor_handle<image_processor>& h, const std::vector<bytes>& inputs,
+                     std::size_t& bad) {
+  auto t0 = lbb::clock::now();
+  double c0 = process_cpu_s();
+  std::vector<future<image_reply>> fs;
+  fs.reserve(inputs.size());
+  for (auto& in : inputs) {
+    image_request req;
+    req.input = in;
+    req.ops = {image_op::thumbnail(thumb)};
+    req.format = "jpeg";
+    req.quality = output_quality;
+    fs.push_back(h.submit(std::move(req)));
+  }
+  std::vector<image_reply> replies(inputs.size());
+  as_completed<image_reply> done{std::move(fs)};
+  while (done.remaining() > 0) {
+    auto c = done.next(std::chrono::seconds(60));
+    if (!c || !c->value) {
+      std::fprintf(stderr, "  loopbridge: %s\n",
+                   !c ? c.error().message().c_str() : c->value.error().message().c_str());
+      std::exit(1);
+    }
+    replies[c->index] = std::move(*c->value);
+  }
+  double secs = lbb::seconds_since(t0);
+  double cpu = process_cpu_s() - c0;
+  for (std::size_t i = 0; i < replies.size(); ++i)
+    if (!check_output(replies[i].data, replies[i].width, replies[i].height, i % 40 == 0))
+      ++bad;
+  auto n = static_cast<double>(inputs.size());
+  return {n / secs, cpu * 1000 / n};
+}
+
+/// Images/s with the same libvips calls on `threads` plain threads taking the next input.
+pass raw_pass(const std::vector<bytes>& inputs, unsigned threads, std::size_t& bad) {
+  std::vector<bytes> outs(inputs.size());
+  std::vector<std::pair<int, int>> sizes(inputs.size());
+  std::atomic<std::size_t> next{0};
+  auto t0 = lbb::clock::now();
+  double c0 = process_cpu_s();
+  std::vector<std::thread> ts;
+  for (unsigned t = 0; t < threads; ++t)
+    ts.emplace_back([&] {
+      for (std::size_t i = next++; i < inputs.size(); i = next++)
+        outs[i] = raw_thumbnail(inputs[i], sizes[i].first, sizes[i].second);
+      vips_thread_shutdown();
+    });
+  for (auto& t : ts)
+    t.join();
+  double secs = lbb::seconds_since(t0);
+  double cpu = process_cpu_s() - c0;
+  for (std::size_t i = 0; i < outs.size(); ++i)
+    if (!check_output(outs[i], sizes[i].first, sizes[i].second, i % 40 == 0))
+      ++bad;
+  auto n = static_cast<double>(inputs.size());
+  return {n / secs, cpu * 1000 / n};
+}
+
+/// Writes the inputs to a fresh temporary directory for the Python baseline.
+std::string write_inputs(const std::vector<bytes>& inputs) {
+  char tmpl[] = "/tmp/loopbridge-images-XXXXXX";
+  if (!::mkdtemp(tmpl))
+    return {};
+  std::string dir = tmpl;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::ofstream f(dir + "/" + std::to_string(i) + ".jpg", std::ios::binary);
+    f.write(reinterpret_cast<const char*>(inputs[i].data()),
+            static_cast<std::streamsize>(inputs[i].size()));
+  }
+  return dir;
+}
+
+void remove_inputs(const std::string& dir, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    ::unlink((dir + "/" + std::to_string(i) + ".jpg").c_str());
+  ::rmdir(dir.c_str());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  bool quick = lbb::quick_mode(argc, argv);
+  int runs = quick ? 2 : 7;
+  constexpr int images = 200;
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  image_processor::init_vips(); // vips_concurrency 1, operation cache off, as the pool uses
+
+  auto tg = lbb::clock::now();
+  auto inputs = make_inputs(images, cores);
+  std::size_t in_bytes = 0;
+  for (auto& in : inputs)
+    in_bytes += in.size();
+  std::printf("images: %d JPEGs %dx%d (quality %d, %.0f KB on average, made in %.1f s), "
+              "thumbnail %d px wide -> JPEG quality %d; %u cores; %d runs%s\n",
+              images, width, height, input_quality, static_cast<double>(in_bytes) / images / 1024.0,
+              lbb::seconds_since(tg), thumb, output_quality, cores, runs, quick ? " (quick)" : "");
+  auto dir = write_inputs(inputs);
+  auto py_script = std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/images_pillow.py";
+
+  runtime rt{actors::builtin_kinds()};
+  actor_spec s;
+  s.name = "img";
+  s.kind = "image_processor";
+  s.count = cores;
+  rt.spawn(s).value();
+  auto h = rt.actor<image_processor>("img").value();
+
+  std::size_t bad = 0, raw_bad = 0, py_bad = 0;
+  { // warm-up: threads, vips' per-thread buffers, page cache of the Python modules
+    std::vector<bytes> few(inputs.begin(), inputs.begin() + 2 * cores);
+    loopbridge_pass(h, few, bad);
+    raw_pass(few, cores, raw_bad);
+  }
+  // A Python pass with `filter` (bicubic: Pillow's default; lanczos), if it ran and its
+  // outputs were all good.
+  auto python_pass = [&](const char* filter) -> std::optional<pass> {
+    if (dir.empty())
+      return std::nullopt;
+    auto p = lbb::run_python(py_script, dir + " " + std::to_string(images) + " " + filter);
+    if (!p.count("images_per_s"))
+      return std::nullopt;
+    if (p["bad_outputs"] != 0) {
+      py_bad += static_cast<std::size_t>(p["bad_outputs"]);
+      return std::nullopt;
+    }
+    return pass{p["images_per_s"], p["cpu_ms_per_image"]};
+  };
+  std::vector<pass> lb, raw, py, py_lanczos;
+  for (int run = 0; run < runs; ++run) {
+    // Alternate the order: a noisy neighbour should not always hit the same contender.
+    if (run % 2 == 0) {
+      lb.push_back(loopbridge_pass(h, inputs, bad));
+      raw.push_back(raw_pass(inputs, cores, raw_bad));
+    } else {
+      raw.push_back(raw_pass(inputs, cores, raw_bad));
+      lb.push_back(loopbridge_pass(h, inputs, bad));
+    }
+    auto p = python_pass("bicubic");
+    auto pl = python_pass("lanczos");
+    if (p)
+      py.push_back(*p);
+    if (pl)
+      py_lanczos.push_back(*pl);
+    auto rate = [](const std::optional<pass>& x) {
+      return x ? std::to_string(static_cast<int>(x->images_per_s + 0.5)) + " img/s"
+               : std::string{"unavailable"};
+    };
+    std::printf("run %d: loopbridge %.1f img/s, raw libvips threads %.1f img/s, Pillow %s "
+                "(LANCZOS %s)\n",
+                run + 1, lb.back().images_per_s, raw.back().images_per_s, rate(p).c_str(),
+                rate(pl).c_str());
+    std::fflush(stdout);
+  }
+  if (!dir.empty())
+    remove_inputs(dir, inputs.size());
+  if (bad + raw_bad + py_bad > 0)
+    std::fprintf(stderr, "  bad outputs: loopbridge %zu, raw %zu, Pillow %zu\n", bad, raw_bad,
+                 py_bad);
+
+  auto rate_m = [](const std::vector<pass>& xs) {
+    std::vector<double> v;
+    for (auto& x : xs)
+      v.push_back(x.images_per_s);
+    return lbb::median(v);
+  };
+  auto cpu_m = [](const std::vector<pass>& xs) {
+    std::vector<double> v;
+    for (auto& x : xs)
+      v.push_back(x.cpu_ms_per_image);
+    return lbb::median(v);
+  };
+  double lb_m = rate_m(lb), raw_m = rate_m(raw), py_m = rate_m(py), pyl_m = rate_m(py_lanczos);
+  auto row = [&](const char* name, const std::vector<pass>& xs, const char* note) {
+    double r = rate_m(xs), c = cpu_m(xs);
+    std::printf("%-52s %8.1f %12.2f %11.2f%s\n", name, r, c, r * c / 1000, note);
+  };
+  std::printf("\n%-52s %8s %12s %11s\n", "1920x1080 JPEG -> 256 px JPEG thumbnail (medians)",
+              "img/s", "CPU ms/img", "cores busy");
+  row("loopbridge image_processor pool (host->loop->pool)", lb, "");
+  row("raw libvips, same calls, plain std::threads", raw, "");
+  if (!py.empty())
+    row("Python Pillow thumbnail, asyncio.to_thread + gather", py,
+        "   (known range here: ~130-160 img/s)");
+  else
+    std::printf("Python Pillow baseline unavailable (/usr/bin/python3 with python3-pil)\n");
+  if (!py_lanczos.empty())
+    row("  the same with LANCZOS (libvips' thumbnail kernel)", py_lanczos, "");
+  std::printf("%-52s %8zu\n", "bad outputs (all runs, all contenders)", bad + raw_bad + py_bad);
+
+  lbb::report rep;
+  rep.figure("images_loopbridge", lb_m, "img/s");
+  rep.figure("images_raw_libvips_threads", raw_m, "img/s");
+  if (!py.empty())
+    rep.figure("images_python_pillow", py_m, "img/s");
+  if (!py_lanczos.empty())
+    rep.figure("images_python_pillow_lanczos", pyl_m, "img/s");
+  rep.figure("images_loopbridge_cpu_per_image", cpu_m(lb), "ms");
+  rep.figure("images_raw_libvips_cpu_per_image", cpu_m(raw), "ms");
+  if (!py.empty())
+    rep.figure("images_python_pillow_cpu_per_image", cpu_m(py), "ms");
+  rep.ratio("images_loopbridge_over_raw_libvips", lb_m / raw_m);
+  if (!py.empty())
+    rep.ratio("images_loopbridge_over_pillow", lb_m / py_m);
+  if (!py_lanczos.empty())
+    rep.ratio("images_loopbridge_over_pillow_lanczos", lb_m / pyl_m);
+  rep.require("every output is a 256x144 JPEG (sampled full decodes)", bad + raw_bad + py_bad == 0);
+  rep.require("loopbridge >= 0.9x raw libvips on plain threads", lb_m / raw_m >= 0.9);
+  rep.require("loopbridge >= 1.0x Python Pillow", !py.empty() && lb_m / py_m >= 1.0);
+  rep.print();
+  return 0;
+}
