@@ -291,3 +291,53 @@ TEST_CASE("stopping the runtime closes open streams and ends their producers",
   CHECK(pushed.next(1s).is(errc::stopped));
   CHECK(pulled.next(1s).is(errc::stopped));
 }
+
+TEST_CASE("an actor consumes a stream as messages with credit; the lead stays bounded",
+          "[streams][actors]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto sink = lbtest::spawn_echo(rt, "sink", {{"delay", 1ms}});
+  auto produced = std::make_shared<std::atomic<int>>(0);
+  auto cleaned = std::make_shared<std::atomic<steady::rep>>(0);
+  auto s = rt.stream(counting_generator{200, produced, cleaned}, 8);
+  auto delivery = rt.deliver(
+      std::move(s), sink, [](int item) { return echo_request{item}; }, 4);
+  auto done = delivery.get();
+  REQUIRE(done.ok());
+  CHECK(done->delivered == 200);
+  CHECK(done->failed == 0);
+  CHECK_FALSE(done->first_error);
+  auto stats = sink.call(echo_stats_request{}, 5s);
+  REQUIRE(stats.ok());
+  CHECK(stats->received == 200);
+  // Credit: at most 4 unanswered. The loop counts a request as held until the worker's report
+  // reaches it, which can come just after the reply reached the pump: one more at most.
+  for (auto& m : rt.metrics())
+    if (m.name == "sink")
+      CHECK(m.max_held <= 4 + 1);
+  CHECK(produced->load() == 200);
+  CHECK(lbtest::eventually([&] { return cleaned->load() != 0; }));
+}
+
+TEST_CASE("delivery counts failed requests and goes on; runtime stop ends it",
+          "[streams][actors]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto sink = lbtest::spawn_echo(rt, "sink", {{"fail_every", 10}});
+  auto produced = std::make_shared<std::atomic<int>>(0);
+  auto cleaned = std::make_shared<std::atomic<steady::rep>>(0);
+  auto d = rt.deliver(
+                 rt.stream(counting_generator{50, produced, cleaned}, 4), sink,
+                 [](int item) { return echo_request{item}; }, 2)
+               .get();
+  REQUIRE(d.ok());
+  CHECK(d->delivered == 45);
+  CHECK(d->failed == 5);
+  REQUIRE(d->first_error);
+  CHECK(d->first_error->is(echo_errc::failed));
+  // An endless stream: the runtime's stop closes it and ends the delivery.
+  auto endless = rt.deliver(
+      rt.stream(counting_generator{1 << 30, produced, cleaned}, 4), lbtest::spawn_echo(rt, "calm"),
+      [](int item) { return echo_request{item}; }, 2);
+  REQUIRE(lbtest::eventually([&] { return produced->load() > 1000; }));
+  rt.stop();
+  REQUIRE(endless.wait_for(5s));
+}

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -187,6 +188,60 @@ public:
     return s;
   }
 
+  /// Delivers the items of `s` to the actor `to` as messages with credit: each item becomes the
+  /// request `make(T&&)`, and at most `credit` of them are unanswered at a time (each reply
+  /// returns one credit), so the producer runs at most `max_buffer + credit` items ahead of the
+  /// actor. The pump runs on a thread of its own (`offload_separate`); the future resolves when
+  /// the stream ended (or failed, or the runtime stopped and closed it) and every delivered
+  /// request was answered, with the counts and the first error. Requests that fail do not stop
+  /// the delivery. Any host thread may call it; it does not block.
+  template <class T, class Kind, class Make>
+  future<stream_delivery> deliver(loopbridge::stream<T> s, actor_handle<Kind> to, Make make,
+                                  std::size_t credit) {
+    using Req = std::decay_t<decltype(make(std::declval<T&&>()))>;
+    static_assert(handles_v<Kind, Req>, "the actor's kind does not serve make()'s request type");
+    credit = std::max<std::size_t>(1, credit);
+    auto pump = [s = std::make_shared<loopbridge::stream<T>>(std::move(s)), to = std::move(to),
+                 make = std::move(make), credit](const cancel_token& token) mutable {
+      stream_delivery out;
+      std::deque<future<reply_t<Req>>> unanswered;
+      auto settle_oldest = [&] {
+        auto r = unanswered.front().get();
+        unanswered.pop_front();
+        if (r) {
+          ++out.delivered;
+        } else {
+          ++out.failed;
+          if (!out.first_error)
+            out.first_error = r.error();
+        }
+      };
+      for (;;) {
+        while (unanswered.size() >= credit)
+          settle_oldest(); // no credit left: wait for the actor
+        if (token.cancelled()) {
+          s->close();
+          break;
+        }
+        auto item = s->next(std::chrono::milliseconds(50)); // short: notice cancellation
+        if (!item) {
+          if (item.is(errc::timeout))
+            continue;
+          if (!out.first_error)
+            out.first_error = item.error();
+          break;
+        }
+        if (!*item)
+          break; // the stream ended
+        unanswered.push_back(to.submit(make(std::move(**item))));
+      }
+      while (!unanswered.empty())
+        settle_oldest();
+      return out;
+    };
+    return offload_separate(std::move(pump));
+  }
+
   /// A bounded stream fed by `producer(stream_writer<T>&)` running on a thread of its own
   /// (`offload_separate`), for long-lived producers that push as things happen. `push` waits
   /// while the producer is `max_buffer` items ahead, and throws `stream_closed` once the stream
@@ -227,12 +282,12 @@ public:
   /// Stops the runtime within `runtime_options::shutdown_budget`: new submits fail at once with
   /// `loop.stopped`; actors stop in reverse start order — except that an actor routing to
   /// another stops before it, so a pipeline drains from its first stage to its last — each
-  /// draining what it accepted while the budget lasts; whatever is left is cancelled, so every pending request resolves. A
-  /// thread that does not finish in time (a blocking call that never returns) is left behind,
-  /// never waited for forever: `stop` returns at the budget plus a small margin and its report
-  /// names what was stuck. Idempotent (later calls return the same report); the destructor
-  /// calls it. Any thread may call it (a signal watcher, a GUI's worker), not only the one that
-  /// built the runtime.
+  /// draining what it accepted while the budget lasts; whatever is left is cancelled, so every
+  /// pending request resolves. A thread that does not finish in time (a blocking call that never
+  /// returns) is left behind, never waited for forever: `stop` returns at the budget plus a small
+  /// margin and its report names what was stuck. Idempotent (later calls return the same report);
+  /// the destructor calls it. Any thread may call it (a signal watcher, a GUI's worker), not only
+  /// the one that built the runtime.
   const shutdown_report& stop();
 
   const runtime_options& options() const noexcept;

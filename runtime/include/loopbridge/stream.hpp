@@ -33,6 +33,14 @@ namespace loopbridge {
 ///
 /// Threads: one consumer thread at a time; `close` from any thread. `next` blocks up to its
 /// timeout; on a scheduler thread use only `next(0ns)`.
+/// What `runtime::deliver` did: requests the actor answered, requests that failed, and the
+/// first error (a failed request, or the stream's own failure).
+struct stream_delivery {
+  std::uint64_t delivered = 0;
+  std::uint64_t failed = 0;
+  std::optional<error> first_error;
+};
+
 template <class T>
 class stream {
 public:
