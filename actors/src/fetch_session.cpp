@@ -125,10 +125,11 @@ fetch_session::fetch_session(fetch_settings s)
 }
 
 fetch_session::~fetch_session() {
-  for (auto* e : plain_easy_)
-    curl_easy_cleanup(e);
-  for (auto* e : spare_easy_)
-    curl_easy_cleanup(e);
+  for (auto* list : {&plain_easy_, &spare_easy_})
+    for (auto* e : *list) {
+      forget_cookie_files(e);
+      curl_easy_cleanup(e);
+    }
   curl_slist_free_all(session_headers_);
   if (multi_)
     curl_multi_cleanup(multi_);
@@ -220,11 +221,20 @@ void fetch_session::run() {
     (void)id;
     t->r.fail(error{errc::stopped, "the fetcher stopped"});
     curl_multi_remove_handle(multi_, t->easy);
+    forget_cookie_files(t->easy);
     curl_easy_cleanup(t->easy);
     curl_slist_free_all(t->headers);
     delete t;
   }
   active_.clear();
+}
+
+void fetch_session::forget_cookie_files(CURL* e) {
+  // `CURLOPT_COOKIEFILE ""` (which turns the cookie engine on) queues a list entry that libcurl
+  // frees only when a transfer starts; a transfer that failed before that, or never ran, would
+  // leave it behind when the handle is reset or cleaned up. Clearing the option frees it (the
+  // session's cookies live in the share handle and stay).
+  curl_easy_setopt(e, CURLOPT_COOKIEFILE, static_cast<char*>(nullptr));
 }
 
 void fetch_session::configure(CURL* e) {
@@ -394,6 +404,8 @@ void fetch_session::finish(transfer& t, CURLcode code) {
 void fetch_session::release(transfer* t) {
   active_.erase(t->id);
   curl_multi_remove_handle(multi_, t->easy);
+  if (!(t->plain && t->completed))
+    forget_cookie_files(t->easy);
   (t->plain && t->completed ? plain_easy_ : spare_easy_).push_back(t->easy);
   curl_slist_free_all(t->headers);
   delete t;

@@ -72,6 +72,8 @@ private:
   bool start_transfer(job j);
   /// Sets the options every transfer of the session shares (after a reset).
   void configure(CURL* e);
+  /// Frees the cookie-file list a transfer that never started leaves in `e`.
+  static void forget_cookie_files(CURL* e);
   void finish(transfer& t, CURLcode code);
   void release(transfer* t);
 

@@ -157,8 +157,9 @@ TEST_CASE("Ctrl-C once: the run stops gracefully, still prints the summary, exit
           "[cli][demo][signals]") {
   auto dir = lbtest::temp_dir("loopbridge-sigint");
   child_process demo{cli,
-                     {"demo", "--count", "1000000", "--images", shared_images(), "--json", "s.json",
-                      "--progress-interval", "50"},
+                     // 8 in flight: the drain fits the 10 s budget even under sanitizers
+                     {"demo", "--count", "1000000", "--concurrency", "8", "--images",
+                      shared_images(), "--json", "s.json", "--progress-interval", "50"},
                      dir};
   REQUIRE(wait_for_progress(demo, 20, 120s));
   demo.signal(SIGINT);
