@@ -15,33 +15,9 @@ std::string ms(std::chrono::nanoseconds d) {
   return buf;
 }
 
+/// `s` as a JSON string literal (quoted and escaped, as values print themselves).
 std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
+  return value{s}.to_string();
 }
 
 double seconds(std::chrono::nanoseconds d) {

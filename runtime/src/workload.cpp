@@ -100,6 +100,17 @@ result<value> resolve_actor_placeholders(
   return v;
 }
 
+std::optional<std::string> announced_field(const runtime& rt, const std::string& name,
+                                           const std::string& key) {
+  auto info = rt.ready_info(name);
+  if (!info)
+    return std::nullopt;
+  auto* v = info->find(key);
+  if (!v || v->is_null())
+    return std::nullopt;
+  return v->is_string() ? v->as_string() : v->to_string();
+}
+
 value substitute_index(const value& v, std::uint64_t i) {
   if (v.is_string())
     return value{expand_index(v.as_string(), i)};
@@ -124,15 +135,8 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
   result.total = w.total;
   auto pipeline = rt.route_from(w.entry).has_value();
   // `${actor.key}` placeholders name what running actors announced: resolve them once.
-  auto lookup = [&](const std::string& actor,
-                    const std::string& key) -> std::optional<std::string> {
-    auto info = rt.ready_info(actor);
-    if (!info)
-      return std::nullopt;
-    auto* v = info->find(key);
-    if (!v || v->is_null())
-      return std::nullopt;
-    return v->is_string() ? v->as_string() : v->to_string();
+  auto lookup = [&](const std::string& actor, const std::string& key) {
+    return announced_field(rt, actor, key);
   };
   value generated_fields, context_fields;
   std::vector<value> listed;

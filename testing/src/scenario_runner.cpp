@@ -215,13 +215,7 @@ private:
                       const std::string& key) -> std::optional<std::string> {
       if (actor == "scenario" && key == "dir")
         return scenario_dir(scenario_);
-      auto info = rt_.ready_info(actor);
-      if (!info)
-        return std::nullopt;
-      auto* v = info->find(key);
-      if (!v || v->is_null())
-        return std::nullopt;
-      return v->is_string() ? v->as_string() : v->to_string();
+      return announced_field(rt_, actor, key);
     };
     auto r = resolve_actor_placeholders(fields, lookup);
     if (!r)

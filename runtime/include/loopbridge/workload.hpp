@@ -71,12 +71,18 @@ struct workload_options {
 value substitute_index(const value& fields, std::uint64_t i);
 
 /// Replaces every `${actor.key}` in the strings of `v` with `lookup(actor, key)`; a string that
-/// is exactly one placeholder whose value is a whole number becomes that integer (`${origin.port}`).
-/// Returns the first placeholder `lookup` cannot resolve (as an error message) instead, if any.
+/// is exactly one placeholder whose value is a whole number becomes that integer
+/// (`${origin.port}`). Returns the first placeholder `lookup` cannot resolve (as an error message)
+/// instead, if any.
 result<value> resolve_actor_placeholders(
     const value& v,
     const std::function<std::optional<std::string>(const std::string& actor,
                                                    const std::string& key)>& lookup);
+
+/// Field `key` of what actor `name` announced when it became ready (`ready_info`), as text;
+/// nullopt if there is no such actor or field. The lookup `${actor.key}` placeholders use.
+std::optional<std::string> announced_field(const runtime& rt, const std::string& name,
+                                           const std::string& key);
 
 /// Drives `w` through `rt`: sends its requests (listed or generated) to its entry actor — as
 /// pipelines when the entry has a route — keeping `w.concurrency` in flight, until `w.total`
