@@ -51,6 +51,7 @@ actor_spec& actor_named(topology& topo, const std::string& name) {
 } // namespace
 
 int demo_command(const std::vector<std::string>& args) {
+  block_interrupts(); // before any thread exists (libvips starts some while making images)
   if (wants_help(args)) {
     print_usage(stdout);
     return exit_ok;

@@ -36,6 +36,7 @@ void print_usage(std::FILE* to) {
 } // namespace
 
 int run_command(const std::vector<std::string>& args) {
+  block_interrupts(); // before any thread exists (libvips starts some while making images)
   if (wants_help(args)) {
     print_usage(stdout);
     return exit_ok;

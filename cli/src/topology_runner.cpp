@@ -21,15 +21,23 @@ namespace loopbridge::cli {
 
 namespace {
 
+/// SIGINT and SIGTERM: what Ctrl-C and a polite `kill` send.
+sigset_t interrupt_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
 /// Turns SIGINT and SIGTERM into calls on a thread of its own: the first runs `on_first`, the
 /// second exits the process at once with 130. Blocks the signals in the calling thread first,
 /// so threads started later (the runtime's) inherit the mask and never see them.
 class interrupt_watch {
 public:
-  explicit interrupt_watch(std::function<void()> on_first) : on_first_(std::move(on_first)) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
+  explicit interrupt_watch(std::function<void()> on_first)
+      : set_(interrupt_signals()),
+        on_first_(std::move(on_first)) {
     pthread_sigmask(SIG_BLOCK, &set_, &previous_);
     thread_ = std::thread([this] { watch(); });
   }
@@ -96,6 +104,11 @@ std::vector<actor_metrics> stages_of(const runtime& rt, const topology& topo) {
 }
 
 } // namespace
+
+void block_interrupts() {
+  auto set = interrupt_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
 
 int run_topology(const topology& topo, const kind_registry& kinds, const run_settings& settings) {
   if (!topo.workload) {

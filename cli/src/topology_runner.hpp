@@ -21,6 +21,13 @@ struct run_settings {
   std::chrono::milliseconds plain_interval{2000};
 };
 
+/// Blocks SIGINT and SIGTERM in the calling thread, so that every thread started afterwards
+/// (libvips' workers, the runtime's) inherits the mask and only `run_topology`'s watcher
+/// receives them. Call it first on the main thread of a command that will call `run_topology`:
+/// a thread started before it would take the default action (end the process at once). A
+/// Ctrl-C before the watcher runs stays pending and is handled as soon as it starts.
+void block_interrupts();
+
 /// Starts `topo`, drives its workload with a progress display, stops, prints the summary (and
 /// writes the JSON), and returns the exit code: 0 every request succeeded, 1 some failed, 2 the
 /// topology could not start or has no workload, 130 interrupted.

@@ -166,6 +166,7 @@ TEST_CASE("Ctrl-C once: the run stops gracefully, still prints the summary, exit
   auto code = demo.wait(20s); // within the shutdown budget (10 s) and some
   REQUIRE(code.has_value());
   CHECK(*code == 130);
+  CHECK_FALSE(demo.signalled()); // it exited with 130 itself, after its summary
   CHECK_FALSE(demo.alive());
   auto out = demo.out();
   INFO(out << demo.err());
@@ -179,6 +180,21 @@ TEST_CASE("Ctrl-C once: the run stops gracefully, still prints the summary, exit
   CHECK(json_int(json, "failed") == 0);
   CHECK(json_int(json, "submitted") == succeeded);
   CHECK(static_cast<long long>(files_in(dir + "/out").size()) == succeeded);
+}
+
+TEST_CASE("Ctrl-C while the demo makes its images is handled too, not a default kill",
+          "[cli][demo][signals]") {
+  auto dir = lbtest::temp_dir("loopbridge-sigint-early");
+  // A new image directory: the demo generates the images first, on libvips threads.
+  child_process demo{cli, {"demo", "--count", "50", "--images", dir + "/images"}, dir};
+  REQUIRE(lbtest::eventually([&] { return !files_in(dir + "/images").empty(); }, 60s));
+  demo.signal(SIGINT);
+  auto code = demo.wait(30s);
+  REQUIRE(code.has_value());
+  INFO(demo.out() << demo.err());
+  CHECK(*code == 130);
+  CHECK_FALSE(demo.signalled());
+  CHECK(demo.out().find("interrupted: stopped early") != std::string::npos);
 }
 
 TEST_CASE("Ctrl-C twice: everything is cancelled and the process exits 130 within 1 s",
@@ -201,6 +217,7 @@ TEST_CASE("Ctrl-C twice: everything is cancelled and the process exits 130 withi
   REQUIRE(code.has_value());
   CHECK(*code == 130);
   CHECK(took < 1s);
+  CHECK_FALSE(demo.signalled());
   CHECK_FALSE(demo.alive());
   CHECK(demo.err().find("cancelled: exiting now") != std::string::npos); // not a finished drain
 }

@@ -77,6 +77,9 @@ public:
     }
   }
 
+  /// True if the process ended by a signal (not by exiting): a handler it should have had.
+  bool signalled() const { return status_ && WIFSIGNALED(*status_); }
+
   /// True while the process exists (not yet reaped).
   bool alive() const { return !status_ && ::kill(pid_, 0) == 0; }
 
