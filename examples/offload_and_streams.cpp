@@ -17,7 +17,7 @@ using loopbridge::actors::echo_request;
 
 int main() {
   loopbridge::runtime rt{loopbridge::actors::builtin_kinds()};
-  loopbridge::actor_spec disk;                                    // a named pool of 2 threads
+  loopbridge::actor_spec disk; // a named pool of 2 threads
   disk.name = "disk";
   disk.kind = "blocking";
   disk.count = 2;
@@ -27,16 +27,21 @@ int main() {
   // offload: a blocking function on the pool; the caller's context travels with it.
   loopbridge::context::set("request_id", "abc-123");
   auto pool = rt.pool("disk").value();
-  auto size = pool.offload([](const std::string& path) {
-    std::this_thread::sleep_for(5ms); // stands in for a blocking read
-    auto* id = loopbridge::context::current().find("request_id");
-    std::printf("reading %s for %s\n", path.c_str(), id ? id->to_string().c_str() : "?");
-    return path.size() * 100;
-  }, std::string{"/var/data/report.csv"});
+  auto size = pool.offload(
+      [](const std::string& path) {
+        std::this_thread::sleep_for(5ms); // stands in for a blocking read
+        auto* id = loopbridge::context::current().find("request_id");
+        std::printf("reading %s for %s\n", path.c_str(), id ? id->to_string().c_str() : "?");
+        return path.size() * 100;
+      },
+      std::string{"/var/data/report.csv"});
   std::printf("size: %zu\n", size.get().value());
 
   // An exception becomes loop.worker_failed with its message; a deadline cancels the token.
-  auto broken = rt.offload([] { throw std::runtime_error("disk full"); return 0; }).get();
+  auto broken = rt.offload([] {
+                    throw std::runtime_error("disk full");
+                    return 0;
+                  }).get();
   std::printf("broken: %s\n", broken.error().to_string().c_str());
   auto slow = pool.with_timeout(20ms).offload([](const loopbridge::cancel_token& token) {
     while (!token.cancelled())
@@ -64,11 +69,13 @@ int main() {
 
   // A bounded stream: the generator runs at most 4 items ahead of this consumer; closing the
   // stream destroys the generator at once (its cleanup runs).
-  auto numbers = rt.stream([n = 0]() mutable -> std::optional<int> {
-    if (n == 1'000'000)
-      return std::nullopt;
-    return n++;
-  }, 4);
+  auto numbers = rt.stream(
+      [n = 0]() mutable -> std::optional<int> {
+        if (n == 1'000'000)
+          return std::nullopt;
+        return n++;
+      },
+      4);
   int sum = 0;
   for (int i = 0; i < 10; ++i)
     sum += numbers.next(1s).value().value();

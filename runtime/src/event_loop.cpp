@@ -394,9 +394,9 @@ request_ref event_loop::next_stage(target& t, request_state* st) {
   auto converted = adapter->convert(*st);
   if (!converted) {
     auto& e = converted.error();
-    return fail_parent(error{error_code{e.domain(), e.code()},
-                             "route " + t.record->spec.name + " -> " + to.record->spec.name +
-                                 ": " + e.message()});
+    return fail_parent(
+        error{error_code{e.domain(), e.code()},
+              "route " + t.record->spec.name + " -> " + to.record->spec.name + ": " + e.message()});
   }
   auto next = std::move(*converted);
   next->parent = st->parent;

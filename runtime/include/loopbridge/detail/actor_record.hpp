@@ -4,8 +4,8 @@
 #include <string>
 
 #include <atomic>
-#include <mutex>
 #include <memory>
+#include <mutex>
 
 #include "loopbridge/actor_spec.hpp"
 #include "loopbridge/detail/latency_histogram.hpp"
