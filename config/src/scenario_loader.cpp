@@ -149,7 +149,6 @@ private:
     if (!yaml_.expect_map(n, path, "a step (a map with one of: call, submit, await, ...)"))
       return false;
     step.path = path;
-    step.line = static_cast<int>(n.Mark().line) + 1;
     step.where = yaml_.file() + ":" + std::to_string(n.Mark().line + 1) + ":" +
                  std::to_string(n.Mark().column + 1);
     // Which kind of step: the first key that is a step keyword.

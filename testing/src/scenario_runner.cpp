@@ -414,7 +414,6 @@ private:
     std::atomic<std::uint64_t> next{0};
     std::mutex failure_mutex;
     std::optional<verdict> failure;
-    std::uint64_t failed_at = 0;
     auto worker = [&] {
       for (auto i = next++; i < s.times; i = next++) {
         for (auto& step : s.steps) {
@@ -423,7 +422,6 @@ private:
             std::lock_guard<std::mutex> guard{failure_mutex};
             if (!failure) {
               failure = v;
-              failed_at = i;
               failure->expected = "iteration " + std::to_string(i) + ", " + step.path + " (" +
                                   kind_name(step.type) + "): " + v.expected;
             }
@@ -439,7 +437,6 @@ private:
     worker();
     for (auto& t : threads)
       t.join();
-    (void)failed_at;
     return failure ? *failure : verdict::pass();
   }
 

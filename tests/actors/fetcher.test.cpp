@@ -22,8 +22,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string temp_dir() {
-  char tmpl[] = "/tmp/loopbridge-fetch-XXXXXX";
-  return ::mkdtemp(tmpl);
+  return lbtest::temp_dir("loopbridge-fetch");
 }
 
 std::vector<std::uint8_t> pattern(std::size_t n, unsigned seed) {

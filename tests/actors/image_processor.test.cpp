@@ -88,8 +88,7 @@ image_request request(bytes input, std::vector<image_op> ops, std::string format
 }
 
 std::string temp_dir() {
-  char tmpl[] = "/tmp/loopbridge-images-XXXXXX";
-  return ::mkdtemp(tmpl);
+  return lbtest::temp_dir("loopbridge-images");
 }
 
 actor_handle<image_processor> spawn_images(runtime& rt, const std::string& name, value params = {},

@@ -16,16 +16,10 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string temp_dir() {
-  char tmpl[] = "/tmp/loopbridge-writer-XXXXXX";
-  return ::mkdtemp(tmpl);
+  return lbtest::temp_dir("loopbridge-writer");
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using lbtest::slurp;
 
 write_request req(std::string path, std::string text, bool overwrite = true) {
   return write_request{std::move(path), std::vector<std::uint8_t>(text.begin(), text.end()),

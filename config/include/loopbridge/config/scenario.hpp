@@ -36,7 +36,6 @@ struct scenario_step {
   /// Where the step is: `file:line:column` and its key path, for reports.
   std::string where;
   std::string path;
-  int line = 0;
 
   // call / submit / await / gather items
   std::string to;
