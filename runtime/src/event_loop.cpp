@@ -496,8 +496,8 @@ void event_loop::on_cancel(request_ref& ref) {
   if (st->links.where == loop_links::place::none && st->links.stage) {
     // A pipeline: the cancel reaches the stage that holds the request now.
     st = st->links.stage;
-    st->request_cancel();
     st->fail(error{errc::cancelled, "cancelled by the host"});
+    st->request_cancel();
   }
   if (st->links.where == loop_links::place::none)
     return;
@@ -546,8 +546,10 @@ void event_loop::on_tick() {
 
 void event_loop::expire(request_state* st) {
   auto& t = *targets_[st->target->index];
-  st->request_cancel();
+  // The outcome first, then the token: a worker polling the token must not get to fail the
+  // request with its own error before the timeout is recorded.
   st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
+  st->request_cancel();
   if (st->links.where == loop_links::place::queued) {
     untrack(t, st, false); // it never runs
     publish_gauges(t);
@@ -656,8 +658,8 @@ void event_loop::fail_all(target& t, const error& reason) {
   }
   for (auto& inst : t.instances)
     while (auto* st = inst.held.front()) {
-      st->request_cancel();
       st->fail(reason);
+      st->request_cancel();
       untrack(t, st, false);
     }
   publish_gauges(t);

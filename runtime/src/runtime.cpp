@@ -187,9 +187,11 @@ void runtime_core::enqueue(request_ref st) noexcept {
 }
 
 bool runtime_core::cancel(request_ref st) noexcept {
-  st->request_cancel();
+  // Record the outcome before raising the token: a worker that sees the token may fail the
+  // request itself, and its error must not win over the host's cancel.
   if (!st->fail(error{errc::cancelled, "cancelled by the host"}))
     return false; // it completed first
+  st->request_cancel();
   send_to_loop(cancel_atom::value, std::move(st));
   return true;
 }

@@ -99,6 +99,7 @@ TEST_CASE("a deadline that passes yields loop.timeout and the worker sees its ca
     auto echo_h = lbtest::spawn_echo(rt, "blocker", {{"dedicated", true}});
     auto t0 = std::chrono::steady_clock::now();
     auto r = echo_h.call(echo_request{"slow", 0ms, 10s}, 50ms);
+    INFO("outcome: " << (r.ok() ? std::string{"a reply"} : r.error().to_string()));
     REQUIRE(r.is(errc::timeout));
     CHECK(std::chrono::steady_clock::now() - t0 < 2s);
     // The blocked handler noticed within its polling interval and the instance is free again.
