@@ -15,6 +15,8 @@
 #include "loopbridge/convert.hpp"
 #include "loopbridge/log.hpp"
 
+#include "jpeg_decoder.hpp"
+
 namespace loopbridge::actors {
 
 namespace {
@@ -108,6 +110,28 @@ VipsInteresting crop_mode(const std::string& c) {
   refuse("unknown crop '" + c + "' (none, centre, attention, entropy)");
 }
 
+/// The resampling filter named by an op's `kernel` (empty: lanczos3, libvips' default).
+VipsKernel kernel_of(const std::string& k) {
+  if (k.empty() || k == "lanczos3")
+    return VIPS_KERNEL_LANCZOS3;
+  if (k == "lanczos2")
+    return VIPS_KERNEL_LANCZOS2;
+  if (k == "mitchell")
+    return VIPS_KERNEL_MITCHELL;
+  if (k == "cubic")
+    return VIPS_KERNEL_CUBIC;
+  if (k == "linear")
+    return VIPS_KERNEL_LINEAR;
+  if (k == "nearest")
+    return VIPS_KERNEL_NEAREST;
+  refuse("unknown kernel '" + k + "' (lanczos3, lanczos2, mitchell, cubic, linear, nearest)");
+}
+
+/// Whether a thumbnail op asks for a filter other than libvips' thumbnail's own (lanczos3).
+bool custom_kernel(const image_op& o) {
+  return kernel_of(o.kernel) != VIPS_KERNEL_LANCZOS3;
+}
+
 /// Checks the arguments of every op before any work is done.
 void check_ops(const std::vector<image_op>& ops) {
   for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -134,6 +158,15 @@ void check_ops(const std::vector<image_op>& ops) {
       refuse("ops[" + std::to_string(i) + "]: unknown operation '" + o.op +
              "' (thumbnail, resize, rotate, grayscale, blur)");
     }
+    if (o.op == "thumbnail" || o.op == "resize") {
+      try {
+        kernel_of(o.kernel);
+      } catch (const image_failure& f) {
+        refuse(where + f.e.message());
+      }
+    } else if (!o.kernel.empty()) {
+      refuse(where + "kernel applies to thumbnail and resize only");
+    }
   }
 }
 
@@ -155,9 +188,29 @@ std::string under(const std::string& root, const std::string& rel, const char* w
   return root + "/" + rel;
 }
 
+/// A thumbnail with a filter libvips' thumbnail does not offer: the same box arithmetic (fit
+/// inside the box, or fill it and crop), then `resize` with that kernel.
+vips::VImage resampled_thumbnail(vips::VImage img, const image_op& o) {
+  using vips::VImage;
+  double box_width = static_cast<double>(o.width);
+  double box_height = static_cast<double>(o.height > 0 ? o.height : o.width);
+  double horizontal = img.width() / box_width, vertical = img.height() / box_height;
+  auto crop = crop_mode(o.crop);
+  double shrink = crop == VIPS_INTERESTING_NONE ? std::max(horizontal, vertical)
+                                                : std::min(horizontal, vertical);
+  img = img.resize(1.0 / shrink, VImage::option()->set("kernel", kernel_of(o.kernel)));
+  if (crop != VIPS_INTERESTING_NONE)
+    img = img.smartcrop(std::min(static_cast<int>(box_width), img.width()),
+                        std::min(static_cast<int>(box_height), img.height()),
+                        VImage::option()->set("interesting", crop));
+  return img;
+}
+
 vips::VImage apply(vips::VImage img, const image_op& o) {
   using vips::VImage;
   if (o.op == "thumbnail") {
+    if (custom_kernel(o))
+      return resampled_thumbnail(img, o);
     auto opts = VImage::option()->set("crop", crop_mode(o.crop));
     if (o.height > 0)
       opts->set("height", static_cast<int>(o.height));
@@ -173,7 +226,7 @@ vips::VImage apply(vips::VImage img, const image_op& o) {
       if (v == 0)
         v = h;
     }
-    return img.resize(h, VImage::option()->set("vscale", v));
+    return img.resize(h, VImage::option()->set("vscale", v)->set("kernel", kernel_of(o.kernel)));
   }
   if (o.op == "rotate") {
     auto a = std::fmod(o.angle, 360.0);
@@ -233,6 +286,16 @@ struct borrowed_blob {
   borrowed_blob(const borrowed_blob&) = delete;
   borrowed_blob& operator=(const borrowed_blob&) = delete;
 };
+
+/// Refuses an input whose header announces more than `max_pixels`.
+void check_pixels(std::int64_t width, std::int64_t height, std::int64_t max_pixels) {
+  auto pixels = width * height;
+  if (pixels > max_pixels)
+    throw image_failure{
+        error{image_errc::too_large, "the input is " + std::to_string(width) + "x" +
+                                         std::to_string(height) + " (" + std::to_string(pixels) +
+                                         " pixels); max_pixels is " + std::to_string(max_pixels)}};
+}
 
 /// Frees a blob vips returned (an encoded result).
 struct owned_blob {
@@ -309,16 +372,16 @@ std::uint32_t image_processor::default_count() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-image_worker::image_worker(worker_context& ctx)
-    : max_pixels_(ctx.params().integer("max_pixels", 100'000'000)),
-      files_(ctx.params().string("files")),
-      default_format_(ctx.params().string("format")),
-      default_quality_(ctx.params().integer("quality", 80)) {
+image_worker::image_worker(worker_context& ctx) {
   vips_once();
+  settings_.max_pixels = ctx.params().integer("max_pixels", 100'000'000);
+  settings_.files = ctx.params().string("files");
+  settings_.format = ctx.params().string("format");
+  settings_.quality = ctx.params().integer("quality", 80);
   std::vector<field_problem> problems; // checked at spawn (validate)
-  default_ops_ = default_ops(ctx.params(), problems);
-  while (files_.size() > 1 && files_.back() == '/')
-    files_.pop_back();
+  settings_.ops = default_ops(ctx.params(), problems);
+  while (settings_.files.size() > 1 && settings_.files.back() == '/')
+    settings_.files.pop_back();
 }
 
 image_worker::~image_worker() {
@@ -327,13 +390,81 @@ image_worker::~image_worker() {
 }
 
 void image_worker::handle(image_request& req, responder<image_reply>& r) {
+  auto out = process_image(std::move(req), settings_, [&r] { return r.cancelled(); });
+  if (out.ok())
+    r.reply(std::move(*out));
+  else
+    r.fail(std::move(out).error());
+}
+
+namespace {
+
+/// A leading thumbnail of a plain JPEG (see `jpeg_decoder::plain`): decoded by libjpeg-turbo on
+/// this thread with the shrink libvips would choose, then the same `thumbnail_image` (lanczos3,
+/// crop) — the same pixels as libvips' `thumbnail_buffer`, for about a fifth less CPU. An empty
+/// image if the input is not a plain JPEG (libvips' own loader then takes it) or if
+/// `cancelled` said so (then `stopped` is set). The header check (`max_pixels`) is made here
+/// for JPEGs, before any pixel is decoded.
+vips::VImage jpeg_thumbnail(const image_request& req, const std::string& in_path, const image_op& o,
+                            std::int64_t max_pixels, const std::function<bool()>& cancelled,
+                            bool& stopped) {
+  using detail::jpeg_decoder;
+  struct file_closer {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, file_closer> file;
+  jpeg_decoder decoder;
+  try {
+    if (in_path.empty()) {
+      if (!detail::looks_like_jpeg(req.input.data(), req.input.size()))
+        return {};
+      decoder.read_header(req.input.data(), req.input.size());
+    } else {
+      file.reset(std::fopen(in_path.c_str(), "rbe"));
+      std::uint8_t magic[3];
+      if (!file || std::fread(magic, 1, 3, file.get()) != 3 || !detail::looks_like_jpeg(magic, 3) ||
+          std::fseek(file.get(), 0, SEEK_SET) != 0)
+        return {}; // libvips' loader reports what is wrong with it
+      decoder.read_header(file.get());
+    }
+  } catch (const detail::jpeg_error& e) {
+    throw image_failure{
+        error{image_errc::decode_failed, std::string{"cannot decode the input: "} + e.what()}};
+  }
+  check_pixels(decoder.width(), decoder.height(), max_pixels);
+  if (!decoder.plain())
+    return {};
+  auto fill = crop_mode(o.crop) != VIPS_INTERESTING_NONE;
+  auto shrink =
+      detail::thumbnail_jpeg_shrink(decoder.width(), decoder.height(), static_cast<int>(o.width),
+                                    static_cast<int>(o.height), fill);
+  vips::VImage img;
+  try {
+    img = decoder.decode(shrink, cancelled);
+  } catch (const detail::jpeg_error& e) {
+    throw image_failure{
+        error{image_errc::decode_failed, std::string{"cannot decode the input: "} + e.what()}};
+  }
+  if (img.get_image() == nullptr) {
+    stopped = true;
+    return {};
+  }
+  return apply(img, o);
+}
+
+} // namespace
+
+result<image_reply> process_image(image_request req, const image_settings& settings,
+                                  const std::function<bool()>& cancelled) {
   using vips::VImage;
   if (req.ops.empty())
-    req.ops = default_ops_;
+    req.ops = settings.ops;
   if (req.format.empty())
-    req.format = default_format_;
+    req.format = settings.format;
   if (req.quality == 0)
-    req.quality = default_quality_;
+    req.quality = settings.quality;
+  auto stop_requested = [&] { return cancelled && cancelled(); };
+  const error cancelled_error{errc::cancelled, "cancelled while processing the image"};
   try {
     if (req.input.empty() == req.input_path.empty())
       refuse(req.input.empty() ? "no input: give input (bytes) or input_path"
@@ -344,77 +475,95 @@ void image_worker::handle(image_request& req, responder<image_reply>& r) {
       refuse("unknown format '" + req.format + "' (jpeg, png, webp)");
     if (req.quality < 1 || req.quality > 100)
       refuse("quality must be 1..100");
-    std::string in_path = req.input_path.empty() ? "" : under(files_, req.input_path, "input_path");
+    std::string in_path =
+        req.input_path.empty() ? "" : under(settings.files, req.input_path, "input_path");
     std::string out_path =
-        req.output_path.empty() ? "" : under(files_, req.output_path, "output_path");
+        req.output_path.empty() ? "" : under(settings.files, req.output_path, "output_path");
+    bool leading_thumbnail = !req.ops.empty() && req.ops[0].op == "thumbnail";
 
-    // 1. The header only: refuse oversized inputs before any pixel is decoded. Decoding is
-    // sequential (top to bottom, little memory) unless an operation needs the whole image.
-    bool random_access = false;
-    for (auto& o : req.ops)
-      random_access = random_access || o.op == "rotate";
-    auto load_opts = [&] {
-      return VImage::option()
-          ->set("access", random_access ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL)
-          ->set("fail_on", VIPS_FAIL_ON_ERROR);
-    };
-    VImage header;
-    try {
-      header = in_path.empty()
-                   ? VImage::new_from_buffer(req.input.data(), req.input.size(), "", load_opts())
-                   : VImage::new_from_file(in_path.c_str(), load_opts());
-    } catch (const vips::VError& e) {
-      throw image_failure{
-          error{image_errc::decode_failed, "cannot decode the input: " + vips_text(e)}};
-    }
-    auto pixels = static_cast<std::int64_t>(header.width()) * header.height();
-    if (pixels > max_pixels_)
-      throw image_failure{
-          error{image_errc::too_large, "the input is " + std::to_string(header.width()) + "x" +
-                                           std::to_string(header.height()) + " (" +
-                                           std::to_string(pixels) + " pixels); max_pixels is " +
-                                           std::to_string(max_pixels_)}};
-    if (format.empty()) {
-      const char* loader = nullptr;
-      if (vips_image_get_string(header.get_image(), "vips-loader", &loader) == 0 && loader)
-        format = canonical_format(loader);
-      if (format.empty())
-        format = "png"; // another input format: a lossless default
-    }
-
-    // 2. Decode and transform. A leading thumbnail shrinks while decoding (JPEG, WebP).
+    // 1. A leading thumbnail of a plain JPEG: decoded directly, shrinking while decoding.
     VImage img;
     std::size_t first = 0;
-    if (!req.ops.empty() && req.ops[0].op == "thumbnail") {
-      auto& o = req.ops[0];
-      auto opts = VImage::option()->set("crop", crop_mode(o.crop));
-      if (o.height > 0)
-        opts->set("height", static_cast<int>(o.height));
-      header = VImage{}; // the thumbnail loads the input again, with shrink-on-load
+    if (leading_thumbnail) {
+      bool stopped = false;
+      img = jpeg_thumbnail(req, in_path, req.ops[0], settings.max_pixels, cancelled, stopped);
+      if (stopped)
+        return cancelled_error;
+      if (img.get_image() != nullptr) {
+        first = 1;
+        if (format.empty())
+          format = "jpeg";
+      }
+    }
+
+    // 2. Otherwise libvips' loader. The header only, first: refuse oversized inputs before any
+    // pixel is decoded. Decoding is sequential (top to bottom, little memory) unless an
+    // operation needs the whole image.
+    if (img.get_image() == nullptr) {
+      // A leading thumbnail with its own kernel is resampled here, after libvips' loader
+      // turned the image upright (which needs random access); libvips' thumbnail, with
+      // shrink-on-load, has no choice of kernel.
+      bool own_thumbnail = leading_thumbnail && custom_kernel(req.ops[0]);
+      bool random_access = own_thumbnail;
+      for (auto& o : req.ops)
+        random_access = random_access || o.op == "rotate";
+      auto load_opts = [&] {
+        return VImage::option()
+            ->set("access", random_access ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL)
+            ->set("fail_on", VIPS_FAIL_ON_ERROR);
+      };
+      VImage header;
       try {
-        if (in_path.empty()) {
-          borrowed_blob blob{req.input.data(), req.input.size()};
-          img = VImage::thumbnail_buffer(blob.blob, static_cast<int>(o.width),
-                                         opts->set("option_string", "fail_on=error"));
-        } else { // loader options travel in the file name
-          img = VImage::thumbnail((in_path + "[fail_on=error]").c_str(), static_cast<int>(o.width),
-                                  opts);
-        }
+        header = in_path.empty()
+                     ? VImage::new_from_buffer(req.input.data(), req.input.size(), "", load_opts())
+                     : VImage::new_from_file(in_path.c_str(), load_opts());
       } catch (const vips::VError& e) {
         throw image_failure{
             error{image_errc::decode_failed, "cannot decode the input: " + vips_text(e)}};
       }
-      first = 1;
-    } else {
-      img = header;
+      check_pixels(header.width(), header.height(), settings.max_pixels);
+      if (format.empty()) {
+        const char* loader = nullptr;
+        if (vips_image_get_string(header.get_image(), "vips-loader", &loader) == 0 && loader)
+          format = canonical_format(loader);
+        if (format.empty())
+          format = "png"; // another input format: a lossless default
+      }
+      if (own_thumbnail) {
+        img = header.autorot();
+      } else if (leading_thumbnail) { // shrinks while decoding (JPEG, WebP)
+        auto& o = req.ops[0];
+        auto opts = VImage::option()->set("crop", crop_mode(o.crop));
+        if (o.height > 0)
+          opts->set("height", static_cast<int>(o.height));
+        header = VImage{}; // the thumbnail loads the input again, with shrink-on-load
+        try {
+          if (in_path.empty()) {
+            borrowed_blob blob{req.input.data(), req.input.size()};
+            img = VImage::thumbnail_buffer(blob.blob, static_cast<int>(o.width),
+                                           opts->set("option_string", "fail_on=error"));
+          } else { // loader options travel in the file name
+            img = VImage::thumbnail((in_path + "[fail_on=error]").c_str(),
+                                    static_cast<int>(o.width), opts);
+          }
+        } catch (const vips::VError& e) {
+          throw image_failure{
+              error{image_errc::decode_failed, "cannot decode the input: " + vips_text(e)}};
+        }
+        first = 1;
+      } else {
+        img = header;
+      }
     }
+
+    // 3. The rest of the chain.
     for (std::size_t i = first; i < req.ops.size(); ++i) {
-      if (r.cancelled())
-        return; // the answer would be discarded: stop spending CPU on it
+      if (stop_requested())
+        return cancelled_error; // the answer would be discarded: stop spending CPU on it
       img = apply(img, req.ops[i]);
     }
 
-    // 3. Encode: this is where the pixels are computed (and where a truncated input shows).
+    // 4. Encode: this is where the pixels are computed (and where a truncated input shows).
     owned_blob out{nullptr};
     try {
       auto q = static_cast<int>(req.quality);
@@ -439,12 +588,12 @@ void image_worker::handle(image_request& req, responder<image_reply>& r) {
       write_atomically(out_path, bytes, out.size());
       reply.path = req.output_path;
     }
-    r.reply(std::move(reply));
+    return reply;
   } catch (const image_failure& f) {
     vips_error_clear();
-    r.fail(f.e);
+    return f.e;
   } catch (const vips::VError& e) {
-    r.fail(error{errc::bad_request, "libvips refused the operation: " + vips_text(e)});
+    return error{errc::bad_request, "libvips refused the operation: " + vips_text(e)};
   }
 }
 

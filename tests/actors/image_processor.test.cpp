@@ -11,6 +11,7 @@
 
 #include <vips/vips8>
 
+#include "jpeg_decoder.hpp"
 #include "loopbridge/actors/image_processor.hpp"
 #include "loopbridge/groups.hpp"
 #include "support/test_support.hpp"
@@ -168,6 +169,245 @@ TEST_CASE("each image operation's output decodes to the expected size", "[images
   REQUIRE(from_webp.ok());
   CHECK(decode(from_webp->data).loader.rfind("pngload", 0) == 0);
   CHECK(decode(from_webp->data).width == 300);
+}
+
+namespace {
+
+/// A noisy, textured picture (so a JPEG of it does not compress away), `bands` 1 or 3.
+VImage textured(int w, int h, int bands) {
+  image_processor::init_vips();
+  auto xy = VImage::xyz(w, h);
+  auto x = xy.extract_band(0), y = xy.extract_band(1);
+  auto r = (x * 0.07 + y * 0.03).sin() * 80 + 120;
+  auto g = (y * 0.05).cos() * 70 + 128;
+  auto b = x * (150.0 / w) + 50;
+  auto noise = VImage::gaussnoise(w, h, VImage::option()->set("sigma", 8.0)->set("seed", 7));
+  auto img = bands == 1 ? r + noise : r.bandjoin(g).bandjoin(b) + noise;
+  return img.cast(VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation",
+                                  bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB));
+}
+
+bytes jpeg_of(const VImage& img) {
+  VipsBlob* blob = img.jpegsave_buffer(VImage::option()->set("Q", 85));
+  std::size_t n;
+  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes out(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  return out;
+}
+
+/// libvips' own thumbnail of `input` (its loader, shrink-on-load, lanczos3), as the image
+/// processor encodes it: JPEG quality 80, stripped.
+bytes libvips_thumbnail(const bytes& input, const image_op& o) {
+  auto opts = VImage::option()->set("crop", o.crop == "centre" ? VIPS_INTERESTING_CENTRE
+                                                               : VIPS_INTERESTING_NONE);
+  if (o.height > 0)
+    opts->set("height", static_cast<int>(o.height));
+  VipsBlob* in = vips_blob_new(nullptr, input.data(), input.size());
+  auto img = VImage::thumbnail_buffer(in, static_cast<int>(o.width), opts);
+  vips_area_unref(VIPS_AREA(in));
+  VipsBlob* blob = img.jpegsave_buffer(VImage::option()->set("Q", 80)->set("strip", true));
+  std::size_t n;
+  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes out(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("the JPEG decoder gives libvips' loader's pixels at every shrink and knows which "
+          "files libvips would treat specially",
+          "[images][jpeg]") {
+  using loopbridge::actors::detail::jpeg_decoder;
+  auto plain = jpeg_of(textured(1000, 600, 3));
+  for (int shrink : {1, 2, 4, 8}) {
+    INFO("shrink " << shrink);
+    jpeg_decoder d;
+    d.read_header(plain.data(), plain.size());
+    CHECK(d.width() == 1000);
+    CHECK(d.height() == 600);
+    CHECK(d.plain());
+    auto mine = d.decode(shrink, {});
+    auto theirs = VImage::new_from_buffer(plain.data(), plain.size(), "",
+                                          VImage::option()->set("shrink", shrink));
+    REQUIRE(mine.width() == theirs.width());
+    REQUIRE(mine.height() == theirs.height());
+    CHECK(mine.bands() == 3);
+    CHECK(mine.interpretation() == VIPS_INTERPRETATION_sRGB);
+    CHECK((mine - theirs).abs().max() == 0);
+  }
+  auto turned = textured(400, 300, 3).copy();
+  turned.set("orientation", 6);
+  VipsBlob* blob = turned.jpegsave_buffer();
+  std::size_t n;
+  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes exif(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  jpeg_decoder d;
+  d.read_header(exif.data(), exif.size());
+  CHECK_FALSE(d.plain()); // libvips rotates it: its own loader must take it
+  auto upright = textured(400, 300, 3).copy();
+  upright.set("orientation", 1);
+  blob = upright.jpegsave_buffer();
+  p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes exif_upright(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  jpeg_decoder u;
+  u.read_header(exif_upright.data(), exif_upright.size());
+  CHECK(u.plain());
+  auto grey = jpeg_of(textured(200, 100, 1));
+  jpeg_decoder g;
+  g.read_header(grey.data(), grey.size());
+  CHECK(g.plain());
+  CHECK(g.decode(1, {}).bands() == 1);
+}
+
+TEST_CASE("JPEG thumbnails decoded by libjpeg directly are byte for byte libvips' own",
+          "[images][jpeg]") {
+  image_settings settings;
+  struct input_case {
+    const char* what;
+    bytes input;
+    image_op op;
+    int width, height;
+  };
+  auto dense = textured(1600, 1200, 3)
+                   .copy(VImage::option()->set("xres", 300 / 25.4)->set("yres", 300 / 25.4));
+  std::vector<input_case> cases = {
+      {"1920x1080, shrink 2 while decoding", jpeg_of(textured(1920, 1080, 3)),
+       image_op::thumbnail(256), 256, 144},
+      {"4000x3000, shrink 8", jpeg_of(textured(4000, 3000, 3)), image_op::thumbnail(200), 200, 150},
+      {"portrait, shrink 4", jpeg_of(textured(1080, 2400, 3)), image_op::thumbnail(256), 115, 256},
+      {"greyscale", jpeg_of(textured(1920, 1080, 1)), image_op::thumbnail(320), 320, 180},
+      {"300 dpi", jpeg_of(dense), image_op::thumbnail(256), 256, 192},
+      {"centre crop into a box", jpeg_of(textured(1920, 1080, 3)),
+       image_op::thumbnail(100, 120, "centre"), 100, 120},
+      {"no shrink (small input)", jpeg_of(textured(300, 200, 3)), image_op::thumbnail(256), 256,
+       171},
+  };
+  for (auto& c : cases) {
+    INFO(c.what);
+    auto out = process_image(request(c.input, {c.op}, "jpeg"), settings);
+    REQUIRE(out.ok());
+    CHECK(out->width == c.width);
+    CHECK(out->height == c.height);
+    CHECK(out->data == libvips_thumbnail(c.input, c.op));
+  }
+}
+
+TEST_CASE("JPEGs libvips treats specially keep libvips' loader: EXIF orientation",
+          "[images][jpeg]") {
+  // Orientation 6 (turn 90 degrees clockwise to view): libvips' thumbnail turns it upright.
+  auto img = textured(1920, 1080, 3).copy();
+  img.set("orientation", 6);
+  VipsBlob* blob = img.jpegsave_buffer(VImage::option()->set("Q", 85));
+  std::size_t n;
+  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes rotated(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  auto out = process_image(request(rotated, {image_op::thumbnail(256)}), image_settings{});
+  REQUIRE(out.ok());
+  CHECK(out->width == 144);
+  CHECK(out->height == 256);
+  CHECK(out->data == libvips_thumbnail(rotated, image_op::thumbnail(256)));
+}
+
+TEST_CASE("thumbnail and resize take a resampling kernel; every input kind honours it",
+          "[images][jpeg]") {
+  auto jpeg = jpeg_of(textured(1920, 1080, 3));
+  auto with_kernel = [](image_op o, std::string k) {
+    o.kernel = std::move(k);
+    return o;
+  };
+  image_settings settings;
+  auto lanczos = process_image(request(jpeg, {image_op::thumbnail(256)}, "png"), settings);
+  auto cubic = process_image(request(jpeg, {with_kernel(image_op::thumbnail(256), "cubic")}, "png"),
+                             settings);
+  REQUIRE(lanczos.ok());
+  REQUIRE(cubic.ok());
+  CHECK(cubic->width == 256);
+  CHECK(cubic->height == 144);
+  CHECK(cubic->data != lanczos->data); // another filter, other pixels
+  // Close to the lanczos3 result all the same: a resampling filter, not a different picture.
+  auto a = VImage::new_from_buffer(lanczos->data.data(), lanczos->data.size(), "");
+  auto b = VImage::new_from_buffer(cubic->data.data(), cubic->data.size(), "");
+  CHECK((a - b).abs().avg() < 3.0);
+
+  // A centre crop fills the box, from a JPEG (decoded directly) and from a PNG (libvips'
+  // loader).
+  auto png = make_image(900, 600, "png");
+  for (auto* input : {&jpeg, &png}) {
+    auto boxed = process_image(
+        request(*input, {with_kernel(image_op::thumbnail(100, 120, "centre"), "linear")}),
+        settings);
+    REQUIRE(boxed.ok());
+    CHECK(boxed->width == 100);
+    CHECK(boxed->height == 120);
+  }
+  // An EXIF-rotated JPEG goes through libvips' loader and still comes out upright.
+  auto turned = textured(1920, 1080, 3).copy();
+  turned.set("orientation", 6);
+  VipsBlob* blob = turned.jpegsave_buffer();
+  std::size_t n;
+  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes rotated(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  auto upright = process_image(
+      request(rotated, {with_kernel(image_op::thumbnail(256), "mitchell")}), settings);
+  REQUIRE(upright.ok());
+  CHECK(upright->width == 144);
+  CHECK(upright->height == 256);
+
+  auto half = image_op::resize(0.5);
+  half.kernel = "nearest";
+  auto resized = process_image(request(png, {half}), settings);
+  REQUIRE(resized.ok());
+  CHECK(resized->width == 450);
+
+  auto unknown =
+      process_image(request(jpeg, {with_kernel(image_op::thumbnail(64), "bicubic")}), settings);
+  REQUIRE(unknown.is(errc::bad_request));
+  CHECK(unknown.error().message() == "ops[0] (thumbnail): unknown kernel 'bicubic' (lanczos3, "
+                                     "lanczos2, mitchell, cubic, linear, nearest)");
+  auto misplaced =
+      process_image(request(jpeg, {with_kernel(image_op::rotate(90), "cubic")}), settings);
+  REQUIRE(misplaced.is(errc::bad_request));
+  CHECK(misplaced.error().message() ==
+        "ops[0] (rotate): kernel applies to thumbnail and resize only");
+}
+
+TEST_CASE("a direct JPEG decode fails cleanly on bad data and stops when cancelled",
+          "[images][jpeg][errors]") {
+  auto jpeg = jpeg_of(textured(1920, 1080, 3));
+  SECTION("a JPEG signature followed by garbage") {
+    bytes bad = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00};
+    for (int i = 0; i < 4000; ++i)
+      bad.push_back(static_cast<std::uint8_t>(i * 13 + 5));
+    auto out = process_image(request(bad, {image_op::thumbnail(64)}), image_settings{});
+    REQUIRE(out.is(image_errc::decode_failed));
+    CHECK(out.error().message().rfind("cannot decode the input: ", 0) == 0);
+  }
+  SECTION("truncated in the middle of the scan") {
+    bytes cut(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() * 3 / 4));
+    auto out = process_image(request(cut, {image_op::thumbnail(64)}), image_settings{});
+    REQUIRE(out.is(image_errc::decode_failed));
+    CHECK(out.error().message().find("Premature end") != std::string::npos);
+  }
+  SECTION("cancelled while decoding: the decode stops after a few rows") {
+    int polls = 0;
+    auto out = process_image(request(jpeg, {image_op::thumbnail(64)}), image_settings{},
+                             [&] { return ++polls > 3; });
+    REQUIRE(out.is(errc::cancelled));
+    CHECK(polls == 4); // 3 batches of rows decoded, then it stopped
+  }
+  SECTION("over max_pixels: refused from the header") {
+    image_settings small;
+    small.max_pixels = 1000;
+    auto out = process_image(request(jpeg, {image_op::thumbnail(64)}), small);
+    REQUIRE(out.is(image_errc::too_large));
+  }
 }
 
 TEST_CASE("quality changes the size of lossy outputs", "[images]") {
