@@ -125,10 +125,13 @@ void event_loop::start_instance(target& t, std::uint32_t i) {
   auto& inst = t.instances[i];
   auto self = caf::actor_cast<caf::actor>(this);
   inst.inbox = std::make_shared<request_inbox>();
+  inst.doorbell =
+      t.record->mode == execution::dedicated_thread ? std::make_shared<thread_doorbell>() : nullptr;
   inst.token = new_token();
   inst.failure = error{};
   inst.ready = false;
-  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, inst.inbox, reports_);
+  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, inst.inbox, reports_,
+                                    inst.doorbell);
   inst.alive = true;
   ++t.alive;
   monitor(inst.handle);
@@ -316,8 +319,12 @@ void event_loop::dispatch(target& t, std::uint32_t instance, request_state* st) 
   ++t.in_flight;
   st->add_ref(); // the instance's reference, travelling through its inbox
   st->assign_owner(inst.token);
-  if (inst.inbox->push(st))
-    send(inst.handle, drain_atom::value);
+  if (inst.inbox->push(st)) {
+    if (inst.doorbell)
+      inst.doorbell->ring(); // straight to the instance's thread
+    else
+      send(inst.handle, drain_atom::value);
+  }
 }
 
 void event_loop::publish_gauges(target& t) {

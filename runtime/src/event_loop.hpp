@@ -9,6 +9,7 @@
 #include "deadline_index.hpp"
 #include "request_inbox.hpp"
 #include "request_queue.hpp"
+#include "thread_doorbell.hpp"
 
 #include "loopbridge/events.hpp"
 
@@ -44,10 +45,11 @@ public:
 private:
   struct instance_slot {
     caf::actor handle;
-    std::shared_ptr<request_inbox> inbox; ///< the instance's request inbox
-    std::uint32_t token = 0;              ///< ownership token of this incarnation
-    request_queue held;                   ///< dispatched, not yet finished
-    error failure;                        ///< why it failed to start, if it did
+    std::shared_ptr<request_inbox> inbox;      ///< the instance's request inbox
+    std::shared_ptr<thread_doorbell> doorbell; ///< wakes a dedicated thread; else null
+    std::uint32_t token = 0;                   ///< ownership token of this incarnation
+    request_queue held;                        ///< dispatched, not yet finished
+    error failure;                             ///< why it failed to start, if it did
     bool ready = false;
     bool alive = false;
   };

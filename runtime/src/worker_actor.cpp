@@ -265,7 +265,12 @@ private:
 
 class dedicated_host final : public instance_host {
 public:
-  using instance_host::instance_host;
+  dedicated_host(record_ptr rec, std::uint32_t instance, std::uint32_t token,
+                 std::shared_ptr<runtime_core> core, caf::actor_addr self,
+                 std::shared_ptr<request_inbox> inbox, std::shared_ptr<thread_doorbell> doorbell)
+      : instance_host(std::move(rec), instance, token, std::move(core), std::move(self)),
+        inbox_(std::move(inbox)),
+        door_(std::move(doorbell)) {}
 
   void start() override {
     auto self = std::static_pointer_cast<dedicated_host>(shared_from_this());
@@ -273,17 +278,10 @@ public:
     core_->threads().start(
         name, [self] { self->thread_main(); }, [self] { return self->describe(); });
   }
+  /// Not used: the instance's thread takes its requests from the inbox itself.
   void deliver(request_ref st) override {
-    push([this, st = std::move(st)]() mutable {
-      {
-        std::lock_guard<std::mutex> guard{mutex_};
-        running_id_ = st->id;
-        running_since_ = clock::now();
-      }
-      run(*worker_, std::move(st));
-      std::lock_guard<std::mutex> guard{mutex_};
-      running_id_ = 0;
-    });
+    st->fail(error{errc::worker_failed, "request delivered past the instance's thread"});
+    sink_->finished(std::move(st));
   }
   void cancel(request_ref st) override {
     push([this, id = st->id] { worker_->on_cancel(id); });
@@ -292,11 +290,13 @@ public:
     if (t.fn)
       push(std::move(*t.fn));
   }
+  /// After this returns the thread takes nothing more from the inbox (it checks `stopping_`
+  /// under the same mutex before each pop), so the loop may take back what is left there.
   void stop() override {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<std::mutex> guard{door_->mutex};
     stopping_ = true;
     tasks_.clear();
-    cv_.notify_all();
+    door_->cv.notify_all();
   }
 
   void after(duration delay, task fn) override {
@@ -307,11 +307,11 @@ public:
 
 private:
   void push(task fn) {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<std::mutex> guard{door_->mutex};
     if (stopping_)
       return;
     tasks_.push_back(std::move(fn));
-    cv_.notify_one();
+    door_->cv.notify_one();
   }
 
   void announce_ready(value info) override {
@@ -320,25 +320,57 @@ private:
   void announce_start_failed(error reason) override {
     core_->send_to_loop(start_failed_atom::value, rec_->index, instance_, token_, reason);
     core_->send_to(self_, crash_atom::value, reason);
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<std::mutex> guard{door_->mutex};
     stopping_ = true;
     tasks_.clear();
+  }
+
+  /// The next thing to do, waiting for it: a task first (cancels must not queue behind
+  /// requests), then the next request from the inbox. False when the instance stops.
+  bool next_work(task& next, request_ref& st) {
+    std::unique_lock<std::mutex> guard{door_->mutex};
+    for (;;) {
+      if (stopping_)
+        return false;
+      if (!tasks_.empty()) {
+        next = std::move(tasks_.front());
+        tasks_.pop_front();
+        return true;
+      }
+      if (draining_) {
+        if (auto* popped = inbox_->pop()) {
+          st = request_ref::adopt(popped);
+          running_id_ = st->id;
+          running_since_ = clock::now();
+          return true;
+        }
+        draining_ = false; // empty: the next push rings the doorbell
+      }
+      if (door_->inbox_ready) {
+        door_->inbox_ready = false;
+        inbox_->begin_drain();
+        draining_ = true;
+        continue;
+      }
+      door_->cv.wait(guard);
+    }
   }
 
   void thread_main() {
     create_and_announce();
     for (;;) {
       task next;
-      {
-        std::unique_lock<std::mutex> guard{mutex_};
-        cv_.wait(guard, [&] { return stopping_ || !tasks_.empty(); });
-        if (stopping_)
-          break;
-        next = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
+      request_ref st;
+      if (!next_work(next, st))
+        break;
       try {
-        next();
+        if (st) {
+          run(*worker_, std::move(st));
+          std::lock_guard<std::mutex> guard{door_->mutex};
+          running_id_ = 0;
+        } else {
+          next();
+        }
       } catch (const std::exception& e) {
         LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " task threw: " << e.what());
       } catch (...) {
@@ -353,7 +385,7 @@ private:
   }
 
   std::string describe() {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<std::mutex> guard{door_->mutex};
     std::string s = "instance " + instance_label(*rec_, instance_);
     if (running_id_ != 0) {
       auto secs = std::chrono::duration<double>(clock::now() - running_since_).count();
@@ -364,10 +396,11 @@ private:
     return s;
   }
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
+  std::shared_ptr<request_inbox> inbox_; ///< consumed by this instance's thread only
+  std::shared_ptr<thread_doorbell> door_;
   std::deque<task> tasks_;
   bool stopping_ = false;
+  bool draining_ = false; ///< owned by the instance's thread
   std::uint64_t running_id_ = 0;
   time_point running_since_{};
 };
@@ -377,13 +410,15 @@ private:
 worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance,
                            std::uint32_t token, caf::actor loop, std::shared_ptr<runtime_core> core,
                            std::shared_ptr<request_inbox> inbox,
-                           std::shared_ptr<request_inbox> /* loop_inbox: reached via the sink */)
+                           std::shared_ptr<request_inbox> /* loop_inbox: reached via the sink */,
+                           std::shared_ptr<thread_doorbell> doorbell)
     : caf::event_based_actor(cfg),
       inbox_(std::move(inbox)),
+      doorbell_(std::move(doorbell)),
       loop_(std::move(loop)) {
   if (rec->mode == execution::dedicated_thread)
     host_ = std::make_shared<dedicated_host>(std::move(rec), instance, token, std::move(core),
-                                             address());
+                                             address(), inbox_, doorbell_);
   else
     host_ =
         std::make_shared<scheduled_host>(this, std::move(rec), instance, token, std::move(core));
@@ -400,6 +435,10 @@ void worker_actor::wake_loop() {
 }
 
 void worker_actor::drain() {
+  if (doorbell_) { // the instance's thread is the inbox's only consumer
+    doorbell_->ring();
+    return;
+  }
   inbox_->begin_drain();
   for (int n = 0; n < drain_budget; ++n) {
     auto* st = inbox_->pop();
