@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "loopbridge/detail/spin_policy.hpp"
 #include "loopbridge/error.hpp"
 #include "loopbridge/result.hpp"
 
@@ -73,11 +75,14 @@ public:
   /// produced before), the stream was closed, or `deadline` passed (`loop.timeout`).
   result<std::optional<T>> next(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock<std::mutex> lock{mutex_};
+    bool spun = false;
     for (;;) {
       if (!buffer_.empty()) {
         std::optional<T> item = std::move(buffer_.front());
         buffer_.pop_front();
         ++taken_;
+        if (buffer_.empty())
+          has_items_.store(false, std::memory_order_relaxed);
         refill(lock);
         producer_cv_.notify_one();
         return item;
@@ -89,6 +94,11 @@ public:
       if (ended_)
         return std::optional<T>{};
       refill(lock);
+      if (filling_ && !spun && spin_for_item(lock, deadline)) {
+        spun = true; // once per wait: the next empty buffer may spin again
+        continue;
+      }
+      spun = false;
       if (consumer_cv_.wait_until(lock, deadline) == std::cv_status::timeout && buffer_.empty() &&
           !failure_ && !ended_ && !closed_)
         return error{errc::timeout, "no stream item within the deadline"};
@@ -151,6 +161,7 @@ public:
         buffer_.push_back(std::move(*item));
         ++produced_;
         max_lead_ = std::max<std::size_t>(max_lead_, produced_ - taken_);
+        has_items_.store(true, std::memory_order_release);
       }
       consumer_cv_.notify_one();
     }
@@ -213,6 +224,27 @@ public:
   }
 
 private:
+  /// With the lock held, the buffer empty and a fill running: spins (without the lock, as a
+  /// host thread waiting on a future does) for the producer's next item instead of sleeping at
+  /// once; a consumer as fast as its producer would otherwise sleep and be woken per item.
+  /// True if it spun (the caller checks again under the lock); false if it may not spin.
+  bool spin_for_item(std::unique_lock<std::mutex>& lock,
+                     std::chrono::steady_clock::time_point deadline) {
+    auto spin = spin_policy::host();
+    if (spin.count() <= 0 || !spin_policy::try_acquire_host_slot())
+      return false;
+    lock.unlock();
+    auto until = std::min(deadline, std::chrono::steady_clock::now() + spin);
+    for (unsigned i = 1; !has_items_.load(std::memory_order_acquire); ++i) {
+      __builtin_ia32_pause();
+      if (i % 64 == 0 && std::chrono::steady_clock::now() >= until)
+        break;
+    }
+    spin_policy::release_host_slot();
+    lock.lock();
+    return true;
+  }
+
   /// With the lock held: schedules a fill if a pulled producer is behind and none is running.
   void refill(std::unique_lock<std::mutex>& lock) {
     if (!schedule_ || filling_ || closed_ || ended_ || failure_ || !gen_)
@@ -245,6 +277,8 @@ private:
   bool closed_ = false;
   bool ended_ = false;
   bool filling_ = false;
+  /// `!buffer_.empty()`, readable without the lock by a spinning consumer (pulled producers).
+  std::atomic<bool> has_items_{false};
   std::optional<error> failure_;
   error close_reason_;
   generator gen_;
