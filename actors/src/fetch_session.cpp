@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <mutex>
 #include <string_view>
@@ -29,11 +30,18 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b);
 }
 
-/// HTTP header names are case-insensitive ASCII: lower-cased byte by byte, whatever the locale.
-void ascii_lower(std::string& s) {
-  for (auto& c : s)
+/// Equal, ASCII letters compared case-insensitively (HTTP header names), whatever the locale.
+bool ascii_iequals(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
     if (c >= 'A' && c <= 'Z')
       c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i])
+      return false;
+  }
+  return true;
 }
 
 std::chrono::nanoseconds micros(curl_off_t us) {
@@ -53,6 +61,9 @@ struct fetch_session::transfer {
   bool completed = false; ///< finished with CURLE_OK (its handle may be reused as it is)
   bool head = false;      ///< a HEAD request: no body follows its Content-Length
   fetch_reply reply;
+  /// The header lines of the latest response, as received: `reply.headers` parses them when
+  /// (and on the thread where) they are first read.
+  std::string header_lines;
   std::int64_t max_body = -1;
   bool too_large = false;
   char errbuf[CURL_ERROR_SIZE] = {};
@@ -78,30 +89,34 @@ struct fetch_session::transfer {
     auto bytes = size * n;
     std::string_view line{data, bytes};
     if (line.compare(0, 5, "HTTP/") == 0) { // a new response (after a redirect): start over
-      t->reply.headers.clear();
+      t->header_lines.clear();
       return bytes;
     }
+    if (t->header_lines.capacity() < 512)
+      t->header_lines.reserve(512); // one allocation for a typical header block
+    t->header_lines.append(data, bytes);
+    if (t->max_body < 0)
+      return bytes;
     auto colon = line.find(':');
-    if (colon == std::string_view::npos)
+    if (colon == std::string_view::npos ||
+        !ascii_iequals(trim(line.substr(0, colon)), "content-length"))
       return bytes;
-    std::string name{trim(line.substr(0, colon))};
-    ascii_lower(name);
     auto value = trim(line.substr(colon + 1));
-    auto [it, fresh] = t->reply.headers.try_emplace(std::move(name), value);
-    if (!fresh)
-      it->second.append(", ").append(value);
-    if (t->max_body >= 0 && it->first.size() == 14 && it->first == "content-length") {
-      std::string announced_text{value};
-      char* end = nullptr;
-      auto announced = std::strtoll(announced_text.c_str(), &end, 10);
-      if (end != announced_text.c_str() && announced > t->max_body) {
-        t->too_large = true;
-        return 0; // refuse before the body starts
-      }
-      // Room for the announced body at once (at most max_body), instead of growing by copies.
-      if (end != announced_text.c_str() && announced > 0 && !t->head)
-        t->reply.body.reserve(static_cast<std::size_t>(announced));
+    std::int64_t announced = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), announced);
+    if (ec == std::errc::result_out_of_range) {
+      t->too_large = true;
+      return 0;
     }
+    if (ec != std::errc{} || end == value.data())
+      return bytes;
+    if (announced > t->max_body) {
+      t->too_large = true;
+      return 0; // refuse before the body starts
+    }
+    // Room for the announced body at once (at most max_body), instead of growing by copies.
+    if (announced > 0 && !t->head)
+      t->reply.body.reserve(static_cast<std::size_t>(announced));
     return bytes;
   }
 
@@ -150,6 +165,7 @@ void fetch_session::run() {
   // Swapped with the incoming queues each round, so both keep their capacity.
   std::vector<job> jobs;
   std::vector<std::uint64_t> cancels;
+  std::vector<transfer*> done;
   for (;;) {
     bool stop;
     {
@@ -190,16 +206,19 @@ void fetch_session::run() {
     waiting_count_ = waiting_.size();
     int still_running = 0;
     curl_multi_perform(multi_, &still_running);
+    // All replies of the round first (their threads get going), then the handles' cleanup.
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
       if (msg->msg != CURLMSG_DONE)
         continue;
       transfer* t = nullptr;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
-      auto code = msg->data.result;
-      finish(*t, code);
-      release(t);
+      finish(*t, msg->data.result);
+      done.push_back(t);
     }
+    for (auto* t : done)
+      release(t);
+    done.clear();
     bool idle = active_.empty() && waiting_.empty();
     if (!idle && active_.size() < active_limit_ && !waiting_.empty())
       continue; // room freed: start more before waiting
@@ -341,15 +360,20 @@ void fetch_session::finish(transfer& t, CURLcode code) {
     curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect);
     curl_easy_getinfo(t.easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
     curl_easy_getinfo(t.easy, CURLINFO_TOTAL_TIME_T, &total);
-    t.reply.status = status;
-    t.reply.effective_url = effective ? effective : url;
-    t.reply.connect_time = micros(connect);
-    t.reply.first_byte_time = micros(first);
-    t.reply.total_time = micros(total);
     if (t.req.raise_for_status && status >= 400) {
       t.r.fail(error{fetch_errc::http_status, "HTTP " + std::to_string(status) + " from " + url});
       return;
     }
+    t.reply.status = status;
+    // Without a redirect the effective URL is the request's: taken over, not copied.
+    if (!effective || url == effective)
+      t.reply.effective_url = std::move(url);
+    else
+      t.reply.effective_url = effective;
+    t.reply.headers = fetch_headers::from_lines(std::move(t.header_lines));
+    t.reply.connect_time = micros(connect);
+    t.reply.first_byte_time = micros(first);
+    t.reply.total_time = micros(total);
     t.r.reply(std::move(t.reply));
     return;
   }

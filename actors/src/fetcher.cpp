@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <string_view>
+#include <thread>
 
 #include <curl/curl.h>
 
@@ -29,6 +31,20 @@ fetch_settings settings_from(const loopbridge::params& p) {
     for (auto& [k, v] : h->as_map())
       s.headers[k] = v.is_string() ? v.as_string() : v.to_string();
   return s;
+}
+
+bool blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/// Without the surrounding blanks (space, tab, CR, LF).
+std::string_view trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && blank(s[b]))
+    ++b;
+  while (e > b && blank(s[e - 1]))
+    --e;
+  return s.substr(b, e - b);
 }
 
 /// Checks a request's URL before it costs a transfer: it must parse, and its scheme must be one
@@ -70,6 +86,107 @@ bool valid_method(const std::string& m) {
 }
 
 } // namespace
+
+fetch_headers::fetch_headers(const fetch_headers& other) {
+  if (other.state_.load(std::memory_order_acquire) == raw) {
+    lines_ = other.lines_; // never written while raw: safe beside a concurrent first read
+    state_.store(raw, std::memory_order_relaxed);
+  } else {
+    map_ = other.map();
+  }
+}
+
+fetch_headers::fetch_headers(fetch_headers&& other) noexcept
+    : lines_(std::move(other.lines_)),
+      map_(std::move(other.map_)),
+      state_(other.state_.load(std::memory_order_relaxed)) {
+  other.state_.store(parsed, std::memory_order_relaxed);
+  other.map_.clear();
+}
+
+fetch_headers& fetch_headers::operator=(const fetch_headers& other) {
+  if (this != &other)
+    *this = fetch_headers{other};
+  return *this;
+}
+
+fetch_headers& fetch_headers::operator=(fetch_headers&& other) noexcept {
+  if (this != &other) {
+    lines_ = std::move(other.lines_);
+    map_ = std::move(other.map_);
+    state_.store(other.state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    other.state_.store(parsed, std::memory_order_relaxed);
+    other.map_.clear();
+  }
+  return *this;
+}
+
+fetch_headers& fetch_headers::operator=(map_type m) {
+  map_ = std::move(m);
+  lines_.clear();
+  state_.store(parsed, std::memory_order_relaxed);
+  return *this;
+}
+
+fetch_headers fetch_headers::from_lines(std::string lines) noexcept {
+  fetch_headers h;
+  h.lines_ = std::move(lines);
+  h.state_.store(raw, std::memory_order_relaxed);
+  return h;
+}
+
+const fetch_headers::map_type& fetch_headers::map() const {
+  if (state_.load(std::memory_order_acquire) != parsed)
+    parse();
+  return map_;
+}
+
+fetch_headers::map_type& fetch_headers::map() {
+  if (state_.load(std::memory_order_acquire) != parsed) {
+    parse();
+    std::string{}.swap(lines_); // exclusive access: the lines are no longer needed
+  }
+  return map_;
+}
+
+void fetch_headers::parse() const {
+  for (;;) {
+    auto now = state_.load(std::memory_order_acquire);
+    if (now == parsed)
+      return;
+    if (now == parsing) { // another reader builds it
+      std::this_thread::yield();
+      continue;
+    }
+    if (state_.compare_exchange_weak(now, parsing, std::memory_order_acquire))
+      break;
+  }
+  try {
+    map_type m;
+    std::string_view rest{lines_};
+    while (!rest.empty()) {
+      auto eol = rest.find('\n');
+      auto line = rest.substr(0, eol);
+      rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 1);
+      auto colon = line.find(':');
+      if (colon == std::string_view::npos)
+        continue;
+      std::string name{trim(line.substr(0, colon))};
+      for (auto& c : name) // case-insensitive ASCII, whatever the locale
+        if (c >= 'A' && c <= 'Z')
+          c = static_cast<char>(c - 'A' + 'a');
+      auto value = trim(line.substr(colon + 1));
+      auto [it, fresh] = m.try_emplace(std::move(name), value);
+      if (!fresh)
+        it->second.append(", ").append(value);
+    }
+    map_ = std::move(m);
+  } catch (...) {
+    state_.store(raw, std::memory_order_release);
+    throw;
+  }
+  state_.store(parsed, std::memory_order_release);
+}
 
 std::vector<param_decl> fetcher::params() {
   using d = param_decl;
