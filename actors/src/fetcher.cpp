@@ -47,9 +47,71 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b);
 }
 
+bool alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+bool digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+/// True if `url` is plainly valid and allowed: `scheme://host[:port][/...]` with a lower-case
+/// scheme from `schemes`, a host name (a letter, then letters, digits, dots and dashes) or a
+/// dotted-decimal IPv4 address, a port of 1..65535, and
+/// only printable ASCII (no space, no backslash) after the host. Every URL it accepts, libcurl
+/// parses as well; anything else (user info, IPv6 literals, escapes, odd characters) is left
+/// to `check_url`'s full parse. Costs a scan instead of a libcurl URL parse on the loop thread.
+bool plainly_valid(std::string_view url, const std::vector<std::string>& schemes) {
+  auto sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0)
+    return false;
+  auto scheme = url.substr(0, sep);
+  for (char c : scheme)
+    if (!(c >= 'a' && c <= 'z'))
+      return false;
+  if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end())
+    return false;
+  std::size_t i = sep + 3;
+  // A name starts with a letter: libcurl reads a host that starts with a digit as one of the
+  // numeric IPv4 forms, of which only plain dotted decimal is taken here.
+  if (i < url.size() && alpha(url[i])) {
+    while (i < url.size() && (alpha(url[i]) || digit(url[i]) || url[i] == '.' || url[i] == '-'))
+      ++i;
+  } else { // or dotted-decimal IPv4, four parts of 0..255 without leading zeros
+    for (int part = 0; part < 4; ++part) {
+      if (part > 0 && (i >= url.size() || url[i++] != '.'))
+        return false;
+      std::size_t begin = i;
+      unsigned n = 0;
+      while (i < url.size() && digit(url[i]) && i - begin < 3)
+        n = n * 10 + static_cast<unsigned>(url[i++] - '0');
+      if (i == begin || n > 255 || (url[begin] == '0' && i - begin > 1))
+        return false;
+    }
+    if (i < url.size() && (digit(url[i]) || url[i] == '.'))
+      return false;
+  }
+  if (i < url.size() && url[i] == ':') {
+    std::size_t port_begin = ++i;
+    unsigned long port = 0;
+    while (i < url.size() && digit(url[i]) && i - port_begin < 5)
+      port = port * 10 + static_cast<unsigned long>(url[i++] - '0');
+    if (i == port_begin || port == 0 || port > 65535)
+      return false;
+  }
+  if (i < url.size() && url[i] != '/' && url[i] != '?' && url[i] != '#')
+    return false;
+  for (; i < url.size(); ++i)
+    if (url[i] <= ' ' || url[i] > '~' || url[i] == '\\')
+      return false;
+  return true;
+}
+
 /// Checks a request's URL before it costs a transfer: it must parse, and its scheme must be one
 /// the fetcher allows. Returns an empty error when it may go ahead.
 error check_url(const std::string& url, const std::vector<std::string>& schemes) {
+  if (plainly_valid(url, schemes))
+    return {};
   if (url.empty())
     return error{fetch_errc::bad_url, "the request has no url"};
   CURLU* u = curl_url();

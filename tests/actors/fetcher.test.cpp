@@ -195,6 +195,20 @@ TEST_CASE("reply headers read like a map, built on first read, from the final re
   CHECK(moved_to == fetch_headers::map_type{{"vary", "a, b"}, {"x-one", "1"}, {"x-two", "2"}});
 }
 
+TEST_CASE("URLs the quick check accepts and the ones it leaves to libcurl's parse agree",
+          "[fetcher][errors]") {
+  site s{value{{"schemes", value::list{"http"}}}};
+  auto port = s.url.substr(s.url.rfind(':') + 1);
+  CHECK(s.get("http://127.0.0.1:" + port + "/small.bin").ok());
+  CHECK(s.get("http://localhost:" + port + "/small.bin?x=1#frag").ok());
+  CHECK(s.get("HTTP://127.0.0.1:" + port + "/small.bin").ok()); // the full parse
+  CHECK(s.get("http://127.0.0.1:99999/x").is(fetch_errc::bad_url));
+  CHECK(s.get("http://127.0.0.1:x/").is(fetch_errc::bad_url));
+  CHECK(s.get("http://127.0.0.1:" + port + "/a b").is(fetch_errc::bad_url));
+  CHECK(s.get("http://a b/").is(fetch_errc::bad_url));
+  CHECK(s.get("Ftp://127.0.0.1/x").is(fetch_errc::scheme_not_allowed));
+}
+
 TEST_CASE("status codes are data; raise_for_status makes them errors", "[fetcher]") {
   site s;
   auto missing = s.get("/nope.bin");
