@@ -50,11 +50,13 @@ std::chrono::nanoseconds micros(curl_off_t us) {
 
 } // namespace
 
+/// One transfer and its easy handle. Transfers are pooled with their handles: a handle that
+/// served a plain GET keeps its options (and its pointers to this object) for the next one.
 struct fetch_session::transfer {
+  CURL* easy = nullptr;
   fetch_request req;
   responder<fetch_reply> r;
-  std::uint64_t id; ///< the request's id, the key in `active_` (the responder forgets it)
-  CURL* easy = nullptr;
+  std::uint64_t id = 0; ///< the request's id, the key in `active_` (the responder forgets it)
   curl_slist* headers = nullptr; ///< this transfer's own header list (not the session's)
   /// A GET with no body and no headers of its own: its handle needs only per-request options.
   bool plain = false;
@@ -66,12 +68,12 @@ struct fetch_session::transfer {
   std::string header_lines;
   std::int64_t max_body = -1;
   bool too_large = false;
+  /// The per-request options last set on `easy` (-1: not since the handle was set up).
+  long timeout_set = -1;
+  curl_off_t max_file_set = -1;
   char errbuf[CURL_ERROR_SIZE] = {};
 
-  transfer(fetch_request q, responder<fetch_reply> p)
-      : req(std::move(q)),
-        r(std::move(p)),
-        id(r.id()) {}
+  transfer(CURL* e, responder<fetch_reply> p) : easy(e), r(std::move(p)) {}
 
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) {
     auto* t = static_cast<transfer*>(self);
@@ -87,21 +89,18 @@ struct fetch_session::transfer {
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
     auto* t = static_cast<transfer*>(self);
     auto bytes = size * n;
-    std::string_view line{data, bytes};
-    if (line.compare(0, 5, "HTTP/") == 0) { // a new response (after a redirect): start over
+    if (bytes >= 5 && std::memcmp(data, "HTTP/", 5) == 0) { // a new response (a redirect, 1xx)
       t->header_lines.clear();
       return bytes;
     }
     if (t->header_lines.capacity() < 512)
       t->header_lines.reserve(512); // one allocation for a typical header block
     t->header_lines.append(data, bytes);
-    if (t->max_body < 0)
+    // Content-Length, whatever the case (a blank before the colon is not HTTP: never seen).
+    if (t->max_body < 0 || bytes < 16 || (data[0] | 0x20) != 'c' ||
+        !ascii_iequals({data, 15}, "content-length:"))
       return bytes;
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos ||
-        !ascii_iequals(trim(line.substr(0, colon)), "content-length"))
-      return bytes;
-    auto value = trim(line.substr(colon + 1));
+    auto value = trim({data + 15, bytes - 15});
     std::int64_t announced = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), announced);
     if (ec == std::errc::result_out_of_range) {
@@ -140,10 +139,11 @@ fetch_session::fetch_session(fetch_settings s)
 }
 
 fetch_session::~fetch_session() {
-  for (auto* list : {&plain_easy_, &spare_easy_})
-    for (auto* e : *list) {
-      forget_cookie_files(e);
-      curl_easy_cleanup(e);
+  for (auto* pool : {&plain_, &spare_})
+    for (auto* t : *pool) {
+      forget_cookie_files(t->easy);
+      curl_easy_cleanup(t->easy);
+      delete t;
     }
   curl_slist_free_all(session_headers_);
   if (multi_)
@@ -278,53 +278,73 @@ void fetch_session::configure(CURL* e) {
 }
 
 bool fetch_session::start_transfer(job j) {
-  auto* t = new transfer(std::move(j.req), std::move(j.r));
-  auto method = t->req.method;
-  for (auto& c : method)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  t->plain = method == "GET" && t->req.body.empty() && t->req.headers.empty();
-  t->head = method == "HEAD";
+  auto& q = j.req;
+  bool get = q.method == "GET" || ascii_iequals(q.method, "get");
+  bool plain = get && q.body.empty() && q.headers.empty();
   // A handle that served a plain GET keeps the session's options: a plain GET on it sets only
   // what differs per request. Any other handle is reset and configured from scratch.
-  CURL* e = nullptr;
+  transfer* t = nullptr;
   bool configured = false;
-  if (t->plain && !plain_easy_.empty()) {
-    e = plain_easy_.back();
-    plain_easy_.pop_back();
+  if (plain && !plain_.empty()) {
+    t = plain_.back();
+    plain_.pop_back();
     configured = true;
-  } else if (!spare_easy_.empty() || !plain_easy_.empty()) {
-    auto& from = spare_easy_.empty() ? plain_easy_ : spare_easy_;
-    e = from.back();
+  } else if (!spare_.empty() || !plain_.empty()) {
+    auto& from = spare_.empty() ? plain_ : spare_;
+    t = from.back();
     from.pop_back();
-    curl_easy_reset(e);
+    curl_easy_reset(t->easy);
+  } else if (CURL* fresh = curl_easy_init()) {
+    t = new transfer(fresh, std::move(j.r));
   } else {
-    e = curl_easy_init();
-  }
-  if (!e) {
-    t->r.fail(error{errc::worker_failed, "libcurl could not create a transfer"});
-    delete t;
+    j.r.fail(error{errc::worker_failed, "libcurl could not create a transfer"});
     return false;
   }
-  t->easy = e;
-  if (!configured)
+  if (j.r.pending()) // not moved into a new transfer above
+    t->r = std::move(j.r);
+  t->req = std::move(q);
+  t->id = t->r.id();
+  t->plain = plain;
+  t->completed = false;
+  t->too_large = false;
+  t->reply = fetch_reply{};
+  t->header_lines.clear();
+  t->errbuf[0] = 0;
+  auto* e = t->easy;
+  if (!configured) {
     configure(e);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+    t->timeout_set = -1;
+    t->max_file_set = -1;
+  }
   auto& s = settings_;
   auto timeout = t->req.timeout.count() > 0 ? t->req.timeout : s.timeout;
   t->max_body = t->req.max_body >= 0 ? t->req.max_body : s.max_body;
   curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(
-      e, CURLOPT_TIMEOUT_MS,
-      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(t->max_body >= 0 ? t->max_body : 0)); // 0: no limit
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
-  if (t->plain) {
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, session_headers_); // may be null: none
+  auto timeout_ms =
+      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  if (timeout_ms != t->timeout_set) {
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    t->timeout_set = timeout_ms;
+  }
+  auto max_file = static_cast<curl_off_t>(t->max_body >= 0 ? t->max_body : 0); // 0: no limit
+  if (max_file != t->max_file_set) {
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, max_file);
+    t->max_file_set = max_file;
+  }
+  if (plain) {
+    t->head = false;
+    if (!configured)
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, session_headers_); // may be null: none
   } else {
+    auto method = t->req.method;
+    for (auto& c : method)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    t->head = method == "HEAD";
     auto headers = s.headers;
     for (auto& [k, v] : t->req.headers)
       headers[k] = v;
@@ -428,11 +448,13 @@ void fetch_session::finish(transfer& t, CURLcode code) {
 void fetch_session::release(transfer* t) {
   active_.erase(t->id);
   curl_multi_remove_handle(multi_, t->easy);
-  if (!(t->plain && t->completed))
+  bool keeps_options = t->plain && t->completed;
+  if (!keeps_options)
     forget_cookie_files(t->easy);
-  (t->plain && t->completed ? plain_easy_ : spare_easy_).push_back(t->easy);
   curl_slist_free_all(t->headers);
-  delete t;
+  t->headers = nullptr;
+  t->req = fetch_request{}; // a request body may be large: not kept in the pool
+  (keeps_options ? plain_ : spare_).push_back(t);
 }
 
 void fetch_session::submit(fetch_request req, responder<fetch_reply> r) {
