@@ -118,10 +118,6 @@ struct fetch_session::transfer {
       t->reply.body.reserve(static_cast<std::size_t>(announced));
     return bytes;
   }
-
-  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    return static_cast<transfer*>(self)->r.cancelled() ? 1 : 0;
-  }
 };
 
 fetch_session::fetch_session(fetch_settings s)
@@ -273,8 +269,9 @@ void fetch_session::configure(CURL* e) {
     curl_easy_setopt(e, CURLOPT_USERAGENT, s.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &transfer::on_body);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &transfer::on_header);
-  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &transfer::on_progress);
+  // No progress callback (it would run several times per transfer): a cancel or a deadline
+  // reaches the session through `cancel` (the worker's `on_cancel`), which removes the handle;
+  // a request cancelled while it waits is skipped when its turn comes.
 }
 
 bool fetch_session::start_transfer(job j) {
@@ -317,7 +314,6 @@ bool fetch_session::start_transfer(job j) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
     t->timeout_set = -1;
     t->max_file_set = -1;
   }
@@ -402,7 +398,7 @@ void fetch_session::finish(transfer& t, CURLcode code) {
                                               std::to_string(t.max_body) + " bytes)"});
     return;
   }
-  if (code == CURLE_ABORTED_BY_CALLBACK && t.r.cancelled()) {
+  if (t.r.cancelled()) { // failed on its way out (its answer is the cancel already)
     t.r.fail(error{errc::cancelled, "cancelled by the host"});
     return;
   }
