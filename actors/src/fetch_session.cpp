@@ -56,7 +56,8 @@ struct fetch_session::transfer {
   CURL* easy = nullptr;
   fetch_request req;
   responder<fetch_reply> r;
-  std::uint64_t id = 0; ///< the request's id, the key in `active_` (the responder forgets it)
+  std::uint64_t id = 0;          ///< the request's id (the responder forgets it once answered)
+  std::size_t slot = 0;          ///< its index in `active_` while active
   curl_slist* headers = nullptr; ///< this transfer's own header list (not the session's)
   /// A GET with no body and no headers of its own: its handle needs only per-request options.
   bool plain = false;
@@ -180,10 +181,13 @@ void fetch_session::run() {
       break;
     }
     for (auto id : cancels) {
-      auto it = active_.find(id);
+      // A linear search: cancels are rare, and active transfers are at most `active_limit_`.
+      // Not found: still waiting (skipped when its turn comes) or already done.
+      auto it = std::find_if(active_.begin(), active_.end(),
+                             [id](const transfer* t) { return t->id == id; });
       if (it == active_.end())
-        continue; // still waiting (skipped when its turn comes) or already done
-      auto* t = it->second;
+        continue;
+      auto* t = *it;
       t->r.fail(error{errc::cancelled, "cancelled by the host"});
       release(t); // removes the handle: the connection is closed or returned
     }
@@ -232,8 +236,7 @@ void fetch_session::run() {
       curl_multi_poll(multi_, nullptr, 0, static_cast<int>(timeout_ms), nullptr);
     asleep_.store(false, std::memory_order_relaxed);
   }
-  for (auto& [id, t] : active_) {
-    (void)id;
+  for (auto* t : active_) {
     t->r.fail(error{errc::stopped, "the fetcher stopped"});
     curl_multi_remove_handle(multi_, t->easy);
     forget_cookie_files(t->easy);
@@ -359,7 +362,8 @@ bool fetch_session::start_transfer(job j) {
     }
   }
   curl_multi_add_handle(multi_, e);
-  active_.emplace(t->id, t);
+  t->slot = active_.size();
+  active_.push_back(t);
   return true;
 }
 
@@ -442,7 +446,10 @@ void fetch_session::finish(transfer& t, CURLcode code) {
 }
 
 void fetch_session::release(transfer* t) {
-  active_.erase(t->id);
+  auto* last = active_.back(); // out of `active_` by swapping the last one into its slot
+  active_[t->slot] = last;
+  last->slot = t->slot;
+  active_.pop_back();
   curl_multi_remove_handle(multi_, t->easy);
   bool keeps_options = t->plain && t->completed;
   if (!keeps_options)

@@ -9,7 +9,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <curl/curl.h>
@@ -89,7 +88,7 @@ private:
 
   // I/O thread only:
   std::deque<job> waiting_;
-  std::unordered_map<std::uint64_t, transfer*> active_;
+  std::vector<transfer*> active_; ///< the transfers libcurl runs (each knows its slot)
   /// Idle transfers with their easy handles: `plain_` are still configured for a plain GET
   /// (session options only) and are reused as they are; `spare_` need a reset first.
   std::vector<transfer*> plain_;
