@@ -119,6 +119,10 @@ struct fetch_session::transfer {
       t->reply.body.reserve(static_cast<std::size_t>(announced));
     return bytes;
   }
+
+  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<transfer*>(self)->r.cancelled() ? 1 : 0;
+  }
 };
 
 fetch_session::fetch_session(fetch_settings s)
@@ -272,9 +276,8 @@ void fetch_session::configure(CURL* e) {
     curl_easy_setopt(e, CURLOPT_USERAGENT, s.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &transfer::on_body);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &transfer::on_header);
-  // No progress callback (it would run several times per transfer): a cancel or a deadline
-  // reaches the session through `cancel` (the worker's `on_cancel`), which removes the handle;
-  // a request cancelled while it waits is skipped when its turn comes.
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &transfer::on_progress);
 }
 
 bool fetch_session::start_transfer(job j) {
@@ -317,6 +320,7 @@ bool fetch_session::start_transfer(job j) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
     t->timeout_set = -1;
     t->max_file_set = -1;
   }
@@ -402,7 +406,7 @@ void fetch_session::finish(transfer& t, CURLcode code) {
                                               std::to_string(t.max_body) + " bytes)"});
     return;
   }
-  if (t.r.cancelled()) { // failed on its way out (its answer is the cancel already)
+  if (code == CURLE_ABORTED_BY_CALLBACK && t.r.cancelled()) {
     t.r.fail(error{errc::cancelled, "cancelled by the host"});
     return;
   }
