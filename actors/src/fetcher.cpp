@@ -204,10 +204,10 @@ const fetch_headers::map_type& fetch_headers::map() const {
 }
 
 fetch_headers::map_type& fetch_headers::map() {
-  if (state_.load(std::memory_order_acquire) != parsed) {
+  // The lines stay: readers that reach the headers through a non-const path (an inspector
+  // behind a const_cast) may run beside a thread that copies them.
+  if (state_.load(std::memory_order_acquire) != parsed)
     parse();
-    std::string{}.swap(lines_); // exclusive access: the lines are no longer needed
-  }
   return map_;
 }
 

@@ -193,6 +193,7 @@ TEST_CASE("reply headers read like a map, built on first read, from the final re
   fetch_headers moved_to{std::move(h)};
   CHECK(moved_to.size() == 3);
   CHECK(moved_to == fetch_headers::map_type{{"vary", "a, b"}, {"x-one", "1"}, {"x-two", "2"}});
+  CHECK(fetch_headers::map_type{{"vary", "a, b"}, {"x-one", "1"}, {"x-two", "2"}} == moved_to);
 }
 
 TEST_CASE("URLs the quick check accepts and the ones it leaves to libcurl's parse agree",

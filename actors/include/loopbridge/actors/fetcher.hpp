@@ -101,12 +101,14 @@ public:
   friend bool operator!=(const fetch_headers& a, const fetch_headers& b) { return !(a == b); }
   friend bool operator==(const fetch_headers& a, const map_type& b) { return a.map() == b; }
   friend bool operator!=(const fetch_headers& a, const map_type& b) { return !(a == b); }
+  friend bool operator==(const map_type& a, const fetch_headers& b) { return b == a; }
+  friend bool operator!=(const map_type& a, const fetch_headers& b) { return !(b == a); }
 
 private:
   enum : std::uint8_t { raw = 0, parsing = 1, parsed = 2 };
   void parse() const;
 
-  std::string lines_;    ///< as received, until parsed (then unused)
+  std::string lines_;    ///< as received; only assignments write it, never a read
   mutable map_type map_; ///< valid once `state_` is `parsed`
   mutable std::atomic<std::uint8_t> state_{parsed};
 };
