@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <mutex>
 #include <string_view>
@@ -29,11 +30,18 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b);
 }
 
-/// HTTP header names are case-insensitive ASCII: lower-cased byte by byte, whatever the locale.
-void ascii_lower(std::string& s) {
-  for (auto& c : s)
+/// Equal, ASCII letters compared case-insensitively (HTTP header names), whatever the locale.
+bool ascii_iequals(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
     if (c >= 'A' && c <= 'Z')
       c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i])
+      return false;
+  }
+  return true;
 }
 
 std::chrono::nanoseconds micros(curl_off_t us) {
@@ -42,25 +50,31 @@ std::chrono::nanoseconds micros(curl_off_t us) {
 
 } // namespace
 
+/// One transfer and its easy handle. Transfers are pooled with their handles: a handle that
+/// served a plain GET keeps its options (and its pointers to this object) for the next one.
 struct fetch_session::transfer {
+  CURL* easy = nullptr;
   fetch_request req;
   responder<fetch_reply> r;
-  std::uint64_t id; ///< the request's id, the key in `active_` (the responder forgets it)
-  CURL* easy = nullptr;
+  std::uint64_t id = 0;          ///< the request's id (the responder forgets it once answered)
+  std::size_t slot = 0;          ///< its index in `active_` while active
   curl_slist* headers = nullptr; ///< this transfer's own header list (not the session's)
   /// A GET with no body and no headers of its own: its handle needs only per-request options.
   bool plain = false;
   bool completed = false; ///< finished with CURLE_OK (its handle may be reused as it is)
   bool head = false;      ///< a HEAD request: no body follows its Content-Length
   fetch_reply reply;
+  /// The header lines of the latest response, as received: `reply.headers` parses them when
+  /// (and on the thread where) they are first read.
+  std::string header_lines;
   std::int64_t max_body = -1;
   bool too_large = false;
+  /// The per-request options last set on `easy` (-1: not since the handle was set up).
+  long timeout_set = -1;
+  curl_off_t max_file_set = -1;
   char errbuf[CURL_ERROR_SIZE] = {};
 
-  transfer(fetch_request q, responder<fetch_reply> p)
-      : req(std::move(q)),
-        r(std::move(p)),
-        id(r.id()) {}
+  transfer(CURL* e, responder<fetch_reply> p) : easy(e), r(std::move(p)) {}
 
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self) {
     auto* t = static_cast<transfer*>(self);
@@ -76,32 +90,33 @@ struct fetch_session::transfer {
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self) {
     auto* t = static_cast<transfer*>(self);
     auto bytes = size * n;
-    std::string_view line{data, bytes};
-    if (line.compare(0, 5, "HTTP/") == 0) { // a new response (after a redirect): start over
-      t->reply.headers.clear();
+    if (bytes >= 5 && std::memcmp(data, "HTTP/", 5) == 0) { // a new response (a redirect, 1xx)
+      t->header_lines.clear();
       return bytes;
     }
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos)
+    if (t->header_lines.capacity() < 512)
+      t->header_lines.reserve(512); // one allocation for a typical header block
+    t->header_lines.append(data, bytes);
+    // Content-Length, whatever the case (a blank before the colon is not HTTP: never seen).
+    if (t->max_body < 0 || bytes < 16 || (data[0] | 0x20) != 'c' ||
+        !ascii_iequals({data, 15}, "content-length:"))
       return bytes;
-    std::string name{trim(line.substr(0, colon))};
-    ascii_lower(name);
-    auto value = trim(line.substr(colon + 1));
-    auto [it, fresh] = t->reply.headers.try_emplace(std::move(name), value);
-    if (!fresh)
-      it->second.append(", ").append(value);
-    if (t->max_body >= 0 && it->first.size() == 14 && it->first == "content-length") {
-      std::string announced_text{value};
-      char* end = nullptr;
-      auto announced = std::strtoll(announced_text.c_str(), &end, 10);
-      if (end != announced_text.c_str() && announced > t->max_body) {
-        t->too_large = true;
-        return 0; // refuse before the body starts
-      }
-      // Room for the announced body at once (at most max_body), instead of growing by copies.
-      if (end != announced_text.c_str() && announced > 0 && !t->head)
-        t->reply.body.reserve(static_cast<std::size_t>(announced));
+    auto value = trim({data + 15, bytes - 15});
+    std::int64_t announced = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), announced);
+    if (ec == std::errc::result_out_of_range) {
+      t->too_large = true;
+      return 0;
     }
+    if (ec != std::errc{} || end == value.data())
+      return bytes;
+    if (announced > t->max_body) {
+      t->too_large = true;
+      return 0; // refuse before the body starts
+    }
+    // Room for the announced body at once (at most max_body), instead of growing by copies.
+    if (announced > 0 && !t->head)
+      t->reply.body.reserve(static_cast<std::size_t>(announced));
     return bytes;
   }
 
@@ -125,10 +140,11 @@ fetch_session::fetch_session(fetch_settings s)
 }
 
 fetch_session::~fetch_session() {
-  for (auto* list : {&plain_easy_, &spare_easy_})
-    for (auto* e : *list) {
-      forget_cookie_files(e);
-      curl_easy_cleanup(e);
+  for (auto* pool : {&plain_, &spare_})
+    for (auto* t : *pool) {
+      forget_cookie_files(t->easy);
+      curl_easy_cleanup(t->easy);
+      delete t;
     }
   curl_slist_free_all(session_headers_);
   if (multi_)
@@ -150,6 +166,7 @@ void fetch_session::run() {
   // Swapped with the incoming queues each round, so both keep their capacity.
   std::vector<job> jobs;
   std::vector<std::uint64_t> cancels;
+  std::vector<transfer*> done;
   for (;;) {
     bool stop;
     {
@@ -168,10 +185,13 @@ void fetch_session::run() {
       break;
     }
     for (auto id : cancels) {
-      auto it = active_.find(id);
+      // A linear search: cancels are rare, and active transfers are at most `active_limit_`.
+      // Not found: still waiting (skipped when its turn comes) or already done.
+      auto it = std::find_if(active_.begin(), active_.end(),
+                             [id](const transfer* t) { return t->id == id; });
       if (it == active_.end())
-        continue; // still waiting (skipped when its turn comes) or already done
-      auto* t = it->second;
+        continue;
+      auto* t = *it;
       t->r.fail(error{errc::cancelled, "cancelled by the host"});
       release(t); // removes the handle: the connection is closed or returned
     }
@@ -190,16 +210,19 @@ void fetch_session::run() {
     waiting_count_ = waiting_.size();
     int still_running = 0;
     curl_multi_perform(multi_, &still_running);
+    // All replies of the round first (their threads get going), then the handles' cleanup.
     int left = 0;
     while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
       if (msg->msg != CURLMSG_DONE)
         continue;
       transfer* t = nullptr;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
-      auto code = msg->data.result;
-      finish(*t, code);
-      release(t);
+      finish(*t, msg->data.result);
+      done.push_back(t);
     }
+    for (auto* t : done)
+      release(t);
+    done.clear();
     bool idle = active_.empty() && waiting_.empty();
     if (!idle && active_.size() < active_limit_ && !waiting_.empty())
       continue; // room freed: start more before waiting
@@ -217,8 +240,7 @@ void fetch_session::run() {
       curl_multi_poll(multi_, nullptr, 0, static_cast<int>(timeout_ms), nullptr);
     asleep_.store(false, std::memory_order_relaxed);
   }
-  for (auto& [id, t] : active_) {
-    (void)id;
+  for (auto* t : active_) {
     t->r.fail(error{errc::stopped, "the fetcher stopped"});
     curl_multi_remove_handle(multi_, t->easy);
     forget_cookie_files(t->easy);
@@ -259,53 +281,73 @@ void fetch_session::configure(CURL* e) {
 }
 
 bool fetch_session::start_transfer(job j) {
-  auto* t = new transfer(std::move(j.req), std::move(j.r));
-  auto method = t->req.method;
-  for (auto& c : method)
-    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  t->plain = method == "GET" && t->req.body.empty() && t->req.headers.empty();
-  t->head = method == "HEAD";
+  auto& q = j.req;
+  bool get = q.method == "GET" || ascii_iequals(q.method, "get");
+  bool plain = get && q.body.empty() && q.headers.empty();
   // A handle that served a plain GET keeps the session's options: a plain GET on it sets only
   // what differs per request. Any other handle is reset and configured from scratch.
-  CURL* e = nullptr;
+  transfer* t = nullptr;
   bool configured = false;
-  if (t->plain && !plain_easy_.empty()) {
-    e = plain_easy_.back();
-    plain_easy_.pop_back();
+  if (plain && !plain_.empty()) {
+    t = plain_.back();
+    plain_.pop_back();
     configured = true;
-  } else if (!spare_easy_.empty() || !plain_easy_.empty()) {
-    auto& from = spare_easy_.empty() ? plain_easy_ : spare_easy_;
-    e = from.back();
+  } else if (!spare_.empty() || !plain_.empty()) {
+    auto& from = spare_.empty() ? plain_ : spare_;
+    t = from.back();
     from.pop_back();
-    curl_easy_reset(e);
+    curl_easy_reset(t->easy);
+  } else if (CURL* fresh = curl_easy_init()) {
+    t = new transfer(fresh, std::move(j.r));
   } else {
-    e = curl_easy_init();
-  }
-  if (!e) {
-    t->r.fail(error{errc::worker_failed, "libcurl could not create a transfer"});
-    delete t;
+    j.r.fail(error{errc::worker_failed, "libcurl could not create a transfer"});
     return false;
   }
-  t->easy = e;
-  if (!configured)
+  if (j.r.pending()) // not moved into a new transfer above
+    t->r = std::move(j.r);
+  t->req = std::move(q);
+  t->id = t->r.id();
+  t->plain = plain;
+  t->completed = false;
+  t->too_large = false;
+  t->reply = fetch_reply{};
+  t->header_lines.clear();
+  t->errbuf[0] = 0;
+  auto* e = t->easy;
+  if (!configured) {
     configure(e);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+    t->timeout_set = -1;
+    t->max_file_set = -1;
+  }
   auto& s = settings_;
   auto timeout = t->req.timeout.count() > 0 ? t->req.timeout : s.timeout;
   t->max_body = t->req.max_body >= 0 ? t->req.max_body : s.max_body;
   curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(
-      e, CURLOPT_TIMEOUT_MS,
-      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(t->max_body >= 0 ? t->max_body : 0)); // 0: no limit
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
-  if (t->plain) {
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, session_headers_); // may be null: none
+  auto timeout_ms =
+      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  if (timeout_ms != t->timeout_set) {
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    t->timeout_set = timeout_ms;
+  }
+  auto max_file = static_cast<curl_off_t>(t->max_body >= 0 ? t->max_body : 0); // 0: no limit
+  if (max_file != t->max_file_set) {
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, max_file);
+    t->max_file_set = max_file;
+  }
+  if (plain) {
+    t->head = false;
+    if (!configured)
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, session_headers_); // may be null: none
   } else {
+    auto method = t->req.method;
+    for (auto& c : method)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    t->head = method == "HEAD";
     auto headers = s.headers;
     for (auto& [k, v] : t->req.headers)
       headers[k] = v;
@@ -324,7 +366,8 @@ bool fetch_session::start_transfer(job j) {
     }
   }
   curl_multi_add_handle(multi_, e);
-  active_.emplace(t->id, t);
+  t->slot = active_.size();
+  active_.push_back(t);
   return true;
 }
 
@@ -341,15 +384,20 @@ void fetch_session::finish(transfer& t, CURLcode code) {
     curl_easy_getinfo(t.easy, CURLINFO_CONNECT_TIME_T, &connect);
     curl_easy_getinfo(t.easy, CURLINFO_STARTTRANSFER_TIME_T, &first);
     curl_easy_getinfo(t.easy, CURLINFO_TOTAL_TIME_T, &total);
-    t.reply.status = status;
-    t.reply.effective_url = effective ? effective : url;
-    t.reply.connect_time = micros(connect);
-    t.reply.first_byte_time = micros(first);
-    t.reply.total_time = micros(total);
     if (t.req.raise_for_status && status >= 400) {
       t.r.fail(error{fetch_errc::http_status, "HTTP " + std::to_string(status) + " from " + url});
       return;
     }
+    t.reply.status = status;
+    // Without a redirect the effective URL is the request's: taken over, not copied.
+    if (!effective || url == effective)
+      t.reply.effective_url = std::move(url);
+    else
+      t.reply.effective_url = effective;
+    t.reply.headers = fetch_headers::from_lines(std::move(t.header_lines));
+    t.reply.connect_time = micros(connect);
+    t.reply.first_byte_time = micros(first);
+    t.reply.total_time = micros(total);
     t.r.reply(std::move(t.reply));
     return;
   }
@@ -402,13 +450,18 @@ void fetch_session::finish(transfer& t, CURLcode code) {
 }
 
 void fetch_session::release(transfer* t) {
-  active_.erase(t->id);
+  auto* last = active_.back(); // out of `active_` by swapping the last one into its slot
+  active_[t->slot] = last;
+  last->slot = t->slot;
+  active_.pop_back();
   curl_multi_remove_handle(multi_, t->easy);
-  if (!(t->plain && t->completed))
+  bool keeps_options = t->plain && t->completed;
+  if (!keeps_options)
     forget_cookie_files(t->easy);
-  (t->plain && t->completed ? plain_easy_ : spare_easy_).push_back(t->easy);
   curl_slist_free_all(t->headers);
-  delete t;
+  t->headers = nullptr;
+  t->req = fetch_request{}; // a request body may be large: not kept in the pool
+  (keeps_options ? plain_ : spare_).push_back(t);
 }
 
 void fetch_session::submit(fetch_request req, responder<fetch_reply> r) {

@@ -9,7 +9,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <curl/curl.h>
@@ -89,11 +88,11 @@ private:
 
   // I/O thread only:
   std::deque<job> waiting_;
-  std::unordered_map<std::uint64_t, transfer*> active_;
-  /// Idle easy handles: `plain_easy_` are still configured for a plain GET (session options
-  /// only) and are reused as they are; `spare_easy_` need a reset first.
-  std::vector<CURL*> plain_easy_;
-  std::vector<CURL*> spare_easy_;
+  std::vector<transfer*> active_; ///< the transfers libcurl runs (each knows its slot)
+  /// Idle transfers with their easy handles: `plain_` are still configured for a plain GET
+  /// (session options only) and are reused as they are; `spare_` need a reset first.
+  std::vector<transfer*> plain_;
+  std::vector<transfer*> spare_;
   std::string protocols_;                 ///< the allowed schemes, as libcurl takes them
   curl_slist* session_headers_ = nullptr; ///< the session's headers (for plain GETs)
   /// Set while the I/O thread is about to wait in (or waits in) curl_multi_poll: only then

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <stdexcept>
+#include <string_view>
+#include <thread>
 
 #include <curl/curl.h>
 
@@ -31,9 +33,85 @@ fetch_settings settings_from(const loopbridge::params& p) {
   return s;
 }
 
+bool blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/// Without the surrounding blanks (space, tab, CR, LF).
+std::string_view trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && blank(s[b]))
+    ++b;
+  while (e > b && blank(s[e - 1]))
+    --e;
+  return s.substr(b, e - b);
+}
+
+bool alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+bool digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+/// True if `url` is plainly valid and allowed: `scheme://host[:port][/...]` with a lower-case
+/// scheme from `schemes`, a host name (a letter, then letters, digits, dots and dashes) or a
+/// dotted-decimal IPv4 address, a port of 1..65535, and
+/// only printable ASCII (no space, no backslash) after the host. Every URL it accepts, libcurl
+/// parses as well; anything else (user info, IPv6 literals, escapes, odd characters) is left
+/// to `check_url`'s full parse. Costs a scan instead of a libcurl URL parse on the loop thread.
+bool plainly_valid(std::string_view url, const std::vector<std::string>& schemes) {
+  auto sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0)
+    return false;
+  auto scheme = url.substr(0, sep);
+  for (char c : scheme)
+    if (!(c >= 'a' && c <= 'z'))
+      return false;
+  if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end())
+    return false;
+  std::size_t i = sep + 3;
+  // A name starts with a letter: libcurl reads a host that starts with a digit as one of the
+  // numeric IPv4 forms, of which only plain dotted decimal is taken here.
+  if (i < url.size() && alpha(url[i])) {
+    while (i < url.size() && (alpha(url[i]) || digit(url[i]) || url[i] == '.' || url[i] == '-'))
+      ++i;
+  } else { // or dotted-decimal IPv4, four parts of 0..255 without leading zeros
+    for (int part = 0; part < 4; ++part) {
+      if (part > 0 && (i >= url.size() || url[i++] != '.'))
+        return false;
+      std::size_t begin = i;
+      unsigned n = 0;
+      while (i < url.size() && digit(url[i]) && i - begin < 3)
+        n = n * 10 + static_cast<unsigned>(url[i++] - '0');
+      if (i == begin || n > 255 || (url[begin] == '0' && i - begin > 1))
+        return false;
+    }
+    if (i < url.size() && (digit(url[i]) || url[i] == '.'))
+      return false;
+  }
+  if (i < url.size() && url[i] == ':') {
+    std::size_t port_begin = ++i;
+    unsigned long port = 0;
+    while (i < url.size() && digit(url[i]) && i - port_begin < 5)
+      port = port * 10 + static_cast<unsigned long>(url[i++] - '0');
+    if (i == port_begin || port == 0 || port > 65535)
+      return false;
+  }
+  if (i < url.size() && url[i] != '/' && url[i] != '?' && url[i] != '#')
+    return false;
+  for (; i < url.size(); ++i)
+    if (url[i] <= ' ' || url[i] > '~' || url[i] == '\\')
+      return false;
+  return true;
+}
+
 /// Checks a request's URL before it costs a transfer: it must parse, and its scheme must be one
 /// the fetcher allows. Returns an empty error when it may go ahead.
 error check_url(const std::string& url, const std::vector<std::string>& schemes) {
+  if (plainly_valid(url, schemes))
+    return {};
   if (url.empty())
     return error{fetch_errc::bad_url, "the request has no url"};
   CURLU* u = curl_url();
@@ -70,6 +148,107 @@ bool valid_method(const std::string& m) {
 }
 
 } // namespace
+
+fetch_headers::fetch_headers(const fetch_headers& other) {
+  if (other.state_.load(std::memory_order_acquire) == raw) {
+    lines_ = other.lines_; // never written while raw: safe beside a concurrent first read
+    state_.store(raw, std::memory_order_relaxed);
+  } else {
+    map_ = other.map();
+  }
+}
+
+fetch_headers::fetch_headers(fetch_headers&& other) noexcept
+    : lines_(std::move(other.lines_)),
+      map_(std::move(other.map_)),
+      state_(other.state_.load(std::memory_order_relaxed)) {
+  other.state_.store(parsed, std::memory_order_relaxed);
+  other.map_.clear();
+}
+
+fetch_headers& fetch_headers::operator=(const fetch_headers& other) {
+  if (this != &other)
+    *this = fetch_headers{other};
+  return *this;
+}
+
+fetch_headers& fetch_headers::operator=(fetch_headers&& other) noexcept {
+  if (this != &other) {
+    lines_ = std::move(other.lines_);
+    map_ = std::move(other.map_);
+    state_.store(other.state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    other.state_.store(parsed, std::memory_order_relaxed);
+    other.map_.clear();
+  }
+  return *this;
+}
+
+fetch_headers& fetch_headers::operator=(map_type m) {
+  map_ = std::move(m);
+  lines_.clear();
+  state_.store(parsed, std::memory_order_relaxed);
+  return *this;
+}
+
+fetch_headers fetch_headers::from_lines(std::string lines) noexcept {
+  fetch_headers h;
+  h.lines_ = std::move(lines);
+  h.state_.store(raw, std::memory_order_relaxed);
+  return h;
+}
+
+const fetch_headers::map_type& fetch_headers::map() const {
+  if (state_.load(std::memory_order_acquire) != parsed)
+    parse();
+  return map_;
+}
+
+fetch_headers::map_type& fetch_headers::map() {
+  // The lines stay: readers that reach the headers through a non-const path (an inspector
+  // behind a const_cast) may run beside a thread that copies them.
+  if (state_.load(std::memory_order_acquire) != parsed)
+    parse();
+  return map_;
+}
+
+void fetch_headers::parse() const {
+  for (;;) {
+    auto now = state_.load(std::memory_order_acquire);
+    if (now == parsed)
+      return;
+    if (now == parsing) { // another reader builds it
+      std::this_thread::yield();
+      continue;
+    }
+    if (state_.compare_exchange_weak(now, parsing, std::memory_order_acquire))
+      break;
+  }
+  try {
+    map_type m;
+    std::string_view rest{lines_};
+    while (!rest.empty()) {
+      auto eol = rest.find('\n');
+      auto line = rest.substr(0, eol);
+      rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 1);
+      auto colon = line.find(':');
+      if (colon == std::string_view::npos)
+        continue;
+      std::string name{trim(line.substr(0, colon))};
+      for (auto& c : name) // case-insensitive ASCII, whatever the locale
+        if (c >= 'A' && c <= 'Z')
+          c = static_cast<char>(c - 'A' + 'a');
+      auto value = trim(line.substr(colon + 1));
+      auto [it, fresh] = m.try_emplace(std::move(name), value);
+      if (!fresh)
+        it->second.append(", ").append(value);
+    }
+    map_ = std::move(m);
+  } catch (...) {
+    state_.store(raw, std::memory_order_release);
+    throw;
+  }
+  state_.store(parsed, std::memory_order_release);
+}
 
 std::vector<param_decl> fetcher::params() {
   using d = param_decl;

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include "loopbridge/actors/fetcher.hpp"
@@ -83,6 +84,12 @@ origin_fault fault_on(std::string path) {
   return f;
 }
 
+std::string trim_copy(const std::string& v) {
+  auto b = v.find_first_not_of(" \t\r\n");
+  auto e = v.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string{} : v.substr(b, e - b + 1);
+}
+
 /// A loopback port nothing listens on (bound, then closed).
 int closed_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -146,6 +153,61 @@ TEST_CASE("the fetcher gets files from the origin over one keep-alive session", 
   auto info = s.info();
   CHECK(info.requests >= 200);
   CHECK(info.connections <= 4);
+}
+
+TEST_CASE("reply headers read like a map, built on first read, from the final response only",
+          "[fetcher]") {
+  site s{value{{"redirects", 3}}};
+  auto moved = fault_on("/moved");
+  moved.status = 302;
+  moved.location = "/small.bin";
+  s.faults({moved});
+  auto r = s.get("/moved");
+  REQUIRE(r.ok());
+  CHECK(r->headers.count("location") == 0); // the redirect's headers were dropped
+  // Copies taken before the first read, then read from several threads at once.
+  std::vector<fetch_reply> copies(4, *r);
+  std::vector<std::thread> readers;
+  std::atomic<int> agree{0};
+  for (auto& c : copies)
+    readers.emplace_back([&c, &agree] {
+      if (c.headers.at("content-length") == "1024" && c.headers.count("content-type") == 1)
+        ++agree;
+    });
+  for (auto& t : readers)
+    t.join();
+  CHECK(agree == 4);
+  const std::map<std::string, std::string>& as_map = r->headers;
+  CHECK(as_map == copies[0].headers.map());
+  for (auto& [name, v] : r->headers) {
+    CHECK(!name.empty());
+    CHECK(name.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ \t") == std::string::npos);
+    CHECK(v == trim_copy(v));
+  }
+  // A header repeated in one response is joined with ", "; writes work as on a map.
+  auto h = fetch_headers::from_lines("HTTP/1.1 200 OK\r\nVary: a\r\nX-One:  1 \r\nvary: b\r\n\r\n");
+  CHECK(h.at("vary") == "a, b");
+  CHECK(h.at("x-one") == "1");
+  CHECK(h.size() == 2);
+  h["x-two"] = "2";
+  fetch_headers moved_to{std::move(h)};
+  CHECK(moved_to.size() == 3);
+  CHECK(moved_to == fetch_headers::map_type{{"vary", "a, b"}, {"x-one", "1"}, {"x-two", "2"}});
+  CHECK(fetch_headers::map_type{{"vary", "a, b"}, {"x-one", "1"}, {"x-two", "2"}} == moved_to);
+}
+
+TEST_CASE("URLs the quick check accepts and the ones it leaves to libcurl's parse agree",
+          "[fetcher][errors]") {
+  site s{value{{"schemes", value::list{"http"}}}};
+  auto port = s.url.substr(s.url.rfind(':') + 1);
+  CHECK(s.get("http://127.0.0.1:" + port + "/small.bin").ok());
+  CHECK(s.get("http://localhost:" + port + "/small.bin?x=1#frag").ok());
+  CHECK(s.get("HTTP://127.0.0.1:" + port + "/small.bin").ok()); // the full parse
+  CHECK(s.get("http://127.0.0.1:99999/x").is(fetch_errc::bad_url));
+  CHECK(s.get("http://127.0.0.1:x/").is(fetch_errc::bad_url));
+  CHECK(s.get("http://127.0.0.1:" + port + "/a b").is(fetch_errc::bad_url));
+  CHECK(s.get("http://a b/").is(fetch_errc::bad_url));
+  CHECK(s.get("Ftp://127.0.0.1/x").is(fetch_errc::scheme_not_allowed));
 }
 
 TEST_CASE("status codes are data; raise_for_status makes them errors", "[fetcher]") {

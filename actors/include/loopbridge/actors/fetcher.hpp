@@ -1,10 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -31,12 +34,91 @@ inline constexpr error_code protocol{"fetch", "protocol"};
 inline constexpr error_code http_status{"fetch", "http_status"};
 } // namespace fetch_errc
 
+/// The headers of an HTTP response: names in lower case, repeated headers joined with ", ".
+/// Reads like the `std::map<std::string, std::string>` it converts to (`at`, `find`, `count`,
+/// `operator[]`, iteration in name order). The fetcher keeps the header lines as received; the
+/// map is built from them the first time it is read, on the reading thread, so a reply whose
+/// headers nobody reads costs no map.
+///
+/// Threads: like a `std::map`. Any number of threads may read one object at the same time (the
+/// first read builds the map, concurrent readers wait for it); a write (a non-const member) needs
+/// exclusive access.
+class fetch_headers {
+public:
+  using map_type = std::map<std::string, std::string>;
+  using key_type = map_type::key_type;
+  using mapped_type = map_type::mapped_type;
+  using value_type = map_type::value_type;
+  using size_type = map_type::size_type;
+  using iterator = map_type::iterator;
+  using const_iterator = map_type::const_iterator;
+
+  fetch_headers() noexcept = default;
+  fetch_headers(map_type m) : map_(std::move(m)), state_(parsed) {}
+  fetch_headers(std::initializer_list<value_type> l) : map_(l), state_(parsed) {}
+  fetch_headers(const fetch_headers& other);
+  fetch_headers(fetch_headers&& other) noexcept;
+  fetch_headers& operator=(const fetch_headers& other);
+  fetch_headers& operator=(fetch_headers&& other) noexcept;
+  fetch_headers& operator=(map_type m);
+  ~fetch_headers() = default;
+
+  /// Headers from the header lines of one response as received (`Name: value`, each ending in
+  /// CRLF or LF; the status line and other lines without a colon are skipped).
+  static fetch_headers from_lines(std::string lines) noexcept;
+
+  /// The headers as a map (built on the first read).
+  const map_type& map() const;
+  map_type& map();
+  operator const map_type&() const { return map(); }
+
+  const std::string& at(const std::string& name) const { return map().at(name); }
+  std::string& at(const std::string& name) { return map().at(name); }
+  std::string& operator[](const std::string& name) { return map()[name]; }
+  const_iterator find(const std::string& name) const { return map().find(name); }
+  iterator find(const std::string& name) { return map().find(name); }
+  size_type count(const std::string& name) const { return map().count(name); }
+  bool contains(const std::string& name) const { return map().count(name) != 0; }
+  const_iterator begin() const { return map().begin(); }
+  const_iterator end() const { return map().end(); }
+  const_iterator cbegin() const { return map().cbegin(); }
+  const_iterator cend() const { return map().cend(); }
+  iterator begin() { return map().begin(); }
+  iterator end() { return map().end(); }
+  size_type size() const { return map().size(); }
+  bool empty() const { return map().empty(); }
+  void clear() { map().clear(); }
+  size_type erase(const std::string& name) { return map().erase(name); }
+  template <class... Ts>
+  std::pair<iterator, bool> emplace(Ts&&... xs) {
+    return map().emplace(std::forward<Ts>(xs)...);
+  }
+  std::pair<iterator, bool> insert(value_type x) { return map().insert(std::move(x)); }
+
+  friend bool operator==(const fetch_headers& a, const fetch_headers& b) {
+    return a.map() == b.map();
+  }
+  friend bool operator!=(const fetch_headers& a, const fetch_headers& b) { return !(a == b); }
+  friend bool operator==(const fetch_headers& a, const map_type& b) { return a.map() == b; }
+  friend bool operator!=(const fetch_headers& a, const map_type& b) { return !(a == b); }
+  friend bool operator==(const map_type& a, const fetch_headers& b) { return b == a; }
+  friend bool operator!=(const map_type& a, const fetch_headers& b) { return !(b == a); }
+
+private:
+  enum : std::uint8_t { raw = 0, parsing = 1, parsed = 2 };
+  void parse() const;
+
+  std::string lines_;    ///< as received; only assignments write it, never a read
+  mutable map_type map_; ///< valid once `state_` is `parsed`
+  mutable std::atomic<std::uint8_t> state_{parsed};
+};
+
 /// An HTTP response. Status codes are data: a 404 is a reply, not an error (unless the request
 /// set `raise_for_status`).
 struct fetch_reply {
   std::int64_t status = 0;
   /// Response headers, names in lower case; repeated headers joined with ", ".
-  std::map<std::string, std::string> headers;
+  fetch_headers headers;
   std::vector<std::uint8_t> body;
   /// The URL finally fetched (after redirects).
   std::string effective_url;
@@ -47,7 +129,7 @@ struct fetch_reply {
   template <class Inspector>
   friend auto inspect(Inspector& f, fetch_reply& x) {
     return f(caf::meta::type_name("fetch_reply"), field("status"), x.status, field("headers"),
-             x.headers, field("body"), x.body, field("effective_url"), x.effective_url,
+             x.headers.map(), field("body"), x.body, field("effective_url"), x.effective_url,
              field("connect_time"), x.connect_time, field("first_byte_time"), x.first_byte_time,
              field("total_time"), x.total_time);
   }
