@@ -1,5 +1,6 @@
 // bench/images: 200 generated 1920x1080 JPEGs to 256-pixel-wide JPEG thumbnails, side by side
-// in one run: loopbridge's image_processor pool (one instance per core; host -> loop -> pool),
+// in one run: loopbridge's image_processor pool (its default size, cores + 1; host -> loop ->
+// pool),
 // the same pipeline (`process_image`: libjpeg-turbo decode, libvips thumbnail and encode) on as
 // many plain std::threads (the ceiling), libvips alone with its own JPEG loader on plain threads
 // (for reference: what the image processor did before it decoded JPEGs itself), and Python Pillow
@@ -269,10 +270,12 @@ int main(int argc, char** argv) {
   std::size_t in_bytes = 0;
   for (auto& in : inputs)
     in_bytes += in.size();
-  std::printf("images: %d JPEGs %dx%d (quality %d, %.0f KB on average, made in %.1f s), "
-              "thumbnail %d px wide -> JPEG quality %d; %u cores; %d runs%s\n",
-              images, width, height, input_quality, static_cast<double>(in_bytes) / images / 1024.0,
-              lbb::seconds_since(tg), thumb, output_quality, cores, runs, quick ? " (quick)" : "");
+  std::printf(
+      "images: %d JPEGs %dx%d (quality %d, %.0f KB on average, made in %.1f s), "
+      "thumbnail %d px wide -> JPEG quality %d; %u cores, %u workers per contender; %d runs%s\n",
+      images, width, height, input_quality, static_cast<double>(in_bytes) / images / 1024.0,
+      lbb::seconds_since(tg), thumb, output_quality, cores, image_processor::default_count(), runs,
+      quick ? " (quick)" : "");
   auto dir = write_inputs(inputs);
   auto py_script = std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/images_pillow.py";
 
@@ -280,18 +283,20 @@ int main(int argc, char** argv) {
   actor_spec s;
   s.name = "img";
   s.kind = "image_processor";
-  s.count = cores;
+  // The pool's default size (cores + 1); the plain-thread contenders get as many threads.
+  unsigned workers = image_processor::default_count();
+  s.count = workers;
   rt.spawn(s).value();
   auto h = rt.actor<image_processor>("img").value();
 
   std::size_t bad = 0, raw_bad = 0, py_bad = 0;
-  auto raw_pass = [&] { return threads_pass(inputs, cores, raw_bad, raw_thumbnail); };
-  auto vips_pass = [&] { return threads_pass(inputs, cores, raw_bad, vips_loader_thumbnail); };
+  auto raw_pass = [&] { return threads_pass(inputs, workers, raw_bad, raw_thumbnail); };
+  auto vips_pass = [&] { return threads_pass(inputs, workers, raw_bad, vips_loader_thumbnail); };
   { // warm-up: threads, vips' per-thread buffers, page cache of the Python modules
     std::vector<bytes> few(inputs.begin(), inputs.begin() + 2 * cores);
     loopbridge_pass(h, few, bad);
-    threads_pass(few, cores, raw_bad, raw_thumbnail);
-    threads_pass(few, cores, raw_bad, vips_loader_thumbnail);
+    threads_pass(few, workers, raw_bad, raw_thumbnail);
+    threads_pass(few, workers, raw_bad, vips_loader_thumbnail);
   }
   // A Python pass with `filter` (bicubic: Pillow's default; lanczos), if it ran and its
   // outputs were all good.

@@ -18,7 +18,7 @@ kind_registry& register_builtin_kinds(kind_registry& registry) {
   registry.add<http_origin>("an HTTP server over a directory, with injectable faults; for tests, "
                             "benchmarks and the demo");
   registry.add<image_processor>("decodes, transforms and encodes images with libvips; one "
-                                "instance per core by default");
+                                "instance per core, plus one, by default");
   registry.add<writer>("writes bytes to files under a directory; refuses paths that escape it");
   // An echo stage passes its payload on to the next echo stage.
   registry.adapt<echo_reply, echo_request>(

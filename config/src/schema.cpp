@@ -255,7 +255,7 @@ const std::vector<key_doc>& topology_keys() {
       required(k("actors[]", "kind", "string", "", "The actor kind (see the kinds below).")),
       range(k("actors[]", "count", "integer", "",
               "Instances behind the name; more than one makes a pool. Default: 1, or the "
-              "kind's own (image_processor, blocking: the number of cores)."),
+              "kind's own (image_processor: the cores + 1; blocking: the cores + 4, at most 32)."),
             1, 1024),
       k("actors[]", "mailbox", "map", "", "Bounds on the requests the actor holds."),
       k("actors[]", "restart", "restart", "never",

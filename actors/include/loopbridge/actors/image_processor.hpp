@@ -170,7 +170,7 @@ class image_worker;
 
 /// The `image_processor` kind: CPU-bound image work on libvips. Each instance runs on a thread
 /// of its own (long decodes never hold up the event loop or other actors) and uses one vips
-/// thread: the pool (`count`, by default the number of cores) provides the parallelism. Bad
+/// thread: the pool (`count`, by default the number of cores plus one) provides the parallelism. Bad
 /// input fails one request; the instance serves the next. An instance releases its vips
 /// thread state when it stops.
 ///
@@ -185,7 +185,8 @@ struct image_processor {
   static loopbridge::execution execution(const loopbridge::params&) {
     return loopbridge::execution::dedicated_thread;
   }
-  /// The number of cores.
+  /// The number of cores plus one (an instance's core idles while its request moves between
+  /// its thread and libvips' worker; one more instance keeps every core busy).
   static std::uint32_t default_count();
   /// Starts libvips (once per process; later calls return at once). Spawning an image
   /// processor calls it on the spawning thread, before any instance runs. libvips' own start
