@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <thread>
 #include <unistd.h>
@@ -597,6 +598,10 @@ result<image_reply> process_image(image_request req, const image_settings& setti
     return f.e;
   } catch (const vips::VError& e) {
     return error{errc::bad_request, "libvips refused the operation: " + vips_text(e)};
+  } catch (const detail::jpeg_error& e) { // libjpeg could not even start (out of memory)
+    return error{image_errc::decode_failed, std::string{"cannot decode the input: "} + e.what()};
+  } catch (const std::bad_alloc&) { // an image within max_pixels that memory cannot hold
+    return error{image_errc::decode_failed, "not enough memory for the decoded image"};
   }
 }
 
