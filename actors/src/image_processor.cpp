@@ -52,6 +52,16 @@ void image_processor::init_vips() {
 
 namespace {
 
+/// Held while libvips builds an operation that may compile vector code (the resamplers, the
+/// convolutions): liborc 0.4.33, the version Debian bookworm ships, allocates code memory
+/// without a lock, and two threads compiling at once can crash the process in
+/// `orc_code_allocate_codemem` (seen here under load; fixed in orc 0.4.34). Building is a small
+/// part of a request; the pixels are still computed in parallel.
+std::mutex& vips_build_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 /// A failed request: its error kind and message (thrown inside the handler, caught in it).
 struct image_failure {
   error e;
@@ -453,6 +463,7 @@ vips::VImage jpeg_thumbnail(const image_request& req, const std::string& in_path
     stopped = true;
     return {};
   }
+  std::lock_guard<std::mutex> building{vips_build_mutex()};
   return apply(img, o);
 }
 
@@ -542,6 +553,7 @@ result<image_reply> process_image(image_request req, const image_settings& setti
           opts->set("height", static_cast<int>(o.height));
         header = VImage{}; // the thumbnail loads the input again, with shrink-on-load
         try {
+          std::lock_guard<std::mutex> building{vips_build_mutex()};
           if (in_path.empty()) {
             borrowed_blob blob{req.input.data(), req.input.size()};
             img = VImage::thumbnail_buffer(blob.blob, static_cast<int>(o.width),
@@ -564,6 +576,7 @@ result<image_reply> process_image(image_request req, const image_settings& setti
     for (std::size_t i = first; i < req.ops.size(); ++i) {
       if (stop_requested())
         return cancelled_error; // the answer would be discarded: stop spending CPU on it
+      std::lock_guard<std::mutex> building{vips_build_mutex()};
       img = apply(img, req.ops[i]);
     }
 
