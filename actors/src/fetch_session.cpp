@@ -16,20 +16,6 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-bool blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/// Without the surrounding blanks (space, tab, CR, LF).
-std::string_view trim(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && blank(s[b]))
-    ++b;
-  while (e > b && blank(s[e - 1]))
-    --e;
-  return s.substr(b, e - b);
-}
-
 /// Equal, ASCII letters compared case-insensitively (HTTP header names), whatever the locale.
 bool ascii_iequals(std::string_view a, std::string_view lower) {
   if (a.size() != lower.size())
@@ -49,6 +35,16 @@ std::chrono::nanoseconds micros(curl_off_t us) {
 }
 
 } // namespace
+
+std::string_view trim_blanks(std::string_view s) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  std::size_t b = 0, e = s.size();
+  while (b < e && blank(s[b]))
+    ++b;
+  while (e > b && blank(s[e - 1]))
+    --e;
+  return s.substr(b, e - b);
+}
 
 /// One transfer and its easy handle. Transfers are pooled with their handles: a handle that
 /// served a plain GET keeps its options (and its pointers to this object) for the next one.
@@ -101,7 +97,7 @@ struct fetch_session::transfer {
     if (t->max_body < 0 || bytes < 16 || (data[0] | 0x20) != 'c' ||
         !ascii_iequals({data, 15}, "content-length:"))
       return bytes;
-    auto value = trim({data + 15, bytes - 15});
+    auto value = trim_blanks({data + 15, bytes - 15});
     std::int64_t announced = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), announced);
     if (ec == std::errc::result_out_of_range) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string_view>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -16,6 +18,9 @@
 #include "loopbridge/actors/fetcher.hpp"
 
 namespace loopbridge::actors {
+
+/// `s` without its surrounding blanks (space, tab, CR, LF): header names and values.
+std::string_view trim_blanks(std::string_view s);
 
 /// Settings of one fetcher session (from the fetcher's params).
 struct fetch_settings {

@@ -33,20 +33,6 @@ fetch_settings settings_from(const loopbridge::params& p) {
   return s;
 }
 
-bool blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/// Without the surrounding blanks (space, tab, CR, LF).
-std::string_view trim(std::string_view s) {
-  std::size_t b = 0, e = s.size();
-  while (b < e && blank(s[b]))
-    ++b;
-  while (e > b && blank(s[e - 1]))
-    --e;
-  return s.substr(b, e - b);
-}
-
 bool alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -233,11 +219,11 @@ void fetch_headers::parse() const {
       auto colon = line.find(':');
       if (colon == std::string_view::npos)
         continue;
-      std::string name{trim(line.substr(0, colon))};
+      std::string name{trim_blanks(line.substr(0, colon))};
       for (auto& c : name) // case-insensitive ASCII, whatever the locale
         if (c >= 'A' && c <= 'Z')
           c = static_cast<char>(c - 'A' + 'a');
-      auto value = trim(line.substr(colon + 1));
+      auto value = trim_blanks(line.substr(colon + 1));
       auto [it, fresh] = m.try_emplace(std::move(name), value);
       if (!fresh)
         it->second.append(", ").append(value);

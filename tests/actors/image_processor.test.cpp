@@ -188,8 +188,12 @@ VImage textured(int w, int h, int bands) {
                                   bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB));
 }
 
-bytes jpeg_of(const VImage& img) {
-  VipsBlob* blob = img.jpegsave_buffer(VImage::option()->set("Q", 85));
+/// `img` as a quality-85 JPEG; with an EXIF orientation tag when `orientation` is 1..8.
+bytes jpeg_of(const VImage& img, int orientation = 0) {
+  VImage tagged = img.copy();
+  if (orientation > 0)
+    tagged.set("orientation", orientation);
+  VipsBlob* blob = tagged.jpegsave_buffer(VImage::option()->set("Q", 85));
   std::size_t n;
   auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
   bytes out(p, p + n);
@@ -238,22 +242,11 @@ TEST_CASE("the JPEG decoder gives libvips' loader's pixels at every shrink and k
     CHECK(mine.interpretation() == VIPS_INTERPRETATION_sRGB);
     CHECK((mine - theirs).abs().max() == 0);
   }
-  auto turned = textured(400, 300, 3).copy();
-  turned.set("orientation", 6);
-  VipsBlob* blob = turned.jpegsave_buffer();
-  std::size_t n;
-  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
-  bytes exif(p, p + n);
-  vips_area_unref(VIPS_AREA(blob));
+  auto exif = jpeg_of(textured(400, 300, 3), 6);
   jpeg_decoder d;
   d.read_header(exif.data(), exif.size());
   CHECK_FALSE(d.plain()); // libvips rotates it: its own loader must take it
-  auto upright = textured(400, 300, 3).copy();
-  upright.set("orientation", 1);
-  blob = upright.jpegsave_buffer();
-  p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
-  bytes exif_upright(p, p + n);
-  vips_area_unref(VIPS_AREA(blob));
+  auto exif_upright = jpeg_of(textured(400, 300, 3), 1);
   jpeg_decoder u;
   u.read_header(exif_upright.data(), exif_upright.size());
   CHECK(u.plain());
@@ -300,13 +293,7 @@ TEST_CASE("JPEG thumbnails decoded by libjpeg directly are byte for byte libvips
 TEST_CASE("JPEGs libvips treats specially keep libvips' loader: EXIF orientation",
           "[images][jpeg]") {
   // Orientation 6 (turn 90 degrees clockwise to view): libvips' thumbnail turns it upright.
-  auto img = textured(1920, 1080, 3).copy();
-  img.set("orientation", 6);
-  VipsBlob* blob = img.jpegsave_buffer(VImage::option()->set("Q", 85));
-  std::size_t n;
-  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
-  bytes rotated(p, p + n);
-  vips_area_unref(VIPS_AREA(blob));
+  auto rotated = jpeg_of(textured(1920, 1080, 3), 6);
   auto out = process_image(request(rotated, {image_op::thumbnail(256)}), image_settings{});
   REQUIRE(out.ok());
   CHECK(out->width == 144);
@@ -347,13 +334,7 @@ TEST_CASE("thumbnail and resize take a resampling kernel; every input kind honou
     CHECK(boxed->height == 120);
   }
   // An EXIF-rotated JPEG goes through libvips' loader and still comes out upright.
-  auto turned = textured(1920, 1080, 3).copy();
-  turned.set("orientation", 6);
-  VipsBlob* blob = turned.jpegsave_buffer();
-  std::size_t n;
-  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
-  bytes rotated(p, p + n);
-  vips_area_unref(VIPS_AREA(blob));
+  auto rotated = jpeg_of(textured(1920, 1080, 3), 6);
   auto upright = process_image(
       request(rotated, {with_kernel(image_op::thumbnail(256), "mitchell")}), settings);
   REQUIRE(upright.ok());

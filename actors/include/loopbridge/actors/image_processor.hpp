@@ -170,9 +170,9 @@ class image_worker;
 
 /// The `image_processor` kind: CPU-bound image work on libvips. Each instance runs on a thread
 /// of its own (long decodes never hold up the event loop or other actors) and uses one vips
-/// thread: the pool (`count`, by default the number of cores plus one) provides the parallelism. Bad
-/// input fails one request; the instance serves the next. An instance releases its vips
-/// thread state when it stops.
+/// thread: the pool (`count`, by default the number of cores plus one) provides the parallelism.
+/// Bad input fails one request; the instance serves the next. An instance releases its vips thread
+/// state when it stops.
 ///
 /// Params: `max_pixels` (inputs announcing more are refused before decoding), `files` (the
 /// directory `input_path` and `output_path` are relative to; empty: paths are refused), and
