@@ -12,11 +12,14 @@
 #include <unistd.h>
 
 #include <vips/vips8>
+// after vips8, which it needs
+#include <vips/vector.h>
 
 #include "loopbridge/convert.hpp"
 #include "loopbridge/log.hpp"
 
 #include "jpeg_decoder.hpp"
+#include "orc_serialiser.hpp"
 
 namespace loopbridge::actors {
 
@@ -38,6 +41,13 @@ void image_processor::init_vips() {
       throw std::runtime_error(std::string{"libvips failed to start: "} + vips_error_buffer());
     vips_concurrency_set(1);
     vips_cache_set_max(0);
+    // liborc's code memory is not thread-safe: loopbridge serialises libvips' compiles and
+    // frees (orc_serialiser.cpp). Where that cannot take effect, libvips runs its C code.
+    if (!detail::orc_calls_serialised()) {
+      vips_vector_set_enabled(FALSE);
+      LB_LOG(warning, "image",
+             "liborc calls could not be serialised: libvips runs without vector code (slower)");
+    }
     // libvips reports per-tile trouble (a truncated input) as GLib warnings on stderr; the
     // request already fails with the reason, so they go to loopbridge's log at debug level.
     g_log_set_handler(
@@ -51,16 +61,6 @@ void image_processor::init_vips() {
 }
 
 namespace {
-
-/// Held while libvips builds an operation that may compile vector code (the resamplers, the
-/// convolutions): liborc 0.4.33, the version Debian bookworm ships, allocates code memory
-/// without a lock, and two threads compiling at once can crash the process in
-/// `orc_code_allocate_codemem` (seen here under load; fixed in orc 0.4.34). Building is a small
-/// part of a request; the pixels are still computed in parallel.
-std::mutex& vips_build_mutex() {
-  static std::mutex m;
-  return m;
-}
 
 /// A failed request: its error kind and message (thrown inside the handler, caught in it).
 struct image_failure {
@@ -463,7 +463,6 @@ vips::VImage jpeg_thumbnail(const image_request& req, const std::string& in_path
     stopped = true;
     return {};
   }
-  std::lock_guard<std::mutex> building{vips_build_mutex()};
   return apply(img, o);
 }
 
@@ -553,7 +552,6 @@ result<image_reply> process_image(image_request req, const image_settings& setti
           opts->set("height", static_cast<int>(o.height));
         header = VImage{}; // the thumbnail loads the input again, with shrink-on-load
         try {
-          std::lock_guard<std::mutex> building{vips_build_mutex()};
           if (in_path.empty()) {
             borrowed_blob blob{req.input.data(), req.input.size()};
             img = VImage::thumbnail_buffer(blob.blob, static_cast<int>(o.width),
@@ -576,7 +574,6 @@ result<image_reply> process_image(image_request req, const image_settings& setti
     for (std::size_t i = first; i < req.ops.size(); ++i) {
       if (stop_requested())
         return cancelled_error; // the answer would be discarded: stop spending CPU on it
-      std::lock_guard<std::mutex> building{vips_build_mutex()};
       img = apply(img, req.ops[i]);
     }
 

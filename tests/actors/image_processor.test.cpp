@@ -3,6 +3,7 @@
 // policy; results in submission order; stop with jobs queued.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <mutex>
 #include <sys/stat.h>
@@ -10,10 +11,13 @@
 #include <unistd.h>
 
 #include <vips/vips8>
+// after vips8, which it needs
+#include <vips/vector.h>
 
 #include "jpeg_decoder.hpp"
 #include "loopbridge/actors/image_processor.hpp"
 #include "loopbridge/groups.hpp"
+#include "orc_serialiser.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -648,4 +652,33 @@ TEST_CASE("a processor's ops, format and quality params apply to requests that g
   auto zero = rt.spawn("zero", "image_processor", {{"ops", value::list{value{{"op", "blur"}}}}});
   REQUIRE(zero.is(errc::bad_request));
   CHECK(zero.error().message().find("sigma must be in (0, 1000]") != std::string::npos);
+}
+
+TEST_CASE("libvips compiles and frees vector code under loopbridge's lock, on many threads at once",
+          "[images][orc]") {
+  // liborc 0.4.33 crashes when two threads compile, or one compiles while another frees; the
+  // resamplers and convolutions below compile when built and free when their image goes.
+  auto jpeg = make_image(300, 200, "jpeg");
+  REQUIRE(actors::detail::orc_calls_serialised());
+  CHECK(vips_vector_isenabled()); // the vector code stays on
+  constexpr int threads = 4, rounds = 60;
+  std::atomic<int> right{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < rounds; ++i) {
+        int width = 40 + (t * rounds + i) % 150;
+        VipsBlob* blob = vips_blob_new(nullptr, jpeg.data(), jpeg.size());
+        auto img = VImage::thumbnail_buffer(blob, width).gaussblur(0.5 + i % 3);
+        vips_area_unref(VIPS_AREA(blob));
+        VipsBlob* out = img.jpegsave_buffer();
+        vips_area_unref(VIPS_AREA(out));
+        if (img.width() == width)
+          ++right;
+      }
+      vips_thread_shutdown();
+    });
+  for (auto& t : ts)
+    t.join();
+  CHECK(right == threads * rounds);
 }
