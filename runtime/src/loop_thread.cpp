@@ -94,7 +94,7 @@ void loop_thread::park() noexcept {
             max_spin, std::max<nanoseconds>(spin_, 2 * (steady_clock::now() - start)));
         return;
       }
-      __builtin_ia32_pause();
+      spin_policy::relax(i);
       if (i % 64 == 0 && steady_clock::now() >= until)
         break;
     }

@@ -66,7 +66,7 @@ bool request_state::wait_until(time_point t) const noexcept {
         done = true;
         break;
       }
-      __builtin_ia32_pause();
+      spin_policy::relax(i);
       if (i % 64 == 0 && clock::now() >= until)
         break;
     }

@@ -1,5 +1,7 @@
 #include "loopbridge/detail/spin_policy.hpp"
 
+#include <sched.h>
+
 namespace loopbridge::detail {
 
 namespace {
@@ -19,6 +21,14 @@ std::chrono::nanoseconds spin_policy::host() noexcept {
 void spin_policy::set(std::chrono::nanoseconds loop, std::chrono::nanoseconds host) noexcept {
   loop_spin_ns.store(loop.count(), std::memory_order_relaxed);
   host_spin_ns.store(host.count(), std::memory_order_relaxed);
+}
+
+void spin_policy::relax(unsigned step) noexcept {
+  constexpr unsigned pause_steps = 64;
+  if (step <= pause_steps)
+    __builtin_ia32_pause();
+  else
+    sched_yield();
 }
 
 bool spin_policy::try_acquire_host_slot() noexcept {

@@ -19,6 +19,13 @@ struct spin_policy {
   static std::chrono::nanoseconds host() noexcept;
   static void set(std::chrono::nanoseconds loop, std::chrono::nanoseconds host) noexcept;
 
+  /// One step of a spin loop (`step` counts from 1): the CPU's pause hint for the first 64
+  /// steps (about 2 µs: an answer that close is caught without a system call), then
+  /// `sched_yield`, which hands the core to a thread waiting for one and returns at once when
+  /// none waits. On a machine with more runnable threads than cores, the waiting thread is
+  /// often the one that will produce the answer; spinning on the pause hint would take its core.
+  static void relax(unsigned step) noexcept;
+
   /// Takes the single host spinning slot; false if another host thread holds it.
   static bool try_acquire_host_slot() noexcept;
   static void release_host_slot() noexcept;

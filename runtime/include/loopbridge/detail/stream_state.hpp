@@ -236,7 +236,7 @@ private:
     lock.unlock();
     auto until = std::min(deadline, std::chrono::steady_clock::now() + spin);
     for (unsigned i = 1; !has_items_.load(std::memory_order_acquire); ++i) {
-      __builtin_ia32_pause();
+      spin_policy::relax(i);
       if (i % 64 == 0 && std::chrono::steady_clock::now() >= until)
         break;
     }
