@@ -115,10 +115,6 @@ struct fetch_session::transfer {
       t->reply.body.reserve(static_cast<std::size_t>(announced));
     return bytes;
   }
-
-  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    return static_cast<transfer*>(self)->r.cancelled() ? 1 : 0;
-  }
 };
 
 fetch_session::fetch_session(fetch_settings s)
@@ -272,8 +268,8 @@ void fetch_session::configure(CURL* e) {
     curl_easy_setopt(e, CURLOPT_USERAGENT, s.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &transfer::on_body);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &transfer::on_header);
-  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &transfer::on_progress);
+  // No progress callback: a cancelled transfer is removed by the I/O thread when `cancel`
+  // wakes it, and libcurl would call the callback several times per transfer.
 }
 
 bool fetch_session::start_transfer(job j) {
@@ -316,7 +312,6 @@ bool fetch_session::start_transfer(job j) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
     t->timeout_set = -1;
     t->max_file_set = -1;
   }
@@ -400,10 +395,6 @@ void fetch_session::finish(transfer& t, CURLcode code) {
   if (t.too_large || code == CURLE_FILESIZE_EXCEEDED) {
     t.r.fail(error{fetch_errc::too_large, "the body of " + url + " exceeds max_body (" +
                                               std::to_string(t.max_body) + " bytes)"});
-    return;
-  }
-  if (code == CURLE_ABORTED_BY_CALLBACK && t.r.cancelled()) {
-    t.r.fail(error{errc::cancelled, "cancelled by the host"});
     return;
   }
   error_code kind = fetch_errc::protocol;
