@@ -192,6 +192,9 @@ struct image_processor {
   /// processor calls it on the spawning thread, before any instance runs. libvips' own start
   /// is not thread-safe: a program that also uses libvips directly calls this (or VIPS_INIT)
   /// before its threads use libvips. Throws `std::runtime_error` if libvips cannot start.
+  /// Linking loopbridge's actors also serialises liborc's compiles and frees for every libvips
+  /// call in the process (liborc 0.4.33 crashes when threads do them at once); where that
+  /// cannot take effect, this turns libvips' vector code off and logs a warning.
   static void init_vips();
   /// Spawn-time checks; also starts libvips (see `init_vips`).
   static std::vector<param_problem> validate(const loopbridge::params& p);
