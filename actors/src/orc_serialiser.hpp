@@ -3,8 +3,10 @@
 namespace loopbridge::actors::detail {
 
 /// Whether libvips' calls into liborc that compile and free vector code are serialised by
-/// loopbridge (see orc_serialiser.cpp): true when this process resolves them to loopbridge's
-/// wrappers. Any thread may call it; it does not block.
+/// loopbridge (see orc_serialiser.cpp): true when this process's global symbol lookup resolves
+/// them to loopbridge's wrappers. A libvips bound to liborc directly (loaded with
+/// `RTLD_DEEPBIND`, or with liborc linked into it statically) is not covered, and this cannot
+/// tell. Any thread may call it; it does not block.
 ///
 /// liborc 0.4.33 (Debian bookworm's) manages its executable code memory without a lock: two
 /// threads compiling, or one compiling while another frees, can crash the process. libvips
