@@ -1,13 +1,12 @@
 // bench/images: 200 generated 1920x1080 JPEGs to 256-pixel-wide JPEG thumbnails, side by side
 // in one run: loopbridge's image_processor pool (its default size, cores + 1; host -> loop ->
-// pool),
-// the same pipeline (`process_image`: libjpeg-turbo decode, libvips thumbnail and encode) on as
-// many plain std::threads (the ceiling), libvips alone with its own JPEG loader on plain threads
-// (for reference: what the image processor did before it decoded JPEGs itself), and Python Pillow
-// `Image.thumbnail` through `asyncio.to_thread` + `gather` (its default BICUBIC filter, and
-// LANCZOS). Loopbridge runs with its default filter (lanczos3) and with `kernel: cubic`, so each
-// filter is compared like for like. Each contender's process CPU
-// time per image is printed beside its rate: rate x CPU per image = the cores it kept busy.
+// pool), the same pipeline (`process_image`: libjpeg-turbo decode, libvips thumbnail and
+// encode) on as many plain std::threads (the ceiling), libvips alone with its own JPEG loader on
+// plain threads (for reference: what the image processor did before it decoded JPEGs itself),
+// and Python Pillow `Image.thumbnail` through `asyncio.to_thread` + `gather` (its default
+// BICUBIC filter, and LANCZOS). Loopbridge runs with its default filter (lanczos3) and with
+// `kernel: cubic`, so each filter is compared like for like. Each contender's process CPU time
+// per image is printed beside its rate: rate x CPU per image = the cores it kept busy.
 //
 // usage: images [--quick]
 #include <atomic>

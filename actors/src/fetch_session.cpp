@@ -20,13 +20,9 @@ void global_init() {
 bool ascii_iequals(std::string_view a, std::string_view lower) {
   if (a.size() != lower.size())
     return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i])
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != lower[i])
       return false;
-  }
   return true;
 }
 

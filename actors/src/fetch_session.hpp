@@ -1,7 +1,5 @@
 #pragma once
 
-#include <string_view>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -11,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <curl/curl.h>
@@ -21,6 +20,11 @@ namespace loopbridge::actors {
 
 /// `s` without its surrounding blanks (space, tab, CR, LF): header names and values.
 std::string_view trim_blanks(std::string_view s);
+
+/// `c` lower-cased if it is an ASCII capital, whatever the locale (HTTP header names).
+constexpr char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 /// Settings of one fetcher session (from the fetcher's params).
 struct fetch_settings {

@@ -220,9 +220,8 @@ void fetch_headers::parse() const {
       if (colon == std::string_view::npos)
         continue;
       std::string name{trim_blanks(line.substr(0, colon))};
-      for (auto& c : name) // case-insensitive ASCII, whatever the locale
-        if (c >= 'A' && c <= 'Z')
-          c = static_cast<char>(c - 'A' + 'a');
+      for (auto& c : name)
+        c = ascii_lower(c);
       auto value = trim_blanks(line.substr(colon + 1));
       auto [it, fresh] = m.try_emplace(std::move(name), value);
       if (!fresh)

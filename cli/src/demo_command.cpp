@@ -21,7 +21,8 @@ const char* demo_usage_head = R"(usage: loopbridge demo [options]
 
 Runs the demo pipeline (config/demo.yaml, embedded): an embedded HTTP origin serves 50 images
 (generated into --images on the first run), one fetcher session downloads them concurrently, an
-image_processor pool (one instance per core, plus one) makes thumbnails, and a writer stores them in --out.
+image_processor pool (one instance per core, plus one) makes thumbnails, and a writer stores
+them in --out.
 No network and no installed server are needed. Shows live progress, then a summary.
 
 Options:

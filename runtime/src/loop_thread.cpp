@@ -87,16 +87,11 @@ void loop_thread::park() noexcept {
   auto max_spin = spin_policy::loop();
   auto start = steady_clock::now();
   if (max_spin.count() > 0 && spin_.count() > 0) {
-    auto until = start + spin_;
-    for (unsigned i = 1;; ++i) {
-      if (ready_.load(std::memory_order_acquire) != 0) {
-        spin_ = std::min<nanoseconds>(
-            max_spin, std::max<nanoseconds>(spin_, 2 * (steady_clock::now() - start)));
-        return;
-      }
-      spin_policy::relax(i);
-      if (i % 64 == 0 && steady_clock::now() >= until)
-        break;
+    if (spin_policy::spin_until(start + spin_,
+                                [this] { return ready_.load(std::memory_order_acquire) != 0; })) {
+      spin_ = std::min<nanoseconds>(
+          max_spin, std::max<nanoseconds>(spin_, 2 * (steady_clock::now() - start)));
+      return;
     }
   }
   sleeping_.store(1, std::memory_order_seq_cst);

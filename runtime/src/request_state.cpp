@@ -59,17 +59,9 @@ bool request_state::wait_settled_until(time_point t) const noexcept {
 
 bool request_state::wait_until(time_point t) const noexcept {
   if (auto spin = spin_policy::host(); spin.count() > 0 && spin_policy::try_acquire_host_slot()) {
-    auto until = std::min(t, clock::now() + spin);
-    bool done = false;
-    for (unsigned i = 1;; ++i) {
-      if (flags_.load(std::memory_order_acquire) & done_bit) {
-        done = true;
-        break;
-      }
-      spin_policy::relax(i);
-      if (i % 64 == 0 && clock::now() >= until)
-        break;
-    }
+    bool done = spin_policy::spin_until(std::min(t, clock::now() + spin), [this] {
+      return (flags_.load(std::memory_order_acquire) & done_bit) != 0;
+    });
     spin_policy::release_host_slot();
     if (done)
       return true;

@@ -26,6 +26,19 @@ struct spin_policy {
   /// often the one that will produce the answer; spinning on the pause hint would take its core.
   static void relax(unsigned step) noexcept;
 
+  /// Spins (see `relax`) until `ready()` returns true — then returns true — or `until` passes —
+  /// then returns false. `ready` is called once per step; the clock is read every 64 steps.
+  template <class Ready>
+  static bool spin_until(std::chrono::steady_clock::time_point until, Ready&& ready) {
+    for (unsigned step = 1;; ++step) {
+      if (ready())
+        return true;
+      relax(step);
+      if (step % 64 == 0 && std::chrono::steady_clock::now() >= until)
+        return false;
+    }
+  }
+
   /// Takes the single host spinning slot; false if another host thread holds it.
   static bool try_acquire_host_slot() noexcept;
   static void release_host_slot() noexcept;

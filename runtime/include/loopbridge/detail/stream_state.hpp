@@ -234,12 +234,8 @@ private:
     if (spin.count() <= 0 || !spin_policy::try_acquire_host_slot())
       return false;
     lock.unlock();
-    auto until = std::min(deadline, std::chrono::steady_clock::now() + spin);
-    for (unsigned i = 1; !has_items_.load(std::memory_order_acquire); ++i) {
-      spin_policy::relax(i);
-      if (i % 64 == 0 && std::chrono::steady_clock::now() >= until)
-        break;
-    }
+    spin_policy::spin_until(std::min(deadline, std::chrono::steady_clock::now() + spin),
+                            [this] { return has_items_.load(std::memory_order_acquire); });
     spin_policy::release_host_slot();
     lock.lock();
     return true;
