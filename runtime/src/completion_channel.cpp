@@ -39,27 +39,33 @@ void completion_channel::signal() noexcept {
   do
     r = write(efd_, &one, sizeof(one));
   while (r < 0 && errno == EINTR);
+  signals_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-void completion_channel::reset_signal() noexcept {
+void completion_channel::clear_signal() noexcept {
+  // Every signal counted here has been written: the read below takes them all.
+  signals_cleared_ = signals_.load(std::memory_order_acquire);
   std::uint64_t value;
   ssize_t r;
   do
     r = read(efd_, &value, sizeof(value));
   while (r < 0 && errno == EINTR);
+  if (pending_.load(std::memory_order_acquire) > 0)
+    signal();
 }
 
 std::ptrdiff_t completion_channel::try_pop() {
   std::lock_guard<std::mutex> guard{consumer_mutex_};
   auto* n = static_cast<node*>(queue_.pop());
-  if (!n)
+  if (!n) {
+    // A signal sent since the last clear leaves the fd readable with nothing to pop.
+    if (signals_.load(std::memory_order_acquire) != signals_cleared_ &&
+        pending_.load(std::memory_order_acquire) == 0)
+      clear_signal();
     return -1;
-  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    // Empty now: clear the fd's readiness, then restore it if a completion raced in.
-    reset_signal();
-    if (pending_.load(std::memory_order_acquire) > 0)
-      signal();
   }
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    clear_signal(); // empty now: the fd's readiness goes, unless a completion raced in
   return static_cast<std::ptrdiff_t>(n->token);
 }
 

@@ -14,6 +14,10 @@ namespace loopbridge::detail {
 /// from whatever thread completes them); the owner pops tokens in completion order. An eventfd
 /// is readable while completions wait to be popped, so a host's own event loop can poll it.
 ///
+/// Readiness can be stale: a signal sent just as the owner popped the last node leaves the fd
+/// readable with nothing to pop. The next `try_pop` that finds nothing clears it (one read, only
+/// when a signal landed since the last clear), so it costs at most one spurious wake-up.
+///
 /// Threads: `notify` from any thread; `add`, `try_pop`, `pop` from one thread at a time.
 class completion_channel final : public completion_listener {
 public:
@@ -35,12 +39,16 @@ private:
     std::size_t token = 0;
   };
   void signal() noexcept;
-  void reset_signal() noexcept;
+  /// Empties the eventfd (under the consumer mutex), then signals again if a completion raced in.
+  void clear_signal() noexcept;
 
   std::mutex consumer_mutex_;
   std::vector<std::unique_ptr<node>> nodes_;
   mpsc_queue queue_;
   std::atomic<std::size_t> pending_{0};
+  /// Signals sent so far, and how many of them the consumer's last clear covered.
+  std::atomic<std::uint64_t> signals_{0};
+  std::uint64_t signals_cleared_ = 0;
   int efd_ = -1;
 };
 

@@ -215,6 +215,35 @@ TEST_CASE("a completion queue's descriptor becomes readable when a future comple
   CHECK(q.pop(10ms).is(errc::timeout));
 }
 
+TEST_CASE("a completion queue's descriptor does not stay readable once everything was popped",
+          "[groups]") {
+  // Four worker threads complete requests while this thread pops them as fast as it can: a
+  // signal that lands just after the last pop must not leave the descriptor readable for good
+  // (a host's own event loop would spin on it).
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "echo", {{"dedicated", true}}, 4);
+  for (int round = 0; round < 200; ++round) {
+    completion_queue q;
+    std::vector<future<echo_reply>> fs;
+    for (int i = 0; i < 32; ++i) {
+      fs.push_back(h.submit(echo_request{"x"}));
+      REQUIRE(q.watch(fs.back()).ok());
+    }
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (std::size_t popped = 0; popped < fs.size();) {
+      if (q.try_pop())
+        ++popped;
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+    }
+    // All popped; a last signal may still be on its way. Once it landed, a try_pop that finds
+    // nothing clears the readiness.
+    while (readable(q.fd(), 0ms)) {
+      CHECK_FALSE(q.try_pop());
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+    }
+  }
+}
+
 // -- task groups ----------------------------------------------------------------------------------
 
 TEST_CASE("a task group whose third member fails cancels the others and waits for their "

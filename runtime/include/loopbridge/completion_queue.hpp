@@ -22,7 +22,8 @@ class completion_channel;
 /// Threads: `watch`, `try_pop` and `pop` from one thread at a time; completions are recorded
 /// lock-free from whatever thread completes a request; `fd()` may be polled from any thread.
 /// The fd is readable while completions wait to be popped (spurious readiness is possible:
-/// `try_pop` then returns nothing). A future can be watched by one queue (or group) only.
+/// `try_pop` then returns nothing, and clears it). A future can be watched by one queue (or
+/// group) only.
 class completion_queue {
 public:
   completion_queue();
