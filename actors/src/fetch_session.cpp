@@ -61,8 +61,13 @@ struct fetch_session::transfer {
   std::string header_lines;
   std::int64_t max_body = -1;
   bool too_large = false;
-  /// The per-request options last set on `easy` (-1: not since the handle was set up).
-  long timeout_set = -1;
+  /// When it fails with `fetch.timeout` (its timeout after it started), and its neighbours in
+  /// the session's deadline order.
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::nanoseconds timeout{0};
+  transfer* earlier = nullptr;
+  transfer* later = nullptr;
+  /// The per-request option last set on `easy` (-1: not since the handle was set up).
   curl_off_t max_file_set = -1;
   char errbuf[CURL_ERROR_SIZE] = {};
 
@@ -185,6 +190,7 @@ void fetch_session::run() {
     }
     cancels.clear();
     // Start waiting transfers while below the limit; skip the ones cancelled meanwhile.
+    auto now = std::chrono::steady_clock::now();
     while (active_.size() < active_limit_ && !waiting_.empty()) {
       auto j = std::move(waiting_.front());
       waiting_.pop_front();
@@ -192,7 +198,7 @@ void fetch_session::run() {
         j.r.fail(error{errc::cancelled, "cancelled by the host"});
         continue;
       }
-      start_transfer(std::move(j));
+      start_transfer(std::move(j), now);
     }
     active_count_ = active_.size();
     waiting_count_ = waiting_.size();
@@ -211,10 +217,16 @@ void fetch_session::run() {
     for (auto* t : done)
       release(t);
     done.clear();
+    now = std::chrono::steady_clock::now();
+    expire(now);
     bool idle = active_.empty() && waiting_.empty();
     if (!idle && active_.size() < active_limit_ && !waiting_.empty())
       continue; // room freed: start more before waiting
     long timeout_ms = idle ? 1000 : 100;
+    if (first_deadline_) { // no later than the next deadline (rounded up: never early)
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(first_deadline_->deadline - now);
+      timeout_ms = std::min<long>(timeout_ms, static_cast<long>(left.count()));
+    }
     // Submitters wake the poll only while `asleep_` is set (a wake-up is a syscall on their
     // side and one more on this one). It is set before the last look at the queues: a
     // submission either is seen here or finds it set and wakes the poll.
@@ -237,6 +249,34 @@ void fetch_session::run() {
     delete t;
   }
   active_.clear();
+  first_deadline_ = last_deadline_ = nullptr;
+}
+
+void fetch_session::track_deadline(transfer* t) {
+  auto* after = last_deadline_; // the last one due no later than t
+  while (after && after->deadline > t->deadline)
+    after = after->earlier;
+  t->earlier = after;
+  t->later = after ? after->later : first_deadline_;
+  (t->earlier ? t->earlier->later : first_deadline_) = t;
+  (t->later ? t->later->earlier : last_deadline_) = t;
+}
+
+void fetch_session::untrack_deadline(transfer* t) {
+  (t->earlier ? t->earlier->later : first_deadline_) = t->later;
+  (t->later ? t->later->earlier : last_deadline_) = t->earlier;
+  t->earlier = t->later = nullptr;
+}
+
+void fetch_session::expire(std::chrono::steady_clock::time_point now) {
+  while (first_deadline_ && first_deadline_->deadline <= now) {
+    auto* t = first_deadline_;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t->timeout).count();
+    t->r.fail(error{fetch_errc::timeout,
+                    t->req.url + ": no complete response within " + std::to_string(ms) + " ms (" +
+                        std::to_string(t->reply.body.size()) + " body bytes received)"});
+    release(t); // removes the handle: the connection is closed
+  }
 }
 
 void fetch_session::forget_cookie_files(CURL* e) {
@@ -268,7 +308,7 @@ void fetch_session::configure(CURL* e) {
   // wakes it, and libcurl would call the callback several times per transfer.
 }
 
-bool fetch_session::start_transfer(job j) {
+bool fetch_session::start_transfer(job j, std::chrono::steady_clock::time_point now) {
   auto& q = j.req;
   bool get = q.method == "GET" || ascii_iequals(q.method, "get");
   bool plain = get && q.body.empty() && q.headers.empty();
@@ -308,19 +348,15 @@ bool fetch_session::start_transfer(job j) {
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    t->timeout_set = -1;
     t->max_file_set = -1;
   }
   auto& s = settings_;
   auto timeout = t->req.timeout.count() > 0 ? t->req.timeout : s.timeout;
   t->max_body = t->req.max_body >= 0 ? t->req.max_body : s.max_body;
   curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
-  auto timeout_ms =
-      static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
-  if (timeout_ms != t->timeout_set) {
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    t->timeout_set = timeout_ms;
-  }
+  t->timeout = timeout;
+  t->deadline = now + timeout;
+  track_deadline(t);
   auto max_file = static_cast<curl_off_t>(t->max_body >= 0 ? t->max_body : 0); // 0: no limit
   if (max_file != t->max_file_set) {
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, max_file);
@@ -433,6 +469,7 @@ void fetch_session::finish(transfer& t, CURLcode code) {
 }
 
 void fetch_session::release(transfer* t) {
+  untrack_deadline(t);
   auto* last = active_.back(); // out of `active_` by swapping the last one into its slot
   active_[t->slot] = last;
   last->slot = t->slot;
@@ -456,8 +493,8 @@ void fetch_session::submit(fetch_request req, responder<fetch_reply> r) {
   }
   if (r.pending())
     r.fail(error{errc::stopped, ok() ? "the fetcher stopped" : "the fetcher has no session"});
-  else if (multi_ && asleep_.exchange(false))
-    curl_multi_wakeup(multi_);
+  else if (multi_ && asleep_.load(std::memory_order_relaxed) && asleep_.exchange(false))
+    curl_multi_wakeup(multi_); // read first: a busy I/O thread's line is not written to
 }
 
 void fetch_session::cancel(std::uint64_t id) {

@@ -13,6 +13,7 @@
 
 #include "loopbridge/actors/fetcher.hpp"
 #include "loopbridge/actors/http_origin.hpp"
+#include "loopbridge/completion_queue.hpp"
 #include "support/nginx_fixture.hpp"
 #include "support/test_support.hpp"
 
@@ -353,6 +354,45 @@ TEST_CASE("cancelling a transfer mid-body frees it; the session goes on", "[fetc
       CHECK(a.cancelled == 1);
     }
   CHECK(found);
+}
+
+TEST_CASE("timeouts end transfers in deadline order, whatever order they started in",
+          "[fetcher][errors]") {
+  site s{value{{"timeout", 400ms}}};
+  auto slow = fault_on("/slow/*");
+  slow.delay = 10s;
+  s.faults({slow});
+  REQUIRE(::mkdir((s.root + "/slow").c_str(), 0755) == 0);
+  write_file(s.root + "/slow/small.bin", s.small);
+  auto t0 = std::chrono::steady_clock::now();
+  auto request = [&](std::chrono::milliseconds timeout) {
+    auto q = fetch_request::get(s.url + "/slow/small.bin");
+    q.timeout = timeout;
+    return s.fetch.submit(std::move(q), 30s);
+  };
+  auto late = request(3000ms);
+  auto session_default = request(0ms); // the session's 400 ms
+  auto early = request(150ms);
+  completion_queue done;
+  REQUIRE(done.watch(late).ok());
+  REQUIRE(done.watch(session_default).ok());
+  REQUIRE(done.watch(early).ok());
+  std::vector<std::size_t> order;
+  for (int i = 0; i < 3; ++i) {
+    auto token = done.pop(10s);
+    REQUIRE(token.ok());
+    order.push_back(*token);
+  }
+  CHECK(order == std::vector<std::size_t>{2, 1, 0});
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took >= 3000ms);
+  CHECK(took < 6s);
+  for (auto* f : {&late, &session_default, &early}) {
+    auto r = f->get();
+    CHECK(r.is(fetch_errc::timeout));
+    CHECK_THAT(r.error().message(), Catch::Contains("no complete response within"));
+  }
+  CHECK(s.get("/small.bin")->body == s.small); // the session goes on
 }
 
 TEST_CASE("a request's deadline aborts its transfer", "[fetcher][cancel]") {
