@@ -355,7 +355,10 @@ bool fetch_session::start_transfer(job j, std::chrono::steady_clock::time_point 
   t->max_body = t->req.max_body >= 0 ? t->req.max_body : s.max_body;
   curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
   t->timeout = timeout;
-  t->deadline = now + timeout;
+  // A timeout beyond the clock's range (a request may ask for years) means no deadline.
+  t->deadline = timeout < std::chrono::steady_clock::time_point::max() - now
+                    ? now + timeout
+                    : std::chrono::steady_clock::time_point::max();
   track_deadline(t);
   auto max_file = static_cast<curl_off_t>(t->max_body >= 0 ? t->max_body : 0); // 0: no limit
   if (max_file != t->max_file_set) {

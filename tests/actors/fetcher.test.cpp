@@ -393,6 +393,10 @@ TEST_CASE("timeouts end transfers in deadline order, whatever order they started
     CHECK_THAT(r.error().message(), Catch::Contains("no complete response within"));
   }
   CHECK(s.get("/small.bin")->body == s.small); // the session goes on
+  // A timeout too long for the clock is no deadline (not one in the past).
+  auto q = fetch_request::get(s.url + "/small.bin");
+  q.timeout = std::chrono::nanoseconds::max();
+  CHECK(s.fetch.call(std::move(q), 10s)->body == s.small);
 }
 
 TEST_CASE("a request's deadline aborts its transfer", "[fetcher][cancel]") {
