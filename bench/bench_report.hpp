@@ -35,6 +35,20 @@ inline double median(std::vector<double> xs) {
   return quantile(std::move(xs), 0.5);
 }
 
+/// Runs two contenders one after the other, taking turns to go first: `first` then `second` on
+/// even turns, the other way round on odd ones. On a shared machine whose speed drifts, the
+/// contender that always went first would carry that drift alone.
+template <class First, class Second>
+void in_turns(std::size_t turn, First&& first, Second&& second) {
+  if (turn % 2 == 0) {
+    first();
+    second();
+  } else {
+    second();
+    first();
+  }
+}
+
 /// Collects figures and ratios and prints them at the end in the format scripts read:
 /// `figure <name> <value> <unit>` and `ratio <name> <value>`.
 class report {

@@ -401,15 +401,8 @@ int main(int argc, char** argv) {
         raw_secs += static_cast<double>(slice) / o.req_per_s;
         b.errors += o.errors;
       };
-      for (std::size_t s = 0; s < small_slices; ++s) {
-        if (s % 2 == 0) {
-          lb_slice();
-          raw_slice();
-        } else {
-          raw_slice();
-          lb_slice();
-        }
-      }
+      for (std::size_t s = 0; s < small_slices; ++s)
+        lbb::in_turns(s, lb_slice, raw_slice);
       a.req_per_s = static_cast<double>(slice * small_slices) / lb_secs;
       b.req_per_s = static_cast<double>(slice * small_slices) / raw_secs;
       for (auto& [role, us] : lb_us)

@@ -217,19 +217,10 @@ int main(int argc, char** argv) {
   for (int run = 0; run < runs; ++run) {
     {
       raw_pool pool{threads};
-      auto lb_first = [&] {
-        lb_off.push_back(pipelined([&] { return rt.offload([] {}); }, total));
-      };
-      auto raw_second = [&] {
-        raw_off.push_back(pipelined([&] { return pool.submit([] {}); }, total));
-      };
-      if (run % 2 == 0) {
-        lb_first();
-        raw_second();
-      } else {
-        raw_second();
-        lb_first();
-      }
+      lbb::in_turns(
+          static_cast<std::size_t>(run),
+          [&] { lb_off.push_back(pipelined([&] { return rt.offload([] {}); }, total)); },
+          [&] { raw_off.push_back(pipelined([&] { return pool.submit([] {}); }, total)); });
     }
     auto py = lbb::run_python(std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/offload_executor.py",
                               std::to_string(py_total) + " " + std::to_string(window) + " " +

@@ -108,7 +108,8 @@ private:
   std::vector<transfer*> plain_;
   std::vector<transfer*> spare_;
   /// Active transfers by deadline, earliest first: an intrusive list. The session enforces
-  /// timeouts itself (one clock read per round) instead of libcurl's per-transfer timer, which
+  /// timeouts itself (two clock reads per round: to start transfers, to expire them) instead
+  /// of libcurl's per-transfer timer, which
   /// cost about 1,200 instructions per request; transfers of a session mostly share one
   /// timeout, so a new one goes at the end without a search.
   transfer* first_deadline_ = nullptr;
