@@ -23,8 +23,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string temp_dir() {
-  return lbtest::temp_dir("loopbridge-fetch");
+lbtest::temp_dir scratch_dir() {
+  return lbtest::temp_dir{"loopbridge-fetch"};
 }
 
 std::vector<std::uint8_t> pattern(std::size_t n, unsigned seed) {
@@ -42,7 +42,8 @@ void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes)
 
 /// A directory with a 1 KiB and a 1 MiB file, served by an origin; a fetcher next to it.
 struct site {
-  std::string root = temp_dir();
+  lbtest::temp_dir dir = scratch_dir(); // removed after `rt` (declared later) has stopped
+  std::string root = dir.path();
   std::vector<std::uint8_t> small = pattern(1024, 1);
   std::vector<std::uint8_t> large = pattern(1 << 20, 2);
   runtime rt{builtin_kinds(), lbtest::quick_options()};
@@ -315,7 +316,8 @@ TEST_CASE("redirects are followed within limits and schemes", "[fetcher][errors]
 }
 
 TEST_CASE("https: an unknown certificate is refused; trusted with its CA file", "[fetcher][tls]") {
-  auto dir = temp_dir();
+  auto scratch = scratch_dir();
+  auto dir = scratch.path();
   auto cert = dir + "/cert.pem", key = dir + "/key.pem";
   auto rc = std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
                          "-addext subjectAltName=IP:127.0.0.1 -keyout " +
@@ -485,7 +487,8 @@ TEST_CASE("the origin refuses paths outside its root and methods it does not ser
 TEST_CASE("an origin that cannot listen fails its start with the reason", "[origin]") {
   site s;
   auto port = s.info().port;
-  auto dir = temp_dir();
+  auto scratch = scratch_dir();
+  auto dir = scratch.path();
   REQUIRE(s.rt.spawn("second", "http_origin", {{"root", dir}, {"port", port}}).ok());
   auto second = s.rt.actor<http_origin>("second").value();
   auto r = second.call(origin_info_request{}, 10s);
@@ -495,9 +498,10 @@ TEST_CASE("an origin that cannot listen fails its start with the reason", "[orig
 }
 
 TEST_CASE("the origin announces its port and URL in its ready event", "[origin][events]") {
+  auto scratch = scratch_dir();
+  auto dir = scratch.path();
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto inbox = rt.subscribe({});
-  auto dir = temp_dir();
   REQUIRE(rt.spawn("origin", "http_origin", {{"root", dir}}).ok());
   auto e = inbox.next(10s);
   REQUIRE(e.ok());
@@ -513,7 +517,8 @@ TEST_CASE("the origin announces its port and URL in its ready event", "[origin][
 
 TEST_CASE("the fetcher against nginx: files, a 404 as data, keep-alive counted by nginx",
           "[fetcher][nginx]") {
-  auto root = temp_dir();
+  auto scratch = scratch_dir();
+  auto root = scratch.path();
   auto small = pattern(1024, 3);
   auto large = pattern(1 << 20, 4);
   write_file(root + "/small.bin", small);

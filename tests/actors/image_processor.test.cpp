@@ -92,8 +92,8 @@ image_request request(bytes input, std::vector<image_op> ops, std::string format
   return r;
 }
 
-std::string temp_dir() {
-  return lbtest::temp_dir("loopbridge-images");
+lbtest::temp_dir scratch_dir() {
+  return lbtest::temp_dir{"loopbridge-images"};
 }
 
 actor_handle<image_processor> spawn_images(runtime& rt, const std::string& name, value params = {},
@@ -479,7 +479,8 @@ TEST_CASE("malformed image requests fail with loop.bad_request", "[images][error
 }
 
 TEST_CASE("paths are read and written under the files directory only", "[images]") {
-  auto dir = temp_dir();
+  auto scratch = scratch_dir();
+  auto dir = scratch.path();
   {
     auto jpeg = make_image(1000, 500, "jpeg");
     std::ofstream{dir + "/in.jpg", std::ios::binary}.write(

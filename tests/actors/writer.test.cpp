@@ -15,8 +15,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string temp_dir() {
-  return lbtest::temp_dir("loopbridge-writer");
+lbtest::temp_dir scratch_dir() {
+  return lbtest::temp_dir{"loopbridge-writer"};
 }
 
 using lbtest::slurp;
@@ -29,7 +29,8 @@ write_request req(std::string path, std::string text, bool overwrite = true) {
 } // namespace
 
 TEST_CASE("the writer writes files under its root, creating directories", "[writer]") {
-  auto root = temp_dir() + "/out";
+  auto dir = scratch_dir();
+  auto root = dir.path() + "/out";
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   REQUIRE(rt.spawn("w", "writer", {{"root", root}}).ok());
   auto w = rt.actor<writer>("w").value();
@@ -44,7 +45,8 @@ TEST_CASE("the writer writes files under its root, creating directories", "[writ
 }
 
 TEST_CASE("the writer refuses paths that escape its root", "[writer]") {
-  auto base = temp_dir();
+  auto dir = scratch_dir();
+  auto base = dir.path();
   auto root = base + "/root";
   ::mkdir(root.c_str(), 0755);
   ::mkdir((base + "/outside").c_str(), 0755);

@@ -69,7 +69,8 @@ void write_text(const std::string& path, const std::string& text) {
 TEST_CASE("demo: every thumbnail is written, decodes at the asked size, and the summary counts "
           "them",
           "[cli][demo]") {
-  auto dir = lbtest::temp_dir("loopbridge-demo");
+  lbtest::temp_dir scratch{"loopbridge-demo"};
+  auto dir = scratch.path();
   child_process demo{cli,
                      {"demo", "--count", "60", "--size", "128", "--images", shared_images(),
                       "--json", "summary.json", "--progress-interval", "100"},
@@ -108,7 +109,8 @@ TEST_CASE("demo: every thumbnail is written, decodes at the asked size, and the 
 
 TEST_CASE("run: injected origin faults show up as failed requests with their codes; exit 1",
           "[cli][demo]") {
-  auto dir = lbtest::temp_dir("loopbridge-run");
+  lbtest::temp_dir scratch{"loopbridge-run"};
+  auto dir = scratch.path();
   // The demo pipeline, with two images answered badly: one with a 503, one cut short.
   child_process prepare{cli, {"demo", "--count", "1", "--images", shared_images(), "--quiet"}, dir};
   REQUIRE(prepare.wait(120s) == 0);
@@ -155,7 +157,8 @@ workload:
 
 TEST_CASE("Ctrl-C once: the run stops gracefully, still prints the summary, exits 130",
           "[cli][demo][signals]") {
-  auto dir = lbtest::temp_dir("loopbridge-sigint");
+  lbtest::temp_dir scratch{"loopbridge-sigint"};
+  auto dir = scratch.path();
   child_process demo{cli,
                      // 8 in flight: the drain fits the 10 s budget even under sanitizers
                      {"demo", "--count", "1000000", "--concurrency", "8", "--images",
@@ -184,7 +187,8 @@ TEST_CASE("Ctrl-C once: the run stops gracefully, still prints the summary, exit
 
 TEST_CASE("Ctrl-C while the demo makes its images is handled too, not a default kill",
           "[cli][demo][signals]") {
-  auto dir = lbtest::temp_dir("loopbridge-sigint-early");
+  lbtest::temp_dir scratch{"loopbridge-sigint-early"};
+  auto dir = scratch.path();
   // A new image directory: the demo generates the images first, on libvips threads.
   child_process demo{cli, {"demo", "--count", "50", "--images", dir + "/images"}, dir};
   REQUIRE(lbtest::eventually([&] { return !files_in(dir + "/images").empty(); }, 60s));
@@ -199,7 +203,8 @@ TEST_CASE("Ctrl-C while the demo makes its images is handled too, not a default 
 
 TEST_CASE("Ctrl-C twice: everything is cancelled and the process exits 130 within 1 s",
           "[cli][demo][signals]") {
-  auto dir = lbtest::temp_dir("loopbridge-sigint2");
+  lbtest::temp_dir scratch{"loopbridge-sigint2"};
+  auto dir = scratch.path();
   // Slow thumbnails (a blur on big images) so the graceful stop is still draining when the
   // second Ctrl-C arrives.
   child_process demo{cli,
@@ -224,7 +229,8 @@ TEST_CASE("Ctrl-C twice: everything is cancelled and the process exits 130 withi
 
 TEST_CASE("run and demo: bad arguments and unusable topologies exit 2 with a clear message",
           "[cli][demo]") {
-  auto dir = lbtest::temp_dir("loopbridge-args");
+  lbtest::temp_dir scratch{"loopbridge-args"};
+  auto dir = scratch.path();
   auto run = [&](std::vector<std::string> args) {
     child_process c{cli, args, dir};
     auto code = c.wait(30s);

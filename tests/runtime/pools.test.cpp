@@ -319,10 +319,11 @@ TEST_CASE("a full downstream block pool holds the upstream stage back by credit"
 
 TEST_CASE("routes are checked: unknown actors, self routes, fan-out, cycles, missing adapters",
           "[routes]") {
+  lbtest::temp_dir scratch{"loopbridge-route-check"};
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   for (auto name : {"a", "b", "c"})
     lbtest::spawn_echo(rt, name);
-  rt.spawn("w", "writer", {{"root", "/tmp/loopbridge-route-check"}}).value();
+  rt.spawn("w", "writer", {{"root", scratch.path()}}).value();
   CHECK(rt.add_route("a", "zz").is(errc::not_found));
   CHECK(rt.add_route("a", "a").is(errc::bad_request));
   REQUIRE(rt.add_route("a", "b").ok());
@@ -378,8 +379,9 @@ TEST_CASE("workload placeholders: {i}, {i%N}, ${actor.key}, and context fields r
     w.data.assign(text.begin(), text.end());
     return w;
   });
+  lbtest::temp_dir scratch{"loopbridge-workload"};
+  auto root = scratch.path();
   runtime rt{kinds, lbtest::quick_options()};
-  auto root = lbtest::temp_dir("loopbridge-workload");
   REQUIRE(rt.spawn("o", "http_origin", {{"root", root}}).ok());
   // Answered once the origin is ready (requests wait for ready), so its ready info is known.
   REQUIRE(rt.actor<http_origin>("o").value().call(origin_info_request{}, 10s).ok());

@@ -5,10 +5,14 @@
 
 #include <stdlib.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -20,11 +24,31 @@ namespace lbtest {
 
 using namespace std::chrono_literals;
 
-/// A new empty directory under /tmp (left for inspection after a failure).
-inline std::string temp_dir(const std::string& prefix = "loopbridge-test") {
-  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
-  return ::mkdtemp(tmpl.data());
-}
+/// A new empty directory under /tmp, removed with everything in it when this object is
+/// destroyed: declare it before the runtime whose actors use it, so they stop first. Set
+/// LOOPBRIDGE_KEEP_TEMP=1 to keep every test's directories for inspection.
+class temp_dir {
+public:
+  explicit temp_dir(const std::string& prefix = "loopbridge-test") {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    if (!::mkdtemp(tmpl.data()))
+      throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
+    path_ = tmpl;
+  }
+  ~temp_dir() {
+    if (const char* keep = std::getenv("LOOPBRIDGE_KEEP_TEMP"); keep && *keep && *keep != '0')
+      return;
+    std::error_code ignored; // best effort: a test's leftovers must not fail it
+    std::filesystem::remove_all(path_, ignored);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+};
 
 /// The whole content of the file at `path` (empty when it cannot be read).
 inline std::string slurp(const std::string& path) {
