@@ -236,6 +236,9 @@ const std::vector<key_doc>& topology_keys() {
       range(k("runtime", "scheduler_threads", "integer", "0",
               "Scheduler threads for scheduled actors; 0 = max(cores, 4)."),
             0, 256),
+      k("runtime", "scheduler_idle_poll", "duration", "100ms",
+        "How often an idle scheduler thread wakes to steal work queued behind a busy one "
+        "(at least 1 ms; work from outside the scheduler wakes it at once)."),
       k("runtime", "default_deadline", "duration", "30s",
         "Deadline of requests submitted without one."),
       k("runtime", "shutdown_budget", "duration", "10s",

@@ -60,6 +60,11 @@ void runtime_core::start() {
   config_ = std::make_unique<caf::actor_system_config>();
   if (options_.scheduler_threads > 0)
     config_->set("scheduler.max-threads", options_.scheduler_threads);
+  // Idle scheduler threads wait on a condition variable that external work notifies; the
+  // timeout only bounds how late an idle thread steals from a busy one.
+  config_->set("work-stealing.relaxed-sleep-duration",
+               caf::timespan{std::max<std::chrono::nanoseconds>(options_.scheduler_idle_poll,
+                                                                std::chrono::milliseconds(1))});
   config_->add_thread_hook<thread_namer>();
   system_ = std::make_unique<caf::actor_system>(*config_);
   sink_ = make_loop_sink(weak_from_this(), reports_inbox_);

@@ -3,7 +3,9 @@
 
 #include <dirent.h>
 #include <fstream>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "support/test_support.hpp"
 
@@ -27,7 +29,55 @@ std::set<std::string> thread_names() {
   }
   return names;
 }
+/// Voluntary context switches (times a thread went to sleep) of this process's threads whose
+/// name starts with `prefix`, by thread id.
+std::map<std::string, long> sleeps(const std::string& prefix) {
+  std::map<std::string, long> out;
+  if (auto* dir = opendir("/proc/self/task")) {
+    while (auto* e = readdir(dir)) {
+      if (e->d_name[0] == '.')
+        continue;
+      std::string task = std::string{"/proc/self/task/"} + e->d_name;
+      std::ifstream comm{task + "/comm"}, status{task + "/status"};
+      std::string name, line;
+      std::getline(comm, name);
+      if (name.rfind(prefix, 0) != 0)
+        continue;
+      while (std::getline(status, line))
+        if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
+          out[name + "/" + e->d_name] = std::stol(line.substr(24));
+    }
+    closedir(dir);
+  }
+  return out;
+}
+
+/// Whether, over one second, no thread named `prefix*` woke more than `most` times.
+bool quiet_for_a_second(const std::string& prefix, long most) {
+  auto before = sleeps(prefix);
+  std::this_thread::sleep_for(1s); // the measurement window itself, not a wait for an event
+  auto after = sleeps(prefix);
+  bool quiet = !after.empty();
+  for (auto& [thread, n] : after) {
+    UNSCOPED_INFO(thread << " woke " << n - before[thread] << " times in one second");
+    quiet = quiet && n - before[thread] <= most;
+  }
+  return quiet;
+}
 } // namespace
+
+TEST_CASE("an idle runtime's threads stay asleep", "[threads]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "e");
+  for (int i = 0; i < 100; ++i) // every thread has had work, then the runtime goes idle
+    REQUIRE(h.call(echo_request{i}, 5s).ok());
+  // Right after work, idle scheduler threads poll for a while (CAF's moderate phase, ~500
+  // short naps); then each wakes every `scheduler_idle_poll` (100 ms): ~10 times a second.
+  // With CAF's own 10 ms it would be ~100. The loop and clock threads do not wake at all.
+  CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.sched.", 20); }, 15s));
+  CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.loop", 2); }, 5s));
+  CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.clock", 2); }, 5s));
+}
 
 TEST_CASE("runtime threads are named", "[threads]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};

@@ -12,6 +12,13 @@ namespace loopbridge {
 struct runtime_options {
   /// Scheduler threads for scheduled actors; 0 = CAF's default, max(cores, 4).
   std::size_t scheduler_threads = 0;
+  /// How often an idle scheduler thread wakes to look for work queued behind a busy one (values
+  /// below 1 ms count as 1 ms). Work that arrives from outside the scheduler (the loop, timers,
+  /// dedicated threads, host threads) wakes an idle thread at once whatever this is; only a
+  /// message one scheduled actor sends another, queued on a thread that stays busy, waits up to
+  /// this long for an idle thread to take it. CAF's own default is 10 ms: 100 wake-ups a second
+  /// from every idle scheduler thread, which is what an idle runtime would cost.
+  std::chrono::nanoseconds scheduler_idle_poll = std::chrono::milliseconds(100);
   /// Deadline of requests submitted without one.
   std::chrono::nanoseconds default_deadline = std::chrono::seconds(30);
   /// Total time `stop()` may take before it gives up on what is stuck and reports it.
