@@ -69,14 +69,19 @@ bool quiet_for_a_second(const std::string& prefix, long most) {
 TEST_CASE("an idle runtime's threads stay asleep", "[threads]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto h = lbtest::spawn_echo(rt, "e");
+  REQUIRE(rt.spawn("f", "fetcher", {}).ok());
+  REQUIRE(rt.spawn("pool", "blocking", {}).ok());
   for (int i = 0; i < 100; ++i) // every thread has had work, then the runtime goes idle
     REQUIRE(h.call(echo_request{i}, 5s).ok());
   // Right after work, idle scheduler threads poll for a while (CAF's moderate phase, ~500
   // short naps); then each wakes every `scheduler_idle_poll` (100 ms): ~10 times a second.
-  // With CAF's own 10 ms it would be ~100. The loop and clock threads do not wake at all.
+  // With CAF's own 10 ms it would be ~100. The loop, the clock and a blocking pool's threads do
+  // not wake at all; a fetcher's I/O thread once a second.
   CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.sched.", 20); }, 15s));
   CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.loop", 2); }, 5s));
   CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.clock", 2); }, 5s));
+  CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.pool.", 2); }, 5s));
+  CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.fetch.f", 3); }, 5s));
 }
 
 TEST_CASE("runtime threads are named", "[threads]") {
