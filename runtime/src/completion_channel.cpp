@@ -19,12 +19,29 @@ completion_channel::~completion_channel() {
 }
 
 std::uintptr_t completion_channel::add(std::size_t token) {
-  auto n = std::make_unique<node>();
-  n->token = token;
-  auto cookie = reinterpret_cast<std::uintptr_t>(n.get());
   std::lock_guard<std::mutex> guard{consumer_mutex_};
-  nodes_.push_back(std::move(n));
-  return cookie;
+  node* n = nullptr;
+  if (!free_.empty()) {
+    n = free_.back();
+    free_.pop_back();
+  } else {
+    if (free_.capacity() < nodes_.size() + 1) // recycling a node later never allocates
+      free_.reserve(2 * (nodes_.size() + 1));
+    nodes_.push_back(std::make_unique<node>());
+    n = nodes_.back().get();
+  }
+  n->token = token;
+  return reinterpret_cast<std::uintptr_t>(n);
+}
+
+void completion_channel::forget(std::uintptr_t cookie) {
+  std::lock_guard<std::mutex> guard{consumer_mutex_};
+  free_.push_back(reinterpret_cast<node*>(cookie));
+}
+
+std::size_t completion_channel::nodes_allocated() {
+  std::lock_guard<std::mutex> guard{consumer_mutex_};
+  return nodes_.size();
 }
 
 void completion_channel::notify(std::uintptr_t cookie) noexcept {
@@ -66,7 +83,11 @@ std::ptrdiff_t completion_channel::try_pop() {
   }
   if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1)
     clear_signal(); // empty now: the fd's readiness goes, unless a completion raced in
-  return static_cast<std::ptrdiff_t>(n->token);
+  auto token = static_cast<std::ptrdiff_t>(n->token);
+  // The queue let go of `n` (Vyukov's pop returns a node only once its successor is linked),
+  // and its request notified once: it is free for the next watch.
+  free_.push_back(n);
+  return token;
 }
 
 std::ptrdiff_t completion_channel::pop(std::chrono::nanoseconds timeout) {

@@ -18,7 +18,12 @@ namespace loopbridge::detail {
 /// readable with nothing to pop. The next `try_pop` that finds nothing clears it (one read, only
 /// when a signal landed since the last clear), so it costs at most one spurious wake-up.
 ///
-/// Threads: `notify` from any thread; `add`, `try_pop`, `pop` from one thread at a time.
+/// Nodes are recycled: a popped node (its request completed and reported, the queue holds no
+/// pointer to it any more) serves the next `add`, so a long-lived queue keeps as many nodes as
+/// were ever watched and not yet popped at once, not one per request it ever watched.
+///
+/// Threads: `notify` from any thread; `add`, `forget`, `try_pop`, `pop` from one thread at a
+/// time.
 class completion_channel final : public completion_listener {
 public:
   completion_channel();
@@ -26,6 +31,10 @@ public:
 
   /// A node for the next watched request; pass its address as the listener cookie.
   std::uintptr_t add(std::size_t token);
+  /// Takes back a node from `add` whose request was not watched after all (never notified).
+  void forget(std::uintptr_t cookie);
+  /// Nodes allocated so far (popped ones are reused): for tests.
+  std::size_t nodes_allocated();
   void notify(std::uintptr_t cookie) noexcept override;
 
   /// The token of the oldest completion, or -1 when none is waiting.
@@ -43,7 +52,8 @@ private:
   void clear_signal() noexcept;
 
   std::mutex consumer_mutex_;
-  std::vector<std::unique_ptr<node>> nodes_;
+  std::vector<std::unique_ptr<node>> nodes_; ///< every node, for their release
+  std::vector<node*> free_;                  ///< nodes neither watched nor queued
   mpsc_queue queue_;
   std::atomic<std::size_t> pending_{0};
   /// Signals sent so far, and how many of them the consumer's last clear covered.

@@ -9,13 +9,14 @@ completion_queue::~completion_queue() = default;
 completion_queue::completion_queue(completion_queue&&) noexcept = default;
 completion_queue& completion_queue::operator=(completion_queue&&) noexcept = default;
 
-result<std::size_t> completion_queue::watch_state(detail::request_state* st) {
+result<std::size_t> completion_queue::watch_state(detail::request_state* st, std::size_t token) {
   if (!st)
     return error{errc::bad_request, "cannot watch an invalid future"};
-  auto token = watched_;
   auto cookie = channel_->add(token);
-  if (!st->attach_listener(detail::ref_ptr<detail::completion_listener>{channel_}, cookie))
+  if (!st->attach_listener(detail::ref_ptr<detail::completion_listener>{channel_}, cookie)) {
+    channel_->forget(cookie);
     return error{errc::bad_request, "this future is already watched by another queue or group"};
+  }
   ++watched_;
   return token;
 }

@@ -177,9 +177,9 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
   auto t0 = clock::now();
   auto next_progress = t0 + options.progress_interval;
   std::uint64_t next = 0, in_flight = 0;
-  // One completion queue per wave of slots (a future is watched by one queue only).
-  auto queue = std::make_unique<completion_queue>();
-  std::vector<std::size_t> token_slot;
+  // One queue for the whole run: each request is watched under its slot's number, and the
+  // queue's memory follows the requests in flight.
+  completion_queue queue;
   auto stopped = [&] { return options.stop && options.stop->load(std::memory_order_relaxed); };
   while (true) {
     while (!free_slots.empty() && next < w.total && !stopped()) {
@@ -198,11 +198,7 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
                                  : rt.submit_value(w.entry, w.request, fields, w.timeout);
       slots[s].index = next++;
       slots[s].sent = clock::now();
-      if (auto token = queue->watch_state_of(slots[s].future.state().get()); token) {
-        if (token_slot.size() <= *token)
-          token_slot.resize(*token + 1);
-        token_slot[*token] = s;
-      }
+      (void)queue.watch_state_of(slots[s].future.state().get(), s); // a fresh future: watchable
       ++in_flight;
       ++result.submitted;
     }
@@ -211,7 +207,7 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
     if (in_flight == 0)
       break;
     auto until = options.on_progress ? next_progress : clock::now() + std::chrono::seconds(1);
-    auto token = queue->pop(std::max(until - clock::now(), clock::duration{0}));
+    auto token = queue.pop(std::max(until - clock::now(), clock::duration{0}));
     auto now = clock::now();
     if (options.on_progress && now >= next_progress) {
       options.on_progress(workload_progress{w.total, result.succeeded + result.failed,
@@ -220,7 +216,7 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
     }
     if (!token)
       continue;
-    auto s = token_slot[*token];
+    auto s = *token;
     auto r = slots[s].future.get();
     request_outcome o;
     o.index = slots[s].index;
@@ -239,11 +235,6 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
       result.outcomes.push_back(std::move(o));
     --in_flight;
     free_slots.push_back(s);
-    // Completion queues grow with every watch: start a fresh one once it has been drained.
-    if (in_flight == 0 && queue->watched() > 4096) {
-      queue = std::make_unique<completion_queue>();
-      token_slot.clear();
-    }
   }
   result.elapsed = clock::now() - t0;
   if (!latencies.empty()) {

@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <random>
+#include <set>
 
 #include "loopbridge/completion_queue.hpp"
 #include "loopbridge/groups.hpp"
@@ -193,6 +194,73 @@ TEST_CASE("as_completed yields in completion order under random delays", "[group
   REQUIRE(order.size() == 40);
   for (std::size_t i = 1; i < order.size(); ++i)
     CHECK(delays[order[i - 1]] <= delays[order[i]]);
+}
+
+TEST_CASE("as_completed reports members it cannot watch at once, and every other at its own "
+          "index",
+          "[groups]") {
+  // Member 1 is no future at all and member 3 is watched by another queue: each comes back
+  // first with loop.bad_request; the others keep their own index (none is shifted onto a
+  // neighbour's), and nothing waits for a completion that would never be reported.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "echo");
+  completion_queue elsewhere;
+  std::vector<future<echo_reply>> fs;
+  for (int i = 0; i < 5; ++i)
+    fs.push_back(i == 1 ? future<echo_reply>{} : h.submit(echo_request{i, 20ms}));
+  REQUIRE(elsewhere.watch(fs[3]).ok());
+  as_completed<echo_reply> done{std::move(fs)};
+  auto first = done.try_next();
+  REQUIRE(first);
+  CHECK(first->index == 1);
+  CHECK(first->value.is(errc::bad_request));
+  auto second = done.next(5s);
+  REQUIRE(second.ok());
+  CHECK(second->index == 3);
+  CHECK(second->value.is(errc::bad_request));
+  std::set<std::size_t> answered;
+  while (done.remaining() > 0) {
+    auto c = done.next(5s);
+    REQUIRE(c.ok());
+    REQUIRE(c->value.ok());
+    CHECK(c->value->payload == value{static_cast<int>(c->index)});
+    answered.insert(c->index);
+  }
+  CHECK(answered == std::set<std::size_t>{0, 2, 4});
+  CHECK(done.next(10ms).is(errc::not_found));
+}
+
+TEST_CASE("a long-lived completion queue reports the tokens its host chose", "[groups]") {
+  // A host keeps a window of slots busy through one queue, naming each request by its slot:
+  // every completion comes back as the slot it was watched under, with that slot's reply.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "echo", {{"dedicated", true}}, 2);
+  constexpr std::size_t window = 16, total = 20000;
+  completion_queue q;
+  std::vector<future<echo_reply>> slots(window);
+  std::vector<int> sent_in(window, -1);
+  int sent = 0;
+  std::size_t got = 0;
+  auto send = [&](std::size_t s) {
+    slots[s] = h.submit(echo_request{sent});
+    sent_in[s] = sent++;
+    REQUIRE(q.watch(slots[s], s).ok());
+  };
+  for (std::size_t s = 0; s < window; ++s)
+    send(s);
+  while (got < total) {
+    auto s = q.pop(10s);
+    REQUIRE(s.ok());
+    REQUIRE(*s < window);
+    auto r = slots[*s].get();
+    REQUIRE(r.ok());
+    CHECK(r->payload == value{sent_in[*s]});
+    ++got;
+    if (static_cast<std::size_t>(sent) < total)
+      send(*s);
+  }
+  CHECK(q.watched() == total);
+  CHECK_FALSE(q.try_pop());
 }
 
 TEST_CASE("a completion queue's descriptor becomes readable when a future completes", "[groups]") {

@@ -1,11 +1,17 @@
-// Unit tests of the loop's internal structures: the deadline index and the request inbox.
+// Unit tests of the loop's internal structures: the deadline index, the request inbox and the
+// completion channel behind completion queues.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "completion_channel.hpp"
 #include "deadline_index.hpp"
 #include "request_inbox.hpp"
 
@@ -106,4 +112,67 @@ TEST_CASE("request_inbox releases undrained requests when destroyed", "[internal
   // The inbox dropped its reference; ours is the last.
   CHECK(st->id == 1);
   st->release();
+}
+
+TEST_CASE("a completion channel reuses popped nodes: its size follows what is outstanding, "
+          "not what it ever watched",
+          "[internals]") {
+  // Two threads complete the watched requests (notify) while this one keeps `window` watched
+  // and pops: every token comes back once, and no more than `window` nodes ever exist.
+  constexpr std::size_t window = 8, total = 50000;
+  auto channel = make_ref<completion_channel>();
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<std::uintptr_t> to_complete;
+  bool done = false;
+  auto completer = [&] {
+    for (;;) {
+      std::unique_lock<std::mutex> lock{m};
+      cv.wait(lock, [&] { return done || !to_complete.empty(); });
+      if (to_complete.empty())
+        return;
+      auto cookie = to_complete.front();
+      to_complete.pop_front();
+      lock.unlock();
+      channel->notify(cookie);
+    }
+  };
+  std::thread a{completer}, b{completer};
+  std::vector<int> seen(total, 0);
+  std::size_t watched = 0, popped = 0;
+  auto watch_next = [&] {
+    auto cookie = channel->add(watched++);
+    {
+      std::lock_guard<std::mutex> guard{m};
+      to_complete.push_back(cookie);
+    }
+    cv.notify_one();
+  };
+  while (watched < window)
+    watch_next();
+  while (popped < total) {
+    auto token = channel->pop(10s);
+    REQUIRE(token >= 0); // a completion within the deadline
+    ++seen[static_cast<std::size_t>(token)];
+    ++popped;
+    if (watched < total)
+      watch_next();
+  }
+  {
+    std::lock_guard<std::mutex> guard{m};
+    done = true;
+  }
+  cv.notify_all();
+  a.join();
+  b.join();
+  CHECK(std::count(seen.begin(), seen.end(), 1) == static_cast<std::ptrdiff_t>(total));
+  CHECK(channel->nodes_allocated() <= window);
+  CHECK(channel->try_pop() == -1);
+
+  // A node taken back unused (its future was watched elsewhere) serves the next watch.
+  auto before = channel->nodes_allocated();
+  auto spare = channel->add(total);
+  channel->forget(spare);
+  CHECK(channel->add(total + 1) == spare);
+  CHECK(channel->nodes_allocated() == before);
 }

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,7 +88,9 @@ struct completed {
 };
 
 /// Yields futures' outcomes in completion order, each with its index in the original vector
-/// (the seed keeps a future -> url map for exactly this). Owns the futures.
+/// (the seed keeps a future -> url map for exactly this). Owns the futures. A member that cannot
+/// be watched (an invalid future, or one a queue or group watches already) is yielded first,
+/// with its `loop.bad_request` error: it never makes `next` wait.
 ///
 ///     loopbridge::as_completed<reply> done{std::move(futures)};
 ///     while (auto c = done.next(5s)) use(c->index, c->value);
@@ -96,8 +100,10 @@ template <class R>
 class as_completed {
 public:
   explicit as_completed(std::vector<future<R>> futures) : futures_(std::move(futures)) {
-    for (auto& f : futures_)
-      (void)queue_.watch(f); // a future watched elsewhere completes without being reported
+    for (std::size_t i = 0; i < futures_.size(); ++i)
+      if (auto watched = queue_.watch(futures_[i], i); !watched)
+        unwatched_.push_back(member_failure{i, std::move(watched).error()});
+    std::reverse(unwatched_.begin(), unwatched_.end()); // taken from the back: index order
   }
 
   /// Members not yet returned by `next`.
@@ -109,6 +115,8 @@ public:
   result<completed<R>> next(std::chrono::nanoseconds timeout = std::chrono::hours(24 * 365)) {
     if (remaining() == 0)
       return error{errc::not_found, "every member was already returned"};
+    if (auto u = take_unwatched())
+      return std::move(*u);
     auto token = queue_.pop(timeout);
     if (!token)
       return std::move(token).error();
@@ -117,6 +125,8 @@ public:
   }
   /// Like `next`, without blocking: nothing when no member has completed yet.
   std::optional<completed<R>> try_next() {
+    if (auto u = take_unwatched())
+      return u;
     auto token = queue_.try_pop();
     if (!token)
       return std::nullopt;
@@ -126,8 +136,18 @@ public:
   int fd() const noexcept { return queue_.fd(); }
 
 private:
+  std::optional<completed<R>> take_unwatched() {
+    if (unwatched_.empty())
+      return std::nullopt;
+    auto u = std::move(unwatched_.back());
+    unwatched_.pop_back();
+    ++returned_;
+    return completed<R>{u.index, std::move(u.error)};
+  }
+
   std::vector<future<R>> futures_;
   completion_queue queue_;
+  std::vector<member_failure> unwatched_; ///< members the queue could not watch
   std::size_t returned_ = 0;
 };
 
