@@ -230,6 +230,34 @@ TEST_CASE("as_completed reports members it cannot watch at once, and every other
   CHECK(done.next(10ms).is(errc::not_found));
 }
 
+TEST_CASE("in_order waits for each member in turn; an invalid one comes back at its turn with "
+          "loop.bad_request",
+          "[groups]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "echo");
+  std::vector<future<echo_reply>> fs;
+  fs.push_back(h.submit(echo_request{0, 150ms})); // completes after the others
+  fs.push_back(future<echo_reply>{});
+  fs.push_back(h.submit(echo_request{2}));
+  in_order<echo_reply> results{std::move(fs)};
+  CHECK(results.next(1ms).is(errc::timeout)); // member 0 is not done yet: nothing skipped
+  auto first = results.next(5s);
+  REQUIRE(first.ok());
+  CHECK(first->index == 0);
+  REQUIRE(first->value.ok());
+  CHECK(first->value->payload == value{0});
+  auto second = results.next(5s);
+  REQUIRE(second.ok());
+  CHECK(second->index == 1);
+  CHECK(second->value.is(errc::bad_request));
+  auto third = results.next(5s);
+  REQUIRE(third.ok());
+  CHECK(third->index == 2);
+  REQUIRE(third->value.ok());
+  CHECK(third->value->payload == value{2});
+  CHECK(results.next(1ms).is(errc::not_found));
+}
+
 TEST_CASE("a long-lived completion queue reports the tokens its host chose", "[groups]") {
   // A host keeps a window of slots busy through one queue, naming each request by its slot:
   // every completion comes back as the slot it was watched under, with that slot's reply.

@@ -170,12 +170,12 @@ public:
 
   /// The next member in submission order, waiting up to `timeout` for it: `loop.timeout` when
   /// it did not complete in time (call again to keep waiting), `loop.not_found` once every
-  /// member was returned.
+  /// member was returned. An invalid future is yielded at its turn with `loop.bad_request`.
   result<completed<R>> next(std::chrono::nanoseconds timeout = std::chrono::hours(24 * 365)) {
     if (remaining() == 0)
       return error{errc::not_found, "every member was already returned"};
     auto& f = futures_[next_];
-    if (!f.wait_for(timeout))
+    if (f.valid() && !f.wait_for(timeout))
       return error{errc::timeout, "member " + std::to_string(next_) + " did not complete in time"};
     auto index = next_++;
     return completed<R>{index, f.get()};
