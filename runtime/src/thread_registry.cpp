@@ -1,10 +1,14 @@
 #include "thread_registry.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "loopbridge/log.hpp"
 
 namespace loopbridge::detail {
 
 void thread_registry::start(std::string name, std::function<void()> body, describe_fn describe) {
+  reap_finished();
   auto e = std::make_shared<entry>();
   e->name = name;
   e->describe = std::move(describe);
@@ -45,6 +49,21 @@ std::vector<std::string> thread_registry::join_all(std::chrono::steady_clock::ti
     e->thread.detach();
   }
   return stuck;
+}
+
+void thread_registry::reap_finished() {
+  std::vector<std::shared_ptr<entry>> finished;
+  {
+    std::lock_guard<std::mutex> guard{state_->mutex};
+    auto& all = state_->entries;
+    auto keep = std::stable_partition(all.begin(), all.end(),
+                                      [](const std::shared_ptr<entry>& e) { return !e->finished; });
+    finished.assign(std::make_move_iterator(keep), std::make_move_iterator(all.end()));
+    all.erase(keep, all.end());
+  }
+  // Outside the lock: a finished thread has only its return left, so each join is brief.
+  for (auto& e : finished)
+    e->thread.join();
 }
 
 std::size_t thread_registry::live() const {

@@ -22,13 +22,20 @@ public:
 
   /// Starts `body` on a new thread named `name`. `body` runs, then the thread reports that
   /// it finished. `describe` is called (from the shutdown thread) if it does not finish in time.
+  /// Threads that finished since are joined first (see `reap_finished`).
   void start(std::string name, std::function<void()> body, describe_fn describe = {});
+
+  /// Joins the threads whose body returned, releasing their stacks: a runtime that starts and
+  /// stops actors on dedicated threads for as long as it lives (one-shot `offload_separate`
+  /// tasks, stream pumps) keeps only the threads still running. Blocks only for the few
+  /// instructions a finished thread has left.
+  void reap_finished();
 
   /// Waits until every started thread finished or `deadline` passed; joins the finished ones,
   /// detaches the others and returns one line per thread left behind.
   std::vector<std::string> join_all(std::chrono::steady_clock::time_point deadline);
 
-  /// Threads started and not yet joined.
+  /// Threads started and not yet joined (finished ones included until they are reaped).
   std::size_t live() const;
 
 private:
