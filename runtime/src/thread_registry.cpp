@@ -13,13 +13,19 @@ void thread_registry::start(std::string name, std::function<void()> body, descri
   e->name = name;
   e->describe = std::move(describe);
   std::lock_guard<std::mutex> guard{state_->mutex};
-  e->thread = std::thread([st = state_, e, name = std::move(name), body = std::move(body)] {
-    log::name_thread(name);
-    body();
-    std::lock_guard<std::mutex> g{st->mutex};
-    e->finished = true;
-    st->finished_cv.notify_all();
-  });
+  e->thread =
+      std::thread([st = state_, e, name = std::move(name), body = std::move(body)]() mutable {
+        log::name_thread(name);
+        body();
+        // What the body holds goes here, on its own thread and before the thread counts as
+        // finished: whoever joins a finished thread (the next `start`, or the shutdown) then waits
+        // for nothing but its return, and a destructor that hangs shows up as a thread that did not
+        // finish instead of a join that never returns.
+        body = nullptr;
+        std::lock_guard<std::mutex> g{st->mutex};
+        e->finished = true;
+        st->finished_cv.notify_all();
+      });
   state_->entries.push_back(std::move(e));
 }
 
