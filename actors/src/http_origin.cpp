@@ -126,6 +126,35 @@ void on_connection(void* cls, MHD_Connection*, void**, MHD_ConnectionNotificatio
     static_cast<http_origin_worker::state*>(cls)->connections.fetch_add(1);
 }
 
+/// Opens the file at `path` (absolute within the served directory, without "..") below `root`
+/// for reading, following no symbolic link below `root` (the writer's rule): a link anywhere
+/// on the way, like a missing file, gives -1. `root` itself may be a link. Never blocks on a
+/// special file (a FIFO): the caller serves regular files only.
+int open_below(const std::string& root, const std::string& path) {
+  int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  std::size_t begin = 0;
+  while (dir >= 0) {
+    while (begin < path.size() && path[begin] == '/')
+      ++begin;
+    auto end = path.find('/', begin);
+    if (begin >= path.size()) { // no name left: the path names a directory
+      ::close(dir);
+      return -1;
+    }
+    auto name = path.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    bool last = end == std::string::npos || path.find_first_not_of('/', end) == std::string::npos;
+    int next =
+        ::openat(dir, name.c_str(),
+                 (last ? O_RDONLY | O_NONBLOCK : O_PATH | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
+    ::close(dir);
+    if (last || next < 0)
+      return next;
+    dir = next;
+    begin = end;
+  }
+  return -1;
+}
+
 MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method,
                       const char*, const char*, std::size_t* upload_size, void** con_cls) {
   auto* st = static_cast<http_origin_worker::state*>(cls);
@@ -158,7 +187,7 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
       return respond_text(c, static_cast<unsigned>(fault->status),
                           "fault: status " + std::to_string(fault->status) + "\n", fault->location);
   }
-  int fd = ::open((st->root + path).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open_below(st->root, path);
   struct stat sb {};
   if (fd < 0 || ::fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     if (fd >= 0)

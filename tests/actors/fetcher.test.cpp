@@ -484,6 +484,32 @@ TEST_CASE("the origin refuses paths outside its root and methods it does not ser
   CHECK(s.get("/")->status == 404); // a directory is not a file
 }
 
+TEST_CASE("the origin follows no symbolic link below its root, and never blocks on a FIFO",
+          "[origin]") {
+  // Like the writer: a link inside the served directory, to a directory or a file outside it
+  // (or even inside it), is not followed; real subdirectories are served.
+  site s;
+  auto outside = scratch_dir();
+  write_file(outside.path() + "/secret.txt", pattern(64, 3));
+  REQUIRE(::mkdir((s.root + "/sub").c_str(), 0755) == 0);
+  write_file(s.root + "/sub/inner.bin", pattern(100, 4));
+  REQUIRE(::symlink(outside.path().c_str(), (s.root + "/escape").c_str()) == 0);
+  REQUIRE(::symlink((outside.path() + "/secret.txt").c_str(), (s.root + "/file-link").c_str()) ==
+          0);
+  REQUIRE(::symlink((s.root + "/sub").c_str(), (s.root + "/sub-link").c_str()) == 0);
+  REQUIRE(::mkfifo((s.root + "/pipe").c_str(), 0644) == 0);
+  auto inner = s.get("/sub/inner.bin");
+  REQUIRE(inner.ok());
+  CHECK(inner->status == 200);
+  CHECK(inner->body == pattern(100, 4));
+  CHECK(s.get("//sub///inner.bin")->status == 200); // repeated slashes name the same file
+  CHECK(s.get("/escape/secret.txt")->status == 404);
+  CHECK(s.get("/file-link")->status == 404);
+  CHECK(s.get("/sub-link/inner.bin")->status == 404);
+  CHECK(s.get("/sub/")->status == 404);
+  CHECK(s.get("/pipe", 5s)->status == 404); // answered, not a connection stuck in open()
+}
+
 TEST_CASE("an origin that cannot listen fails its start with the reason", "[origin]") {
   site s;
   auto port = s.info().port;

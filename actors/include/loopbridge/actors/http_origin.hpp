@@ -82,8 +82,10 @@ class http_origin_worker;
 
 /// The `http_origin` kind: an embedded static-file HTTP server (libmicrohttpd) for the demo and
 /// the tests, bound to 127.0.0.1 by default on a given or ephemeral port (announced in its
-/// `ready` event as `info.port`). It serves a directory, refuses paths that climb out of it, and
-/// injects faults per path pattern, from its params or at run time (`set_faults`).
+/// `ready` event as `info.port`). It serves the regular files of a directory and its
+/// subdirectories: paths that climb out of it are refused (403), and no symbolic link below it
+/// is followed (404, as the writer refuses them). It injects faults per path pattern, from its
+/// params or at run time (`set_faults`).
 ///
 /// Params: `root`, `port` (0: ephemeral), `address`, `faults` (a list of fault maps),
 /// `max_connections`, `tls_cert` and `tls_key` (PEM files: serve https).
