@@ -732,6 +732,7 @@ void event_loop::finish_stop(target& t, error reason) {
     if (inst.alive && inst.handle)
       send_exit(inst.handle, caf::exit_reason::user_shutdown);
   t.last_stopped = stopped_event{t.record->spec.name, t.stop_reason, t.finished, t.dropped};
+  t.record->stopped.store(true, std::memory_order_release); // its name is free from now on
   LB_LOG(info, "loop",
          t.record->spec.name << " stopped: " << t.stop_reason.message() << " (completed "
                              << t.finished << ", cancelled " << t.dropped << ")");

@@ -240,14 +240,27 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
   return rec;
 }
 
+std::string runtime_core::name_in_use(const std::string& name) const {
+  auto it = records_.find(name);
+  if (it == records_.end())
+    return {};
+  if (!it->second->stopped.load(std::memory_order_acquire))
+    return "an actor named '" + name + "' already exists";
+  for (auto& [from, to] : routes_)
+    if (from == name || to == name)
+      return "the name '" + name + "' belongs to a stopped actor that a route names (" + from +
+             " -> " + to + ")";
+  return {};
+}
+
 result<void> runtime_core::commit(std::shared_ptr<actor_record> rec) {
   std::lock_guard<std::mutex> guard{records_mutex_};
-  if (records_.count(rec->spec.name))
-    return error{errc::bad_request, "an actor named '" + rec->spec.name + "' already exists"};
+  if (auto why = name_in_use(rec->spec.name); !why.empty())
+    return error{errc::bad_request, why};
   if (!submit_gate_.is_open())
     return error{errc::stopped, "the runtime is stopped"};
   rec->index = static_cast<std::uint32_t>(by_index_.size());
-  records_.emplace(rec->spec.name, rec);
+  records_[rec->spec.name] = rec; // replaces a stopped actor of that name
   by_index_.push_back(rec);
   // Sent under the lock: whoever finds the record afterwards submits behind this message.
   if (!send_to_loop(spawn_atom::value, record_ptr{rec}))
@@ -291,8 +304,8 @@ result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
     for (auto& [n, _] : in_batch)
       known.push_back(n);
     for (auto& spec : specs) {
-      if (records_.count(spec.name))
-        problems.push_back("an actor named '" + spec.name + "' already exists");
+      if (auto why = name_in_use(spec.name); !why.empty())
+        problems.push_back(why);
       for (auto& dep : spec.depends_on)
         if (!in_batch.count(dep) && !records_.count(dep)) {
           std::string msg = "actor '" + spec.name + "' depends on unknown actor '" + dep + "'";
@@ -419,11 +432,12 @@ future<stopped_event> runtime_core::stop_actor(std::string_view name,
   st->target = rec->get();
   st->deadline = clock::now() + timeout;
   if (!send_to_loop(stop_actor_atom::value, request_ref{st})) {
-    // The runtime already stopped: answer with the actor's recorded stop, if any.
+    // The runtime already stopped: answer with the actor's recorded stop, if any (the latest
+    // one: a name spawned again after a stop appears once per actor that had it).
     std::lock_guard<std::mutex> guard{report_mutex_};
-    auto it = std::find_if(report_.actors.begin(), report_.actors.end(),
+    auto it = std::find_if(report_.actors.rbegin(), report_.actors.rend(),
                            [&](auto& e) { return e.actor == name; });
-    if (it != report_.actors.end() && st->try_claim()) {
+    if (it != report_.actors.rend() && st->try_claim()) {
       st->reply.emplace(*it);
       st->publish();
     } else {

@@ -149,7 +149,14 @@ private:
   gate system_gate_; ///< open while the actor system exists
   std::atomic<std::uint64_t> next_id_{1};
 
+  /// Why `name` cannot be given to a new actor ("" if it can): a live actor has it, or a
+  /// route names it (its pipeline was wired to that actor). A stopped actor's name is free.
+  /// Call with `records_mutex_` held.
+  std::string name_in_use(const std::string& name) const;
+
   mutable std::mutex records_mutex_;
+  /// Name -> the actor that has it now (a stopped actor keeps its entry until the name is
+  /// spawned again: handles to it, its counters and its stop stay reachable).
   std::map<std::string, record_ptr, std::less<>> records_;
   std::vector<record_ptr> by_index_;          ///< in spawn order
   std::map<std::string, std::string> routes_; ///< from -> to

@@ -218,6 +218,38 @@ TEST_CASE("a scoped actor stops when its scope ends and waits for its stopped ev
   CHECK(escaped.call(echo_request{1}, 5s).is(errc::stopped));
 }
 
+TEST_CASE("a stopped actor's name can be spawned again; handles to the old one stay stopped",
+          "[lifecycle][stop]") {
+  // The seed's `async with Worker() as w:` run once per job: a scoped actor with the same name,
+  // three times in a row. Each is a new actor; a handle kept from an earlier one never reaches
+  // a later one, and a live name stays taken.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  std::vector<actor_handle<echo>> earlier;
+  for (int round = 0; round < 3; ++round) {
+    auto worker = scoped_actor<echo>::spawn(rt, echo_spec("job"));
+    REQUIRE(worker.ok());
+    CHECK(rt.spawn("job", "echo").error().message() == "an actor named 'job' already exists");
+    for (int i = 0; i < 4; ++i)
+      REQUIRE(worker->handle().call(echo_request{i}, 5s).ok());
+    CHECK(rt.metrics("job")->received == 4); // this actor's own counters
+    for (auto& old : earlier)
+      CHECK(old.call(echo_request{1}, 5s).is(errc::stopped));
+    earlier.push_back(worker->handle());
+  } // each scope stops its actor and waits for `stopped` before the next spawn
+  auto again = rt.actor<echo>("job");
+  REQUIRE(again.ok());
+  CHECK(again->call(echo_request{1}, 5s).is(errc::stopped)); // the name's last actor: stopped
+
+  // A name a route points at stays taken after its actor stopped (the route was wired to it).
+  REQUIRE(rt.spawn(echo_spec("front")).ok());
+  REQUIRE(rt.spawn(echo_spec("back")).ok());
+  REQUIRE(rt.add_route("front", "back").ok());
+  REQUIRE(rt.stop_actor("back", 5s).get().ok());
+  auto reused = rt.spawn(echo_spec("back"));
+  REQUIRE(reused.is(errc::bad_request));
+  CHECK(reused.error().message().find("that a route names (front -> back)") != std::string::npos);
+}
+
 TEST_CASE("other actors stay responsive while one drains a long queue", "[lifecycle][stop]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto slow = lbtest::spawn_echo(rt, "slow", {{"block", 5ms}});

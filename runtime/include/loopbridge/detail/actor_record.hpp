@@ -65,6 +65,9 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// Injected by `runtime::slow_down`: nanoseconds each request waits before it runs.
   mutable std::atomic<std::int64_t> injected_delay_ns{0};
   mutable value ready_info;
+  /// Set by the event loop when the actor stopped, before its `stopped` event goes out: from
+  /// then on its name may be spawned again (see `runtime_core::name_in_use`).
+  mutable std::atomic<bool> stopped{false};
 };
 
 } // namespace loopbridge::detail
