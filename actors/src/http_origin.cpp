@@ -1,5 +1,6 @@
 #include "loopbridge/actors/http_origin.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 #include "loopbridge/convert.hpp"
 
@@ -131,28 +133,26 @@ void on_connection(void* cls, MHD_Connection*, void**, MHD_ConnectionNotificatio
 /// on the way, like a missing file, gives -1. `root` itself may be a link. Never blocks on a
 /// special file (a FIFO): the caller serves regular files only.
 int open_below(const std::string& root, const std::string& path) {
-  int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  std::size_t begin = 0;
-  while (dir >= 0) {
-    while (begin < path.size() && path[begin] == '/')
-      ++begin;
-    auto end = path.find('/', begin);
-    if (begin >= path.size()) { // no name left: the path names a directory
-      ::close(dir);
-      return -1;
-    }
-    auto name = path.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
-    bool last = end == std::string::npos || path.find_first_not_of('/', end) == std::string::npos;
-    int next =
-        ::openat(dir, name.c_str(),
-                 (last ? O_RDONLY | O_NONBLOCK : O_PATH | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC);
-    ::close(dir);
-    if (last || next < 0)
-      return next;
-    dir = next;
-    begin = end;
+  std::vector<std::string> names; // the path's components ("//a///b" is a, b)
+  for (std::size_t begin = 0; begin < path.size();) {
+    auto end = std::min(path.find('/', begin), path.size());
+    if (end > begin)
+      names.push_back(path.substr(begin, end - begin));
+    begin = end + 1;
   }
-  return -1;
+  if (names.empty()) // the root itself: a directory
+    return -1;
+  int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  for (std::size_t i = 0; dir >= 0 && i + 1 < names.size(); ++i) {
+    int next = ::openat(dir, names[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    ::close(dir);
+    dir = next;
+  }
+  if (dir < 0)
+    return -1;
+  int fd = ::openat(dir, names.back().c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  ::close(dir);
+  return fd;
 }
 
 MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method,
