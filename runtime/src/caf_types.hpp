@@ -24,9 +24,10 @@ using cancel_atom = caf::atom_constant<caf::atom("lb_cancel")>;
 using spawn_atom = caf::atom_constant<caf::atom("lb_spawn")>;
 /// Stop the whole runtime: `(stop_atom, deadline_ns)` (steady clock, since epoch).
 using stop_atom = caf::atom_constant<caf::atom("lb_stop")>;
-/// Stop one actor: `(stop_actor_atom, request_ref)`, the request being a `stop_request`.
+/// Stop one actor: `(stop_actor_atom, request_ref, record_ptr)`, the request being a
+/// `stop_request` (the record travels along: the loop may have retired the actor meanwhile).
 using stop_actor_atom = caf::atom_constant<caf::atom("lb_stopact")>;
-/// Fault injection: `(kill_atom, target index, instance)` kills one instance.
+/// Fault injection: `(kill_atom, record_ptr, instance)` kills one instance.
 using kill_atom = caf::atom_constant<caf::atom("lb_kill")>;
 /// `(route_atom, from index, to index)`: replies of a pipeline stage at `from` go on to `to`.
 using route_atom = caf::atom_constant<caf::atom("lb_route")>;

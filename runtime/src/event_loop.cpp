@@ -52,13 +52,19 @@ void event_loop::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) {
 }
 
 caf::behavior event_loop::make_behavior() {
-  set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
+  set_down_handler([this](caf::down_msg& msg) {
+    on_down(msg);
+    retire_noted();
+  });
   // Exit messages from linked actors never kill the loop; it stops only on `stop_atom`.
   set_exit_handler([](caf::exit_msg&) {});
   return {
       [this](drain_atom) { on_drain(); },
       [this](cancel_atom, request_ref& st) { on_cancel(st); },
-      [this](spawn_atom, record_ptr& rec) { on_spawn(std::move(rec)); },
+      [this](spawn_atom, record_ptr& rec) {
+        on_spawn(std::move(rec));
+        retire_noted();
+      },
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
       },
@@ -67,18 +73,26 @@ caf::behavior event_loop::make_behavior() {
       [this](ready_timeout_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token) {
         on_ready_timeout(t, i, token);
       },
-      [this](tick_atom) { on_tick(); },
-      [this](stop_actor_atom, request_ref& st) { on_stop_actor(st); },
+      [this](tick_atom) {
+        on_tick();
+        retire_noted();
+      },
+      [this](stop_actor_atom, request_ref& st, record_ptr& rec) {
+        on_stop_actor(st, std::move(rec));
+        retire_noted();
+      },
       [this](stop_atom, std::int64_t deadline_ns) {
         on_stop_all(time_point{std::chrono::nanoseconds{deadline_ns}});
       },
-      [this](kill_atom, std::uint32_t t, std::uint32_t i) { on_kill(t, i); },
+      [this](kill_atom, record_ptr& rec, std::uint32_t i) { on_kill(rec, i); },
       [this](route_atom, std::uint32_t from, std::uint32_t to) { on_route(from, to); },
   };
 }
 
 void event_loop::on_exit() {
   targets_.clear();
+  retired_.clear();
+  doomed_.clear();
   by_addr_.clear();
   core_.reset();
 }
@@ -95,8 +109,17 @@ std::uint32_t event_loop::new_token() noexcept {
 void event_loop::on_spawn(record_ptr rec) {
   if (targets_.size() <= rec->index)
     targets_.resize(rec->index + 1);
-  if (targets_[rec->index])
-    return; // created already: its first request overtook the spawn message
+  // Created already (its first request overtook the spawn message), or even stopped and
+  // retired since: the message is stale.
+  if (targets_[rec->index] || rec->stopped.load(std::memory_order_acquire))
+    return;
+  // A stopped actor whose name this one takes can no longer be named: it may be retired.
+  for (auto& other : targets_)
+    if (other && other->state == phase::stopped && !other->replaced &&
+        other->record->spec.name == rec->spec.name) {
+      other->replaced = true;
+      consider_retiring(*other);
+    }
   auto t = std::make_unique<target>();
   t->record = rec;
   // A dedicated thread serves one request at a time: hand it one more so it never idles
@@ -140,11 +163,25 @@ void event_loop::start_instance(target& t, std::uint32_t i) {
                  t.record->index, i, inst.token);
 }
 
+event_loop::target* event_loop::target_of(const actor_record& rec) const {
+  auto* t = rec.index < targets_.size() ? targets_[rec.index].get() : nullptr;
+  return t && t->record.get() == &rec ? t : nullptr;
+}
+
+event_loop::instance_slot* event_loop::incarnation(std::uint32_t ti, std::uint32_t i,
+                                                   std::uint32_t token) {
+  if (ti >= targets_.size() || !targets_[ti] || i >= targets_[ti]->instances.size())
+    return nullptr; // its target was retired (tokens are unique: a reused index never matches)
+  auto& inst = targets_[ti]->instances[i];
+  return inst.alive && inst.token == token ? &inst : nullptr;
+}
+
 void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token, value info) {
-  auto& t = *targets_[ti];
-  auto& inst = t.instances[i];
-  if (!inst.alive || inst.token != token || inst.ready)
+  auto* found = incarnation(ti, i, token);
+  if (!found || found->ready)
     return;
+  auto& t = *targets_[ti];
+  auto& inst = *found;
   inst.ready = true;
   t.ever_ready = true;
   LB_LOG(debug, "loop", label(*t.record, i) << " ready");
@@ -159,10 +196,11 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
 
 void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_t token,
                                  error reason) {
-  auto& t = *targets_[ti];
-  auto& inst = t.instances[i];
-  if (!inst.alive || inst.token != token)
+  auto* found = incarnation(ti, i, token);
+  if (!found)
     return;
+  auto& t = *targets_[ti];
+  auto& inst = *found;
   LB_LOG(warning, "loop", "start of " << label(*t.record, i) << " failed: " << reason);
   if (core_->wants(event_type::start_failed))
     core_->publish(start_failed_event{t.record->spec.name, i, reason});
@@ -172,10 +210,11 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
 }
 
 void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32_t token) {
-  auto& t = *targets_[ti];
-  auto& inst = t.instances[i];
-  if (!inst.alive || inst.token != token || inst.ready || !inst.failure.code().empty())
+  auto* found = incarnation(ti, i, token);
+  if (!found || found->ready || !found->failure.code().empty())
     return;
+  auto& t = *targets_[ti];
+  auto& inst = *found;
   error reason{errc::start_failed, label(*t.record, i) + " was not ready within " +
                                        format_duration(t.record->spec.ready_timeout)};
   on_start_failed(ti, i, token, reason);
@@ -208,26 +247,43 @@ void event_loop::on_drain() {
       break;
     on_submit(st);
   }
+  bool submissions_drained = n < drain_budget;
   more = (n == drain_budget && submissions_->rearm()) || more;
   batching_ = false;
   flush_releases();
+  retire_noted();
+  if (submissions_drained)
+    sweep_retired();
   if (more)
     send(this, drain_atom::value); // more left: continue after other messages had a turn
 }
 
 void event_loop::on_submit(request_state* st) {
   // `st` carries the loop's reference from now on.
-  // Requests travel through the inbox, the spawn message through the mailbox: a request sent
-  // right after its actor was spawned may arrive first. Its record is all the loop needs.
-  auto index = st->target->index;
-  if (index >= targets_.size() || !targets_[index])
-    on_spawn(st->target->shared_from_this());
-  target& t = *targets_[index];
   if (st->links.seen) { // a late finished report: the loop had already let it go
     st->release();
     return;
   }
   st->links.seen = true;
+  // Requests travel through the inbox, the spawn message through the mailbox: a request sent
+  // right after its actor was spawned may arrive first. Its record is all the loop needs.
+  // (`st->target` is alive: its submitter held it, and retired records outlive a drain.)
+  auto* found = target_of(*st->target);
+  if (!found && st->target->stopped.load(std::memory_order_acquire)) {
+    // A handle to an actor that stopped and was retired: answered with its stop.
+    auto& rec = *st->target;
+    actor_counters::add(rec.counters.received);
+    st->fail(rec.last_stop.reason);
+    actor_counters::add(st->failed() && is_cancellation(st->error()) ? rec.counters.cancelled
+                                                                     : rec.counters.failed);
+    let_go(st);
+    return;
+  }
+  if (!found) {
+    on_spawn(st->target->shared_from_this());
+    found = target_of(*st->target);
+  }
+  target& t = *found;
   if (st->done()) { // cancelled before it reached the loop: accepted and cancelled at once
     actor_counters::add(t.record->counters.received);
     actor_counters::add(t.record->counters.cancelled);
@@ -452,9 +508,10 @@ void event_loop::untrack(target& t, request_state* st, bool worker_finished) {
   let_go(st);
 }
 
-void event_loop::give_back_place(std::uint32_t index) {
-  if (!batching_) {
-    release_places(*targets_[index]->record, 1);
+void event_loop::give_back_place(const actor_record& rec) {
+  auto index = rec.index;
+  if (!batching_ || !target_of(rec)) {
+    release_places(rec, 1);
     return;
   }
   if (pending_releases_.size() <= index)
@@ -465,7 +522,8 @@ void event_loop::give_back_place(std::uint32_t index) {
 void event_loop::flush_releases() {
   for (std::uint32_t i = 0; i < pending_releases_.size(); ++i)
     if (pending_releases_[i] > 0) {
-      release_places(*targets_[i]->record, pending_releases_[i]);
+      if (targets_[i]) // only live targets batch (see give_back_place)
+        release_places(*targets_[i]->record, pending_releases_[i]);
       pending_releases_[i] = 0;
     }
 }
@@ -473,13 +531,13 @@ void event_loop::flush_releases() {
 void event_loop::let_go(request_state* st) {
   if (st->admitted) {
     st->admitted = false;
-    give_back_place(st->target->index);
+    give_back_place(*st->target);
   }
   if (st->links.reserved_next) { // a stage that will not continue frees its reservation
     st->links.reserved_next = false;
-    auto& t = *targets_[st->target->index];
+    auto& t = *targets_[st->target->index]; // it was dispatched: its target is live
     if (t.route_to >= 0)
-      give_back_place(static_cast<std::uint32_t>(t.route_to));
+      give_back_place(*targets_[t.route_to]->record);
   }
   if (auto* parent = st->parent.get()) {
     if (st->failed() && !parent->done()) {
@@ -594,6 +652,8 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
   inst.ready = false;
   inst.handle = nullptr;
   --t.alive;
+  if (t.state == phase::stopped)
+    consider_retiring(t);
   // The instance is gone, so nobody else consumes its inbox: take back what it never popped.
   while (auto* st = inst.inbox->pop())
     st->release(); // the instance's reference; the loop still tracks it in `held`
@@ -674,10 +734,11 @@ void event_loop::fail_all(target& t, const error& reason) {
 
 // -- stopping -------------------------------------------------------------------------------------
 
-void event_loop::on_kill(std::uint32_t ti, std::uint32_t i) {
-  if (ti >= targets_.size() || !targets_[ti] || i >= targets_[ti]->instances.size())
-    return;
-  auto& t = *targets_[ti];
+void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
+  auto* found = target_of(*rec);
+  if (!found || i >= found->instances.size())
+    return; // retired: nothing left to kill
+  auto& t = *found;
   auto& inst = t.instances[i];
   if (!inst.alive || !inst.handle)
     return;
@@ -686,21 +747,30 @@ void event_loop::on_kill(std::uint32_t ti, std::uint32_t i) {
 }
 
 void event_loop::on_route(std::uint32_t from, std::uint32_t to) {
+  // Routes name live actors, and a target with a route is never retired; one-shot actors
+  // (the only ones retired while their name is current) take no routes.
+  if (from >= targets_.size() || to >= targets_.size() || !targets_[from] || !targets_[to])
+    return;
   targets_[from]->route_to = to;
   targets_[to]->upstream.push_back(from);
 }
 
-void event_loop::on_stop_actor(request_ref& ref) {
-  auto& t = *targets_[ref->target->index];
-  if (t.state == phase::stopped) {
+void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
+  auto* found = target_of(*rec);
+  if (!found && !rec->stopped.load(std::memory_order_acquire)) {
+    on_spawn(rec); // not created yet (its spawn message comes first, but cost nothing to cover)
+    found = target_of(*rec);
+  }
+  if (!found || found->state == phase::stopped) {
     auto* typed = static_cast<reply_state<stopped_event>*>(ref.get());
     if (typed->try_claim()) {
-      typed->reply.emplace(t.last_stopped);
+      typed->reply.emplace(found ? found->last_stopped : rec->last_stop);
       typed->publish();
     }
     typed->mark_settled();
     return;
   }
+  auto& t = *found;
   t.stop_waiters.push_back(std::move(ref));
   begin_stop(t, t.stop_waiters.back()->deadline);
 }
@@ -732,11 +802,12 @@ void event_loop::finish_stop(target& t, error reason) {
     if (inst.alive && inst.handle)
       send_exit(inst.handle, caf::exit_reason::user_shutdown);
   t.last_stopped = stopped_event{t.record->spec.name, t.stop_reason, t.finished, t.dropped};
+  t.record->last_stop = t.last_stopped;
   t.record->stopped.store(true, std::memory_order_release); // its name is free from now on
   LB_LOG(info, "loop",
          t.record->spec.name << " stopped: " << t.stop_reason.message() << " (completed "
                              << t.finished << ", cancelled " << t.dropped << ")");
-  core_->record_stopped(t.last_stopped);
+  core_->record_stopped(*t.record, t.last_stopped);
   if (core_->wants(event_type::stopped))
     core_->publish(t.last_stopped);
   for (auto& w : t.stop_waiters) {
@@ -748,6 +819,7 @@ void event_loop::finish_stop(target& t, error reason) {
     typed->mark_settled();
   }
   t.stop_waiters.clear();
+  consider_retiring(t);
   if (stopping_)
     advance_shutdown();
   maybe_quit();
@@ -785,6 +857,14 @@ void event_loop::plan_shutdown_order() {
   // `shutdown_order_` is consumed from the back: the first to stop is pushed last.
   std::vector<std::uint32_t> sequence; // first to stop first
   std::vector<bool> placed(targets_.size(), false);
+  // Start order is spawn order (indices are reused after retirement, so not index order).
+  std::vector<std::uint32_t> started;
+  for (std::uint32_t i = 0; i < targets_.size(); ++i)
+    if (targets_[i])
+      started.push_back(i);
+  std::sort(started.begin(), started.end(), [this](std::uint32_t a, std::uint32_t b) {
+    return targets_[a]->record->sequence < targets_[b]->record->sequence;
+  });
   auto waits_for_upstream = [&](std::uint32_t i) {
     for (std::uint32_t j = 0; j < targets_.size(); ++j)
       if (targets_[j] && !placed[j] && targets_[j]->route_to == static_cast<std::int64_t>(i))
@@ -793,16 +873,16 @@ void event_loop::plan_shutdown_order() {
   };
   for (;;) {
     std::int64_t pick = -1;
-    for (auto i = static_cast<std::int64_t>(targets_.size()) - 1; i >= 0 && pick < 0; --i)
-      if (targets_[i] && !placed[i] && !waits_for_upstream(static_cast<std::uint32_t>(i)))
-        pick = i;
+    for (auto it = started.rbegin(); it != started.rend() && pick < 0; ++it)
+      if (!placed[*it] && !waits_for_upstream(*it))
+        pick = *it;
     if (pick < 0)
       break;
     placed[pick] = true;
     sequence.push_back(static_cast<std::uint32_t>(pick));
   }
-  for (std::uint32_t i = 0; i < targets_.size(); ++i) // only with a cycle, which routes forbid
-    if (targets_[i] && !placed[i])
+  for (auto i : started) // only with a cycle, which routes forbid
+    if (!placed[i])
       sequence.push_back(i);
   shutdown_order_.assign(sequence.rbegin(), sequence.rend());
 }
@@ -824,6 +904,52 @@ void event_loop::advance_shutdown() {
     return; // wait for this one to drain
   }
   maybe_quit();
+}
+
+// -- retirement -----------------------------------------------------------------------------------
+
+void event_loop::consider_retiring(const target& t) {
+  to_retire_.push_back(t.record->index);
+}
+
+void event_loop::retire_noted() {
+  if (to_retire_.empty())
+    return;
+  auto noted = std::move(to_retire_);
+  to_retire_.clear();
+  for (auto index : noted) {
+    if (index >= targets_.size() || !targets_[index])
+      continue; // noted twice
+    auto& t = *targets_[index];
+    bool nameless = t.replaced || t.record->spec.stop_after > 0;
+    // During the runtime's shutdown everything stays: its report lists every actor.
+    if (stopping_ || !nameless || t.state != phase::stopped || t.alive > 0 || !t.queue.empty() ||
+        t.in_flight > 0 || t.route_to >= 0 || !t.upstream.empty() || !t.stop_waiters.empty())
+      continue;
+    auto rec = std::move(t.record);
+    targets_[index].reset();
+    if (index < pending_releases_.size())
+      pending_releases_[index] = 0; // flushed already: nothing batches outside a drain
+    core_->retire(*rec);            // the index may go to the next spawn from now on
+    LB_LOG(debug, "loop", "retired " << rec->spec.name);
+    retired_.push_back(std::move(rec));
+  }
+}
+
+void event_loop::sweep_retired() {
+  // A submitter holds the record (its handle) until it pushed its request, so a record seen
+  // here with no owner but the loop can be in no push still to come, only in requests already
+  // in the inbox: the next complete drain takes them, and this sweep at its end frees it.
+  doomed_.clear();
+  if (retired_.empty())
+    return;
+  auto sole = std::partition(retired_.begin(), retired_.end(),
+                             [](const record_ptr& r) { return r.use_count() > 1; });
+  if (sole == retired_.end())
+    return;
+  std::atomic_thread_fence(std::memory_order_acquire); // pairs with the owners' releases
+  std::move(sole, retired_.end(), std::back_inserter(doomed_));
+  retired_.erase(sole, retired_.end());
 }
 
 void event_loop::maybe_quit() {

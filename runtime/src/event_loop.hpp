@@ -32,6 +32,17 @@ class loop_thread;
 /// Invariants: every request the loop accepted is in exactly one place (a target's queue or an
 /// instance's in-flight list) until it is finished or resolved, and the loop holds one reference
 /// to it meanwhile. For each target, `received = finished + dropped + queued + in flight`.
+///
+/// Retirement: a target that stopped, holds nothing, has no instance left and no route, and
+/// that nothing can name any more — a one-shot actor (`stop_after`), or one whose name a new
+/// actor took — is retired outside the runtime's shutdown: its slot in `targets_` is freed and
+/// the runtime forgets it (its index goes to the next spawn), so a host that runs one-shot
+/// tasks or scoped actors forever holds only the live ones. Messages naming a target by index
+/// (ready, start failure, ready timeout) carry the instance's token, unique per incarnation, and
+/// are ignored when it does not match; stops and kills carry the record itself. A request
+/// submitted through a handle to a retired actor is answered with its `last_stop`; the loop
+/// keeps retired records (`retired_`) until no handle holds them and one complete drain of
+/// the submissions inbox has passed since, so such a request never points at freed memory.
 class event_loop : public caf::event_based_actor {
 public:
   event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, loop_thread* thread,
@@ -73,6 +84,7 @@ private:
     std::vector<std::uint32_t> upstream; ///< targets routing into this one (credit)
     std::deque<time_point> restarts;     ///< restart times within the budget's period
     std::uint32_t restart_count = 0;
+    bool replaced = false; ///< a newer actor has its name
   };
 
   // -- handlers --------------------------------------------------------------------------------
@@ -88,9 +100,9 @@ private:
   void on_ready_timeout(std::uint32_t t, std::uint32_t i, std::uint32_t token);
   void on_down(const caf::down_msg& msg);
   void on_tick();
-  void on_stop_actor(request_ref& ref);
+  void on_stop_actor(request_ref& ref, record_ptr rec);
   void on_stop_all(time_point deadline);
-  void on_kill(std::uint32_t t, std::uint32_t i);
+  void on_kill(const record_ptr& rec, std::uint32_t i);
   void on_route(std::uint32_t from, std::uint32_t to);
   /// Fills `shutdown_order_`: reverse start order, route sources before their targets.
   void plan_shutdown_order();
@@ -104,8 +116,9 @@ private:
   /// The loop is done with `st`: gives back its admission place, tells its pipeline (a failed
   /// stage fails the whole), marks it settled and drops the loop's reference.
   void let_go(request_state* st);
-  /// Gives an admission place back to target `index` (at the end of the batch when batching).
-  void give_back_place(std::uint32_t index);
+  /// Gives an admission place back to `rec` (at the end of the batch when batching and `rec` is
+  /// still the target at its index).
+  void give_back_place(const actor_record& rec);
   void flush_releases();
   /// A pipeline stage (not the last) finished well: the next stage's request, through the
   /// route's adapter.
@@ -136,6 +149,20 @@ private:
   void advance_shutdown();
   void maybe_quit();
   void publish_gauges(target& t);
+  /// The live target `rec` stands for, or null (not spawned yet, or retired).
+  target* target_of(const actor_record& rec) const;
+  /// Instance `i` of target `ti` if its incarnation is `token`; else null.
+  instance_slot* incarnation(std::uint32_t ti, std::uint32_t i, std::uint32_t token);
+
+  // -- retirement (see the class comment)
+  // ----------------------------------------------------------
+  /// Notes `t` as one to retire once it qualifies (checked later, at the end of a handler).
+  void consider_retiring(const target& t);
+  /// Retires the noted targets that qualify. Only at the end of a message handler: nothing may
+  /// hold a reference to a target across it.
+  void retire_noted();
+  /// Frees retired records nobody else holds, one complete drain after they were seen so.
+  void sweep_retired();
 
   void arm_timer();
   std::uint32_t new_token() noexcept;
@@ -155,6 +182,9 @@ private:
   bool stopping_ = false; ///< the runtime is shutting down
   time_point shutdown_deadline_ = time_point::max();
   std::vector<std::uint32_t> shutdown_order_; ///< targets still to stop, next at the back
+  std::vector<std::uint32_t> to_retire_;      ///< targets to check at the end of a handler
+  std::vector<record_ptr> retired_;           ///< retired, perhaps still held by handles
+  std::vector<record_ptr> doomed_;            ///< sole owner since the last complete drain
 };
 
 } // namespace loopbridge::detail

@@ -259,9 +259,16 @@ result<void> runtime_core::commit(std::shared_ptr<actor_record> rec) {
     return error{errc::bad_request, why};
   if (!submit_gate_.is_open())
     return error{errc::stopped, "the runtime is stopped"};
-  rec->index = static_cast<std::uint32_t>(by_index_.size());
+  rec->sequence = next_sequence_++;
+  if (!free_indices_.empty()) {
+    rec->index = free_indices_.back();
+    free_indices_.pop_back();
+    by_index_[rec->index] = rec;
+  } else {
+    rec->index = static_cast<std::uint32_t>(by_index_.size());
+    by_index_.push_back(rec);
+  }
   records_[rec->spec.name] = rec; // replaces a stopped actor of that name
-  by_index_.push_back(rec);
   // Sent under the lock: whoever finds the record afterwards submits behind this message.
   if (!send_to_loop(spawn_atom::value, record_ptr{rec}))
     return error{errc::stopped, "the runtime is stopped"};
@@ -431,7 +438,8 @@ future<stopped_event> runtime_core::stop_actor(std::string_view name,
   st->id = next_id_.fetch_add(1, std::memory_order_relaxed);
   st->target = rec->get();
   st->deadline = clock::now() + timeout;
-  if (!send_to_loop(stop_actor_atom::value, request_ref{st})) {
+  // The record travels along: the loop may have retired the actor by the time this arrives.
+  if (!send_to_loop(stop_actor_atom::value, request_ref{st}, *rec)) {
     // The runtime already stopped: answer with the actor's recorded stop, if any (the latest
     // one: a name spawned again after a stop appears once per actor that had it).
     std::lock_guard<std::mutex> guard{report_mutex_};
@@ -450,7 +458,8 @@ future<stopped_event> runtime_core::stop_actor(std::string_view name,
 
 value_future runtime_core::submit_value(std::string_view actor, std::string_view request,
                                         const value& fields, std::chrono::nanoseconds timeout) {
-  auto st = make_request(actor, request, fields);
+  record_ptr holder;
+  auto st = make_request(actor, request, fields, holder);
   if (!st) {
     auto failed = make_ref<typed_request_state<stop_request>>(stop_request{});
     failed->fail(std::move(st).error());
@@ -463,7 +472,7 @@ value_future runtime_core::submit_value(std::string_view actor, std::string_view
 }
 
 result<request_ref> runtime_core::make_request(std::string_view actor, std::string_view request,
-                                               const value& fields) const {
+                                               const value& fields, record_ptr& holder) const {
   auto failed = [](error e) { return result<request_ref>{std::move(e)}; };
   auto rec = find(actor, nullptr, {});
   if (!rec)
@@ -496,6 +505,7 @@ result<request_ref> runtime_core::make_request(std::string_view actor, std::stri
     return failed(error{errc::bad_request, msg});
   }
   st->target = rec->get();
+  holder = *rec;
   return st;
 }
 
@@ -573,7 +583,8 @@ value_future runtime_core::submit_pipeline_value(std::string_view actor, std::st
                                                  std::chrono::nanoseconds timeout) {
   auto parent = make_ref<value_pipeline_parent>();
   value_future f{request_ref{parent}, &parent_value, shared_from_this()};
-  auto first = make_request(actor, request, fields);
+  record_ptr holder;
+  auto first = make_request(actor, request, fields, holder);
   if (!first) {
     parent->fail(std::move(first).error());
     parent->mark_settled();
@@ -621,6 +632,11 @@ result<void> runtime_core::add_route(std::string_view from, std::string_view to)
     return ok;
   auto& f = *records_.find(from)->second;
   auto& t = *records_.find(to)->second;
+  for (auto* one_shot : {&f, &t})
+    if (one_shot->spec.stop_after > 0)
+      return error{errc::bad_request, "route " + std::string{from} + " -> " + std::string{to} +
+                                          ": " + one_shot->spec.name +
+                                          " is a one-shot actor and takes no routes"};
   routes_.emplace(std::string{from}, std::string{to});
   if (!send_to_loop(route_atom::value, f.index, t.index))
     return error{errc::stopped, "the runtime is stopped"};
@@ -660,14 +676,15 @@ result<void> runtime_core::kill_instance(std::string_view name, std::uint32_t in
     return error{errc::not_found, "actor '" + std::string{name} + "' has no instance " +
                                       std::to_string(instance) + " (count " +
                                       std::to_string((*rec)->spec.count) + ")"};
-  if (!send_to_loop(kill_atom::value, (*rec)->index, instance))
+  if (!send_to_loop(kill_atom::value, *rec, instance))
     return error{errc::stopped, "the runtime is stopped"};
   return {};
 }
 
-void runtime_core::record_stopped(const stopped_event& e) {
+void runtime_core::record_stopped(const actor_record& rec, const stopped_event& e) {
   std::lock_guard<std::mutex> guard{report_mutex_};
   report_.actors.push_back(e);
+  report_owners_.push_back(&rec);
 }
 
 std::vector<actor_metrics> runtime_core::metrics() const {
@@ -676,10 +693,33 @@ std::vector<actor_metrics> runtime_core::metrics() const {
     std::lock_guard<std::mutex> guard{records_mutex_};
     recs = by_index_;
   }
+  recs.erase(std::remove(recs.begin(), recs.end(), nullptr), recs.end());
+  std::sort(recs.begin(), recs.end(),
+            [](const record_ptr& a, const record_ptr& b) { return a->sequence < b->sequence; });
   std::vector<actor_metrics> out;
   for (auto& rec : recs)
     out.push_back(snapshot(*rec));
   return out;
+}
+
+void runtime_core::retire(const actor_record& rec) {
+  {
+    std::lock_guard<std::mutex> guard{records_mutex_};
+    if (auto it = records_.find(rec.spec.name); it != records_.end() && it->second.get() == &rec)
+      records_.erase(it);
+    if (rec.index < by_index_.size() && by_index_[rec.index].get() == &rec) {
+      by_index_[rec.index] = nullptr;
+      free_indices_.push_back(rec.index);
+    }
+  }
+  std::lock_guard<std::mutex> guard{report_mutex_};
+  for (std::size_t i = report_owners_.size(); i-- > 0;)
+    if (report_owners_[i] == &rec) {
+      report_.actors.erase(report_.actors.begin() + static_cast<std::ptrdiff_t>(i));
+      report_owners_.erase(report_owners_.begin() + static_cast<std::ptrdiff_t>(i));
+      ++report_.retired;
+      break;
+    }
 }
 
 result<actor_metrics> runtime_core::metrics(std::string_view name) const {

@@ -65,9 +65,11 @@ public:
   future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
   value_future submit_value(std::string_view actor, std::string_view request, const value& fields,
                             std::chrono::nanoseconds timeout);
-  /// A request for `actor` built from fields (not submitted).
+  /// A request for `actor` built from fields (not submitted). `holder` receives the actor's
+  /// record: keep it until the request is submitted (the request points at the record without
+  /// owning it, as a handle's requests do while their handle lives).
   result<request_ref> make_request(std::string_view actor, std::string_view request,
-                                   const value& fields) const;
+                                   const value& fields, record_ptr& holder) const;
   void submit_pipeline(request_ref parent, request_ref first, const type_tag* final_reply,
                        clock::duration timeout);
   value_future submit_pipeline_value(std::string_view actor, std::string_view request,
@@ -98,8 +100,13 @@ public:
   }
   /// Hands `e` to every subscriber that wants it. Called by the event loop.
   void publish(const event& e);
-  /// Records an actor's stop for the shutdown report. Called by the event loop.
-  void record_stopped(const stopped_event& e);
+  /// Records the stop of the actor behind `rec` for the shutdown report. Called by the loop.
+  void record_stopped(const actor_record& rec, const stopped_event& e);
+  /// Forgets a stopped actor that nothing can name any more (see `event_loop`): its name (if
+  /// still its own), its place in `metrics()` and the shutdown report (counted in `retired`),
+  /// and its index, which the next spawn may take. Called by the event loop, after the loop
+  /// itself let go of that index.
+  void retire(const actor_record& rec);
   const kind_registry& kinds() const noexcept { return kinds_; }
 
   // -- for the event loop and the workers ------------------------------------------------------
@@ -158,7 +165,9 @@ private:
   /// Name -> the actor that has it now (a stopped actor keeps its entry until the name is
   /// spawned again: handles to it, its counters and its stop stay reachable).
   std::map<std::string, record_ptr, std::less<>> records_;
-  std::vector<record_ptr> by_index_;          ///< in spawn order
+  std::vector<record_ptr> by_index_;        ///< by index; null where an actor was retired
+  std::vector<std::uint32_t> free_indices_; ///< indices of retired actors, for the next spawns
+  std::uint64_t next_sequence_ = 0;
   std::map<std::string, std::string> routes_; ///< from -> to
 
 public:
@@ -181,6 +190,8 @@ private:
   static actor_metrics snapshot(const actor_record& rec);
   std::mutex report_mutex_;
   shutdown_report report_;
+  /// Whose stop each entry of `report_.actors` is (identity only, never dereferenced).
+  std::vector<const actor_record*> report_owners_;
 
   std::mutex streams_mutex_;
   std::vector<std::weak_ptr<stream_control>> streams_;

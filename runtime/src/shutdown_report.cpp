@@ -16,12 +16,14 @@ std::uint64_t shutdown_report::cancelled() const noexcept {
 }
 
 std::string shutdown_report::to_string() const {
-  std::string s = "shutdown took " + format_duration(took) + "\\n";
+  std::string s = "shutdown took " + format_duration(took) + "\n";
   for (auto& a : actors)
     s += "  " + a.actor + ": completed " + std::to_string(a.completed) + ", cancelled " +
-         std::to_string(a.cancelled) + " (" + a.reason.message() + ")\\n";
+         std::to_string(a.cancelled) + " (" + a.reason.message() + ")\n";
+  if (retired > 0)
+    s += "  (" + std::to_string(retired) + " actors stopped and were retired earlier)\n";
   for (auto& line : stuck)
-    s += "  stuck: " + line + "\\n";
+    s += "  stuck: " + line + "\n";
   return s;
 }
 

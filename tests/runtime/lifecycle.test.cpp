@@ -2,7 +2,12 @@
 // draining stops, scoped actors, shutdown that always ends, use after stop, metrics.
 #include <catch2/catch.hpp>
 
+#include <malloc.h>
+
+#include <deque>
 #include <future>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "loopbridge/completion_queue.hpp"
@@ -332,6 +337,155 @@ TEST_CASE("a stuck blocking function: shutdown returns within its budget and nam
   CHECK(report.actors[0].cancelled == 2);
   CHECK_FALSE(report.clean());
   CHECK(&rt.stop() == &report); // idempotent
+}
+
+namespace {
+/// Actors `metrics()` lists whose name starts with `prefix`.
+std::size_t listed(runtime& rt, const std::string& prefix) {
+  std::size_t n = 0;
+  for (auto& m : rt.metrics())
+    n += m.name.rfind(prefix, 0) == 0 ? 1 : 0;
+  return n;
+}
+} // namespace
+
+TEST_CASE("finished one-shot tasks are forgotten as they go: a long-running host stays bounded",
+          "[lifecycle][retire]") {
+  // offload_separate makes an actor per call. Once its task ended, nothing can name it any
+  // more: the runtime forgets it (metrics, report, its record and slot) instead of keeping
+  // ~4.5 KB per task until the runtime stops.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto steady = lbtest::spawn_echo(rt, "steady");
+  REQUIRE(rt.offload_separate([](const cancel_token&) { return 0; }).get().ok()); // warm
+  REQUIRE(lbtest::eventually([&] { return listed(rt, "separate.") == 0; }));
+  auto heap_before = mallinfo2().uordblks;
+  constexpr int tasks = 500;
+  for (int i = 0; i < tasks; ++i) {
+    auto r = rt.offload_separate([i](const cancel_token&) { return i; }).get();
+    REQUIRE(r.ok());
+    REQUIRE(*r == i);
+  }
+  REQUIRE(lbtest::eventually([&] { return listed(rt, "separate.") == 0; }));
+  auto grown =
+      static_cast<std::int64_t>(mallinfo2().uordblks) - static_cast<std::int64_t>(heap_before);
+  INFO("heap grew by " << grown << " bytes over " << tasks << " tasks");
+  CHECK(grown < tasks * 512); // ~2,300 bytes per task stayed on this thread's heap before
+  CHECK(rt.metrics().size() == 1);
+  CHECK(rt.pool("separate.7").is(errc::not_found));
+  CHECK(rt.stop_actor("separate.7", 1s).get().is(errc::not_found));
+  CHECK(steady.call(echo_request{1}, 5s).ok()); // the loop's table still finds the live actor
+  auto& report = rt.stop();
+  CHECK(report.retired == tasks + 1);
+  REQUIRE(report.actors.size() == 1);
+  CHECK(report.actors[0].actor == "steady");
+}
+
+TEST_CASE("a stopped actor whose name went to a new one is retired; its handles stay stopped",
+          "[lifecycle][retire]") {
+  // The seed's worker-per-job pattern: a scoped actor under one name, job after job. Each
+  // earlier actor is forgotten once the next one took its name; a handle kept from the first
+  // one still answers with that actor's stop, and never reaches whichever actor reuses its
+  // place in the loop's table.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  actor_handle<echo> first;
+  constexpr int jobs = 50;
+  for (int job = 0; job < jobs; ++job) {
+    auto worker = scoped_actor<echo>::spawn(rt, echo_spec("job"));
+    REQUIRE(worker.ok());
+    REQUIRE(worker->handle().call(echo_request{job}, 5s).ok());
+    if (job == 0)
+      first = worker->handle();
+  }
+  REQUIRE(lbtest::eventually([&] { return rt.metrics().size() == 1; })); // the last "job" only
+  auto live = lbtest::spawn_echo(rt, "live"); // may take the first job's place
+  REQUIRE(live.call(echo_request{1}, 5s).ok());
+  auto stale = first.call(echo_request{2}, 5s);
+  REQUIRE(stale.is(errc::stopped));
+  CHECK(stale.error().message() == "job stopped");
+  CHECK(rt.metrics("live")->received == 1); // the stale request went nowhere
+  CHECK(rt.metrics("job")->received == 1);  // the name's latest actor, stopped
+  auto& report = rt.stop();
+  CHECK(report.retired == jobs - 1);
+  REQUIRE(report.actors.size() == 2); // in stop order
+  CHECK(report.actors[0].actor == "job");
+  CHECK(report.actors[1].actor == "live");
+  auto text = report.to_string();
+  CHECK(text.find("\n  live: completed 1, cancelled 0") != std::string::npos);
+  CHECK(text.find("(49 actors stopped and were retired earlier)\n") != std::string::npos);
+}
+
+TEST_CASE("requests through handles dropped right after submitting reach no freed or reused actor",
+          "[lifecycle][retire][concurrency]") {
+  // One thread runs job after job under one name (each retires the one before and may take
+  // its place); another submits through a handle to an earlier job and drops the handle at
+  // once, so the request may be the last thing pointing at that actor when the loop gets it.
+  // Every such request must answer with that job's stop, and the live job must see none of
+  // them (ASan checks the rest).
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  std::mutex mutex;
+  std::deque<actor_handle<echo>> earlier;
+  std::atomic<bool> done{false};
+  constexpr int jobs = 150;
+  std::atomic<int> answered{0}, wrong{0};
+  auto stale_submitter = std::async(std::launch::async, [&] {
+    while (!done.load() || !earlier.empty()) {
+      std::optional<actor_handle<echo>> h;
+      {
+        std::lock_guard<std::mutex> guard{mutex};
+        if (!earlier.empty()) {
+          h = std::move(earlier.front());
+          earlier.pop_front();
+        }
+      }
+      if (!h) {
+        std::this_thread::yield();
+        continue;
+      }
+      auto f = h->submit(echo_request{-1});
+      h.reset(); // the request may now hold the only pointer to that actor
+      if (!f.wait_for(5s)) {
+        ++wrong; // never answered
+        continue;
+      }
+      ++answered;
+      if (!f.get().is(errc::stopped))
+        ++wrong;
+    }
+  });
+  for (int job = 0; job < jobs; ++job) {
+    actor_handle<echo> finished;
+    {
+      auto worker = scoped_actor<echo>::spawn(rt, echo_spec("job"));
+      REQUIRE(worker.ok());
+      REQUIRE(worker->handle().call(echo_request{job}, 5s).ok());
+      CHECK(rt.metrics("job")->received == 1); // nothing stale reached the live job
+      finished = worker->handle();
+    } // stopped here
+    std::lock_guard<std::mutex> guard{mutex};
+    earlier.push_back(std::move(finished));
+  }
+  done = true;
+  REQUIRE(stale_submitter.wait_for(30s) == std::future_status::ready);
+  CHECK(answered == jobs);
+  CHECK(wrong == 0);
+  rt.stop();
+}
+
+TEST_CASE("shutdown keeps reverse start order when a new actor reuses a retired one's place",
+          "[lifecycle][retire][shutdown]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  lbtest::spawn_echo(rt, "first");
+  lbtest::spawn_echo(rt, "tmp");
+  REQUIRE(rt.stop_actor("tmp", 5s).get().ok());
+  lbtest::spawn_echo(rt, "tmp"); // the stopped "tmp" is retired: its place is free
+  REQUIRE(lbtest::eventually([&] { return rt.metrics().size() == 2; }));
+  lbtest::spawn_echo(rt, "third"); // takes that place, before the second "tmp"'s
+  auto& report = rt.stop();
+  REQUIRE(report.actors.size() == 3);
+  CHECK(report.actors[0].actor == "third");
+  CHECK(report.actors[1].actor == "tmp");
+  CHECK(report.actors[2].actor == "first");
+  CHECK(report.retired == 1);
 }
 
 TEST_CASE("shutdown stops actors in reverse start order", "[lifecycle][shutdown]") {

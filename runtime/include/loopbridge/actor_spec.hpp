@@ -48,7 +48,9 @@ struct actor_spec {
   mailbox_spec mailbox;
   restart_spec restart;
   /// Stop the actor once its workers finished this many requests (0: never): one-shot actors,
-  /// such as the thread `runtime::offload_separate` makes.
+  /// such as the thread `runtime::offload_separate` makes. Once stopped, a one-shot actor is
+  /// retired: its name is forgotten (`actor`, `metrics` and `stop_actor` answer
+  /// `loop.not_found`), handles to it answer with its stop, and it takes no routes.
   std::uint64_t stop_after = 0;
   /// Actors that must be ready before this one starts (and stop after it).
   std::vector<std::string> depends_on;

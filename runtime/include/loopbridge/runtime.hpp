@@ -119,7 +119,9 @@ public:
   /// and `url`); an empty map before that. `loop.not_found` if there is no such actor.
   result<value> ready_info(std::string_view name) const;
 
-  /// A snapshot of every actor's counters, in start order. Any thread, any time.
+  /// A snapshot of every actor's counters, in start order: the live actors and the stopped
+  /// ones that still hold their name (retired actors are not listed: see `shutdown_report`).
+  /// Any thread, any time.
   std::vector<actor_metrics> metrics() const;
   /// One actor's counters; `loop.not_found` if there is none.
   result<actor_metrics> metrics(std::string_view name) const;

@@ -12,8 +12,13 @@ namespace loopbridge {
 /// took, and anything it had to leave behind.
 struct shutdown_report {
   /// One `stopped` event per actor, in stop order (reverse start order): its reason, how many
-  /// requests it completed and how many had to be cancelled.
+  /// requests it completed and how many had to be cancelled. Actors retired before the
+  /// runtime stopped are counted in `retired` instead.
   std::vector<stopped_event> actors;
+  /// Actors that had stopped and were forgotten before the runtime stopped, not listed in
+  /// `actors`: one-shot actors whose task ended (`offload_separate`, `deliver`,
+  /// `stream_separate`), and stopped actors whose name went to a new actor.
+  std::uint64_t retired = 0;
   /// Threads that did not finish within the budget and were left behind, each with what it
   /// was doing (instance, the request it was running and for how long, what was queued).
   std::vector<std::string> stuck;

@@ -9,6 +9,7 @@
 
 #include "loopbridge/actor_spec.hpp"
 #include "loopbridge/detail/latency_histogram.hpp"
+#include "loopbridge/events.hpp"
 #include "loopbridge/kind.hpp"
 #include "loopbridge/params.hpp"
 
@@ -42,8 +43,11 @@ struct admission_state {
   std::atomic<std::uint32_t> waiters{0};
 };
 
-/// The runtime's record of one spawned actor name. Created by `runtime::spawn`, immutable
+/// The runtime's record of one spawned actor. Created by `runtime::spawn`, immutable
 /// afterwards (except its counters) and shared by host threads (handles) and the event loop.
+/// Once the actor stopped and nothing can name it any more (a finished one-shot actor, or one
+/// whose name went to a new actor), the loop *retires* it: the runtime forgets it and the
+/// record lives only as long as handles to it do (they answer with its `last_stop`).
 /// (The loop takes its own reference from a request's raw `target` pointer when that request
 /// overtakes the spawn message, hence `enable_shared_from_this`.)
 struct actor_record : std::enable_shared_from_this<actor_record> {
@@ -51,8 +55,11 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   const kind_descriptor* kind = nullptr;
   loopbridge::params params;
   loopbridge::execution mode = loopbridge::execution::scheduled;
-  /// Position in the event loop's table of targets.
+  /// Position in the event loop's table of targets. Positions are reused once an actor is
+  /// retired (see `event_loop`), so the spawn order is `sequence`, not this.
   std::uint32_t index = 0;
+  /// Spawn order: counts up across the runtime's life, never reused.
+  std::uint64_t sequence = 0;
   /// Effective capacity (the spec's, or the runtime default).
   std::size_t capacity = 0;
   /// Written by the event loop only.
@@ -68,6 +75,9 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// Set by the event loop when the actor stopped, before its `stopped` event goes out: from
   /// then on its name may be spawned again (see `runtime_core::name_in_use`).
   mutable std::atomic<bool> stopped{false};
+  /// What its stop announced; written by the event loop before `stopped` is set, read by the
+  /// event loop (answers for requests and stops that reach a retired actor).
+  mutable stopped_event last_stop;
 };
 
 } // namespace loopbridge::detail
