@@ -38,7 +38,6 @@ using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
 using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
 // actor -> itself
 using tick_atom = caf::atom_constant<caf::atom("lb_tick")>;
-using ready_timeout_atom = caf::atom_constant<caf::atom("lb_rdyto")>;
 using task_atom = caf::atom_constant<caf::atom("lb_task")>;
 using crash_atom = caf::atom_constant<caf::atom("lb_crash")>;
 

@@ -70,9 +70,6 @@ caf::behavior event_loop::make_behavior() {
       },
       [this](start_failed_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
              error& reason) { on_start_failed(t, i, token, std::move(reason)); },
-      [this](ready_timeout_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token) {
-        on_ready_timeout(t, i, token);
-      },
       [this](tick_atom) {
         on_tick();
         retire_noted();
@@ -93,6 +90,7 @@ void event_loop::on_exit() {
   targets_.clear();
   retired_.clear();
   doomed_.clear();
+  awaiting_ready_.clear();
   by_addr_.clear();
   core_.reset();
 }
@@ -159,8 +157,11 @@ void event_loop::start_instance(target& t, std::uint32_t i) {
   ++t.alive;
   monitor(inst.handle);
   by_addr_.emplace(inst.handle.address(), std::make_pair(t.record->index, i));
-  scheduled_send(self, clock::now() + t.record->spec.ready_timeout, ready_timeout_atom::value,
-                 t.record->index, i, inst.token);
+  auto now = clock::now();
+  auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
+  awaiting_ready_[inst.token] = {limit < time_point::max() - now ? now + limit : time_point::max(),
+                                 t.record->index, i};
+  arm_timer();
 }
 
 event_loop::target* event_loop::target_of(const actor_record& rec) const {
@@ -182,6 +183,7 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
     return;
   auto& t = *targets_[ti];
   auto& inst = *found;
+  awaiting_ready_.erase(token);
   inst.ready = true;
   t.ever_ready = true;
   LB_LOG(debug, "loop", label(*t.record, i) << " ready");
@@ -201,6 +203,7 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
     return;
   auto& t = *targets_[ti];
   auto& inst = *found;
+  awaiting_ready_.erase(token);
   LB_LOG(warning, "loop", "start of " << label(*t.record, i) << " failed: " << reason);
   if (core_->wants(event_type::start_failed))
     core_->publish(start_failed_event{t.record->spec.name, i, reason});
@@ -585,6 +588,8 @@ void event_loop::arm_timer() {
       next = std::min(next, t->stop_deadline);
   if (stopping_)
     next = std::min(next, shutdown_deadline_);
+  for (auto& [token, waiting] : awaiting_ready_) // few: instances between start and ready
+    next = std::min(next, waiting.deadline);
   if (next >= armed_)
     return;
   armed_ = next;
@@ -600,6 +605,14 @@ void event_loop::on_tick() {
   deadlines_.expire(now, [&](request_state* st) { expired.push_back(st); });
   for (auto* st : expired)
     expire(st);
+  std::vector<std::pair<std::uint32_t, awaiting_ready>> late;
+  for (auto& [token, waiting] : awaiting_ready_)
+    if (waiting.deadline <= now)
+      late.emplace_back(token, waiting);
+  for (auto& [token, waiting] : late) {
+    awaiting_ready_.erase(token);
+    on_ready_timeout(waiting.target, waiting.instance, token);
+  }
   for (auto& t : targets_)
     if (t && t->state == phase::draining && t->stop_deadline <= now)
       finish_stop(*t, error{errc::stopped, t->record->spec.name + " stopped: its stop deadline "
@@ -648,6 +661,7 @@ void event_loop::on_down(const caf::down_msg& msg) {
 
 void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) {
   auto& inst = t.instances[instance];
+  awaiting_ready_.erase(inst.token);
   inst.alive = false;
   inst.ready = false;
   inst.handle = nullptr;

@@ -38,8 +38,8 @@ class loop_thread;
 /// actor took — is retired outside the runtime's shutdown: its slot in `targets_` is freed and
 /// the runtime forgets it (its index goes to the next spawn), so a host that runs one-shot
 /// tasks or scoped actors forever holds only the live ones. Messages naming a target by index
-/// (ready, start failure, ready timeout) carry the instance's token, unique per incarnation, and
-/// are ignored when it does not match; stops and kills carry the record itself. A request
+/// (ready, start failure) and ready deadlines carry the instance's token, unique per
+/// incarnation, and are ignored when it does not match; stops and kills carry the record. A request
 /// submitted through a handle to a retired actor is answered with its `last_stop`; the loop
 /// keeps retired records (`retired_`) until no handle holds them and one complete drain of
 /// the submissions inbox has passed since, so such a request never points at freed memory.
@@ -185,6 +185,16 @@ private:
   std::vector<std::uint32_t> to_retire_;      ///< targets to check at the end of a handler
   std::vector<record_ptr> retired_;           ///< retired, perhaps still held by handles
   std::vector<record_ptr> doomed_;            ///< sole owner since the last complete drain
+  /// Instances started and not yet ready (or failed), by token: when their `ready_timeout`
+  /// ends. Kept here rather than as a timer message per instance, so an instance that became
+  /// ready leaves nothing behind (a one-shot task per call would otherwise keep ~300 bytes per
+  /// call pending for the whole timeout).
+  struct awaiting_ready {
+    time_point deadline;
+    std::uint32_t target = 0;
+    std::uint32_t instance = 0;
+  };
+  std::unordered_map<std::uint32_t, awaiting_ready> awaiting_ready_;
 };
 
 } // namespace loopbridge::detail

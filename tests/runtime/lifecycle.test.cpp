@@ -369,7 +369,7 @@ TEST_CASE("finished one-shot tasks are forgotten as they go: a long-running host
   auto grown =
       static_cast<std::int64_t>(mallinfo2().uordblks) - static_cast<std::int64_t>(heap_before);
   INFO("heap grew by " << grown << " bytes over " << tasks << " tasks");
-  CHECK(grown < tasks * 512); // ~2,300 bytes per task stayed on this thread's heap before
+  CHECK(grown < tasks * 128); // ~2,300 bytes per task stayed on this thread's heap before
   CHECK(rt.metrics().size() == 1);
   CHECK(rt.pool("separate.7").is(errc::not_found));
   CHECK(rt.stop_actor("separate.7", 1s).get().is(errc::not_found));
