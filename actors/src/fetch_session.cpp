@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string_view>
@@ -28,6 +29,32 @@ bool ascii_iequals(std::string_view a, std::string_view lower) {
 
 std::chrono::nanoseconds micros(curl_off_t us) {
   return std::chrono::microseconds(us);
+}
+
+bool set_in_environment(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v && *v; // libcurl ignores an empty proxy
+}
+
+/// Whether libcurl would find a proxy for one of `schemes` in the environment: the variable
+/// `<scheme>_proxy`, its upper-case form (never for http: libcurl does not read HTTP_PROXY),
+/// or `all_proxy`/`ALL_PROXY`.
+bool proxy_in_environment(const std::vector<std::string>& schemes) {
+  if (set_in_environment("all_proxy") || set_in_environment("ALL_PROXY"))
+    return true;
+  for (auto scheme : schemes) {
+    for (auto& c : scheme)
+      c = ascii_lower(c);
+    if (set_in_environment(scheme + "_proxy"))
+      return true;
+    if (scheme == "http")
+      continue;
+    for (auto& c : scheme)
+      c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    if (set_in_environment(scheme + "_PROXY"))
+      return true;
+  }
+  return false;
 }
 
 } // namespace
@@ -128,6 +155,7 @@ fetch_session::fetch_session(fetch_settings s)
   share_ = curl_share_init();
   for (auto& p : settings_.schemes)
     protocols_ += (protocols_.empty() ? "" : ",") + p;
+  proxy_in_environment_ = proxy_in_environment(settings_.schemes);
   for (auto& [k, v] : settings_.headers)
     session_headers_ = curl_slist_append(session_headers_, (k + ": " + v).c_str());
 }
@@ -302,6 +330,11 @@ void fetch_session::configure(CURL* e) {
     curl_easy_setopt(e, CURLOPT_CAINFO, s.ca_file.c_str());
   if (!s.user_agent.empty())
     curl_easy_setopt(e, CURLOPT_USERAGENT, s.user_agent.c_str());
+  if (!proxy_in_environment_) {
+    // No proxy: said once here instead of libcurl looking it up (and no_proxy) per transfer.
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  }
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &transfer::on_body);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &transfer::on_header);
   // No progress callback: a cancelled transfer is removed by the I/O thread when `cancel`

@@ -114,7 +114,11 @@ private:
   /// a new one goes at the end without a search.
   transfer* first_deadline_ = nullptr;
   transfer* last_deadline_ = nullptr;
-  std::string protocols_;                 ///< the allowed schemes, as libcurl takes them
+  std::string protocols_; ///< the allowed schemes, as libcurl takes them
+  /// The environment names a proxy for an allowed scheme (read once, when the session is
+  /// made). Without one, the session tells libcurl so, which spares it reading five
+  /// environment variables for every transfer (~1.4 k instructions of ~80 k per request).
+  bool proxy_in_environment_ = false;
   curl_slist* session_headers_ = nullptr; ///< the session's headers (for plain GETs)
   /// Set while the I/O thread is about to wait in (or waits in) curl_multi_poll: only then
   /// does `submit` wake it. On a cache line of its own: submitters read it for every request,

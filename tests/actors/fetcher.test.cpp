@@ -212,6 +212,35 @@ TEST_CASE("URLs the quick check accepts and the ones it leaves to libcurl's pars
   CHECK(s.get("Ftp://127.0.0.1/x").is(fetch_errc::scheme_not_allowed));
 }
 
+namespace {
+/// Sets an environment variable for its lifetime (only while no runtime thread may read it).
+struct scoped_env {
+  std::string name;
+  scoped_env(std::string n, const std::string& value) : name(std::move(n)) {
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~scoped_env() { ::unsetenv(name.c_str()); }
+};
+} // namespace
+
+TEST_CASE("a proxy named in the environment when the session starts is used", "[fetcher]") {
+  // The origin stands in for the proxy: a request for a host that does not exist reaches it
+  // (and is answered with some status) only if the fetcher went through the proxy; without
+  // the variable it fails at the name lookup.
+  for (auto variable : {"http_proxy", "all_proxy"}) {
+    INFO(variable);
+    site s; // its fetcher's session started without the variable: it uses no proxy
+    // Seen by the next fetcher's session when it starts (libcurl reads it per transfer).
+    scoped_env proxy{variable, "http://127.0.0.1:" + std::to_string(s.info().port)};
+    REQUIRE(s.rt.spawn("proxied", "fetcher", value::map{}).ok());
+    auto proxied = s.rt.actor<fetcher>("proxied").value();
+    auto r = proxied.call(fetch_request::get("http://proxied.invalid/small.bin"), 10s);
+    INFO((r ? "status " + std::to_string(r->status) : r.error().message()));
+    REQUIRE(r.ok()); // the origin answered for a host that does not exist
+    CHECK(s.get("http://proxied.invalid/small.bin", 10s).is(fetch_errc::dns));
+  }
+}
+
 TEST_CASE("status codes are data; raise_for_status makes them errors", "[fetcher]") {
   site s;
   auto missing = s.get("/nope.bin");

@@ -173,6 +173,11 @@ class fetcher_worker;
 /// thread drives all transfers (`curl_multi_poll`); requests reach it through a queue and a
 /// wake-up, replies return as messages, so thousands of requests are in flight without a thread
 /// each. `max_connections` caps sockets, not requests.
+///
+/// Proxies come from the environment, as libcurl reads them (`http_proxy`, `https_proxy` or
+/// `HTTPS_PROXY`, `all_proxy` or `ALL_PROXY`, and `no_proxy`): if none names a proxy for an
+/// allowed scheme when the session starts, the session uses none and does not look again for
+/// every transfer; otherwise libcurl reads them for every transfer.
 struct fetcher {
   static constexpr const char* name = "fetcher";
   using requests = request_list<fetch_request>;
