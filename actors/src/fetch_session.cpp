@@ -107,7 +107,9 @@ struct fetch_session::transfer {
       t->too_large = true;
       return 0; // aborts the transfer now, before downloading the rest
     }
-    t->reply.body.insert(t->reply.body.end(), data, data + bytes);
+    // As bytes of the body's own type: the insert is then one memmove, not a converting loop.
+    auto* from = reinterpret_cast<const std::uint8_t*>(data);
+    t->reply.body.insert(t->reply.body.end(), from, from + bytes);
     return bytes;
   }
 
