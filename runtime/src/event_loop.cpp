@@ -778,7 +778,7 @@ void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
   if (!found || found->state == phase::stopped) {
     auto* typed = static_cast<reply_state<stopped_event>*>(ref.get());
     if (typed->try_claim()) {
-      typed->reply.emplace(found ? found->last_stopped : rec->last_stop);
+      typed->reply.emplace(rec->last_stop);
       typed->publish();
     }
     typed->mark_settled();
@@ -815,19 +815,19 @@ void event_loop::finish_stop(target& t, error reason) {
   for (auto& inst : t.instances)
     if (inst.alive && inst.handle)
       send_exit(inst.handle, caf::exit_reason::user_shutdown);
-  t.last_stopped = stopped_event{t.record->spec.name, t.stop_reason, t.finished, t.dropped};
-  t.record->last_stop = t.last_stopped;
+  auto& stop = t.record->last_stop;
+  stop = stopped_event{t.record->spec.name, t.stop_reason, t.finished, t.dropped};
   t.record->stopped.store(true, std::memory_order_release); // its name is free from now on
   LB_LOG(info, "loop",
          t.record->spec.name << " stopped: " << t.stop_reason.message() << " (completed "
                              << t.finished << ", cancelled " << t.dropped << ")");
-  core_->record_stopped(*t.record, t.last_stopped);
+  core_->record_stopped(*t.record, stop);
   if (core_->wants(event_type::stopped))
-    core_->publish(t.last_stopped);
+    core_->publish(stop);
   for (auto& w : t.stop_waiters) {
     auto* typed = static_cast<reply_state<stopped_event>*>(w.get());
     if (typed->try_claim()) {
-      typed->reply.emplace(t.last_stopped);
+      typed->reply.emplace(stop);
       typed->publish();
     }
     typed->mark_settled();

@@ -79,7 +79,6 @@ private:
     error stop_reason;
     std::uint64_t finished = 0;          ///< requests whose worker reported them finished
     std::uint64_t dropped = 0;           ///< requests resolved by the loop without their worker
-    stopped_event last_stopped;          ///< what the stop announced
     std::int64_t route_to = -1;          ///< where pipeline stages continue, or -1
     std::vector<std::uint32_t> upstream; ///< targets routing into this one (credit)
     std::deque<time_point> restarts;     ///< restart times within the budget's period

@@ -440,13 +440,11 @@ future<stopped_event> runtime_core::stop_actor(std::string_view name,
   st->deadline = clock::now() + timeout;
   // The record travels along: the loop may have retired the actor by the time this arrives.
   if (!send_to_loop(stop_actor_atom::value, request_ref{st}, *rec)) {
-    // The runtime already stopped: answer with the actor's recorded stop, if any (the latest
-    // one: a name spawned again after a stop appears once per actor that had it).
-    std::lock_guard<std::mutex> guard{report_mutex_};
-    auto it = std::find_if(report_.actors.rbegin(), report_.actors.rend(),
-                           [&](auto& e) { return e.actor == name; });
-    if (it != report_.actors.rend() && st->try_claim()) {
-      st->reply.emplace(*it);
+    // The runtime already stopped: answer with the stop of the name's latest actor, if the
+    // loop recorded one (it writes `last_stop` before setting `stopped`).
+    auto& found = **rec;
+    if (found.stopped.load(std::memory_order_acquire) && st->try_claim()) {
+      st->reply.emplace(found.last_stop);
       st->publish();
     } else {
       st->fail(error{errc::stopped, "the runtime is stopped"});
