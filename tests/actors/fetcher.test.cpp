@@ -344,6 +344,40 @@ TEST_CASE("redirects are followed within limits and schemes", "[fetcher][errors]
   CHECK(s.get("/loop").is(fetch_errc::protocol));
 }
 
+TEST_CASE("a reused handle fetches each request's own URL, redirected or not", "[fetcher]") {
+  // One connection, one request at a time: every request runs on the same transfer, which keeps
+  // its parsed URL for the next request to the same URL and parses a new one otherwise; a
+  // request with headers of its own resets the handle.
+  site s{value{{"max_connections", 1}}};
+  auto moved = fault_on("/moved");
+  moved.status = 302;
+  moved.location = "/small.bin";
+  s.faults({moved});
+  struct step {
+    std::string path;
+    bool own_header;
+    std::string lands_on;
+  };
+  std::vector<step> steps{{"/small.bin", false, "/small.bin"}, {"/large.bin", false, "/large.bin"},
+                          {"/moved", false, "/small.bin"},     {"/moved", false, "/small.bin"},
+                          {"/large.bin", false, "/large.bin"}, {"/large.bin", true, "/large.bin"},
+                          {"/large.bin", false, "/large.bin"}, {"/small.bin", false, "/small.bin"},
+                          {"/moved", true, "/small.bin"},      {"/large.bin", false, "/large.bin"}};
+  for (auto& st : steps) {
+    INFO("step " << (&st - steps.data()) << ": " << st.path
+                 << (st.own_header ? " with a header of its own" : ""));
+    fetch_request q = fetch_request::get(s.url + st.path);
+    if (st.own_header)
+      q.headers["X-Step"] = "1";
+    auto r = s.fetch.call(std::move(q), 30s);
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+    CHECK(r->effective_url == s.url + st.lands_on);
+    CHECK(r->body == (st.lands_on == "/small.bin" ? s.small : s.large));
+  }
+  CHECK(s.info().connections == 1);
+}
+
 TEST_CASE("https: an unknown certificate is refused; trusted with its CA file", "[fetcher][tls]") {
   auto scratch = scratch_dir();
   auto dir = scratch.path();
