@@ -46,7 +46,8 @@ struct fetch_settings {
 /// its next round); replies go out through each request's responder from the I/O thread. At
 /// most a bounded number of transfers are active at once (easy handles exist only for them);
 /// the rest wait as jobs, so 5,000 outstanding requests cost little memory. Easy handles are
-/// reused: one that served a plain GET keeps the session's options for the next plain GET.
+/// reused: one that served a plain GET keeps the session's options for the next plain GET, and
+/// every handle keeps its last URL parsed for the next request to the same URL.
 ///
 /// Threads: `run` on the session's own thread; `submit`, `cancel`, `stop`, `describe` from any.
 class fetch_session {
