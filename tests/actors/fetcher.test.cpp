@@ -689,3 +689,39 @@ TEST_CASE("the fetcher against nginx: files, a 404 as data, keep-alive counted b
     most = std::max(most, n);
   CHECK(most >= (5 + 640) / 4); // requests were spread over at most 4 reused connections
 }
+
+TEST_CASE("cookies live in their session: sent back on every handle, kept from other sessions",
+          "[fetcher][nginx]") {
+  auto scratch = scratch_dir();
+  lbtest::nginx_options opts;
+  opts.server_extra = R"(
+    location = /app/login { add_header Set-Cookie "lb_session=s1; Path=/app"; return 200 "in"; }
+    location = /app/whoami { return 200 "[$http_cookie]"; }
+    location = /elsewhere/whoami { return 200 "[$http_cookie]"; })";
+  lbtest::nginx_server nginx{scratch.path(), opts};
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  REQUIRE(rt.spawn("alice", "fetcher", {{"max_connections", 8}}).ok());
+  REQUIRE(rt.spawn("bob", "fetcher", {{"max_connections", 8}}).ok());
+  auto alice = rt.actor<fetcher>("alice").value();
+  auto bob = rt.actor<fetcher>("bob").value();
+  auto body_of = [&](const actor_handle<fetcher>& who, const std::string& path) {
+    auto r = who.call(fetch_request::get(nginx.url() + path), 30s);
+    REQUIRE(r.ok());
+    REQUIRE(r->status == 200);
+    return std::string{r->body.begin(), r->body.end()};
+  };
+  CHECK(body_of(alice, "/app/whoami") == "[]");
+  CHECK(body_of(alice, "/app/login") == "in");
+  CHECK(body_of(alice, "/app/whoami") == "[lb_session=s1]");
+  // 32 at once run on up to 8 handles and connections: every one sends the session's cookie.
+  std::vector<future<fetch_reply>> fs;
+  for (int i = 0; i < 32; ++i)
+    fs.push_back(alice.submit(fetch_request::get(nginx.url() + "/app/whoami")));
+  for (auto& f : fs) {
+    auto r = f.get();
+    REQUIRE(r.ok());
+    CHECK(std::string(r->body.begin(), r->body.end()) == "[lb_session=s1]");
+  }
+  CHECK(body_of(alice, "/elsewhere/whoami") == "[]"); // outside the cookie's path
+  CHECK(body_of(bob, "/app/whoami") == "[]");         // another session: none of alice's
+}
