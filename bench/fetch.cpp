@@ -3,6 +3,8 @@
 //   - loopbridge: host thread -> loop -> fetcher (one libcurl multi session on its own I/O
 //     thread), a window of outstanding futures kept full through a completion_queue;
 //   - a raw libcurl multi loop (one thread, curl_multi_poll, easy handles reused): the ceiling;
+//   - the same loop given the URL parsed once (CURLOPT_CURLU, as the session does):
+//     informational, so that what the parsed URL is worth is not mistaken for the runtime's;
 //   - Python aiohttp, one ClientSession, Semaphore + gather (baselines/fetch_aiohttp.py);
 //   - wrk -t1 with a Lua script (baselines/fetch_check.lua), duration-based.
 // Every contender checks every response (status 200, exact body size) and reports its errors.
