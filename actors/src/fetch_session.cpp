@@ -106,8 +106,14 @@ struct fetch_session::transfer {
   char errbuf[CURL_ERROR_SIZE] = {};
 
   transfer(CURL* e, responder<fetch_reply> p) : easy(e), r(std::move(p)) {}
-  /// Frees the parsed URL; the owner cleans up `easy` first (it may point at `url`).
-  ~transfer() { curl_url_cleanup(url); }
+  /// Frees the handle and what it points at (its header list, its parsed URL), in that order.
+  /// The owner removes the handle from the multi handle first, if it was added.
+  ~transfer() {
+    forget_cookie_files(easy);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(headers);
+    curl_url_cleanup(url);
+  }
   transfer(const transfer&) = delete;
   transfer& operator=(const transfer&) = delete;
 
@@ -201,11 +207,8 @@ fetch_session::fetch_session(fetch_settings s)
 
 fetch_session::~fetch_session() {
   for (auto* pool : {&plain_, &spare_})
-    for (auto* t : *pool) {
-      forget_cookie_files(t->easy);
-      curl_easy_cleanup(t->easy);
+    for (auto* t : *pool)
       delete t;
-    }
   curl_slist_free_all(session_headers_);
   if (multi_)
     curl_multi_cleanup(multi_);
@@ -310,9 +313,6 @@ void fetch_session::run() {
   for (auto* t : active_) {
     t->r.fail(error{errc::stopped, "the fetcher stopped"});
     curl_multi_remove_handle(multi_, t->easy);
-    forget_cookie_files(t->easy);
-    curl_easy_cleanup(t->easy);
-    curl_slist_free_all(t->headers);
     delete t;
   }
   active_.clear();
