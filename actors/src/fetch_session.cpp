@@ -12,6 +12,9 @@ namespace loopbridge::actors {
 
 namespace {
 
+/// Requests the I/O thread takes from the intake per round before it drives its transfers.
+constexpr std::size_t intake_budget = 256;
+
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -226,39 +229,19 @@ void fetch_session::run() {
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, settings_.max_connections);
   if (settings_.max_per_host > 0)
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, settings_.max_per_host);
-  // Swapped with the incoming queues each round, so both keep their capacity.
-  std::vector<job> jobs;
-  std::vector<std::uint64_t> cancels;
   std::vector<transfer*> done;
+  bool serve_more = true; // the intake may hold requests from before the thread ran
   for (;;) {
-    bool stop;
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      jobs.swap(incoming_);
-      cancels.swap(cancels_);
-      stop = stopping_;
-    }
-    for (auto& j : jobs)
-      waiting_.push_back(std::move(j));
-    jobs.clear();
-    if (stop) {
+    if (stopping_.load(std::memory_order_acquire)) {
       for (auto& j : waiting_)
         j.r.fail(error{errc::stopped, "the fetcher stopped"});
       waiting_.clear();
       break;
     }
-    for (auto id : cancels) {
-      // A linear search: cancels are rare, and active transfers are at most `active_limit_`.
-      // Not found: still waiting (skipped when its turn comes) or already done.
-      auto it = std::find_if(active_.begin(), active_.end(),
-                             [id](const transfer* t) { return t->id == id; });
-      if (it == active_.end())
-        continue;
-      auto* t = *it;
-      t->r.fail(error{errc::cancelled, "cancelled by the host"});
-      release(t); // removes the handle: the connection is closed or returned
-    }
-    cancels.clear();
+    // The fetcher's handler runs here for each waiting request (`accept`), and `on_cancel` for
+    // each cancel (`cancel`).
+    if (intake_ && (rung_.exchange(false, std::memory_order_acq_rel) || serve_more))
+      serve_more = intake_->serve(intake_budget);
     // Start waiting transfers while below the limit; skip the ones cancelled meanwhile.
     auto now = std::chrono::steady_clock::now();
     while (active_.size() < active_limit_ && !waiting_.empty()) {
@@ -297,16 +280,13 @@ void fetch_session::run() {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(first_deadline_->deadline - now);
       timeout_ms = std::min<long>(timeout_ms, static_cast<long>(left.count()));
     }
-    // Submitters wake the poll only while `asleep_` is set (a wake-up is a syscall on their
-    // side and one more on this one). It is set before the last look at the queues: a
-    // submission either is seen here or finds it set and wakes the poll.
-    asleep_.store(true);
-    bool more;
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      more = !incoming_.empty() || !cancels_.empty() || stopping_;
-    }
-    if (!more)
+    if (serve_more)
+      continue;
+    // `wake` interrupts the poll only while `asleep_` is set (a wake-up is a syscall on the
+    // loop's side and one more on this one). It is set before the last look at `rung_`: a
+    // wake-up either is seen here or finds it set and interrupts the poll.
+    asleep_.store(true, std::memory_order_seq_cst);
+    if (!rung_.load(std::memory_order_seq_cst) && !stopping_.load(std::memory_order_seq_cst))
       curl_multi_poll(multi_, nullptr, 0, static_cast<int>(timeout_ms), nullptr);
     asleep_.store(false, std::memory_order_relaxed);
   }
@@ -559,33 +539,34 @@ void fetch_session::release(transfer* t) {
   (keeps_options ? plain_ : spare_).push_back(t);
 }
 
-void fetch_session::submit(fetch_request req, responder<fetch_reply> r) {
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    if (!stopping_ && ok()) {
-      incoming_.push_back(job{std::move(req), std::move(r)}); // leaves `r` empty
-    }
+void fetch_session::accept(fetch_request req, responder<fetch_reply> r) {
+  if (!ok()) {
+    r.fail(error{errc::stopped, "the fetcher has no session"});
+    return;
   }
-  if (r.pending())
-    r.fail(error{errc::stopped, ok() ? "the fetcher stopped" : "the fetcher has no session"});
-  else if (multi_ && asleep_.load(std::memory_order_relaxed) && asleep_.exchange(false))
-    curl_multi_wakeup(multi_); // read first: a busy I/O thread's line is not written to
+  waiting_.push_back(job{std::move(req), std::move(r)});
 }
 
 void fetch_session::cancel(std::uint64_t id) {
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    cancels_.push_back(id);
-  }
-  if (multi_)
+  // A linear search: cancels are rare, and active transfers are at most `active_limit_`.
+  // Not found: still waiting (skipped when its turn comes) or already done.
+  auto it = std::find_if(active_.begin(), active_.end(),
+                         [id](const transfer* t) { return t->id == id; });
+  if (it == active_.end())
+    return;
+  auto* t = *it;
+  t->r.fail(error{errc::cancelled, "cancelled by the host"});
+  release(t); // removes the handle: the connection is closed or returned
+}
+
+void fetch_session::wake() noexcept {
+  rung_.store(true, std::memory_order_seq_cst);
+  if (multi_ && asleep_.load(std::memory_order_seq_cst) && asleep_.exchange(false))
     curl_multi_wakeup(multi_);
 }
 
 void fetch_session::stop() {
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    stopping_ = true;
-  }
+  stopping_.store(true, std::memory_order_seq_cst);
   if (multi_)
     curl_multi_wakeup(multi_);
 }

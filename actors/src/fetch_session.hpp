@@ -41,15 +41,18 @@ struct fetch_settings {
 };
 
 /// One HTTP session: a libcurl multi handle and a share handle, driven by one I/O thread
-/// (`run`). Other threads hand it work with `submit` and `cancel`, which queue and wake the
-/// thread (`curl_multi_wakeup`) if it waits for sockets (a busy thread picks the queue up on
-/// its next round); replies go out through each request's responder from the I/O thread. At
+/// (`run`). The fetcher's requests reach that thread straight from the event loop: the thread
+/// serves the instance's `request_intake` every round, so the fetcher's handler (URL checks
+/// included) and `on_cancel` run on it and hand it work with `accept` and `cancel`; the loop's
+/// doorbell calls `wake`, which interrupts the poll (`curl_multi_wakeup`) only while the thread
+/// waits in it. Replies go out through each request's responder from the I/O thread. At
 /// most a bounded number of transfers are active at once (easy handles exist only for them);
 /// the rest wait as jobs, so 5,000 outstanding requests cost little memory. Easy handles are
 /// reused: one that served a plain GET keeps the session's options for the next plain GET, and
 /// every handle keeps its last URL parsed for the next request to the same URL.
 ///
-/// Threads: `run` on the session's own thread; `submit`, `cancel`, `stop`, `describe` from any.
+/// Threads: `run`, `accept` and `cancel` on the session's own thread; `wake`, `stop` and
+/// `describe` from any; `serve_from` before `run` starts.
 class fetch_session {
 public:
   explicit fetch_session(fetch_settings s);
@@ -58,13 +61,18 @@ public:
   /// False if libcurl could not create the session's handles (then `run` returns at once and
   /// every request fails).
   bool ok() const noexcept { return multi_ && share_; }
+  /// The requests this session's thread serves (before `run`).
+  void serve_from(std::shared_ptr<request_intake> intake) { intake_ = std::move(intake); }
   /// The I/O loop; returns after `stop`, having ended every request it still held with
-  /// `loop.stopped`. Requests submitted before it runs wait for it.
+  /// `loop.stopped`.
   void run();
-  /// Queues a request (its URL already checked). Fails it at once if the session stopped.
-  void submit(fetch_request req, responder<fetch_reply> r);
-  /// Aborts the transfer of request `id` (its socket is freed), if the session holds it.
+  /// Takes a request (its URL already checked) to start when a transfer is free. I/O thread.
+  void accept(fetch_request req, responder<fetch_reply> r);
+  /// Aborts the transfer of request `id` (its socket is freed), if the session holds it;
+  /// a request still waiting is skipped when its turn comes. I/O thread.
   void cancel(std::uint64_t id);
+  /// Requests or cancels wait in the intake: interrupts the poll if the thread waits in it.
+  void wake() noexcept;
   void stop();
   /// For shutdown reports: transfers active and queued.
   std::string describe();
@@ -96,10 +104,8 @@ private:
   CURLM* multi_ = nullptr;
   CURLSH* share_ = nullptr;
 
-  std::mutex mutex_; ///< guards the incoming queues and `stopping_`
-  std::vector<job> incoming_;
-  std::vector<std::uint64_t> cancels_;
-  bool stopping_ = false;
+  std::shared_ptr<request_intake> intake_;
+  std::atomic<bool> stopping_{false};
 
   // I/O thread only:
   std::deque<job> waiting_;
@@ -122,9 +128,11 @@ private:
   bool proxy_in_environment_ = false;
   curl_slist* session_headers_ = nullptr; ///< the session's headers (for plain GETs)
   /// Set while the I/O thread is about to wait in (or waits in) curl_multi_poll: only then
-  /// does `submit` wake it. On a cache line of its own: submitters read it for every request,
-  /// and the I/O thread writes the counters below every round.
+  /// does `wake` interrupt it. On a cache line of its own, with `rung_` (set by `wake`): the
+  /// loop reads them for every wake-up, and the I/O thread writes the counters below every
+  /// round.
   alignas(64) std::atomic<bool> asleep_{false};
+  std::atomic<bool> rung_{false};
   alignas(64) std::atomic<std::size_t> active_count_{0};
   std::atomic<std::size_t> waiting_count_{0};
 };

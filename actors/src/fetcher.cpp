@@ -274,9 +274,14 @@ std::vector<param_problem> fetcher::validate(const loopbridge::params& p) {
 fetcher_worker::fetcher_worker(worker_context& ctx)
     : session_(std::make_shared<fetch_session>(settings_from(ctx.params()))) {
   // The session's handles exist once it is constructed (a failure throws, which fails the
-  // start); its I/O thread picks up whatever was submitted before it ran.
+  // start). Requests go straight to its I/O thread, which runs this worker's handlers.
   if (!session_->ok())
     throw std::runtime_error("libcurl could not create an HTTP session");
+  session_->serve_from(
+      ctx.serve_on_own_thread([weak = std::weak_ptr<fetch_session>(session_)] {
+        if (auto s = weak.lock())
+          s->wake();
+      }));
   ctx.start_thread(
       "lb.fetch." + ctx.actor_name(), [session = session_] { session->run(); },
       [weak = std::weak_ptr<fetch_session>(session_)] {
@@ -298,7 +303,7 @@ void fetcher_worker::handle(fetch_request& req, responder<fetch_reply>& r) {
     r.fail(error{fetch_errc::bad_url, "'" + req.method + "' is not an HTTP method"});
     return;
   }
-  session_->submit(std::move(req), std::move(r));
+  session_->accept(std::move(req), std::move(r));
 }
 
 void fetcher_worker::on_cancel(std::uint64_t request_id) {

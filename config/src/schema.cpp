@@ -234,11 +234,12 @@ const std::vector<key_doc>& topology_keys() {
       k("", "workload", "map", "", "What `loopbridge run` drives through the topology."),
 
       range(k("runtime", "scheduler_threads", "integer", "0",
-              "Scheduler threads for scheduled actors; 0 = max(cores, 4)."),
+              "Threads that run scheduled actors, in parallel; 0 = one per core."),
             0, 256),
-      k("runtime", "scheduler_idle_poll", "duration", "100ms",
-        "How often an idle scheduler thread wakes to steal work queued behind a busy one "
-        "(at least 1 ms; work from outside the scheduler wakes it at once)."),
+      k("runtime", "slow_handler", "duration", "100ms",
+        "A handler (or anything on the event loop's thread) running longer than this is "
+        "reported while it runs: a warning, a slow_handler event and a metrics count; 0 = "
+        "off."),
       k("runtime", "default_deadline", "duration", "30s",
         "Deadline of requests submitted without one."),
       k("runtime", "shutdown_budget", "duration", "10s",
@@ -249,7 +250,8 @@ const std::vector<key_doc>& topology_keys() {
       choices(k("runtime", "log_level", "enum", "warning", "Log threshold (LOOPBRIDGE_LOG wins)."),
               {"trace", "debug", "info", "warning", "error", "off"}),
       k("runtime", "loop_spin", "duration", "100us",
-        "The most the event-loop thread spins for new work before it parks (adaptive)."),
+        "The most the event-loop thread and each idle scheduler thread spin for new work "
+        "before they park (adaptive)."),
       k("runtime", "host_spin", "duration", "10us",
         "How long one host thread waiting on a future spins before it parks."),
 

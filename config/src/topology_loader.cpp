@@ -87,9 +87,9 @@ private:
       if (key == "scheduler_threads") {
         if (auto i = yaml_.integer(v, path, 0, 256))
           out.scheduler_threads = static_cast<std::size_t>(*i);
-      } else if (key == "scheduler_idle_poll") {
-        if (auto d = yaml_.duration(v, path, false))
-          out.scheduler_idle_poll = *d;
+      } else if (key == "slow_handler") {
+        if (auto d = yaml_.duration(v, path, true))
+          out.slow_handler = *d;
       } else if (key == "default_deadline") {
         if (auto d = yaml_.duration(v, path, false))
           out.default_deadline = *d;

@@ -5,6 +5,7 @@
 #include "admission.hpp"
 #include "loop_thread.hpp"
 #include "runtime_core.hpp"
+#include "tuning.hpp"
 #include "worker_actor.hpp"
 
 #include "loopbridge/detail/stop_request.hpp"
@@ -14,8 +15,6 @@ namespace loopbridge::detail {
 
 namespace {
 
-/// Requests taken from the inbox per drain message before the loop lets others run.
-constexpr int drain_budget = 1024;
 
 std::string label(const actor_record& rec, std::uint32_t instance) {
   return rec.spec.name + "/" + std::to_string(instance);
@@ -97,11 +96,11 @@ void event_loop::on_exit() {
 
 // -- spawning and readiness -----------------------------------------------------------------------
 
-std::uint32_t event_loop::new_token() noexcept {
-  auto token = next_token_++;
-  if (next_token_ >= request_state::started_owner_bit)
-    next_token_ = 1;
-  return token;
+std::uint32_t event_loop::next_token(std::uint32_t previous, std::uint32_t i) noexcept {
+  // Low bits: the instance; high bits (below the started bit): the incarnation, never 0.
+  constexpr std::uint32_t generations = (request_state::started_owner_bit >> instance_bits) - 1;
+  auto generation = (previous >> instance_bits) % generations + 1;
+  return (generation << instance_bits) | i;
 }
 
 void event_loop::on_spawn(record_ptr rec) {
@@ -120,16 +119,18 @@ void event_loop::on_spawn(record_ptr rec) {
     }
   auto t = std::make_unique<target>();
   t->record = rec;
-  // A dedicated thread serves one request at a time: hand it one more so it never idles
-  // waiting for the loop. A single scheduled instance takes as many as the capacity allows; in
-  // a pool each takes at most 64, so the rest wait in the pool's queue and every instance gets
-  // its share (the first one ready does not swallow the backlog).
+  // In flight per ready instance. A dedicated thread runs one request at a time: one more
+  // waits in the lane for whichever instance is free first, so no thread idles waiting for the
+  // loop. A single scheduled instance takes as many as the capacity allows; in a pool each
+  // ready instance adds 64, and the rest wait in the actor's queue, where admission and
+  // `drop_oldest` still reach them.
   t->per_instance_limit =
       rec->mode == execution::dedicated_thread ? 2u
       : rec->spec.count > 1
           ? 64u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.resize(rec->spec.count);
+  t->lane = std::make_shared<request_lane>(rec->spec.count);
   auto& tr = *t;
   targets_[rec->index] = std::move(t);
   if (stopping_) { // spawned while the runtime shuts down: never starts
@@ -145,22 +146,20 @@ void event_loop::on_spawn(record_ptr rec) {
 void event_loop::start_instance(target& t, std::uint32_t i) {
   auto& inst = t.instances[i];
   auto self = caf::actor_cast<caf::actor>(this);
-  inst.inbox = std::make_shared<request_inbox>();
   inst.doorbell =
-      t.record->mode == execution::dedicated_thread ? std::make_shared<thread_doorbell>() : nullptr;
-  inst.token = new_token();
+      t.record->mode != execution::scheduled ? std::make_shared<thread_doorbell>() : nullptr;
+  inst.token = next_token(inst.token, i);
   inst.failure = error{};
   inst.ready = false;
-  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, inst.inbox, reports_,
-                                    inst.doorbell);
+  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, t.lane, inst.doorbell);
   inst.alive = true;
   ++t.alive;
   monitor(inst.handle);
   by_addr_.emplace(inst.handle.address(), std::make_pair(t.record->index, i));
   auto now = clock::now();
   auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
-  awaiting_ready_[inst.token] = {limit < time_point::max() - now ? now + limit : time_point::max(),
-                                 t.record->index, i};
+  awaiting_ready_[ready_key(t.record->index, inst.token)] = {
+      limit < time_point::max() - now ? now + limit : time_point::max(), t.record->index, i};
   arm_timer();
 }
 
@@ -183,8 +182,9 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
     return;
   auto& t = *targets_[ti];
   auto& inst = *found;
-  awaiting_ready_.erase(token);
+  awaiting_ready_.erase(ready_key(ti, token));
   inst.ready = true;
+  ++t.ready;
   t.ever_ready = true;
   LB_LOG(debug, "loop", label(*t.record, i) << " ready");
   if (i == 0) {
@@ -203,12 +203,14 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
     return;
   auto& t = *targets_[ti];
   auto& inst = *found;
-  awaiting_ready_.erase(token);
+  awaiting_ready_.erase(ready_key(ti, token));
   LB_LOG(warning, "loop", "start of " << label(*t.record, i) << " failed: " << reason);
   if (core_->wants(event_type::start_failed))
     core_->publish(start_failed_event{t.record->spec.name, i, reason});
   // The instance terminates next; its down message does the cleanup with this reason.
   inst.failure = std::move(reason);
+  if (inst.ready)
+    --t.ready;
   inst.ready = false;
 }
 
@@ -233,7 +235,7 @@ void event_loop::on_drain() {
   // longer tracks (its instance was lost, the actor stopped) only drops its reference.
   reports_->begin_drain();
   int n = 0;
-  for (; n < drain_budget; ++n) {
+  for (; n < loop_drain_budget; ++n) {
     auto* st = reports_->pop();
     if (!st)
       break;
@@ -242,16 +244,16 @@ void event_loop::on_drain() {
     else
       st->release();
   }
-  bool more = n == drain_budget && reports_->rearm();
+  bool more = n == loop_drain_budget && reports_->rearm();
   submissions_->begin_drain();
-  for (n = 0; n < drain_budget; ++n) {
+  for (n = 0; n < loop_drain_budget; ++n) {
     auto* st = submissions_->pop();
     if (!st)
       break;
     on_submit(st);
   }
-  bool submissions_drained = n < drain_budget;
-  more = (n == drain_budget && submissions_->rearm()) || more;
+  bool submissions_drained = n < loop_drain_budget;
+  more = (n == loop_drain_budget && submissions_->rearm()) || more;
   batching_ = false;
   flush_releases();
   retire_noted();
@@ -343,47 +345,58 @@ bool event_loop::has_room(const target& t) const {
 
 void event_loop::pump(target& t) {
   target* next = t.route_to >= 0 ? targets_[t.route_to].get() : nullptr;
-  while (!t.queue.empty()) {
+  auto limit = std::min<std::uint64_t>(static_cast<std::uint64_t>(t.ready) * t.per_instance_limit,
+                                       t.record->capacity);
+  batch_.clear();
+  while (!t.queue.empty() && t.in_flight < limit) {
     // Credit: a pipeline stage is handed out only when the next stage's actor has room for
     // what it will produce; the place is reserved now, so nothing downstream overflows.
     auto* head = t.queue.front();
-    bool reserve =
-        next && head->parent && next->record->spec.mailbox.overflow == overflow_policy::block;
+    bool reserve = next && head->parent && !head->links.reserved_next &&
+                   next->record->spec.mailbox.overflow == overflow_policy::block;
     if (reserve && !has_room(*next))
-      return;
-    std::uint32_t best = UINT32_MAX;
-    std::size_t best_load = SIZE_MAX;
-    for (std::uint32_t i = 0; i < t.instances.size(); ++i) {
-      auto& inst = t.instances[i];
-      if (inst.ready && inst.held.size() < t.per_instance_limit && inst.held.size() < best_load) {
-        best = i;
-        best_load = inst.held.size();
-      }
-    }
-    if (best == UINT32_MAX)
-      return;
+      break;
     if (reserve) {
       admit_unchecked(*next->record);
       head->links.reserved_next = true;
     }
-    dispatch(t, best, t.queue.pop_front());
+    auto* st = t.queue.pop_front();
+    st->links.where = loop_links::place::in_flight;
+    t.flying.push_back(st);
+    ++t.in_flight;
+    st->add_ref(); // the lane's reference, then the instance's that takes it
+    batch_.push_back(st);
   }
+  if (batch_.empty())
+    return;
+  idle_.clear();
+  t.lane->push(batch_, idle_); // one lock for the batch
+  for (auto i : idle_)
+    wake(t, i);
 }
 
-void event_loop::dispatch(target& t, std::uint32_t instance, request_state* st) {
-  auto& inst = t.instances[instance];
-  st->links.where = loop_links::place::in_flight;
-  st->links.instance = instance;
-  inst.held.push_back(st);
-  ++t.in_flight;
-  st->add_ref(); // the instance's reference, travelling through its inbox
-  st->assign_owner(inst.token);
-  if (inst.inbox->push(st)) {
-    if (inst.doorbell)
-      inst.doorbell->ring(); // straight to the instance's thread
-    else
-      send(inst.handle, drain_atom::value);
+void event_loop::wake(target& t, std::uint32_t i) {
+  auto& inst = t.instances[i];
+  if (!inst.alive) { // it died before it could tell: wake another instead
+    t.lane->leave(i);
+    if (auto other = t.lane->wake_one(); other != request_lane::none)
+      wake(t, other);
+    return;
   }
+  if (inst.doorbell)
+    inst.doorbell->ring(); // straight to the instance's thread
+  else
+    send(inst.handle, drain_atom::value);
+}
+
+event_loop::instance_slot* event_loop::holder(target& t, const request_state& st) {
+  auto token = st.owner();
+  if (token == 0)
+    return nullptr;
+  auto i = token & instance_mask;
+  if (i >= t.instances.size() || t.instances[i].token != token || !t.instances[i].alive)
+    return nullptr;
+  return &t.instances[i];
 }
 
 void event_loop::publish_gauges(target& t) {
@@ -400,7 +413,7 @@ void event_loop::on_finished(request_state* st) {
   auto latency = now_ - st->links.accepted_at;
   t.record->counters.latency.record(latency);
   if (core_->wants(event_type::done)) {
-    done_event e{t.record->spec.name, st->links.instance, st->id, {}, latency};
+    done_event e{t.record->spec.name, st->owner() & instance_mask, st->id, {}, latency};
     if (st->failed())
       e.error = st->error();
     core_->publish(e);
@@ -488,7 +501,7 @@ void event_loop::untrack(target& t, request_state* st, bool worker_finished) {
       t.queue.remove(st);
       break;
     case loop_links::place::in_flight:
-      t.instances[st->links.instance].held.remove(st);
+      t.flying.remove(st);
       --t.in_flight;
       break;
     case loop_links::place::none:
@@ -576,7 +589,9 @@ void event_loop::on_cancel(request_ref& ref) {
     check_drained(t);
     return;
   }
-  send(t.instances[st->links.instance].handle, cancel_atom::value, request_ref::share(st));
+  // In flight: still in the lane, it is skipped when taken; taken, its worker hears of it.
+  if (auto* inst = holder(t, *st))
+    send(inst->handle, cancel_atom::value, request_ref::share(st));
 }
 
 // -- deadlines ------------------------------------------------------------------------------------
@@ -605,12 +620,12 @@ void event_loop::on_tick() {
   deadlines_.expire(now, [&](request_state* st) { expired.push_back(st); });
   for (auto* st : expired)
     expire(st);
-  std::vector<std::pair<std::uint32_t, awaiting_ready>> late;
-  for (auto& [token, waiting] : awaiting_ready_)
+  std::vector<std::pair<std::uint32_t, awaiting_ready>> late; // token, entry
+  for (auto& [key, waiting] : awaiting_ready_)
     if (waiting.deadline <= now)
-      late.emplace_back(token, waiting);
+      late.emplace_back(static_cast<std::uint32_t>(key), waiting);
   for (auto& [token, waiting] : late) {
-    awaiting_ready_.erase(token);
+    awaiting_ready_.erase(ready_key(waiting.target, token));
     on_ready_timeout(waiting.target, waiting.instance, token);
   }
   for (auto& t : targets_)
@@ -634,7 +649,8 @@ void event_loop::expire(request_state* st) {
     check_drained(t);
   } else if (st->links.where == loop_links::place::in_flight) {
     // Keep it in flight until the worker reports it finished (its credit is still used).
-    send(t.instances[st->links.instance].handle, cancel_atom::value, request_ref::share(st));
+    if (auto* inst = holder(t, *st))
+      send(inst->handle, cancel_atom::value, request_ref::share(st));
   }
 }
 
@@ -661,30 +677,45 @@ void event_loop::on_down(const caf::down_msg& msg) {
 
 void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) {
   auto& inst = t.instances[instance];
-  awaiting_ready_.erase(inst.token);
+  awaiting_ready_.erase(ready_key(t.record->index, inst.token));
+  t.lane->leave(instance);
+  if (inst.ready)
+    --t.ready;
   inst.alive = false;
   inst.ready = false;
   inst.handle = nullptr;
   --t.alive;
   if (t.state == phase::stopped)
     consider_retiring(t);
-  // The instance is gone, so nobody else consumes its inbox: take back what it never popped.
-  while (auto* st = inst.inbox->pop())
-    st->release(); // the instance's reference; the loop still tracks it in `held`
-  // Requests it never started run elsewhere (front of the queue, in their order); the ones it
-  // was running fail.
+  // Requests it took and never started run elsewhere (front of the queue, in their order);
+  // the ones it was running fail. What it never took stays in the lane for the others.
   std::vector<request_state*> requeue;
-  for (auto* st = inst.held.front(); st;) {
+  for (auto* st = t.flying.front(); st;) {
     auto* next = st->links.next;
-    if (t.state == phase::running && !st->done() && st->revoke(inst.token)) {
-      inst.held.remove(st);
-      --t.in_flight;
-      requeue.push_back(st);
-    } else {
-      st->fail(t.state == phase::running ? reason : error{errc::stopped, "the actor stopped"});
-      untrack(t, st, false);
+    if (st->owner() == inst.token) {
+      if (t.state == phase::running && !st->done() && st->revoke(inst.token)) {
+        // Its own reference goes with the instance (a late report of it is dropped).
+        t.flying.remove(st);
+        --t.in_flight;
+        requeue.push_back(st);
+      } else {
+        st->fail(t.state == phase::running ? reason : error{errc::stopped, "the actor stopped"});
+        untrack(t, st, false);
+      }
     }
     st = next;
+  }
+  if (t.alive == 0) {
+    // Nobody takes from the lane any more: what waits there goes back to the queue too, behind
+    // the requests taken earlier, for a restarted instance (or the stop) to resolve.
+    while (auto* st = t.lane->reclaim()) {
+      t.flying.remove(st);
+      --t.in_flight;
+      st->release(); // the lane's reference
+      requeue.push_back(st);
+    }
+  } else if (auto other = t.lane->wake_one(); other != request_lane::none) {
+    wake(t, other); // it may have been the one woken for work still in the lane
   }
   for (auto it = requeue.rbegin(); it != requeue.rend(); ++it) {
     (*it)->links.where = loop_links::place::queued;
@@ -737,12 +768,11 @@ void event_loop::fail_all(target& t, const error& reason) {
     st->fail(reason);
     untrack(t, st, false);
   }
-  for (auto& inst : t.instances)
-    while (auto* st = inst.held.front()) {
-      st->fail(reason);
-      st->request_cancel();
-      untrack(t, st, false);
-    }
+  while (auto* st = t.flying.front()) {
+    st->fail(reason);
+    st->request_cancel(); // an instance taking it now skips it
+    untrack(t, st, false);
+  }
   publish_gauges(t);
 }
 
@@ -812,6 +842,9 @@ void event_loop::finish_stop(target& t, error reason) {
   t.state = phase::stopped;
   t.stop_reason = reason;
   fail_all(t, t.stop_reason);
+  // What no instance took is resolved: drop the lane's references to it.
+  while (auto* st = t.lane->reclaim())
+    st->release();
   for (auto& inst : t.instances)
     if (inst.alive && inst.handle)
       send_exit(inst.handle, caf::exit_reason::user_shutdown);

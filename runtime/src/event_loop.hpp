@@ -8,6 +8,7 @@
 #include "caf_types.hpp"
 #include "deadline_index.hpp"
 #include "request_inbox.hpp"
+#include "request_lane.hpp"
 #include "request_queue.hpp"
 #include "thread_doorbell.hpp"
 
@@ -23,15 +24,17 @@ class loop_thread;
 /// Requests reach it through two request inboxes (host submits, and workers' finished reports),
 /// each woken by one `drain_atom` message per batch); control (spawn, cancel, ready, down, stop)
 /// arrives as plain messages. It accepts submitted requests, queues them per target actor,
-/// hands each to the least-loaded ready instance (never more than the instance's in-flight
-/// limit), tracks deadlines in one `deadline_index`, forwards cancels, returns credit when
-/// workers report a request finished, and runs every actor's lifecycle: ready, start failure,
-/// ready timeout, draining stop, runtime shutdown in reverse start order. It never blocks and
-/// never waits for a reply.
+/// hands them to the actor's `request_lane` (from which its free instances take them) while the
+/// actor has fewer in flight than its ready instances may hold, tracks deadlines in one
+/// `deadline_index`, forwards cancels, returns credit when workers report a request finished,
+/// and runs every actor's lifecycle: ready, start failure, ready timeout, draining stop, runtime
+/// shutdown in reverse start order. It never blocks, never waits for a reply and never runs a
+/// worker's code.
 ///
-/// Invariants: every request the loop accepted is in exactly one place (a target's queue or an
-/// instance's in-flight list) until it is finished or resolved, and the loop holds one reference
-/// to it meanwhile. For each target, `received = finished + dropped + queued + in flight`.
+/// Invariants: every request the loop accepted is in exactly one place (a target's queue or its
+/// in-flight list: in the lane, or taken by one instance) until it is finished or resolved, and
+/// the loop holds one reference to it meanwhile. For each target,
+/// `received = finished + dropped + queued + in flight`.
 ///
 /// Retirement: a target that stopped, holds nothing, has no instance left and no route, and
 /// that nothing can name any more — a one-shot actor (`stop_after`), or one whose name a new
@@ -54,12 +57,14 @@ public:
   const char* name() const override { return "loopbridge.event_loop"; }
 
 private:
+  /// Tokens keep the instance's index in their low bits (instances per actor: at most 2^20).
+  static constexpr std::uint32_t instance_bits = 20;
+  static constexpr std::uint32_t instance_mask = (1u << instance_bits) - 1;
+
   struct instance_slot {
     caf::actor handle;
-    std::shared_ptr<request_inbox> inbox;      ///< the instance's request inbox
     std::shared_ptr<thread_doorbell> doorbell; ///< wakes a dedicated thread; else null
     std::uint32_t token = 0;                   ///< ownership token of this incarnation
-    request_queue held;                        ///< dispatched, not yet finished
     error failure;                             ///< why it failed to start, if it did
     bool ready = false;
     bool alive = false;
@@ -68,9 +73,12 @@ private:
   struct target {
     record_ptr record;
     std::vector<instance_slot> instances;
-    request_queue queue; ///< accepted, waiting for an instance
-    std::uint32_t per_instance_limit = 1;
+    request_queue queue;     ///< accepted, waiting for room in the lane
+    request_queue flying;    ///< handed to the lane, taken or not, not yet finished
+    std::shared_ptr<request_lane> lane; ///< shared by the loop and the instances
+    std::uint32_t per_instance_limit = 1; ///< in flight per ready instance
     std::uint32_t alive = 0;
+    std::uint32_t ready = 0; ///< instances ready now
     std::uint64_t in_flight = 0;
     bool ever_ready = false;
     phase state = phase::running;
@@ -107,9 +115,12 @@ private:
   void plan_shutdown_order();
 
   // -- requests ----------------------------------------------------------------------------------
-  /// Hands queued requests of `t` to instances while any has room.
+  /// Hands queued requests of `t` to its lane while its ready instances have room.
   void pump(target& t);
-  void dispatch(target& t, std::uint32_t instance, request_state* st);
+  /// Wakes instance `i` of `t`, which waits for work in the lane.
+  void wake(target& t, std::uint32_t i);
+  /// The instance of `t` that took `st`, or null (still in the lane).
+  instance_slot* holder(target& t, const request_state& st);
   /// Stops tracking `st`, counts its outcome, then `let_go`.
   void untrack(target& t, request_state* st, bool worker_finished);
   /// The loop is done with `st`: gives back its admission place, tells its pipeline (a failed
@@ -164,7 +175,9 @@ private:
   void sweep_retired();
 
   void arm_timer();
-  std::uint32_t new_token() noexcept;
+  /// The ownership token of instance `i`'s next incarnation (see `request_state::owner`):
+  /// the instance's index in the low bits, so a token names its instance.
+  static std::uint32_t next_token(std::uint32_t previous, std::uint32_t i) noexcept;
 
   std::shared_ptr<runtime_core> core_;
   loop_thread* thread_;
@@ -176,8 +189,9 @@ private:
   std::vector<std::unique_ptr<target>> targets_;
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint32_t>> by_addr_;
   deadline_index deadlines_;
+  std::vector<request_state*> batch_; ///< `pump`'s batch for the lane (reused)
+  std::vector<std::uint32_t> idle_;   ///< instances `pump` wakes (reused)
   time_point armed_ = time_point::max();
-  std::uint32_t next_token_ = 1;
   bool stopping_ = false; ///< the runtime is shutting down
   time_point shutdown_deadline_ = time_point::max();
   std::vector<std::uint32_t> shutdown_order_; ///< targets still to stop, next at the back
@@ -193,7 +207,11 @@ private:
     std::uint32_t target = 0;
     std::uint32_t instance = 0;
   };
-  std::unordered_map<std::uint32_t, awaiting_ready> awaiting_ready_;
+  /// Keyed by target index (high half) and token.
+  std::unordered_map<std::uint64_t, awaiting_ready> awaiting_ready_;
+  static std::uint64_t ready_key(std::uint32_t target, std::uint32_t token) noexcept {
+    return (static_cast<std::uint64_t>(target) << 32) | token;
+  }
 };
 
 } // namespace loopbridge::detail

@@ -8,11 +8,13 @@
 #include "event_channel.hpp"
 
 #include "loopbridge/detail/bridge.hpp"
+#include "loopbridge/params.hpp"
 
 namespace loopbridge {
 
 namespace {
-constexpr const char* type_names[] = {"ready", "start_failed", "done", "stopped", "restarted"};
+constexpr const char* type_names[] = {"ready",   "start_failed", "done",
+                                      "stopped", "restarted",    "slow_handler"};
 } // namespace
 
 event_type type_of(const event& e) noexcept {
@@ -49,9 +51,13 @@ std::string to_string(const event& e) {
         } else if constexpr (std::is_same_v<T, stopped_event>) {
           s += ": " + x.reason.to_string() + " (completed " + std::to_string(x.completed) +
                ", cancelled " + std::to_string(x.cancelled) + ")";
-        } else {
+        } else if constexpr (std::is_same_v<T, restarted_event>) {
           s += "/" + std::to_string(x.instance) + " restart " + std::to_string(x.restarts) + ": " +
                x.reason.to_string();
+        } else {
+          s += "/" + std::to_string(x.instance) +
+               (x.request_type.empty() ? "" : " " + x.request_type) + " running for " +
+               format_duration(x.elapsed) + " on " + x.thread;
         }
       },
       e);

@@ -3,29 +3,36 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <thread>
 
 #include <caf/execution_unit.hpp>
 #include <caf/fwd.hpp>
 #include <caf/resumable.hpp>
 
+#include "scheduler/adaptive_spin.hpp"
+
 namespace loopbridge::detail {
 
-/// The thread that runs the event-loop actor, like the seed's EventThread runs asyncio.
+/// The thread that runs the event-loop actor, like the seed's EventThread runs asyncio, and
+/// nothing else: no worker's handler ever runs here.
 ///
 /// Host threads wake it directly (a futex, no scheduler in between): the event loop's
-/// `enqueue` calls `notify` when a message arrives while the loop is idle. As a CAF execution
-/// unit it also runs, cooperatively and in wake order, the scheduled actors that the loop (or
-/// an actor running here) makes runnable: a request goes host -> loop -> worker -> host without
-/// waiting for a scheduler thread to wake up. Actors woken by anything else (timers, other
-/// threads) run on the scheduler's threads as usual; an actor never runs on two threads at once.
+/// `enqueue` calls `notify` when a message arrives while the loop is idle. Actors the loop makes
+/// runnable (a worker instance it handed requests) go to the runtime's scheduler, whose threads
+/// run them in parallel. After a burst of work the thread spins briefly before it parks
+/// (`adaptive_spin`), so request/response traffic rarely pays a wake-up.
 ///
-/// Contract for code running here: never block (as on asyncio's loop). Threads: `notify` from
-/// any thread; everything else on the loop thread only.
+/// Contract for code running here: never block (as on asyncio's loop); the stall detector
+/// reports anything that runs here longer than `runtime.slow_handler`. Threads: `notify` from
+/// any thread; everything else on the loop thread only. Lifetime: `notify` may be called (by
+/// CAF's clock thread, delivering a timer) until the actor system is destroyed, so the object
+/// must outlive the actor system.
+class stall_detector;
+
 class loop_thread final : public caf::execution_unit {
 public:
-  explicit loop_thread(caf::actor_system& sys);
+  loop_thread(caf::actor_system& sys, std::shared_ptr<stall_detector> stalls);
   ~loop_thread() override;
 
   /// Starts the thread; `loop` is the event-loop actor it hosts.
@@ -38,19 +45,20 @@ public:
   /// True if the calling thread is this loop thread.
   bool on_this_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
 
+  /// An actor the loop made runnable: it goes to the scheduler.
   void exec_later(caf::resumable* job) override;
 
 private:
   void run();
-  /// Resumes `job` once; false if it is done.
-  bool resume(caf::resumable* job);
+  /// Resumes the loop once; false once it terminated.
+  bool resume();
   void park() noexcept;
 
   caf::resumable* loop_ = nullptr;
-  std::deque<caf::resumable*> local_;      ///< runnable actors woken from this thread
+  std::shared_ptr<stall_detector> stalls_;
   std::atomic<std::uint32_t> ready_{0};    ///< 1 when the loop actor is runnable
   std::atomic<std::uint32_t> sleeping_{0}; ///< 1 while parked on `ready_`
-  std::chrono::nanoseconds spin_{0};       ///< current adaptive spin before parking
+  adaptive_spin spin_;
   std::thread thread_;
 };
 

@@ -12,6 +12,8 @@
 #include "admission.hpp"
 #include "event_loop.hpp"
 #include "runtime_core.hpp"
+#include "scheduler/scheduler.hpp"
+#include "tuning.hpp"
 #include "worker_actor.hpp"
 
 #include "loopbridge/detail/stop_request.hpp"
@@ -25,27 +27,6 @@ void mark_scheduler_thread() noexcept;
 
 namespace {
 
-/// Gives CAF's threads readable names (`lb.sched.N`, `lb.clock`) and marks them as threads on
-/// which host-style blocking calls must fail instead of stalling the scheduler.
-class thread_namer final : public caf::thread_hook {
-public:
-  void init(caf::actor_system&) override {}
-  void thread_started() override {
-    char current[16] = {};
-    pthread_getname_np(pthread_self(), current, sizeof(current));
-    std::string_view name{current};
-    if (name == "caf.multiplexer")
-      log::name_thread("lb.sched." + std::to_string(next_.fetch_add(1)));
-    else if (name == "caf.clock")
-      log::name_thread("lb.clock");
-    mark_scheduler_thread();
-  }
-  void thread_terminates() override {}
-
-private:
-  std::atomic<int> next_{0};
-};
-
 } // namespace
 
 runtime_core::runtime_core(kind_registry kinds, runtime_options options)
@@ -57,18 +38,26 @@ runtime_core::~runtime_core() {
 }
 
 void runtime_core::start() {
+  if (options_.slow_handler.count() > 0) {
+    stalls_ = std::make_shared<stall_detector>(
+        options_.slow_handler, [weak = weak_from_this()](const stall& s) {
+          if (auto self = weak.lock())
+            self->report_stall(s);
+        });
+    stalls_->start();
+  }
   config_ = std::make_unique<caf::actor_system_config>();
-  if (options_.scheduler_threads > 0)
-    config_->set("scheduler.max-threads", options_.scheduler_threads);
-  // Idle scheduler threads wait on a condition variable that external work notifies; the
-  // timeout only bounds how late an idle thread steals from a busy one.
-  config_->set("work-stealing.relaxed-sleep-duration",
-               caf::timespan{std::max<std::chrono::nanoseconds>(options_.scheduler_idle_poll,
-                                                                std::chrono::milliseconds(1))});
-  config_->add_thread_hook<thread_namer>();
+  scheduler_settings sched;
+  sched.threads = options_.scheduler_threads > 0
+                      ? options_.scheduler_threads
+                      : std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  sched.spin = options_.loop_spin;
+  sched.turn = scheduler_turn;
+  sched.stalls = stalls_;
+  scheduler::load(*config_, std::move(sched));
   system_ = std::make_unique<caf::actor_system>(*config_);
   sink_ = make_loop_sink(weak_from_this(), reports_inbox_);
-  loop_thread_ = std::make_unique<loop_thread>(*system_);
+  loop_thread_ = std::make_unique<loop_thread>(*system_, stalls_);
   // Spawned lazily: it stays blocked until its first message, which hands it to its thread.
   loop_ = system_->spawn<event_loop, caf::lazy_init>(shared_from_this(), loop_thread_.get(),
                                                      loop_inbox_, reports_inbox_);
@@ -127,9 +116,11 @@ const shutdown_report& runtime_core::stop() {
   loop_ = nullptr;
   if (loop_ended) {
     loop_thread_->join();
-    loop_thread_.reset();
-    system_.reset();
+    system_.reset(); // joins CAF's clock thread, the last that may notify the loop thread
     config_.reset();
+    loop_thread_.reset();
+    if (stalls_)
+      stalls_->stop();
   } else {
     // Something blocks the event loop's thread (a handler that never returns): leave the
     // actor system behind rather than wait forever.
@@ -679,6 +670,40 @@ result<void> runtime_core::kill_instance(std::string_view name, std::uint32_t in
   return {};
 }
 
+void runtime_core::report_stall(const stall& s) {
+  slow_handler_event e;
+  e.instance = s.instance;
+  e.elapsed = s.elapsed;
+  e.thread = s.thread;
+  if (s.actor_sequence == 0) {
+    e.actor = "loop";
+  } else {
+    record_ptr rec;
+    {
+      std::lock_guard<std::mutex> guard{records_mutex_};
+      if (s.actor_index < by_index_.size() && by_index_[s.actor_index] &&
+          by_index_[s.actor_index]->sequence + 1 == s.actor_sequence)
+        rec = by_index_[s.actor_index];
+    }
+    if (!rec)
+      return; // it ended and its actor was retired meanwhile
+    e.actor = rec->spec.name;
+    if (auto* entry = s.request ? rec->kind->find_request(s.request) : nullptr)
+      e.request_type = entry->type_name.empty() ? entry->name : entry->type_name;
+    actor_counters::add(rec->counters.slow_handlers);
+  }
+  auto what = s.actor_sequence == 0
+                  ? std::string{"a message on the event loop's thread"}
+                  : "a handler of " + e.actor + "/" + std::to_string(e.instance) +
+                        (e.request_type.empty() ? "" : " (" + e.request_type + ")");
+  LB_LOG(warning, "stall",
+         what << " has run for " << format_duration(e.elapsed) << " on " << e.thread
+              << " and still runs; runtime.slow_handler is "
+              << format_duration(options_.slow_handler));
+  if (wants(event_type::slow_handler))
+    publish(e);
+}
+
 void runtime_core::record_stopped(const actor_record& rec, const stopped_event& e) {
   std::lock_guard<std::mutex> guard{report_mutex_};
   report_.actors.push_back(e);
@@ -741,6 +766,7 @@ actor_metrics runtime_core::snapshot(const actor_record& rec) {
   m.in_flight = c.in_flight.load(std::memory_order_relaxed);
   m.restarts = c.restarts.load(std::memory_order_relaxed);
   m.max_held = c.max_held.load(std::memory_order_relaxed);
+  m.slow_handlers = c.slow_handlers.load(std::memory_order_relaxed);
   m.p50 = c.latency.quantile(0.5);
   m.p99 = c.latency.quantile(0.99);
   return m;

@@ -12,6 +12,7 @@
 #include "event_channel.hpp"
 #include "gate.hpp"
 #include "loop_thread.hpp"
+#include "scheduler/stall_detector.hpp"
 #include "loopbridge/detail/stream_state.hpp"
 #include "request_inbox.hpp"
 #include "thread_registry.hpp"
@@ -121,6 +122,19 @@ public:
     caf::anon_send(loop_, std::forward<Ts>(xs)...);
     return true;
   }
+  /// Sends `xs...` to the actor behind `addr` after `delay` (CAF's clock), if it still exists
+  /// then. Any thread.
+  template <class... Ts>
+  bool send_later(const caf::actor_addr& addr, std::chrono::nanoseconds delay, Ts&&... xs) {
+    gate_pass pass{system_gate_};
+    if (!pass)
+      return false;
+    auto dest = caf::actor_cast<caf::actor>(addr);
+    if (!dest)
+      return false;
+    caf::delayed_anon_send(dest, delay, std::forward<Ts>(xs)...);
+    return true;
+  }
   /// Sends `xs...` to the actor behind `addr` if it still exists. Any thread.
   template <class... Ts>
   bool send_to(const caf::actor_addr& addr, Ts&&... xs) {
@@ -136,14 +150,22 @@ public:
   /// Where workers report finished requests.
   ref_ptr<completion_sink> sink() const { return sink_; }
   thread_registry& threads() noexcept { return threads_; }
+  /// The runtime's stall detector (null when `slow_handler` is zero).
+  stall_detector* stalls() const noexcept { return stalls_.get(); }
 
 private:
   kind_registry kinds_;
   runtime_options options_;
 
+  /// Reports a handler that runs too long (on the detector's thread).
+  void report_stall(const stall& s);
+
+  std::shared_ptr<stall_detector> stalls_;
   std::unique_ptr<caf::actor_system_config> config_;
-  std::unique_ptr<caf::actor_system> system_;
+  /// Declared after the system: destroyed after it, since CAF's clock thread may still wake the
+  /// loop thread (`loop_thread::notify`) until the system is gone.
   std::unique_ptr<loop_thread> loop_thread_;
+  std::unique_ptr<caf::actor_system> system_;
   caf::actor loop_;
   /// The loop's inboxes: submissions from any thread, reports from workers (kept apart so a host
   /// thread submitting and the loop thread reporting do not contend for one cache line).

@@ -1,31 +1,40 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 namespace loopbridge::detail {
 
-/// How the event loop wakes an instance that runs on a dedicated thread.
+/// How the event loop wakes an instance that runs on a thread of its own (a dedicated thread,
+/// or a worker's own I/O thread) when requests wait for it in its actor's lane.
 ///
-/// The instance's thread takes requests from its request inbox itself and waits on this
-/// doorbell when it has nothing to do. The loop rings it when the inbox goes idle -> busy,
-/// instead of sending the wake message to the instance's actor: that message would cost a trip
-/// through CAF's scheduler, and a wake-up of one of its threads, before the instance's thread
-/// even heard of the request. The instance's own tasks (cancels, timers, posted functions) wait
-/// behind the same mutex and condition variable.
+/// The instance's thread takes requests from the lane itself and waits on this doorbell when it
+/// has nothing to do. The loop rings it when the lane returns the instance as idle, instead of
+/// sending the wake message to the instance's actor: that message would cost a trip through
+/// the scheduler, and a wake-up of one of its threads, before the instance's thread even heard
+/// of the request. A dedicated instance's own tasks (cancels, timers, posted functions) wait
+/// behind the same mutex and condition variable; an own-thread worker is woken through the
+/// function it registered (`wake`), which must not block.
 ///
-/// Threads: `ring` from any thread; the rest belongs to the instance's thread and its actor.
+/// Threads: `ring` from any thread; `wake` is set before the instance first takes from the
+/// lane (the lane's lock publishes it to the loop); the rest belongs to the instance's thread
+/// and its actor.
 struct thread_doorbell {
   std::mutex mutex;
   std::condition_variable cv;
-  bool inbox_ready = false; ///< guarded by `mutex`: the inbox has work the thread has not seen
+  bool rung = false; ///< guarded by `mutex`: rung since the thread last looked
+  std::function<void()> wake;
 
   void ring() {
     {
       std::lock_guard<std::mutex> guard{mutex};
-      inbox_ready = true;
+      rung = true;
     }
-    cv.notify_one();
+    if (wake)
+      wake();
+    else
+      cv.notify_one();
   }
 };
 

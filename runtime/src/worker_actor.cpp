@@ -1,16 +1,21 @@
 #include "worker_actor.hpp"
 
-#include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "runtime_core.hpp"
+#include "scheduler/scheduler.hpp"
+#include "scheduler/stall_detector.hpp"
+#include "tuning.hpp"
 
 #include "loopbridge/context.hpp"
 #include "loopbridge/log.hpp"
 
 namespace loopbridge::detail {
+
+void enter_dedicated_instance(const actor_record* rec) noexcept;
 
 namespace {
 
@@ -47,11 +52,13 @@ private:
   std::shared_ptr<request_inbox> inbox_;
 };
 
-/// Requests an instance takes from its inbox per drain message before others get a turn.
-constexpr int drain_budget = 256;
 
 std::string instance_label(const actor_record& rec, std::uint32_t instance) {
   return rec.spec.name + "/" + std::to_string(instance);
+}
+
+task_box box(worker_context::task fn) {
+  return task_box{std::make_shared<worker_context::task>(std::move(fn))};
 }
 
 } // namespace
@@ -61,20 +68,22 @@ ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core,
   return make_ref<loop_sink>(std::move(core), std::move(loop_inbox));
 }
 
-// -- instance_host: what both execution modes share ----------------------------------------------
+// -- instance_host: what every execution mode shares ----------------------------------------------
 
 /// The runtime side of one worker instance: owns the kind's worker object and implements the
 /// `worker_context` it is given.
 class instance_host : public worker_context, public std::enable_shared_from_this<instance_host> {
 public:
   instance_host(record_ptr rec, std::uint32_t instance, std::uint32_t token,
-                std::shared_ptr<runtime_core> core, caf::actor_addr self)
+                std::shared_ptr<runtime_core> core, caf::actor_addr self,
+                std::shared_ptr<request_lane> lane)
       : rec_(std::move(rec)),
         instance_(instance),
         token_(token),
         core_(std::move(core)),
         self_(std::move(self)),
-        sink_(core_->sink()) {}
+        sink_(core_->sink()),
+        lane_(std::move(lane)) {}
 
   const std::string& actor_name() const noexcept override { return rec_->spec.name; }
   std::uint32_t instance() const noexcept override { return instance_; }
@@ -105,11 +114,18 @@ public:
       announce_start_failed(std::move(reason));
     }
   }
+  std::shared_ptr<request_intake> serve_on_own_thread(std::function<void()>) override {
+    throw std::logic_error("serve_on_own_thread needs a kind of execution::own_thread");
+  }
+  void after(duration delay, task fn) override {
+    core_->send_later(self_, delay, task_atom::value, box(std::move(fn)));
+  }
+  void post(task fn) override { core_->send_to(self_, task_atom::value, box(std::move(fn))); }
 
   /// Creates the worker (now, or on the instance's own thread) and announces ready.
   virtual void start() = 0;
-  /// A request from the loop. Called on the actor's thread.
-  virtual void deliver(request_ref st) = 0;
+  /// The loop woke this instance: requests wait in the lane. Called on the actor's thread.
+  virtual void drain() {}
   /// The loop says `st` was cancelled. Called on the actor's thread.
   virtual void cancel(request_ref st) = 0;
   /// A task from a timer or `post`. Called on the actor's thread.
@@ -126,12 +142,18 @@ protected:
 
   /// Creates the worker; announces ready unless the worker deferred it, or the failure.
   void create_and_announce() {
-    error failure;
-    worker_ = create_worker(failure);
-    if (!worker_)
-      start_failed(std::move(failure));
-    else if (!deferred_)
+    auto made = create_worker();
+    if (!made.ok())
+      start_failed(std::move(made).error());
+    else if (worker_ = std::move(*made); !deferred_)
       ready(value{});
+  }
+
+  /// Takes the next request from the lane (registering this instance idle if there is none).
+  request_ref take() {
+    request_state* st = nullptr;
+    lane_->take(instance_, token_, &st, 1);
+    return request_ref::adopt(st);
   }
 
   /// Runs one request on the calling thread: a request cancelled before it started is skipped
@@ -164,29 +186,45 @@ protected:
     }
     // The handler sees the request's context and deadline as its thread's current ones, so
     // whatever it submits in turn inherits both.
+    activity_scope watched{rec_.get(), instance_, st->request_type()};
     context_scope scope{st->context};
     request_deadline_scope deadline_scope{st->deadline};
     entry->dispatch(w, std::move(st), sink_);
   }
 
-  std::unique_ptr<worker> create_worker(error& failure) {
+  /// Runs a task (a timer, a posted function, a cancel) on the calling thread; an exception is
+  /// logged and the instance lives on.
+  void run_guarded(const char* what, task& fn) {
+    activity_scope watched{rec_.get(), instance_, nullptr};
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      LB_LOG(warning, "worker",
+             instance_label(*rec_, instance_) << " " << what << " threw: " << e.what());
+    } catch (...) {
+      LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " " << what << " threw");
+    }
+  }
+
+  result<std::unique_ptr<worker>> create_worker() {
+    activity_scope watched{rec_.get(), instance_, nullptr};
     try {
       return rec_->kind->create(*this);
     } catch (const std::exception& e) {
-      failure = error{errc::start_failed, instance_label(*rec_, instance_) + ": " + e.what()};
+      return error{errc::start_failed, instance_label(*rec_, instance_) + ": " + e.what()};
     } catch (...) {
-      failure = error{errc::start_failed, instance_label(*rec_, instance_) + ": unknown exception"};
+      return error{errc::start_failed, instance_label(*rec_, instance_) + ": unknown exception"};
     }
-    return nullptr;
   }
 
   std::unique_ptr<worker> worker_;
   record_ptr rec_;
   std::uint32_t instance_;
-  std::uint32_t token_; ///< identifies this incarnation to the requests it may start
+  std::uint32_t token_; ///< identifies this incarnation to the requests it takes
   std::shared_ptr<runtime_core> core_;
   caf::actor_addr self_;
   ref_ptr<completion_sink> sink_;
+  std::shared_ptr<request_lane> lane_;
   bool crashed_ = false;
   error crash_reason_;
   bool deferred_ = false;  ///< the worker announces ready itself
@@ -195,71 +233,197 @@ protected:
 
 // -- scheduled: the worker runs inside the actor's handlers ---------------------------------------
 
-class scheduled_host final : public instance_host {
+class scheduled_host : public instance_host {
 public:
   scheduled_host(worker_actor* self, record_ptr rec, std::uint32_t instance, std::uint32_t token,
-                 std::shared_ptr<runtime_core> core)
-      : instance_host(std::move(rec), instance, token, std::move(core), self->address()),
+                 std::shared_ptr<runtime_core> core, std::shared_ptr<request_lane> lane)
+      : instance_host(std::move(rec), instance, token, std::move(core), self->address(),
+                      std::move(lane)),
         self_ptr_(self) {}
 
   void start() override { create_and_announce(); }
   void announce_ready(value info) override {
     self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_, token_,
                     std::move(info));
+    ready_ = true;
+    self_ptr_->send(self_ptr_, drain_atom::value); // take what waits; else register idle
   }
   void announce_start_failed(error reason) override {
     self_ptr_->send(self_ptr_->loop_, start_failed_atom::value, rec_->index, instance_, token_,
                     reason);
     self_ptr_->quit(to_exit_reason(reason));
   }
-  void deliver(request_ref st) override {
-    if (!worker_) {
-      st->fail(error{errc::worker_failed, "instance is not running"});
-      sink_->finished(std::move(st));
+  void drain() override {
+    if (!worker_ || !ready_ || crashed_)
       return;
+    // A single instance takes a turn's worth at once (one lock); an instance of a pool takes
+    // one at a time, so whichever instance is free runs the next request.
+    std::size_t batch = rec_->spec.count == 1 ? static_cast<std::size_t>(instance_turn) : 1;
+    for (int ran = 0; ran < instance_turn; ++ran) {
+      if (pending_.empty()) {
+        request_state* taken[instance_turn];
+        auto n = lane_->take(instance_, token_, taken, batch);
+        if (n == 0)
+          return; // idle: the loop wakes it when a request arrives
+        for (std::size_t k = 0; k < n; ++k)
+          pending_.push_back(request_ref::adopt(taken[k]));
+      }
+      auto st = std::move(pending_.front());
+      pending_.pop_front();
+      run(*worker_, std::move(st));
+      if (crashed_) {
+        self_ptr_->quit(to_exit_reason(crash_reason_));
+        return; // what it did not take stays in the lane for the other instances
+      }
+      if (scheduler::others_waiting())
+        break; // yield the thread between requests
     }
-    run(*worker_, std::move(st));
-    quit_if_crashed();
+    self_ptr_->send(self_ptr_, drain_atom::value); // the turn is over: others run first
   }
   void cancel(request_ref st) override {
-    if (worker_)
-      guarded("on_cancel", [&] { worker_->on_cancel(st->id); });
+    if (worker_) {
+      task fn{[this, id = st->id] { worker_->on_cancel(id); }};
+      run_guarded("on_cancel", fn);
+    }
     quit_if_crashed();
   }
   void run_task(task_box& t) override {
     if (worker_ && t.fn && *t.fn)
-      guarded("task", [&] { (*t.fn)(); });
+      run_guarded("task", *t.fn);
     quit_if_crashed();
   }
-  void stop() override { worker_.reset(); }
-
-  void after(duration delay, task fn) override {
-    self_ptr_->delayed_send(self_ptr_, delay, task_atom::value,
-                            task_box{std::make_shared<task>(std::move(fn))});
-  }
-  void post(task fn) override {
-    core_->send_to(self_, task_atom::value, task_box{std::make_shared<task>(std::move(fn))});
+  void stop() override {
+    pending_.clear(); // taken, never started: the loop runs them elsewhere or resolves them
+    worker_.reset();
   }
 
-private:
-  template <class F>
-  void guarded(const char* what, F&& f) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      LB_LOG(warning, "worker",
-             instance_label(*rec_, instance_) << " " << what << " threw: " << e.what());
-    } catch (...) {
-      LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " " << what << " threw");
-    }
-  }
+protected:
   void quit_if_crashed() {
     if (crashed_)
       self_ptr_->quit(to_exit_reason(crash_reason_));
   }
 
   worker_actor* self_ptr_;
+  bool ready_ = false; ///< takes requests only once it announced ready
+  std::deque<request_ref> pending_; ///< taken from the lane in a batch, not run yet
 };
+
+// -- own thread: the worker serves requests on a thread it owns -----------------------------------
+
+class own_thread_host;
+
+/// The intake an own-thread worker's thread serves through; outlives the host safely.
+class own_intake final : public request_intake {
+public:
+  explicit own_intake(std::weak_ptr<own_thread_host> host) : host_(std::move(host)) {}
+  bool serve(std::size_t budget) override;
+
+private:
+  std::weak_ptr<own_thread_host> host_;
+};
+
+class own_thread_host final : public scheduled_host {
+public:
+  own_thread_host(worker_actor* self, record_ptr rec, std::uint32_t instance, std::uint32_t token,
+                  std::shared_ptr<runtime_core> core, std::shared_ptr<request_lane> lane,
+                  std::shared_ptr<thread_doorbell> doorbell)
+      : scheduled_host(self, std::move(rec), instance, token, std::move(core), std::move(lane)),
+        door_(std::move(doorbell)) {}
+
+  std::shared_ptr<request_intake> serve_on_own_thread(std::function<void()> wake) override {
+    door_->wake = std::move(wake);
+    intake_ = std::make_shared<own_intake>(
+        std::static_pointer_cast<own_thread_host>(shared_from_this()));
+    return intake_;
+  }
+
+  void start() override {
+    create_and_announce();
+    if (worker_ && !intake_)
+      start_failed(error{errc::start_failed, "kind " + rec_->kind->name +
+                                                 " runs on its own thread but its worker never "
+                                                 "called serve_on_own_thread"});
+  }
+  // The worker may announce from its own thread: no sends through the actor here.
+  void announce_ready(value info) override {
+    core_->send_to_loop(ready_atom::value, rec_->index, instance_, token_, std::move(info));
+    own_ready_.store(true, std::memory_order_release);
+    door_->ring(); // its thread takes what waits, or registers idle
+  }
+  void announce_start_failed(error reason) override {
+    core_->send_to_loop(start_failed_atom::value, rec_->index, instance_, token_, reason);
+    core_->send_to(self_, crash_atom::value, std::move(reason));
+  }
+  void cancel(request_ref st) override {
+    push([id = st->id](worker& w) { w.on_cancel(id); });
+  }
+  void run_task(task_box& t) override {
+    if (t.fn)
+      push([fn = t.fn](worker&) { (*fn)(); });
+  }
+  void stop() override {
+    std::unique_ptr<worker> gone;
+    {
+      std::lock_guard<std::mutex> serving{serve_mutex_}; // waits for a `serve` under way
+      std::lock_guard<std::mutex> guard{tasks_mutex_};
+      gone = std::move(worker_);
+      tasks_.clear();
+      closed_ = true;
+    }
+    lane_->leave(instance_);
+  }
+
+  /// See `request_intake::serve`. On the worker's own thread.
+  bool serve(std::size_t budget) {
+    std::lock_guard<std::mutex> serving{serve_mutex_};
+    if (!worker_ || !own_ready_.load(std::memory_order_acquire) || crashed_)
+      return false;
+    std::deque<std::function<void(worker&)>> tasks;
+    {
+      std::lock_guard<std::mutex> guard{tasks_mutex_};
+      tasks.swap(tasks_);
+    }
+    for (auto& fn : tasks) {
+      task bound{[&] { fn(*worker_); }};
+      run_guarded("task", bound);
+    }
+    for (std::size_t n = 0; n < budget && !crashed_; ++n) {
+      auto st = take();
+      if (!st)
+        return false; // idle: the doorbell calls `wake` when a request arrives
+      run(*worker_, std::move(st));
+    }
+    if (crashed_) {
+      core_->send_to(self_, crash_atom::value, crash_reason_);
+      return false;
+    }
+    return true;
+  }
+
+private:
+  void push(std::function<void(worker&)> fn) {
+    {
+      std::lock_guard<std::mutex> guard{tasks_mutex_};
+      if (closed_)
+        return;
+      tasks_.push_back(std::move(fn));
+    }
+    door_->ring();
+  }
+
+  std::shared_ptr<thread_doorbell> door_;
+  std::shared_ptr<own_intake> intake_;
+  std::atomic<bool> own_ready_{false};
+  std::mutex serve_mutex_; ///< serialises `serve` with `stop`
+  std::mutex tasks_mutex_; ///< guards `tasks_` and `closed_`
+  std::deque<std::function<void(worker&)>> tasks_;
+  bool closed_ = false;
+};
+
+bool own_intake::serve(std::size_t budget) {
+  auto host = host_.lock();
+  return host && host->serve(budget);
+}
 
 // -- dedicated thread: the worker runs on a thread of its own -------------------------------------
 
@@ -267,21 +431,16 @@ class dedicated_host final : public instance_host {
 public:
   dedicated_host(record_ptr rec, std::uint32_t instance, std::uint32_t token,
                  std::shared_ptr<runtime_core> core, caf::actor_addr self,
-                 std::shared_ptr<request_inbox> inbox, std::shared_ptr<thread_doorbell> doorbell)
-      : instance_host(std::move(rec), instance, token, std::move(core), std::move(self)),
-        inbox_(std::move(inbox)),
+                 std::shared_ptr<request_lane> lane, std::shared_ptr<thread_doorbell> doorbell)
+      : instance_host(std::move(rec), instance, token, std::move(core), std::move(self),
+                      std::move(lane)),
         door_(std::move(doorbell)) {}
 
   void start() override {
     auto self = std::static_pointer_cast<dedicated_host>(shared_from_this());
     auto name = "lb." + rec_->spec.name + "." + std::to_string(instance_);
     core_->threads().start(
-        name, [self] { self->thread_main(); }, [self] { return self->describe(); });
-  }
-  /// Not used: the instance's thread takes its requests from the inbox itself.
-  void deliver(request_ref st) override {
-    st->fail(error{errc::worker_failed, "request delivered past the instance's thread"});
-    sink_->finished(std::move(st));
+        name, [self, name] { self->thread_main(name); }, [self] { return self->describe(); });
   }
   void cancel(request_ref st) override {
     push([this, id = st->id] { worker_->on_cancel(id); });
@@ -290,20 +449,17 @@ public:
     if (t.fn)
       push(std::move(*t.fn));
   }
-  /// After this returns the thread takes nothing more from the inbox (it checks `stopping_`
-  /// under the same mutex before each pop), so the loop may take back what is left there.
+  /// After this returns the thread takes nothing more from the lane (it checks `stopping_`
+  /// under the doorbell's mutex before each take).
   void stop() override {
-    std::lock_guard<std::mutex> guard{door_->mutex};
-    stopping_ = true;
-    tasks_.clear();
-    door_->cv.notify_all();
+    {
+      std::lock_guard<std::mutex> guard{door_->mutex};
+      stopping_ = true;
+      tasks_.clear();
+      door_->cv.notify_all();
+    }
+    lane_->leave(instance_);
   }
-
-  void after(duration delay, task fn) override {
-    std::this_thread::sleep_for(delay);
-    fn();
-  }
-  void post(task fn) override { push(std::move(fn)); }
 
 private:
   void push(task fn) {
@@ -316,6 +472,10 @@ private:
 
   void announce_ready(value info) override {
     core_->send_to_loop(ready_atom::value, rec_->index, instance_, token_, std::move(info));
+    std::lock_guard<std::mutex> guard{door_->mutex};
+    ready_ = true;
+    door_->rung = true; // take what waits, or register idle
+    door_->cv.notify_one();
   }
   void announce_start_failed(error reason) override {
     core_->send_to_loop(start_failed_atom::value, rec_->index, instance_, token_, reason);
@@ -326,8 +486,9 @@ private:
   }
 
   /// The next thing to do, waiting for it: a task first (cancels must not queue behind
-  /// requests), then the next request from the inbox. False when the instance stops.
+  /// requests), then the next request from the lane. False when the instance stops.
   bool next_work(task& next, request_ref& st) {
+    auto* stalls = core_->stalls();
     std::unique_lock<std::mutex> guard{door_->mutex};
     for (;;) {
       if (stopping_)
@@ -337,51 +498,58 @@ private:
         tasks_.pop_front();
         return true;
       }
-      if (draining_) {
-        if (auto* popped = inbox_->pop()) {
-          st = request_ref::adopt(popped);
+      if (ready_ && door_->rung) {
+        door_->rung = false;
+        guard.unlock();
+        st = take(); // none: registered idle, and the next push rings again
+        guard.lock();
+        if (st) {
+          if (stopping_) { // stopped meanwhile: the loop resolves it
+            st = request_ref{};
+            return false;
+          }
           running_id_ = st->id;
           running_since_ = clock::now();
+          door_->rung = true; // look again after this one
           return true;
         }
-        draining_ = false; // empty: the next push rings the doorbell
-      }
-      if (door_->inbox_ready) {
-        door_->inbox_ready = false;
-        inbox_->begin_drain();
-        draining_ = true;
         continue;
       }
+      if (stalls)
+        stalls->dozing();
       door_->cv.wait(guard);
+      if (stalls)
+        stalls->woke();
     }
   }
 
-  void thread_main() {
+  void thread_main(const std::string& name) {
+    enter_dedicated_instance(rec_.get());
+    auto* stalls = core_->stalls();
+    if (stalls)
+      stalls->attach(name);
     create_and_announce();
     for (;;) {
       task next;
       request_ref st;
       if (!next_work(next, st))
         break;
-      try {
-        if (st) {
-          run(*worker_, std::move(st));
-          std::lock_guard<std::mutex> guard{door_->mutex};
-          running_id_ = 0;
-        } else {
-          next();
-        }
-      } catch (const std::exception& e) {
-        LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " task threw: " << e.what());
-      } catch (...) {
-        LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " task threw");
+      if (st) {
+        run(*worker_, std::move(st));
+        std::lock_guard<std::mutex> guard{door_->mutex};
+        running_id_ = 0;
+      } else {
+        run_guarded("task", next);
       }
       if (crashed_) {
         core_->send_to(self_, crash_atom::value, crash_reason_);
         break;
       }
     }
+    lane_->leave(instance_);
     worker_.reset();
+    if (stalls)
+      stalls->detach();
   }
 
   std::string describe() {
@@ -396,11 +564,10 @@ private:
     return s;
   }
 
-  std::shared_ptr<request_inbox> inbox_; ///< consumed by this instance's thread only
   std::shared_ptr<thread_doorbell> door_;
   std::deque<task> tasks_;
   bool stopping_ = false;
-  bool draining_ = false; ///< owned by the instance's thread
+  bool ready_ = false; ///< guarded by the doorbell's mutex: takes requests once ready
   std::uint64_t running_id_ = 0;
   time_point running_since_{};
 };
@@ -409,19 +576,25 @@ private:
 
 worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance,
                            std::uint32_t token, caf::actor loop, std::shared_ptr<runtime_core> core,
-                           std::shared_ptr<request_inbox> inbox,
-                           std::shared_ptr<request_inbox> /* loop_inbox: reached via the sink */,
+                           std::shared_ptr<request_lane> lane,
                            std::shared_ptr<thread_doorbell> doorbell)
     : caf::event_based_actor(cfg),
-      inbox_(std::move(inbox)),
-      doorbell_(std::move(doorbell)),
       loop_(std::move(loop)) {
-  if (rec->mode == execution::dedicated_thread)
-    host_ = std::make_shared<dedicated_host>(std::move(rec), instance, token, std::move(core),
-                                             address(), inbox_, doorbell_);
-  else
-    host_ =
-        std::make_shared<scheduled_host>(this, std::move(rec), instance, token, std::move(core));
+  switch (rec->mode) {
+    case execution::dedicated_thread:
+      host_ = std::make_shared<dedicated_host>(std::move(rec), instance, token, std::move(core),
+                                               address(), std::move(lane), std::move(doorbell));
+      break;
+    case execution::own_thread:
+      host_ = std::make_shared<own_thread_host>(this, std::move(rec), instance, token,
+                                                std::move(core), std::move(lane),
+                                                std::move(doorbell));
+      break;
+    case execution::scheduled:
+      host_ = std::make_shared<scheduled_host>(this, std::move(rec), instance, token,
+                                               std::move(core), std::move(lane));
+      break;
+  }
 }
 
 worker_actor::~worker_actor() = default;
@@ -434,28 +607,6 @@ void worker_actor::wake_loop() {
   send(loop_, drain_atom::value);
 }
 
-void worker_actor::drain() {
-  if (doorbell_) { // the instance's thread is the inbox's only consumer
-    doorbell_->ring();
-    return;
-  }
-  inbox_->begin_drain();
-  for (int n = 0; n < drain_budget; ++n) {
-    auto* st = inbox_->pop();
-    if (!st)
-      return;
-    if (!host_) { // exiting: the loop resolves what it handed us
-      st->release();
-      continue;
-    }
-    host_->deliver(request_ref::adopt(st));
-    if (host_->crashed())
-      return; // this instance is going away: the loop hands what it did not start elsewhere
-  }
-  if (inbox_->rearm())
-    send(this, drain_atom::value);
-}
-
 caf::behavior worker_actor::make_behavior() {
   {
     current_scope scope{this};
@@ -464,7 +615,8 @@ caf::behavior worker_actor::make_behavior() {
   return {
       [this](drain_atom) {
         current_scope scope{this};
-        drain();
+        if (host_)
+          host_->drain();
       },
       [this](cancel_atom, request_ref& st) {
         current_scope scope{this};

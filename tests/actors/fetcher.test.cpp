@@ -229,7 +229,8 @@ TEST_CASE("a proxy named in the environment when the session starts is used", "[
   // the variable it fails at the name lookup.
   for (auto variable : {"http_proxy", "all_proxy"}) {
     INFO(variable);
-    site s; // its fetcher's session started without the variable: it uses no proxy
+    site s; // its fetcher's session starts without the variable: it uses no proxy
+    REQUIRE(s.get("/small.bin").ok()); // its session exists before the variable is set
     // Seen by the next fetcher's session when it starts (libcurl reads it per transfer).
     scoped_env proxy{variable, "http://127.0.0.1:" + std::to_string(s.info().port)};
     REQUIRE(s.rt.spawn("proxied", "fetcher", value::map{}).ok());

@@ -105,7 +105,7 @@ TEST_CASE("every section and field reaches the topology value", "[config]") {
   REQUIRE(r.ok());
   auto& t = *r.topology;
   CHECK(t.runtime.scheduler_threads == 4);
-  CHECK(t.runtime.scheduler_idle_poll == 250ms);
+  CHECK(t.runtime.slow_handler == 250ms);
   CHECK(t.runtime.default_deadline == 5s);
   CHECK(t.runtime.shutdown_budget == 3s);
   REQUIRE(t.actors.size() == 2);

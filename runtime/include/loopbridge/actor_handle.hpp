@@ -51,13 +51,17 @@ public:
 
   /// Submits `request` and waits for its reply, at most `timeout` (which is also the request's
   /// deadline). Returns the reply or the error (`loop.timeout`, the worker's error, ...).
-  /// Blocks the calling thread; on a scheduler thread it fails with `loop.would_deadlock`.
+  /// Blocks the calling thread; fails at once with `loop.would_deadlock` on a scheduler thread,
+  /// and on a dedicated instance's thread calling its own actor when no other instance of it is
+  /// left to serve the request.
   template <class Req, class Rep, class Period>
   result<reply_t<Req>> call(Req request, std::chrono::duration<Rep, Period> timeout) const {
-    if (detail::blocking_forbidden())
-      return error{errc::would_deadlock,
-                   "call() on a runtime scheduler thread would stall the runtime"};
-    return submit(std::move(request), std::chrono::duration_cast<duration>(timeout)).get();
+    detail::blocking_wait wait{record_.get(), "call()"};
+    if (auto* refused = wait.refused())
+      return *refused;
+    auto f = submit(std::move(request), std::chrono::duration_cast<duration>(timeout));
+    f.state()->wait();
+    return f.get();
   }
 
   /// The bridge this handle submits through (for groups).

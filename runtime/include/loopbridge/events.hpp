@@ -86,17 +86,37 @@ struct restarted_event {
   }
 };
 
+/// A handler of `actor` (or, with `actor` "loop", something on the event loop's thread) has run
+/// for `elapsed`, longer than `runtime.slow_handler`, and still runs: published once per
+/// occurrence, while it runs (asyncio's debug mode, as a message). A scheduled kind seen here
+/// blocks the threads other actors need: make it `dedicated_thread`.
+struct slow_handler_event {
+  std::string actor;
+  std::uint32_t instance = 0;
+  /// The request type it handles; empty for a timer, a task or another message.
+  std::string request_type;
+  std::chrono::nanoseconds elapsed{0};
+  /// The thread it runs on (`lb.sched.1`, `lb.loop`, ...).
+  std::string thread;
+  template <class Inspector>
+  friend auto inspect(Inspector& f, slow_handler_event& x) {
+    return f(caf::meta::type_name("slow_handler"), field("actor"), x.actor, field("instance"),
+             x.instance, field("request_type"), x.request_type, field("elapsed"), x.elapsed,
+             field("thread"), x.thread);
+  }
+};
+
 /// A lifecycle event. Events are messages: they are queued for the subscriber and read by its
 /// own thread; no callback ever runs on a foreign thread.
-using event =
-    std::variant<ready_event, start_failed_event, done_event, stopped_event, restarted_event>;
+using event = std::variant<ready_event, start_failed_event, done_event, stopped_event,
+                           restarted_event, slow_handler_event>;
 
 /// The kinds of events, in the order of `event`'s alternatives.
-enum class event_type : std::uint8_t { ready, start_failed, done, stopped, restarted };
+enum class event_type : std::uint8_t { ready, start_failed, done, stopped, restarted, slow_handler };
 
 event_type type_of(const event& e) noexcept;
 const char* to_string(event_type t) noexcept;
-/// Parses `ready`, `start_failed`, `done`, `stopped`, `restarted`.
+/// Parses `ready`, `start_failed`, `done`, `stopped`, `restarted`, `slow_handler`.
 std::optional<event_type> parse_event_type(std::string_view text) noexcept;
 /// The actor an event is about.
 const std::string& actor_of(const event& e) noexcept;

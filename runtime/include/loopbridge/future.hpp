@@ -14,8 +14,10 @@ namespace loopbridge {
 ///
 /// Threads: a future is a handle owned by one thread at a time (like std::future); it may be
 /// moved to another thread. `cancel`, `ready` and `wait_*` may be called from any thread that
-/// holds it. Blocking calls (`get`, `wait_*` with a positive timeout) made on a CAF scheduler
-/// thread do not block: `get` returns `loop.would_deadlock` and `wait_*` return at once.
+/// holds it. Blocking calls (`get`, `wait_*` with a positive timeout) made on a runtime
+/// scheduler thread do not block: `get` returns `loop.would_deadlock` and `wait_*` return at
+/// once. `get` on a dedicated instance's thread, for a request to its own actor that no other
+/// instance is left to serve, also returns `loop.would_deadlock` at once.
 ///
 /// Ordering: the reply or error is set exactly once; once `ready()` returns true, `get()`
 /// returns without blocking, and everything the worker wrote before replying is visible.
@@ -56,10 +58,9 @@ public:
     if (!state_)
       return error{errc::bad_request, "get() on an invalid future"};
     if (!state_->done()) {
-      if (detail::blocking_forbidden())
-        return error{errc::would_deadlock,
-                     "future::get() called on a runtime scheduler thread; blocking here would "
-                     "stall the runtime (submit from a host thread or a blocking pool)"};
+      detail::blocking_wait wait{state_->target, "future::get()"};
+      if (auto* refused = wait.refused())
+        return *refused;
       state_->wait();
     }
     auto st = std::move(state_);

@@ -26,6 +26,8 @@ struct actor_metrics {
   std::uint64_t in_flight = 0;
   /// Instances restarted after a failure.
   std::uint64_t restarts = 0;
+  /// Handlers that ran longer than `runtime.slow_handler` (see `slow_handler_event`).
+  std::uint64_t slow_handlers = 0;
   /// The most requests it held at once (queued plus in flight): stays within its capacity.
   std::uint64_t max_held = 0;
   /// Latency from acceptance to the worker's report, over requests the worker finished.

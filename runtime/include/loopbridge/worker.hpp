@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "loopbridge/detail/unique_function.hpp"
@@ -14,12 +15,33 @@ namespace loopbridge {
 
 /// Where an actor kind's handlers run.
 enum class execution {
-  /// On the runtime's scheduler threads, interleaved with other actors: handlers must never
-  /// block (use `worker_context::after` for delays, another thread for blocking I/O).
+  /// On the runtime's scheduler threads (one per core by default), in parallel with other
+  /// actors, one handler of an instance at a time: handlers must never block (use
+  /// `worker_context::after` for delays, another thread for blocking I/O). A handler that runs
+  /// longer than `runtime.slow_handler` is reported (`slow_handler` event): such a kind should be
+  /// `dedicated_thread`.
   scheduled,
   /// On a thread of the instance's own: handlers may block (CPU-bound work, blocking libraries).
   /// If a handler never returns, shutdown leaves that thread behind and reports it.
   dedicated_thread,
+  /// On a thread the worker owns itself (an I/O loop): its constructor calls
+  /// `worker_context::serve_on_own_thread`, and the runtime hands requests straight to that
+  /// thread, without a scheduler thread in between. The constructor runs on a scheduler thread.
+  own_thread,
+};
+
+/// The requests of an instance whose worker serves them on a thread of its own (see
+/// `worker_context::serve_on_own_thread`).
+///
+/// Threads: `serve` from the worker's own thread only. The object stays valid after the
+/// instance stopped (then `serve` does nothing), so the thread may keep it to its end.
+class request_intake {
+public:
+  virtual ~request_intake() = default;
+  /// Runs, on the calling thread, the worker's `on_cancel` for waiting cancels, posted tasks,
+  /// then the handlers of up to `budget` waiting requests. Returns true if more may be waiting
+  /// (call again soon), false when none was left (the next arrival calls `wake` again).
+  virtual bool serve(std::size_t budget = 64) = 0;
 };
 
 /// What the runtime offers one worker instance. Owned by the runtime; valid for the lifetime of
@@ -38,8 +60,8 @@ public:
   /// The validated parameters.
   virtual const loopbridge::params& params() const noexcept = 0;
 
-  /// Runs `fn` on this instance after `delay` (non-blocking timer). Scheduled instances only;
-  /// on dedicated threads it runs `fn` after sleeping.
+  /// Runs `fn` on this instance after `delay`, as a message: never concurrently with its
+  /// handlers, on whatever thread the instance runs on (non-blocking on every kind).
   virtual void after(duration delay, task fn) = 0;
   /// Runs `fn` on this instance as soon as possible. Any thread may call it; tasks posted after
   /// the instance stopped are dropped.
@@ -62,6 +84,13 @@ public:
   virtual void ready(value info = {}) = 0;
   /// The instance cannot start: it ends, its actor reports `start_failed` with `reason`.
   virtual void start_failed(error reason) = 0;
+
+  /// For kinds of `execution::own_thread`, from the worker's constructor: requests (and
+  /// cancels, and tasks from `post`/`after`) wait for the worker's own thread, which runs them by
+  /// calling `serve()` on the returned intake. `wake` is called — from any thread, and must not
+  /// block — whenever some wait while the thread may be idle (it typically interrupts a poll).
+  /// Handlers then never run concurrently with each other: all run on that one thread.
+  virtual std::shared_ptr<request_intake> serve_on_own_thread(std::function<void()> wake) = 0;
 
   /// Starts `body` on a new thread owned by the runtime (an I/O loop, a library's event loop),
   /// named `name` in logs and the OS. Runtime shutdown joins it, or — if it does not end within

@@ -170,9 +170,10 @@ class fetcher_worker;
 /// The `fetcher` kind: one actor holds one HTTP session — a libcurl multi handle plus a share
 /// handle (keep-alive connections, DNS cache, cookies confined to the session) — created when it
 /// starts (`ready` only once it exists; earlier requests wait) and closed when it stops. One I/O
-/// thread drives all transfers (`curl_multi_poll`); requests reach it through a queue and a
-/// wake-up, replies return as messages, so thousands of requests are in flight without a thread
-/// each. `max_connections` caps sockets, not requests.
+/// thread drives all transfers (`curl_multi_poll`); requests reach it straight from the event
+/// loop (the kind runs on its own thread: `execution::own_thread`), replies return as
+/// messages, so thousands of requests are in flight without a thread each. `max_connections`
+/// caps sockets, not requests.
 ///
 /// Proxies come from the environment, as libcurl reads them (`http_proxy`, `https_proxy` or
 /// `HTTPS_PROXY`, `all_proxy` or `ALL_PROXY`, and `no_proxy`): if none names a proxy for an
@@ -184,6 +185,10 @@ struct fetcher {
   using worker = fetcher_worker;
   static std::vector<param_decl> params();
   static std::vector<param_problem> validate(const loopbridge::params& p);
+  /// Requests go straight to the session's I/O thread, which runs the handlers.
+  static loopbridge::execution execution(const loopbridge::params&) {
+    return loopbridge::execution::own_thread;
+  }
 };
 
 class fetcher_worker final : public loopbridge::worker {

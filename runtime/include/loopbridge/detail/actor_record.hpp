@@ -25,6 +25,8 @@ struct actor_counters {
   std::atomic<std::uint64_t> queued{0};
   std::atomic<std::uint64_t> in_flight{0};
   std::atomic<std::uint64_t> restarts{0};
+  /// Handlers reported by the stall detector (written by its thread).
+  std::atomic<std::uint64_t> slow_handlers{0};
   /// The most requests held at once (queued plus in flight): a high-water mark.
   std::atomic<std::uint64_t> max_held{0};
   latency_histogram latency;
@@ -75,6 +77,9 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// Set by the event loop when the actor stopped, before its `stopped` event goes out: from
   /// then on its name may be spawned again (see `runtime_core::name_in_use`).
   mutable std::atomic<bool> stopped{false};
+  /// Handlers of this actor's dedicated instances blocked waiting on a request to this same
+  /// actor (see `blocking_wait`).
+  mutable std::atomic<std::uint32_t> self_waits{0};
   /// What its stop announced; written by the event loop before `stopped` is set, read by the
   /// event loop (answers for requests and stops that reach a retired actor).
   mutable stopped_event last_stop;

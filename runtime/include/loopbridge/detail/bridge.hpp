@@ -37,8 +37,32 @@ private:
   time_point previous_;
 };
 
-/// True on threads where blocking would stall the runtime (CAF scheduler threads running actor
-/// handlers). Blocking host calls check it and fail with `loop.would_deadlock`.
+/// True on threads where blocking would stall the runtime (its scheduler threads and its event
+/// loop's thread). Blocking host calls check it and fail with `loop.would_deadlock`.
 bool blocking_forbidden() noexcept;
+
+struct actor_record;
+
+/// A blocking wait for a request to `target`, checked for deadlock before it starts (RAII):
+/// refused on a thread where blocking is forbidden, and on a dedicated instance's thread that
+/// waits on its own actor when no other instance of it is left to serve the request (every
+/// other one waits the same way, or there is none). Other cycles end at their deadline.
+///
+/// Threads: the waiting thread; the count it keeps per actor is atomic.
+class blocking_wait {
+public:
+  /// `what` names the call in the error ("call()", "future::get()").
+  blocking_wait(const actor_record* target, const char* what) noexcept;
+  ~blocking_wait();
+  blocking_wait(const blocking_wait&) = delete;
+  blocking_wait& operator=(const blocking_wait&) = delete;
+  /// The `loop.would_deadlock` error if the wait was refused, else null.
+  const error* refused() const noexcept { return refused_ ? &error_ : nullptr; }
+
+private:
+  const actor_record* counted_ = nullptr;
+  bool refused_ = false;
+  error error_;
+};
 
 } // namespace loopbridge::detail

@@ -37,7 +37,6 @@ struct loop_links {
   request_state* deadline_next = nullptr;
   void* deadline_bucket = nullptr;
   time_point accepted_at{};
-  std::uint32_t instance = 0;
   place where = place::none;
   bool seen = false; ///< the loop has taken it in once (later arrivals are finished reports)
   request_state* stage = nullptr; ///< for a pipeline parent: the stage running now
@@ -143,9 +142,14 @@ public:
   bool cancel_requested() const noexcept {
     return flags_.load(std::memory_order_acquire) & cancel_bit;
   }
-  /// The loop hands the request to the worker instance identified by `token` (nonzero).
+  /// The worker instance identified by `token` (nonzero) takes the request from its actor's
+  /// lane (under the lane's lock, which publishes it to the loop's later reads).
   void assign_owner(std::uint32_t token) noexcept {
-    owner_.store(token, std::memory_order_relaxed); // published by the inbox push
+    owner_.store(token, std::memory_order_relaxed);
+  }
+  /// The token of the instance that took the request, 0 while none did.
+  std::uint32_t owner() const noexcept {
+    return owner_.load(std::memory_order_acquire) & ~started_owner_bit;
   }
   /// The worker instance `token` begins handling the request. False if the request is no
   /// longer its to run (the loop took it back) or a cancel came first: then it must not run.

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <cstddef>
+
+namespace loopbridge::detail {
+
+// How much work one thread does in one go before it lets others have a turn. Fixed, not user
+// settings: each trades a little throughput for fairness and bounded latency.
+
+/// Messages a scheduled actor handles per turn on a scheduler thread before the thread takes
+/// the next runnable actor. One: a worker instance's `drain` message is itself a batch of
+/// requests, which ends early when other actors wait for a thread.
+inline constexpr std::size_t scheduler_turn = 1;
+/// Requests a scheduled instance takes from its lane per `drain` message at most; it ends its
+/// turn after any request if other actors wait for a scheduler thread.
+inline constexpr int instance_turn = 16;
+/// Messages the event loop handles per resume. One: the stall detector times each message on
+/// the loop's thread on its own (a `drain` message is itself a bounded batch of requests).
+inline constexpr std::size_t loop_turn = 1;
+/// Requests the event loop takes from one of its inboxes per drain message before other
+/// messages get a turn.
+inline constexpr int loop_drain_budget = 1024;
+
+} // namespace loopbridge::detail
