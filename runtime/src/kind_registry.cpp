@@ -1,6 +1,21 @@
 #include "loopbridge/kind_registry.hpp"
 
+#include <cstdlib>
+#include <cxxabi.h>
+#include <memory>
+
 namespace loopbridge {
+
+namespace detail {
+
+std::string readable_type_name(const std::type_info& t) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name{
+      abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), std::free};
+  return status == 0 && name ? std::string{name.get()} : std::string{t.name()};
+}
+
+} // namespace detail
 
 kind_registry& kind_registry::add(kind_descriptor d) {
   auto name = d.name;

@@ -689,7 +689,7 @@ void runtime_core::report_stall(const stall& s) {
       return; // it ended and its actor was retired meanwhile
     e.actor = rec->spec.name;
     if (auto* entry = s.request ? rec->kind->find_request(s.request) : nullptr)
-      e.request_type = entry->type_name.empty() ? entry->name : entry->type_name;
+      e.request_type = entry->type_name;
     actor_counters::add(rec->counters.slow_handlers);
   }
   auto what = s.actor_sequence == 0

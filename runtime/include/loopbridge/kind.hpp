@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include "loopbridge/convert.hpp"
@@ -69,7 +70,7 @@ struct request_entry {
                    detail::ref_ptr<detail::completion_sink> sink);
   /// The name in YAML: the inspected type name without `_request` (`echo`, `echo_stats`).
   std::string name;
-  /// The inspected type name (`echo_request`).
+  /// The inspected type name (`echo_request`); for a type without `inspect`, its C++ name.
   std::string type_name;
   /// The request's field names.
   std::vector<std::string> fields;
@@ -144,6 +145,9 @@ value reply_as_value(request_state& st) {
   return typed.reply ? loopbridge::to_value(*typed.reply) : value{};
 }
 
+/// The C++ name of `t`, demangled.
+std::string readable_type_name(const std::type_info& t);
+
 inline std::string yaml_request_name(std::string type_name) {
   static const std::string suffix = "_request";
   if (type_name.size() > suffix.size() &&
@@ -165,6 +169,7 @@ request_entry make_request_entry() {
     e.from_value = &request_from_value<Req>;
     e.reply_to_value = &reply_as_value<Req>;
   } else {
+    e.type_name = readable_type_name(typeid(Req));
     e.from_value = nullptr;
     e.reply_to_value = nullptr;
   }
