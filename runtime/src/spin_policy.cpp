@@ -23,12 +23,34 @@ void spin_policy::set(std::chrono::nanoseconds loop, std::chrono::nanoseconds ho
   host_spin_ns.store(host.count(), std::memory_order_relaxed);
 }
 
-void spin_policy::relax(unsigned step) noexcept {
+namespace {
+/// Until when the calling thread parks at once instead of spinning (steady clock, ns).
+thread_local std::int64_t tl_backoff_until = 0;
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+} // namespace
+
+bool spin_policy::relax(unsigned step) noexcept {
   constexpr unsigned pause_steps = 64;
-  if (step <= pause_steps)
+  if (step <= pause_steps) {
     __builtin_ia32_pause();
-  else
-    sched_yield();
+    return true;
+  }
+  auto before = now_ns();
+  sched_yield();
+  return now_ns() - before < std::chrono::nanoseconds{yield_lost}.count();
+}
+
+bool spin_policy::backing_off() noexcept {
+  return tl_backoff_until != 0 && now_ns() < tl_backoff_until;
+}
+
+void spin_policy::back_off() noexcept {
+  tl_backoff_until = now_ns() + std::chrono::nanoseconds{backoff}.count();
 }
 
 bool spin_policy::try_acquire_host_slot() noexcept {

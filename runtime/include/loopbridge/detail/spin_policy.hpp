@@ -24,20 +24,42 @@ struct spin_policy {
   /// `sched_yield`, which hands the core to a thread waiting for one and returns at once when
   /// none waits. On a machine with more runnable threads than cores, the waiting thread is
   /// often the one that will produce the answer; spinning on the pause hint would take its core.
-  static void relax(unsigned step) noexcept;
+  /// Returns false when the yield gave the core away for long (`yield_lost`): another thread
+  /// needed it, and a spinning thread that is not running sees nothing arrive.
+  static bool relax(unsigned step) noexcept;
 
   /// Spins (see `relax`) until `ready()` returns true — then returns true — or `until` passes —
   /// then returns false. `ready` is called once per step; the clock is read every 64 steps.
+  ///
+  /// Under load spinning costs latency instead of saving it: a thread that yields its core to
+  /// a busy one is runnable but not running, so the wake-up it waits for finds it neither
+  /// running nor parked, and it resumes only after the other thread's time slice (milliseconds
+  /// on a busy machine), where a parked thread would have been woken at once. So when a yield
+  /// gives the core away, the calling thread stops spinning and does not spin again for
+  /// `backoff` (it parks at once meanwhile); after that it tries again.
   template <class Ready>
   static bool spin_until(std::chrono::steady_clock::time_point until, Ready&& ready) {
+    if (backing_off())
+      return ready();
     for (unsigned step = 1;; ++step) {
       if (ready())
         return true;
-      relax(step);
+      if (!relax(step)) {
+        back_off();
+        return ready();
+      }
       if (step % 64 == 0 && std::chrono::steady_clock::now() >= until)
         return false;
     }
   }
+
+  /// A yield that takes longer than this gave the core to another thread.
+  static constexpr std::chrono::microseconds yield_lost{50};
+  /// How long a thread that lost its core while spinning parks at once instead of spinning.
+  static constexpr std::chrono::milliseconds backoff{50};
+  /// True while the calling thread backs off (see `spin_until`).
+  static bool backing_off() noexcept;
+  static void back_off() noexcept;
 
   /// Takes the single host spinning slot; false if another host thread holds it.
   static bool try_acquire_host_slot() noexcept;
