@@ -20,10 +20,6 @@ std::string label(const actor_record& rec, std::uint32_t instance) {
   return rec.spec.name + "/" + std::to_string(instance);
 }
 
-bool is_cancellation(const error& e) {
-  return e.is(errc::cancelled) || e.is(errc::stopped);
-}
-
 } // namespace
 
 event_loop::event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core,
@@ -279,8 +275,7 @@ void event_loop::on_submit(request_state* st) {
     auto& rec = *st->target;
     actor_counters::add(rec.counters.received);
     st->fail(rec.last_stop.reason);
-    actor_counters::add(st->failed() && is_cancellation(st->error()) ? rec.counters.cancelled
-                                                                     : rec.counters.failed);
+    count_outcome(rec, *st);
     let_go(st);
     return;
   }
@@ -289,10 +284,10 @@ void event_loop::on_submit(request_state* st) {
     found = target_of(*st->target);
   }
   target& t = *found;
-  if (st->done()) { // cancelled before it reached the loop: accepted and cancelled at once
+  if (st->result() != request_state::outcome::none) {
+    // Cancelled before it reached the loop: accepted and cancelled at once.
     actor_counters::add(t.record->counters.received);
-    actor_counters::add(t.record->counters.cancelled);
-    ++t.dropped;
+    count_outcome(*t.record, *st);
     let_go(st);
     return;
   }
@@ -315,11 +310,10 @@ void event_loop::on_submit(request_state* st) {
     if (policy == overflow_policy::drop_oldest && !t.queue.empty()) {
       auto* oldest = t.queue.front();
       oldest->fail(error{errc::overloaded, full.message() + ": dropped the oldest queued request"});
-      untrack(t, oldest, false);
+      untrack(t, oldest);
     } else {
       st->fail(full);
-      actor_counters::add(c.failed);
-      ++t.dropped;
+      count_outcome(*t.record, *st);
       let_go(st);
       publish_gauges(t);
       return;
@@ -410,6 +404,8 @@ void event_loop::publish_gauges(target& t) {
 
 void event_loop::on_finished(request_state* st) {
   auto& t = *targets_[st->target->index];
+  st->await_published(); // a host's cancel may have claimed it a moment before
+  ++t.reported;
   auto latency = now_ - st->links.accepted_at;
   t.record->counters.latency.record(latency);
   if (core_->wants(event_type::done)) {
@@ -429,9 +425,9 @@ void event_loop::on_finished(request_state* st) {
     else if (adopt_last_stage(t, st))
       finished_parent = st->parent;
   }
-  untrack(t, st, true); // drops the loop's reference
+  untrack(t, st); // drops the loop's reference
   if (auto limit = t.record->spec.stop_after;
-      limit > 0 && t.finished >= limit && t.state == phase::running)
+      limit > 0 && t.reported >= limit && t.state == phase::running)
     begin_stop(t, now_ + std::chrono::seconds(1)); // a one-shot actor's work is done
   if (finished_parent) {
     finished_parent->publish();
@@ -449,7 +445,7 @@ void event_loop::on_finished(request_state* st) {
 
 bool event_loop::adopt_last_stage(target& t, request_state* st) {
   auto* parent = st->parent.get();
-  if (!parent->try_claim())
+  if (!parent->try_claim(request_state::outcome::completed))
     return false;
   if (!parent->adopt_reply(*st))
     parent->set_error(error{errc::bad_request, "the pipeline's last stage (" + t.record->spec.name +
@@ -495,7 +491,7 @@ request_ref event_loop::next_stage(target& t, request_state* st) {
   return next;
 }
 
-void event_loop::untrack(target& t, request_state* st, bool worker_finished) {
+void event_loop::untrack(target& t, request_state* st) {
   switch (st->links.where) {
     case loop_links::place::queued:
       t.queue.remove(st);
@@ -509,19 +505,32 @@ void event_loop::untrack(target& t, request_state* st, bool worker_finished) {
   }
   st->links.where = loop_links::place::none;
   deadlines_.remove(st);
-  auto& c = t.record->counters;
-  if (!st->failed())
-    actor_counters::add(c.completed);
-  else if (is_cancellation(st->error()))
-    actor_counters::add(c.cancelled);
-  else
-    actor_counters::add(c.failed);
-  if (worker_finished)
-    ++t.finished;
-  else
-    ++t.dropped;
+  count_outcome(*t.record, *st);
+  if (st->links.in_stop) { // its outcome is part of what the stop did
+    auto o = st->result();
+    if (o == request_state::outcome::completed)
+      ++t.stop_completed;
+    else if (o == request_state::outcome::failed)
+      ++t.stop_failed;
+  }
   publish_gauges(t); // before anyone sees the request settled
   let_go(st);
+}
+
+void event_loop::count_outcome(const actor_record& rec, const request_state& st) {
+  auto& c = rec.counters;
+  switch (st.result()) {
+    case request_state::outcome::completed:
+      actor_counters::add(c.completed);
+      break;
+    case request_state::outcome::cancelled:
+      actor_counters::add(c.cancelled);
+      break;
+    case request_state::outcome::failed:
+    case request_state::outcome::none: // not reached: every resolved request was claimed
+      actor_counters::add(c.failed);
+      break;
+  }
 }
 
 void event_loop::give_back_place(const actor_record& rec) {
@@ -556,12 +565,8 @@ void event_loop::let_go(request_state* st) {
       give_back_place(*targets_[t.route_to]->record);
   }
   if (auto* parent = st->parent.get()) {
-    if (st->failed() && !parent->done()) {
-      auto& e = st->error();
-      parent->fail(error{error_code{e.domain(), e.code()},
-                         "stage " + std::to_string(st->links.stage_number) + " (" +
-                             st->target->spec.name + ") failed: " + e.message()});
-    }
+    if (!parent->done() && (parent->links.stage == st || parent->links.stage == nullptr))
+      end_pipeline(*parent, *st);
     if (parent->links.stage == st || parent->links.stage == nullptr) {
       parent->links.stage = nullptr;
       if (parent->done())
@@ -570,6 +575,33 @@ void event_loop::let_go(request_state* st) {
   }
   st->mark_settled();
   st->release();
+}
+
+void event_loop::end_pipeline(request_state& parent, request_state& stage) {
+  // The stage the pipeline is at is done and no next stage took over: the pipeline ends here,
+  // with the stage's outcome (a stage that succeeded but was stopped before it went on ends
+  // it as stopped: nothing is re-run).
+  stage.await_published();
+  auto label = "stage " + std::to_string(stage.links.stage_number) + " (" +
+               stage.target->spec.name + ")";
+  if (stage.failed()) {
+    auto& e = stage.error();
+    parent.fail(error{error_code{e.domain(), e.code()}, label + " failed: " + e.message()});
+    return;
+  }
+  auto* t = target_of(*stage.target);
+  if (t && t->route_to < 0) { // the last stage: its reply is the pipeline's
+    if (parent.try_claim(request_state::outcome::completed)) {
+      if (!parent.adopt_reply(stage))
+        parent.set_error(error{errc::bad_request, "the pipeline's last stage (" +
+                                                      stage.target->spec.name +
+                                                      ") replies with another type"});
+      parent.publish();
+    }
+    return;
+  }
+  parent.fail(error{errc::stopped,
+                    label + " completed, but the pipeline stopped before its next stage"});
 }
 
 void event_loop::on_cancel(request_ref& ref) {
@@ -584,7 +616,7 @@ void event_loop::on_cancel(request_ref& ref) {
     return;
   auto& t = *targets_[st->target->index];
   if (st->links.where == loop_links::place::queued) {
-    untrack(t, st, false); // removed without running
+    untrack(t, st); // removed without running
     publish_gauges(t);
     check_drained(t);
     return;
@@ -644,7 +676,7 @@ void event_loop::expire(request_state* st) {
   st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
   st->request_cancel();
   if (st->links.where == loop_links::place::queued) {
-    untrack(t, st, false); // it never runs
+    untrack(t, st); // it never runs
     publish_gauges(t);
     check_drained(t);
   } else if (st->links.where == loop_links::place::in_flight) {
@@ -700,7 +732,7 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
         requeue.push_back(st);
       } else {
         st->fail(t.state == phase::running ? reason : error{errc::stopped, "the actor stopped"});
-        untrack(t, st, false);
+        untrack(t, st);
       }
     }
     st = next;
@@ -765,13 +797,18 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
 
 void event_loop::fail_all(target& t, const error& reason) {
   while (auto* st = t.queue.front()) {
-    st->fail(reason);
-    untrack(t, st, false);
+    if (st->fail(reason))
+      ++t.stop_cancelled;
+    untrack(t, st);
   }
   while (auto* st = t.flying.front()) {
-    st->fail(reason);
+    if (st->fail(reason)) {
+      ++t.stop_cancelled;
+      if (st->started())
+        ++t.stop_abandoned; // its instance still runs it
+    }
     st->request_cancel(); // an instance taking it now skips it
-    untrack(t, st, false);
+    untrack(t, st);
   }
   publish_gauges(t);
 }
@@ -807,7 +844,7 @@ void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
   }
   if (!found || found->state == phase::stopped) {
     auto* typed = static_cast<reply_state<stopped_event>*>(ref.get());
-    if (typed->try_claim()) {
+    if (typed->try_claim(request_state::outcome::completed)) {
       typed->reply.emplace(rec->last_stop);
       typed->publish();
     }
@@ -822,6 +859,8 @@ void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
 void event_loop::begin_stop(target& t, time_point deadline) {
   if (t.state == phase::stopped)
     return;
+  if (!t.stop_began)
+    mark_stop_began(t);
   t.state = phase::draining;
   t.stop_deadline = std::min(t.stop_deadline, deadline);
   LB_LOG(debug, "loop",
@@ -829,6 +868,17 @@ void event_loop::begin_stop(target& t, time_point deadline) {
                              << " in flight)");
   arm_timer();
   check_drained(t);
+}
+
+void event_loop::mark_stop_began(target& t) {
+  // What the stop does is what happens to the requests still undecided now: a reply that
+  // came just before (its report not yet here) belongs to the time before the stop.
+  t.stop_began = true;
+  auto mark = [](request_state* st) {
+    st->links.in_stop = st->result() == request_state::outcome::none;
+  };
+  t.queue.for_each(mark);
+  t.flying.for_each(mark);
 }
 
 void event_loop::check_drained(target& t) {
@@ -839,6 +889,8 @@ void event_loop::check_drained(target& t) {
 void event_loop::finish_stop(target& t, error reason) {
   if (t.state == phase::stopped)
     return;
+  if (!t.stop_began)
+    mark_stop_began(t);
   t.state = phase::stopped;
   t.stop_reason = reason;
   fail_all(t, t.stop_reason);
@@ -848,18 +900,27 @@ void event_loop::finish_stop(target& t, error reason) {
   for (auto& inst : t.instances)
     if (inst.alive && inst.handle)
       send_exit(inst.handle, caf::exit_reason::user_shutdown);
+  auto& c = t.record->counters;
   auto& stop = t.record->last_stop;
-  stop = stopped_event{t.record->spec.name, t.stop_reason, t.finished, t.dropped};
+  stop = stopped_event{};
+  stop.actor = t.record->spec.name;
+  stop.reason = t.stop_reason;
+  stop.completed = t.stop_completed;
+  stop.failed = t.stop_failed;
+  stop.cancelled = t.stop_cancelled;
+  stop.abandoned = t.stop_abandoned;
+  stop.total_received = c.received.load(std::memory_order_relaxed);
+  stop.total_completed = c.completed.load(std::memory_order_relaxed);
+  stop.total_failed = c.failed.load(std::memory_order_relaxed);
+  stop.total_cancelled = c.cancelled.load(std::memory_order_relaxed);
   t.record->stopped.store(true, std::memory_order_release); // its name is free from now on
-  LB_LOG(info, "loop",
-         t.record->spec.name << " stopped: " << t.stop_reason.message() << " (completed "
-                             << t.finished << ", cancelled " << t.dropped << ")");
+  LB_LOG(info, "loop", to_string(event{stop}));
   core_->record_stopped(*t.record, stop);
   if (core_->wants(event_type::stopped))
     core_->publish(stop);
   for (auto& w : t.stop_waiters) {
     auto* typed = static_cast<reply_state<stopped_event>*>(w.get());
-    if (typed->try_claim()) {
+    if (typed->try_claim(request_state::outcome::completed)) {
       typed->reply.emplace(stop);
       typed->publish();
     }

@@ -34,7 +34,12 @@ class loop_thread;
 /// Invariants: every request the loop accepted is in exactly one place (a target's queue or its
 /// in-flight list: in the lane, or taken by one instance) until it is finished or resolved, and
 /// the loop holds one reference to it meanwhile. For each target,
-/// `received = finished + dropped + queued + in flight`.
+/// `received = completed + failed + cancelled + queued + in flight` (the actor's counters).
+///
+/// Outcomes: a request's outcome is decided once, by whoever claims it (its worker, the host's
+/// cancel, the loop's deadline or stop); the loop counts it by that claimed outcome when it
+/// stops tracking the request, and a pipeline's parent takes it from the same place, so
+/// futures, metrics, `stopped` events and the shutdown report agree.
 ///
 /// Retirement: a target that stopped, holds nothing, has no instance left and no route, and
 /// that nothing can name any more — a one-shot actor (`stop_after`), or one whose name a new
@@ -85,8 +90,13 @@ private:
     time_point stop_deadline = time_point::max();
     std::vector<request_ref> stop_waiters; ///< `stop_request`s to answer when stopped
     error stop_reason;
-    std::uint64_t finished = 0;          ///< requests whose worker reported them finished
-    std::uint64_t dropped = 0;           ///< requests resolved by the loop without their worker
+    std::uint64_t reported = 0; ///< requests its workers reported finished (one-shot actors)
+    /// What its stop did (see `stopped_event`), over the requests undecided when it began.
+    std::uint64_t stop_completed = 0;
+    std::uint64_t stop_failed = 0;
+    std::uint64_t stop_cancelled = 0;
+    std::uint64_t stop_abandoned = 0;
+    bool stop_began = false;
     std::int64_t route_to = -1;          ///< where pipeline stages continue, or -1
     std::vector<std::uint32_t> upstream; ///< targets routing into this one (credit)
     std::deque<time_point> restarts;     ///< restart times within the budget's period
@@ -121,10 +131,16 @@ private:
   void wake(target& t, std::uint32_t i);
   /// The instance of `t` that took `st`, or null (still in the lane).
   instance_slot* holder(target& t, const request_state& st);
-  /// Stops tracking `st`, counts its outcome, then `let_go`.
-  void untrack(target& t, request_state* st, bool worker_finished);
+  /// Stops tracking `st`, counts its claimed outcome, then `let_go`.
+  void untrack(target& t, request_state* st);
+  /// Adds `st`'s claimed outcome to `rec`'s counters.
+  static void count_outcome(const actor_record& rec, const request_state& st);
+  /// The pipeline `parent` is at `stage`, which is done and goes no further: `parent` takes its
+  /// outcome (its error, its reply if it was the last stage, or `loop.stopped`).
+  void end_pipeline(request_state& parent, request_state& stage);
   /// The loop is done with `st`: gives back its admission place, tells its pipeline (a failed
-  /// stage fails the whole), marks it settled and drops the loop's reference.
+  /// stage fails the whole; a stage that will not go on ends it), marks it settled and drops
+  /// the loop's reference.
   void let_go(request_state* st);
   /// Gives an admission place back to `rec` (at the end of the batch when batching and `rec` is
   /// still the target at its index).
@@ -138,7 +154,8 @@ private:
   bool adopt_last_stage(target& t, request_state* st);
   /// Room left in `t` for credit-controlled pipeline stages (block policy).
   bool has_room(const target& t) const;
-  /// Resolves every request `t` holds with `reason` (they count as dropped).
+  /// Resolves every request `t` holds with `reason`, as the stop's cancellations (a request
+  /// whose worker decided it first keeps that outcome).
   void fail_all(target& t, const error& reason);
   void expire(request_state* st);
 
@@ -151,6 +168,8 @@ private:
   /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until
   /// `deadline`, then the rest are cancelled).
   void begin_stop(target& t, time_point deadline);
+  /// Marks the requests the stop's own counts are about: those still undecided.
+  static void mark_stop_began(target& t);
   /// Finishes the stop if `t` is draining and holds nothing.
   void check_drained(target& t);
   /// Ends `t`: resolves what it still holds with `reason`, stops its instances, announces it.

@@ -49,8 +49,13 @@ std::string to_string(const event& e) {
           s += "/" + std::to_string(x.instance) + " #" + std::to_string(x.request_id) +
                (x.ok() ? " ok" : " " + x.error.to_string());
         } else if constexpr (std::is_same_v<T, stopped_event>) {
-          s += ": " + x.reason.to_string() + " (completed " + std::to_string(x.completed) +
-               ", cancelled " + std::to_string(x.cancelled) + ")";
+          s += ": " + x.reason.to_string() + " (its stop: completed " +
+               std::to_string(x.completed) + ", failed " + std::to_string(x.failed) +
+               ", cancelled " + std::to_string(x.cancelled) +
+               (x.abandoned > 0 ? " of which " + std::to_string(x.abandoned) + " running" : "") +
+               "; in all: received " + std::to_string(x.total_received) + ", completed " +
+               std::to_string(x.total_completed) + ", failed " + std::to_string(x.total_failed) +
+               ", cancelled " + std::to_string(x.total_cancelled) + ")";
         } else if constexpr (std::is_same_v<T, restarted_event>) {
           s += "/" + std::to_string(x.instance) + " restart " + std::to_string(x.restarts) + ": " +
                x.reason.to_string();

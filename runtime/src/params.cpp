@@ -191,6 +191,23 @@ std::string format_duration(value::duration d) {
   return std::to_string(ns) + "ns";
 }
 
+std::string readable_duration(value::duration d) {
+  auto ns = static_cast<double>(d.count());
+  struct unit {
+    double ns;
+    const char* name;
+  };
+  static constexpr unit units[] = {{3600e9, "h"}, {60e9, "min"}, {1e9, "s"}, {1e6, "ms"}, {1e3, "us"}};
+  for (auto& u : units)
+    if (std::abs(ns) >= u.ns) {
+      auto v = ns / u.ns;
+      char buf[32];
+      std::snprintf(buf, sizeof buf, v >= 100 ? "%.0f%s" : v >= 10 ? "%.1f%s" : "%.2f%s", v, u.name);
+      return buf;
+    }
+  return std::to_string(d.count()) + "ns";
+}
+
 std::optional<std::int64_t> parse_size(std::string_view text) {
   double n;
   std::string_view unit;

@@ -434,7 +434,8 @@ future<stopped_event> runtime_core::stop_actor(std::string_view name,
     // The runtime already stopped: answer with the stop of the name's latest actor, if the
     // loop recorded one (it writes `last_stop` before setting `stopped`).
     auto& found = **rec;
-    if (found.stopped.load(std::memory_order_acquire) && st->try_claim()) {
+    if (found.stopped.load(std::memory_order_acquire) &&
+        st->try_claim(request_state::outcome::completed)) {
       st->reply.emplace(found.last_stop);
       st->publish();
     } else {

@@ -15,11 +15,24 @@ std::uint64_t shutdown_report::cancelled() const noexcept {
   return n;
 }
 
-std::string shutdown_report::to_string() const {
-  std::string s = "shutdown took " + format_duration(took) + "\n";
+std::uint64_t shutdown_report::completed() const noexcept {
+  std::uint64_t n = 0;
   for (auto& a : actors)
-    s += "  " + a.actor + ": completed " + std::to_string(a.completed) + ", cancelled " +
-         std::to_string(a.cancelled) + " (" + a.reason.message() + ")\n";
+    n += a.completed;
+  return n;
+}
+
+std::string shutdown_report::to_string() const {
+  std::string s = "shutdown took " + readable_duration(took) + (clean() ? " (clean)" : "") + "\n";
+  for (auto& a : actors) {
+    s += "  " + a.actor + ": its stop completed " + std::to_string(a.completed) + ", failed " +
+         std::to_string(a.failed) + ", cancelled " + std::to_string(a.cancelled);
+    if (a.abandoned > 0)
+      s += " (" + std::to_string(a.abandoned) + " still running)";
+    s += "; in all received " + std::to_string(a.total_received) + ", completed " +
+         std::to_string(a.total_completed) + ", failed " + std::to_string(a.total_failed) +
+         ", cancelled " + std::to_string(a.total_cancelled) + " (" + a.reason.message() + ")\n";
+  }
   if (retired > 0)
     s += "  (" + std::to_string(retired) + " actors stopped and were retired earlier)\n";
   for (auto& line : stuck)

@@ -60,16 +60,33 @@ struct done_event {
   }
 };
 
-/// `actor` stopped: why, and how many requests it completed and had to cancel.
+/// `actor` stopped: why, what its stop did, and its totals since it was spawned.
+///
+/// What the stop did covers the time from when the actor began to stop (its drain) until it
+/// stopped: requests that `completed` with a reply, that `failed` with an error of their own,
+/// and that the stop `cancelled` (still queued, or still running when its deadline passed) —
+/// each counted by the outcome its future got, so a reply that beat the stop by a hair counts
+/// as completed, never as cancelled. `abandoned` counts the cancelled ones an instance was
+/// still running: its thread may go on with them (the shutdown report names stuck threads).
 struct stopped_event {
   std::string actor;
   loopbridge::error reason;
   std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
   std::uint64_t cancelled = 0;
+  std::uint64_t abandoned = 0;
+  /// Since the actor was spawned (its metrics when it stopped).
+  std::uint64_t total_received = 0;
+  std::uint64_t total_completed = 0;
+  std::uint64_t total_failed = 0;
+  std::uint64_t total_cancelled = 0;
   template <class Inspector>
   friend auto inspect(Inspector& f, stopped_event& x) {
     return f(caf::meta::type_name("stopped"), field("actor"), x.actor, field("reason"), x.reason,
-             field("completed"), x.completed, field("cancelled"), x.cancelled);
+             field("completed"), x.completed, field("failed"), x.failed, field("cancelled"),
+             x.cancelled, field("abandoned"), x.abandoned, field("total_received"),
+             x.total_received, field("total_completed"), x.total_completed,
+             field("total_failed"), x.total_failed, field("total_cancelled"), x.total_cancelled);
   }
 };
 

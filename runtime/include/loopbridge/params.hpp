@@ -109,6 +109,9 @@ std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls, 
 std::optional<value::duration> parse_duration(std::string_view text);
 /// Formats a duration with the largest unit that keeps it exact (`1500ms`, `2s`).
 std::string format_duration(value::duration d);
+/// A measured duration for people: three significant digits in the largest fitting unit
+/// (`1.70s`, `203ms`, `12.5us`, `840ns`). Not for config files: use `format_duration`.
+std::string readable_duration(value::duration d);
 /// Parses a size: an integer, optionally followed by `B`, `KiB`, `MiB`, `GiB`, `kB`, `MB`, `GB`.
 std::optional<std::int64_t> parse_size(std::string_view text);
 

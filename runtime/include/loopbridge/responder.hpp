@@ -55,7 +55,7 @@ public:
   void reply(R value) {
     if (!state_)
       return;
-    if (state_->try_claim()) {
+    if (state_->try_claim(detail::request_state::outcome::completed)) {
       state_->reply.emplace(std::move(value));
       state_->publish();
     }

@@ -42,6 +42,7 @@ struct loop_links {
   request_state* stage = nullptr; ///< for a pipeline parent: the stage running now
   std::uint32_t stage_number = 1; ///< for a pipeline stage: 1, 2, ...
   bool reserved_next = false;     ///< a stage holds a place in the next stage's actor
+  bool in_stop = false;           ///< undecided when its actor began to stop (the stop's count)
 };
 
 /// The link that lets a request travel through lock-free inboxes (host -> loop -> worker ->
@@ -69,6 +70,8 @@ public:
   static constexpr std::uint32_t cancel_bit = 1u << 4;
   static constexpr std::uint32_t started_bit = 1u << 5;
   static constexpr std::uint32_t settled_bit = 1u << 6;
+  static constexpr unsigned outcome_shift = 7; ///< two bits: the `outcome`
+  static constexpr std::uint32_t outcome_mask = 3u << outcome_shift;
   static constexpr std::uint32_t started_owner_bit = 1u << 31;
 
   explicit request_state(const type_tag* request_type) noexcept : request_type_(request_type) {}
@@ -96,15 +99,37 @@ public:
 
   // -- completion ----------------------------------------------------------------------------
 
-  /// Claims the right to complete this request; true for exactly one caller.
-  bool try_claim() noexcept {
-    return (flags_.fetch_or(claimed_bit, std::memory_order_acq_rel) & claimed_bit) == 0;
+  /// How a request ended, decided by whoever claimed it, in the same atomic step as the claim:
+  /// every count of requests (metrics, `stopped` events, the shutdown report) reads it, so
+  /// they all agree with what the future got.
+  enum class outcome : std::uint8_t { none = 0, completed = 1, failed = 2, cancelled = 3 };
+  /// The outcome an error stands for: `loop.cancelled` and `loop.stopped` are cancellations.
+  static outcome outcome_of(const loopbridge::error& e) noexcept {
+    return e.is(errc::cancelled) || e.is(errc::stopped) ? outcome::cancelled : outcome::failed;
+  }
+
+  /// Claims the right to complete this request with outcome `o`; true for exactly one caller.
+  bool try_claim(outcome o) noexcept {
+    auto f = flags_.load(std::memory_order_relaxed);
+    do {
+      if (f & claimed_bit)
+        return false;
+    } while (!flags_.compare_exchange_weak(
+        f, f | claimed_bit | (static_cast<std::uint32_t>(o) << outcome_shift),
+        std::memory_order_acq_rel, std::memory_order_relaxed));
+    return true;
+  }
+  /// The outcome the claimer decided (`none` while unclaimed). Valid as soon as the claim is
+  /// visible, before the claimer published the reply or error itself.
+  outcome result() const noexcept {
+    return static_cast<outcome>((flags_.load(std::memory_order_acquire) & outcome_mask) >>
+                                outcome_shift);
   }
   /// Publishes the outcome written by the claimer: wakes waiters and the listener.
   void publish() noexcept;
   /// Claims and publishes `e` as the outcome; false if someone else claimed first.
   bool fail(loopbridge::error e) noexcept {
-    if (!try_claim())
+    if (!try_claim(outcome_of(e)))
       return false;
     error_ = std::move(e);
     failed_ = true;
@@ -112,13 +137,22 @@ public:
     return true;
   }
   bool done() const noexcept { return flags_.load(std::memory_order_acquire) & done_bit; }
+  /// Waits (spinning) until the claimer published: for the loop, which reads a reply or an
+  /// error only after it saw the claim, and claimers publish right after they claim.
+  void await_published() const noexcept {
+    while (!done())
+      __builtin_ia32_pause();
+  }
   /// Only meaningful once `done()`: true if the outcome is an error.
   bool failed() const noexcept { return failed_; }
   const loopbridge::error& error() const noexcept { return error_; }
-  /// For claimers only: records an error outcome before `publish()`.
+  /// For claimers only, before `publish()`: records an error outcome instead of the one claimed.
   void set_error(loopbridge::error e) noexcept {
     error_ = std::move(e);
     failed_ = true;
+    auto o = static_cast<std::uint32_t>(outcome_of(error_)) << outcome_shift;
+    flags_.fetch_and(~outcome_mask, std::memory_order_relaxed);
+    flags_.fetch_or(o, std::memory_order_relaxed);
   }
 
   /// Blocks the calling thread until `done()` (a bounded spin, then a futex wait).
