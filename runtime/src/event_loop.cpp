@@ -284,17 +284,17 @@ void event_loop::on_submit(request_state* st) {
     found = target_of(*st->target);
   }
   target& t = *found;
+  if (t.state != phase::running) { // refused: not counted, as it never was accepted
+    st->fail(t.state == phase::stopped
+                 ? t.stop_reason
+                 : error{errc::stopped, st->target->spec.name + " is stopping"});
+    let_go(st);
+    return;
+  }
   if (st->result() != request_state::outcome::none) {
     // Cancelled before it reached the loop: accepted and cancelled at once.
     actor_counters::add(t.record->counters.received);
     count_outcome(*t.record, *st);
-    let_go(st);
-    return;
-  }
-  if (t.state != phase::running) {
-    st->fail(t.state == phase::stopped
-                 ? t.stop_reason
-                 : error{errc::stopped, st->target->spec.name + " is stopping"});
     let_go(st);
     return;
   }
@@ -367,6 +367,7 @@ void event_loop::pump(target& t) {
   t.lane->push(batch_, idle_); // one lock for the batch
   for (auto i : idle_)
     wake(t, i);
+  publish_gauges(t);
 }
 
 void event_loop::wake(target& t, std::uint32_t i) {
@@ -948,11 +949,15 @@ void event_loop::on_stop_all(time_point deadline) {
     return;
   stopping_ = true;
   shutdown_deadline_ = deadline;
-  // One-shot actors run long-lived tasks (`offload_separate`) that end only when told: cancel
-  // them now, so they wind down while the others drain, instead of holding up the shutdown.
+  // One-shot actors run long-lived tasks (`offload_separate`, `deliver`) that end only when
+  // told: raise their cancel tokens now, so they wind down — and answer with what they did —
+  // while the others drain; past the budget, what is left is cancelled like everything else.
   for (auto& t : targets_)
-    if (t && t->record->spec.stop_after > 0)
-      finish_stop(*t, error{errc::cancelled, "the runtime stopped: task cancelled"});
+    if (t && t->record->spec.stop_after > 0 && t->state == phase::running) {
+      t->flying.for_each([](request_state* st) { st->request_cancel(); });
+      t->queue.for_each([](request_state* st) { st->request_cancel(); });
+      begin_stop(*t, deadline);
+    }
   plan_shutdown_order();
   arm_timer();
   advance_shutdown();

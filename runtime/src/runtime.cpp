@@ -85,8 +85,6 @@ const shutdown_report& runtime_core::stop() {
   stopped_ = true;
   auto t0 = clock::now();
   auto deadline = t0 + options_.shutdown_budget;
-  // Past the budget the loop has cancelled everything; this margin lets it say so.
-  auto margin = std::chrono::milliseconds(200);
   // 1. No new submits; every submit already inside reaches the loop before `stop`. Open
   //    streams close first, so their producers stop instead of filling buffers nobody reads.
   submit_gate_.close();
@@ -96,14 +94,21 @@ const shutdown_report& runtime_core::stop() {
                    std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch())
                        .count()));
   // 2. The loop stops the actors in reverse start order, each draining within the budget,
-  //    resolves what is left, then quits.
+  //    resolves what is left at the budget, waits for its instances to exit, then quits.
   bool loop_ended;
   {
     std::unique_lock<std::mutex> lock{loop_done_mutex_};
-    loop_ended = loop_done_cv_.wait_until(lock, deadline + margin, [&] { return loop_done_; });
+    loop_ended =
+        loop_done_cv_.wait_until(lock, deadline + stop_loop_grace, [&] { return loop_done_; });
   }
-  // 3. Threads outside the scheduler: joined, or left behind and reported.
-  auto stuck = threads_.join_all(deadline + margin);
+  // 3. Threads outside the scheduler: joined, or left behind and reported. (A loop that
+  //    was late gets until then too.)
+  auto stuck = threads_.join_all(deadline + stop_thread_grace);
+  if (!loop_ended) {
+    std::unique_lock<std::mutex> lock{loop_done_mutex_};
+    loop_ended =
+        loop_done_cv_.wait_until(lock, deadline + stop_thread_grace, [&] { return loop_done_; });
+  }
   // 4. Subscribers have every event by now; their inboxes report the end.
   {
     std::lock_guard<std::mutex> lock{subscribers_mutex_};
@@ -122,8 +127,12 @@ const shutdown_report& runtime_core::stop() {
     if (stalls_)
       stalls_->stop();
   } else {
-    // Something blocks the event loop's thread (a handler that never returns): leave the
-    // actor system behind rather than wait forever.
+    // Something never returns on the runtime's own threads (a scheduled handler that never
+    // ends keeps its instance from exiting): leave the actor system behind rather than wait
+    // forever, and name what runs there.
+    if (stalls_)
+      for (auto& s : stalls_->running())
+        stuck.push_back(describe(s));
     (void)loop_thread_.release();
     (void)system_.release();
     (void)config_.release();
@@ -132,13 +141,13 @@ const shutdown_report& runtime_core::stop() {
   report_.stuck = std::move(stuck);
   report_.loop_stuck = !loop_ended;
   if (report_.loop_stuck)
-    report_.stuck.push_back("the event loop did not stop within the shutdown budget; the actor "
-                            "system was left behind");
+    report_.stuck.push_back("the event loop did not finish within the shutdown budget (an "
+                            "instance never exited); the actor system was left behind");
   report_.took = clock::now() - t0;
   if (!report_.stuck.empty())
     LB_LOG(warning, "runtime", "shutdown left threads behind:\n" << report_.to_string());
   else
-    LB_LOG(info, "runtime", "stopped in " << format_duration(report_.took));
+    LB_LOG(info, "runtime", "stopped in " << readable_duration(report_.took));
   return report_;
 }
 
@@ -671,36 +680,55 @@ result<void> runtime_core::kill_instance(std::string_view name, std::uint32_t in
   return {};
 }
 
-void runtime_core::report_stall(const stall& s) {
+slow_handler_event runtime_core::name_stall(const stall& s, record_ptr& rec) const {
   slow_handler_event e;
   e.instance = s.instance;
   e.elapsed = s.elapsed;
   e.thread = s.thread;
   if (s.actor_sequence == 0) {
     e.actor = "loop";
-  } else {
-    record_ptr rec;
-    {
-      std::lock_guard<std::mutex> guard{records_mutex_};
-      if (s.actor_index < by_index_.size() && by_index_[s.actor_index] &&
-          by_index_[s.actor_index]->sequence + 1 == s.actor_sequence)
-        rec = by_index_[s.actor_index];
-    }
-    if (!rec)
-      return; // it ended and its actor was retired meanwhile
+    return e;
+  }
+  {
+    std::lock_guard<std::mutex> guard{records_mutex_};
+    if (s.actor_index < by_index_.size() && by_index_[s.actor_index] &&
+        by_index_[s.actor_index]->sequence + 1 == s.actor_sequence)
+      rec = by_index_[s.actor_index];
+  }
+  if (rec) {
     e.actor = rec->spec.name;
     if (auto* entry = s.request ? rec->kind->find_request(s.request) : nullptr)
       e.request_type = entry->type_name;
-    actor_counters::add(rec->counters.slow_handlers);
   }
-  auto what = s.actor_sequence == 0
-                  ? std::string{"a message on the event loop's thread"}
-                  : "a handler of " + e.actor + "/" + std::to_string(e.instance) +
-                        (e.request_type.empty() ? "" : " (" + e.request_type + ")");
-  LB_LOG(warning, "stall",
-         what << " has run for " << format_duration(e.elapsed) << " on " << e.thread
-              << " and still runs; runtime.slow_handler is "
-              << format_duration(options_.slow_handler));
+  return e;
+}
+
+std::string runtime_core::describe(const stall& s) const {
+  record_ptr rec;
+  auto e = name_stall(s, rec);
+  std::string what = s.actor_sequence == 0 ? std::string{"a message on the event loop's thread"}
+                     : !rec                ? std::string{"a handler of a retired actor"}
+                                           : "a handler of " + e.actor + "/" +
+                                  std::to_string(e.instance) +
+                                  (e.request_type.empty() ? "" : " (" + e.request_type + ")");
+  return e.thread + ": " + what + " running for " + readable_duration(e.elapsed);
+}
+
+void runtime_core::report_stall(const stall& s) {
+  record_ptr rec;
+  auto e = name_stall(s, rec);
+  if (s.actor_sequence != 0 && !rec)
+    return; // it ended and its actor was retired meanwhile
+  if (rec)
+    actor_counters::add(rec->counters.slow_handlers);
+  // Long handlers are what dedicated threads are for: only the loop and scheduled kinds, whose
+  // long handlers hold threads other actors need, get a warning.
+  if (!rec || rec->mode == execution::scheduled)
+    LB_LOG(warning, "stall",
+           describe(s) << "; runtime.slow_handler is "
+                       << readable_duration(options_.slow_handler));
+  else
+    LB_LOG(info, "stall", describe(s));
   if (wants(event_type::slow_handler))
     publish(e);
 }

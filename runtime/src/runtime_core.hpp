@@ -159,6 +159,10 @@ private:
 
   /// Reports a handler that runs too long (on the detector's thread).
   void report_stall(const stall& s);
+  /// The event naming `s`; `rec` receives its actor's record (null for the loop, or retired).
+  slow_handler_event name_stall(const stall& s, record_ptr& rec) const;
+  /// One line naming what `s` runs, where, and for how long.
+  std::string describe(const stall& s) const;
 
   std::shared_ptr<stall_detector> stalls_;
   std::unique_ptr<caf::actor_system_config> config_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 namespace loopbridge::detail {
@@ -20,5 +21,13 @@ inline constexpr std::size_t loop_turn = 1;
 /// Requests the event loop takes from one of its inboxes per drain message before other
 /// messages get a turn.
 inline constexpr int loop_drain_budget = 1024;
+
+/// How long `stop()` waits past `shutdown_budget` for the event loop to quit (it resolves
+/// everything left at the budget, then waits for its instances to exit) ...
+inline constexpr std::chrono::milliseconds stop_loop_grace{100};
+/// ... and for the threads outside the scheduler to end (their handlers saw the cancel);
+/// `stop()` returns within `shutdown_budget` plus 200 ms, which leaves the rest of the margin
+/// for tearing down the actor system.
+inline constexpr std::chrono::milliseconds stop_thread_grace{150};
 
 } // namespace loopbridge::detail

@@ -172,9 +172,18 @@ protected:
       });
       return;
     }
-    if (!st->mark_started(token_)) {
-      sink_->finished(std::move(st));
-      return;
+    switch (st->mark_started(token_)) {
+      case request_state::start::started:
+        break;
+      case request_state::start::cancelled:
+        // Whoever cancelled it decided its outcome first; if nobody did (a stop that only
+        // raised its token), it ends here, as cancelled: it never runs.
+        st->fail(error{errc::cancelled, "cancelled before it started"});
+        sink_->finished(std::move(st));
+        return;
+      case request_state::start::revoked:
+        sink_->finished(std::move(st)); // the loop drops this late report
+        return;
     }
     auto* entry = rec_->kind->find_request(st->request_type());
     if (!entry) {

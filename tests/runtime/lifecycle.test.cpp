@@ -335,8 +335,109 @@ TEST_CASE("a stuck blocking function: shutdown returns within its budget and nam
   CHECK(report.stuck[0].find("left behind") != std::string::npos);
   REQUIRE(report.actors.size() == 1);
   CHECK(report.actors[0].cancelled == 2);
+  CHECK(report.actors[0].abandoned == 1); // the one its thread still runs
   CHECK_FALSE(report.clean());
   CHECK(&rt.stop() == &report); // idempotent
+}
+
+namespace {
+/// A scheduled kind whose handler keeps its thread until the test lets it go.
+struct hog_reply {};
+struct hog_request {
+  using reply_type = hog_reply;
+  std::shared_ptr<std::atomic<bool>> release;
+};
+class hog_worker;
+struct hog {
+  static constexpr const char* name = "hog";
+  using requests = request_list<hog_request>;
+  using worker = hog_worker;
+};
+class hog_worker : public worker {
+public:
+  explicit hog_worker(worker_context&) {}
+  void handle(hog_request& req, responder<hog_reply>& r) {
+    while (!req.release->load()) {
+    }
+    r.reply({});
+  }
+};
+} // namespace
+
+TEST_CASE("a scheduled handler that never returns: stop returns in time and names it",
+          "[lifecycle][shutdown]") {
+  auto k = builtin_kinds();
+  k.add<hog>();
+  auto options = lbtest::quick_options();
+  options.shutdown_budget = 200ms;
+  auto rt = std::make_unique<runtime>(std::move(k), options);
+  REQUIRE(rt->spawn("hog", "hog", value::map{}).ok());
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto f = rt->actor<hog>("hog")->submit(hog_request{release});
+  REQUIRE(lbtest::eventually([&] { return rt->metrics("hog")->in_flight == 1; }));
+  auto t0 = std::chrono::steady_clock::now();
+  auto& report = rt->stop();
+  auto took = std::chrono::steady_clock::now() - t0;
+  release->store(true); // the thread may end now (the actor system was left behind)
+  INFO(report.to_string());
+  CHECK(took < 200ms + 700ms); // the budget plus a margin, never the handler's whole life
+  CHECK(f.ready());
+  CHECK(f.get().is(errc::stopped));
+  bool named = false;
+  for (auto& line : report.stuck)
+    named = named || (line.find("lb.sched.") != std::string::npos &&
+                      line.find("hog/0") != std::string::npos);
+  CHECK(named);
+  CHECK_FALSE(report.clean());
+}
+
+TEST_CASE("a stop resolves every pipeline, whichever stage holds it", "[lifecycle][shutdown]") {
+  // The first stage is a pool of eight threads: at the stop, some requests have finished it and
+  // wait for the second stage, whose stop comes after (a pipeline drains front to back).
+  auto k = builtin_kinds();
+  k.adapt<echo_reply, echo_request>([](echo_reply r) { return echo_request{std::move(r.payload)}; });
+  auto options = lbtest::quick_options();
+  options.shutdown_budget = 60ms;
+  runtime rt{std::move(k), options};
+  REQUIRE(rt.spawn(echo_spec("first", {{"block", 20ms}}, 8)).ok());
+  REQUIRE(rt.spawn(echo_spec("second", {{"delay", 5ms}})).ok());
+  REQUIRE(rt.add_route("first", "second").ok());
+  auto first = rt.actor<echo>("first").value();
+  std::vector<future<echo_reply>> fs;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 32; ++i)
+      fs.push_back(rt.submit_pipeline<echo_reply>(first, echo_request{i}));
+    fs.front().wait_for(5s);
+  }
+  rt.stop();
+  std::uint64_t completed = 0;
+  for (auto& f : fs) {
+    REQUIRE(f.ready()); // nothing lost: resolved when stop() returned
+    auto r = f.get();
+    if (r.ok())
+      ++completed;
+    else
+      CHECK(r.is(errc::stopped));
+  }
+  CHECK(completed == rt.metrics("second")->completed);
+}
+
+TEST_CASE("deliver answers with what it delivered when the runtime stops", "[lifecycle][stream]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto sink = lbtest::spawn_echo(rt, "sink");
+  auto pool = rt.pool("blocking");
+  if (!pool)
+    pool = rt.offload([] { return 0; }).get().ok() ? rt.pool("blocking") : pool;
+  REQUIRE(pool.ok());
+  auto endless = rt.stream(*pool, [n = 0]() mutable { return std::optional<int>{n++}; }, 8);
+  auto f = rt.deliver(std::move(endless), sink, [](int v) { return echo_request{v}; }, 4);
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("sink")->completed >= 20; }));
+  rt.stop();
+  REQUIRE(f.ready());
+  auto d = f.get();
+  REQUIRE(d.ok()); // its counts, not loop.cancelled
+  CHECK(d->delivered >= 20);
+  CHECK(d->delivered == rt.metrics("sink")->completed); // items refused after the stop: failed
 }
 
 namespace {

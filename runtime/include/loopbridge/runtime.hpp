@@ -156,8 +156,10 @@ public:
 
   /// Runs `fn(args...)` on a thread of its own, for long-lived work that must not hold a
   /// pool's thread (a listener, a watcher): a one-instance `blocking` actor made for it, named
-  /// `separate.N`. Its thread ends once the function returned, or with the runtime, which
-  /// cancels the token first and waits up to its shutdown budget.
+  /// `separate.N`. Its thread ends once the function returned. When the runtime stops it raises
+  /// the function's cancel token and waits up to its shutdown budget: the future gets what the
+  /// function returns by then (`deliver` answers with its counts this way), or `loop.stopped`
+  /// if it does not return in time (its thread is left behind and named in the report).
   template <class F, class... Args>
   detail::offload_future_t<F, Args...> offload_separate(F&& fn, Args&&... args) {
     auto p = separate_pool();
@@ -285,9 +287,10 @@ public:
   /// `loop.stopped`; actors stop in reverse start order — except that an actor routing to
   /// another stops before it, so a pipeline drains from its first stage to its last — each
   /// draining what it accepted while the budget lasts; whatever is left is cancelled, so every
-  /// pending request resolves. A thread that does not finish in time (a blocking call that never
-  /// returns) is left behind, never waited for forever: `stop` returns at the budget plus a small
-  /// margin and its report names what was stuck. Idempotent (later calls return the same report);
+  /// pending request resolves before `stop` returns. A thread that does not finish in time (a
+  /// blocking call that never returns) is left behind, never waited for forever: `stop` returns
+  /// within the budget plus 200 ms whatever is stuck, and its report says what the stop did
+  /// and names what was stuck. Idempotent (later calls return the same report);
   /// the destructor calls it. Any thread may call it (a signal watcher, a GUI's worker), not only
   /// the one that built the runtime.
   const shutdown_report& stop();

@@ -96,6 +96,39 @@ void stall_detector::kick() noexcept {
   }
 }
 
+bool stall_detector::read(const activity_slot& slot, std::int64_t now, stall& out,
+                          std::uint64_t& serial) {
+  // A seqlock: `serial` is odd while the thread writes the fields, even once they describe
+  // the handler that runs; a change while reading means another handler began.
+  serial = slot.serial.load(std::memory_order_acquire);
+  if (serial % 2 != 0)
+    return false;
+  auto since = slot.since.load(std::memory_order_relaxed);
+  out.actor_index = slot.actor_index.load(std::memory_order_relaxed);
+  out.actor_sequence = slot.actor_sequence.load(std::memory_order_relaxed);
+  out.instance = slot.instance.load(std::memory_order_relaxed);
+  out.request = slot.request.load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  if (slot.serial.load(std::memory_order_relaxed) != serial || since == 0)
+    return false;
+  out.elapsed = std::chrono::nanoseconds{now - since};
+  out.thread = slot.thread_name;
+  return true;
+}
+
+std::vector<stall> stall_detector::running() {
+  std::vector<stall> out;
+  auto now = now_ns();
+  std::lock_guard<std::mutex> guard{mutex_};
+  for (auto& slot : slots_) {
+    stall s;
+    std::uint64_t serial = 0;
+    if (read(*slot, now, s, serial))
+      out.push_back(std::move(s));
+  }
+  return out;
+}
+
 void stall_detector::run() {
   using clock = std::chrono::steady_clock;
   auto threshold = threshold_.count();
@@ -109,29 +142,17 @@ void stall_detector::run() {
       for (auto& slot : slots_) {
         if (slot->awake.load(std::memory_order_relaxed) != 0)
           any_awake = true;
-        // A seqlock: `serial` is odd while the thread writes the fields, even once they
-        // describe the handler that runs; a change while reading means another handler began.
-        auto serial = slot->serial.load(std::memory_order_acquire);
-        if (serial % 2 != 0)
-          continue;
-        auto since = slot->since.load(std::memory_order_relaxed);
         stall s;
-        s.actor_index = slot->actor_index.load(std::memory_order_relaxed);
-        s.actor_sequence = slot->actor_sequence.load(std::memory_order_relaxed);
-        s.instance = slot->instance.load(std::memory_order_relaxed);
-        s.request = slot->request.load(std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_acquire);
-        if (slot->serial.load(std::memory_order_relaxed) != serial || since == 0)
+        std::uint64_t serial = 0;
+        if (!read(*slot, now, s, serial))
           continue;
-        if (now - since < threshold) {
-          next_check = std::min(next_check, since + threshold);
+        if (s.elapsed.count() < threshold) {
+          next_check = std::min(next_check, now - s.elapsed.count() + threshold);
           continue;
         }
         if (slot->reported == serial)
           continue; // reported already: once per occurrence
         slot->reported = serial;
-        s.elapsed = std::chrono::nanoseconds{now - since};
-        s.thread = slot->thread_name;
         found.push_back(std::move(s));
       }
     }

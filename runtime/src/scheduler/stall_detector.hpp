@@ -85,8 +85,15 @@ public:
 
   std::chrono::nanoseconds threshold() const noexcept { return threshold_; }
 
+  /// What runs now on the watched threads (for the shutdown report). Any thread.
+  std::vector<stall> running();
+
 private:
   void run();
+  /// Reads what `slot` runs now into `out` (and the serial of that occurrence); false if
+  /// nothing runs or a handler began while reading.
+  static bool read(const activity_slot& slot, std::int64_t now, stall& out,
+                   std::uint64_t& serial);
   void kick() noexcept;
 
   std::chrono::nanoseconds threshold_;

@@ -185,15 +185,20 @@ public:
   std::uint32_t owner() const noexcept {
     return owner_.load(std::memory_order_acquire) & ~started_owner_bit;
   }
-  /// The worker instance `token` begins handling the request. False if the request is no
-  /// longer its to run (the loop took it back) or a cancel came first: then it must not run.
-  bool mark_started(std::uint32_t token) noexcept {
+  /// What `mark_started` found.
+  enum class start : std::uint8_t {
+    started,   ///< the instance runs it now
+    revoked,   ///< the loop took it back (its instance was lost): leave it alone
+    cancelled, ///< cancelled before it started: it must not run
+  };
+  /// The worker instance `token` begins handling the request.
+  start mark_started(std::uint32_t token) noexcept {
     auto expected = token;
     if (!owner_.compare_exchange_strong(expected, token | started_owner_bit,
                                         std::memory_order_acq_rel))
-      return false;
+      return start::revoked;
     auto old = flags_.fetch_or(started_bit, std::memory_order_acq_rel);
-    return (old & cancel_bit) == 0;
+    return (old & cancel_bit) == 0 ? start::started : start::cancelled;
   }
   /// The loop takes the request back from instance `token` (which died); true if that instance
   /// never started it, so it may run elsewhere, exactly once.
