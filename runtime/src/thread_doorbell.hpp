@@ -17,24 +17,30 @@ namespace loopbridge::detail {
 /// behind the same mutex and condition variable; an own-thread worker is woken through the
 /// function it registered (`wake`), which must not block.
 ///
-/// Threads: `ring` from any thread; `wake` is set before the instance first takes from the
-/// lane (the lane's lock publishes it to the loop); the rest belongs to the instance's thread
-/// and its actor.
+/// Threads: `ring` from any thread; `set_wake` and `clear_wake` by the instance. `ring` calls
+/// the wake function under the mutex, so once `clear_wake` returned it is never called again
+/// (the worker it belongs to may go); the rest belongs to the instance's thread and its actor.
 struct thread_doorbell {
   std::mutex mutex;
   std::condition_variable cv;
-  bool rung = false; ///< guarded by `mutex`: rung since the thread last looked
-  std::function<void()> wake;
+  bool rung = false;          ///< guarded by `mutex`: rung since the thread last looked
+  std::function<void()> wake; ///< guarded by `mutex`: an own-thread worker's wake-up
 
   void ring() {
-    {
-      std::lock_guard<std::mutex> guard{mutex};
-      rung = true;
-    }
+    std::lock_guard<std::mutex> guard{mutex};
+    rung = true;
     if (wake)
-      wake();
+      wake(); // must not block (the worker's contract)
     else
       cv.notify_one();
+  }
+  void set_wake(std::function<void()> fn) {
+    std::lock_guard<std::mutex> guard{mutex};
+    wake = std::move(fn);
+  }
+  void clear_wake() {
+    std::lock_guard<std::mutex> guard{mutex};
+    wake = nullptr;
   }
 };
 

@@ -340,7 +340,7 @@ public:
         door_(std::move(doorbell)) {}
 
   std::shared_ptr<request_intake> serve_on_own_thread(std::function<void()> wake) override {
-    door_->wake = std::move(wake);
+    door_->set_wake(std::move(wake));
     intake_ = std::make_shared<own_intake>(
         std::static_pointer_cast<own_thread_host>(shared_from_this()));
     return intake_;
@@ -371,6 +371,7 @@ public:
       push([fn = t.fn](worker&) { (*fn)(); });
   }
   void stop() override {
+    door_->clear_wake(); // the wake-up may belong to the worker that goes now
     std::unique_ptr<worker> gone;
     {
       std::lock_guard<std::mutex> serving{serve_mutex_}; // waits for a `serve` under way

@@ -88,7 +88,8 @@ public:
   /// For kinds of `execution::own_thread`, from the worker's constructor: requests (and
   /// cancels, and tasks from `post`/`after`) wait for the worker's own thread, which runs them by
   /// calling `serve()` on the returned intake. `wake` is called — from any thread, and must not
-  /// block — whenever some wait while the thread may be idle (it typically interrupts a poll).
+  /// block — whenever some wait while the thread may be idle (it typically interrupts a poll);
+  /// never after the worker was destroyed.
   /// Handlers then never run concurrently with each other: all run on that one thread.
   virtual std::shared_ptr<request_intake> serve_on_own_thread(std::function<void()> wake) = 0;
 
