@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -10,6 +9,7 @@
 
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/config/schema.hpp"
+#include "loopbridge/graph.hpp"
 #include "loopbridge/params.hpp"
 #include "loopbridge/workload.hpp"
 
@@ -287,46 +287,23 @@ private:
       }
     }
     // Cycles: report each once, at the depends_on of the actor where it closes.
-    std::vector<int> mark(actors.size(), 0);
-    std::vector<std::size_t> stack;
-    std::set<std::string> reported;
-    std::function<void(std::size_t)> visit = [&](std::size_t i) {
-      mark[i] = 1;
-      stack.push_back(i);
-      for (auto& dep : actors[i].depends_on) {
-        auto it = by_name.find(dep);
-        if (it == by_name.end() || it->second == i)
-          continue;
-        auto j = it->second;
-        if (mark[j] == 1) {
-          auto from = std::find(stack.begin(), stack.end(), j);
-          std::string cycle;
-          std::vector<std::string> members;
-          for (auto p = from; p != stack.end(); ++p) {
-            cycle += actors[*p].name + " -> ";
-            members.push_back(actors[*p].name);
-          }
-          cycle += dep;
-          std::sort(members.begin(), members.end());
-          std::string key;
-          for (auto& m : members)
-            key += m + ",";
-          if (reported.insert(key).second) {
-            auto path = index("actors", i);
-            auto node = depends_nodes_.count(path) ? depends_nodes_[path] : actor_nodes_[i];
-            yaml_.add(node, join(path, "depends_on"), "depends_on cycle: " + cycle,
-                      "an actor cannot (indirectly) depend on itself");
-          }
-        } else if (mark[j] == 0) {
-          visit(j);
-        }
-      }
-      stack.pop_back();
-      mark[i] = 2;
-    };
+    std::vector<std::vector<std::size_t>> edges(actors.size());
     for (std::size_t i = 0; i < actors.size(); ++i)
-      if (mark[i] == 0)
-        visit(i);
+      for (auto& dep : actors[i].depends_on)
+        if (auto it = by_name.find(dep); it != by_name.end() && it->second != i)
+          edges[i].push_back(it->second);
+    auto order = order_graph(edges);
+    for (auto& cycle : order.cycles) {
+      auto closing = cycle.back(); // its depends_on names the first member again
+      auto path = index("actors", closing);
+      auto node = depends_nodes_.count(path) ? depends_nodes_[path] : actor_nodes_[closing];
+      yaml_.add(node, join(path, "depends_on"), "depends_on cycle: " + describe_cycle(cycle, [&](std::size_t k) {
+                  return actors[k].name;
+                }),
+                "an actor cannot (indirectly) depend on itself");
+    }
+    if (order.more_cycles)
+      yaml_.add(YAML::Node{}, "actors", "more depends_on cycles than listed here");
   }
 
   void unknown_actor(const YAML::Node& at, const std::string& path, const std::string& name) {
@@ -387,28 +364,26 @@ private:
       out.push_back(std::move(r));
     }
     // A chain of routes that comes back to where it started never ends.
-    for (auto& [from, _] : routed_) {
-      std::string cycle = from;
-      for (auto at = routed_.find(from); at != routed_.end(); at = routed_.find(at->second)) {
-        cycle += " -> " + at->second;
-        if (at->second == from) {
-          auto members = cycle_members(from);
-          if (from == *std::min_element(members.begin(), members.end())) // report it once
-            yaml_.add(n, "routes", "routes form a cycle: " + cycle);
-          break;
-        }
-        if (cycle.size() > 4096)
-          break;
-      }
+    std::map<std::string, std::size_t> route_index;
+    std::vector<std::string> route_names;
+    auto index_of = [&](const std::string& name) {
+      auto [it, fresh] = route_index.emplace(name, route_names.size());
+      if (fresh)
+        route_names.push_back(name);
+      return it->second;
+    };
+    std::vector<std::vector<std::size_t>> edges;
+    for (auto& [from, to] : routed_) {
+      auto f = index_of(from);
+      auto t = index_of(to);
+      edges.resize(route_names.size());
+      edges[f].push_back(t);
     }
-  }
-
-  std::vector<std::string> cycle_members(const std::string& from) const {
-    std::vector<std::string> out{from};
-    for (auto at = routed_.find(from); at != routed_.end() && at->second != from;
-         at = routed_.find(at->second))
-      out.push_back(at->second);
-    return out;
+    auto order = order_graph(edges);
+    for (auto& cycle : order.cycles)
+      yaml_.add(n, "routes",
+                "routes form a cycle: " +
+                    describe_cycle(cycle, [&](std::size_t k) { return route_names[k]; }));
   }
 
   void check_adapter(const YAML::Node& at, const std::string& path, const route_spec& r) {

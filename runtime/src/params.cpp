@@ -236,39 +236,6 @@ std::optional<std::int64_t> parse_size(std::string_view text) {
   return static_cast<std::int64_t>(bytes);
 }
 
-std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
-  auto distance = [](std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j)
-      row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-      std::size_t diag = row[0];
-      row[0] = i;
-      for (std::size_t j = 1; j <= b.size(); ++j) {
-        std::size_t up = row[j];
-        row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                           diag + (std::tolower(a[i - 1]) == std::tolower(b[j - 1]) ? 0 : 1)});
-        diag = up;
-      }
-    }
-    return row[b.size()];
-  };
-  if (word.size() > 64)
-    return {};
-  std::string best;
-  std::size_t best_distance = std::max<std::size_t>(1, (word.size() + 2) / 3) + 1;
-  for (auto& c : candidates) {
-    if (c.size() > 64)
-      continue;
-    auto d = distance(word, c);
-    if (d < best_distance) {
-      best_distance = d;
-      best = c;
-    }
-  }
-  return best;
-}
-
 // -- validation -----------------------------------------------------------------------------------
 
 namespace {

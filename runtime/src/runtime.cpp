@@ -8,6 +8,7 @@
 #include <caf/logger.hpp>
 
 #include "loopbridge/detail/spin_policy.hpp"
+#include "loopbridge/graph.hpp"
 
 #include "admission.hpp"
 #include "event_loop.hpp"
@@ -323,32 +324,16 @@ result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
         }
     }
   }
-  // Dependency cycles within the batch.
-  std::vector<int> mark(specs.size(), 0); // 0 new, 1 on the path, 2 done
-  std::vector<std::string> path;
-  std::function<void(std::size_t)> visit = [&](std::size_t i) {
-    mark[i] = 1;
-    path.push_back(specs[i].name);
-    for (auto& dep : specs[i].depends_on) {
-      auto it = in_batch.find(dep);
-      if (it == in_batch.end())
-        continue;
-      if (mark[it->second] == 1) {
-        std::string cycle;
-        auto from = std::find(path.begin(), path.end(), dep);
-        for (auto p = from; p != path.end(); ++p)
-          cycle += *p + " -> ";
-        problems.push_back("depends_on cycle: " + cycle + dep);
-      } else if (mark[it->second] == 0) {
-        visit(it->second);
-      }
-    }
-    path.pop_back();
-    mark[i] = 2;
-  };
+  // Dependency cycles within the batch, and the waves to start in.
+  std::vector<std::vector<std::size_t>> edges(specs.size());
   for (std::size_t i = 0; i < specs.size(); ++i)
-    if (mark[i] == 0)
-      visit(i);
+    for (auto& dep : specs[i].depends_on)
+      if (auto it = in_batch.find(dep); it != in_batch.end() && it->second != i)
+        edges[i].push_back(it->second);
+  auto order = order_graph(edges);
+  for (auto& cycle : order.cycles)
+    problems.push_back("depends_on cycle: " +
+                       describe_cycle(cycle, [&](std::size_t i) { return specs[i].name; }));
   if (!problems.empty()) {
     std::string msg;
     for (auto& p : problems)
@@ -364,7 +349,6 @@ result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
   sub.actors = names;
   sub.capacity = 1 << 20;
   auto inbox = subscribe(std::move(sub));
-  std::vector<bool> started(specs.size(), false);
   std::vector<std::string> started_order;
   auto roll_back = [&](error cause) {
     for (auto it = started_order.rbegin(); it != started_order.rend(); ++it)
@@ -378,24 +362,12 @@ result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
     }
     return error{errc::start_failed, msg};
   };
-  for (std::size_t done = 0; done < specs.size();) {
-    std::vector<std::size_t> wave;
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      if (started[i])
-        continue;
-      bool deps_ready = true;
-      for (auto& dep : specs[i].depends_on)
-        if (auto it = in_batch.find(dep); it != in_batch.end() && !started[it->second])
-          deps_ready = false;
-      if (deps_ready)
-        wave.push_back(i);
-    }
+  for (auto& wave : order.waves) {
     std::map<std::string, std::uint32_t> waiting; // name -> instances not yet ready
     auto wait_budget = std::chrono::nanoseconds::zero();
     for (auto i : wave) {
       if (auto ok = commit(recs[i]); !ok)
         return roll_back(ok.error());
-      started[i] = true;
       started_order.push_back(specs[i].name);
       waiting[specs[i].name] = recs[i]->spec.count;
       wait_budget = std::max(wait_budget, specs[i].ready_timeout);
@@ -419,7 +391,6 @@ result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
                                s->actor + " stopped while starting: " + s->reason.message()});
       }
     }
-    done += wave.size();
   }
   return {};
 }

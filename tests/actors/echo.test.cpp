@@ -24,7 +24,7 @@ TEST_CASE("echo fail_every N fails exactly every Nth request with echo.failed", 
   CHECK(h.call(echo_request{"x", 0ms, 0ms, true}, 5s).is(echo_errc::failed));
 }
 
-TEST_CASE("echo crash_every N: that request fails with loop.worker_failed; the instance dies",
+TEST_CASE("echo crash_every N: that request fails with loop.worker_failed, the instance dies",
           "[echo]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto h = lbtest::spawn_echo(rt, "crashy", {{"crash_every", 2}});

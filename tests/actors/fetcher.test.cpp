@@ -242,7 +242,7 @@ TEST_CASE("a proxy named in the environment when the session starts is used", "[
   }
 }
 
-TEST_CASE("status codes are data; raise_for_status makes them errors", "[fetcher]") {
+TEST_CASE("status codes are data, raise_for_status makes them errors", "[fetcher]") {
   site s;
   auto missing = s.get("/nope.bin");
   REQUIRE(missing.ok());
@@ -379,7 +379,7 @@ TEST_CASE("a reused handle fetches each request's own URL, redirected or not", "
   CHECK(s.info().connections == 1);
 }
 
-TEST_CASE("https: an unknown certificate is refused; trusted with its CA file", "[fetcher][tls]") {
+TEST_CASE("https: an unknown certificate is refused, trusted with its CA file", "[fetcher][tls]") {
   auto scratch = scratch_dir();
   auto dir = scratch.path();
   auto cert = dir + "/cert.pem", key = dir + "/key.pem";
@@ -399,7 +399,7 @@ TEST_CASE("https: an unknown certificate is refused; trusted with its CA file", 
   CHECK(ok->body == s.small);
 }
 
-TEST_CASE("cancelling a transfer mid-body frees it; the session goes on", "[fetcher][cancel]") {
+TEST_CASE("cancelling a transfer mid-body frees it, the session goes on", "[fetcher][cancel]") {
   site s;
   auto trickle = fault_on("/large.bin");
   trickle.trickle = 32 * 1024; // 32 s for the whole file

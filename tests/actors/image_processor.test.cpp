@@ -305,7 +305,7 @@ TEST_CASE("JPEGs libvips treats specially keep libvips' loader: EXIF orientation
   CHECK(out->data == libvips_thumbnail(rotated, image_op::thumbnail(256)));
 }
 
-TEST_CASE("thumbnail and resize take a resampling kernel; every input kind honours it",
+TEST_CASE("thumbnail and resize take a resampling kernel, every input kind honours it",
           "[images][jpeg]") {
   auto jpeg = jpeg_of(textured(1920, 1080, 3));
   auto with_kernel = [](image_op o, std::string k) {
@@ -409,7 +409,7 @@ TEST_CASE("quality changes the size of lossy outputs", "[images]") {
   CHECK(l->bytes < h->bytes);
 }
 
-TEST_CASE("corrupt and truncated images fail with decode_failed; the instance serves the next",
+TEST_CASE("corrupt and truncated images fail with decode_failed, the instance serves the next",
           "[images][errors]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto img = spawn_images(rt, "img"); // one instance: the same one serves every request
@@ -567,7 +567,7 @@ TEST_CASE("a saturated image pool applies its overflow policy", "[images][pools]
   CHECK(drop_over > 0);
 }
 
-TEST_CASE("in_order returns pool results in submission order; done events report each job",
+TEST_CASE("in_order returns pool results in submission order, done events report each job",
           "[images][groups]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto events = rt.subscribe({});

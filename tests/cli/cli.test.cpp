@@ -62,7 +62,7 @@ TEST_CASE("loopbridge check: problems go to stderr with exit code 1", "[cli]") {
   CHECK(r.err.find("many_problems.yaml: 9 problems") != std::string::npos);
 }
 
-TEST_CASE("loopbridge: bad arguments exit 2; --help exits 0", "[cli]") {
+TEST_CASE("loopbridge: bad arguments exit 2, --help exits 0", "[cli]") {
   CHECK(run_cli("").exit_code == 2);
   CHECK(run_cli("check").exit_code == 2);
   CHECK(run_cli("frobnicate").exit_code == 2);

@@ -107,7 +107,7 @@ TEST_CASE("demo: every thumbnail is written, decodes at the asked size, and the 
   CHECK(out.find("done, ") != std::string::npos);
 }
 
-TEST_CASE("run: injected origin faults show up as failed requests with their codes; exit 1",
+TEST_CASE("run: injected origin faults show up as failed requests with their codes, exit 1",
           "[cli][demo]") {
   lbtest::temp_dir scratch{"loopbridge-run"};
   auto dir = scratch.path();

@@ -45,7 +45,7 @@ TEST_CASE("every kind of value makes the round trip unchanged", "[bridge]") {
   }
 }
 
-TEST_CASE("a request type names its reply type; the reply carries what the worker saw",
+TEST_CASE("a request type names its reply type, the reply carries what the worker saw",
           "[bridge]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto echo_h = lbtest::spawn_echo(rt, "echo");
@@ -64,7 +64,7 @@ TEST_CASE("a request type names its reply type; the reply carries what the worke
   CHECK(stats->replied == 1);
 }
 
-TEST_CASE("futures: ready; wait_for and get", "[bridge]") {
+TEST_CASE("futures: ready, wait_for and get", "[bridge]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto echo_h = lbtest::spawn_echo(rt, "echo");
   auto f = echo_h.submit(echo_request{1, 300ms});
@@ -109,7 +109,7 @@ TEST_CASE("a deadline that passes yields loop.timeout and the worker sees its ca
   }
 }
 
-TEST_CASE("queued requests expire too; without running", "[bridge][deadline]") {
+TEST_CASE("queued requests expire too, without running", "[bridge][deadline]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   // One dedicated instance serves one request at a time and holds at most two.
   auto echo_h = lbtest::spawn_echo(rt, "blocker", {{"dedicated", true}, {"poll_cancel", false}});
@@ -198,7 +198,7 @@ TEST_CASE("a runtime destroyed with requests in flight resolves every future",
   CHECK(stopped >= 2005); // everything held by the slow and blocking actors
 }
 
-TEST_CASE("handles and futures outliving the runtime fail with loop.stopped; never hang",
+TEST_CASE("handles and futures outliving the runtime fail with loop.stopped, never hang",
           "[bridge][shutdown]") {
   actor_handle<echo> h;
   {

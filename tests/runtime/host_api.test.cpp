@@ -230,7 +230,7 @@ TEST_CASE("as_completed reports members it cannot watch at once, and every other
   CHECK(done.next(10ms).is(errc::not_found));
 }
 
-TEST_CASE("in_order waits for each member in turn; an invalid one comes back at its turn with "
+TEST_CASE("in_order waits for each member in turn, an invalid one comes back at its turn with "
           "loop.bad_request",
           "[groups]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};

@@ -32,7 +32,7 @@ request_state* make_state(int n, time_point deadline = time_point::max()) {
 }
 } // namespace
 
-TEST_CASE("deadline_index expires in deadline order; never early", "[internals]") {
+TEST_CASE("deadline_index expires in deadline order, never early", "[internals]") {
   deadline_index idx;
   auto t0 = time_point{std::chrono::seconds(1000)};
   std::vector<request_state*> states;
@@ -63,7 +63,7 @@ TEST_CASE("deadline_index expires in deadline order; never early", "[internals]"
 }
 
 TEST_CASE(
-    "request_inbox: many producers; one consumer; nothing lost or duplicated; FIFO per producer",
+    "request_inbox: many producers, one consumer, nothing lost or duplicated, FIFO per producer",
     "[internals]") {
   request_inbox inbox;
   constexpr int producers = 4;

@@ -61,7 +61,7 @@ TEST_CASE("unknown names and kinds get a did-you-mean", "[lookup]") {
   CHECK(bad_kind.error().message() == "unknown kind 'ecoh' (did you mean 'echo'?)");
 }
 
-TEST_CASE("spawn validates names; counts and params before starting anything", "[lookup]") {
+TEST_CASE("spawn validates names, counts and params before starting anything", "[lookup]") {
   runtime rt{kinds(), lbtest::quick_options()};
   REQUIRE(rt.spawn("echo", "echo").ok());
   CHECK(rt.spawn("echo", "echo").error().message() == "an actor named 'echo' already exists");

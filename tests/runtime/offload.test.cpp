@@ -147,7 +147,7 @@ TEST_CASE("pool() names only actors that run functions", "[offload]") {
         "no blocking pool 'blocking', and the kind 'blocking' is not registered to make one");
 }
 
-TEST_CASE("offload_separate runs long-lived work on its own thread; stop cancels and joins it",
+TEST_CASE("offload_separate runs long-lived work on its own thread, stop cancels and joins it",
           "[offload][shutdown]") {
   std::atomic<bool> started{false}, saw_cancel{false};
   future<no_value> worker;

@@ -40,7 +40,7 @@ TEST_CASE("valid params are normalised and defaults filled in", "[params]") {
   CHECK(p.string("root") == "/srv");
 }
 
-TEST_CASE("every problem is reported; each with its path and a hint", "[params]") {
+TEST_CASE("every problem is reported, each with its path and a hint", "[params]") {
   params p;
   auto problems = resolve_params(decls(),
                                  value{{"dealy", "1s"},

@@ -90,7 +90,7 @@ TEST_CASE("drop_oldest: a full pool drops its oldest queued request", "[pools]")
   CHECK(rt.metrics("slow")->max_held <= 4);
 }
 
-TEST_CASE("block: submitters wait for room; every request is served", "[pools]") {
+TEST_CASE("block: submitters wait for room, every request is served", "[pools]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   rt.spawn(pool("slow", 2, {{"block", 5ms}}, 4, overflow_policy::block)).value();
   auto h = rt.actor<echo>("slow").value();
@@ -197,7 +197,7 @@ TEST_CASE("when the restart budget is spent the actor stops and says why", "[poo
   CHECK(restarted == 2);
 }
 
-TEST_CASE("slow_down makes every request wait first; a request cancelled meanwhile never runs",
+TEST_CASE("slow_down makes every request wait first, a request cancelled meanwhile never runs",
           "[pools][faults]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   for (bool dedicated : {false, true}) {
@@ -218,7 +218,7 @@ TEST_CASE("slow_down makes every request wait first; a request cancelled meanwhi
   CHECK(rt.slow_down("nobody", 1s).is(errc::not_found));
 }
 
-TEST_CASE("kill_instance fails the request it ran; the restarted instance serves the rest",
+TEST_CASE("kill_instance fails the request it ran, the restarted instance serves the rest",
           "[pools][supervision]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto spec = pool("victim", 1, {{"block", 200ms}});

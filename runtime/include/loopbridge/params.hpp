@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "loopbridge/text.hpp"
 #include "loopbridge/value.hpp"
 
 namespace loopbridge {
@@ -114,9 +115,5 @@ std::string format_duration(value::duration d);
 std::string readable_duration(value::duration d);
 /// Parses a size: an integer, optionally followed by `B`, `KiB`, `MiB`, `GiB`, `kB`, `MB`, `GB`.
 std::optional<std::int64_t> parse_size(std::string_view text);
-
-/// The candidate closest to `word` (edit distance at most about a third of its length), or an
-/// empty string. Used for did-you-mean hints.
-std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 
 } // namespace loopbridge

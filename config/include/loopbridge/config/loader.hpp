@@ -25,11 +25,12 @@ struct load_result {
 
 /// Limits that keep loading bounded in time and memory whatever the input.
 struct load_limits {
-  std::size_t max_bytes = 4 * 1024 * 1024;
+  /// Room for 100,000 named actors; more belongs in pools (`count`).
+  std::size_t max_bytes = 16 * 1024 * 1024;
   /// Nesting of maps and lists.
   int max_depth = 32;
   /// Nodes visited, counting each use of a YAML alias again (so alias bombs stop here).
-  std::size_t max_nodes = 100000;
+  std::size_t max_nodes = 1000000;
 };
 
 /// Reads and validates the topology file at `path`; actor params are checked against the kinds
