@@ -5,6 +5,7 @@
 
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 
@@ -32,11 +33,11 @@ std::string describe(const topology& t) {
     }
   }
   for (auto& r : t.routes)
-    s += "\n  route: " + r.from + " -> " + r.to;
+    s += "\n  route: " + quote(r.from) + " -> " + quote(r.to);
   if (t.workload)
-    s += "\n  workload: " + std::to_string(t.workload->total) + " '" + t.workload->request +
-         "' requests to " + t.workload->entry + ", " + std::to_string(t.workload->concurrency) +
-         " at a time";
+    s += "\n  workload: " + std::to_string(t.workload->total) + " " + quote(t.workload->request) +
+         " requests to " + quote(t.workload->entry) + ", " +
+         std::to_string(t.workload->concurrency) + " at a time";
   return s;
 }
 

@@ -8,6 +8,7 @@
 
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 
@@ -46,7 +47,7 @@ actor_spec& actor_named(topology& topo, const std::string& name) {
   for (auto& a : topo.actors)
     if (a.name == name)
       return a;
-  throw std::logic_error("the demo topology has no actor '" + name + "'");
+  throw std::logic_error("the demo topology has no actor " + quote(name));
 }
 
 } // namespace
@@ -78,7 +79,7 @@ int demo_command(const std::vector<std::string>& args) {
       std::fputs(demo_topology_yaml, stdout);
       return exit_ok;
     } else {
-      r.fail("unknown " + std::string{r.is_flag() ? "option" : "argument"} + " '" + r.arg() + "'");
+      r.fail("unknown " + std::string{r.is_flag() ? "option" : "argument"} + " " + quote(r.arg()));
     }
   }
   if (!r.error().empty()) {

@@ -7,6 +7,7 @@
 
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 

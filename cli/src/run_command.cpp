@@ -7,6 +7,7 @@
 
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 
@@ -48,9 +49,9 @@ int run_command(const std::vector<std::string>& args) {
     if (read_run_flag(r, flags))
       continue;
     if (r.is_flag())
-      r.fail("unknown option '" + r.arg() + "'");
+      r.fail("unknown option " + quote(r.arg()));
     else if (!file.empty())
-      r.fail("one topology file at a time (got '" + file + "' and '" + r.arg() + "')");
+      r.fail("one topology file at a time (got " + quote(file) + " and " + quote(r.arg()) + ")");
     else
       file = r.arg();
   }

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 
@@ -50,7 +51,7 @@ std::optional<std::uint64_t> flag_reader::number(std::uint64_t min, std::uint64_
   auto n = std::strtoull(text->c_str(), &end, 10);
   if (text->empty() || *end != '\0' || errno != 0 || (*text)[0] == '-' || n < min || n > max) {
     fail(name_ + ": expected a number from " + std::to_string(min) + " to " + std::to_string(max) +
-         ", got '" + *text + "'");
+         ", got " + quote(*text));
     return std::nullopt;
   }
   return n;
@@ -73,7 +74,7 @@ bool read_run_flag(flag_reader& r, run_flags& flags) {
       if (parse_log_level(*v, level))
         flags.log = level;
       else
-        r.fail("--log-level: expected trace, debug, info, warning, error or off, got '" + *v + "'");
+        r.fail("--log-level: expected trace, debug, info, warning, error or off, got " + quote(*v));
     }
   } else if (a == "--progress-interval") {
     if (auto n = r.number(10, 3'600'000))

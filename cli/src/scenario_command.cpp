@@ -7,6 +7,7 @@
 
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/testing/scenario_runner.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 
@@ -44,7 +45,7 @@ int scenario_command(const std::vector<std::string>& args) {
     } else if (r.arg() == "--quiet" || r.arg() == "-q") {
       quiet = true;
     } else if (r.is_flag()) {
-      r.fail("unknown option '" + r.arg() + "'");
+      r.fail("unknown option " + quote(r.arg()));
     } else {
       files.push_back(r.arg());
     }

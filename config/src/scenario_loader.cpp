@@ -161,7 +161,7 @@ private:
       if (step_keywords.count(key)) {
         if (keyword) {
           yaml_.add(it->first, join(path, key),
-                    "a step does one thing: it already is a '" + keyword->first + "'",
+                    "a step does one thing: it already is a " + quote(keyword->first),
                     "split it into two steps");
           return false;
         }
@@ -199,7 +199,7 @@ private:
         if (auto s = yaml_.string(v, p)) {
           step.name = *s;
           if (!submitted_.insert(*s).second)
-            yaml_.add(v, p, "'" + *s + "' already names an earlier submit",
+            yaml_.add(v, p, quote(*s) + " already names an earlier submit",
                       "give each submit its own name");
         }
       } else if (key == "at") {
@@ -212,7 +212,7 @@ private:
     if (step.type == step_kind::gather && step.fail_index >= 0 && step.expect_error.empty())
       yaml_.add(n, path, "'at' needs 'expect_error'", "say which error the item fails with");
     if (!step.expect_error.empty() && step.expect_error.find('.') == std::string::npos)
-      yaml_.add(n, join(path, "expect_error"), "'" + step.expect_error + "' is not an error code",
+      yaml_.add(n, join(path, "expect_error"), quote(step.expect_error) + " is not an error code",
                 "error codes are domain.code, e.g. loop.timeout or fetch.http_status");
     return true;
   }
@@ -227,9 +227,9 @@ private:
         if (auto s = yaml_.string(v, p)) {
           step.name = *s;
           if (!submitted(*s)) {
-            auto guess = closest_match(*s, {submitted_.begin(), submitted_.end()});
-            yaml_.add(v, p, "no earlier submit is named '" + *s + "'",
-                      guess.empty() ? "name a submit with 'as'" : "did you mean '" + guess + "'?");
+            auto suggestion = did_you_mean(*s, {submitted_.begin(), submitted_.end()});
+            yaml_.add(v, p, "no earlier submit is named " + quote(*s),
+                      suggestion.empty() ? "name a submit with 'as'" : suggestion);
           }
         }
         break;
@@ -373,13 +373,13 @@ private:
     }
     auto* req = kind->find_request(step.request);
     if (!req) {
-      auto guess = closest_match(step.request, names);
+      auto suggestion = did_you_mean(step.request, names);
       std::string hint = "kind " + kind->name + " serves:";
       for (auto& n : names)
         hint += " " + n;
       yaml_.add(request_node ? *request_node : v, join(p, "request"),
-                "kind " + kind->name + " serves no request '" + step.request + "'",
-                guess.empty() ? hint : "did you mean '" + guess + "'?");
+                "kind " + kind->name + " serves no request " + quote(step.request),
+                suggestion.empty() ? hint : suggestion);
       return;
     }
     if (req->from_value) {
@@ -429,9 +429,9 @@ private:
       } else if (key == "kind") {
         step.spawn.kind = yaml_.string(e, kp).value_or("");
         if (!step.spawn.kind.empty() && !kinds_.find(step.spawn.kind)) {
-          auto guess = closest_match(step.spawn.kind, kinds_.names());
-          yaml_.add(e, kp, "unknown kind '" + step.spawn.kind + "'",
-                    guess.empty() ? "" : "did you mean '" + guess + "'?");
+          auto suggestion = did_you_mean(step.spawn.kind, kinds_.names());
+          yaml_.add(e, kp, "unknown kind " + quote(step.spawn.kind),
+                    suggestion.empty() ? "" : suggestion);
         }
       } else if (key == "count") {
         step.spawn.count = static_cast<std::uint32_t>(yaml_.integer(e, kp, 0, 10000).value_or(1));
@@ -458,10 +458,10 @@ private:
     std::vector<std::string> names;
     for (auto& [a, k] : actors_)
       names.push_back(a);
-    auto guess = closest_match(*name, names);
-    yaml_.add(n, path, "no actor '" + *name + "' in the topology",
-              guess.empty() ? "spawn it first, or declare it in the topology"
-                            : "did you mean '" + guess + "'?");
+    auto suggestion = did_you_mean(*name, names);
+    yaml_.add(n, path, "no actor " + quote(*name) + " in the topology",
+              suggestion.empty() ? "spawn it first, or declare it in the topology"
+                            : suggestion);
     return {};
   }
 

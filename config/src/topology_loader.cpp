@@ -141,7 +141,7 @@ private:
         has_name = true;
         if (auto s = yaml_.string(v, p)) {
           if (!valid_name(*s))
-            yaml_.add(v, p, "invalid actor name '" + *s + "'",
+            yaml_.add(v, p, "invalid actor name " + quote(*s),
                       "a letter, then letters, digits, '_', '-' or '.'; at most 64 characters");
           spec.name = *s;
           name_nodes_[spec.name].push_back({v, p});
@@ -151,16 +151,16 @@ private:
         if (auto s = yaml_.string(v, p)) {
           spec.kind = *s;
           if (!kinds_.find(*s)) {
-            auto guess = closest_match(*s, kinds_.names());
+            auto suggestion = did_you_mean(*s, kinds_.names());
             std::string hint;
-            if (!guess.empty()) {
-              hint = "did you mean '" + guess + "'?";
+            if (!suggestion.empty()) {
+              hint = suggestion;
             } else {
               hint = "known kinds:";
               for (auto& k : kinds_.names())
                 hint += " " + k;
             }
-            yaml_.add(v, p, "unknown kind '" + *s + "'", hint);
+            yaml_.add(v, p, "unknown kind " + quote(*s), hint);
           }
         }
       } else if (key == "count") {
@@ -264,7 +264,7 @@ private:
     // Duplicate names (reported at every repetition).
     for (auto& [name, nodes] : name_nodes_)
       for (std::size_t k = 1; k < nodes.size(); ++k)
-        yaml_.add(nodes[k].first, nodes[k].second, "duplicate actor name '" + name + "'",
+        yaml_.add(nodes[k].first, nodes[k].second, "duplicate actor name " + quote(name),
                   "first defined at line " + std::to_string(nodes[0].first.Mark().line + 1));
     for (std::size_t i = 0; i < actors.size(); ++i) {
       if (actors[i].name.empty())
@@ -281,7 +281,7 @@ private:
       auto node = depends_nodes_.count(path) ? depends_nodes_[path] : actor_nodes_[i];
       for (auto& dep : actors[i].depends_on) {
         if (dep == actors[i].name)
-          yaml_.add(node, join(path, "depends_on"), "actor '" + dep + "' depends on itself");
+          yaml_.add(node, join(path, "depends_on"), "actor " + quote(dep) + " depends on itself");
         else if (!by_name.count(dep))
           unknown_actor(node, join(path, "depends_on"), dep);
       }
@@ -307,16 +307,16 @@ private:
   }
 
   void unknown_actor(const YAML::Node& at, const std::string& path, const std::string& name) {
-    auto guess = closest_match(name, all_names_);
+    auto suggestion = did_you_mean(name, all_names_);
     std::string hint;
-    if (!guess.empty()) {
-      hint = "did you mean '" + guess + "'?";
+    if (!suggestion.empty()) {
+      hint = suggestion;
     } else if (!all_names_.empty()) {
       hint = "declared actors:";
       for (auto& a : all_names_)
         hint += " " + a;
     }
-    yaml_.add(at, path, "unknown actor '" + name + "'", hint);
+    yaml_.add(at, path, "unknown actor " + quote(name), hint);
   }
 
   bool known_actor(const std::string& name) const {
@@ -352,10 +352,10 @@ private:
       yaml_.require(has_from, n[i], path, "from");
       yaml_.require(has_to, n[i], path, "to");
       if (has_from && has_to && r.from == r.to) {
-        yaml_.add(n[i], path, "a route from '" + r.from + "' to itself");
+        yaml_.add(n[i], path, "a route from " + quote(r.from) + " to itself");
       } else if (has_from && has_to && known_actor(r.from) && known_actor(r.to)) {
         if (auto first = routed_.find(r.from); first != routed_.end())
-          yaml_.add(n[i], path, "'" + r.from + "' already routes to '" + first->second + "'",
+          yaml_.add(n[i], path, quote(r.from) + " already routes to " + quote(first->second),
                     "an actor has at most one outgoing route");
         else
           check_adapter(n[i], path, r);
@@ -511,14 +511,14 @@ private:
     }
     if (auto* r = kind.find_request(w.request))
       return r;
-    auto guess = closest_match(w.request, names);
+    auto suggestion = did_you_mean(w.request, names);
     std::string hint =
-        guess.empty() ? "kind " + kind.name + " serves:" : "did you mean '" + guess + "'?";
-    if (guess.empty())
+        suggestion.empty() ? "kind " + kind.name + " serves:" : suggestion;
+    if (suggestion.empty())
       for (auto& n : names)
         hint += " " + n;
     yaml_.add(at, "workload.request",
-              "kind " + kind.name + " serves no request '" + w.request + "'", hint);
+              "kind " + kind.name + " serves no request " + quote(w.request), hint);
     return nullptr;
   }
 

@@ -280,22 +280,22 @@ yaml_reader::entries(const YAML::Node& n, const std::string& path,
     }
     auto name = key.Scalar();
     if (auto seen = first_line.find(name); seen != first_line.end()) {
-      add(key, join(path, name), "duplicate key '" + name + "'",
+      add(key, join(path, name), "duplicate key " + quote(name),
           "first at line " + std::to_string(seen->second));
       continue;
     }
     first_line.emplace(name, key.Mark().line + 1);
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      auto guess = closest_match(name, allowed);
+      auto suggestion = did_you_mean(name, allowed);
       std::string hint;
-      if (!guess.empty()) {
-        hint = "did you mean '" + guess + "'?";
+      if (!suggestion.empty()) {
+        hint = suggestion;
       } else {
         hint = "expected one of:";
         for (auto& a : allowed)
           hint += " " + a;
       }
-      add(key, join(path, name), "unknown key '" + name + "'", hint);
+      add(key, join(path, name), "unknown key " + quote(name), hint);
       continue;
     }
     out.emplace_back(name, val);
@@ -306,7 +306,7 @@ yaml_reader::entries(const YAML::Node& n, const std::string& path,
 void yaml_reader::require(bool present, const YAML::Node& n, const std::string& path,
                           const std::string& key) {
   if (!present)
-    add(n, path, "missing required key '" + key + "'");
+    add(n, path, "missing required key " + quote(key));
 }
 
 std::optional<std::string> yaml_reader::string(const YAML::Node& n, const std::string& path) {
@@ -370,16 +370,16 @@ std::optional<std::string> yaml_reader::choice(const YAML::Node& n, const std::s
     return std::nullopt;
   if (std::find(choices.begin(), choices.end(), *s) != choices.end())
     return s;
-  auto guess = closest_match(*s, choices);
+  auto suggestion = did_you_mean(*s, choices);
   std::string hint;
-  if (!guess.empty()) {
-    hint = "did you mean '" + guess + "'?";
+  if (!suggestion.empty()) {
+    hint = suggestion;
   } else {
     hint = "expected one of:";
     for (auto& c : choices)
       hint += " " + c;
   }
-  add(n, path, "'" + *s + "' is not allowed", hint);
+  add(n, path, quote(*s) + " is not allowed", hint);
   return std::nullopt;
 }
 
@@ -460,7 +460,7 @@ value yaml_reader::convert(const YAML::Node& n, const std::string& path, int dep
         }
         auto key = key_node.Scalar();
         if (m.count(key)) {
-          add(key_node, join(path, key), "duplicate key '" + key + "'");
+          add(key_node, join(path, key), "duplicate key " + quote(key));
           continue;
         }
         marks_.emplace(join(path, key), key_node.Mark()); // entries point at their key

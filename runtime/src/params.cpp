@@ -273,9 +273,9 @@ bool in_range(const param_decl& d, double x) {
 }
 
 std::string choices_hint(const param_decl& d, const std::string& given) {
-  auto guess = closest_match(given, d.choices);
-  if (!guess.empty())
-    return "did you mean '" + guess + "'?";
+  auto suggestion = did_you_mean(given, d.choices);
+  if (!suggestion.empty())
+    return suggestion;
   std::string s = "one of:";
   for (auto& c : d.choices)
     s += " " + c;
@@ -319,7 +319,7 @@ bool convert(const param_decl& d, const value& v, value& out,
       if (!d.choices.empty() &&
           std::find(d.choices.begin(), d.choices.end(), v.as_string()) == d.choices.end()) {
         problems.push_back(
-            {d.name, "'" + v.as_string() + "' is not allowed", choices_hint(d, v.as_string())});
+            {d.name, quote(v.as_string()) + " is not allowed", choices_hint(d, v.as_string())});
         return false;
       }
       out = v;
@@ -378,7 +378,7 @@ bool convert(const param_decl& d, const value& v, value& out,
         } else if (!d.choices.empty() && std::find(d.choices.begin(), d.choices.end(),
                                                    x.as_string()) == d.choices.end()) {
           problems.push_back(
-              {path, "'" + x.as_string() + "' is not allowed", choices_hint(d, x.as_string())});
+              {path, quote(x.as_string()) + " is not allowed", choices_hint(d, x.as_string())});
           ok = false;
         }
       }
@@ -415,10 +415,10 @@ std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls, 
   for (auto& entry : in) {
     const auto& key = entry.first;
     if (std::none_of(decls.begin(), decls.end(), [&](auto& d) { return d.name == key; })) {
-      auto guess = closest_match(key, names);
+      auto suggestion = did_you_mean(key, names);
       std::string hint;
-      if (!guess.empty())
-        hint = "did you mean '" + guess + "'?";
+      if (!suggestion.empty())
+        hint = suggestion;
       else if (names.empty())
         hint = "this kind takes no parameters";
       else {

@@ -207,10 +207,10 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
     return error{errc::bad_request, "an actor needs a name"};
   auto* kind = kinds_.find(spec.kind);
   if (!kind) {
-    std::string msg = "unknown kind '" + spec.kind + "'";
-    auto guess = closest_match(spec.kind, kinds_.names());
-    if (!guess.empty())
-      msg += " (did you mean '" + guess + "'?)";
+    std::string msg = "unknown kind " + quote(spec.kind);
+    auto suggestion = did_you_mean(spec.kind, kinds_.names());
+    if (!suggestion.empty())
+      msg += " (" + suggestion + ")";
     return error{errc::not_found, msg};
   }
   if (spec.count == 0)
@@ -220,7 +220,7 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
   if (problems.empty() && kind->validate)
     problems = kind->validate(rec->params);
   if (!problems.empty()) {
-    std::string msg = "actor '" + spec.name + "': ";
+    std::string msg = "actor " + quote(spec.name) + ": ";
     for (std::size_t i = 0; i < problems.size(); ++i) {
       if (i > 0)
         msg += "; ";
@@ -233,7 +233,7 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
   try {
     rec->mode = kind->mode(rec->params);
   } catch (const std::exception& e) {
-    return error{errc::bad_request, "actor '" + spec.name + "': " + e.what()};
+    return error{errc::bad_request, "actor " + quote(spec.name) + ": " + e.what()};
   }
   rec->kind = kind;
   rec->capacity = spec.mailbox.capacity > 0 ? spec.mailbox.capacity : options_.default_capacity;
@@ -246,10 +246,10 @@ std::string runtime_core::name_in_use(const std::string& name) const {
   if (it == records_.end())
     return {};
   if (!it->second->stopped.load(std::memory_order_acquire))
-    return "an actor named '" + name + "' already exists";
+    return "an actor named " + quote(name) + " already exists";
   for (auto& [from, to] : routes_)
     if (from == name || to == name)
-      return "the name '" + name + "' belongs to a stopped actor that a route names (" + from +
+      return "the name " + quote(name) + " belongs to a stopped actor that a route names (" + from +
              " -> " + to + ")";
   return {};
 }
@@ -292,7 +292,7 @@ result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
   std::map<std::string, std::size_t> in_batch;
   for (auto& spec : specs) {
     if (in_batch.count(spec.name)) {
-      problems.push_back("actor '" + spec.name + "' is declared twice");
+      problems.push_back("actor " + quote(spec.name) + " is declared twice");
       continue;
     }
     in_batch.emplace(spec.name, recs.size());
@@ -316,10 +316,10 @@ result<void> runtime_core::start_all(std::vector<actor_spec> specs) {
         problems.push_back(why);
       for (auto& dep : spec.depends_on)
         if (!in_batch.count(dep) && !records_.count(dep)) {
-          std::string msg = "actor '" + spec.name + "' depends on unknown actor '" + dep + "'";
-          auto guess = closest_match(dep, known);
-          if (!guess.empty())
-            msg += " (did you mean '" + guess + "'?)";
+          std::string msg = "actor " + quote(spec.name) + " depends on unknown actor " + quote(dep);
+          auto suggestion = did_you_mean(dep, known);
+          if (!suggestion.empty())
+            msg += " (" + suggestion + ")";
           problems.push_back(msg);
         }
     }
@@ -457,16 +457,16 @@ result<request_ref> runtime_core::make_request(std::string_view actor, std::stri
         names.push_back(r.name);
         served += (served.empty() ? "" : ", ") + r.name;
       }
-    std::string msg = "actor '" + std::string{actor} + "' (kind " + kind.name +
-                      ") serves no request '" + std::string{request} + "'";
-    auto guess = closest_match(request, names);
-    msg += guess.empty() ? " (it serves: " + served + ")" : " (did you mean '" + guess + "'?)";
+    std::string msg = "actor " + quote(actor) + " (kind " + kind.name +
+                      ") serves no request " + quote(request);
+    auto suggestion = did_you_mean(request, names);
+    msg += suggestion.empty() ? " (it serves: " + served + ")" : " (" + suggestion + ")";
     return failed(error{errc::not_found, msg});
   }
   std::vector<field_problem> problems;
   auto st = entry->from_value(fields, problems);
   if (!st) {
-    std::string msg = "request '" + entry->name + "' to '" + std::string{actor} + "': ";
+    std::string msg = "request " + quote(entry->name) + " to " + quote(actor) + ": ";
     for (std::size_t i = 0; i < problems.size(); ++i) {
       msg += (i ? "; " : "") + problems[i].path + ": " + problems[i].message;
       if (!problems[i].hint.empty())
@@ -570,8 +570,9 @@ result<void> runtime_core::check_route(const std::string& from, const std::strin
   auto fk = kinds.find(from);
   auto tk = kinds.find(to);
   if (fk == kinds.end() || tk == kinds.end())
-    return error{errc::not_found, "route " + from + " -> " + to + ": unknown actor '" +
-                                      (fk == kinds.end() ? from : to) + "'"};
+    return error{errc::not_found, "route " + quote(from) + " -> " + quote(to) +
+                                      ": unknown actor " +
+                                      quote(fk == kinds.end() ? from : to)};
   if (from == to)
     return error{errc::bad_request, "route " + from + " -> " + to + ": a route to itself"};
   if (routes.count(from))
@@ -643,7 +644,7 @@ result<void> runtime_core::kill_instance(std::string_view name, std::uint32_t in
   if (!rec)
     return std::move(rec).error();
   if (instance >= (*rec)->spec.count)
-    return error{errc::not_found, "actor '" + std::string{name} + "' has no instance " +
+    return error{errc::not_found, "actor " + quote(name) + " has no instance " +
                                       std::to_string(instance) + " (count " +
                                       std::to_string((*rec)->spec.count) + ")"};
   if (!send_to_loop(kill_atom::value, *rec, instance))
@@ -814,16 +815,16 @@ result<record_ptr> runtime_core::find(std::string_view name, const type_tag* kin
     std::vector<std::string> names;
     for (auto& [n, _] : records_)
       names.push_back(n);
-    std::string msg = "no actor named '" + std::string{name} + "'";
-    auto guess = closest_match(name, names);
-    if (!guess.empty())
-      msg += " (did you mean '" + guess + "'?)";
+    std::string msg = "no actor named " + quote(name);
+    auto suggestion = did_you_mean(name, names);
+    if (!suggestion.empty())
+      msg += " (" + suggestion + ")";
     return error{errc::not_found, msg};
   }
   if (kind && it->second->kind->tag != kind)
-    return error{errc::wrong_kind, "actor '" + std::string{name} + "' is of kind '" +
-                                       it->second->kind->name + "', not '" +
-                                       std::string{kind_name} + "'"};
+    return error{errc::wrong_kind, "actor " + quote(name) + " is of kind " +
+                                       quote(it->second->kind->name) + ", not " +
+                                       quote(kind_name)};
   return it->second;
 }
 
@@ -981,8 +982,9 @@ result<blocking_pool> runtime::pool(std::string_view name) const {
   if (!rec)
     return std::move(rec).error();
   if (!(*rec)->kind->find_request(detail::tag_of<detail::offload_marker>()))
-    return error{errc::wrong_kind, "actor '" + std::string{name} + "' is of kind '" +
-                                       (*rec)->kind->name + "', which runs no offloaded functions"};
+    return error{errc::wrong_kind, "actor " + quote(name) + " is of kind " +
+                                       quote((*rec)->kind->name) +
+                                       ", which runs no offloaded functions"};
   return blocking_pool{std::move(*rec), bridge()};
 }
 
@@ -993,8 +995,8 @@ result<blocking_pool> runtime::default_pool() {
   if (p || !p.is(errc::not_found))
     return p;
   if (!core_->kinds().find("blocking"))
-    return error{errc::not_found, "no blocking pool '" + name +
-                                      "', and the kind 'blocking' is not registered to make one"};
+    return error{errc::not_found, "no blocking pool " + quote(name) +
+                                      ", and the kind 'blocking' is not registered to make one"};
   actor_spec spec;
   spec.name = name;
   spec.kind = "blocking";

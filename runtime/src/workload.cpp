@@ -60,13 +60,14 @@ result<value> resolve_actor_placeholders(
       auto dot = s.find('.', pos);
       if (close == std::string::npos || dot == std::string::npos || dot > close)
         return error{errc::bad_request,
-                     "'" + s.substr(pos) + "' is not a placeholder of the form ${actor.key}"};
+                     quote(s.substr(pos)) + " is not a placeholder of the form ${actor.key}"};
       auto actor = s.substr(pos + 2, dot - pos - 2);
       auto key = s.substr(dot + 1, close - dot - 1);
       auto found = lookup(actor, key);
       if (!found)
-        return error{errc::bad_request, "${" + actor + "." + key + "}: actor '" + actor +
-                                            "' announced no '" + key + "' when it became ready"};
+        return error{errc::bad_request, quote("${" + actor + "." + key + "}") + ": actor " +
+                                            quote(actor) + " announced no " + quote(key) +
+                                            " when it became ready"};
       bool whole = pos == 0 && close + 1 == s.size();
       s.replace(pos, close - pos + 1, *found);
       pos += found->size();

@@ -91,7 +91,7 @@ verdict check_outcome(const scenario_step& s, const result<value>& got) {
                            "error " + code_of(got.error()) + ": " + got.error().message());
     if (!s.expect_message.empty() &&
         got.error().message().find(s.expect_message) == std::string::npos)
-      return verdict::fail("an error message containing '" + s.expect_message + "'",
+      return verdict::fail("an error message containing " + quote(s.expect_message),
                            got.error().message());
     return verdict::pass();
   }

@@ -408,7 +408,7 @@ TEST_CASE("workload placeholders: {i}, {i%N}, ${actor.key}, and context fields r
   w.generate = value{{"fields", value{{"payload", "${o.nope}"}}}};
   auto bad = run_workload(rt, w);
   CHECK(bad.submitted == 0);
-  CHECK(bad.error == "workload: ${o.nope}: actor 'o' announced no 'nope' when it became ready");
+  CHECK(bad.error == "workload: '${o.nope}': actor 'o' announced no 'nope' when it became ready");
   w.generate = value{{"fields", value{{"payload", "${nobody.url}"}}}};
   CHECK(run_workload(rt, w).error.find("actor 'nobody'") != std::string::npos);
 }

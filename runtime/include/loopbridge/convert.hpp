@@ -351,10 +351,10 @@ bool from_value(const value& v, T& out, const std::string& path,
       if (v.is_map())
         for (auto& [k, _] : v.as_map())
           if (std::find(r.known.begin(), r.known.end(), k) == r.known.end()) {
-            auto guess = closest_match(k, r.known);
+            auto suggestion = did_you_mean(k, r.known);
             std::string hint;
-            if (!guess.empty())
-              hint = "did you mean '" + guess + "'?";
+            if (!suggestion.empty())
+              hint = suggestion;
             else {
               hint = "known fields:";
               for (auto& n : r.known)
