@@ -6,6 +6,7 @@
 #include <set>
 
 #include "topology_node.hpp"
+#include "file_text.hpp"
 #include "yaml_reader.hpp"
 
 #include "loopbridge/config/scenario.hpp"
@@ -531,19 +532,11 @@ scenario_load_result parse_scenario(std::string_view text, const kind_registry& 
 
 scenario_load_result load_scenario(const std::string& path, const kind_registry& kinds,
                                    load_limits limits) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in) {
-    scenario_load_result r;
-    r.problems.push_back({path, 0, 0, "", "cannot open the file", ""});
+  scenario_load_result r;
+  auto text = detail::read_file(path, limits, r.problems);
+  if (!text)
     return r;
-  }
-  std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-  if (text.size() > limits.max_bytes) {
-    scenario_load_result r;
-    r.problems.push_back({path, 1, 1, "", "the file is too large", ""});
-    return r;
-  }
-  return parse_scenario(text, kinds, path, limits);
+  return parse_scenario(*text, kinds, path, limits);
 }
 
 } // namespace loopbridge::config

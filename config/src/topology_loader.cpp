@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "topology_node.hpp"
+#include "file_text.hpp"
 #include "yaml_reader.hpp"
 
 #include "loopbridge/config/loader.hpp"
@@ -333,8 +334,11 @@ private:
       if (!yaml_.expect_map(n[i], path, "a route (a map with from and to)"))
         continue;
       route_spec r;
-      bool has_from = false, has_to = false;
+      // A key that is present but malformed has its own message; "missing" is only for keys
+      // that are absent, so each problem is reported once.
+      bool seen_from = false, seen_to = false, has_from = false, has_to = false;
       for (auto& [key, v] : yaml_.entries(n[i], path, route_keys)) {
+        (key == "from" ? seen_from : seen_to) = true;
         auto p = join(path, key);
         auto s = yaml_.string(v, p);
         if (!s)
@@ -349,8 +353,8 @@ private:
           r.to = *s;
         }
       }
-      yaml_.require(has_from, n[i], path, "from");
-      yaml_.require(has_to, n[i], path, "to");
+      yaml_.require(seen_from, n[i], path, "from");
+      yaml_.require(seen_to, n[i], path, "to");
       if (has_from && has_to && r.from == r.to) {
         yaml_.add(n[i], path, "a route from " + quote(r.from) + " to itself");
       } else if (has_from && has_to && known_actor(r.from) && known_actor(r.to)) {
@@ -577,25 +581,11 @@ load_result parse(std::string_view text, const kind_registry& kinds, std::string
 }
 
 load_result load(const std::string& path, const kind_registry& kinds, load_limits limits) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in) {
-    load_result r;
-    r.problems.push_back({path, 0, 0, "", "cannot open the file", ""});
+  load_result r;
+  auto text = detail::read_file(path, limits, r.problems);
+  if (!text)
     return r;
-  }
-  in.seekg(0, std::ios::end);
-  auto size = static_cast<std::size_t>(std::max<std::streamoff>(0, in.tellg()));
-  in.seekg(0);
-  if (size > limits.max_bytes) {
-    load_result r;
-    r.problems.push_back({path, 1, 1, "",
-                          "the file is too large (" + std::to_string(size) + " bytes)",
-                          "at most " + std::to_string(limits.max_bytes) + " bytes"});
-    return r;
-  }
-  std::string text(size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  return parse(text, kinds, path, limits);
+  return parse(*text, kinds, path, limits);
 }
 
 } // namespace loopbridge::config

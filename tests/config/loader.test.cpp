@@ -12,7 +12,9 @@
 
 #include "loopbridge/actors/echo.hpp"
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/config/scenario.hpp"
 #include "loopbridge/config/schema.hpp"
+#include "fuzz/one_line.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -74,6 +76,7 @@ TEST_CASE("every invalid topology yields its recorded, located messages and neve
       CHECK(p.column >= 1);
       CHECK(p.file == name);
       CHECK_FALSE(p.message.empty());
+      CHECK(lbfuzz::one_printable_line(p.to_string()));
     }
     auto expected_path = dir + name.substr(0, name.size() - 5) + ".expected";
     if (const char* update = std::getenv("LOOPBRIDGE_UPDATE_EXPECTED"); update && *update == '1')
@@ -214,7 +217,47 @@ TEST_CASE("inputs beyond the limits fail cleanly", "[config]") {
   CHECK(big.problems[0].message == "the file is too large (100 bytes)");
   auto missing = config::load("/nonexistent/topology.yaml", corpus_kinds());
   REQUIRE(missing.problems.size() == 1);
-  CHECK(missing.problems[0].message == "cannot open the file");
+  CHECK(missing.problems[0].message == "cannot open the file: No such file or directory");
+}
+
+TEST_CASE("a huge key or value is echoed cut short, on one line", "[config]") {
+  std::string huge(200'000, 'k');
+  std::string long_key(1000, 'k'); // YAML's limit for a plain key
+  auto text = "actors:\n  - name: a\n    kind: echo\n    " + long_key + ": 1\n  - name: b\n    kind: \"" +
+              huge + "\\n\"\n";
+  auto r = config::parse(text, corpus_kinds(), "huge.yaml");
+  REQUIRE(r.problems.size() == 2);
+  for (auto& p : r.problems) {
+    INFO(p.to_string().substr(0, 300));
+    CHECK(lbfuzz::one_printable_line(p.to_string()));
+    CHECK(p.to_string().size() < 1200);
+  }
+}
+
+TEST_CASE("both loaders read files through one bounded path: directories, devices, big files",
+          "[config]") {
+  lbtest::temp_dir dir;
+  auto big_file = dir.path() + "/big.yaml";
+  std::ofstream{big_file} << std::string(100, '#');
+  config::load_limits small;
+  small.max_bytes = 64;
+  auto expect_one = [](const std::vector<config::problem>& problems, const std::string& message) {
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].message == message);
+  };
+  for (auto scenario : {false, true}) {
+    INFO((scenario ? "scenario loader" : "topology loader"));
+    auto load = [&](const std::string& path, config::load_limits limits) {
+      return scenario ? config::load_scenario(path, corpus_kinds(), limits).problems
+                      : config::load(path, corpus_kinds(), limits).problems;
+    };
+    expect_one(load(dir.path(), {}), "is a directory");
+    expect_one(load(big_file, small), "the file is too large (more than 64 bytes)");
+    // An endless device costs no more than the limit and says so.
+    expect_one(load("/dev/zero", small), "the file is too large (more than 64 bytes)");
+    expect_one(load(dir.path() + "/absent.yaml", {}),
+               "cannot open the file: No such file or directory");
+  }
 }
 
 TEST_CASE("the JSON Schema and the reference in docs/topology.md match the loader's table",
