@@ -79,29 +79,51 @@ std::size_t invalid_control(std::string_view s) {
   return std::string_view::npos;
 }
 
-/// The offset of a second document's `---` marker (a `---` line after content), or npos.
-/// yaml-cpp 0.7's LoadAll can loop forever on malformed streams (upstream issue #1040), so
-/// documents are counted here and only the first is parsed.
-std::size_t second_document(std::string_view s) {
+/// A problem with the file's document structure that yaml-cpp 0.7 would not report.
+struct structure_problem {
+  std::size_t offset;
+  std::string message;
+  std::string hint;
+};
+
+/// Looks at the lines that start at column 0 for what makes a file hold more than one document:
+/// a second `---` after content, content after a `...` end marker, or a `%` directive after
+/// content. yaml-cpp's Load parses the first document and silently drops the rest (and its LoadAll
+/// can loop forever on malformed streams, upstream issue #1040), so these are found here and only
+/// the first document is ever parsed.
+std::optional<structure_problem> document_structure(std::string_view s) {
   bool content = false;
+  bool ended = false; // a `...` marker closed the document
   std::size_t pos = 0;
   while (pos <= s.size()) {
     auto end = s.find('\n', pos);
     auto line = s.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
-    bool marker =
-        line.substr(0, 3) == "---" && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
-    if (marker && content)
-      return pos;
+    auto is_marker = [&](std::string_view m) {
+      return line.substr(0, 3) == m && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
+    };
     auto first = line.find_first_not_of(" \t");
-    if (!marker && first != std::string_view::npos && line[first] != '#' && line != "...")
+    bool blank = first == std::string_view::npos || line[first] == '#';
+    if (is_marker("---") && (content || ended))
+      return structure_problem{pos, "expected one YAML document, found more",
+                               "remove the extra '---' sections"};
+    if (!line.empty() && line[0] == '%' && (content || ended))
+      return structure_problem{pos, "a directive after the document's content",
+                               "directives such as %YAML go at the top of the file"};
+    if (is_marker("...")) {
+      ended = ended || content;
+    } else if (!blank && !is_marker("---") && line[0] != '%') {
+      if (ended)
+        return structure_problem{pos, "content after the document end marker '...'",
+                                 "remove the '...' line or what follows it"};
       content = true;
+    }
     if (end == std::string_view::npos)
       break;
     pos = end + 1;
   }
-  return std::string_view::npos;
+  return std::nullopt;
 }
 
 bool only_comments_and_space(std::string_view s) {
@@ -206,9 +228,8 @@ std::optional<YAML::Node> yaml_reader::parse(std::string_view text) {
     add(start, "", "the file is empty", "a topology needs at least an 'actors' list");
     return std::nullopt;
   }
-  if (auto second = second_document(text); second != std::string_view::npos) {
-    add(mark_at(text, second), "", "expected one YAML document, found more",
-        "remove the extra '---' sections");
+  if (auto bad = document_structure(text)) {
+    add(mark_at(text, bad->offset), "", bad->message, bad->hint);
     return std::nullopt;
   }
   YAML::Node doc;
@@ -240,10 +261,7 @@ std::string yaml_reader::describe(const YAML::Node& n) {
     case YAML::NodeType::Null:
       return "nothing";
     case YAML::NodeType::Scalar: {
-      auto s = n.Scalar();
-      if (s.size() > 40)
-        s = s.substr(0, 37) + "...";
-      return "\"" + s + "\"";
+      return "\"" + printable(n.Scalar(), 40) + "\"";
     }
     default:
       return "nothing";

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/text.hpp"
 #include "loopbridge/value.hpp"
 
 namespace loopbridge::config::detail {
@@ -81,8 +82,10 @@ private:
 };
 
 /// Joins a path and a key: `actors[0]` + `name` -> `actors[0].name`.
+/// `path.key`, the key made printable (keys are user text and paths are echoed in messages).
 inline std::string join(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
+  auto shown = printable(key);
+  return path.empty() ? shown : path + "." + shown;
 }
 inline std::string index(const std::string& path, std::size_t i) {
   return path + "[" + std::to_string(i) + "]";

@@ -1,12 +1,13 @@
 // libFuzzer target: the topology loader on arbitrary bytes. It must never crash, hang, leak or
 // throw, and its result must be consistent: a topology exactly when there is no problem, and
-// every problem located.
+// every problem located and printed as one printable, bounded line.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "loopbridge/actors/echo.hpp"
 #include "loopbridge/config/loader.hpp"
+#include "one_line.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const loopbridge::kind_registry kinds = [] {
@@ -19,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (r.ok() == !r.problems.empty() || r.topology.has_value() != r.ok())
     __builtin_trap();
   for (auto& p : r.problems)
-    if (p.line < 1 || p.column < 1 || p.message.empty())
+    if (p.line < 1 || p.column < 1 || p.message.empty() ||
+        !lbfuzz::one_printable_line(p.to_string()))
       __builtin_trap();
   return 0;
 }

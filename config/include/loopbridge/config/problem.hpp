@@ -15,7 +15,8 @@ struct problem {
   std::string message;
   std::string hint;
 
-  /// `file:line:column: path: message (hint)`.
+  /// `file:line:column: path: message (hint)`: one printable line (control characters as
+  /// `\xNN`, each part bounded), whatever the input held.
   std::string to_string() const;
 };
 
