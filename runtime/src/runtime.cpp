@@ -502,26 +502,26 @@ value parent_value(request_state& st) {
 
 } // namespace
 
-result<const type_tag*> runtime_core::pipeline_reply(const actor_record& entry,
-                                                     const type_tag* request) const {
+result<runtime_core::pipeline_end>
+runtime_core::pipeline_reply(const actor_record& entry, const type_tag* request) const {
   std::lock_guard<std::mutex> guard{records_mutex_};
   const actor_record* at = &entry;
   for (std::size_t hops = 0; hops <= records_.size(); ++hops) {
     auto* e = at->kind->find_request(request);
     if (!e)
-      return error{errc::bad_request, at->spec.name + " does not serve this request type"};
+      return error{errc::bad_request, quote(at->spec.name) + " does not serve this request type"};
     auto route = routes_.find(at->spec.name);
     if (route == routes_.end())
-      return e->reply_tag;
+      return pipeline_end{at->spec.name, e->name, e->reply_tag, hops};
     auto& next = *records_.at(route->second);
     auto* adapter = kinds_.find_adapter(e->reply_tag, *next.kind);
     if (!adapter)
-      return error{errc::bad_request, "route " + at->spec.name + " -> " + next.spec.name +
-                                          ": no adapter for this reply type"};
+      return error{errc::bad_request, "route " + quote(at->spec.name) + " -> " +
+                                          quote(next.spec.name) + ": no adapter for this reply type"};
     request = adapter->to;
     at = &next;
   }
-  return error{errc::bad_request, "the routes from " + entry.spec.name + " form a cycle"};
+  return error{errc::bad_request, "the routes from " + quote(entry.spec.name) + " form a cycle"};
 }
 
 void runtime_core::submit_pipeline(request_ref parent, request_ref first,
@@ -533,10 +533,19 @@ void runtime_core::submit_pipeline(request_ref parent, request_ref first,
   auto chain = pipeline_reply(*first->target, first->request_type());
   if (!chain)
     return fail(std::move(chain).error());
-  if (final_reply && *chain != final_reply)
-    return fail(error{errc::bad_request, "the pipeline from " + first->target->spec.name +
-                                             " ends with another reply type than the one asked "
-                                             "for"});
+  if (final_reply && chain->reply != final_reply) {
+    auto& from = first->target->spec.name;
+    if (chain->routes == 0)
+      return fail(error{errc::bad_request,
+                        "the pipeline from " + quote(from) + " has no route: " + quote(from) +
+                            " answers " + quote(chain->last_request) +
+                            " itself, with another reply type than the one asked for (add a "
+                            "route from " + quote(from) + " under 'routes:' in the topology)"});
+    return fail(error{errc::bad_request, "the pipeline from " + quote(from) + " ends at " +
+                                             quote(chain->last) + " (request " +
+                                             quote(chain->last_request) +
+                                             "), whose reply type is not the one asked for"});
+  }
   stamp(*first, timeout);
   parent->id = first->id;
   parent->deadline = first->deadline;

@@ -207,8 +207,15 @@ public:
   void close_streams();
 
 private:
-  /// The reply type a pipeline ends with, for `request` submitted to `entry`.
-  result<const type_tag*> pipeline_reply(const actor_record& entry, const type_tag* request) const;
+  /// Where a pipeline that starts with `request` at `entry` ends: its last stage, the request
+  /// that stage serves, its reply type and how many routes were followed.
+  struct pipeline_end {
+    std::string last;         ///< the last stage's actor name
+    std::string last_request; ///< the request name the last stage serves
+    const type_tag* reply = nullptr;
+    std::size_t routes = 0;
+  };
+  result<pipeline_end> pipeline_reply(const actor_record& entry, const type_tag* request) const;
   result<void> check_route(const std::string& from, const std::string& to,
                            const std::map<std::string, const kind_descriptor*>& kinds,
                            const std::map<std::string, std::string>& routes) const;

@@ -272,6 +272,24 @@ TEST_CASE("a pipeline whose middle stage fails reports the first error, naming t
   CHECK(rt.metrics("write")->received == 0); // the last stage never saw it
 }
 
+TEST_CASE("a pipeline whose reply type does not match says which route is missing", "[routes]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  lbtest::spawn_echo(rt, "a");
+  lbtest::spawn_echo(rt, "b");
+  auto entry = rt.actor<echo>("a").value();
+  auto none = rt.submit_pipeline<echo_stats>(entry, echo_request{1}).get();
+  REQUIRE(none.is(errc::bad_request));
+  CHECK(none.error().message() ==
+        "the pipeline from 'a' has no route: 'a' answers 'echo' itself, with another reply type "
+        "than the one asked for (add a route from 'a' under 'routes:' in the topology)");
+  REQUIRE(rt.add_route("a", "b").ok());
+  auto routed = rt.submit_pipeline<echo_stats>(entry, echo_request{1}).get();
+  REQUIRE(routed.is(errc::bad_request));
+  CHECK(routed.error().message() == "the pipeline from 'a' ends at 'b' (request 'echo'), whose "
+                                    "reply type is not the one asked for");
+  CHECK(rt.metrics("a")->received == 0); // refused before anything ran
+}
+
 TEST_CASE("cancelling a pipeline reaches the stage that holds it", "[routes]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   lbtest::spawn_echo(rt, "first");
