@@ -3,7 +3,6 @@
 
 #include "command.hpp"
 
-#include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/text.hpp"
 
@@ -13,9 +12,9 @@ namespace {
 
 const char* check_usage = R"(usage: loopbridge check FILE...
 
-Validates each topology file without starting anything. Prints every problem to stderr as
-file:line:column: key.path: message (hint), or, for a valid file, a summary of what would be
-started to stdout.
+Validates each topology file without starting anything. Prints to stdout every problem as
+file:line:column: key.path: message (hint), one per line, or, for a valid file, a summary of
+what would be started. Only usage errors go to stderr.
 
 Exit codes: 0 every file is valid, 1 some file has problems, 2 bad arguments.
 )";
@@ -43,27 +42,28 @@ std::string describe(const topology& t) {
 
 } // namespace
 
-int check_command(const std::vector<std::string>& args) {
+int check_command(const std::vector<std::string>& args, const command_env& env) {
   if (wants_help(args)) {
-    std::fputs(check_usage, stdout);
+    print_usage(stdout, check_usage, env);
     return exit_ok;
   }
   if (args.empty()) {
-    std::fputs(check_usage, stderr);
+    print_usage(stderr, check_usage, env);
     return exit_usage;
   }
-  auto kinds = actors::builtin_kinds();
+  const auto& kinds = env.kinds;
   int rc = exit_ok;
   for (auto& file : args) {
     auto result = config::load(file, kinds);
     if (!result) {
-      std::fputs(result.report().c_str(), stderr);
-      std::fprintf(stderr, "%s: %zu problem%s\n", file.c_str(), result.problems.size(),
+      std::fputs(result.report().c_str(), stdout);
+      std::printf("%s: %zu problem%s\n", printable(file).c_str(), result.problems.size(),
                    result.problems.size() == 1 ? "" : "s");
       rc = exit_failed;
       continue;
     }
-    std::printf("%s: valid; would start %s\n", file.c_str(), describe(*result.topology).c_str());
+    std::printf("%s: valid; would start %s\n", printable(file).c_str(),
+                describe(*result.topology).c_str());
   }
   return rc;
 }

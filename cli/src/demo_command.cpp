@@ -6,7 +6,6 @@
 #include "run_flags.hpp"
 #include "topology_runner.hpp"
 
-#include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/text.hpp"
 
@@ -38,8 +37,8 @@ The count defaults to 200 requests (the 50 images, each fetched 4 times), 64 in 
 Exit codes: 0 every thumbnail was written, 1 some failed, 2 bad arguments, 130 interrupted.
 )";
 
-void print_usage(std::FILE* to) {
-  std::fprintf(to, "%s%s%s", demo_usage_head, run_flags_usage, demo_usage_tail);
+void print_demo_usage(std::FILE* to, const command_env& env) {
+  print_usage(to, (std::string{demo_usage_head} + run_flags_usage + demo_usage_tail).c_str(), env);
 }
 
 /// The actor spec named `name` in `topo` (the embedded file declares each one the demo sets).
@@ -52,10 +51,10 @@ actor_spec& actor_named(topology& topo, const std::string& name) {
 
 } // namespace
 
-int demo_command(const std::vector<std::string>& args) {
+int demo_command(const std::vector<std::string>& args, const command_env& env) {
   block_interrupts(); // before any thread exists (libvips starts some while making images)
   if (wants_help(args)) {
-    print_usage(stdout);
+    print_demo_usage(stdout, env);
     return exit_ok;
   }
   run_flags flags;
@@ -83,12 +82,12 @@ int demo_command(const std::vector<std::string>& args) {
     }
   }
   if (!r.error().empty()) {
-    std::fprintf(stderr, "loopbridge demo: %s\n\n", r.error().c_str());
-    print_usage(stderr);
+    std::fprintf(stderr, "%s demo: %s\n\n", env.program.c_str(), r.error().c_str());
+    print_demo_usage(stderr, env);
     return exit_usage;
   }
 
-  auto kinds = actors::builtin_kinds();
+  const auto& kinds = env.kinds;
   auto loaded = config::parse(demo_topology_yaml, kinds, "demo.yaml (embedded)");
   if (!loaded) { // a build defect, but say so plainly
     std::fputs(loaded.report().c_str(), stderr);
@@ -103,7 +102,7 @@ int demo_command(const std::vector<std::string>& args) {
 
   auto images = ensure_demo_images(images_dir, demo_image_count);
   if (!images.error.empty()) {
-    std::fprintf(stderr, "loopbridge demo: %s\n", images.error.c_str());
+    std::fprintf(stderr, "%s demo: %s\n", env.program.c_str(), images.error.c_str());
     return exit_usage;
   }
   if (images.generated > 0 && !flags.quiet)

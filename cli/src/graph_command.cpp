@@ -5,7 +5,6 @@
 
 #include "command.hpp"
 
-#include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/text.hpp"
 
@@ -48,16 +47,16 @@ std::map<std::string, int> start_waves(const topology& t) {
 
 } // namespace
 
-int graph_command(const std::vector<std::string>& args) {
+int graph_command(const std::vector<std::string>& args, const command_env& env) {
   if (wants_help(args)) {
-    std::fputs(graph_usage, stdout);
+    print_usage(stdout, graph_usage, env);
     return exit_ok;
   }
   if (args.size() != 1) {
-    std::fputs(graph_usage, stderr);
+    print_usage(stderr, graph_usage, env);
     return exit_usage;
   }
-  auto result = config::load(args[0], actors::builtin_kinds());
+  auto result = config::load(args[0], env.kinds);
   if (!result) {
     std::fputs(result.report().c_str(), stderr);
     return exit_failed;

@@ -1,10 +1,14 @@
-// The `loopbridge` command: run the demo or a topology's workload; check and graph topology files.
+// loopbridge::cli::main: the command line, for any set of kinds. Dispatches to one subcommand.
+#include "loopbridge/cli/main.hpp"
+
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
+#include "loopbridge/text.hpp"
+
+namespace loopbridge::cli {
 
 namespace {
 
@@ -27,9 +31,23 @@ Exit codes: 0 success, 1 problems found (or requests failed), 2 bad arguments or
 topology, 130 interrupted.
 )";
 
-} // namespace
+struct subcommand {
+  const char* name;
+  command_fn run;
+};
 
-namespace loopbridge::cli {
+const subcommand subcommands[] = {
+    {"demo", demo_command},   {"run", run_command},     {"scenario", scenario_command},
+    {"check", check_command}, {"graph", graph_command}, {"schema", schema_command},
+};
+
+std::string program_name(const char* argv0) {
+  std::string p = argv0 && *argv0 ? argv0 : "loopbridge";
+  auto slash = p.find_last_of('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+} // namespace
 
 bool wants_help(const std::vector<std::string>& args) {
   for (auto& a : args)
@@ -38,32 +56,34 @@ bool wants_help(const std::vector<std::string>& args) {
   return false;
 }
 
-} // namespace loopbridge::cli
+void print_usage(std::FILE* to, const char* text, const command_env& env) {
+  // Every mention of the program in the usage texts is "loopbridge " (the command, a space).
+  std::string out = text;
+  const std::string from = "loopbridge ";
+  for (auto at = out.find(from); at != std::string::npos;
+       at = out.find(from, at + env.program.size() + 1))
+    out.replace(at, from.size(), env.program + " ");
+  std::fputs(out.c_str(), to);
+}
 
-int main(int argc, char** argv) {
-  using namespace loopbridge::cli;
+int main(int argc, char** argv, const kind_registry& kinds) {
+  command_env env{program_name(argc > 0 ? argv[0] : nullptr), kinds};
   if (argc < 2) {
-    std::fputs(usage, stderr);
+    print_usage(stderr, usage, env);
     return exit_usage;
   }
   std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
-    std::fputs(usage, stdout);
+    print_usage(stdout, usage, env);
     return exit_ok;
   }
-  if (cmd == "demo")
-    return demo_command(args);
-  if (cmd == "run")
-    return run_command(args);
-  if (cmd == "scenario")
-    return scenario_command(args);
-  if (cmd == "check")
-    return check_command(args);
-  if (cmd == "graph")
-    return graph_command(args);
-  if (cmd == "schema")
-    return schema_command(args);
-  std::fprintf(stderr, "loopbridge: unknown command '%s'\n\n%s", cmd.c_str(), usage);
+  for (auto& sub : subcommands)
+    if (cmd == sub.name)
+      return sub.run(args, env);
+  std::fprintf(stderr, "%s: unknown command %s\n\n", env.program.c_str(), quote(cmd).c_str());
+  print_usage(stderr, usage, env);
   return exit_usage;
 }
+
+} // namespace loopbridge::cli

@@ -5,7 +5,6 @@
 #include "run_flags.hpp"
 #include "topology_runner.hpp"
 
-#include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/text.hpp"
 
@@ -30,16 +29,16 @@ Exit codes: 0 every request succeeded, 1 some failed, 2 bad arguments or a topol
 invalid, cannot start or has no workload, 130 interrupted.
 )";
 
-void print_usage(std::FILE* to) {
-  std::fprintf(to, "%s%s%s", run_usage_head, run_flags_usage, run_usage_tail);
+void print_run_usage(std::FILE* to, const command_env& env) {
+  print_usage(to, (std::string{run_usage_head} + run_flags_usage + run_usage_tail).c_str(), env);
 }
 
 } // namespace
 
-int run_command(const std::vector<std::string>& args) {
+int run_command(const std::vector<std::string>& args, const command_env& env) {
   block_interrupts(); // before any thread exists (libvips starts some while making images)
   if (wants_help(args)) {
-    print_usage(stdout);
+    print_run_usage(stdout, env);
     return exit_ok;
   }
   run_flags flags;
@@ -58,12 +57,12 @@ int run_command(const std::vector<std::string>& args) {
   if (r.error().empty() && file.empty())
     r.fail("missing the topology file");
   if (!r.error().empty()) {
-    std::fprintf(stderr, "loopbridge run: %s\n\n", r.error().c_str());
-    print_usage(stderr);
+    std::fprintf(stderr, "%s run: %s\n\n", env.program.c_str(), r.error().c_str());
+    print_run_usage(stderr, env);
     return exit_usage;
   }
 
-  auto kinds = actors::builtin_kinds();
+  const auto& kinds = env.kinds;
   auto loaded = config::load(file, kinds);
   if (!loaded) {
     std::fputs(loaded.report().c_str(), stderr);

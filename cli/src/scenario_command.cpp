@@ -5,7 +5,6 @@
 #include "command.hpp"
 #include "run_flags.hpp"
 
-#include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/testing/scenario_runner.hpp"
 #include "loopbridge/text.hpp"
 
@@ -29,9 +28,9 @@ Exit codes: 0 every scenario passed, 1 some failed (or did not load), 2 bad argu
 
 } // namespace
 
-int scenario_command(const std::vector<std::string>& args) {
+int scenario_command(const std::vector<std::string>& args, const command_env& env) {
   if (wants_help(args)) {
-    std::fputs(scenario_usage, stdout);
+    print_usage(stdout, scenario_usage, env);
     return exit_ok;
   }
   std::string junit;
@@ -53,11 +52,12 @@ int scenario_command(const std::vector<std::string>& args) {
   if (r.error().empty() && files.empty())
     r.fail("no scenario files given");
   if (!r.error().empty()) {
-    std::fprintf(stderr, "loopbridge scenario: %s\n\n%s", r.error().c_str(), scenario_usage);
+    std::fprintf(stderr, "%s scenario: %s\n\n", env.program.c_str(), r.error().c_str());
+    print_usage(stderr, scenario_usage, env);
     return exit_usage;
   }
 
-  auto kinds = actors::builtin_kinds();
+  const auto& kinds = env.kinds;
   std::vector<testing::scenario_result> results;
   for (auto& file : files) {
     std::printf("%s\n", file.c_str());
@@ -82,7 +82,7 @@ int scenario_command(const std::vector<std::string>& args) {
     std::ofstream out{junit};
     out << testing::junit_xml(results);
     if (!out) {
-      std::fprintf(stderr, "loopbridge scenario: cannot write %s\n", junit.c_str());
+      std::fprintf(stderr, "%s scenario: cannot write %s\n", env.program.c_str(), junit.c_str());
       return exit_usage;
     }
   }

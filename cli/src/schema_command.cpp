@@ -3,8 +3,8 @@
 
 #include "command.hpp"
 
-#include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/schema.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 
@@ -17,9 +17,9 @@ generated from the same table the loader validates against.
 )";
 } // namespace
 
-int schema_command(const std::vector<std::string>& args) {
+int schema_command(const std::vector<std::string>& args, const command_env& env) {
   if (wants_help(args)) {
-    std::fputs(schema_usage, stdout);
+    print_usage(stdout, schema_usage, env);
     return exit_ok;
   }
   bool markdown = false;
@@ -27,11 +27,12 @@ int schema_command(const std::vector<std::string>& args) {
     if (a == "--markdown") {
       markdown = true;
     } else {
-      std::fprintf(stderr, "loopbridge schema: unknown option '%s'\n\n%s", a.c_str(), schema_usage);
+      std::fprintf(stderr, "%s schema: unknown option %s\n\n", env.program.c_str(), quote(a).c_str());
+      print_usage(stderr, schema_usage, env);
       return exit_usage;
     }
   }
-  auto kinds = actors::builtin_kinds();
+  const auto& kinds = env.kinds;
   auto text = markdown ? config::markdown_reference(kinds) : config::json_schema(kinds);
   std::fputs(text.c_str(), stdout);
   return exit_ok;
