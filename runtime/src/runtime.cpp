@@ -848,7 +848,7 @@ runtime::runtime(kind_registry kinds, runtime_options options) {
   core_->start();
 }
 
-runtime::runtime(const topology& topo, kind_registry kinds)
+runtime::runtime(kind_registry kinds, const topology& topo)
     : runtime(std::move(kinds), topo.runtime) {
   if (auto ok = start(topo); !ok) {
     core_->stop();

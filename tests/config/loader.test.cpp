@@ -177,7 +177,7 @@ TEST_CASE("a loaded topology starts, and nothing starts from an invalid one", "[
   auto kinds = actors::builtin_kinds();
   auto r = config::load(source_dir() + "/config/examples/pipeline.yaml", kinds);
   REQUIRE(r.ok());
-  runtime rt{*r.topology, kinds};
+  runtime rt{kinds, *r.topology};
   auto h = rt.actor<actors::echo>("workers").value();
   CHECK(h.call(actors::echo_request{"hi"}, 5s).ok());
   auto m = rt.metrics();

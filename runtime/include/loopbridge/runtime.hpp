@@ -39,8 +39,12 @@ public:
   explicit runtime(kind_registry kinds, runtime_options options = {});
   /// Starts `topo`: its runtime settings, then its actors in dependency order (see `start`).
   /// Throws `error_exception` (`loop.start_failed` or `loop.bad_request`) if they cannot all
-  /// start; whatever had started is stopped first.
-  runtime(const topology& topo, kind_registry kinds);
+  /// start; whatever had started is stopped first. Kinds come first, as in every constructor.
+  runtime(kind_registry kinds, const topology& topo);
+  /// The same, with the arguments in the order of earlier releases.
+  [[deprecated("kinds come first: runtime(kinds, topology)")]] runtime(const topology& topo,
+                                                                      kind_registry kinds)
+      : runtime(std::move(kinds), topo) {}
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
