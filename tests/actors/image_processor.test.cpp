@@ -1,11 +1,14 @@
 // The image processor on real images made here with libvips: every operation's output decoded
 // and measured; corrupt, truncated and oversized inputs; paths; pools under each overflow
-// policy; results in submission order; stop with jobs queued.
+// policy; results in submission order; stop with jobs queued; errors under concurrency, JPEGs
+// only libvips decodes, colour management, accepted formats, and memory under load.
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <fstream>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -84,7 +87,9 @@ bytes png_claiming(std::uint32_t w, std::uint32_t h) {
   return png;
 }
 
+/// A request for `input`. Starts libvips first: tests may call `process_image` directly.
 image_request request(bytes input, std::vector<image_op> ops, std::string format = "") {
+  image_processor::init_vips();
   image_request r;
   r.input = std::move(input);
   r.ops = std::move(ops);
@@ -110,7 +115,8 @@ actor_handle<image_processor> spawn_images(runtime& rt, const std::string& name,
 
 } // namespace
 
-TEST_CASE("each image operation's output decodes to the expected size", "[images]") {
+TEST_CASE("each image operation's output decodes to the expected size",
+          "[images][image_processor]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto img = spawn_images(rt, "img");
   auto jpeg = make_image(1920, 1080, "jpeg");
@@ -227,7 +233,7 @@ bytes libvips_thumbnail(const bytes& input, const image_op& o) {
 
 TEST_CASE("the JPEG decoder gives libvips' loader's pixels at every shrink and knows which "
           "files libvips would treat specially",
-          "[images][jpeg]") {
+          "[images][image_processor][jpeg]") {
   using loopbridge::actors::detail::jpeg_decoder;
   auto plain = jpeg_of(textured(1000, 600, 3));
   for (int shrink : {1, 2, 4, 8}) {
@@ -262,7 +268,7 @@ TEST_CASE("the JPEG decoder gives libvips' loader's pixels at every shrink and k
 }
 
 TEST_CASE("JPEG thumbnails decoded by libjpeg directly are byte for byte libvips' own",
-          "[images][jpeg]") {
+          "[images][image_processor][jpeg]") {
   image_settings settings;
   struct input_case {
     const char* what;
@@ -295,7 +301,7 @@ TEST_CASE("JPEG thumbnails decoded by libjpeg directly are byte for byte libvips
 }
 
 TEST_CASE("JPEGs libvips treats specially keep libvips' loader: EXIF orientation",
-          "[images][jpeg]") {
+          "[images][image_processor][jpeg]") {
   // Orientation 6 (turn 90 degrees clockwise to view): libvips' thumbnail turns it upright.
   auto rotated = jpeg_of(textured(1920, 1080, 3), 6);
   auto out = process_image(request(rotated, {image_op::thumbnail(256)}), image_settings{});
@@ -306,7 +312,7 @@ TEST_CASE("JPEGs libvips treats specially keep libvips' loader: EXIF orientation
 }
 
 TEST_CASE("thumbnail and resize take a resampling kernel, every input kind honours it",
-          "[images][jpeg]") {
+          "[images][image_processor][jpeg]") {
   auto jpeg = jpeg_of(textured(1920, 1080, 3));
   auto with_kernel = [](image_op o, std::string k) {
     o.kernel = std::move(k);
@@ -364,7 +370,7 @@ TEST_CASE("thumbnail and resize take a resampling kernel, every input kind honou
 }
 
 TEST_CASE("a direct JPEG decode fails cleanly on bad data and stops when cancelled",
-          "[images][jpeg][errors]") {
+          "[images][image_processor][jpeg][errors]") {
   auto jpeg = jpeg_of(textured(1920, 1080, 3));
   SECTION("a JPEG signature followed by garbage") {
     bytes bad = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00};
@@ -395,7 +401,7 @@ TEST_CASE("a direct JPEG decode fails cleanly on bad data and stops when cancell
   }
 }
 
-TEST_CASE("quality changes the size of lossy outputs", "[images]") {
+TEST_CASE("quality changes the size of lossy outputs", "[images][image_processor]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto img = spawn_images(rt, "img");
   auto src = make_image(800, 600, "png");
@@ -410,7 +416,7 @@ TEST_CASE("quality changes the size of lossy outputs", "[images]") {
 }
 
 TEST_CASE("corrupt and truncated images fail with decode_failed, the instance serves the next",
-          "[images][errors]") {
+          "[images][image_processor][errors]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto img = spawn_images(rt, "img"); // one instance: the same one serves every request
   auto jpeg = make_image(1920, 1080, "jpeg");
@@ -435,7 +441,7 @@ TEST_CASE("corrupt and truncated images fail with decode_failed, the instance se
 }
 
 TEST_CASE("inputs over max_pixels are refused from their header, before decoding",
-          "[images][errors]") {
+          "[images][image_processor][errors]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto img = spawn_images(rt, "img", value{{"max_pixels", 1'000'000}});
   auto big = img.call(request(make_image(1920, 1080, "jpeg"), {image_op::thumbnail(64)}), 30s);
@@ -450,7 +456,8 @@ TEST_CASE("inputs over max_pixels are refused from their header, before decoding
   CHECK(img.call(request(make_image(800, 600, "jpeg"), {image_op::thumbnail(64)}), 30s).ok());
 }
 
-TEST_CASE("malformed image requests fail with loop.bad_request", "[images][errors]") {
+TEST_CASE("malformed image requests fail with loop.bad_request",
+          "[images][image_processor][errors]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto img = spawn_images(rt, "img");
   auto jpeg = make_image(64, 64, "jpeg");
@@ -469,7 +476,9 @@ TEST_CASE("malformed image requests fail with loop.bad_request", "[images][error
   auto q = request(jpeg, {});
   q.quality = 101;
   CHECK(img.call(q, 30s).is(errc::bad_request));
-  CHECK(img.call(request({}, {}), 30s).is(errc::bad_request));
+  auto both = request(jpeg, {});
+  both.input_path = "a.jpg";
+  CHECK(img.call(both, 30s).is(errc::bad_request));
   auto path = request({}, {});
   path.input_path = "a.jpg";
   auto no_files = img.call(path, 30s);
@@ -478,7 +487,8 @@ TEST_CASE("malformed image requests fail with loop.bad_request", "[images][error
         "input_path given, but this image_processor has no `files` directory");
 }
 
-TEST_CASE("paths are read and written under the files directory only", "[images]") {
+TEST_CASE("paths are read and written under the files directory only",
+          "[images][image_processor]") {
   auto scratch = scratch_dir();
   auto dir = scratch.path();
   {
@@ -512,7 +522,7 @@ TEST_CASE("paths are read and written under the files directory only", "[images]
 }
 
 TEST_CASE("a pool defaults to one instance per core plus one and spreads the work",
-          "[images][pools]") {
+          "[images][image_processor][pools]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   REQUIRE(rt.spawn("img", "image_processor").ok());
   auto img = rt.actor<image_processor>("img").value();
@@ -529,7 +539,8 @@ TEST_CASE("a pool defaults to one instance per core plus one and spreads the wor
   CHECK(lbtest::eventually([&] { return rt.metrics()[0].completed == 16; }));
 }
 
-TEST_CASE("a saturated image pool applies its overflow policy", "[images][pools]") {
+TEST_CASE("a saturated image pool applies its overflow policy",
+          "[images][image_processor][pools]") {
   auto jpeg = make_image(1920, 1080, "jpeg");
   auto job = request(jpeg, {image_op::blur(3)}); // tens of milliseconds each
   auto run = [&](overflow_policy policy) {
@@ -568,7 +579,7 @@ TEST_CASE("a saturated image pool applies its overflow policy", "[images][pools]
 }
 
 TEST_CASE("in_order returns pool results in submission order, done events report each job",
-          "[images][groups]") {
+          "[images][image_processor][groups]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto events = rt.subscribe({});
   auto img = spawn_images(rt, "img", {}, 2);
@@ -604,7 +615,7 @@ TEST_CASE("in_order returns pool results in submission order, done events report
 }
 
 TEST_CASE("stopping an image pool with jobs queued ends every job with a result or loop.stopped",
-          "[images][shutdown]") {
+          "[images][image_processor][shutdown]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto img = spawn_images(rt, "img", {}, 2);
   auto job = request(make_image(1920, 1080, "jpeg"), {image_op::blur(4)});
@@ -631,7 +642,7 @@ TEST_CASE("stopping an image pool with jobs queued ends every job with a result 
 }
 
 TEST_CASE("a processor's ops, format and quality params apply to requests that give none",
-          "[images][params]") {
+          "[images][image_processor][params]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   value::list ops{value{{"op", "thumbnail"}, {"width", 64}, {"height", 64}, {"crop", "centre"}}};
   auto img = spawn_images(rt, "img", value{{"ops", ops}, {"format", "png"}});
@@ -656,7 +667,7 @@ TEST_CASE("a processor's ops, format and quality params apply to requests that g
 }
 
 TEST_CASE("libvips compiles and frees vector code under loopbridge's lock, on many threads at once",
-          "[images][orc]") {
+          "[images][image_processor][orc]") {
   // liborc 0.4.33 crashes when two threads compile, or one compiles while another frees; the
   // resamplers and convolutions below compile when built and free when their image goes.
   auto jpeg = make_image(300, 200, "jpeg");
@@ -682,4 +693,193 @@ TEST_CASE("libvips compiles and frees vector code under loopbridge's lock, on ma
   for (auto& t : ts)
     t.join();
   CHECK(right == threads * rounds);
+}
+
+// -- Errors under concurrency: each from its own stage, each naming its own input ---------------
+
+namespace {
+
+void write_file(const std::string& path, const bytes& data) {
+  std::ofstream{path, std::ios::binary}.write(reinterpret_cast<const char*>(data.data()),
+                                              static_cast<std::streamsize>(data.size()));
+}
+
+/// An uncompressed RGB TIFF with its planes stored separately (PlanarConfiguration 2), made by
+/// hand: libvips writes only interleaved TIFFs.
+bytes planar_tiff(std::uint32_t w, std::uint32_t h) {
+  image_processor::init_vips();
+  bytes t = {'I', 'I', 42, 0, 8, 0, 0, 0};
+  auto u16 = [&](std::uint32_t v) {
+    t.push_back(static_cast<std::uint8_t>(v));
+    t.push_back(static_cast<std::uint8_t>(v >> 8));
+  };
+  auto u32 = [&](std::uint32_t v) {
+    u16(v & 0xFFFF);
+    u16(v >> 16);
+  };
+  constexpr std::uint32_t entries = 10, ifd_end = 8 + 2 + entries * 12 + 4;
+  constexpr std::uint32_t bits_at = ifd_end, offsets_at = bits_at + 6, counts_at = offsets_at + 12,
+                          pixels_at = counts_at + 12;
+  auto entry = [&](std::uint32_t tag, std::uint32_t type, std::uint32_t count, std::uint32_t v) {
+    u16(tag);
+    u16(type);
+    u32(count);
+    u32(v);
+  };
+  u16(entries);
+  entry(256, 4, 1, w);          // ImageWidth
+  entry(257, 4, 1, h);          // ImageLength
+  entry(258, 3, 3, bits_at);    // BitsPerSample 8, 8, 8
+  entry(259, 3, 1, 1);          // no compression
+  entry(262, 3, 1, 2);          // RGB
+  entry(273, 4, 3, offsets_at); // StripOffsets, one strip per plane
+  entry(277, 3, 1, 3);          // SamplesPerPixel
+  entry(278, 4, 1, h);          // RowsPerStrip
+  entry(279, 4, 3, counts_at);  // StripByteCounts
+  entry(284, 3, 1, 2);          // PlanarConfiguration: separate planes
+  u32(0);
+  for (int i = 0; i < 3; ++i)
+    u16(8);
+  for (std::uint32_t p = 0; p < 3; ++p)
+    u32(pixels_at + p * w * h);
+  for (int p = 0; p < 3; ++p)
+    u32(w * h);
+  for (std::uint32_t p = 0; p < 3; ++p)
+    for (std::uint32_t i = 0; i < w * h; ++i)
+      t.push_back(static_cast<std::uint8_t>(p * 80 + i % 50));
+  return t;
+}
+
+bytes cut(const bytes& b, double fraction) {
+  return bytes(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(b.size() * fraction));
+}
+
+/// One request of the mixed workload: what it is, what it must end with, and the marker text
+/// naming its own input or output (empty when it has none).
+struct mixed_case {
+  image_request req;
+  std::optional<error_code> expected; // none: a reply
+  std::string marker;
+};
+
+/// Succeeding and failing requests of every kind, failing ones named (`marker`) after files
+/// made in `dir`: a corrupt JPEG, a truncated PNG, a truncated planar TIFF, a missing file, an
+/// unwritable output path; plus a result too wide for WebP and an empty input.
+std::vector<mixed_case> mixed_workload(const std::string& dir) {
+  auto jpeg = make_image(640, 480, "jpeg");
+  auto png = make_image(400, 300, "png");
+  write_file(dir + "/good.png", png);
+  write_file(dir + "/planar.tif", planar_tiff(120, 80));
+  auto from = [&](const std::string& path, std::vector<image_op> ops) {
+    image_request r;
+    r.input_path = path;
+    r.ops = std::move(ops);
+    return r;
+  };
+  image_op wide; // 20000 pixels wide: more than WebP can hold
+  wide.op = "resize";
+  wide.width = 20000;
+  std::vector<mixed_case> cases;
+  for (int i = 0; i < 8; ++i) {
+    auto id = std::to_string(100 + i); // markers never contain one another
+    auto bad = "bad-" + id + ".jpg", cut_png = "cut-" + id + ".png", cut_tif = "cut-" + id + ".tif",
+         none = "none-" + id + ".jpg", gone = "gone-" + id;
+    bytes garbage = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00};
+    for (int k = 0; k < 3000; ++k)
+      garbage.push_back(static_cast<std::uint8_t>(k * 13 + i));
+    write_file(dir + "/" + bad, garbage);
+    write_file(dir + "/" + cut_png, cut(png, 0.6));
+    write_file(dir + "/" + cut_tif, cut(planar_tiff(120, 80), 0.7));
+    auto to_gone = request(jpeg, {image_op::thumbnail(64)});
+    to_gone.output_path = gone + "/x.jpg";
+    cases.push_back({request(jpeg, {image_op::thumbnail(64)}), std::nullopt, ""});
+    cases.push_back({from("good.png", {image_op::grayscale()}), std::nullopt, ""});
+    cases.push_back({from("planar.tif", {image_op::thumbnail(50)}), std::nullopt, ""});
+    cases.push_back({from(bad, {image_op::thumbnail(64)}), image_errc::decode_failed, bad});
+    cases.push_back({from(cut_png, {image_op::resize(0.5)}), image_errc::decode_failed, cut_png});
+    cases.push_back({from(cut_tif, {image_op::thumbnail(50)}), image_errc::decode_failed, cut_tif});
+    cases.push_back({from(none, {}), image_errc::decode_failed, none});
+    cases.push_back({to_gone, image_errc::output_failed, gone});
+    cases.push_back(
+        {request(make_image(200, 2, "png"), {wide}, "webp"), image_errc::output_failed, ""});
+    cases.push_back({request({}, {}), image_errc::decode_failed, ""});
+  }
+  return cases;
+}
+
+} // namespace
+
+TEST_CASE("image errors come from the stage that failed and never carry another request's text",
+          "[images][image_processor][errors][concurrency]") {
+  auto scratch = scratch_dir();
+  auto dir = scratch.path();
+  auto cases = mixed_workload(dir);
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto events = rt.subscribe({});
+  constexpr std::uint32_t instances = 3;
+  auto img = spawn_images(rt, "img", value{{"files", dir}}, instances);
+  std::vector<future<image_reply>> fs;
+  for (auto& c : cases)
+    fs.push_back(img.submit(c.req));
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    REQUIRE(fs[i].wait_for(60s));
+    auto r = fs[i].get();
+    INFO("case " << i << (r.ok() ? std::string{" ok"} : ": " + r.error().to_string()));
+    if (!cases[i].expected) {
+      CHECK(r.ok());
+      continue;
+    }
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(*cases[i].expected));
+    CHECK_FALSE(r.error().message().empty());
+    if (!cases[i].marker.empty())
+      CHECK(r.error().message().find(cases[i].marker) != std::string::npos);
+    for (std::size_t j = 0; j < cases.size(); ++j)
+      if (j != i && !cases[j].marker.empty())
+        CHECK(r.error().message().find(cases[j].marker) == std::string::npos);
+  }
+  // Every instance took part.
+  std::set<std::uint32_t> seen;
+  std::size_t done = 0;
+  while (done < cases.size()) {
+    auto e = events.next(10s);
+    REQUIRE(e.ok());
+    if (auto* d = std::get_if<done_event>(&*e)) {
+      seen.insert(d->instance);
+      ++done;
+    }
+  }
+  CHECK(seen.size() == instances);
+  CHECK(rt.metrics()[0].restarts == 0);
+}
+
+TEST_CASE("a truncated planar TIFF fails with decode_failed, however late it shows",
+          "[images][image_processor][errors]") {
+  auto whole = planar_tiff(120, 80);
+  auto ok = process_image(request(whole, {image_op::thumbnail(60)}, "png"), image_settings{});
+  REQUIRE(ok.ok());
+  CHECK(ok->width == 60);
+  for (auto& ops : std::vector<std::vector<image_op>>{
+           {image_op::thumbnail(60)}, {image_op::resize(0.5)}, {}, {image_op::rotate(90)}}) {
+    auto out = process_image(request(cut(whole, 0.8), ops, "png"), image_settings{});
+    REQUIRE(out.is(image_errc::decode_failed));
+    CHECK(out.error().message() == "cannot decode the input: libvips' tiff decoder failed on it "
+                                   "(corrupt or truncated data, or a feature it lacks)");
+  }
+}
+
+TEST_CASE("an empty input is decode_failed, from bytes or from a file",
+          "[images][image_processor][errors]") {
+  auto empty = process_image(request({}, {image_op::thumbnail(64)}), image_settings{});
+  REQUIRE(empty.is(image_errc::decode_failed));
+  CHECK(empty.error().message() == "cannot decode the input: it is empty");
+  auto scratch = scratch_dir();
+  write_file(scratch.path() + "/empty.jpg", {});
+  image_settings settings;
+  settings.files = scratch.path();
+  image_request r;
+  r.input_path = "empty.jpg";
+  auto file = process_image(r, settings);
+  REQUIRE(file.is(image_errc::decode_failed));
+  CHECK(file.error().message() == "cannot decode input_path 'empty.jpg': it is empty");
 }

@@ -16,10 +16,14 @@
 
 namespace loopbridge::actors {
 
-/// Error kinds of the image processor (`image.*`). Malformed requests (an unknown operation, a
-/// bad argument, a path outside `files`) fail with `loop.bad_request`.
+/// Error kinds of the image processor (`image.*`), each from the stage that failed (never
+/// guessed from libvips' error text). Malformed requests (an unknown operation, a bad argument,
+/// a path outside `files`) fail with `loop.bad_request`, as do operations libvips could not
+/// apply.
 namespace image_errc {
-/// The input is not an image libvips can decode: corrupt, truncated, an unknown format.
+/// The input could not be decoded: empty, corrupt, truncated, or in no image format libvips
+/// knows. The message says what libjpeg found wrong with a JPEG; libvips' own text is never
+/// quoted (see `process_image`).
 inline constexpr error_code decode_failed{"image", "decode_failed"};
 /// The input's header announces more pixels than `max_pixels` (decided before decoding).
 inline constexpr error_code too_large{"image", "too_large"};
@@ -143,7 +147,8 @@ struct image_request {
   }
 };
 
-/// An image processor's settings: its params, resolved (see `image_processor`).
+/// An image processor's settings: its params, resolved (see `image_processor`). The defaults
+/// here are the params' declared defaults.
 struct image_settings {
   std::int64_t max_pixels = 100'000'000;
   /// The directory `input_path` and `output_path` are relative to; empty: paths are refused.
@@ -153,6 +158,9 @@ struct image_settings {
   /// The output format for requests that give none (empty: the input's).
   std::string format;
   std::int64_t quality = 80;
+
+  /// The settings an image processor's validated params give (see `image_processor::params`).
+  static image_settings from(const loopbridge::params& p);
 };
 
 /// What an image processor instance does with one request, without a runtime: for programs
@@ -160,9 +168,10 @@ struct image_settings {
 ///
 /// Blocks the calling thread for the decode, the chain and the encode. Any thread may call it
 /// once libvips is started (`image_processor::init_vips`); calls on different threads run in
-/// parallel. `cancelled`, if given, is polled while decoding and between operations: when it
-/// returns true the result is `loop.cancelled`. Errors as the image processor's: see
-/// `image_errc` and `loop.bad_request`.
+/// parallel, and each call's error names its own input only: libvips keeps one error buffer for
+/// the whole process, so its text is never quoted. `cancelled`, if given, is polled while
+/// decoding and between operations: when it returns true the result is `loop.cancelled`. Errors
+/// as the image processor's: see `image_errc` and `loop.bad_request`.
 result<image_reply> process_image(image_request req, const image_settings& settings,
                                   const std::function<bool()>& cancelled = {});
 

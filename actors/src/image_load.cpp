@@ -1,0 +1,128 @@
+// The load stage of an image request: identify the input's format, check what its header
+// announces, decode (libjpeg-turbo directly for a plain JPEG's leading thumbnail, libvips'
+// loader for everything else).
+#include <algorithm>
+#include <optional>
+
+#include "image_failure.hpp"
+#include "image_ops.hpp"
+#include "image_pipeline.hpp"
+#include "jpeg_decoder.hpp"
+
+namespace loopbridge::actors::detail {
+
+namespace {
+
+/// Refuses an input whose header announces more than `max_pixels`.
+void check_pixels(std::int64_t width, std::int64_t height, std::int64_t max_pixels) {
+  auto pixels = width * height;
+  if (pixels > max_pixels)
+    fail(image_errc::too_large, "the input is " + std::to_string(width) + "x" +
+                                    std::to_string(height) + " (" + std::to_string(pixels) +
+                                    " pixels); max_pixels is " + std::to_string(max_pixels));
+}
+
+/// What libjpeg objects to in a JPEG (a warning counts), or empty.
+std::string jpeg_complaint(const image_input& input) {
+  try {
+    jpeg_decoder decoder;
+    input.read_jpeg_header(decoder);
+    (void)decoder.decode(8, {});
+    return {};
+  } catch (const jpeg_error& e) {
+    return e.what();
+  }
+}
+
+} // namespace
+
+loaded_image image_pipeline::load() {
+  format_ = input_.identify();
+  if (format_.loader.empty())
+    fail(image_errc::decode_failed,
+         "cannot decode " + input_.describe() + ": it is in no image format libvips knows");
+  output_format_ = job_.format;
+  if (output_format_.empty())
+    output_format_ =
+        canonical_format(format_.name).empty() ? "png" : canonical_format(format_.name);
+  if (format_.name == "jpeg") {
+    if (auto loaded = decode_jpeg())
+      return std::move(*loaded);
+  }
+  return load_with_libvips();
+}
+
+/// A leading thumbnail of a plain JPEG (see `jpeg_decoder::plain`) is decoded by libjpeg-turbo
+/// on this thread with the shrink libvips would choose; the transform stage then applies the
+/// same `thumbnail_image`: libvips' own pixels for about a fifth less CPU. The header check
+/// (`max_pixels`) is made here for these JPEGs.
+std::optional<loaded_image> image_pipeline::decode_jpeg() {
+  auto& ops = job_.req.ops;
+  if (!job_.leading_thumbnail())
+    return std::nullopt;
+  jpeg_decoder decoder;
+  try {
+    input_.read_jpeg_header(decoder);
+  } catch (const jpeg_error& e) {
+    fail(image_errc::decode_failed, "cannot decode " + input_.describe() + ": " + e.what());
+  }
+  check_pixels(decoder.width(), decoder.height(), settings_.max_pixels);
+  if (!decoder.plain())
+    return std::nullopt;
+  auto shrink = thumbnail_jpeg_shrink(
+      decoder.width(), decoder.height(), static_cast<int>(ops[0].width),
+      static_cast<int>(ops[0].height), crop_mode(ops[0].crop) != VIPS_INTERESTING_NONE);
+  vips::VImage image;
+  try {
+    image = decoder.decode(shrink, cancelled_);
+  } catch (const jpeg_error& e) {
+    fail(image_errc::decode_failed, "cannot decode " + input_.describe() + ": " + e.what());
+  }
+  if (image.get_image() == nullptr) // `cancelled_` said so
+    fail(errc::cancelled, "cancelled while processing the image");
+  return loaded_image{image, 0};
+}
+
+/// libvips' loader. The header only, first: refuse oversized inputs before any pixel is
+/// decoded. Decoding is sequential (top to bottom, little memory) unless an operation needs
+/// the whole image. A leading thumbnail with libvips' kernel uses libvips' thumbnail, which
+/// shrinks while decoding (JPEG, WebP, HEIF); one with its own kernel is resampled by the
+/// transform stage after the image is turned upright (which needs random access).
+loaded_image image_pipeline::load_with_libvips() {
+  using vips::VImage;
+  auto& ops = job_.req.ops;
+  bool own_thumbnail = job_.leading_thumbnail() && custom_kernel(ops[0]);
+  bool random_access = own_thumbnail || std::any_of(ops.begin(), ops.end(), needs_random_access);
+  VImage header;
+  try {
+    header = input_.load(
+        format_, VImage::option()
+                     ->set("access", random_access ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL)
+                     ->set("fail_on", VIPS_FAIL_ON_ERROR));
+  } catch (const vips::VError&) {
+    decode_failed();
+  }
+  check_pixels(header.width(), header.height(), settings_.max_pixels);
+  try {
+    if (job_.leading_thumbnail() && !own_thumbnail) {
+      header = VImage{}; // the thumbnail loads the input again, shrinking while decoding
+      auto thumb = input_.thumbnail(static_cast<int>(ops[0].width), thumbnail_options(ops[0]));
+      return {watch_.watch(thumb, pixel_stage::load), 1};
+    }
+    auto image = own_thumbnail ? header.autorot() : header;
+    return {watch_.watch(image, pixel_stage::load), 0};
+  } catch (const vips::VError&) {
+    decode_failed();
+  }
+}
+
+void image_pipeline::decode_failed() {
+  log_vips_errors("load");
+  auto why = format_.name == "jpeg" ? jpeg_complaint(input_) : std::string{};
+  if (why.empty())
+    why = "libvips' " + format_.name +
+          " decoder failed on it (corrupt or truncated data, or a feature it lacks)";
+  fail(image_errc::decode_failed, "cannot decode " + input_.describe() + ": " + why);
+}
+
+} // namespace loopbridge::actors::detail

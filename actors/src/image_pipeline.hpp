@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <vips/vips8>
+
+#include "image_formats.hpp"
+#include "image_input.hpp"
+#include "image_job.hpp"
+#include "stage_watch.hpp"
+
+namespace loopbridge::actors::detail {
+
+/// What the load stage hands on: the input's image, decoded lazily by libvips' loader or in
+/// full by libjpeg-turbo.
+struct loaded_image {
+  vips::VImage image;
+  /// Leading ops done while decoding (libvips' thumbnail, which shrinks while decoding).
+  std::size_t ops_applied = 0;
+};
+
+/// Frees a blob libvips returned.
+struct blob_unref {
+  void operator()(VipsBlob* blob) const { vips_area_unref(VIPS_AREA(blob)); }
+};
+
+/// The encoded result.
+struct encoded_image {
+  std::unique_ptr<VipsBlob, blob_unref> blob;
+  int width = 0;
+  int height = 0;
+};
+
+/// One image request, stage by stage: `load` (identify the format, check the header, decode),
+/// `transform` (the chain), `encode`, `deliver`. Call
+/// them in that order, once each, on one thread; images made by one stage may be handed to the
+/// next. Each stage throws `image_failure` with the error kind of the stage that failed: libvips
+/// computes pixels lazily, so a failure that surfaces in a later call is traced back to its
+/// stage (`stage_watch`), never guessed from libvips' error text.
+///
+/// Every image made by a stage must be destroyed before the pipeline: declare it first.
+class image_pipeline {
+public:
+  image_pipeline(image_job job, const image_settings& settings,
+                 const std::function<bool()>& cancelled);
+  image_pipeline(const image_pipeline&) = delete;
+  image_pipeline& operator=(const image_pipeline&) = delete;
+
+  /// Errors: `image.decode_failed`, `image.too_large` (`max_pixels`), `loop.cancelled`.
+  [[nodiscard]] loaded_image load();
+  /// Errors: `loop.bad_request` (libvips could not apply an op), `image.decode_failed` (the
+  /// input failed while an op read it), `loop.cancelled`.
+  [[nodiscard]] vips::VImage transform(loaded_image loaded);
+  /// Computes the pixels and encodes them. Errors: `image.output_failed`, or the error of the
+  /// stage whose pixels failed.
+  [[nodiscard]] encoded_image encode(const vips::VImage& image);
+  /// The reply, or the file written. Errors: `image.output_failed`.
+  [[nodiscard]] image_reply deliver(encoded_image encoded);
+
+private:
+  /// Decodes a plain JPEG's leading thumbnail with libjpeg-turbo directly; nothing if
+  /// libvips' loader takes the input (a JPEG libjpeg refuses fails).
+  [[nodiscard]] std::optional<loaded_image> decode_jpeg();
+  [[nodiscard]] loaded_image load_with_libvips();
+  [[nodiscard]] vips::VImage apply_op(const vips::VImage& image, std::size_t index);
+  /// Ends the request with `image.decode_failed`, naming what libjpeg found wrong with a JPEG.
+  [[noreturn]] void decode_failed();
+  /// Ends the request after libvips failed to compute pixels in `stage`: the error of the
+  /// earliest stage whose watch point saw the failure, else `own`.
+  [[noreturn]] void pixels_failed(const char* stage, const error& own);
+  void check_cancelled() const;
+
+  stage_watch watch_;
+  image_job job_;
+  const image_settings& settings_;
+  const std::function<bool()>& cancelled_;
+  image_input input_;
+  identified_format format_;
+  /// The output format: the request's, else the input's (PNG for formats not written).
+  std::string output_format_;
+};
+
+} // namespace loopbridge::actors::detail
