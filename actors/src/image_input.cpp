@@ -1,8 +1,12 @@
 #include "image_input.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
+#include <iterator>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "image_failure.hpp"
@@ -47,6 +51,40 @@ image_input image_input::file(std::string path, std::string name) {
 
 std::string image_input::describe() const {
   return name_.empty() ? "the input" : "input_path '" + name_ + "'";
+}
+
+image_input image_input::over(const std::vector<std::uint8_t>& data) const {
+  image_input in;
+  in.bytes_ = &data;
+  in.name_ = name_;
+  return in;
+}
+
+bool image_input::ends_with(const std::vector<std::uint8_t>& tail) const {
+  if (bytes_)
+    return bytes_->size() >= tail.size() &&
+           std::equal(tail.begin(), tail.end(),
+                      bytes_->end() - static_cast<std::ptrdiff_t>(tail.size()));
+  std::vector<std::uint8_t> last(tail.size());
+  fd_guard f{::open(path_.c_str(), O_RDONLY | O_CLOEXEC)};
+  struct stat st {};
+  if (f.fd < 0 || ::fstat(f.fd, &st) != 0 || st.st_size < static_cast<off_t>(tail.size()))
+    return false;
+  return ::pread(f.fd, last.data(), last.size(), st.st_size - static_cast<off_t>(tail.size())) ==
+             static_cast<ssize_t>(last.size()) &&
+         last == tail;
+}
+
+std::vector<std::uint8_t> image_input::with(const std::vector<std::uint8_t>& more) const {
+  std::vector<std::uint8_t> out;
+  if (bytes_) {
+    out = *bytes_;
+  } else {
+    std::ifstream in{path_, std::ios::binary};
+    out.assign(std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{});
+  }
+  out.insert(out.end(), more.begin(), more.end());
+  return out;
 }
 
 identified_format image_input::identify() const {

@@ -20,11 +20,19 @@ namespace loopbridge::actors::detail {
 class image_input {
 public:
   [[nodiscard]] static image_input bytes(const std::vector<std::uint8_t>& data);
+  image_input(image_input&&) = default;
+  image_input& operator=(image_input&&) = default;
   /// `path` is the file to read; `name` is how messages call it (the request's `input_path`).
   [[nodiscard]] static image_input file(std::string path, std::string name);
 
   /// How messages name the input: `the input`, or `input_path 'a/b.jpg'`.
   [[nodiscard]] std::string describe() const;
+  /// Whether the input's last bytes are `tail`.
+  [[nodiscard]] bool ends_with(const std::vector<std::uint8_t>& tail) const;
+  /// The input's bytes followed by `more` (a file is read whole).
+  [[nodiscard]] std::vector<std::uint8_t> with(const std::vector<std::uint8_t>& more) const;
+  /// The same input, named the same, over other bytes (borrowed, as by `bytes`).
+  [[nodiscard]] image_input over(const std::vector<std::uint8_t>& data) const;
   /// The format libvips recognises. Throws `image_failure` (`image.decode_failed`) when the
   /// input is empty or the file cannot be read.
   [[nodiscard]] identified_format identify() const;

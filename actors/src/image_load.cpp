@@ -22,13 +22,13 @@ void check_pixels(std::int64_t width, std::int64_t height, std::int64_t max_pixe
                                     " pixels); max_pixels is " + std::to_string(max_pixels));
 }
 
-/// What libjpeg objects to in a JPEG (a warning counts), or empty.
+/// What libjpeg objects to in a JPEG decoded strictly (a warning counts), or empty.
 std::string jpeg_complaint(const image_input& input) {
   try {
     jpeg_decoder decoder;
     input.read_jpeg_header(decoder);
     (void)decoder.decode(8, {});
-    return {};
+    return decoder.header_warning();
   } catch (const jpeg_error& e) {
     return e.what();
   }
@@ -48,26 +48,52 @@ loaded_image image_pipeline::load() {
   if (format_.name == "jpeg") {
     if (auto loaded = decode_jpeg())
       return std::move(*loaded);
+    supply_jpeg_end_marker();
   }
   return load_with_libvips();
 }
 
+/// libvips' loader fails (`fail_on=error`) where a JPEG's data runs out, even when all that is
+/// missing is the end marker. A single-scan JPEG that libjpeg decodes in full without it (see
+/// `jpeg_decoder::decode`) goes to libvips with the marker appended; anything else goes as it is
+/// (a cut-short scan still fails).
+void image_pipeline::supply_jpeg_end_marker() {
+  const std::vector<std::uint8_t> end_marker = {0xFF, 0xD9};
+  if (!jpeg_refusal_.empty() || input_.ends_with(end_marker))
+    return;
+  try {
+    jpeg_decoder decoder;
+    input_.read_jpeg_header(decoder);
+    if (!decoder.single_scan())
+      return;
+    (void)decoder.decode(8, cancelled_);
+    if (!decoder.end_marker_missing())
+      return;
+  } catch (const jpeg_error& e) {
+    jpeg_refusal_ = e.what();
+    return;
+  }
+  completed_ = input_.with(end_marker);
+  input_ = input_.over(completed_);
+  format_ = input_.identify(); // its buffer loader, for a file
+}
+
 /// A leading thumbnail of a plain JPEG (see `jpeg_decoder::plain`) is decoded by libjpeg-turbo
 /// on this thread with the shrink libvips would choose; the transform stage then applies the
-/// same `thumbnail_image`: libvips' own pixels for about a fifth less CPU. The header check
-/// (`max_pixels`) is made here for these JPEGs.
+/// same `thumbnail_image`: libvips' own pixels for about a fifth less CPU. Whatever libjpeg
+/// refuses (extraneous bytes before a marker, corrupt data, ...) goes to libvips' loader, which
+/// is more lenient. The header check (`max_pixels`) is made here for every JPEG.
 std::optional<loaded_image> image_pipeline::decode_jpeg() {
-  auto& ops = job_.req.ops;
-  if (!job_.leading_thumbnail())
-    return std::nullopt;
   jpeg_decoder decoder;
   try {
     input_.read_jpeg_header(decoder);
   } catch (const jpeg_error& e) {
-    fail(image_errc::decode_failed, "cannot decode " + input_.describe() + ": " + e.what());
+    jpeg_refusal_ = e.what();
+    return std::nullopt;
   }
   check_pixels(decoder.width(), decoder.height(), settings_.max_pixels);
-  if (!decoder.plain())
+  auto& ops = job_.req.ops;
+  if (!job_.leading_thumbnail() || !decoder.plain())
     return std::nullopt;
   auto shrink = thumbnail_jpeg_shrink(
       decoder.width(), decoder.height(), static_cast<int>(ops[0].width),
@@ -76,7 +102,8 @@ std::optional<loaded_image> image_pipeline::decode_jpeg() {
   try {
     image = decoder.decode(shrink, cancelled_);
   } catch (const jpeg_error& e) {
-    fail(image_errc::decode_failed, "cannot decode " + input_.describe() + ": " + e.what());
+    jpeg_refusal_ = e.what();
+    return std::nullopt;
   }
   if (image.get_image() == nullptr) // `cancelled_` said so
     fail(errc::cancelled, "cancelled while processing the image");
@@ -118,7 +145,9 @@ loaded_image image_pipeline::load_with_libvips() {
 
 void image_pipeline::decode_failed() {
   log_vips_errors("load");
-  auto why = format_.name == "jpeg" ? jpeg_complaint(input_) : std::string{};
+  auto why = jpeg_refusal_;
+  if (why.empty() && format_.name == "jpeg")
+    why = jpeg_complaint(input_);
   if (why.empty())
     why = "libvips' " + format_.name +
           " decoder failed on it (corrupt or truncated data, or a feature it lacks)";

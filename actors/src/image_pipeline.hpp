@@ -63,8 +63,9 @@ public:
 
 private:
   /// Decodes a plain JPEG's leading thumbnail with libjpeg-turbo directly; nothing if
-  /// libvips' loader takes the input (a JPEG libjpeg refuses fails).
+  /// libvips' loader takes the input.
   [[nodiscard]] std::optional<loaded_image> decode_jpeg();
+  void supply_jpeg_end_marker();
   [[nodiscard]] loaded_image load_with_libvips();
   [[nodiscard]] vips::VImage apply_op(const vips::VImage& image, std::size_t index);
   /// Ends the request with `image.decode_failed`, naming what libjpeg found wrong with a JPEG.
@@ -82,6 +83,10 @@ private:
   identified_format format_;
   /// The output format: the request's, else the input's (PNG for formats not written).
   std::string output_format_;
+  /// What libjpeg-turbo objected to when it refused the input, or empty.
+  std::string jpeg_refusal_;
+  /// The input with the end marker it lacked (see `supply_jpeg_end_marker`), or empty.
+  std::vector<std::uint8_t> completed_;
 };
 
 } // namespace loopbridge::actors::detail

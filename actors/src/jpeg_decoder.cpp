@@ -7,6 +7,8 @@
 
 // jpeglib.h needs <cstdio> (FILE) and <cstddef> before it.
 #include <jpeglib.h>
+// after jpeglib.h: the message codes
+#include <jerror.h>
 
 namespace loopbridge::actors::detail {
 
@@ -20,6 +22,12 @@ struct jpeg_decoder::state {
   std::jmp_buf jump{};
   char message[JMSG_LENGTH_MAX] = {};
   bool created = false;
+  /// Whether warnings end the decode (while decoding pixels) or are noted (header).
+  bool warnings_fatal = false;
+  std::string first_warning;
+  /// A single-scan file may end without its end marker (once: libjpeg supplies it).
+  bool end_marker_optional = false;
+  bool end_marker_missing = false;
   VipsImage* image = nullptr; ///< the image being written, until `decode` hands it out
 
   ~state() {
@@ -31,13 +39,29 @@ struct jpeg_decoder::state {
 
   static void on_error(j_common_ptr c) {
     auto* s = static_cast<state*>(c->client_data);
+    if (s->end_marker_missing) // what failed was the inserted end marker: the data ran out
+      c->err->msg_code = JWRN_JPEG_EOF;
     (*c->err->format_message)(c, s->message);
     std::longjmp(s->jump, 1);
   }
-  /// Warnings (level -1: corrupt data, a premature end) fail the decode; traces are ignored.
+  /// Warnings (level -1: corrupt data, a premature end) fail the decode of pixels, and are noted
+  /// while reading the header (up to 100, as libvips' loader); traces are ignored.
   static void on_message(j_common_ptr c, int level) {
-    if (level < 0)
+    if (level >= 0)
+      return;
+    auto* s = static_cast<state*>(c->client_data);
+    if (c->err->msg_code == JWRN_JPEG_EOF && s->end_marker_optional && !s->end_marker_missing) {
+      // The data ran out where the end marker belongs (libjpeg inserts one). Had the scan been
+      // cut short, decoding it would hit that marker early, and that warning fails the decode.
+      s->end_marker_missing = true;
+      return;
+    }
+    if (s->warnings_fatal || c->err->num_warnings >= 100)
       on_error(c);
+    if (c->err->num_warnings++ == 0) {
+      (*c->err->format_message)(c, s->message);
+      s->first_warning = s->message;
+    }
   }
 };
 
@@ -105,6 +129,7 @@ void jpeg_decoder::read_header(const std::uint8_t* data, std::size_t size) {
   auto& s = *s_;
   if (setjmp(s.jump))
     throw jpeg_error(s.message);
+  s.warnings_fatal = false;
   jpeg_mem_src(&s.info, data, static_cast<unsigned long>(size));
   jpeg_read_header(&s.info, TRUE);
   inspect_markers();
@@ -114,6 +139,7 @@ void jpeg_decoder::read_header(std::FILE* file) {
   auto& s = *s_;
   if (setjmp(s.jump))
     throw jpeg_error(s.message);
+  s.warnings_fatal = false;
   jpeg_stdio_src(&s.info, file);
   jpeg_read_header(&s.info, TRUE);
   inspect_markers();
@@ -124,7 +150,7 @@ void jpeg_decoder::inspect_markers() {
   bool colours = (info.num_components == 3 &&
                   (info.jpeg_color_space == JCS_YCbCr || info.jpeg_color_space == JCS_RGB)) ||
                  (info.num_components == 1 && info.jpeg_color_space == JCS_GRAYSCALE);
-  plain_ = colours && info.data_precision == 8;
+  plain_ = colours && info.data_precision == 8 && s_->first_warning.empty();
   for (auto* m = info.marker_list; m && plain_; m = m->next) {
     if (m->marker == JPEG_APP0 + 2 && m->data_length >= sizeof icc_signature &&
         std::memcmp(m->data, icc_signature, sizeof icc_signature) == 0)
@@ -132,6 +158,18 @@ void jpeg_decoder::inspect_markers() {
     else if (m->marker == JPEG_APP0 + 1 && !exif_upright(m->data, m->data_length))
       plain_ = false;
   }
+}
+
+const std::string& jpeg_decoder::header_warning() const noexcept {
+  return s_->first_warning;
+}
+
+bool jpeg_decoder::end_marker_missing() const noexcept {
+  return s_->end_marker_missing;
+}
+
+bool jpeg_decoder::single_scan() const noexcept {
+  return !jpeg_has_multiple_scans(&s_->info);
 }
 
 int jpeg_decoder::width() const noexcept {
@@ -147,6 +185,8 @@ vips::VImage jpeg_decoder::decode(int shrink, const std::function<bool()>& stop)
   auto& info = s.info;
   if (setjmp(s.jump))
     throw jpeg_error(s.message);
+  s.warnings_fatal = true;
+  s.end_marker_optional = !jpeg_has_multiple_scans(&info);
   info.scale_num = 1;
   info.scale_denom = static_cast<unsigned>(shrink);
   info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
@@ -170,10 +210,8 @@ vips::VImage jpeg_decoder::decode(int shrink, const std::function<bool()>& stop)
   vips_image_init_fields(s.image, width, height, bands, VIPS_FORMAT_UCHAR, VIPS_CODING_NONE,
                          bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, xres,
                          yres);
-  if (vips_image_write_prepare(s.image) != 0) {
-    vips_error_clear();
-    throw std::bad_alloc();
-  }
+  if (vips_image_write_prepare(s.image) != 0)
+    throw std::bad_alloc(); // the only way it fails for a memory image
 
   jpeg_start_decompress(&info);
   constexpr int batch = 16;

@@ -6,13 +6,15 @@
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 #include <vips/vips8>
 
 namespace loopbridge::actors::detail {
 
-/// A JPEG that libjpeg refused: corrupt data, a truncated file, not a JPEG at all. Warnings
-/// count as errors (as libvips' loader with `fail_on=error` treats them).
+/// A JPEG that libjpeg refused: corrupt data, a truncated file, not a JPEG at all. While
+/// decoding pixels, warnings count as errors (extraneous bytes before a marker, corrupt data):
+/// such files go to libvips' loader, which is more lenient.
 struct jpeg_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -37,7 +39,8 @@ public:
   jpeg_decoder(const jpeg_decoder&) = delete;
   jpeg_decoder& operator=(const jpeg_decoder&) = delete;
 
-  /// Reads the header from bytes that must stay valid until the decoder is destroyed.
+  /// Reads the header from bytes that must stay valid until the decoder is destroyed. Warnings
+  /// (extraneous bytes between markers) are noted, not fatal: see `header_warning`.
   void read_header(const std::uint8_t* data, std::size_t size);
   /// Reads the header from an open file (read from its current position; not closed here).
   void read_header(std::FILE* file);
@@ -45,13 +48,24 @@ public:
   int width() const noexcept;
   int height() const noexcept;
   /// True if libvips' loader and thumbnail would do nothing beyond decoding: one (grey) or three
-  /// (YCbCr or RGB) components, no embedded ICC profile (libvips would colour-manage it) and no
-  /// EXIF orientation other than upright (libvips would rotate it).
+  /// (YCbCr or RGB) components of 8 bits, no embedded ICC profile (libvips would colour-manage
+  /// it), no EXIF orientation other than upright (libvips would rotate it), and a header read
+  /// without warnings.
   bool plain() const noexcept { return plain_; }
+  /// libjpeg's first warning while reading the header, or empty.
+  const std::string& header_warning() const noexcept;
+
+  /// Whether the file has one scan (baseline), decoded a few rows at a time.
+  bool single_scan() const noexcept;
 
   /// Decodes the image at 1/`shrink` of its size (1, 2, 4 or 8). `stop` is polled every few
-  /// rows; if it returns true, decoding ends and an empty image is returned.
-  vips::VImage decode(int shrink, const std::function<bool()>& stop);
+  /// rows; if it returns true, decoding ends and an empty image is returned. A single-scan file
+  /// whose data ends where its end marker belongs decodes (see `end_marker_missing`); one cut
+  /// short inside its scan fails. A multi-scan file without its end marker fails: later scans
+  /// may be missing.
+  [[nodiscard]] vips::VImage decode(int shrink, const std::function<bool()>& stop);
+  /// After `decode`: the file lacked only its end marker.
+  bool end_marker_missing() const noexcept;
 
 private:
   struct state;

@@ -883,3 +883,131 @@ TEST_CASE("an empty input is decode_failed, from bytes or from a file",
   REQUIRE(file.is(image_errc::decode_failed));
   CHECK(file.error().message() == "cannot decode input_path 'empty.jpg': it is empty");
 }
+
+// -- JPEGs the libjpeg-turbo path refuses go to libvips' loader --------------------------------
+
+namespace {
+
+/// The bytes of a blob libvips returned (the blob is freed).
+bytes take(VipsBlob* blob) {
+  std::size_t n;
+  auto* p = static_cast<const std::uint8_t*>(vips_blob_get(blob, &n));
+  bytes out(p, p + n);
+  vips_area_unref(VIPS_AREA(blob));
+  return out;
+}
+
+/// `jpeg` with `junk` inserted before the marker that follows its first segment.
+bytes junk_before_header_marker(bytes jpeg, const bytes& junk) {
+  REQUIRE(jpeg[2] == 0xFF); // the first segment's marker (APPn, DQT, ...), then its length
+  std::size_t next = 4 + ((jpeg[4] << 8) | jpeg[5]);
+  REQUIRE(jpeg[next] == 0xFF);
+  jpeg.insert(jpeg.begin() + static_cast<std::ptrdiff_t>(next), junk.begin(), junk.end());
+  return jpeg;
+}
+
+/// `jpeg` with `junk` inserted before its end marker.
+bytes junk_before_end(bytes jpeg, const bytes& junk) {
+  REQUIRE(jpeg[jpeg.size() - 2] == 0xFF);
+  REQUIRE(jpeg[jpeg.size() - 1] == 0xD9);
+  jpeg.insert(jpeg.end() - 2, junk.begin(), junk.end());
+  return jpeg;
+}
+
+bytes without_end_marker(bytes jpeg) {
+  REQUIRE(jpeg[jpeg.size() - 1] == 0xD9);
+  jpeg.resize(jpeg.size() - 2);
+  return jpeg;
+}
+
+/// Whether libjpeg-turbo decodes `jpeg` (strictly, as the direct path does).
+bool direct_decoder_takes(const bytes& jpeg) {
+  using loopbridge::actors::detail::jpeg_decoder;
+  try {
+    jpeg_decoder d;
+    d.read_header(jpeg.data(), jpeg.size());
+    if (!d.plain())
+      return false;
+    (void)d.decode(2, {});
+    return true;
+  } catch (const loopbridge::actors::detail::jpeg_error&) {
+    return false;
+  }
+}
+
+} // namespace
+
+TEST_CASE("JPEGs the direct decoder refuses and libvips decodes are libvips' thumbnails",
+          "[images][image_processor][jpeg]") {
+  auto jpeg = jpeg_of(textured(640, 480, 3));
+  REQUIRE(direct_decoder_takes(jpeg));
+  struct shape {
+    const char* what;
+    bytes input;
+  };
+  std::vector<shape> shapes = {
+      {"extraneous bytes before a header marker", junk_before_header_marker(jpeg, {1, 2, 3})},
+      {"extraneous bytes before the end marker", junk_before_end(jpeg, bytes(40, 0x5A))},
+  };
+  for (auto& s : shapes) {
+    INFO(s.what);
+    CHECK_FALSE(direct_decoder_takes(s.input));
+    auto out =
+        process_image(request(s.input, {image_op::thumbnail(256)}, "jpeg"), image_settings{});
+    INFO((out.ok() ? std::string{} : out.error().to_string()));
+    REQUIRE(out.ok());
+    CHECK(out->width == 256);
+    CHECK(out->height == 192);
+    CHECK(out->data == libvips_thumbnail(s.input, image_op::thumbnail(256)));
+  }
+}
+
+TEST_CASE("a single-scan JPEG missing only its end marker decodes, a cut-short scan does not",
+          "[images][image_processor][jpeg]") {
+  // libvips' loader (with fail_on=error) fails wherever the data runs out, even if all that is
+  // missing is the end marker; libjpeg decoding the whole scan tells the two apart.
+  auto jpeg = jpeg_of(textured(640, 480, 3));
+  auto no_end = without_end_marker(jpeg);
+  CHECK(direct_decoder_takes(no_end));
+  auto scratch = scratch_dir();
+  write_file(scratch.path() + "/no-end.jpg", no_end);
+  image_settings settings;
+  settings.files = scratch.path();
+  auto from_file = [](std::vector<image_op> ops) {
+    image_request r;
+    r.input_path = "no-end.jpg";
+    r.ops = std::move(ops);
+    r.format = "png";
+    return r;
+  };
+  auto whole = process_image(request(jpeg, {image_op::grayscale()}, "png"), settings);
+  REQUIRE(whole.ok());
+  for (auto& req : {request(no_end, {image_op::thumbnail(256)}, "png"), // libjpeg-turbo
+                    request(no_end, {image_op::grayscale()}, "png"),    // libvips' loader
+                    from_file({image_op::thumbnail(256)}), from_file({image_op::grayscale()})}) {
+    INFO(req.ops[0].op << (req.input_path.empty() ? " of bytes" : " of a file"));
+    auto out = process_image(req, settings);
+    INFO((out.ok() ? std::string{} : out.error().to_string()));
+    REQUIRE(out.ok());
+    if (req.ops[0].op == "grayscale")
+      CHECK(out->data == whole->data); // the same pixels as with the marker
+    else
+      CHECK(out->width == 256);
+  }
+  // Cut inside the scan: truncated, on either path.
+  auto cut_short = cut(jpeg, 0.8);
+  for (auto& ops :
+       std::vector<std::vector<image_op>>{{image_op::thumbnail(256)}, {image_op::grayscale()}}) {
+    auto out = process_image(request(cut_short, ops, "png"), settings);
+    REQUIRE(out.is(image_errc::decode_failed));
+    CHECK(out.error().message() == "cannot decode the input: Premature end of JPEG file");
+  }
+  // A progressive JPEG without its end marker may lack scans: refused, with libjpeg's reason.
+  auto progressive =
+      take(textured(640, 480, 3)
+               .jpegsave_buffer(VImage::option()->set("interlace", true)->set("Q", 85)));
+  auto broken = process_image(request(without_end_marker(progressive), {image_op::thumbnail(64)}),
+                              image_settings{});
+  REQUIRE(broken.is(image_errc::decode_failed));
+  CHECK(broken.error().message() == "cannot decode the input: Premature end of JPEG file");
+}
