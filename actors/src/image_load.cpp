@@ -22,6 +22,13 @@ void check_pixels(std::int64_t width, std::int64_t height, std::int64_t max_pixe
                                     " pixels); max_pixels is " + std::to_string(max_pixels));
 }
 
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (auto& n : names)
+    out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 /// What libjpeg objects to in a JPEG decoded strictly (a warning counts), or empty.
 std::string jpeg_complaint(const image_input& input) {
   try {
@@ -41,6 +48,13 @@ loaded_image image_pipeline::load() {
   if (format_.loader.empty())
     fail(image_errc::decode_failed,
          "cannot decode " + input_.describe() + ": it is in no image format libvips knows");
+  auto& accepted = settings_.input_formats;
+  if (!format_.acceptable ||
+      std::find(accepted.begin(), accepted.end(), format_.name) == accepted.end())
+    fail(image_errc::unsupported_format, input_.describe() + " is " + format_.name +
+                                             ", which this image_processor does not accept "
+                                             "(input_formats: " +
+                                             joined(accepted) + ")");
   output_format_ = job_.format;
   if (output_format_.empty())
     output_format_ =

@@ -50,7 +50,8 @@ public:
   image_pipeline(const image_pipeline&) = delete;
   image_pipeline& operator=(const image_pipeline&) = delete;
 
-  /// Errors: `image.decode_failed`, `image.too_large` (`max_pixels`), `loop.cancelled`.
+  /// Errors: `image.decode_failed`, `image.unsupported_format`, `image.too_large`
+  /// (`max_pixels`), `loop.cancelled`.
   [[nodiscard]] loaded_image load();
   /// Errors: `loop.bad_request` (libvips could not apply an op), `image.decode_failed` (the
   /// input failed while an op read it), `loop.cancelled`.

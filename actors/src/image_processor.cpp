@@ -14,6 +14,7 @@
 #include "loopbridge/log.hpp"
 
 #include "image_failure.hpp"
+#include "image_formats.hpp"
 #include "image_ops.hpp"
 #include "image_pipeline.hpp"
 #include "orc_serialiser.hpp"
@@ -30,6 +31,8 @@ void image_processor::init_vips() {
       throw std::runtime_error(std::string{"libvips failed to start: "} + vips_error_buffer());
     vips_concurrency_set(1);
     vips_cache_set_max(0);
+    // Network input reaches the loaders: only those of the acceptable formats may run.
+    detail::block_other_loaders();
     // liborc's code memory is not thread-safe: loopbridge serialises libvips' compiles and
     // frees (orc_serialiser.cpp). Where that cannot take effect, libvips runs its C code.
     if (!detail::orc_calls_serialised()) {
@@ -56,6 +59,10 @@ std::vector<param_decl> image_processor::params() {
       d::integer("max_pixels", defaults.max_pixels,
                  "inputs whose header announces more pixels are refused before decoding")
           .range(1, 1e12),
+      d::string_list("input_formats", defaults.input_formats,
+                     "input formats accepted; any other is image.unsupported_format before "
+                     "decoding (heif: where libvips has a HEIF loader)")
+          .one_of(detail::acceptable_input_formats()),
       d::string("files", defaults.files,
                 "directory that input_path and output_path are relative to; empty: paths are "
                 "refused"),
@@ -89,6 +96,8 @@ std::vector<param_problem> image_processor::validate(const loopbridge::params& p
   } catch (const std::exception& e) {
     problems.push_back({"", e.what(), "is libvips installed?"});
   }
+  if (p.has("input_formats") && p.string_list("input_formats").empty())
+    problems.push_back({"input_formats", "no input format is accepted", "list at least one"});
   std::vector<field_problem> fields;
   auto ops = default_ops(p, fields);
   for (auto& f : fields)
@@ -114,6 +123,8 @@ image_settings image_settings::from(const loopbridge::params& p) {
   // Every param has a declared default (`image_processor::params`), so each is present.
   image_settings s;
   s.max_pixels = p.integer("max_pixels", s.max_pixels);
+  if (p.has("input_formats"))
+    s.input_formats = p.string_list("input_formats");
   s.files = p.string("files", s.files);
   while (s.files.size() > 1 && s.files.back() == '/')
     s.files.pop_back();

@@ -1011,3 +1011,52 @@ TEST_CASE("a single-scan JPEG missing only its end marker decodes, a cut-short s
   REQUIRE(broken.is(image_errc::decode_failed));
   CHECK(broken.error().message() == "cannot decode the input: Premature end of JPEG file");
 }
+
+// -- Input formats ------------------------------------------------------------------------
+
+TEST_CASE("input formats outside input_formats are refused before decoding",
+          "[images][image_processor][formats]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img");
+  auto text = [](const std::string& s) { return bytes(s.begin(), s.end()); };
+  auto svg = text("<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"64\" "
+                  "height=\"64\"><rect width=\"64\" height=\"64\" fill=\"red\"/></svg>");
+  auto pdf = text("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n%%EOF\n");
+  auto r = img.call(request(svg, {image_op::thumbnail(32)}), 30s);
+  REQUIRE(r.is(image_errc::unsupported_format));
+  CHECK(r.error().message() == "the input is svg, which this image_processor does not accept "
+                               "(input_formats: jpeg, png, webp, gif, tiff, heif)");
+  auto p = img.call(request(pdf, {image_op::thumbnail(32)}), 30s);
+  REQUIRE(p.is(image_errc::unsupported_format));
+  CHECK(p.error().message().rfind("the input is pdf,", 0) == 0);
+  CHECK(img.call(request(make_image(64, 48, "png"), {image_op::thumbnail(32)}), 30s).ok());
+  CHECK(img.call(request(make_image(64, 48, "webp"), {image_op::thumbnail(32)}), 30s).ok());
+  // Bytes no loader recognises are not an image at all.
+  auto junk = img.call(request(text("hello, this is not an image"), {}), 30s);
+  REQUIRE(junk.is(image_errc::decode_failed));
+  CHECK(junk.error().message() ==
+        "cannot decode the input: it is in no image format libvips knows");
+
+  // The param restricts further.
+  auto only_jpeg = spawn_images(rt, "jpeg_only", value{{"input_formats", value::list{"jpeg"}}});
+  auto png = only_jpeg.call(request(make_image(64, 48, "png"), {}), 30s);
+  REQUIRE(png.is(image_errc::unsupported_format));
+  CHECK(png.error().message() ==
+        "the input is png, which this image_processor does not accept (input_formats: jpeg)");
+  CHECK(only_jpeg.call(request(make_image(64, 48, "jpeg"), {}), 30s).ok());
+  // Names outside the acceptable formats are refused at spawn.
+  auto bad = rt.spawn("bad", "image_processor", {{"input_formats", value::list{"jpeg", "svg"}}});
+  REQUIRE(bad.is(errc::bad_request));
+  CHECK(bad.error().message().find("input_formats[1]") != std::string::npos);
+  CHECK(rt.spawn("none", "image_processor", {{"input_formats", value::list{}}})
+            .is(errc::bad_request));
+}
+
+TEST_CASE("libvips' loaders of other formats are blocked in the whole process",
+          "[images][image_processor][formats]") {
+  image_processor::init_vips();
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"8\" height=\"8\"/>";
+  CHECK_THROWS_AS(VImage::new_from_buffer(svg.data(), svg.size(), ""), vips::VError);
+  auto png = make_image(8, 8, "png");
+  CHECK(VImage::new_from_buffer(png.data(), png.size(), "").width() == 8);
+}

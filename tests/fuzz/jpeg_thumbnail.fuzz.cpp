@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         out->data.empty())
       __builtin_trap();
   } else if (!out.is(image_errc::decode_failed) && !out.is(image_errc::too_large) &&
-             !out.is(image_errc::output_failed) && !out.is(loopbridge::errc::bad_request)) {
+             !out.is(image_errc::unsupported_format) && !out.is(image_errc::output_failed) &&
+             !out.is(loopbridge::errc::bad_request)) {
     __builtin_trap();
   }
   return 0;

@@ -25,6 +25,9 @@ namespace image_errc {
 /// knows. The message says what libjpeg found wrong with a JPEG; libvips' own text is never
 /// quoted (see `process_image`).
 inline constexpr error_code decode_failed{"image", "decode_failed"};
+/// The input is in a format libvips knows but the processor does not accept (`input_formats`),
+/// decided from its first bytes before decoding.
+inline constexpr error_code unsupported_format{"image", "unsupported_format"};
 /// The input's header announces more pixels than `max_pixels` (decided before decoding).
 inline constexpr error_code too_large{"image", "too_large"};
 /// The result could not be encoded or written (the output path's directory is missing, ...).
@@ -151,6 +154,8 @@ struct image_request {
 /// here are the params' declared defaults.
 struct image_settings {
   std::int64_t max_pixels = 100'000'000;
+  /// The input formats accepted (names from `jpeg`, `png`, `webp`, `gif`, `tiff`, `heif`).
+  std::vector<std::string> input_formats = {"jpeg", "png", "webp", "gif", "tiff", "heif"};
   /// The directory `input_path` and `output_path` are relative to; empty: paths are refused.
   std::string files;
   /// The chain for requests that give none.
@@ -183,9 +188,13 @@ class image_worker;
 /// Bad input fails one request; the instance serves the next. An instance releases its vips thread
 /// state when it stops.
 ///
-/// Params: `max_pixels` (inputs announcing more are refused before decoding), `files` (the
-/// directory `input_path` and `output_path` are relative to; empty: paths are refused), and
-/// defaults for requests that leave them out: `ops` (a chain), `format`, `quality`.
+/// Input: the formats in `input_formats` (by default JPEG, PNG, WebP, GIF, TIFF and HEIF),
+/// recognised from their first bytes; any other is refused before decoding.
+///
+/// Params: `max_pixels` (inputs announcing more are refused before decoding), `input_formats`,
+/// `files` (the directory `input_path` and `output_path` are relative to; empty: paths are
+/// refused), and defaults for requests that leave them out: `ops` (a chain), `format`,
+/// `quality`.
 struct image_processor {
   static constexpr const char* name = "image_processor";
   using requests = request_list<image_request>;
@@ -201,6 +210,8 @@ struct image_processor {
   /// processor calls it on the spawning thread, before any instance runs. libvips' own start
   /// is not thread-safe: a program that also uses libvips directly calls this (or VIPS_INIT)
   /// before its threads use libvips. Throws `std::runtime_error` if libvips cannot start.
+  /// For the whole process, it blocks every libvips loader but those of JPEG, PNG, WebP, GIF,
+  /// TIFF and HEIF, and every operation libvips marks untrusted.
   /// Linking loopbridge's actors also serialises liborc's compiles and frees for every libvips
   /// call in the process (liborc 0.4.33 crashes when threads do them at once); where that
   /// cannot take effect, this turns libvips' vector code off and logs a warning.
