@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "image_colour.hpp"
 #include "image_failure.hpp"
 #include "image_ops.hpp"
 #include "image_pipeline.hpp"
@@ -121,14 +122,15 @@ std::optional<loaded_image> image_pipeline::decode_jpeg() {
   }
   if (image.get_image() == nullptr) // `cancelled_` said so
     fail(errc::cancelled, "cancelled while processing the image");
-  return loaded_image{image, 0};
+  return loaded_image{image, 0, !settings_.keep_input_profile && colour_of(image).tagged};
 }
 
 /// libvips' loader. The header only, first: refuse oversized inputs before any pixel is
 /// decoded. Decoding is sequential (top to bottom, little memory) unless an operation needs
 /// the whole image. A leading thumbnail with libvips' kernel uses libvips' thumbnail, which
 /// shrinks while decoding (JPEG, WebP, HEIF); one with its own kernel is resampled by the
-/// transform stage after the image is turned upright (which needs random access).
+/// transform stage after the image is turned upright (which needs random access). CMYK is
+/// converted to sRGB here, before any op sees the pixels.
 loaded_image image_pipeline::load_with_libvips() {
   using vips::VImage;
   auto& ops = job_.req.ops;
@@ -144,14 +146,18 @@ loaded_image image_pipeline::load_with_libvips() {
     decode_failed();
   }
   check_pixels(header.width(), header.height(), settings_.max_pixels);
+  auto colour = colour_of(header);
+  bool convert = !settings_.keep_input_profile && colour.tagged;
   try {
-    if (job_.leading_thumbnail() && !own_thumbnail) {
+    if (job_.leading_thumbnail() && !own_thumbnail && !colour.cmyk) {
       header = VImage{}; // the thumbnail loads the input again, shrinking while decoding
       auto thumb = input_.thumbnail(static_cast<int>(ops[0].width), thumbnail_options(ops[0]));
-      return {watch_.watch(thumb, pixel_stage::load), 1};
+      return {watch_.watch(thumb, pixel_stage::load), 1, convert};
     }
-    auto image = own_thumbnail ? header.autorot() : header;
-    return {watch_.watch(image, pixel_stage::load), 0};
+    auto image = colour.cmyk ? cmyk_to_srgb(header) : header;
+    if (own_thumbnail)
+      image = image.autorot();
+    return {watch_.watch(image, pixel_stage::load), 0, convert};
   } catch (const vips::VError&) {
     decode_failed();
   }

@@ -6,6 +6,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "image_colour.hpp"
 #include "image_failure.hpp"
 #include "image_ops.hpp"
 
@@ -43,14 +44,14 @@ void write_atomically(const std::string& path, const void* data, std::size_t siz
   }
 }
 
-/// The encoder's call for `format`, metadata stripped.
-VipsBlob* encoded(const vips::VImage& image, const std::string& format, int quality) {
+/// The encoder's call for `format`.
+VipsBlob* encoded(const output_image& out, const std::string& format, int quality) {
   using vips::VImage;
   if (format == "jpeg")
-    return image.jpegsave_buffer(VImage::option()->set("Q", quality)->set("strip", true));
+    return out.image.jpegsave_buffer(VImage::option()->set("Q", quality)->set("strip", out.strip));
   if (format == "webp")
-    return image.webpsave_buffer(VImage::option()->set("Q", quality)->set("strip", true));
-  return image.pngsave_buffer(VImage::option()->set("strip", true));
+    return out.image.webpsave_buffer(VImage::option()->set("Q", quality)->set("strip", out.strip));
+  return out.image.pngsave_buffer(VImage::option()->set("strip", out.strip));
 }
 
 } // namespace
@@ -71,7 +72,13 @@ void image_pipeline::check_cancelled() const {
 vips::VImage image_pipeline::transform(loaded_image loaded) {
   auto& ops = job_.req.ops;
   auto image = std::move(loaded.image);
-  for (std::size_t i = loaded.ops_applied; i < ops.size(); ++i) {
+  // Colour management comes after a leading thumbnail (on the shrunk image), else first.
+  std::size_t colour_at = job_.leading_thumbnail() ? 1 : 0;
+  for (std::size_t i = loaded.ops_applied; i <= ops.size(); ++i) {
+    if (i == colour_at && loaded.convert_colour)
+      image = convert_colour(image);
+    if (i == ops.size())
+      break;
     check_cancelled(); // the answer would be discarded: stop spending CPU on it
     image = apply_op(image, i);
   }
@@ -89,10 +96,21 @@ vips::VImage image_pipeline::apply_op(const vips::VImage& image, std::size_t ind
   }
 }
 
+vips::VImage image_pipeline::convert_colour(const vips::VImage& image) {
+  try {
+    return tagged_to_srgb(image);
+  } catch (const vips::VError&) {
+    pixels_failed("colour", error{image_errc::decode_failed,
+                                  "cannot convert " + input_.describe() +
+                                      " to sRGB through its embedded ICC profile"});
+  }
+}
+
 encoded_image image_pipeline::encode(const vips::VImage& image) {
   encoded_image out;
   try {
-    out.blob.reset(encoded(image, output_format_, static_cast<int>(job_.req.quality)));
+    out.blob.reset(encoded(for_output(image, settings_.keep_input_profile), output_format_,
+                           static_cast<int>(job_.req.quality)));
   } catch (const vips::VError&) {
     pixels_failed("encode", error{image_errc::output_failed,
                                   "libvips' " + output_format_ + " encoder failed on the " +

@@ -21,6 +21,8 @@ struct loaded_image {
   vips::VImage image;
   /// Leading ops done while decoding (libvips' thumbnail, which shrinks while decoding).
   std::size_t ops_applied = 0;
+  /// The image embeds a profile that the transform stage converts to sRGB (after the shrink).
+  bool convert_colour = false;
 };
 
 /// Frees a blob libvips returned.
@@ -36,7 +38,7 @@ struct encoded_image {
 };
 
 /// One image request, stage by stage: `load` (identify the format, check the header, decode),
-/// `transform` (the chain), `encode`, `deliver`. Call
+/// `transform` (the chain, with colour management after the shrink), `encode`, `deliver`. Call
 /// them in that order, once each, on one thread; images made by one stage may be handed to the
 /// next. Each stage throws `image_failure` with the error kind of the stage that failed: libvips
 /// computes pixels lazily, so a failure that surfaces in a later call is traced back to its
@@ -69,6 +71,7 @@ private:
   void supply_jpeg_end_marker();
   [[nodiscard]] loaded_image load_with_libvips();
   [[nodiscard]] vips::VImage apply_op(const vips::VImage& image, std::size_t index);
+  [[nodiscard]] vips::VImage convert_colour(const vips::VImage& image);
   /// Ends the request with `image.decode_failed`, naming what libjpeg found wrong with a JPEG.
   [[noreturn]] void decode_failed();
   /// Ends the request after libvips failed to compute pixels in `stage`: the error of the

@@ -63,6 +63,9 @@ std::vector<param_decl> image_processor::params() {
                      "input formats accepted; any other is image.unsupported_format before "
                      "decoding (heif: where libvips has a HEIF loader)")
           .one_of(detail::acceptable_input_formats()),
+      d::boolean("keep_input_profile", defaults.keep_input_profile,
+                 "keep an input's ICC profile in the output, pixels unchanged; false: convert "
+                 "tagged input to sRGB (CMYK input is converted either way)"),
       d::string("files", defaults.files,
                 "directory that input_path and output_path are relative to; empty: paths are "
                 "refused"),
@@ -125,6 +128,7 @@ image_settings image_settings::from(const loopbridge::params& p) {
   s.max_pixels = p.integer("max_pixels", s.max_pixels);
   if (p.has("input_formats"))
     s.input_formats = p.string_list("input_formats");
+  s.keep_input_profile = p.boolean("keep_input_profile", s.keep_input_profile);
   s.files = p.string("files", s.files);
   while (s.files.size() > 1 && s.files.back() == '/')
     s.files.pop_back();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csetjmp>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -71,8 +72,7 @@ bool looks_like_jpeg(const std::uint8_t* data, std::size_t size) noexcept {
 
 namespace {
 
-constexpr char icc_signature[] = "ICC_PROFILE"; // followed by a NUL in the marker
-constexpr char exif_signature[] = "Exif\0";     // "Exif\0\0"
+constexpr char exif_signature[] = "Exif\0"; // "Exif\0\0"
 
 /// Whether an APP1 EXIF block leaves the image upright: true without an orientation tag or
 /// with orientation 1; false for any other orientation or a block too malformed to tell
@@ -151,13 +151,9 @@ void jpeg_decoder::inspect_markers() {
                   (info.jpeg_color_space == JCS_YCbCr || info.jpeg_color_space == JCS_RGB)) ||
                  (info.num_components == 1 && info.jpeg_color_space == JCS_GRAYSCALE);
   plain_ = colours && info.data_precision == 8 && s_->first_warning.empty();
-  for (auto* m = info.marker_list; m && plain_; m = m->next) {
-    if (m->marker == JPEG_APP0 + 2 && m->data_length >= sizeof icc_signature &&
-        std::memcmp(m->data, icc_signature, sizeof icc_signature) == 0)
+  for (auto* m = info.marker_list; m && plain_; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && !exif_upright(m->data, m->data_length))
       plain_ = false;
-    else if (m->marker == JPEG_APP0 + 1 && !exif_upright(m->data, m->data_length))
-      plain_ = false;
-  }
 }
 
 const std::string& jpeg_decoder::header_warning() const noexcept {
@@ -212,6 +208,7 @@ vips::VImage jpeg_decoder::decode(int shrink, const std::function<bool()>& stop)
                          yres);
   if (vips_image_write_prepare(s.image) != 0)
     throw std::bad_alloc(); // the only way it fails for a memory image
+  attach_icc_profile();
 
   jpeg_start_decompress(&info);
   constexpr int batch = 16;
@@ -231,6 +228,16 @@ vips::VImage jpeg_decoder::decode(int shrink, const std::function<bool()>& stop)
   VipsImage* done = s.image;
   s.image = nullptr;
   return vips::VImage(done); // takes over the reference
+}
+
+void jpeg_decoder::attach_icc_profile() {
+  JOCTET* profile = nullptr;
+  unsigned int size = 0;
+  // libjpeg-turbo reassembles the profile from its APP2 markers (saved by the constructor).
+  if (jpeg_read_icc_profile(&s_->info, &profile, &size) && profile) {
+    vips_image_set_blob_copy(s_->image, VIPS_META_ICC_NAME, profile, size);
+    std::free(profile);
+  }
 }
 
 int thumbnail_jpeg_shrink(int width, int height, int target_width, int target_height, bool fill) {

@@ -29,7 +29,8 @@ bool looks_like_jpeg(const std::uint8_t* data, std::size_t size) noexcept;
 ///
 /// The pixels are exactly those of libvips' own JPEG loader at the same shrink (same library,
 /// same settings), so the image processor takes this path only when libvips would not treat
-/// the file specially: see `plain()`.
+/// the file specially: see `plain()`. An embedded ICC profile is attached to the image, as
+/// libvips' loader does.
 ///
 /// One decoder per image; not shared between threads. Every method may throw `jpeg_error`.
 class jpeg_decoder {
@@ -48,9 +49,8 @@ public:
   int width() const noexcept;
   int height() const noexcept;
   /// True if libvips' loader and thumbnail would do nothing beyond decoding: one (grey) or three
-  /// (YCbCr or RGB) components of 8 bits, no embedded ICC profile (libvips would colour-manage
-  /// it), no EXIF orientation other than upright (libvips would rotate it), and a header read
-  /// without warnings.
+  /// (YCbCr or RGB) components of 8 bits, no EXIF orientation other than upright (libvips would
+  /// rotate it), and a header read without warnings.
   bool plain() const noexcept { return plain_; }
   /// libjpeg's first warning while reading the header, or empty.
   const std::string& header_warning() const noexcept;
@@ -70,6 +70,7 @@ public:
 private:
   struct state;
   void inspect_markers();
+  void attach_icc_profile();
   std::unique_ptr<state> s_;
   bool plain_ = false;
 };

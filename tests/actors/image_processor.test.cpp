@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -1010,6 +1011,160 @@ TEST_CASE("a single-scan JPEG missing only its end marker decodes, a cut-short s
                               image_settings{});
   REQUIRE(broken.is(image_errc::decode_failed));
   CHECK(broken.error().message() == "cannot decode the input: Premature end of JPEG file");
+}
+
+// -- Colour ---------------------------------------------------------------------------------
+
+namespace {
+
+/// A flat picture of one sRGB colour.
+VImage flat(int w, int h, std::vector<double> rgb) {
+  image_processor::init_vips();
+  return (VImage::black(w, h, VImage::option()->set("bands", 3)) + rgb)
+      .cast(VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+}
+
+constexpr double red = 200, green = 70, blue = 40;
+
+/// A flat picture of (red, green, blue) in sRGB, converted to `profile` (libvips' built-in
+/// `p3` or `cmyk`) with that profile embedded, encoded as `format` (`jpeg` or `png`).
+bytes tagged_picture(const std::string& profile, const std::string& format, bool embed = true) {
+  auto img = flat(320, 240, {red, green, blue}).icc_transform(profile.c_str());
+  auto opts = VImage::option()->set("strip", !embed);
+  return take(format == "png" ? img.pngsave_buffer(opts) : img.jpegsave_buffer(opts->set("Q", 95)));
+}
+
+/// The centre pixel of an encoded image, its bands and whether it embeds a profile.
+struct sample {
+  std::vector<double> pixel;
+  int bands = 0;
+  VipsInterpretation interpretation = VIPS_INTERPRETATION_ERROR;
+  bytes profile;
+};
+sample sample_of(const bytes& encoded) {
+  auto img = VImage::new_from_buffer(encoded.data(), encoded.size(), "");
+  sample s;
+  s.pixel = img.getpoint(img.width() / 2, img.height() / 2);
+  s.bands = img.bands();
+  s.interpretation = img.interpretation();
+  if (img.get_typeof(VIPS_META_ICC_NAME) != 0) {
+    const void* p = nullptr;
+    std::size_t n = 0;
+    vips_image_get_blob(img.get_image(), VIPS_META_ICC_NAME, &p, &n);
+    s.profile.assign(static_cast<const std::uint8_t*>(p), static_cast<const std::uint8_t*>(p) + n);
+  }
+  return s;
+}
+
+/// Whether `p` is within `tolerance` of (r, g, b) in every band.
+bool near(const std::vector<double>& p, double r, double g, double b, double tolerance) {
+  return p.size() >= 3 && std::abs(p[0] - r) <= tolerance && std::abs(p[1] - g) <= tolerance &&
+         std::abs(p[2] - b) <= tolerance;
+}
+
+/// The profile's colour space signature (`RGB `, `GRAY`, `CMYK`), or empty.
+std::string profile_space(const bytes& profile) {
+  return profile.size() < 20 ? "" : std::string(profile.begin() + 16, profile.begin() + 20);
+}
+
+bytes builtin_profile(const char* name) {
+  VipsBlob* blob = nullptr;
+  REQUIRE(vips_profile_load(name, &blob, nullptr) == 0);
+  return take(blob);
+}
+
+} // namespace
+
+TEST_CASE("tagged input is converted to sRGB through its profile, after the shrink",
+          "[images][image_processor][colour]") {
+  auto p3_jpeg = tagged_picture("p3", "jpeg"), p3_png = tagged_picture("p3", "png");
+  // The P3 pixels are not the sRGB ones: a processor that ignored the profile would show it.
+  auto as_stored = sample_of(p3_png);
+  REQUIRE_FALSE(near(as_stored.pixel, red, green, blue, 8));
+  REQUIRE(as_stored.profile == builtin_profile("p3"));
+  struct input_case {
+    const char* what;
+    bytes input;
+    std::vector<image_op> ops;
+  };
+  std::vector<input_case> cases = {
+      {"JPEG thumbnail (libjpeg-turbo, then libvips' thumbnail)",
+       p3_jpeg,
+       {image_op::thumbnail(64)}},
+      {"PNG thumbnail (libvips' thumbnail)", p3_png, {image_op::thumbnail(64)}},
+      {"PNG, no thumbnail", p3_png, {image_op::resize(0.5)}},
+      {"JPEG, no ops", p3_jpeg, {}},
+  };
+  for (auto& c : cases) {
+    INFO(c.what);
+    auto out = process_image(request(c.input, c.ops, "png"), image_settings{});
+    REQUIRE(out.ok());
+    auto s = sample_of(out->data);
+    CHECK(s.bands == 3);
+    CHECK(near(s.pixel, red, green, blue, 4));
+    CHECK((s.profile.empty() || s.profile == builtin_profile("srgb")));
+  }
+  // The direct JPEG path gives libvips' own colour-managed thumbnail, byte for byte.
+  VipsBlob* in = vips_blob_new(nullptr, p3_jpeg.data(), p3_jpeg.size());
+  auto theirs = VImage::thumbnail_buffer(in, 64, VImage::option()->set("export_profile", "srgb"));
+  vips_area_unref(VIPS_AREA(in));
+  auto mine = process_image(request(p3_jpeg, {image_op::thumbnail(64)}, "jpeg"), image_settings{});
+  REQUIRE(mine.ok());
+  CHECK(mine->data ==
+        take(theirs.jpegsave_buffer(VImage::option()->set("Q", 80)->set("strip", true))));
+}
+
+TEST_CASE("keep_input_profile keeps a tagged input's profile and pixels",
+          "[images][image_processor][colour]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img", value{{"keep_input_profile", true}});
+  auto p3 = tagged_picture("p3", "png");
+  auto as_stored = sample_of(p3).pixel;
+  for (auto format : {"png", "jpeg", "webp"}) {
+    INFO(format);
+    auto out = img.call(request(p3, {image_op::thumbnail(64)}, format), 30s);
+    REQUIRE(out.ok());
+    auto s = sample_of(out->data);
+    CHECK(s.profile == builtin_profile("p3"));
+    CHECK(near(s.pixel, as_stored[0], as_stored[1], as_stored[2], 4));
+  }
+  // A profile that no longer fits the pixels (grey output of a colour profile) is dropped.
+  auto grey = img.call(request(p3, {image_op::grayscale()}, "png"), 30s);
+  REQUIRE(grey.ok());
+  CHECK(sample_of(grey->data).bands == 1);
+  CHECK(sample_of(grey->data).profile.empty());
+  // Untagged input stays untagged.
+  auto plain = img.call(request(make_image(100, 80, "jpeg"), {image_op::thumbnail(50)}), 30s);
+  REQUIRE(plain.ok());
+  CHECK(sample_of(plain->data).profile.empty());
+}
+
+TEST_CASE("CMYK input becomes sRGB through its profile, whatever the processor keeps",
+          "[images][image_processor][colour]") {
+  auto tagged = tagged_picture("cmyk", "jpeg");
+  auto untagged = tagged_picture("cmyk", "jpeg", false); // libvips' CMYK profile is assumed
+  REQUIRE(VImage::new_from_buffer(tagged.data(), tagged.size(), "").bands() == 4);
+  REQUIRE(VImage::new_from_buffer(tagged.data(), tagged.size(), "").interpretation() ==
+          VIPS_INTERPRETATION_CMYK);
+  for (bool keep : {false, true}) {
+    image_settings settings;
+    settings.keep_input_profile = keep;
+    for (auto* input : {&tagged, &untagged}) {
+      for (auto& ops :
+           std::vector<std::vector<image_op>>{{image_op::thumbnail(64)}, {image_op::resize(0.5)}}) {
+        INFO("keep " << keep << (input == &tagged ? ", tagged, " : ", untagged, ") << ops[0].op);
+        auto out = process_image(request(*input, ops, "jpeg"), settings);
+        REQUIRE(out.ok());
+        auto s = sample_of(out->data);
+        CHECK(s.bands == 3);
+        CHECK(s.interpretation == VIPS_INTERPRETATION_sRGB);
+        CHECK(near(s.pixel, red, green, blue, 10));
+        if (keep)
+          CHECK(profile_space(s.profile) == "RGB ");
+      }
+    }
+  }
 }
 
 // -- Input formats ------------------------------------------------------------------------

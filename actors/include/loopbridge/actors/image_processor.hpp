@@ -21,9 +21,9 @@ namespace loopbridge::actors {
 /// a path outside `files`) fail with `loop.bad_request`, as do operations libvips could not
 /// apply.
 namespace image_errc {
-/// The input could not be decoded: empty, corrupt, truncated, or in no image format libvips
-/// knows. The message says what libjpeg found wrong with a JPEG; libvips' own text is never
-/// quoted (see `process_image`).
+/// The input could not be decoded: empty, corrupt, truncated, in no image format libvips
+/// knows, or an embedded ICC profile that cannot be applied. The message says what libjpeg
+/// found wrong with a JPEG; libvips' own text is never quoted (see `process_image`).
 inline constexpr error_code decode_failed{"image", "decode_failed"};
 /// The input is in a format libvips knows but the processor does not accept (`input_formats`),
 /// decided from its first bytes before decoding.
@@ -156,6 +156,8 @@ struct image_settings {
   std::int64_t max_pixels = 100'000'000;
   /// The input formats accepted (names from `jpeg`, `png`, `webp`, `gif`, `tiff`, `heif`).
   std::vector<std::string> input_formats = {"jpeg", "png", "webp", "gif", "tiff", "heif"};
+  /// Keep an input's ICC profile (pixels unchanged) instead of converting to sRGB.
+  bool keep_input_profile = false;
   /// The directory `input_path` and `output_path` are relative to; empty: paths are refused.
   std::string files;
   /// The chain for requests that give none.
@@ -191,10 +193,15 @@ class image_worker;
 /// Input: the formats in `input_formats` (by default JPEG, PNG, WebP, GIF, TIFF and HEIF),
 /// recognised from their first bytes; any other is refused before decoding.
 ///
+/// Colour: an input without an ICC profile is taken as sRGB (no colour work); a tagged one is
+/// converted to sRGB through its profile (after a leading thumbnail's shrink), or keeps its
+/// profile with `keep_input_profile`; CMYK is always converted to sRGB. JPEG and PNG outputs
+/// carry no other metadata of the input.
+///
 /// Params: `max_pixels` (inputs announcing more are refused before decoding), `input_formats`,
-/// `files` (the directory `input_path` and `output_path` are relative to; empty: paths are
-/// refused), and defaults for requests that leave them out: `ops` (a chain), `format`,
-/// `quality`.
+/// `keep_input_profile`, `files` (the directory `input_path` and `output_path` are relative to;
+/// empty: paths are refused), and defaults for requests that leave them out: `ops` (a chain),
+/// `format`, `quality`.
 struct image_processor {
   static constexpr const char* name = "image_processor";
   using requests = request_list<image_request>;
