@@ -81,18 +81,16 @@ vips::VImage tagged_to_srgb(const vips::VImage& image) {
 }
 
 output_image for_output(const vips::VImage& image, bool keep_profile) {
-  if (!keep_profile)
-    return {image, true};
-  // The encoder writes what the image carries: keep the profile (if it fits), drop everything
-  // else (EXIF, XMP, IPTC, comments).
-  bool keep = profile_fits(image);
+  // The encoder writes what the image carries, and libvips 8.14.1's WebP encoder ignores
+  // `strip`: drop every field (EXIF, XMP, IPTC, comments, a profile) but a kept profile.
+  bool keep = keep_profile && profile_fits(image);
   auto out = image.copy();
   std::unique_ptr<gchar*, void (*)(gchar**)> fields{vips_image_get_fields(out.get_image()),
                                                     &g_strfreev};
   for (gchar** f = fields.get(); f && *f; ++f)
     if (!keep || std::strcmp(*f, VIPS_META_ICC_NAME) != 0)
       out.remove(*f);
-  return {out, false};
+  return {out, !keep};
 }
 
 } // namespace loopbridge::actors::detail

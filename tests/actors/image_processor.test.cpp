@@ -4,6 +4,7 @@
 // only libvips decodes, colour management, accepted formats, and memory under load.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <fstream>
@@ -1163,6 +1164,29 @@ TEST_CASE("CMYK input becomes sRGB through its profile, whatever the processor k
         if (keep)
           CHECK(profile_space(s.profile) == "RGB ");
       }
+    }
+  }
+}
+
+TEST_CASE("outputs carry none of the input's metadata, in every format",
+          "[images][image_processor][colour]") {
+  // An EXIF block naming its artist, and the P3 profile; libvips' loader reads both.
+  auto tagged = flat(200, 100, {red, green, blue}).icc_transform("p3");
+  tagged.set("exif-ifd0-Artist", "loopbridge-artist-marker");
+  auto input = take(tagged.jpegsave_buffer(VImage::option()->set("strip", false)));
+  auto contains = [](const bytes& b, const std::string& text) {
+    return std::search(b.begin(), b.end(), text.begin(), text.end()) != b.end();
+  };
+  REQUIRE(contains(input, "loopbridge-artist-marker"));
+  for (bool keep : {false, true}) {
+    image_settings settings;
+    settings.keep_input_profile = keep;
+    for (auto format : {"jpeg", "png", "webp"}) {
+      INFO(format << (keep ? ", keeping the profile" : ""));
+      auto out = process_image(request(input, {image_op::resize(0.5)}, format), settings);
+      REQUIRE(out.ok());
+      CHECK_FALSE(contains(out->data, "loopbridge-artist-marker"));
+      CHECK(sample_of(out->data).profile == (keep ? builtin_profile("p3") : bytes{}));
     }
   }
 }

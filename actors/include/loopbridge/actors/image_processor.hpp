@@ -195,8 +195,8 @@ class image_worker;
 ///
 /// Colour: an input without an ICC profile is taken as sRGB (no colour work); a tagged one is
 /// converted to sRGB through its profile (after a leading thumbnail's shrink), or keeps its
-/// profile with `keep_input_profile`; CMYK is always converted to sRGB. JPEG and PNG outputs
-/// carry no other metadata of the input.
+/// profile with `keep_input_profile`; CMYK is always converted to sRGB. Outputs carry no other
+/// metadata of the input.
 ///
 /// Params: `max_pixels` (inputs announcing more are refused before decoding), `input_formats`,
 /// `keep_input_profile`, `files` (the directory `input_path` and `output_path` are relative to;
