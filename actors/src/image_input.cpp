@@ -87,6 +87,17 @@ std::vector<std::uint8_t> image_input::with(const std::vector<std::uint8_t>& mor
   return out;
 }
 
+std::vector<std::uint8_t> image_input::head(std::size_t n) const {
+  if (bytes_)
+    return {bytes_->begin(),
+            bytes_->begin() + static_cast<std::ptrdiff_t>(std::min(n, bytes_->size()))};
+  std::vector<std::uint8_t> out(n);
+  fd_guard f{::open(path_.c_str(), O_RDONLY | O_CLOEXEC)};
+  auto got = f.fd < 0 ? -1 : ::pread(f.fd, out.data(), n, 0);
+  out.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  return out;
+}
+
 identified_format image_input::identify() const {
   if (bytes_) {
     if (bytes_->empty())

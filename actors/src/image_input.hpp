@@ -27,6 +27,8 @@ public:
 
   /// How messages name the input: `the input`, or `input_path 'a/b.jpg'`.
   [[nodiscard]] std::string describe() const;
+  /// The input's first `n` bytes (fewer if it is shorter).
+  [[nodiscard]] std::vector<std::uint8_t> head(std::size_t n) const;
   /// Whether the input's last bytes are `tail`.
   [[nodiscard]] bool ends_with(const std::vector<std::uint8_t>& tail) const;
   /// The input's bytes followed by `more` (a file is read whole).

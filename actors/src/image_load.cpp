@@ -2,8 +2,8 @@
 // announces, decode (libjpeg-turbo directly for a plain JPEG's leading thumbnail, libvips'
 // loader for everything else).
 #include <algorithm>
-#include <optional>
 
+#include "decode_memory.hpp"
 #include "image_colour.hpp"
 #include "image_failure.hpp"
 #include "image_ops.hpp"
@@ -30,12 +30,15 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
-/// What libjpeg objects to in a JPEG decoded strictly (a warning counts), or empty.
-std::string jpeg_complaint(const image_input& input) {
+/// What libjpeg objects to in a JPEG decoded strictly (a warning counts), or empty. Decodes
+/// only if that holds at most `max_memory` bytes.
+std::string jpeg_complaint(const image_input& input, std::int64_t max_memory) {
   try {
     jpeg_decoder decoder;
     input.read_jpeg_header(decoder);
-    (void)decoder.decode(8, {});
+    if (decoder.coefficient_bytes() + decoder.decoded_bytes(8) <=
+        static_cast<std::uint64_t>(max_memory))
+      (void)decoder.decode(8, {});
     return decoder.header_warning();
   } catch (const jpeg_error& e) {
     return e.what();
@@ -60,12 +63,15 @@ loaded_image image_pipeline::load() {
   if (output_format_.empty())
     output_format_ =
         canonical_format(format_.name).empty() ? "png" : canonical_format(format_.name);
+  std::uint64_t coefficients = 0;
   if (format_.name == "jpeg") {
-    if (auto loaded = decode_jpeg())
-      return std::move(*loaded);
+    auto jpeg = decode_jpeg();
+    if (jpeg.loaded)
+      return std::move(*jpeg.loaded);
+    coefficients = jpeg.coefficients;
     supply_jpeg_end_marker();
   }
-  return load_with_libvips();
+  return load_with_libvips(coefficients);
 }
 
 /// libvips' loader fails (`fail_on=error`) where a JPEG's data runs out, even when all that is
@@ -79,7 +85,8 @@ void image_pipeline::supply_jpeg_end_marker() {
   try {
     jpeg_decoder decoder;
     input_.read_jpeg_header(decoder);
-    if (!decoder.single_scan())
+    if (!decoder.single_scan() ||
+        decoder.decoded_bytes(8) > static_cast<std::uint64_t>(settings_.max_decode_memory))
       return;
     (void)decoder.decode(8, cancelled_);
     if (!decoder.end_marker_missing())
@@ -98,31 +105,40 @@ void image_pipeline::supply_jpeg_end_marker() {
 /// same `thumbnail_image`: libvips' own pixels for about a fifth less CPU. Whatever libjpeg
 /// refuses (extraneous bytes before a marker, corrupt data, ...) goes to libvips' loader, which
 /// is more lenient. The header check (`max_pixels`) is made here for every JPEG.
-std::optional<loaded_image> image_pipeline::decode_jpeg() {
+image_pipeline::jpeg_attempt image_pipeline::decode_jpeg() {
+  jpeg_attempt attempt;
   jpeg_decoder decoder;
   try {
     input_.read_jpeg_header(decoder);
   } catch (const jpeg_error& e) {
     jpeg_refusal_ = e.what();
-    return std::nullopt;
+    return attempt;
   }
   check_pixels(decoder.width(), decoder.height(), settings_.max_pixels);
+  attempt.coefficients = decoder.coefficient_bytes();
   auto& ops = job_.req.ops;
   if (!job_.leading_thumbnail() || !decoder.plain())
-    return std::nullopt;
+    return attempt;
   auto shrink = thumbnail_jpeg_shrink(
       decoder.width(), decoder.height(), static_cast<int>(ops[0].width),
       static_cast<int>(ops[0].height), crop_mode(ops[0].crop) != VIPS_INTERESTING_NONE);
+  // The decoded image is held whole: if it and the coefficients do not fit the budget,
+  // libvips' loader streams the rows instead.
+  auto need = attempt.coefficients + decoder.decoded_bytes(shrink);
+  if (need > static_cast<std::uint64_t>(settings_.max_decode_memory))
+    return attempt;
+  whole_image_bytes_ = need;
   vips::VImage image;
   try {
     image = decoder.decode(shrink, cancelled_);
   } catch (const jpeg_error& e) {
     jpeg_refusal_ = e.what();
-    return std::nullopt;
+    return attempt;
   }
   if (image.get_image() == nullptr) // `cancelled_` said so
     fail(errc::cancelled, "cancelled while processing the image");
-  return loaded_image{image, 0, !settings_.keep_input_profile && colour_of(image).tagged};
+  attempt.loaded = loaded_image{image, 0, !settings_.keep_input_profile && colour_of(image).tagged};
+  return attempt;
 }
 
 /// libvips' loader. The header only, first: refuse oversized inputs before any pixel is
@@ -131,7 +147,7 @@ std::optional<loaded_image> image_pipeline::decode_jpeg() {
 /// shrinks while decoding (JPEG, WebP, HEIF); one with its own kernel is resampled by the
 /// transform stage after the image is turned upright (which needs random access). CMYK is
 /// converted to sRGB here, before any op sees the pixels.
-loaded_image image_pipeline::load_with_libvips() {
+loaded_image image_pipeline::load_with_libvips(std::uint64_t jpeg_coefficients) {
   using vips::VImage;
   auto& ops = job_.req.ops;
   bool own_thumbnail = job_.leading_thumbnail() && custom_kernel(ops[0]);
@@ -146,6 +162,11 @@ loaded_image image_pipeline::load_with_libvips() {
     decode_failed();
   }
   check_pixels(header.width(), header.height(), settings_.max_pixels);
+  auto head = format_.name == "png" ? input_.head(29) : std::vector<std::uint8_t>{};
+  auto need = loader_memory(format_.name, header, jpeg_coefficients,
+                            png_interlaced(head.data(), head.size()), random_access);
+  check_decode_memory(need, settings_.max_decode_memory);
+  whole_image_bytes_ = need.bytes;
   auto colour = colour_of(header);
   bool convert = !settings_.keep_input_profile && colour.tagged;
   try {
@@ -167,7 +188,7 @@ void image_pipeline::decode_failed() {
   log_vips_errors("load");
   auto why = jpeg_refusal_;
   if (why.empty() && format_.name == "jpeg")
-    why = jpeg_complaint(input_);
+    why = jpeg_complaint(input_, settings_.max_decode_memory);
   if (why.empty())
     why = "libvips' " + format_.name +
           " decoder failed on it (corrupt or truncated data, or a feature it lacks)";

@@ -6,6 +6,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "decode_memory.hpp"
 #include "image_colour.hpp"
 #include "image_failure.hpp"
 #include "image_ops.hpp"
@@ -63,6 +64,11 @@ image_pipeline::image_pipeline(image_job job, const image_settings& settings,
       cancelled_(cancelled),
       input_(job_.in_path.empty() ? image_input::bytes(job_.req.input)
                                   : image_input::file(job_.in_path, job_.req.input_path)) {}
+
+image_pipeline::~image_pipeline() {
+  if (whole_image_bytes_ >= release_threshold)
+    release_freed_memory();
+}
 
 void image_pipeline::check_cancelled() const {
   if (cancelled_ && cancelled_())

@@ -49,11 +49,13 @@ class image_pipeline {
 public:
   image_pipeline(image_job job, const image_settings& settings,
                  const std::function<bool()>& cancelled);
+  /// Hands a large decode's freed buffers back to the system (see `release_freed_memory`).
+  ~image_pipeline();
   image_pipeline(const image_pipeline&) = delete;
   image_pipeline& operator=(const image_pipeline&) = delete;
 
-  /// Errors: `image.decode_failed`, `image.unsupported_format`, `image.too_large`
-  /// (`max_pixels`), `loop.cancelled`.
+  /// Errors: `image.decode_failed`, `image.unsupported_format`, `image.too_large`,
+  /// `loop.cancelled`.
   [[nodiscard]] loaded_image load();
   /// Errors: `loop.bad_request` (libvips could not apply an op), `image.decode_failed` (the
   /// input failed while an op read it), `loop.cancelled`.
@@ -65,11 +67,17 @@ public:
   [[nodiscard]] image_reply deliver(encoded_image encoded);
 
 private:
-  /// Decodes a plain JPEG's leading thumbnail with libjpeg-turbo directly; nothing if
-  /// libvips' loader takes the input.
-  [[nodiscard]] std::optional<loaded_image> decode_jpeg();
+  /// The outcome of decoding a JPEG with libjpeg-turbo directly.
+  struct jpeg_attempt {
+    /// The decoded image, or nothing: libvips' loader takes the input.
+    std::optional<loaded_image> loaded;
+    /// Bytes of DCT coefficients libjpeg holds for the whole image (multi-scan files).
+    std::uint64_t coefficients = 0;
+  };
+
+  [[nodiscard]] jpeg_attempt decode_jpeg();
   void supply_jpeg_end_marker();
-  [[nodiscard]] loaded_image load_with_libvips();
+  [[nodiscard]] loaded_image load_with_libvips(std::uint64_t jpeg_coefficients);
   [[nodiscard]] vips::VImage apply_op(const vips::VImage& image, std::size_t index);
   [[nodiscard]] vips::VImage convert_colour(const vips::VImage& image);
   /// Ends the request with `image.decode_failed`, naming what libjpeg found wrong with a JPEG.
@@ -89,6 +97,8 @@ private:
   std::string output_format_;
   /// What libjpeg-turbo objected to when it refused the input, or empty.
   std::string jpeg_refusal_;
+  /// What the decode holds for the whole image at once (known once `load` checked the header).
+  std::uint64_t whole_image_bytes_ = 0;
   /// The input with the end marker it lacked (see `supply_jpeg_end_marker`), or empty.
   std::vector<std::uint8_t> completed_;
 };

@@ -59,6 +59,11 @@ std::vector<param_decl> image_processor::params() {
       d::integer("max_pixels", defaults.max_pixels,
                  "inputs whose header announces more pixels are refused before decoding")
           .range(1, 1e12),
+      d::size("max_decode_memory", defaults.max_decode_memory,
+              "the most memory one decode may hold for the whole image at once (progressive "
+              "JPEG coefficients, whole frames); inputs whose header shows they need more are "
+              "refused before decoding")
+          .at_least(0),
       d::string_list("input_formats", defaults.input_formats,
                      "input formats accepted; any other is image.unsupported_format before "
                      "decoding (heif: where libvips has a HEIF loader)")
@@ -126,6 +131,7 @@ image_settings image_settings::from(const loopbridge::params& p) {
   // Every param has a declared default (`image_processor::params`), so each is present.
   image_settings s;
   s.max_pixels = p.integer("max_pixels", s.max_pixels);
+  s.max_decode_memory = p.integer("max_decode_memory", s.max_decode_memory);
   if (p.has("input_formats"))
     s.input_formats = p.string_list("input_formats");
   s.keep_input_profile = p.boolean("keep_input_profile", s.keep_input_profile);

@@ -168,6 +168,29 @@ bool jpeg_decoder::single_scan() const noexcept {
   return !jpeg_has_multiple_scans(&s_->info);
 }
 
+std::uint64_t jpeg_decoder::coefficient_bytes() const noexcept {
+  auto& info = s_->info;
+  if (!jpeg_has_multiple_scans(&info))
+    return 0;
+  // As libjpeg's coefficient controller sizes its whole-image arrays: each component's blocks,
+  // rounded up to whole MCUs, 64 coefficients of JCOEF each.
+  std::uint64_t blocks = 0;
+  for (int c = 0; c < info.num_components; ++c) {
+    auto& comp = info.comp_info[c];
+    auto round_up = [](std::uint64_t n, std::uint64_t m) { return (n + m - 1) / m * m; };
+    blocks += round_up(comp.width_in_blocks, static_cast<std::uint64_t>(comp.h_samp_factor)) *
+              round_up(comp.height_in_blocks, static_cast<std::uint64_t>(comp.v_samp_factor));
+  }
+  return blocks * DCTSIZE2 * sizeof(JCOEF);
+}
+
+std::uint64_t jpeg_decoder::decoded_bytes(int shrink) const noexcept {
+  auto& info = s_->info;
+  auto s = static_cast<std::uint64_t>(shrink);
+  return (info.image_width + s - 1) / s * ((info.image_height + s - 1) / s) *
+         (info.num_components == 1 ? 1U : 3U);
+}
+
 int jpeg_decoder::width() const noexcept {
   return static_cast<int>(s_->info.image_width);
 }

@@ -54,8 +54,14 @@ public:
   bool plain() const noexcept { return plain_; }
   /// libjpeg's first warning while reading the header, or empty.
   const std::string& header_warning() const noexcept;
+  /// Bytes libjpeg holds for the whole image while decoding: the DCT coefficients of every block
+  /// when the file has several scans (progressive, or components in separate scans), whatever
+  /// the shrink; 0 for a single-scan file (decoded a few rows at a time).
+  std::uint64_t coefficient_bytes() const noexcept;
+  /// Bytes of the image `decode(shrink, ...)` returns.
+  std::uint64_t decoded_bytes(int shrink) const noexcept;
 
-  /// Whether the file has one scan (baseline), decoded a few rows at a time.
+  /// Whether the file has one scan (baseline): `coefficient_bytes` is then 0.
   bool single_scan() const noexcept;
 
   /// Decodes the image at 1/`shrink` of its size (1, 2, 4 or 8). `stop` is polled every few

@@ -1239,3 +1239,97 @@ TEST_CASE("libvips' loaders of other formats are blocked in the whole process",
   auto png = make_image(8, 8, "png");
   CHECK(VImage::new_from_buffer(png.data(), png.size(), "").width() == 8);
 }
+
+// -- Memory --------------------------------------------------------------------------------
+
+namespace {
+
+/// A field of /proc/self/status in kB (VmRSS, VmHWM), or -1.
+std::int64_t status_kb(const std::string& field) {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0)
+      return std::stoll(line.substr(field.size() + 1));
+  return -1;
+}
+
+/// Resets the process's peak resident size (VmHWM) to its current one; false if not allowed.
+bool reset_peak_rss() {
+  std::ofstream out{"/proc/self/clear_refs"};
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+/// A smooth `w` x `w` picture as a progressive JPEG (4:2:0): small to send, but libjpeg keeps
+/// 3 bytes of coefficients per pixel to decode it.
+bytes progressive_jpeg(int w) {
+  image_processor::init_vips();
+  auto xy = VImage::xyz(w, w);
+  auto img = (xy.extract_band(0) * (255.0 / w))
+                 .bandjoin(xy.extract_band(1) * (255.0 / w))
+                 .bandjoin(128)
+                 .cast(VIPS_FORMAT_UCHAR)
+                 .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  return take(img.jpegsave_buffer(VImage::option()->set("interlace", true)->set("Q", 75)));
+}
+
+} // namespace
+
+TEST_CASE("the JPEG decoder knows the coefficient memory of a multi-scan file",
+          "[images][image_processor][memory]") {
+  using loopbridge::actors::detail::jpeg_decoder;
+  jpeg_decoder progressive;
+  auto p = progressive_jpeg(1000);
+  progressive.read_header(p.data(), p.size());
+  // 4:2:0, MCUs of 2 x 2 luma blocks: 125 luma blocks a side, rounded up to 126; 63 chroma
+  // blocks a side (62.5 rounded up), two chroma planes; 64 coefficients of 2 bytes a block.
+  CHECK(progressive.coefficient_bytes() == (126 * 126 + 2 * 63 * 63) * 128);
+  jpeg_decoder baseline;
+  auto b = make_image(1000, 1000, "jpeg");
+  baseline.read_header(b.data(), b.size());
+  CHECK(baseline.coefficient_bytes() == 0);
+}
+
+TEST_CASE("a pool decoding progressive JPEGs stays within its stated memory bound",
+          "[images][image_processor][memory]") {
+  // Each 4000 x 4000 progressive JPEG holds 48 MB of coefficients while decoding; 5000 x 5000
+  // would hold 75 MB, over the budget: refused from its header.
+  constexpr std::int64_t budget = 64 << 20;
+  constexpr std::uint32_t instances = 3;
+  auto fits = progressive_jpeg(4000), over = progressive_jpeg(5000);
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto img = spawn_images(rt, "img", value{{"max_decode_memory", budget}}, instances);
+  auto before_kb = status_kb("VmRSS");
+  bool peak_reset = reset_peak_rss();
+  std::vector<future<image_reply>> fs;
+  for (int i = 0; i < 6; ++i)
+    fs.push_back(img.submit(request(fits, {image_op::thumbnail(200)})));
+  for (int i = 0; i < 2; ++i)
+    fs.push_back(img.submit(request(over, {image_op::thumbnail(200)})));
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    REQUIRE(fs[i].wait_for(60s));
+    auto r = fs[i].get();
+    if (i < 6) {
+      REQUIRE(r.ok());
+      CHECK(r->width == 200);
+    } else {
+      REQUIRE(r.is(image_errc::too_large));
+      CHECK(r.error().message() ==
+            "decoding the input would hold 71.8 MiB at once (the DCT coefficients of a "
+            "multi-scan (progressive) JPEG); max_decode_memory is 64.0 MiB");
+    }
+  }
+  // The stated bound (see image_processor): per instance, max_decode_memory plus a few MB of
+  // working memory and its request's bytes.
+  auto grown_mb = static_cast<double>(status_kb("VmHWM") - before_kb) / 1024.0;
+  INFO("peak growth " << grown_mb << " MiB");
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("AddressSanitizer keeps freed memory in quarantine: the bound is not measured here");
+#else
+  REQUIRE(peak_reset);
+  CHECK(grown_mb >= 45); // at least one decode's coefficients: the measurement sees them
+  CHECK(grown_mb <= instances * (64 + 16));
+#endif
+}

@@ -12,6 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     image_processor::init_vips();
     image_settings s;
     s.max_pixels = 4'000'000; // a header may announce anything: refused before decoding
+    s.max_decode_memory = 64 << 20;
     return s;
   }();
   image_request req;

@@ -28,7 +28,8 @@ inline constexpr error_code decode_failed{"image", "decode_failed"};
 /// The input is in a format libvips knows but the processor does not accept (`input_formats`),
 /// decided from its first bytes before decoding.
 inline constexpr error_code unsupported_format{"image", "unsupported_format"};
-/// The input's header announces more pixels than `max_pixels` (decided before decoding).
+/// The input's header announces more pixels than `max_pixels`, or a decode that would hold
+/// more than `max_decode_memory` at once (decided before decoding).
 inline constexpr error_code too_large{"image", "too_large"};
 /// The result could not be encoded or written (the output path's directory is missing, ...).
 inline constexpr error_code output_failed{"image", "output_failed"};
@@ -154,6 +155,8 @@ struct image_request {
 /// here are the params' declared defaults.
 struct image_settings {
   std::int64_t max_pixels = 100'000'000;
+  /// The most memory one decode may hold for the whole image at once, in bytes.
+  std::int64_t max_decode_memory = std::int64_t{256} << 20;
   /// The input formats accepted (names from `jpeg`, `png`, `webp`, `gif`, `tiff`, `heif`).
   std::vector<std::string> input_formats = {"jpeg", "png", "webp", "gif", "tiff", "heif"};
   /// Keep an input's ICC profile (pixels unchanged) instead of converting to sRGB.
@@ -198,10 +201,17 @@ class image_worker;
 /// profile with `keep_input_profile`; CMYK is always converted to sRGB. Outputs carry no other
 /// metadata of the input.
 ///
-/// Params: `max_pixels` (inputs announcing more are refused before decoding), `input_formats`,
-/// `keep_input_profile`, `files` (the directory `input_path` and `output_path` are relative to;
-/// empty: paths are refused), and defaults for requests that leave them out: `ops` (a chain),
-/// `format`, `quality`.
+/// Memory: an instance decodes one request at a time and holds at most `max_decode_memory` for
+/// whole-image buffers (estimated from the header, before decoding: a progressive JPEG's DCT
+/// coefficients, 2 to 6 bytes per pixel whatever the shrink; an interlaced PNG, a WebP, GIF or
+/// HEIF frame; the decoded image when an op needs all of it), plus working memory of a few
+/// megabytes and the request's input and output bytes. A pool holds at most `count` times that,
+/// plus the inputs of requests waiting in its mailbox.
+///
+/// Params: `max_pixels` (inputs announcing more are refused before decoding),
+/// `max_decode_memory`, `input_formats`, `keep_input_profile`, `files` (the directory
+/// `input_path` and `output_path` are relative to; empty: paths are refused), and defaults for
+/// requests that leave them out: `ops` (a chain), `format`, `quality`.
 struct image_processor {
   static constexpr const char* name = "image_processor";
   using requests = request_list<image_request>;
