@@ -140,15 +140,17 @@ vips::VImage image_input::thumbnail(int width, vips::VOption* options) const {
   return vips::VImage::thumbnail((path_ + "[fail_on=error]").c_str(), width, options);
 }
 
-void image_input::read_jpeg_header(jpeg_decoder& decoder) const {
+jpeg_decoder image_input::open_jpeg() const {
+  jpeg_decoder decoder;
   if (bytes_) {
     decoder.read_header(bytes_->data(), bytes_->size());
-    return;
+    return decoder;
   }
   jpeg_file_.reset(std::fopen(path_.c_str(), "rbe"));
   if (!jpeg_file_)
     throw jpeg_error(std::string{"cannot open the file: "} + std::strerror(errno));
   decoder.read_header(jpeg_file_.get());
+  return decoder;
 }
 
 } // namespace loopbridge::actors::detail

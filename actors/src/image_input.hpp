@@ -46,8 +46,8 @@ public:
   /// the image upright, and fails on any decoding error. Takes `options`. Throws
   /// `vips::VError`.
   [[nodiscard]] vips::VImage thumbnail(int width, vips::VOption* options) const;
-  /// Reads the JPEG header into `decoder`. Throws `jpeg_error`.
-  void read_jpeg_header(jpeg_decoder& decoder) const;
+  /// A JPEG decoder that has read the input's header. Throws `jpeg_error`.
+  [[nodiscard]] jpeg_decoder open_jpeg() const;
 
 private:
   image_input() = default;

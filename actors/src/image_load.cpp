@@ -2,6 +2,7 @@
 // announces, decode (libjpeg-turbo directly for a plain JPEG's leading thumbnail, libvips'
 // loader for everything else).
 #include <algorithm>
+#include <optional>
 
 #include "decode_memory.hpp"
 #include "image_colour.hpp"
@@ -34,8 +35,7 @@ std::string joined(const std::vector<std::string>& names) {
 /// only if that holds at most `max_memory` bytes.
 std::string jpeg_complaint(const image_input& input, std::int64_t max_memory) {
   try {
-    jpeg_decoder decoder;
-    input.read_jpeg_header(decoder);
+    auto decoder = input.open_jpeg();
     if (decoder.coefficient_bytes() + decoder.decoded_bytes(8) <=
         static_cast<std::uint64_t>(max_memory))
       (void)decoder.decode(8, {});
@@ -83,8 +83,7 @@ void image_pipeline::supply_jpeg_end_marker() {
   if (!jpeg_refusal_.empty() || input_.ends_with(end_marker))
     return;
   try {
-    jpeg_decoder decoder;
-    input_.read_jpeg_header(decoder);
+    auto decoder = input_.open_jpeg();
     if (!decoder.single_scan() ||
         decoder.decoded_bytes(8) > static_cast<std::uint64_t>(settings_.max_decode_memory))
       return;
@@ -107,13 +106,14 @@ void image_pipeline::supply_jpeg_end_marker() {
 /// is more lenient. The header check (`max_pixels`) is made here for every JPEG.
 image_pipeline::jpeg_attempt image_pipeline::decode_jpeg() {
   jpeg_attempt attempt;
-  jpeg_decoder decoder;
+  std::optional<jpeg_decoder> opened;
   try {
-    input_.read_jpeg_header(decoder);
+    opened.emplace(input_.open_jpeg());
   } catch (const jpeg_error& e) {
     jpeg_refusal_ = e.what();
     return attempt;
   }
+  auto& decoder = *opened;
   check_pixels(decoder.width(), decoder.height(), settings_.max_pixels);
   attempt.coefficients = decoder.coefficient_bytes();
   auto& ops = job_.req.ops;

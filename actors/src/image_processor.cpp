@@ -86,13 +86,17 @@ std::vector<param_decl> image_processor::params() {
 
 namespace {
 
-/// The `ops` param as a chain (problems reported with their paths).
-std::vector<image_op> default_ops(const loopbridge::params& p,
-                                  std::vector<field_problem>& problems) {
+/// The `ops` param as a chain, and its problems (with their paths).
+struct default_chain {
   std::vector<image_op> ops;
+  std::vector<field_problem> problems;
+};
+
+default_chain default_ops(const loopbridge::params& p) {
+  default_chain chain;
   if (auto* v = p.find("ops"); v && !v->is_null())
-    from_value(*v, ops, "ops", problems);
-  return ops;
+    from_value(*v, chain.ops, "ops", chain.problems);
+  return chain;
 }
 
 } // namespace
@@ -106,13 +110,12 @@ std::vector<param_problem> image_processor::validate(const loopbridge::params& p
   }
   if (p.has("input_formats") && p.string_list("input_formats").empty())
     problems.push_back({"input_formats", "no input format is accepted", "list at least one"});
-  std::vector<field_problem> fields;
-  auto ops = default_ops(p, fields);
-  for (auto& f : fields)
+  auto chain = default_ops(p);
+  for (auto& f : chain.problems)
     problems.push_back({f.path, f.message, f.hint});
-  if (fields.empty()) {
+  if (chain.problems.empty()) {
     try {
-      detail::check_ops(ops);
+      detail::check_ops(chain.ops);
     } catch (const detail::image_failure& f) {
       problems.push_back({"ops", f.e.message(), ""});
     }
@@ -140,8 +143,7 @@ image_settings image_settings::from(const loopbridge::params& p) {
     s.files.pop_back();
   s.format = p.string("format", s.format);
   s.quality = p.integer("quality", s.quality);
-  std::vector<field_problem> problems; // checked at spawn (validate)
-  s.ops = default_ops(p, problems);
+  s.ops = default_ops(p).ops; // its problems were reported at spawn (validate)
   return s;
 }
 

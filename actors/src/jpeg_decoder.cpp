@@ -125,6 +125,8 @@ jpeg_decoder::jpeg_decoder() : s_(std::make_unique<state>()) {
 
 jpeg_decoder::~jpeg_decoder() = default;
 
+jpeg_decoder::jpeg_decoder(jpeg_decoder&&) noexcept = default;
+
 void jpeg_decoder::read_header(const std::uint8_t* data, std::size_t size) {
   auto& s = *s_;
   if (setjmp(s.jump))

@@ -39,6 +39,8 @@ public:
   ~jpeg_decoder();
   jpeg_decoder(const jpeg_decoder&) = delete;
   jpeg_decoder& operator=(const jpeg_decoder&) = delete;
+  /// Between calls only; a moved-from decoder may only be destroyed.
+  jpeg_decoder(jpeg_decoder&&) noexcept;
 
   /// Reads the header from bytes that must stay valid until the decoder is destroyed. Warnings
   /// (extraneous bytes between markers) are noted, not fatal: see `header_warning`.
