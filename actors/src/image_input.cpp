@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "image_failure.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {
 
@@ -50,7 +51,7 @@ image_input image_input::file(std::string path, std::string name) {
 }
 
 std::string image_input::describe() const {
-  return name_.empty() ? "the input" : "input_path '" + name_ + "'";
+  return name_.empty() ? "the input" : "input_path " + quote(name_);
 }
 
 image_input image_input::over(const std::vector<std::uint8_t>& data) const {

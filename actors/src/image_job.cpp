@@ -2,6 +2,7 @@
 
 #include "image_failure.hpp"
 #include "image_ops.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {
 
@@ -12,12 +13,12 @@ std::string under(const std::string& root, const std::string& rel, const char* w
   if (root.empty())
     refuse(std::string{what} + " given, but this image_processor has no `files` directory");
   if (rel.empty() || rel[0] == '/' || rel.find('\0') != std::string::npos)
-    refuse(std::string{what} + " '" + rel + "' must be a relative path");
+    refuse(std::string{what} + " " + quote(rel) + " must be a relative path");
   std::size_t start = 0;
   while (start <= rel.size()) {
     auto end = rel.find('/', start);
     if (rel.compare(start, end == std::string::npos ? std::string::npos : end - start, "..") == 0)
-      refuse(std::string{what} + " '" + rel + "' climbs out of the files directory");
+      refuse(std::string{what} + " " + quote(rel) + " climbs out of the files directory");
     if (end == std::string::npos)
       break;
     start = end + 1;
@@ -50,7 +51,7 @@ image_job image_job::prepare(image_request req, const image_settings& settings) 
   check_ops(req.ops);
   job.format = req.format.empty() ? std::string{} : canonical_format(req.format);
   if (!req.format.empty() && job.format.empty())
-    refuse("unknown format '" + req.format + "' (jpeg, png, webp)");
+    refuse("unknown format " + quote(req.format) + " (jpeg, png, webp)");
   if (req.quality < 1 || req.quality > 100)
     refuse("quality must be 1..100");
   if (!req.input_path.empty())

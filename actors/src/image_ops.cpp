@@ -5,6 +5,7 @@
 #include <string>
 
 #include "image_failure.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {
 
@@ -95,8 +96,8 @@ void check_ops(const std::vector<image_op>& ops) {
   for (std::size_t i = 0; i < ops.size(); ++i) {
     auto& o = ops[i];
     if (std::find(std::begin(known), std::end(known), o.op) == std::end(known))
-      refuse("ops[" + std::to_string(i) + "]: unknown operation '" + o.op +
-             "' (thumbnail, resize, rotate, grayscale, blur)");
+      refuse("ops[" + std::to_string(i) + "]: unknown operation " + quote(o.op) +
+             " (thumbnail, resize, rotate, grayscale, blur)");
     check_op(o, "ops[" + std::to_string(i) + "] (" + o.op + "): ");
   }
 }
@@ -110,7 +111,7 @@ VipsInteresting crop_mode(const std::string& c) {
     return VIPS_INTERESTING_ATTENTION;
   if (c == "entropy")
     return VIPS_INTERESTING_ENTROPY;
-  refuse("unknown crop '" + c + "' (none, centre, attention, entropy)");
+  refuse("unknown crop " + quote(c) + " (none, centre, attention, entropy)");
 }
 
 VipsKernel kernel_of(const std::string& k) {
@@ -126,7 +127,7 @@ VipsKernel kernel_of(const std::string& k) {
     return VIPS_KERNEL_LINEAR;
   if (k == "nearest")
     return VIPS_KERNEL_NEAREST;
-  refuse("unknown kernel '" + k + "' (lanczos3, lanczos2, mitchell, cubic, linear, nearest)");
+  refuse("unknown kernel " + quote(k) + " (lanczos3, lanczos2, mitchell, cubic, linear, nearest)");
 }
 
 bool custom_kernel(const image_op& o) {

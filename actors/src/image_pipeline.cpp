@@ -10,18 +10,21 @@
 #include "image_colour.hpp"
 #include "image_failure.hpp"
 #include "image_ops.hpp"
+#include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {
 
 namespace {
 
-/// Writes `data` to `path` atomically (a temporary file, then rename).
-void write_atomically(const std::string& path, const void* data, std::size_t size) {
+/// Writes `data` to `path` atomically (a temporary file, then rename). Messages call the file
+/// `name` (the request's own path, not the directory it is under).
+void write_atomically(const std::string& path, const std::string& name, const void* data,
+                      std::size_t size) {
   auto tmp = path + ".tmp" + std::to_string(::getpid()) + "." +
              std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
-    fail(image_errc::output_failed, "cannot create " + path + ": " + std::strerror(errno));
+    fail(image_errc::output_failed, "cannot create " + name + ": " + std::strerror(errno));
   auto* p = static_cast<const char*>(data);
   std::size_t left = size;
   while (left > 0) {
@@ -32,7 +35,7 @@ void write_atomically(const std::string& path, const void* data, std::size_t siz
       auto why = std::string{std::strerror(errno)};
       ::close(fd);
       ::unlink(tmp.c_str());
-      fail(image_errc::output_failed, "cannot write " + path + ": " + why);
+      fail(image_errc::output_failed, "cannot write " + name + ": " + why);
     }
     p += n;
     left -= static_cast<std::size_t>(n);
@@ -41,7 +44,7 @@ void write_atomically(const std::string& path, const void* data, std::size_t siz
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     auto why = std::string{std::strerror(errno)};
     ::unlink(tmp.c_str());
-    fail(image_errc::output_failed, "cannot write " + path + ": " + why);
+    fail(image_errc::output_failed, "cannot write " + name + ": " + why);
   }
 }
 
@@ -148,7 +151,7 @@ image_reply image_pipeline::deliver(encoded_image encoded) {
   if (job_.out_path.empty()) {
     reply.data.assign(bytes, bytes + size);
   } else {
-    write_atomically(job_.out_path, bytes, size);
+    write_atomically(job_.out_path, "output_path " + quote(job_.req.output_path), bytes, size);
     reply.path = job_.req.output_path;
   }
   return reply;

@@ -886,6 +886,72 @@ TEST_CASE("an empty input is decode_failed, from bytes or from a file",
   CHECK(file.error().message() == "cannot decode input_path 'empty.jpg': it is empty");
 }
 
+TEST_CASE("messages quote the request's own text as one printable, bounded line",
+          "[images][image_processor][errors]") {
+  auto scratch = scratch_dir();
+  image_settings settings;
+  settings.files = scratch.path();
+  auto jpeg = make_image(64, 48, "jpeg");
+  auto from_path = [](std::string path) {
+    image_request r = request({}, {image_op::thumbnail(32)});
+    r.input_path = std::move(path);
+    return r;
+  };
+  auto with_op = [&](image_op o) { return request(jpeg, {std::move(o)}); };
+  image_op unknown;
+  unknown.op = "sharpen\x1b[2J";
+  auto kernel = image_op::thumbnail(32);
+  kernel.kernel = "bi\tcubic";
+  auto to_path = request(jpeg, {image_op::thumbnail(32)});
+  to_path.output_path = "gone\r\n/x.png";
+  struct message_case {
+    const char* what;
+    image_request req;
+    error_code code;
+    std::string expected;
+  };
+  std::vector<message_case> cases = {
+      {"missing input file", from_path("no\x1b[2J\nsuch.jpg"), image_errc::decode_failed,
+       "cannot read input_path 'no\\x1b[2J\\x0asuch.jpg': No such file or directory"},
+      {"input path out of the directory", from_path("../\x07"), errc::bad_request,
+       "input_path '../\\x07' climbs out of the files directory"},
+      {"output directory missing", to_path, image_errc::output_failed,
+       "cannot create output_path 'gone\\x0d\\x0a/x.png': No such file or directory"},
+      {"unknown op", with_op(unknown), errc::bad_request,
+       "ops[0]: unknown operation 'sharpen\\x1b[2J' (thumbnail, resize, rotate, grayscale, "
+       "blur)"},
+      {"unknown kernel", with_op(kernel), errc::bad_request,
+       "ops[0] (thumbnail): unknown kernel 'bi\\x09cubic' (lanczos3, lanczos2, mitchell, cubic, "
+       "linear, nearest)"},
+      {"unknown crop", with_op(image_op::thumbnail(32, 32, "mid\x7f")), errc::bad_request,
+       "unknown crop 'mid\\x7f' (none, centre, attention, entropy)"},
+      {"unknown format", request(jpeg, {}, "gif\n"), errc::bad_request,
+       "unknown format 'gif\\x0a' (jpeg, png, webp)"},
+  };
+  for (auto& c : cases) {
+    INFO(c.what);
+    auto out = process_image(c.req, settings);
+    REQUIRE_FALSE(out.ok());
+    CHECK(out.error().is(c.code));
+    CHECK(out.error().message() == c.expected);
+  }
+  // A long name is cut: the message stays bounded, and never names the files directory.
+  auto long_name = std::string(5000, 'a') + "\n.jpg";
+  auto out = process_image(from_path(long_name), settings);
+  REQUIRE(out.is(image_errc::decode_failed));
+  auto& m = out.error().message();
+  CHECK(m.size() < 200);
+  CHECK(m.find("...'") != std::string::npos);
+  CHECK(std::none_of(m.begin(), m.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+  }));
+  auto missing_dir = request(jpeg, {image_op::thumbnail(32)});
+  missing_dir.output_path = "missing/dir/x.png";
+  auto written = process_image(missing_dir, settings);
+  REQUIRE(written.is(image_errc::output_failed));
+  CHECK(written.error().message().find(scratch.path()) == std::string::npos);
+}
+
 // -- JPEGs the libjpeg-turbo path refuses go to libvips' loader --------------------------------
 
 namespace {
