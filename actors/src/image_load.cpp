@@ -2,6 +2,7 @@
 // announces, decode (libjpeg-turbo directly for a plain JPEG's leading thumbnail, libvips'
 // loader for everything else).
 #include <algorithm>
+#include <atomic>
 #include <optional>
 
 #include "decode_memory.hpp"
@@ -14,6 +15,8 @@
 namespace loopbridge::actors::detail {
 
 namespace {
+
+std::atomic<std::uint64_t> direct_decodes{0};
 
 /// Refuses an input whose header announces more than `max_pixels`.
 void check_pixels(std::int64_t width, std::int64_t height, std::int64_t max_pixels) {
@@ -46,6 +49,10 @@ std::string jpeg_complaint(const image_input& input, std::int64_t max_memory) {
 }
 
 } // namespace
+
+std::uint64_t direct_jpeg_decodes() noexcept {
+  return direct_decodes.load(std::memory_order_relaxed);
+}
 
 loaded_image image_pipeline::load() {
   format_ = input_.identify();
@@ -138,6 +145,7 @@ image_pipeline::jpeg_attempt image_pipeline::decode_jpeg() {
   if (image.get_image() == nullptr) // `cancelled_` said so
     fail(errc::cancelled, "cancelled while processing the image");
   attempt.loaded = loaded_image{image, 0, !settings_.keep_input_profile && colour_of(image).tagged};
+  direct_decodes.fetch_add(1, std::memory_order_relaxed);
   return attempt;
 }
 

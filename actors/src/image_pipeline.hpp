@@ -37,6 +37,10 @@ struct encoded_image {
   int height = 0;
 };
 
+/// How many images the load stage has had libjpeg-turbo decode directly (the fast path of a
+/// leading thumbnail), in this process: tests check which inputs take that path.
+[[nodiscard]] std::uint64_t direct_jpeg_decodes() noexcept;
+
 /// One image request, stage by stage: `load` (identify the format, check the header, decode),
 /// `transform` (the chain, with colour management after the shrink), `encode`, `deliver`. Call
 /// them in that order, once each, on one thread; images made by one stage may be handed to the

@@ -19,6 +19,7 @@
 // after vips8, which it needs
 #include <vips/vector.h>
 
+#include "image_pipeline.hpp"
 #include "jpeg_decoder.hpp"
 #include "loopbridge/actors/image_processor.hpp"
 #include "loopbridge/groups.hpp"
@@ -1255,6 +1256,40 @@ TEST_CASE("outputs carry none of the input's metadata, in every format",
       CHECK(sample_of(out->data).profile == (keep ? builtin_profile("p3") : bytes{}));
     }
   }
+}
+
+TEST_CASE("untagged and tagged JPEG thumbnails keep the direct libjpeg-turbo path",
+          "[images][image_processor][colour][jpeg]") {
+  using loopbridge::actors::detail::direct_jpeg_decodes;
+  auto untagged = jpeg_of(textured(640, 480, 3));
+  auto p3 = tagged_picture("p3", "jpeg");
+  auto rotated = jpeg_of(textured(640, 480, 3), 6);
+  struct path_case {
+    const char* what;
+    const bytes* input;
+    bool keep_profile;
+    bool direct;
+  };
+  std::vector<path_case> cases = {
+      {"untagged", &untagged, false, true},
+      {"tagged, converted to sRGB", &p3, false, true},
+      {"tagged, profile kept", &p3, true, true},
+      {"EXIF orientation: libvips' loader", &rotated, false, false},
+  };
+  for (auto& c : cases) {
+    INFO(c.what);
+    image_settings settings;
+    settings.keep_input_profile = c.keep_profile;
+    auto before = direct_jpeg_decodes();
+    auto out = process_image(request(*c.input, {image_op::thumbnail(64)}, "jpeg"), settings);
+    REQUIRE(out.ok());
+    CHECK(direct_jpeg_decodes() - before == (c.direct ? 1U : 0U));
+  }
+  // Untagged input gets no colour work: libvips' own thumbnail, no profile added.
+  auto out = process_image(request(untagged, {image_op::thumbnail(64)}, "jpeg"), image_settings{});
+  REQUIRE(out.ok());
+  CHECK(out->data == libvips_thumbnail(untagged, image_op::thumbnail(64)));
+  CHECK(sample_of(out->data).profile.empty());
 }
 
 // -- Input formats ------------------------------------------------------------------------
