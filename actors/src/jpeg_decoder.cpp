@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <csetjmp>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
 // jpeglib.h needs <cstdio> (FILE) and <cstddef> before it.
 #include <jpeglib.h>
+// after jpeglib.h: the message codes
+#include <jerror.h>
 
 namespace loopbridge::actors::detail {
 
@@ -20,6 +23,12 @@ struct jpeg_decoder::state {
   std::jmp_buf jump{};
   char message[JMSG_LENGTH_MAX] = {};
   bool created = false;
+  /// Whether warnings end the decode (while decoding pixels) or are noted (header).
+  bool warnings_fatal = false;
+  std::string first_warning;
+  /// A single-scan file may end without its end marker (once: libjpeg supplies it).
+  bool end_marker_optional = false;
+  bool end_marker_missing = false;
   VipsImage* image = nullptr; ///< the image being written, until `decode` hands it out
 
   ~state() {
@@ -31,13 +40,29 @@ struct jpeg_decoder::state {
 
   static void on_error(j_common_ptr c) {
     auto* s = static_cast<state*>(c->client_data);
+    if (s->end_marker_missing) // what failed was the inserted end marker: the data ran out
+      c->err->msg_code = JWRN_JPEG_EOF;
     (*c->err->format_message)(c, s->message);
     std::longjmp(s->jump, 1);
   }
-  /// Warnings (level -1: corrupt data, a premature end) fail the decode; traces are ignored.
+  /// Warnings (level -1: corrupt data, a premature end) fail the decode of pixels, and are noted
+  /// while reading the header (up to 100, as libvips' loader); traces are ignored.
   static void on_message(j_common_ptr c, int level) {
-    if (level < 0)
+    if (level >= 0)
+      return;
+    auto* s = static_cast<state*>(c->client_data);
+    if (c->err->msg_code == JWRN_JPEG_EOF && s->end_marker_optional && !s->end_marker_missing) {
+      // The data ran out where the end marker belongs (libjpeg inserts one). Had the scan been
+      // cut short, decoding it would hit that marker early, and that warning fails the decode.
+      s->end_marker_missing = true;
+      return;
+    }
+    if (s->warnings_fatal || c->err->num_warnings >= 100)
       on_error(c);
+    if (c->err->num_warnings++ == 0) {
+      (*c->err->format_message)(c, s->message);
+      s->first_warning = s->message;
+    }
   }
 };
 
@@ -47,8 +72,7 @@ bool looks_like_jpeg(const std::uint8_t* data, std::size_t size) noexcept {
 
 namespace {
 
-constexpr char icc_signature[] = "ICC_PROFILE"; // followed by a NUL in the marker
-constexpr char exif_signature[] = "Exif\0";     // "Exif\0\0"
+constexpr char exif_signature[] = "Exif\0"; // "Exif\0\0"
 
 /// Whether an APP1 EXIF block leaves the image upright: true without an orientation tag or
 /// with orientation 1; false for any other orientation or a block too malformed to tell
@@ -101,10 +125,13 @@ jpeg_decoder::jpeg_decoder() : s_(std::make_unique<state>()) {
 
 jpeg_decoder::~jpeg_decoder() = default;
 
+jpeg_decoder::jpeg_decoder(jpeg_decoder&&) noexcept = default;
+
 void jpeg_decoder::read_header(const std::uint8_t* data, std::size_t size) {
   auto& s = *s_;
   if (setjmp(s.jump))
     throw jpeg_error(s.message);
+  s.warnings_fatal = false;
   jpeg_mem_src(&s.info, data, static_cast<unsigned long>(size));
   jpeg_read_header(&s.info, TRUE);
   inspect_markers();
@@ -114,6 +141,7 @@ void jpeg_decoder::read_header(std::FILE* file) {
   auto& s = *s_;
   if (setjmp(s.jump))
     throw jpeg_error(s.message);
+  s.warnings_fatal = false;
   jpeg_stdio_src(&s.info, file);
   jpeg_read_header(&s.info, TRUE);
   inspect_markers();
@@ -124,14 +152,45 @@ void jpeg_decoder::inspect_markers() {
   bool colours = (info.num_components == 3 &&
                   (info.jpeg_color_space == JCS_YCbCr || info.jpeg_color_space == JCS_RGB)) ||
                  (info.num_components == 1 && info.jpeg_color_space == JCS_GRAYSCALE);
-  plain_ = colours && info.data_precision == 8;
-  for (auto* m = info.marker_list; m && plain_; m = m->next) {
-    if (m->marker == JPEG_APP0 + 2 && m->data_length >= sizeof icc_signature &&
-        std::memcmp(m->data, icc_signature, sizeof icc_signature) == 0)
+  plain_ = colours && info.data_precision == 8 && s_->first_warning.empty();
+  for (auto* m = info.marker_list; m && plain_; m = m->next)
+    if (m->marker == JPEG_APP0 + 1 && !exif_upright(m->data, m->data_length))
       plain_ = false;
-    else if (m->marker == JPEG_APP0 + 1 && !exif_upright(m->data, m->data_length))
-      plain_ = false;
+}
+
+const std::string& jpeg_decoder::header_warning() const noexcept {
+  return s_->first_warning;
+}
+
+bool jpeg_decoder::end_marker_missing() const noexcept {
+  return s_->end_marker_missing;
+}
+
+bool jpeg_decoder::single_scan() const noexcept {
+  return !jpeg_has_multiple_scans(&s_->info);
+}
+
+std::uint64_t jpeg_decoder::coefficient_bytes() const noexcept {
+  auto& info = s_->info;
+  if (!jpeg_has_multiple_scans(&info))
+    return 0;
+  // As libjpeg's coefficient controller sizes its whole-image arrays: each component's blocks,
+  // rounded up to whole MCUs, 64 coefficients of JCOEF each.
+  std::uint64_t blocks = 0;
+  for (int c = 0; c < info.num_components; ++c) {
+    auto& comp = info.comp_info[c];
+    auto round_up = [](std::uint64_t n, std::uint64_t m) { return (n + m - 1) / m * m; };
+    blocks += round_up(comp.width_in_blocks, static_cast<std::uint64_t>(comp.h_samp_factor)) *
+              round_up(comp.height_in_blocks, static_cast<std::uint64_t>(comp.v_samp_factor));
   }
+  return blocks * DCTSIZE2 * sizeof(JCOEF);
+}
+
+std::uint64_t jpeg_decoder::decoded_bytes(int shrink) const noexcept {
+  auto& info = s_->info;
+  auto s = static_cast<std::uint64_t>(shrink);
+  return (info.image_width + s - 1) / s * ((info.image_height + s - 1) / s) *
+         (info.num_components == 1 ? 1U : 3U);
 }
 
 int jpeg_decoder::width() const noexcept {
@@ -147,6 +206,8 @@ vips::VImage jpeg_decoder::decode(int shrink, const std::function<bool()>& stop)
   auto& info = s.info;
   if (setjmp(s.jump))
     throw jpeg_error(s.message);
+  s.warnings_fatal = true;
+  s.end_marker_optional = !jpeg_has_multiple_scans(&info);
   info.scale_num = 1;
   info.scale_denom = static_cast<unsigned>(shrink);
   info.out_color_space = info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
@@ -170,10 +231,9 @@ vips::VImage jpeg_decoder::decode(int shrink, const std::function<bool()>& stop)
   vips_image_init_fields(s.image, width, height, bands, VIPS_FORMAT_UCHAR, VIPS_CODING_NONE,
                          bands == 1 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB, xres,
                          yres);
-  if (vips_image_write_prepare(s.image) != 0) {
-    vips_error_clear();
-    throw std::bad_alloc();
-  }
+  if (vips_image_write_prepare(s.image) != 0)
+    throw std::bad_alloc(); // the only way it fails for a memory image
+  attach_icc_profile();
 
   jpeg_start_decompress(&info);
   constexpr int batch = 16;
@@ -193,6 +253,16 @@ vips::VImage jpeg_decoder::decode(int shrink, const std::function<bool()>& stop)
   VipsImage* done = s.image;
   s.image = nullptr;
   return vips::VImage(done); // takes over the reference
+}
+
+void jpeg_decoder::attach_icc_profile() {
+  JOCTET* profile = nullptr;
+  unsigned int size = 0;
+  // libjpeg-turbo reassembles the profile from its APP2 markers (saved by the constructor).
+  if (jpeg_read_icc_profile(&s_->info, &profile, &size) && profile) {
+    vips_image_set_blob_copy(s_->image, VIPS_META_ICC_NAME, profile, size);
+    std::free(profile);
+  }
 }
 
 int thumbnail_jpeg_shrink(int width, int height, int target_width, int target_height, bool fill) {

@@ -16,12 +16,20 @@
 
 namespace loopbridge::actors {
 
-/// Error kinds of the image processor (`image.*`). Malformed requests (an unknown operation, a
-/// bad argument, a path outside `files`) fail with `loop.bad_request`.
+/// Error kinds of the image processor (`image.*`), each from the stage that failed (never
+/// guessed from libvips' error text). Malformed requests (an unknown operation, a bad argument,
+/// a path outside `files`) fail with `loop.bad_request`, as do operations libvips could not
+/// apply.
 namespace image_errc {
-/// The input is not an image libvips can decode: corrupt, truncated, an unknown format.
+/// The input could not be decoded: empty, corrupt, truncated, in no image format libvips
+/// knows, or an embedded ICC profile that cannot be applied. The message says what libjpeg
+/// found wrong with a JPEG; libvips' own text is never quoted (see `process_image`).
 inline constexpr error_code decode_failed{"image", "decode_failed"};
-/// The input's header announces more pixels than `max_pixels` (decided before decoding).
+/// The input is in a format libvips knows but the processor does not accept (`input_formats`),
+/// decided from its first bytes before decoding.
+inline constexpr error_code unsupported_format{"image", "unsupported_format"};
+/// The input's header announces more pixels than `max_pixels`, or a decode that would hold
+/// more than `max_decode_memory` at once (decided before decoding).
 inline constexpr error_code too_large{"image", "too_large"};
 /// The result could not be encoded or written (the output path's directory is missing, ...).
 inline constexpr error_code output_failed{"image", "output_failed"};
@@ -143,9 +151,16 @@ struct image_request {
   }
 };
 
-/// An image processor's settings: its params, resolved (see `image_processor`).
+/// An image processor's settings: its params, resolved (see `image_processor`). The defaults
+/// here are the params' declared defaults.
 struct image_settings {
   std::int64_t max_pixels = 100'000'000;
+  /// The most memory one decode may hold for the whole image at once, in bytes.
+  std::int64_t max_decode_memory = std::int64_t{256} << 20;
+  /// The input formats accepted (names from `jpeg`, `png`, `webp`, `gif`, `tiff`, `heif`).
+  std::vector<std::string> input_formats = {"jpeg", "png", "webp", "gif", "tiff", "heif"};
+  /// Keep an input's ICC profile (pixels unchanged) instead of converting to sRGB.
+  bool keep_input_profile = false;
   /// The directory `input_path` and `output_path` are relative to; empty: paths are refused.
   std::string files;
   /// The chain for requests that give none.
@@ -153,6 +168,9 @@ struct image_settings {
   /// The output format for requests that give none (empty: the input's).
   std::string format;
   std::int64_t quality = 80;
+
+  /// The settings an image processor's validated params give (see `image_processor::params`).
+  static image_settings from(const loopbridge::params& p);
 };
 
 /// What an image processor instance does with one request, without a runtime: for programs
@@ -160,9 +178,10 @@ struct image_settings {
 ///
 /// Blocks the calling thread for the decode, the chain and the encode. Any thread may call it
 /// once libvips is started (`image_processor::init_vips`); calls on different threads run in
-/// parallel. `cancelled`, if given, is polled while decoding and between operations: when it
-/// returns true the result is `loop.cancelled`. Errors as the image processor's: see
-/// `image_errc` and `loop.bad_request`.
+/// parallel, and each call's error names its own input only: libvips keeps one error buffer for
+/// the whole process, so its text is never quoted. `cancelled`, if given, is polled while
+/// decoding and between operations: when it returns true the result is `loop.cancelled`. Errors
+/// as the image processor's: see `image_errc` and `loop.bad_request`.
 result<image_reply> process_image(image_request req, const image_settings& settings,
                                   const std::function<bool()>& cancelled = {});
 
@@ -174,9 +193,25 @@ class image_worker;
 /// Bad input fails one request; the instance serves the next. An instance releases its vips thread
 /// state when it stops.
 ///
-/// Params: `max_pixels` (inputs announcing more are refused before decoding), `files` (the
-/// directory `input_path` and `output_path` are relative to; empty: paths are refused), and
-/// defaults for requests that leave them out: `ops` (a chain), `format`, `quality`.
+/// Input: the formats in `input_formats` (by default JPEG, PNG, WebP, GIF, TIFF and HEIF),
+/// recognised from their first bytes; any other is refused before decoding.
+///
+/// Colour: an input without an ICC profile is taken as sRGB (no colour work); a tagged one is
+/// converted to sRGB through its profile (after a leading thumbnail's shrink), or keeps its
+/// profile with `keep_input_profile`; CMYK is always converted to sRGB. Outputs carry no other
+/// metadata of the input.
+///
+/// Memory: an instance decodes one request at a time and holds at most `max_decode_memory` for
+/// whole-image buffers (estimated from the header, before decoding: a progressive JPEG's DCT
+/// coefficients, 2 to 6 bytes per pixel whatever the shrink; an interlaced PNG, a WebP, GIF or
+/// HEIF frame; the decoded image when an op needs all of it), plus working memory of a few
+/// megabytes and the request's input and output bytes. A pool holds at most `count` times that,
+/// plus the inputs of requests waiting in its mailbox.
+///
+/// Params: `max_pixels` (inputs announcing more are refused before decoding),
+/// `max_decode_memory`, `input_formats`, `keep_input_profile`, `files` (the directory
+/// `input_path` and `output_path` are relative to; empty: paths are refused), and defaults for
+/// requests that leave them out: `ops` (a chain), `format`, `quality`.
 struct image_processor {
   static constexpr const char* name = "image_processor";
   using requests = request_list<image_request>;
@@ -192,6 +227,8 @@ struct image_processor {
   /// processor calls it on the spawning thread, before any instance runs. libvips' own start
   /// is not thread-safe: a program that also uses libvips directly calls this (or VIPS_INIT)
   /// before its threads use libvips. Throws `std::runtime_error` if libvips cannot start.
+  /// For the whole process, it blocks every libvips loader but those of JPEG, PNG, WebP, GIF,
+  /// TIFF and HEIF, and every operation libvips marks untrusted.
   /// Linking loopbridge's actors also serialises liborc's compiles and frees for every libvips
   /// call in the process (liborc 0.4.33 crashes when threads do them at once); where that
   /// cannot take effect, this turns libvips' vector code off and logs a warning.
