@@ -42,6 +42,13 @@ public:
   void notify() noexcept;
   /// Waits for the thread to end (after the event loop terminated).
   void join();
+  /// Lets the thread go on without this object's owner waiting for it: the runtime gave up on
+  /// a loop that did not finish within the shutdown budget and leaves it behind (this object
+  /// is then never destroyed, so the thread may keep using it). The stopping thread.
+  void abandon() noexcept {
+    if (thread_.joinable())
+      thread_.detach();
+  }
   /// True if the calling thread is this loop thread.
   bool on_this_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
 

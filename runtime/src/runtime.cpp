@@ -134,6 +134,7 @@ const shutdown_report& runtime_core::stop() {
     if (stalls_)
       for (auto& s : stalls_->running())
         stuck.push_back(describe(s));
+    loop_thread_->abandon();
     (void)loop_thread_.release();
     (void)system_.release();
     (void)config_.release();

@@ -145,9 +145,13 @@ protected:
     auto made = create_worker();
     if (!made.ok())
       start_failed(std::move(made).error());
-    else if (worker_ = std::move(*made); !deferred_)
+    else if (adopt(std::move(*made)); !deferred_)
       ready(value{});
   }
+
+  /// Keeps the worker just made. A host whose worker's own thread may already look at it
+  /// (`own_thread_host::serve`) takes the lock that thread reads it under.
+  virtual void adopt(std::unique_ptr<worker> made) { worker_ = std::move(made); }
 
   /// Takes the next request from the lane (registering this instance idle if there is none).
   request_ref take() {
@@ -383,10 +387,16 @@ public:
     lane_->leave(instance_);
   }
 
+  /// The worker's own thread may call `serve` while its constructor still runs here.
+  void adopt(std::unique_ptr<worker> made) override {
+    std::lock_guard<std::mutex> serving{serve_mutex_};
+    worker_ = std::move(made);
+  }
+
   /// See `request_intake::serve`. On the worker's own thread.
   bool serve(std::size_t budget) {
     std::lock_guard<std::mutex> serving{serve_mutex_};
-    if (!worker_ || !own_ready_.load(std::memory_order_acquire) || crashed_)
+    if (!own_ready_.load(std::memory_order_acquire) || !worker_ || crashed_)
       return false;
     std::deque<std::function<void(worker&)>> tasks;
     {

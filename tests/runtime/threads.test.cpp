@@ -134,7 +134,10 @@ TEST_CASE("a runtime releases the threads of one-shot tasks as it goes, not only
     REQUIRE(r.ok());
     REQUIRE(*r == i);
   }
-  CHECK(mappings() < before + 60); // ~600 more if no finished thread were joined
+  if (lbtest::thread_sanitizer)
+    WARN("mappings not counted under ThreadSanitizer, which maps memory per thread itself");
+  else
+    CHECK(mappings() < before + 60); // ~600 more if no finished thread were joined
 }
 
 TEST_CASE("log levels parse and default to warning", "[log]") {

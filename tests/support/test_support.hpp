@@ -24,6 +24,20 @@ namespace lbtest {
 
 using namespace std::chrono_literals;
 
+/// True in a ThreadSanitizer build, whose runtime adds memory mappings of its own per thread
+/// (tests that count the process's mappings cannot tell those from a leak).
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool thread_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool thread_sanitizer = true;
+#else
+inline constexpr bool thread_sanitizer = false;
+#endif
+#else
+inline constexpr bool thread_sanitizer = false;
+#endif
+
 /// A new empty directory under /tmp, removed with everything in it when this object is
 /// destroyed: declare it before the runtime whose actors use it, so they stop first. Set
 /// LOOPBRIDGE_KEEP_TEMP=1 to keep every test's directories for inspection.
