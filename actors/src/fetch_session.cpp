@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string_view>
 
+#include "loopbridge/text.hpp"
+
 namespace loopbridge::actors {
 
 namespace {
@@ -29,36 +31,6 @@ bool ascii_iequals(std::string_view a, std::string_view lower) {
     if (ascii_lower(a[i]) != lower[i])
       return false;
   return true;
-}
-
-/// The length of the UTF-8 sequence that starts at `s[i]`, or 0 if none valid does (overlong
-/// forms, surrogates and code points beyond U+10FFFF are not valid).
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  auto lead = byte(0);
-  if (lead < 0x80)
-    return 1;
-  std::size_t n = 0;
-  unsigned char low = 0x80, high = 0xbf; // the range of the second byte
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    n = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    n = 3;
-    low = lead == 0xe0 ? 0xa0 : low;
-    high = lead == 0xed ? 0x9f : high;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    n = 4;
-    low = lead == 0xf0 ? 0x90 : low;
-    high = lead == 0xf4 ? 0x8f : high;
-  } else {
-    return 0;
-  }
-  if (s.size() - i < n || byte(1) < low || byte(1) > high)
-    return 0;
-  for (std::size_t k = 2; k < n; ++k)
-    if (byte(k) < 0x80 || byte(k) > 0xbf)
-      return 0;
-  return n;
 }
 
 /// `host:port` of `url` (lower case; the scheme's port if it names none): the queue a request
@@ -129,38 +101,6 @@ std::string_view trim_blanks(std::string_view s) {
   while (e > b && blank(s[e - 1]))
     --e;
   return s.substr(b, e - b);
-}
-
-std::string printable_excerpt(std::string_view text, std::size_t max_bytes) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes) + 8);
-  auto escape = [&](unsigned char c) {
-    out += "\\x";
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  };
-  std::size_t i = 0;
-  while (i < text.size()) {
-    auto c = static_cast<unsigned char>(text[i]);
-    auto n = utf8_length(text, i);
-    // Cut before a character that would cross the bound.
-    if (i + std::max<std::size_t>(n, 1) > max_bytes)
-      break;
-    if (n == 0 || c < 0x20 || c == 0x7f) { // not UTF-8, C0 or DEL
-      escape(c);
-      ++i;
-    } else if (n == 2 && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) {
-      escape(static_cast<unsigned char>(text[i + 1])); // C1: U+0080..U+009F
-      i += 2;
-    } else {
-      out.append(text.substr(i, n));
-      i += n;
-    }
-  }
-  if (i < text.size())
-    out += "... (" + std::to_string(text.size()) + " bytes)";
-  return out;
 }
 
 /// One transfer and its easy handle. Transfers are pooled with their handles: a handle that
@@ -312,12 +252,12 @@ struct fetch_session::transfer {
       }
       if (ec != std::errc{} || item.empty() || stop != item.data() + item.size()) {
         violation =
-            "the response has an invalid Content-Length ('" + printable_excerpt(value) + "')";
+            "the response has an invalid Content-Length (" + quote(value) + ")";
         return false;
       }
       if (announced >= 0 && v != announced) {
         violation =
-            "the response has conflicting Content-Lengths ('" + printable_excerpt(value) + "')";
+            "the response has conflicting Content-Lengths (" + quote(value) + ")";
         return false;
       }
       announced = v;
@@ -544,7 +484,7 @@ void fetch_session::expire_waiting(time_point now) {
 
 error fetch_session::timed_out_waiting(const job& j) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(j.timeout).count();
-  return error{fetch_errc::timeout, printable_excerpt(j.req.url) +
+  return error{fetch_errc::timeout, printable(j.req.url) +
                                         ": no complete response within " + std::to_string(ms) +
                                         " ms (no connection was free for it in time)"};
 }
@@ -569,7 +509,7 @@ void fetch_session::expire_transfers(time_point now) {
   while (first_deadline_ && first_deadline_->deadline <= now) {
     auto& t = *first_deadline_;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.timeout).count();
-    t.r.fail(error{fetch_errc::timeout, printable_excerpt(t.req.url) +
+    t.r.fail(error{fetch_errc::timeout, printable(t.req.url) +
                                             ": no complete response within " + std::to_string(ms) +
                                             " ms (" + std::to_string(t.reply.body.size()) +
                                             " body bytes received)"});
@@ -715,7 +655,7 @@ void fetch_session::finish(transfer& t, CURLcode code) {
   curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
   if (t.req.raise_for_status && status >= 400) {
     t.r.fail(error{fetch_errc::http_status,
-                   "HTTP " + std::to_string(status) + " from " + printable_excerpt(url)});
+                   "HTTP " + std::to_string(status) + " from " + printable(url)});
     return;
   }
   char* effective = nullptr;
@@ -738,7 +678,7 @@ void fetch_session::finish(transfer& t, CURLcode code) {
 }
 
 error fetch_session::failure_of(transfer& t, CURLcode code) const {
-  auto url = printable_excerpt(t.req.url);
+  auto url = printable(t.req.url);
   if (!t.violation.empty())
     return error{fetch_errc::protocol, url + ": " + t.violation};
   if (t.too_large || code == CURLE_FILESIZE_EXCEEDED)
@@ -786,7 +726,7 @@ error fetch_session::failure_of(transfer& t, CURLcode code) const {
     default:
       break;
   }
-  auto why = printable_excerpt(t.errbuf[0] ? t.errbuf : curl_easy_strerror(code));
+  auto why = printable(t.errbuf[0] ? t.errbuf : curl_easy_strerror(code));
   return error{kind, url + ": " + why};
 }
 

@@ -27,14 +27,6 @@ constexpr char ascii_lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-/// Input (a URL, a method, a header name, a server's bytes) as the fetcher quotes it in an error
-/// message: one bounded, printable line. Control characters — C0, DEL, and C1 (U+0080–U+009F
-/// in UTF-8) — and bytes that are not part of valid UTF-8 are written as `\xNN`; valid UTF-8
-/// text is kept. Text longer than `max_bytes` is cut at a character boundary at or before
-/// `max_bytes` input bytes, followed by `... (N bytes)` with the whole input's length. The
-/// result is at most 4 × `max_bytes` + 32 bytes long, whatever the input.
-std::string printable_excerpt(std::string_view text, std::size_t max_bytes = 120);
-
 /// Settings of one fetcher session (from the fetcher's params).
 struct fetch_settings {
   long max_connections = 16;

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "fetch_session.hpp"
+#include "loopbridge/text.hpp"
 #include "open_file_limit.hpp"
 
 namespace loopbridge::actors {
@@ -103,8 +104,8 @@ error check_url(const std::string& url, const std::vector<std::string>& schemes)
   if (url.empty())
     return error{fetch_errc::bad_url, "the request has no url"};
   if (auto nul = url.find('\0'); nul != std::string::npos) // libcurl would read up to it only
-    return error{fetch_errc::bad_request, "the url '" + printable_excerpt(url) +
-                                              "' holds a NUL byte (at " + std::to_string(nul) +
+    return error{fetch_errc::bad_request, "the url " + quote(url) +
+                                              " holds a NUL byte (at " + std::to_string(nul) +
                                               ")"};
   CURLU* u = curl_url();
   if (!u)
@@ -112,7 +113,7 @@ error check_url(const std::string& url, const std::vector<std::string>& schemes)
   auto rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
   char* scheme = nullptr;
   char* host = nullptr;
-  auto quoted = "'" + printable_excerpt(url) + "'";
+  auto quoted = quote(url);
   error result;
   if (rc != CURLUE_OK) {
     result = error{fetch_errc::bad_url, quoted + " is not a URL: " + curl_url_strerror(rc)};
@@ -123,7 +124,7 @@ error check_url(const std::string& url, const std::vector<std::string>& schemes)
     for (auto& s : schemes)
       allowed += (allowed.empty() ? "" : ", ") + s;
     result = error{fetch_errc::scheme_not_allowed,
-                   "scheme '" + printable_excerpt(scheme) + "' of " + printable_excerpt(url) +
+                   "scheme " + quote(scheme) + " of " + quote(url) +
                        " is not allowed (allowed: " + allowed + ")"};
   } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
     result = error{fetch_errc::bad_url, quoted + " has no host"};
@@ -152,11 +153,11 @@ std::string header_problem(std::string_view name, std::string_view value) {
   if (name.empty())
     return "a header needs a name";
   if (!std::all_of(name.begin(), name.end(), token_char))
-    return "the header name '" + printable_excerpt(name) +
-           "' is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only)";
+    return "the header name " + quote(name) +
+           " is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only)";
   if (value.find_first_of(std::string_view{"\r\n\0", 3}) != std::string_view::npos)
-    return "the value of header " + std::string{name} + " holds CR, LF or NUL ('" +
-           printable_excerpt(value) + "')";
+    return "the value of header " + std::string{name} + " holds CR, LF or NUL (" +
+           quote(value) + ")";
   return {};
 }
 
@@ -165,7 +166,7 @@ std::string header_problem(std::string_view name, std::string_view value) {
 error check_request(const fetch_request& req) {
   if (!valid_method(req.method))
     return error{fetch_errc::bad_request,
-                 "'" + printable_excerpt(req.method) + "' is not an HTTP method (letters only)"};
+                 quote(req.method) + " is not an HTTP method (letters only)"};
   for (auto& [name, value] : req.headers)
     if (auto why = header_problem(name, value); !why.empty())
       return error{fetch_errc::bad_request, why};
@@ -304,19 +305,19 @@ std::vector<param_problem> fetcher::validate(const loopbridge::params& p) {
   for (std::size_t i = 0; i < schemes.size(); ++i)
     if (std::find(known_schemes.begin(), known_schemes.end(), schemes[i]) == known_schemes.end())
       problems.push_back({"schemes[" + std::to_string(i) + "]",
-                          "unknown scheme '" + schemes[i] + "'", "one of: http, https"});
+                          "unknown scheme " + quote(schemes[i]), "one of: http, https"});
   if (auto* h = p.find("headers"); h && h->is_map())
     for (auto& [k, v] : h->as_map()) {
       if (!v.is_string())
         problems.push_back(
-            {"headers." + printable_excerpt(k), "a header value must be a string", ""});
+            {"headers." + printable(k), "a header value must be a string", ""});
       else if (auto why = header_problem(k, v.as_string()); !why.empty())
-        problems.push_back({"headers." + printable_excerpt(k), why, ""});
+        problems.push_back({"headers." + printable(k), why, ""});
     }
   if (auto ua = p.string("user_agent");
       ua.find_first_of(std::string_view{"\r\n\0", 3}) != std::string::npos)
     problems.push_back(
-        {"user_agent", "the User-Agent holds CR, LF or NUL ('" + printable_excerpt(ua) + "')", ""});
+        {"user_agent", "the User-Agent holds CR, LF or NUL (" + quote(ua) + ")", ""});
   return problems;
 }
 
