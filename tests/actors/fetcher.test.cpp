@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fetch_session.hpp"
+#include "open_file_limit.hpp"
 #include "loopbridge/actors/fetcher.hpp"
 #include "loopbridge/actors/http_origin.hpp"
 #include "loopbridge/completion_queue.hpp"
@@ -1035,6 +1036,35 @@ TEST_CASE("the origin serves max_connections keep-alive clients, those beyond wa
   served[1]->close();
   CHECK(sixth.read_response(1024) == "HTTP/1.1 200 OK");
   CHECK(s.info().connections == 6);
+}
+
+TEST_CASE("the origin serves more than 1024 concurrent keep-alive clients", "[origin][load]") {
+  // Descriptors above 1024 broke select(): 1,100 clients, each connected and served in turn and
+  // all kept open, then every one asks again on its connection. None is reset or left waiting.
+  constexpr int clients = 1100;
+  // Both ends of every connection live in this process (plus the runtime's own descriptors).
+  if (ensure_open_file_limit(2 * clients + 256) < 2 * clients + 256) {
+    WARN("the hard RLIMIT_NOFILE is below " << 2 * clients + 256 << ": test not run");
+    return;
+  }
+  site s{value::map{}, value{{"max_connections", 1200}}};
+  auto port = static_cast<int>(s.info().port);
+  std::vector<std::unique_ptr<keep_alive_client>> open;
+  open.reserve(clients);
+  int first = 0, again = 0;
+  for (int i = 0; i < clients; ++i) {
+    open.push_back(std::make_unique<keep_alive_client>(port));
+    open.back()->send_get("/small.bin");
+    first += open.back()->read_response(1024) == "HTTP/1.1 200 OK";
+  }
+  CHECK(first == clients);
+  CHECK(open.back()->fd > 1024); // descriptors beyond select()'s reach, on this side too
+  for (auto& c : open)
+    c->send_get("/small.bin");
+  for (auto& c : open)
+    again += c->read_response(1024) == "HTTP/1.1 200 OK";
+  CHECK(again == clients);
+  CHECK(s.info().connections == static_cast<std::uint64_t>(clients));
 }
 
 TEST_CASE("one fetcher with 600 connections against an origin of max_connections 2000",
