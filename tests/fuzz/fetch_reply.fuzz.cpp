@@ -4,7 +4,8 @@
 // bounded time, without a crash or a leak. The first byte picks the request: its method (GET,
 // HEAD, POST with a body, GET with a header of its own) and its body limit (the default, 64
 // bytes, none). Redirects are off: a Location may name any host, and a fuzzer must not reach
-// the network.
+// the network. Error messages stay one printable, bounded line.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -75,8 +76,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (name.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ\n") != std::string::npos ||
           value.find('\n') != std::string::npos)
         __builtin_trap();
-  } else if (!typed_fetch_error(r.error())) {
-    __builtin_trap();
+  } else {
+    if (!typed_fetch_error(r.error()))
+      __builtin_trap();
+    // The message quotes the server's bytes at most bounded and escaped: one printable line.
+    auto& m = r.error().message();
+    if (m.size() > 2048 || std::any_of(m.begin(), m.end(), [](char c) {
+          auto u = static_cast<unsigned char>(c);
+          return u < 0x20 || u == 0x7f;
+        }))
+      __builtin_trap();
   }
   return 0;
 }
