@@ -4,12 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <curl/curl.h>
@@ -45,18 +46,30 @@ struct fetch_settings {
 /// serves the instance's `request_intake` every round, so the fetcher's handler (URL checks
 /// included) and `on_cancel` run on it and hand it work with `accept` and `cancel`; the loop's
 /// doorbell calls `wake`, which interrupts the poll (`curl_multi_wakeup`) only while the thread
-/// waits in it. Replies go out through each request's responder from the I/O thread. At
-/// most a bounded number of transfers are active at once (easy handles exist only for them);
-/// the rest wait as jobs, so 5,000 outstanding requests cost little memory. Easy handles are
-/// reused: one that served a plain GET keeps the session's options for the next plain GET, and
-/// every handle keeps its last URL parsed for the next request to the same URL.
+/// waits in it. Replies go out through each request's responder from the I/O thread.
+///
+/// Requests and transfers: a request becomes a *transfer* (an easy handle libcurl runs) when
+/// the session has room for it: fewer than `active_limit_` transfers in all and, with
+/// `max_per_host`, fewer than that many to its host. The rest wait, in one queue per host
+/// (without `max_per_host`, in one queue), and hosts with room take turns: a host whose
+/// connections hang holds at most `max_per_host` of them while other hosts' requests go on.
+/// A request's deadline is its timeout counted from its submission, whether it waits or
+/// runs; at the deadline it fails with `fetch.timeout`, waiting or not. Easy handles exist
+/// only for transfers, so 5,000 outstanding requests cost little memory; they are reused: one
+/// that served a plain GET keeps the session's options for the next plain GET, and every
+/// handle keeps its last URL parsed for the next request to the same URL.
 ///
 /// Threads: `run`, `accept` and `cancel` on the session's own thread; `wake`, `stop` and
 /// `describe` from any; `serve_from` before `run` starts.
 class fetch_session {
 public:
+  using clock = std::chrono::steady_clock;
+  using time_point = clock::time_point;
+
   explicit fetch_session(fetch_settings s);
   ~fetch_session();
+  fetch_session(const fetch_session&) = delete;
+  fetch_session& operator=(const fetch_session&) = delete;
 
   /// False if libcurl could not create the session's handles (then `run` returns at once and
   /// every request fails).
@@ -66,7 +79,8 @@ public:
   /// The I/O loop; returns after `stop`, having ended every request it still held with
   /// `loop.stopped`.
   void run();
-  /// Takes a request (its URL already checked) to start when a transfer is free. I/O thread.
+  /// Takes a request (already checked) to start as soon as the session has room for it.
+  /// I/O thread.
   void accept(fetch_request req, responder<fetch_reply> r);
   /// Aborts the transfer of request `id` (its socket is freed), if the session holds it;
   /// a request still waiting is skipped when its turn comes. I/O thread.
@@ -81,23 +95,93 @@ public:
 
 private:
   struct transfer;
+  using transfer_ptr = std::unique_ptr<transfer>;
+  struct host_queue;
+
+  struct job;
+  using job_list = std::list<job>;
+  /// Waiting requests by deadline, earliest first.
+  using deadline_index = std::multimap<time_point, job_list::iterator>;
+
+  /// A request waiting for a transfer.
   struct job {
     fetch_request req;
     responder<fetch_reply> r;
+    time_point deadline;
+    std::chrono::nanoseconds timeout{0};
+    host_queue* host = nullptr;
+    deadline_index::iterator by_deadline; ///< its place in `waiting_by_deadline_`
   };
 
-  bool start_transfer(job j, std::chrono::steady_clock::time_point now);
+  /// The requests to one host (or, without `max_per_host`, to every host): its transfers and
+  /// the requests waiting for one, in arrival order.
+  struct host_queue {
+    std::string key;        ///< `host:port`, lower case (empty: the session's only queue)
+    std::size_t active = 0; ///< its transfers libcurl runs
+    job_list waiting;
+    bool listed = false; ///< in `ready_`
+  };
+
+  // -- the rounds of `run` --
+  /// Sets up the share and multi handles' options (once, on the I/O thread).
+  void configure_multi();
+  /// Starts waiting requests while the session has room, hosts taking turns.
+  void start_ready(time_point now);
+  /// Lets libcurl work, then answers and releases the transfers it finished.
+  void drive_transfers();
+  /// How long the poll may wait: until the next deadline, at most `idle` or 100 ms.
+  int poll_timeout_ms(time_point now) const;
+  /// Waits in `curl_multi_poll` for `timeout_ms` unless a wake-up or stop came meanwhile.
+  void wait_for_work(int timeout_ms);
+  /// Ends every request the session still holds with `e` (when it stops).
+  void end_all(const error& e);
+
+  // -- requests and hosts --
+  /// The deadline of a request submitted at `submitted` with `timeout` (max: none).
+  static time_point deadline_of(time_point submitted, std::chrono::nanoseconds timeout);
+  /// The queue a request to `url` waits in (created if needed).
+  host_queue& queue_for(const std::string& url);
+  bool has_room(const host_queue& h) const noexcept;
+  /// Adds `h` to the hosts that take turns starting requests, if it has some and room.
+  void list_if_ready(host_queue& h);
+  /// Forgets `h` once it holds nothing (the session's only queue stays).
+  void forget_if_idle(host_queue& h);
+  /// Takes the first request waiting in `h` out of the queues.
+  job take_first(host_queue& h);
+  /// Fails with `fetch.timeout` every waiting request whose deadline is not after `now`.
+  void expire_waiting(time_point now);
+  /// The error of a request whose deadline passed while it waited.
+  static error timed_out_waiting(const job& j);
+
+  // -- transfers --
+  /// A transfer for a request: `configured` if it keeps the session's options.
+  struct pooled {
+    transfer_ptr t; ///< null if libcurl could not make one
+    bool configured = false;
+  };
+  /// A pooled transfer (reset unless it can serve a `plain` GET as it is) or a new one.
+  pooled obtain_transfer(bool plain);
+  /// Makes `j` a transfer libcurl runs; fails it if no transfer can be made.
+  void start_transfer(job j);
+  /// Sets the options of a request that is not a plain GET (method, headers, body).
+  void set_request_options(transfer& t);
   /// The deadline order of active transfers (see `first_deadline_`).
   void track_deadline(transfer* t);
   void untrack_deadline(transfer* t);
   /// Fails with `fetch.timeout` every transfer whose deadline is not after `now`.
-  void expire(std::chrono::steady_clock::time_point now);
+  void expire_transfers(time_point now);
   /// Sets the options every transfer of the session shares (after a reset).
   void configure(CURL* e);
   /// Frees the cookie-file list a transfer that never started leaves in `e`.
   static void forget_cookie_files(CURL* e);
+  /// Answers the request of a transfer libcurl finished with `code`.
   void finish(transfer& t, CURLcode code);
-  void release(transfer* t);
+  /// The error of a transfer that failed with `code` or broke HTTP.
+  error failure_of(transfer& t, CURLcode code) const;
+  /// True if `url`'s scheme is one the session allows.
+  bool scheme_allowed(std::string_view url) const;
+  /// Takes `t` out of libcurl and the active transfers, back to the pool.
+  void release(transfer& t);
 
   fetch_settings settings_;
   std::size_t active_limit_;
@@ -108,12 +192,20 @@ private:
   std::atomic<bool> stopping_{false};
 
   // I/O thread only:
-  std::deque<job> waiting_;
-  std::vector<transfer*> active_; ///< the transfers libcurl runs (each knows its slot)
+  /// Without `max_per_host`, every request waits here; with it, the queues of hosts with
+  /// requests in the session are in `hosts_`.
+  host_queue any_host_;
+  std::unordered_map<std::string, host_queue> hosts_;
+  /// Hosts with waiting requests and room, in turn order.
+  std::deque<host_queue*> ready_;
+  deadline_index waiting_by_deadline_;
+  std::size_t waiting_total_ = 0;
+  std::vector<transfer_ptr> active_; ///< the transfers libcurl runs (each knows its slot)
+  std::vector<transfer*> finished_;  ///< those libcurl finished in this round
   /// Idle transfers with their easy handles: `plain_` are still configured for a plain GET
   /// (session options only) and are reused as they are; `spare_` need a reset first.
-  std::vector<transfer*> plain_;
-  std::vector<transfer*> spare_;
+  std::vector<transfer_ptr> plain_;
+  std::vector<transfer_ptr> spare_;
   /// Active transfers by deadline, earliest first: an intrusive list. The session enforces
   /// timeouts itself (two clock reads per round: to start transfers, to expire them) instead
   /// of libcurl's per-transfer timer: 79.9 k instructions per request on the I/O thread

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -9,6 +10,8 @@
 #include <curl/curl.h>
 
 #include "fetch_session.hpp"
+#include "loopbridge/text.hpp"
+#include "open_file_limit.hpp"
 
 namespace loopbridge::actors {
 
@@ -100,26 +103,31 @@ error check_url(const std::string& url, const std::vector<std::string>& schemes)
     return {};
   if (url.empty())
     return error{fetch_errc::bad_url, "the request has no url"};
+  if (auto nul = url.find('\0'); nul != std::string::npos) // libcurl would read up to it only
+    return error{fetch_errc::bad_request, "the url " + quote(url) +
+                                              " holds a NUL byte (at " + std::to_string(nul) +
+                                              ")"};
   CURLU* u = curl_url();
   if (!u)
     return error{errc::worker_failed, "libcurl could not parse the url (out of memory)"};
   auto rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
   char* scheme = nullptr;
   char* host = nullptr;
+  auto quoted = quote(url);
   error result;
   if (rc != CURLUE_OK) {
-    result = error{fetch_errc::bad_url, "'" + url + "' is not a URL: " + curl_url_strerror(rc)};
+    result = error{fetch_errc::bad_url, quoted + " is not a URL: " + curl_url_strerror(rc)};
   } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
-    result = error{fetch_errc::bad_url, "'" + url + "' has no scheme"};
+    result = error{fetch_errc::bad_url, quoted + " has no scheme"};
   } else if (std::find(schemes.begin(), schemes.end(), std::string{scheme}) == schemes.end()) {
     std::string allowed;
     for (auto& s : schemes)
       allowed += (allowed.empty() ? "" : ", ") + s;
-    result =
-        error{fetch_errc::scheme_not_allowed, "scheme '" + std::string{scheme} + "' of " + url +
-                                                  " is not allowed (allowed: " + allowed + ")"};
+    result = error{fetch_errc::scheme_not_allowed,
+                   "scheme " + quote(scheme) + " of " + quote(url) +
+                       " is not allowed (allowed: " + allowed + ")"};
   } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
-    result = error{fetch_errc::bad_url, "'" + url + "' has no host"};
+    result = error{fetch_errc::bad_url, quoted + " has no host"};
   }
   curl_free(scheme);
   curl_free(host);
@@ -131,6 +139,38 @@ bool valid_method(const std::string& m) {
   return !m.empty() && m.size() <= 32 && std::all_of(m.begin(), m.end(), [](char c) {
     return std::isalpha(static_cast<unsigned char>(c)) != 0;
   });
+}
+
+/// A character of an HTTP token (RFC 9110, 5.6.2): what a header name is made of.
+bool token_char(char c) {
+  return alpha(c) || digit(c) || (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+}
+
+/// What is wrong with the header `name: value`, or an empty string if nothing is. A name must
+/// be an HTTP token; a value must not hold CR, LF or NUL, which would end it early and let
+/// what follows reach the server as another header (or cut it short).
+std::string header_problem(std::string_view name, std::string_view value) {
+  if (name.empty())
+    return "a header needs a name";
+  if (!std::all_of(name.begin(), name.end(), token_char))
+    return "the header name " + quote(name) +
+           " is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only)";
+  if (value.find_first_of(std::string_view{"\r\n\0", 3}) != std::string_view::npos)
+    return "the value of header " + std::string{name} + " holds CR, LF or NUL (" +
+           quote(value) + ")";
+  return {};
+}
+
+/// Checks what a request asks for besides its URL: its method and its headers. Returns an
+/// empty error when it may go ahead.
+error check_request(const fetch_request& req) {
+  if (!valid_method(req.method))
+    return error{fetch_errc::bad_request,
+                 quote(req.method) + " is not an HTTP method (letters only)"};
+  for (auto& [name, value] : req.headers)
+    if (auto why = header_problem(name, value); !why.empty())
+      return error{fetch_errc::bad_request, why};
+  return {};
 }
 
 } // namespace
@@ -240,10 +280,12 @@ std::vector<param_decl> fetcher::params() {
   return {
       d::integer("max_connections", 16, "open connections at most (requests beyond wait)")
           .range(1, 1024),
-      d::integer("max_per_host", 0, "open connections per host at most; 0: no separate limit")
+      d::integer("max_per_host", 0,
+                 "requests running at once per host (the rest wait, other hosts go on); 0: no "
+                 "separate limit, one host may take every connection")
           .range(0, 1024),
       d::duration("timeout", std::chrono::seconds(30),
-                  "whole-transfer timeout of a request that sets none")
+                  "time a request that sets none may take, from its submission (waiting included)")
           .range(0.001, 86400),
       d::size("max_body", 16 << 20, "largest response body accepted").at_least(0),
       d::string_list("schemes", {"http", "https"}, "URL schemes allowed (http, https)"),
@@ -263,16 +305,26 @@ std::vector<param_problem> fetcher::validate(const loopbridge::params& p) {
   for (std::size_t i = 0; i < schemes.size(); ++i)
     if (std::find(known_schemes.begin(), known_schemes.end(), schemes[i]) == known_schemes.end())
       problems.push_back({"schemes[" + std::to_string(i) + "]",
-                          "unknown scheme '" + schemes[i] + "'", "one of: http, https"});
+                          "unknown scheme " + quote(schemes[i]), "one of: http, https"});
   if (auto* h = p.find("headers"); h && h->is_map())
-    for (auto& [k, v] : h->as_map())
+    for (auto& [k, v] : h->as_map()) {
       if (!v.is_string())
-        problems.push_back({"headers." + k, "a header value must be a string", ""});
+        problems.push_back(
+            {"headers." + printable(k), "a header value must be a string", ""});
+      else if (auto why = header_problem(k, v.as_string()); !why.empty())
+        problems.push_back({"headers." + printable(k), why, ""});
+    }
+  if (auto ua = p.string("user_agent");
+      ua.find_first_of(std::string_view{"\r\n\0", 3}) != std::string::npos)
+    problems.push_back(
+        {"user_agent", "the User-Agent holds CR, LF or NUL (" + quote(ua) + ")", ""});
   return problems;
 }
 
 fetcher_worker::fetcher_worker(worker_context& ctx)
     : session_(std::make_shared<fetch_session>(settings_from(ctx.params()))) {
+  // A socket per connection, beside the process's other descriptors.
+  ensure_open_file_limit(static_cast<std::size_t>(session_->settings().max_connections) + 64);
   // The session's handles exist once it is constructed (a failure throws, which fails the
   // start). Requests go straight to its I/O thread, which runs this worker's handlers.
   if (!session_->ok())
@@ -295,12 +347,11 @@ fetcher_worker::~fetcher_worker() {
 }
 
 void fetcher_worker::handle(fetch_request& req, responder<fetch_reply>& r) {
-  if (auto e = check_url(req.url, session_->settings().schemes); !e.code().empty()) {
+  auto e = check_request(req);
+  if (e.code().empty())
+    e = check_url(req.url, session_->settings().schemes);
+  if (!e.code().empty()) {
     r.fail(std::move(e));
-    return;
-  }
-  if (!valid_method(req.method)) {
-    r.fail(error{fetch_errc::bad_url, "'" + req.method + "' is not an HTTP method"});
     return;
   }
   session_->accept(std::move(req), std::move(r));

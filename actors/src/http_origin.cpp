@@ -6,30 +6,45 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <microhttpd.h>
 #include <optional>
+#include <pthread.h>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
 #include "loopbridge/convert.hpp"
+#include "open_file_limit.hpp"
 
 namespace loopbridge::actors {
 
-/// Everything the server's threads touch. Shared so a connection thread finishing late never
-/// touches a destroyed worker.
+/// Everything the server's threads touch. Shared so a connection finishing late never touches a
+/// destroyed worker.
+///
+/// The server runs on one thread (libmicrohttpd's epoll loop), so no fault may block it: a
+/// delayed answer and each pause of a trickled body suspend their connection
+/// (`suspend_until`), and the timer thread resumes it when its time comes. libmicrohttpd may
+/// not stop while a connection is suspended: `stop_timer` resumes them all first.
 struct http_origin_worker::state {
+  using clock = std::chrono::steady_clock;
+
   std::string root;
   std::string scheme = "http";
   std::int64_t port = 0;
   MHD_Daemon* daemon = nullptr;
-  std::mutex mutex;
-  std::condition_variable stopping_cv;
+  std::mutex mutex; ///< guards what follows, up to `requests`
+  std::condition_variable timer_cv;
   bool stopping = false;
   std::vector<origin_fault> faults;
+  /// Suspended connections by the time to resume them.
+  std::multimap<clock::time_point, MHD_Connection*> sleeping;
+  std::thread timer;
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> connections{0};
 
@@ -41,10 +56,60 @@ struct http_origin_worker::state {
         return f;
     return std::nullopt;
   }
-  /// Sleeps `d` unless the server stops first; false if it is stopping.
-  bool pause(std::chrono::nanoseconds d) {
+
+  /// Suspends `c` until `when` (from one of its callbacks, on the server's thread); false,
+  /// leaving it as it is, if the server is stopping.
+  bool suspend_until(MHD_Connection* c, clock::time_point when) {
+    std::lock_guard<std::mutex> guard{mutex};
+    if (stopping)
+      return false;
+    MHD_suspend_connection(c);
+    bool earliest = sleeping.empty() || when < sleeping.begin()->first;
+    sleeping.emplace(when, c);
+    if (earliest)
+      timer_cv.notify_one();
+    return true;
+  }
+
+  /// The timer thread: resumes each suspended connection at its time, until `stop_timer`.
+  void run_timer() {
+    std::vector<MHD_Connection*> due;
     std::unique_lock<std::mutex> lock{mutex};
-    return !stopping_cv.wait_for(lock, d, [&] { return stopping; });
+    while (!stopping) {
+      if (sleeping.empty()) {
+        timer_cv.wait(lock);
+        continue;
+      }
+      auto now = clock::now();
+      if (now < sleeping.begin()->first) {
+        timer_cv.wait_until(lock, sleeping.begin()->first);
+        continue;
+      }
+      while (!sleeping.empty() && sleeping.begin()->first <= now) {
+        due.push_back(sleeping.begin()->second);
+        sleeping.erase(sleeping.begin());
+      }
+      lock.unlock();
+      for (auto* c : due)
+        MHD_resume_connection(c);
+      due.clear();
+      lock.lock();
+    }
+  }
+
+  /// Stops the timer thread and resumes every connection still suspended; after it, no
+  /// connection is suspended again (their callbacks close them instead).
+  void stop_timer() {
+    {
+      std::lock_guard<std::mutex> guard{mutex};
+      stopping = true;
+    }
+    timer_cv.notify_all();
+    if (timer.joinable())
+      timer.join();
+    for (auto& entry : sleeping)
+      MHD_resume_connection(entry.second);
+    sleeping.clear();
   }
 };
 
@@ -90,11 +155,14 @@ MHD_Result respond_text(MHD_Connection* c, unsigned status, const std::string& t
 
 /// Streams a file with a fault applied (truncate, drop, trickle).
 struct faulty_body {
+  using clock = http_origin_worker::state::clock;
   http_origin_worker::state* st = nullptr; ///< outlives the response: the daemon stops first
+  MHD_Connection* connection = nullptr;    ///< the one connection it is sent on
   int fd = -1;
   std::uint64_t size = 0;
   std::uint64_t limit = 0; ///< bytes sent before closing the connection (size: no cut)
   std::int64_t trickle = 0;
+  clock::time_point next_piece{}; ///< with `trickle`: when the next piece may go
   ~faulty_body() {
     if (fd >= 0)
       ::close(fd);
@@ -106,12 +174,14 @@ ssize_t read_faulty(void* cls, std::uint64_t pos, char* buf, std::size_t max) {
   if (pos >= b->limit)
     return MHD_CONTENT_READER_END_WITH_ERROR; // close mid-body
   auto want = std::min<std::uint64_t>(max, b->limit - pos);
-  if (b->trickle > 0) {
+  if (b->trickle > 0) { // pieces of 1/20 s, each after the time the one before took
+    auto now = faulty_body::clock::now();
+    if (now < b->next_piece) // nothing yet: called again once resumed
+      return b->st->suspend_until(b->connection, b->next_piece) ? 0
+                                                                : MHD_CONTENT_READER_END_WITH_ERROR;
     want = std::min<std::uint64_t>(want, std::max<std::int64_t>(1, b->trickle / 20));
-    auto wait = std::chrono::nanoseconds(static_cast<std::int64_t>(
-        1e9 * static_cast<double>(want) / static_cast<double>(b->trickle)));
-    if (!b->st->pause(wait))
-      return MHD_CONTENT_READER_END_WITH_ERROR;
+    b->next_piece = now + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                              1e9 * static_cast<double>(want) / static_cast<double>(b->trickle)));
   }
   auto n = ::pread(b->fd, buf, want, static_cast<off_t>(pos));
   if (n <= 0)
@@ -120,7 +190,7 @@ ssize_t read_faulty(void* cls, std::uint64_t pos, char* buf, std::size_t max) {
 }
 
 void free_faulty(void* cls) {
-  delete static_cast<faulty_body*>(cls);
+  std::unique_ptr<faulty_body> owned{static_cast<faulty_body*>(cls)}; // taken back, freed
 }
 
 void on_connection(void* cls, MHD_Connection*, void**, MHD_ConnectionNotificationCode code) {
@@ -158,16 +228,19 @@ int open_below(const std::string& root, const std::string& path) {
 MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method,
                       const char*, const char*, std::size_t* upload_size, void** con_cls) {
   auto* st = static_cast<http_origin_worker::state*>(cls);
-  static int marker;
+  // Where a request is (its *con_cls): headers read, or delayed (suspended, then called again).
+  static int headers_read, delayed;
   if (*con_cls == nullptr) { // first call for this request: headers only
-    *con_cls = &marker;
+    *con_cls = &headers_read;
     return MHD_YES;
   }
   if (*upload_size > 0) { // ignore request bodies
     *upload_size = 0;
     return MHD_YES;
   }
-  st->requests.fetch_add(1);
+  bool resumed = *con_cls == &delayed;
+  if (!resumed)
+    st->requests.fetch_add(1);
   std::string m = method, path = url;
   if (m != "GET" && m != "HEAD")
     return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
@@ -175,14 +248,19 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
       path.find('\0') != std::string::npos)
     return respond_text(c, MHD_HTTP_FORBIDDEN, "refused: path outside the served directory\n");
   auto fault = st->fault_for(path);
-  if (fault) {
+  if (fault && !resumed) {
     auto wait = fault->delay;
     if (fault->jitter.count() > 0) {
       thread_local std::mt19937_64 rng{std::random_device{}()};
       wait += std::chrono::nanoseconds(rng() % static_cast<std::uint64_t>(fault->jitter.count()));
     }
-    if (wait.count() > 0 && !st->pause(wait))
-      return MHD_NO;
+    if (wait.count() > 0) { // answered when the connection is resumed (called again)
+      *con_cls = &delayed;
+      return st->suspend_until(c, http_origin_worker::state::clock::now() + wait) ? MHD_YES
+                                                                                  : MHD_NO;
+    }
+  }
+  if (fault) {
     if (fault->status > 0)
       return respond_text(c, static_cast<unsigned>(fault->status),
                           "fault: status " + std::to_string(fault->status) + "\n", fault->location);
@@ -197,7 +275,8 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
   auto size = static_cast<std::uint64_t>(sb.st_size);
   MHD_Response* r;
   if (fault && (fault->truncate >= 0 || fault->drop || fault->trickle > 0)) {
-    auto* body = new faulty_body;
+    auto body = std::make_unique<faulty_body>();
+    body->connection = c;
     body->fd = fd;
     body->size = size;
     body->st = st;
@@ -205,10 +284,16 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
                   : fault->drop        ? size / 2
                                        : size;
     body->trickle = fault->trickle;
-    r = MHD_create_response_from_callback(size, 32 * 1024, &read_faulty, body, &free_faulty);
+    r = MHD_create_response_from_callback(size, 32 * 1024, &read_faulty, body.get(), &free_faulty);
+    if (r)
+      body.release(); // libmicrohttpd frees it (free_faulty)
   } else {
     r = MHD_create_response_from_fd(size, fd);
+    if (!r)
+      ::close(fd);
   }
+  if (!r)
+    return MHD_NO;
   MHD_add_response_header(r, "Content-Type", content_type(path));
   auto ret = MHD_queue_response(c, MHD_HTTP_OK, r);
   MHD_destroy_response(r);
@@ -234,7 +319,9 @@ std::vector<param_decl> http_origin::params() {
       d::string("address", "127.0.0.1", "the address to listen on"),
       d::any("faults", "faults to inject: a list of {path, delay, jitter, status, truncate, "
                        "drop, trickle}"),
-      d::integer("max_connections", 256, "connections served at once").range(1, 10000),
+      d::integer("max_connections", 256,
+                 "connections served at once; more wait to be accepted until one closes")
+          .range(1, 10000),
       d::string("tls_cert", "", "PEM certificate: serve https (with tls_key)"),
       d::string("tls_key", "", "PEM private key for tls_cert"),
   };
@@ -258,7 +345,12 @@ http_origin_worker::http_origin_worker(worker_context& ctx) : state_(std::make_s
   if (auto* f = p.find("faults"))
     state_->faults = faults_from(*f, problems);
   std::string cert, key;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+  // One epoll loop for every connection: no limit on descriptor numbers (select() failed above
+  // 1024), no thread per connection. At `max_connections` it stops accepting, so a client
+  // beyond the limit waits in the listen backlog until a connection closes; none is reset.
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+  auto max_connections = static_cast<unsigned>(p.integer("max_connections"));
+  ensure_open_file_limit(max_connections + 64); // its own listening socket, files it serves
   if (!p.string("tls_cert").empty()) {
     cert = slurp(p.string("tls_cert"));
     key = slurp(p.string("tls_key"));
@@ -270,15 +362,21 @@ http_origin_worker::http_origin_worker(worker_context& ctx) : state_(std::make_s
   addr.sin_port = htons(static_cast<std::uint16_t>(p.integer("port")));
   if (inet_pton(AF_INET, p.string("address").c_str(), &addr.sin_addr) != 1)
     throw std::runtime_error("invalid address " + p.string("address"));
+  state_->timer = std::thread{[st = state_.get()] {
+    ::pthread_setname_np(::pthread_self(), "lb.origin.timer");
+    st->run_timer();
+  }};
   state_->daemon = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &on_request, state_.get(), MHD_OPTION_SOCK_ADDR, &addr,
-      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(p.integer("max_connections")),
-      MHD_OPTION_NOTIFY_CONNECTION, &on_connection, state_.get(), MHD_OPTION_CONNECTION_TIMEOUT,
-      60u, cert.empty() ? MHD_OPTION_END : MHD_OPTION_HTTPS_MEM_CERT, cert.c_str(),
+      MHD_OPTION_CONNECTION_LIMIT, max_connections, MHD_OPTION_NOTIFY_CONNECTION, &on_connection,
+      state_.get(), MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+      cert.empty() ? MHD_OPTION_END : MHD_OPTION_HTTPS_MEM_CERT, cert.c_str(),
       MHD_OPTION_HTTPS_MEM_KEY, key.c_str(), MHD_OPTION_END);
-  if (!state_->daemon)
+  if (!state_->daemon) {
+    state_->stop_timer();
     throw std::runtime_error("cannot listen on " + p.string("address") + ":" +
                              std::to_string(p.integer("port")) + " (in use, or not allowed)");
+  }
   state_->port = MHD_get_daemon_info(state_->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
   ctx.defer_ready();
   auto i = info();
@@ -286,11 +384,7 @@ http_origin_worker::http_origin_worker(worker_context& ctx) : state_(std::make_s
 }
 
 http_origin_worker::~http_origin_worker() {
-  {
-    std::lock_guard<std::mutex> guard{state_->mutex};
-    state_->stopping = true;
-  }
-  state_->stopping_cv.notify_all();
+  state_->stop_timer(); // no connection may be suspended when the daemon stops
   if (state_->daemon)
     MHD_stop_daemon(state_->daemon);
 }

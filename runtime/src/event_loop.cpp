@@ -479,6 +479,7 @@ request_ref event_loop::next_stage(target& t, request_state* st) {
   next->id = parent->id;
   next->context = parent->context;
   next->deadline = parent->deadline;
+  next->submitted = now_;
   next->target = to.record.get();
   next->links.stage_number = st->links.stage_number + 1;
   if (st->links.reserved_next) { // the place reserved at dispatch moves to the new stage

@@ -161,6 +161,7 @@ void runtime_core::submit(request_ref st, clock::duration timeout) noexcept {
 void runtime_core::stamp(request_state& st, clock::duration timeout) noexcept {
   st.id = next_id_.fetch_add(1, std::memory_order_relaxed);
   auto now = clock::now();
+  st.submitted = now;
   auto budget = timeout > clock::duration::zero()
                     ? timeout
                     : std::chrono::duration_cast<clock::duration>(options_.default_deadline);

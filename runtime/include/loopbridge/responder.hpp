@@ -45,6 +45,10 @@ public:
   std::uint64_t id() const noexcept { return state_ ? state_->id : 0; }
   /// The context captured when the request was submitted.
   const loopbridge::context& request_context() const noexcept { return state_->context; }
+  /// When the request was submitted (steady clock): a worker's own time limits count from
+  /// here, so that they include the time the request waited before it reached the worker. For
+  /// a later stage of a route, when the previous stage's reply arrived.
+  detail::time_point submitted() const noexcept { return state_->submitted; }
   /// The request's absolute deadline (steady clock); `time_point::max()` when it has none.
   detail::time_point deadline() const noexcept { return state_->deadline; }
   /// The cancel token: true once the host cancelled the request or its deadline passed.

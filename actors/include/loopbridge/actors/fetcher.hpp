@@ -20,15 +20,23 @@ namespace loopbridge::actors {
 
 /// Error kinds of the fetcher (`fetch.*`): one per way a request can fail.
 namespace fetch_errc {
+/// The request is malformed apart from its URL's syntax: a method that is not one, a header
+/// name that is not an HTTP token, CR, LF or NUL in a header value or the method (which
+/// would let a header or request of the caller's making reach the server), a NUL in the URL
+/// (libcurl would fetch what comes before it). Refused before any connection.
+inline constexpr error_code bad_request{"fetch", "bad_request"};
 inline constexpr error_code bad_url{"fetch", "bad_url"};
 inline constexpr error_code scheme_not_allowed{"fetch", "scheme_not_allowed"};
 inline constexpr error_code dns{"fetch", "dns"};
 inline constexpr error_code connect_failed{"fetch", "connect_failed"};
+/// No complete response by the request's deadline (its timeout after its submission).
 inline constexpr error_code timeout{"fetch", "timeout"};
 /// Content-Length or the bytes received exceed the limit (aborted as soon as known).
 inline constexpr error_code too_large{"fetch", "too_large"};
 inline constexpr error_code tls{"fetch", "tls"};
-/// The server broke HTTP: a truncated body, a dropped connection, too many redirects...
+/// The server broke HTTP: a truncated body, a connection closed before the response headers
+/// ended, a reply that is not HTTP, conflicting or invalid Content-Length headers, a dropped
+/// connection, too many redirects...
 inline constexpr error_code protocol{"fetch", "protocol"};
 /// A status of 400 or more, when the request asked for `raise_for_status`.
 inline constexpr error_code http_status{"fetch", "http_status"};
@@ -142,7 +150,8 @@ struct fetch_request {
   std::string url;
   std::map<std::string, std::string> headers;
   std::vector<std::uint8_t> body;
-  /// Whole-transfer timeout (zero: the fetcher's `timeout` param).
+  /// The time the whole request may take, counted from its submission: waiting for a
+  /// connection included (zero: the fetcher's `timeout` param). Past it: `fetch.timeout`.
   std::chrono::nanoseconds timeout{0};
   /// Largest body accepted (-1: the fetcher's `max_body` param).
   std::int64_t max_body = -1;
@@ -173,7 +182,14 @@ class fetcher_worker;
 /// thread drives all transfers (`curl_multi_poll`); requests reach it straight from the event
 /// loop (the kind runs on its own thread: `execution::own_thread`), replies return as
 /// messages, so thousands of requests are in flight without a thread each. `max_connections`
-/// caps sockets, not requests.
+/// caps sockets, not requests; `max_per_host` caps the requests that run at once to one host
+/// (`host:port`), the rest of that host's waiting while other hosts' requests go on — so a
+/// host that never answers holds at most that many connections. A request's `timeout` is its
+/// deadline from submission, whether it waits for a connection or not.
+///
+/// Requests are checked before they cost a connection: a method or header that could smuggle
+/// another header or request to the server (CR, LF, NUL) is `fetch.bad_request`, as is a NUL in
+/// the URL. Error messages quote input cut to about 120 bytes, control characters escaped.
 ///
 /// Proxies come from the environment, as libcurl reads them (`http_proxy`, `https_proxy` or
 /// `HTTPS_PROXY`, `all_proxy` or `ALL_PROXY`, and `no_proxy`): if none names a proxy for an

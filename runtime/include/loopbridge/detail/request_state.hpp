@@ -84,6 +84,8 @@ public:
 
   std::uint64_t id = 0;
   time_point deadline = time_point::max();
+  /// When it was submitted (a route's later stage: when the previous stage's reply arrived).
+  time_point submitted{};
   loopbridge::context context;
   const actor_record* target = nullptr;
   /// The submitter took a place in the target's capacity (block policy); the loop gives it back.
