@@ -136,8 +136,12 @@ int main(int argc, char** argv) {
   if (errors)
     return 1;
 
+  // The prelude only where it is needed: it includes the runtime's headers, slow to compile.
+  bool any_statements = false;
+  for (auto& b : blocks)
+    any_statements = any_statements || b.how == "statements";
   std::string statements = std::string{"// Generated from "} + page + ": its statements blocks.\n" +
-                           prelude;
+                           (any_statements ? prelude : "");
   std::string files_head = std::string{"// Generated from "} + page + ": its file blocks.\n";
   std::string files_body;
   std::string mirrors = "// Generated from " + page + ".\n";

@@ -60,7 +60,9 @@ public:
     } else {
       out.call_error = called.error().name();
     }
-    auto f = req.target.submit(echo_request{"nested-future"});
+    // Delayed, so the future is still pending at get(): a resolved future's get() does not
+    // block, and succeeds on any thread.
+    auto f = req.target.submit(echo_request{"nested-future", 100ms});
     // The nested request inherits at most the remaining deadline of this one.
     out.nested_deadline_capped = f.valid();
     auto got = f.get();
