@@ -13,6 +13,11 @@ namespace loopbridge::config::detail {
 
 namespace {
 
+/// How many value nodes a document may expand to per byte of its text, and at least: the
+/// bound on alias amplification (`load_limits::max_nodes` bounds it too).
+constexpr std::size_t nodes_per_byte = 16;
+constexpr std::size_t nodes_floor = 10000;
+
 /// The offset of the first byte that is not valid UTF-8, or npos.
 std::size_t invalid_utf8(std::string_view s) {
   std::size_t i = 0;
@@ -205,6 +210,9 @@ void yaml_reader::add(const YAML::Mark& at, std::string path, std::string messag
 
 std::optional<YAML::Node> yaml_reader::parse(std::string_view text) {
   YAML::Mark start;
+  // Without aliases a node takes at least two bytes of text; aliases may reuse what they name
+  // many times over, within this bound (an alias bomb of a few hundred bytes stops at once).
+  node_cap_ = std::min(limits_.max_nodes, nodes_per_byte * text.size() + nodes_floor);
   if (text.size() > limits_.max_bytes) {
     add(start, "", "the file is too large (" + std::to_string(text.size()) + " bytes)",
         "at most " + std::to_string(limits_.max_bytes) + " bytes");
@@ -427,11 +435,10 @@ value yaml_reader::to_value(const YAML::Node& n, const std::string& path) {
 }
 
 value yaml_reader::convert(const YAML::Node& n, const std::string& path, int depth) {
-  if (++nodes_ > limits_.max_nodes) {
+  if (++nodes_ > node_cap_) {
     if (!node_limit_reported_) {
       node_limit_reported_ = true;
-      add(n, path,
-          "the document expands to more than " + std::to_string(limits_.max_nodes) + " nodes",
+      add(n, path, "the document expands to more than " + std::to_string(node_cap_) + " nodes",
           "YAML aliases count each time they are used");
     }
     return value{};

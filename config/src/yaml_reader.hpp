@@ -78,6 +78,10 @@ private:
   std::vector<problem>& problems_;
   std::map<std::string, YAML::Mark> marks_;
   std::size_t nodes_ = 0;
+  /// Nodes `to_value` may visit in this document: `limits.max_nodes`, and no more than a
+  /// multiple of the text's size (see `parse`), so a few hundred bytes of aliases cannot cost
+  /// seconds before they are refused.
+  std::size_t node_cap_ = 0;
   bool node_limit_reported_ = false;
 };
 

@@ -29,7 +29,9 @@ struct load_limits {
   std::size_t max_bytes = 16 * 1024 * 1024;
   /// Nesting of maps and lists.
   int max_depth = 32;
-  /// Nodes visited, counting each use of a YAML alias again (so alias bombs stop here).
+  /// Nodes visited, counting each use of a YAML alias again (so alias bombs stop here). A
+  /// document may also expand to no more than 16 nodes per byte of its text (at least 10,000),
+  /// so a small file of aliases is refused at once.
   std::size_t max_nodes = 1000000;
 };
 
