@@ -653,6 +653,13 @@ void fetch_session::finish(transfer& t, CURLcode code) {
   auto& url = t.req.url;
   long status = 0;
   curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &status);
+  // An HTTP status is three digits; libcurl takes more from a malformed status line (such as
+  // "HTTP/23301").
+  if (status < 100 || status > 999) {
+    t.r.fail(error{fetch_errc::protocol, printable(url) + ": the status line is not HTTP (status " +
+                                             std::to_string(status) + ")"});
+    return;
+  }
   if (t.req.raise_for_status && status >= 400) {
     t.r.fail(error{fetch_errc::http_status,
                    "HTTP " + std::to_string(status) + " from " + printable(url)});
