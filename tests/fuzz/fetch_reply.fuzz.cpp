@@ -42,17 +42,15 @@ bool typed_fetch_error(const loopbridge::error& e) {
          e.is(fetch_errc::connect_failed);
 }
 
-/// `reply` with every folded header line (a line break followed by a space or a tab, before the
-/// blank line that ends the headers) unfolded into a header line of its own. Debian's libcurl
+/// `reply` with every folded header line (a line break followed by a space or a tab, in any
+/// header block: a 1xx reply is followed by another) made a header line of its own; a body
+/// may change too, which the fetcher does not look into. Debian's libcurl
 /// 7.88.1 has a heap use-after-free in the header storage it keeps for `curl_easy_header` when
 /// it unfolds such a line on a reused handle (inside curl_multi_perform; docs/fuzzing.md): the
 /// fetcher cannot keep libcurl from parsing them, so the target leaves that shape out rather
 /// than find the same third-party bug on every run.
 std::string without_folded_headers(std::string reply) {
-  auto end = std::min(reply.find("\r\n\r\n"), reply.find("\n\n"));
-  if (end == std::string::npos)
-    end = reply.size();
-  for (std::size_t i = 0; i + 1 < end; ++i)
+  for (std::size_t i = 0; i + 1 < reply.size(); ++i)
     if (reply[i] == '\n' && (reply[i + 1] == ' ' || reply[i + 1] == '\t'))
       reply[i + 1] = 'X';
   return reply;
