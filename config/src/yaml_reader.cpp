@@ -20,39 +20,10 @@ constexpr std::size_t nodes_floor = 10000;
 
 /// The offset of the first byte that is not valid UTF-8, or npos.
 std::size_t invalid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len;
-    std::uint32_t min;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      min = 0x10000;
-    } else {
+  std::uint32_t cp = 0;
+  for (std::size_t i = 0, len = 0; i < s.size(); i += len)
+    if ((len = utf8_at(s, i, cp)) == 0)
       return i;
-    }
-    if (i + len > s.size())
-      return i;
-    std::uint32_t cp = c & (0xFF >> (len + 1));
-    for (std::size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80)
-        return i;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return i;
-    i += len;
-  }
   return std::string_view::npos;
 }
 

@@ -28,4 +28,12 @@ inline bool one_printable_line(const std::string& line) {
   return true;
 }
 
+/// Traps unless every problem is located and prints as one printable, bounded line.
+template <class Problems>
+void check_problems(const Problems& problems) {
+  for (auto& p : problems)
+    if (p.line < 1 || p.column < 1 || p.message.empty() || !one_printable_line(p.to_string()))
+      __builtin_trap();
+}
+
 } // namespace lbfuzz

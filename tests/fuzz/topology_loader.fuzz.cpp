@@ -19,9 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                      kinds, "fuzz.yaml");
   if (r.ok() == !r.problems.empty() || r.topology.has_value() != r.ok())
     __builtin_trap();
-  for (auto& p : r.problems)
-    if (p.line < 1 || p.column < 1 || p.message.empty() ||
-        !lbfuzz::one_printable_line(p.to_string()))
-      __builtin_trap();
+  lbfuzz::check_problems(r.problems);
   return 0;
 }

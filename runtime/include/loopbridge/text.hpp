@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,10 @@ inline constexpr std::size_t quoted_max = 120;
 /// not valid UTF-8 become `\xNN` (one per byte); text longer than `max` bytes is cut at a
 /// character boundary and ends with `...`. Valid UTF-8 above U+009F passes unchanged.
 std::string printable(std::string_view text, std::size_t max = quoted_max);
+
+/// The length of the valid UTF-8 character at `s[i]` (`i < s.size()`), with its code point in
+/// `cp`; 0 if the bytes there are not valid UTF-8 (overlong forms and surrogates included).
+std::size_t utf8_at(std::string_view s, std::size_t i, std::uint32_t& cp);
 
 /// `printable(text)` between single quotes: `'text'`.
 std::string quote(std::string_view text);

@@ -9,7 +9,16 @@ namespace loopbridge {
 
 namespace {
 
-/// The length of the valid UTF-8 sequence at `s[i]`, and its code point; 0 if invalid.
+void escape_bytes(std::string& out, std::string_view bytes) {
+  for (char c : bytes) {
+    char hex[5];
+    std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(c));
+    out += hex;
+  }
+}
+
+} // namespace
+
 std::size_t utf8_at(std::string_view s, std::size_t i, std::uint32_t& cp) {
   auto c = static_cast<unsigned char>(s[i]);
   std::size_t len;
@@ -42,16 +51,6 @@ std::size_t utf8_at(std::string_view s, std::size_t i, std::uint32_t& cp) {
     return 0;
   return len;
 }
-
-void escape_bytes(std::string& out, std::string_view bytes) {
-  for (char c : bytes) {
-    char hex[5];
-    std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(c));
-    out += hex;
-  }
-}
-
-} // namespace
 
 std::string printable(std::string_view text, std::size_t max) {
   std::string out;
