@@ -251,13 +251,11 @@ struct fetch_session::transfer {
         return false;
       }
       if (ec != std::errc{} || item.empty() || stop != item.data() + item.size()) {
-        violation =
-            "the response has an invalid Content-Length (" + quote(value) + ")";
+        violation = "the response has an invalid Content-Length (" + quote(value) + ")";
         return false;
       }
       if (announced >= 0 && v != announced) {
-        violation =
-            "the response has conflicting Content-Lengths (" + quote(value) + ")";
+        violation = "the response has conflicting Content-Lengths (" + quote(value) + ")";
         return false;
       }
       announced = v;
@@ -484,8 +482,8 @@ void fetch_session::expire_waiting(time_point now) {
 
 error fetch_session::timed_out_waiting(const job& j) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(j.timeout).count();
-  return error{fetch_errc::timeout, printable(j.req.url) +
-                                        ": no complete response within " + std::to_string(ms) +
+  return error{fetch_errc::timeout, printable(j.req.url) + ": no complete response within " +
+                                        std::to_string(ms) +
                                         " ms (no connection was free for it in time)"};
 }
 
@@ -509,10 +507,9 @@ void fetch_session::expire_transfers(time_point now) {
   while (first_deadline_ && first_deadline_->deadline <= now) {
     auto& t = *first_deadline_;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.timeout).count();
-    t.r.fail(error{fetch_errc::timeout, printable(t.req.url) +
-                                            ": no complete response within " + std::to_string(ms) +
-                                            " ms (" + std::to_string(t.reply.body.size()) +
-                                            " body bytes received)"});
+    t.r.fail(error{fetch_errc::timeout,
+                   printable(t.req.url) + ": no complete response within " + std::to_string(ms) +
+                       " ms (" + std::to_string(t.reply.body.size()) + " body bytes received)"});
     release(t); // removes the handle: the connection is closed
   }
 }

@@ -104,9 +104,8 @@ error check_url(const std::string& url, const std::vector<std::string>& schemes)
   if (url.empty())
     return error{fetch_errc::bad_url, "the request has no url"};
   if (auto nul = url.find('\0'); nul != std::string::npos) // libcurl would read up to it only
-    return error{fetch_errc::bad_request, "the url " + quote(url) +
-                                              " holds a NUL byte (at " + std::to_string(nul) +
-                                              ")"};
+    return error{fetch_errc::bad_request,
+                 "the url " + quote(url) + " holds a NUL byte (at " + std::to_string(nul) + ")"};
   CURLU* u = curl_url();
   if (!u)
     return error{errc::worker_failed, "libcurl could not parse the url (out of memory)"};
@@ -123,9 +122,9 @@ error check_url(const std::string& url, const std::vector<std::string>& schemes)
     std::string allowed;
     for (auto& s : schemes)
       allowed += (allowed.empty() ? "" : ", ") + s;
-    result = error{fetch_errc::scheme_not_allowed,
-                   "scheme " + quote(scheme) + " of " + quote(url) +
-                       " is not allowed (allowed: " + allowed + ")"};
+    result =
+        error{fetch_errc::scheme_not_allowed, "scheme " + quote(scheme) + " of " + quote(url) +
+                                                  " is not allowed (allowed: " + allowed + ")"};
   } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
     result = error{fetch_errc::bad_url, quoted + " has no host"};
   }
@@ -156,8 +155,8 @@ std::string header_problem(std::string_view name, std::string_view value) {
     return "the header name " + quote(name) +
            " is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only)";
   if (value.find_first_of(std::string_view{"\r\n\0", 3}) != std::string_view::npos)
-    return "the value of header " + std::string{name} + " holds CR, LF or NUL (" +
-           quote(value) + ")";
+    return "the value of header " + std::string{name} + " holds CR, LF or NUL (" + quote(value) +
+           ")";
   return {};
 }
 
@@ -309,8 +308,7 @@ std::vector<param_problem> fetcher::validate(const loopbridge::params& p) {
   if (auto* h = p.find("headers"); h && h->is_map())
     for (auto& [k, v] : h->as_map()) {
       if (!v.is_string())
-        problems.push_back(
-            {"headers." + printable(k), "a header value must be a string", ""});
+        problems.push_back({"headers." + printable(k), "a header value must be a string", ""});
       else if (auto why = header_problem(k, v.as_string()); !why.empty())
         problems.push_back({"headers." + printable(k), why, ""});
     }
@@ -329,11 +327,10 @@ fetcher_worker::fetcher_worker(worker_context& ctx)
   // start). Requests go straight to its I/O thread, which runs this worker's handlers.
   if (!session_->ok())
     throw std::runtime_error("libcurl could not create an HTTP session");
-  session_->serve_from(
-      ctx.serve_on_own_thread([weak = std::weak_ptr<fetch_session>(session_)] {
-        if (auto s = weak.lock())
-          s->wake();
-      }));
+  session_->serve_from(ctx.serve_on_own_thread([weak = std::weak_ptr<fetch_session>(session_)] {
+    if (auto s = weak.lock())
+      s->wake();
+  }));
   ctx.start_thread(
       "lb.fetch." + ctx.actor_name(), [session = session_] { session->run(); },
       [weak = std::weak_ptr<fetch_session>(session_)] {

@@ -58,7 +58,7 @@ int check_command(const std::vector<std::string>& args, const command_env& env) 
     if (!result) {
       std::fputs(result.report().c_str(), stdout);
       std::printf("%s: %zu problem%s\n", printable(file).c_str(), result.problems.size(),
-                   result.problems.size() == 1 ? "" : "s");
+                  result.problems.size() == 1 ? "" : "s");
       rc = exit_failed;
       continue;
     }

@@ -18,7 +18,7 @@ enum exit_code : int {
 
 /// What every subcommand gets besides its arguments.
 struct command_env {
-  std::string program;       ///< the command's name as the user typed it (argv[0]'s last part)
+  std::string program;        ///< the command's name as the user typed it (argv[0]'s last part)
   const kind_registry& kinds; ///< the kinds topologies and scenarios may use
 };
 

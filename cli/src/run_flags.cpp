@@ -1,8 +1,8 @@
 #include "run_flags.hpp"
 
+#include "loopbridge/text.hpp"
 #include <cerrno>
 #include <cstdlib>
-#include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 

@@ -27,7 +27,8 @@ int schema_command(const std::vector<std::string>& args, const command_env& env)
     if (a == "--markdown") {
       markdown = true;
     } else {
-      std::fprintf(stderr, "%s schema: unknown option %s\n\n", env.program.c_str(), quote(a).c_str());
+      std::fprintf(stderr, "%s schema: unknown option %s\n\n", env.program.c_str(),
+                   quote(a).c_str());
       print_usage(stderr, schema_usage, env);
       return exit_usage;
     }

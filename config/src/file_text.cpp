@@ -47,8 +47,8 @@ std::optional<std::string> read_file(const std::string& path, const load_limits&
     return std::nullopt;
   }
   if (text.size() > limits.max_bytes) {
-    fail(problems, path, "the file is too large (more than " +
-                             std::to_string(limits.max_bytes) + " bytes)",
+    fail(problems, path,
+         "the file is too large (more than " + std::to_string(limits.max_bytes) + " bytes)",
          "at most " + std::to_string(limits.max_bytes) + " bytes");
     return std::nullopt;
   }

@@ -16,8 +16,8 @@ constexpr std::size_t field_max = 4096;
 std::string problem::to_string() const {
   // Every part is made printable once more: a problem is one bounded line whatever its parts
   // hold (printable() leaves text that is already printable unchanged).
-  std::string s = printable(file, field_max) + ":" + std::to_string(line) + ":" +
-                  std::to_string(column) + ": ";
+  std::string s =
+      printable(file, field_max) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": ";
   if (!path.empty())
     s += printable(path, field_max) + ": ";
   s += printable(message, field_max);

@@ -5,8 +5,8 @@
 #include <regex>
 #include <set>
 
-#include "topology_node.hpp"
 #include "file_text.hpp"
+#include "topology_node.hpp"
 #include "yaml_reader.hpp"
 
 #include "loopbridge/config/scenario.hpp"
@@ -461,8 +461,7 @@ private:
       names.push_back(a);
     auto suggestion = did_you_mean(*name, names);
     yaml_.add(n, path, "no actor " + quote(*name) + " in the topology",
-              suggestion.empty() ? "spawn it first, or declare it in the topology"
-                            : suggestion);
+              suggestion.empty() ? "spawn it first, or declare it in the topology" : suggestion);
     return {};
   }
 

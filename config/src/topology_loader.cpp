@@ -4,8 +4,8 @@
 #include <set>
 #include <sstream>
 
-#include "topology_node.hpp"
 #include "file_text.hpp"
+#include "topology_node.hpp"
 #include "yaml_reader.hpp"
 
 #include "loopbridge/config/loader.hpp"
@@ -298,9 +298,9 @@ private:
       auto closing = cycle.back(); // its depends_on names the first member again
       auto path = index("actors", closing);
       auto node = depends_nodes_.count(path) ? depends_nodes_[path] : actor_nodes_[closing];
-      yaml_.add(node, join(path, "depends_on"), "depends_on cycle: " + describe_cycle(cycle, [&](std::size_t k) {
-                  return actors[k].name;
-                }),
+      yaml_.add(node, join(path, "depends_on"),
+                "depends_on cycle: " +
+                    describe_cycle(cycle, [&](std::size_t k) { return actors[k].name; }),
                 "an actor cannot (indirectly) depend on itself");
     }
     if (order.more_cycles)
@@ -385,9 +385,9 @@ private:
     }
     auto order = order_graph(edges);
     for (auto& cycle : order.cycles)
-      yaml_.add(n, "routes",
-                "routes form a cycle: " +
-                    describe_cycle(cycle, [&](std::size_t k) { return route_names[k]; }));
+      yaml_.add(n, "routes", "routes form a cycle: " + describe_cycle(cycle, [&](std::size_t k) {
+                               return route_names[k];
+                             }));
   }
 
   void check_adapter(const YAML::Node& at, const std::string& path, const route_spec& r) {
@@ -516,8 +516,7 @@ private:
     if (auto* r = kind.find_request(w.request))
       return r;
     auto suggestion = did_you_mean(w.request, names);
-    std::string hint =
-        suggestion.empty() ? "kind " + kind.name + " serves:" : suggestion;
+    std::string hint = suggestion.empty() ? "kind " + kind.name + " serves:" : suggestion;
     if (suggestion.empty())
       for (auto& n : names)
         hint += " " + n;

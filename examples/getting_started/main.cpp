@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   std::vector<loopbridge::future<greeting>> replies;
   for (auto name : {"Ada", "Grace", "Barbara"})
     replies.push_back(french.submit(greet_request{name}, 2s)); // never blocks
-  auto all = loopbridge::gather(std::move(replies), 5s);     // in order, or the first failure
+  auto all = loopbridge::gather(std::move(replies), 5s);       // in order, or the first failure
   if (!all) {
     std::fprintf(stderr, "hello: %s\n", all.failure().error.message().c_str());
     return 1;

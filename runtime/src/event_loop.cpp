@@ -15,7 +15,6 @@ namespace loopbridge::detail {
 
 namespace {
 
-
 std::string label(const actor_record& rec, std::uint32_t instance) {
   return rec.spec.name + "/" + std::to_string(instance);
 }
@@ -584,8 +583,8 @@ void event_loop::end_pipeline(request_state& parent, request_state& stage) {
   // with the stage's outcome (a stage that succeeded but was stopped before it went on ends
   // it as stopped: nothing is re-run).
   stage.await_published();
-  auto label = "stage " + std::to_string(stage.links.stage_number) + " (" +
-               stage.target->spec.name + ")";
+  auto label =
+      "stage " + std::to_string(stage.links.stage_number) + " (" + stage.target->spec.name + ")";
   if (stage.failed()) {
     auto& e = stage.error();
     parent.fail(error{error_code{e.domain(), e.code()}, label + " failed: " + e.message()});
@@ -602,8 +601,8 @@ void event_loop::end_pipeline(request_state& parent, request_state& stage) {
     }
     return;
   }
-  parent.fail(error{errc::stopped,
-                    label + " completed, but the pipeline stopped before its next stage"});
+  parent.fail(
+      error{errc::stopped, label + " completed, but the pipeline stopped before its next stage"});
 }
 
 void event_loop::on_cancel(request_ref& ref) {

@@ -12,7 +12,7 @@ namespace {
 /// Kahn's algorithm: a node joins a wave once everything it depends on is in an earlier one.
 std::vector<std::vector<std::size_t>> waves_of(const std::vector<std::vector<std::size_t>>& edges) {
   auto n = edges.size();
-  std::vector<std::size_t> missing(n, 0);           // dependencies not yet placed
+  std::vector<std::size_t> missing(n, 0); // dependencies not yet placed
   std::vector<std::vector<std::size_t>> dependents(n);
   for (std::size_t i = 0; i < n; ++i)
     for (auto j : edges[i])
@@ -48,8 +48,8 @@ graph_order order_graph(const std::vector<std::vector<std::size_t>>& edges,
   auto n = edges.size();
   enum : unsigned char { fresh, on_path, finished };
   std::vector<unsigned char> state(n, fresh);
-  std::vector<std::size_t> path;      // nodes on the current path
-  std::vector<std::size_t> next_edge; // per path entry: the next edge to follow
+  std::vector<std::size_t> path;           // nodes on the current path
+  std::vector<std::size_t> next_edge;      // per path entry: the next edge to follow
   std::vector<std::size_t> position(n, 0); // a node's index in `path` while on it
   std::set<std::vector<std::size_t>> seen; // each cycle once, by its members
   for (std::size_t root = 0; root < n; ++root) {

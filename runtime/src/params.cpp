@@ -197,12 +197,17 @@ std::string readable_duration(value::duration d) {
     double ns;
     const char* name;
   };
-  static constexpr unit units[] = {{3600e9, "h"}, {60e9, "min"}, {1e9, "s"}, {1e6, "ms"}, {1e3, "us"}};
+  static constexpr unit units[] = {
+      {3600e9, "h"}, {60e9, "min"}, {1e9, "s"}, {1e6, "ms"}, {1e3, "us"}};
   for (auto& u : units)
     if (std::abs(ns) >= u.ns) {
       auto v = ns / u.ns;
       char buf[32];
-      std::snprintf(buf, sizeof buf, v >= 100 ? "%.0f%s" : v >= 10 ? "%.1f%s" : "%.2f%s", v, u.name);
+      std::snprintf(buf, sizeof buf,
+                    v >= 100  ? "%.0f%s"
+                    : v >= 10 ? "%.1f%s"
+                              : "%.2f%s",
+                    v, u.name);
       return buf;
     }
   return std::to_string(d.count()) + "ns";

@@ -26,9 +26,7 @@ namespace detail {
 
 void mark_scheduler_thread() noexcept;
 
-namespace {
-
-} // namespace
+namespace {} // namespace
 
 runtime_core::runtime_core(kind_registry kinds, runtime_options options)
     : kinds_(std::move(kinds)),
@@ -40,11 +38,11 @@ runtime_core::~runtime_core() {
 
 void runtime_core::start() {
   if (options_.slow_handler.count() > 0) {
-    stalls_ = std::make_shared<stall_detector>(
-        options_.slow_handler, [weak = weak_from_this()](const stall& s) {
-          if (auto self = weak.lock())
-            self->report_stall(s);
-        });
+    stalls_ = std::make_shared<stall_detector>(options_.slow_handler,
+                                               [weak = weak_from_this()](const stall& s) {
+                                                 if (auto self = weak.lock())
+                                                   self->report_stall(s);
+                                               });
     stalls_->start();
   }
   config_ = std::make_unique<caf::actor_system_config>();
@@ -459,8 +457,8 @@ result<request_ref> runtime_core::make_request(std::string_view actor, std::stri
         names.push_back(r.name);
         served += (served.empty() ? "" : ", ") + r.name;
       }
-    std::string msg = "actor " + quote(actor) + " (kind " + kind.name +
-                      ") serves no request " + quote(request);
+    std::string msg =
+        "actor " + quote(actor) + " (kind " + kind.name + ") serves no request " + quote(request);
     auto suggestion = did_you_mean(request, names);
     msg += suggestion.empty() ? " (it serves: " + served + ")" : " (" + suggestion + ")";
     return failed(error{errc::not_found, msg});
@@ -504,8 +502,8 @@ value parent_value(request_state& st) {
 
 } // namespace
 
-result<runtime_core::pipeline_end>
-runtime_core::pipeline_reply(const actor_record& entry, const type_tag* request) const {
+result<runtime_core::pipeline_end> runtime_core::pipeline_reply(const actor_record& entry,
+                                                                const type_tag* request) const {
   std::lock_guard<std::mutex> guard{records_mutex_};
   const actor_record* at = &entry;
   for (std::size_t hops = 0; hops <= records_.size(); ++hops) {
@@ -519,7 +517,8 @@ runtime_core::pipeline_reply(const actor_record& entry, const type_tag* request)
     auto* adapter = kinds_.find_adapter(e->reply_tag, *next.kind);
     if (!adapter)
       return error{errc::bad_request, "route " + quote(at->spec.name) + " -> " +
-                                          quote(next.spec.name) + ": no adapter for this reply type"};
+                                          quote(next.spec.name) +
+                                          ": no adapter for this reply type"};
     request = adapter->to;
     at = &next;
   }
@@ -542,7 +541,8 @@ void runtime_core::submit_pipeline(request_ref parent, request_ref first,
                         "the pipeline from " + quote(from) + " has no route: " + quote(from) +
                             " answers " + quote(chain->last_request) +
                             " itself, with another reply type than the one asked for (add a "
-                            "route from " + quote(from) + " under 'routes:' in the topology)"});
+                            "route from " +
+                            quote(from) + " under 'routes:' in the topology)"});
     return fail(error{errc::bad_request, "the pipeline from " + quote(from) + " ends at " +
                                              quote(chain->last) + " (request " +
                                              quote(chain->last_request) +
@@ -581,8 +581,7 @@ result<void> runtime_core::check_route(const std::string& from, const std::strin
   auto fk = kinds.find(from);
   auto tk = kinds.find(to);
   if (fk == kinds.end() || tk == kinds.end())
-    return error{errc::not_found, "route " + quote(from) + " -> " + quote(to) +
-                                      ": unknown actor " +
+    return error{errc::not_found, "route " + quote(from) + " -> " + quote(to) + ": unknown actor " +
                                       quote(fk == kinds.end() ? from : to)};
   if (from == to)
     return error{errc::bad_request, "route " + from + " -> " + to + ": a route to itself"};
@@ -691,8 +690,7 @@ std::string runtime_core::describe(const stall& s) const {
   auto e = name_stall(s, rec);
   std::string what = s.actor_sequence == 0 ? std::string{"a message on the event loop's thread"}
                      : !rec                ? std::string{"a handler of a retired actor"}
-                                           : "a handler of " + e.actor + "/" +
-                                  std::to_string(e.instance) +
+                            : "a handler of " + e.actor + "/" + std::to_string(e.instance) +
                                   (e.request_type.empty() ? "" : " (" + e.request_type + ")");
   return e.thread + ": " + what + " running for " + readable_duration(e.elapsed);
 }
@@ -708,8 +706,7 @@ void runtime_core::report_stall(const stall& s) {
   // long handlers hold threads other actors need, get a warning.
   if (!rec || rec->mode == execution::scheduled)
     LB_LOG(warning, "stall",
-           describe(s) << "; runtime.slow_handler is "
-                       << readable_duration(options_.slow_handler));
+           describe(s) << "; runtime.slow_handler is " << readable_duration(options_.slow_handler));
   else
     LB_LOG(info, "stall", describe(s));
   if (wants(event_type::slow_handler))
@@ -834,8 +831,7 @@ result<record_ptr> runtime_core::find(std::string_view name, const type_tag* kin
   }
   if (kind && it->second->kind->tag != kind)
     return error{errc::wrong_kind, "actor " + quote(name) + " is of kind " +
-                                       quote(it->second->kind->name) + ", not " +
-                                       quote(kind_name)};
+                                       quote(it->second->kind->name) + ", not " + quote(kind_name)};
   return it->second;
 }
 

@@ -12,9 +12,9 @@
 #include "event_channel.hpp"
 #include "gate.hpp"
 #include "loop_thread.hpp"
-#include "scheduler/stall_detector.hpp"
 #include "loopbridge/detail/stream_state.hpp"
 #include "request_inbox.hpp"
+#include "scheduler/stall_detector.hpp"
 #include "thread_registry.hpp"
 
 #include "loopbridge/detail/bridge.hpp"

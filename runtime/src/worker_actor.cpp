@@ -52,7 +52,6 @@ private:
   std::shared_ptr<request_inbox> inbox_;
 };
 
-
 std::string instance_label(const actor_record& rec, std::uint32_t instance) {
   return rec.spec.name + "/" + std::to_string(instance);
 }
@@ -317,7 +316,7 @@ protected:
   }
 
   worker_actor* self_ptr_;
-  bool ready_ = false; ///< takes requests only once it announced ready
+  bool ready_ = false;              ///< takes requests only once it announced ready
   std::deque<request_ref> pending_; ///< taken from the lane in a batch, not run yet
 };
 
@@ -345,8 +344,8 @@ public:
 
   std::shared_ptr<request_intake> serve_on_own_thread(std::function<void()> wake) override {
     door_->set_wake(std::move(wake));
-    intake_ = std::make_shared<own_intake>(
-        std::static_pointer_cast<own_thread_host>(shared_from_this()));
+    intake_ =
+        std::make_shared<own_intake>(std::static_pointer_cast<own_thread_host>(shared_from_this()));
     return intake_;
   }
 
@@ -606,9 +605,9 @@ worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t
                                                address(), std::move(lane), std::move(doorbell));
       break;
     case execution::own_thread:
-      host_ = std::make_shared<own_thread_host>(this, std::move(rec), instance, token,
-                                                std::move(core), std::move(lane),
-                                                std::move(doorbell));
+      host_ =
+          std::make_shared<own_thread_host>(this, std::move(rec), instance, token, std::move(core),
+                                            std::move(lane), std::move(doorbell));
       break;
     case execution::scheduled:
       host_ = std::make_shared<scheduled_host>(this, std::move(rec), instance, token,

@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "fetch_session.hpp"
-#include "open_file_limit.hpp"
 #include "loopbridge/actors/fetcher.hpp"
 #include "loopbridge/actors/http_origin.hpp"
 #include "loopbridge/completion_queue.hpp"
+#include "open_file_limit.hpp"
 #include "support/nginx_fixture.hpp"
 #include "support/raw_server.hpp"
 #include "support/test_support.hpp"

@@ -943,9 +943,8 @@ TEST_CASE("messages quote the request's own text as one printable, bounded line"
   auto& m = out.error().message();
   CHECK(m.size() < 200);
   CHECK(m.find("...'") != std::string::npos);
-  CHECK(std::none_of(m.begin(), m.end(), [](char ch) {
-    return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
-  }));
+  CHECK(std::none_of(m.begin(), m.end(),
+                     [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }));
   auto missing_dir = request(jpeg, {image_op::thumbnail(32)});
   missing_dir.output_path = "missing/dir/x.png";
   auto written = process_image(missing_dir, settings);

@@ -10,11 +10,11 @@
 #include <functional>
 #include <sstream>
 
+#include "fuzz/one_line.hpp"
 #include "loopbridge/actors/echo.hpp"
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/config/scenario.hpp"
 #include "loopbridge/config/schema.hpp"
-#include "fuzz/one_line.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -223,8 +223,8 @@ TEST_CASE("inputs beyond the limits fail cleanly", "[config]") {
 TEST_CASE("a huge key or value is echoed cut short, on one line", "[config]") {
   std::string huge(200'000, 'k');
   std::string long_key(1000, 'k'); // YAML's limit for a plain key
-  auto text = "actors:\n  - name: a\n    kind: echo\n    " + long_key + ": 1\n  - name: b\n    kind: \"" +
-              huge + "\\n\"\n";
+  auto text = "actors:\n  - name: a\n    kind: echo\n    " + long_key +
+              ": 1\n  - name: b\n    kind: \"" + huge + "\\n\"\n";
   auto r = config::parse(text, corpus_kinds(), "huge.yaml");
   REQUIRE(r.problems.size() == 2);
   for (auto& p : r.problems) {

@@ -25,10 +25,10 @@
 namespace {
 
 struct block {
-  int line = 0;            ///< the line of the block's first code line
-  std::string how;         ///< statements, file or mirror
-  std::string setup;       ///< statements: the annotation's further lines
-  std::string mirror;      ///< mirror: the path
+  int line = 0;       ///< the line of the block's first code line
+  std::string how;    ///< statements, file or mirror
+  std::string setup;  ///< statements: the annotation's further lines
+  std::string mirror; ///< mirror: the path
   std::string text;
 };
 

@@ -504,7 +504,7 @@ TEST_CASE("subscribers receive ready, done and stopped events as messages", "[ev
   REQUIRE(std::holds_alternative<stopped_event>(*stopped));
   CHECK(std::get<stopped_event>(*stopped).total_completed == 1);
   CHECK(std::get<stopped_event>(*stopped).completed == 0); // nothing was left for its stop
-  CHECK(inbox.next(5s).is(errc::stopped)); // the inbox reports the end
+  CHECK(inbox.next(5s).is(errc::stopped));                 // the inbox reports the end
 }
 
 TEST_CASE("subscriptions filter by event type and actor", "[events]") {

@@ -395,7 +395,8 @@ TEST_CASE("a stop resolves every pipeline, whichever stage holds it", "[lifecycl
   // The first stage is a pool of eight threads: at the stop, some requests have finished it and
   // wait for the second stage, whose stop comes after (a pipeline drains front to back).
   auto k = builtin_kinds();
-  k.adapt<echo_reply, echo_request>([](echo_reply r) { return echo_request{std::move(r.payload)}; });
+  k.adapt<echo_reply, echo_request>(
+      [](echo_reply r) { return echo_request{std::move(r.payload)}; });
   auto options = lbtest::quick_options();
   options.shutdown_budget = 60ms;
   runtime rt{std::move(k), options};
@@ -429,8 +430,10 @@ TEST_CASE("deliver answers with what it delivered when the runtime stops", "[lif
   if (!pool)
     pool = rt.offload([] { return 0; }).get().ok() ? rt.pool("blocking") : pool;
   REQUIRE(pool.ok());
-  auto endless = rt.stream(*pool, [n = 0]() mutable { return std::optional<int>{n++}; }, 8);
-  auto f = rt.deliver(std::move(endless), sink, [](int v) { return echo_request{v}; }, 4);
+  auto endless = rt.stream(
+      *pool, [n = 0]() mutable { return std::optional<int>{n++}; }, 8);
+  auto f = rt.deliver(
+      std::move(endless), sink, [](int v) { return echo_request{v}; }, 4);
   REQUIRE(lbtest::eventually([&] { return rt.metrics("sink")->completed >= 20; }));
   rt.stop();
   REQUIRE(f.ready());

@@ -58,7 +58,7 @@ struct echo_plan {
   std::int64_t fail_every = 0;
   std::int64_t crash_every = 0;
   overflow_policy overflow = overflow_policy::block;
-  std::size_t capacity = 0; ///< 0: the default
+  std::size_t capacity = 0;    ///< 0: the default
   bool pipeline_entry = false; ///< routes to `next`, takes no direct load
   bool pipeline_stage = false; ///< is routed to, takes no direct load
 };
@@ -76,12 +76,14 @@ struct plan {
   std::string describe() const {
     std::string s = "seed " + std::to_string(seed) + ": " + std::to_string(host_threads) +
                     " host threads, load " + std::to_string(load.count()) + " ms, budget " +
-                    std::to_string(budget.count()) + " ms, pool " +
-                    std::to_string(pool_threads) + (stuck_task ? ", a stuck task" : "") +
-                    "; echoes:";
+                    std::to_string(budget.count()) + " ms, pool " + std::to_string(pool_threads) +
+                    (stuck_task ? ", a stuck task" : "") + "; echoes:";
     for (auto& e : echoes)
       s += " " + e.name + "(x" + std::to_string(e.count) + (e.dedicated ? " dedicated" : "") +
-           (e.pipeline_entry ? " entry" : e.pipeline_stage ? " stage" : "") + ")";
+           (e.pipeline_entry   ? " entry"
+            : e.pipeline_stage ? " stage"
+                               : "") +
+           ")";
     return s;
   }
 };
@@ -104,9 +106,15 @@ plan make_plan(std::uint64_t seed) {
     e.fail_every = chance(0.3) ? pick(2, 10) : 0;
     e.crash_every = chance(0.2) ? pick(3, 20) : 0;
     switch (pick(0, 2)) {
-      case 0: e.overflow = overflow_policy::block; break;
-      case 1: e.overflow = overflow_policy::reject; break;
-      default: e.overflow = overflow_policy::drop_oldest; break;
+      case 0:
+        e.overflow = overflow_policy::block;
+        break;
+      case 1:
+        e.overflow = overflow_policy::reject;
+        break;
+      default:
+        e.overflow = overflow_policy::drop_oldest;
+        break;
     }
     e.capacity = chance(0.5) ? static_cast<std::size_t>(pick(4, 200)) : 0;
     p.echoes.push_back(e);
@@ -220,11 +228,13 @@ std::vector<std::string> runtime_threads() {
 
 kind_registry kinds() {
   auto k = builtin_kinds();
-  k.adapt<echo_reply, echo_request>([](echo_reply r) { return echo_request{std::move(r.payload)}; });
+  k.adapt<echo_reply, echo_request>(
+      [](echo_reply r) { return echo_request{std::move(r.payload)}; });
   return k;
 }
 
-// -- one seed ---------------------------------------------------------------------------------------
+// -- one seed
+// ---------------------------------------------------------------------------------------
 
 struct outcome {
   bool ok = true;
@@ -358,7 +368,10 @@ outcome run_seed(std::uint64_t seed, bool verbose) {
             if (!pool)
               break;
             auto s = std::make_shared<loopbridge::stream<int>>(rt->stream(
-                *pool, [n = 0]() mutable -> std::optional<int> { return n < 50 ? std::optional<int>{n++} : std::nullopt; },
+                *pool,
+                [n = 0]() mutable -> std::optional<int> {
+                  return n < 50 ? std::optional<int>{n++} : std::nullopt;
+                },
                 4));
             for (int k = 0; k < 5; ++k)
               if (!s->next(10ms))
@@ -384,8 +397,9 @@ outcome run_seed(std::uint64_t seed, bool verbose) {
                   return n < 1000 ? std::optional<int>{n++} : std::nullopt;
                 },
                 8);
-            mine.push_back(track("", rt->deliver(std::move(s), *handle,
-                                                 [](int v) { return echo_request{v}; }, 4)));
+            mine.push_back(
+                track("", rt->deliver(
+                              std::move(s), *handle, [](int v) { return echo_request{v}; }, 4)));
             break;
           }
         }
@@ -399,7 +413,8 @@ outcome run_seed(std::uint64_t seed, bool verbose) {
         made.push_back(std::move(t));
     });
 
-  std::this_thread::sleep_for(p.load); // the stop point (the load's length), not a wait for an event
+  std::this_thread::sleep_for(
+      p.load); // the stop point (the load's length), not a wait for an event
   stopping.store(true);
   auto t0 = clock_type::now();
   const auto& report = rt->stop();
@@ -443,8 +458,8 @@ outcome run_seed(std::uint64_t seed, bool verbose) {
     stops[a.actor] = &a;
   for (auto& m : metrics) {
     if (m.queued != 0 || m.in_flight != 0)
-      out.fail(m.name + " still holds requests after the stop (queued " +
-               std::to_string(m.queued) + ", in flight " + std::to_string(m.in_flight) + ")");
+      out.fail(m.name + " still holds requests after the stop (queued " + std::to_string(m.queued) +
+               ", in flight " + std::to_string(m.in_flight) + ")");
     if (m.received != m.completed + m.failed + m.cancelled)
       out.fail(m.name + ": received " + std::to_string(m.received) + " != completed " +
                std::to_string(m.completed) + " + failed " + std::to_string(m.failed) +
@@ -565,14 +580,16 @@ int main(int argc, char** argv) {
   }
   std::sort(overshoots_ms.begin(), overshoots_ms.end());
   auto at = [&](double q) {
-    return overshoots_ms[static_cast<std::size_t>(q * static_cast<double>(overshoots_ms.size() - 1))];
+    return overshoots_ms[static_cast<std::size_t>(q *
+                                                  static_cast<double>(overshoots_ms.size() - 1))];
   };
   std::printf("%zu of %zu seeds passed (%llu..%llu), %zu futures, %.1f s\n",
               overshoots_ms.size() - failed, overshoots_ms.size(),
               static_cast<unsigned long long>(first), static_cast<unsigned long long>(last),
               futures, std::chrono::duration<double>(clock_type::now() - t0).count());
-  std::printf("stop() past its budget: median %.1f ms, p99 %.1f ms, worst %.1f ms (allowed 200 ms)\n",
-              at(0.5), at(0.99), overshoots_ms.back());
+  std::printf(
+      "stop() past its budget: median %.1f ms, p99 %.1f ms, worst %.1f ms (allowed 200 ms)\n",
+      at(0.5), at(0.99), overshoots_ms.back());
   std::printf("figure stop_overshoot_median %.2f ms\n", at(0.5));
   std::printf("figure stop_overshoot_worst %.2f ms\n", overshoots_ms.back());
   return failed == 0 ? 0 : 1;

@@ -43,7 +43,7 @@ public:
   runtime(kind_registry kinds, const topology& topo);
   /// The same, with the arguments in the order of earlier releases.
   [[deprecated("kinds come first: runtime(kinds, topology)")]] runtime(const topology& topo,
-                                                                      kind_registry kinds)
+                                                                       kind_registry kinds)
       : runtime(std::move(kinds), topo) {}
   ~runtime();
   runtime(const runtime&) = delete;
