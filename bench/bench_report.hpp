@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 namespace loopbridge::bench {
 
 using clock = std::chrono::steady_clock;
@@ -34,6 +36,25 @@ inline double quantile(std::vector<double> xs, double q) {
 inline double median(std::vector<double> xs) {
   return quantile(std::move(xs), 0.5);
 }
+
+/// CPU seconds (user + system) from getrusage: RUSAGE_SELF (the process), RUSAGE_THREAD (the
+/// calling thread) or RUSAGE_CHILDREN (waited-for children).
+inline double cpu_seconds(int who) {
+  rusage ru{};
+  ::getrusage(who, &ru);
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+/// CPU of the process and of the calling thread over a stretch of work.
+struct cpu_meter {
+  double process0 = cpu_seconds(RUSAGE_SELF);
+  double thread0 = cpu_seconds(RUSAGE_THREAD);
+  double process_s() const { return cpu_seconds(RUSAGE_SELF) - process0; }
+  double thread_s() const { return cpu_seconds(RUSAGE_THREAD) - thread0; }
+};
 
 /// Runs two contenders one after the other, taking turns to go first: `first` then `second` on
 /// even turns, the other way round on odd ones. On a shared machine whose speed drifts, the

@@ -164,24 +164,7 @@ actor_spec spec(std::string name, std::string kind, std::uint32_t count, value p
 
 // -- CPU time -------------------------------------------------------------------------------------
 
-double tv_s(const timeval& t) {
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-}
-/// CPU seconds (user + system) from getrusage: RUSAGE_SELF (the process), RUSAGE_THREAD (the
-/// calling thread) or RUSAGE_CHILDREN (waited-for children).
-double rusage_s(int who) {
-  rusage ru{};
-  ::getrusage(who, &ru);
-  return tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
-}
-
-/// CPU of the process and of the calling thread over a stretch of work.
-struct cpu_meter {
-  double process0 = rusage_s(RUSAGE_SELF);
-  double thread0 = rusage_s(RUSAGE_THREAD);
-  double process_s() const { return rusage_s(RUSAGE_SELF) - process0; }
-  double thread_s() const { return rusage_s(RUSAGE_THREAD) - thread0; }
-};
+using lbb::cpu_meter;
 
 /// One thread of this process: its name and CPU so far, from /proc/self/task/TID/stat
 /// (utime + stime, clock ticks) and /proc/self/task/TID/schedstat (on-CPU nanoseconds).
@@ -689,11 +672,11 @@ struct idle_result {
 
 idle_result measure_idle(std::chrono::milliseconds window) {
   auto before = task_snapshot();
-  double r0 = rusage_s(RUSAGE_SELF);
+  double r0 = lbb::cpu_seconds(RUSAGE_SELF);
   auto t0 = lbb::clock::now();
   std::this_thread::sleep_for(window);
   auto secs = lbb::seconds_since(t0);
-  double r1 = rusage_s(RUSAGE_SELF);
+  double r1 = lbb::cpu_seconds(RUSAGE_SELF);
   idle_result out;
   out.tasks = task_diff(before, task_snapshot());
   out.stat_percent = 100 * out.tasks.stat_s / secs;
@@ -938,7 +921,7 @@ int main(int argc, char** argv) {
               },
               [&] { c = raw_caf_rtt(rtt_n); },
               [&] {
-                double c0 = rusage_s(RUSAGE_CHILDREN);
+                double c0 = lbb::cpu_seconds(RUSAGE_CHILDREN);
                 auto r = lbb::run_python(
                     std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/event_thread.py", py_args);
                 double calls = 0;
@@ -946,7 +929,7 @@ int main(int argc, char** argv) {
                 if (std::sscanf(py_args, "%d %d", &a, &b) == 2)
                   calls = 200 + a + b; // warm-up, round trips, pipelined
                 py = r.count("rtt_median_us") ? r["rtt_median_us"] : 0;
-                pyc = (rusage_s(RUSAGE_CHILDREN) - c0) * 1e6 / calls;
+                pyc = (lbb::cpu_seconds(RUSAGE_CHILDREN) - c0) * 1e6 / calls;
               }});
       lb_med.push_back(l.median_us), lb_p99.push_back(l.p99_us), lb_cpu.push_back(l.cpu_us);
       lb_host.push_back(l.host_cpu_us);

@@ -19,8 +19,11 @@ namespace lbb = loopbridge::bench;
 
 namespace {
 
-/// Requests/s through `h` with `window` in flight from one host thread.
-double saturate(const actor_handle<echo>& h, std::size_t window, std::size_t total) {
+/// Requests/s through `h` with `window` in flight from one host thread; adds the process's CPU
+/// seconds per request (every thread: host, loop, scheduler threads) to `cpu_per_request`.
+double saturate(const actor_handle<echo>& h, std::size_t window, std::size_t total,
+                std::vector<double>* cpu_per_request = nullptr) {
+  lbb::cpu_meter cpu;
   std::deque<future<echo_reply>> inflight;
   std::size_t sent = 0;
   auto t0 = lbb::clock::now();
@@ -34,7 +37,10 @@ double saturate(const actor_handle<echo>& h, std::size_t window, std::size_t tot
     if (sent < total)
       inflight.push_back(h.submit(echo_request{static_cast<std::int64_t>(sent++)}));
   }
-  return static_cast<double>(total) / lbb::seconds_since(t0);
+  auto rate = static_cast<double>(total) / lbb::seconds_since(t0);
+  if (cpu_per_request)
+    cpu_per_request->push_back(cpu.process_s() / static_cast<double>(total));
+  return rate;
 }
 
 double pipelines(runtime& rt, const actor_handle<echo>& entry, std::size_t window,
@@ -77,6 +83,7 @@ int main(int argc, char** argv) {
   std::size_t seq_total = quick ? 5000 : 20000;
   std::printf("pools: %d runs%s\n", runs, quick ? " (quick)" : "");
   std::vector<double> single, pool4, single_blk, pool4_blk, route_pipe, route_one, seq_calls;
+  std::vector<double> single_cpu, pool4_cpu; // CPU seconds per request
   for (int run = 0; run < runs; ++run) {
     runtime rt{actors::builtin_kinds()};
     rt.spawn(spec("single", 1, {})).value();
@@ -88,8 +95,10 @@ int main(int argc, char** argv) {
     rt.spawn(spec("stage2", 1, {})).value();
     rt.add_route("stage1", "stage2").value();
     auto h = [&](const char* n) { return rt.actor<echo>(n).value(); };
-    single.push_back(saturate(h("single"), 4096, total));
-    pool4.push_back(saturate(h("pool"), 4096, total));
+    lbb::in_turns(
+        static_cast<std::size_t>(run),
+        [&] { single.push_back(saturate(h("single"), 4096, total, &single_cpu)); },
+        [&] { pool4.push_back(saturate(h("pool"), 4096, total, &pool4_cpu)); });
     single_blk.push_back(saturate(h("single_blk"), 64, blocking_total));
     pool4_blk.push_back(saturate(h("pool_blk"), 64, blocking_total));
     route_pipe.push_back(pipelines(rt, h("stage1"), 4096, total / 2));
@@ -113,6 +122,8 @@ int main(int argc, char** argv) {
   std::printf("\n%-52s %12s\n", "requests/s (medians)", "");
   std::printf("%-52s %12.0f\n", "single echo (scheduled), 4096 in flight", m(single));
   std::printf("%-52s %12.0f\n", "pool of 4 echo (scheduled), 4096 in flight", m(pool4));
+  std::printf("%-52s %12.2f\n", "  CPU us per request, single echo", m(single_cpu) * 1e6);
+  std::printf("%-52s %12.2f\n", "  CPU us per request, pool of 4 echo", m(pool4_cpu) * 1e6);
   std::printf("%-52s %12.0f\n", "single echo blocking 200 us (dedicated), 64 in flight",
               m(single_blk));
   std::printf("%-52s %12.0f\n", "pool of 4 blocking 200 us (dedicated), 64 in flight",
@@ -123,12 +134,15 @@ int main(int argc, char** argv) {
   lbb::report rep;
   rep.figure("single_echo", m(single), "req/s");
   rep.figure("pool4_echo", m(pool4), "req/s");
+  rep.figure("single_echo_cpu_per_request", m(single_cpu) * 1e6, "us");
+  rep.figure("pool4_echo_cpu_per_request", m(pool4_cpu) * 1e6, "us");
   rep.figure("single_blocking_echo", m(single_blk), "req/s");
   rep.figure("pool4_blocking_echo", m(pool4_blk), "req/s");
   rep.figure("route_two_stage_pipelined", m(route_pipe), "req/s");
   rep.figure("route_two_stage_one_at_a_time", m(route_one), "req/s");
   rep.figure("two_sequential_host_calls", m(seq_calls), "items/s");
   rep.ratio("pool4_over_single", m(pool4) / m(single));
+  rep.ratio("pool4_over_single_by_cpu", m(single_cpu) / m(pool4_cpu));
   rep.ratio("pool4_blocking_over_single_blocking", m(pool4_blk) / m(single_blk));
   rep.ratio("route_pipelined_over_sequential_calls", m(route_pipe) / m(seq_calls));
   rep.ratio("route_one_at_a_time_over_sequential_calls", m(route_one) / m(seq_calls));

@@ -12,9 +12,12 @@ namespace loopbridge::detail {
 /// the next runnable actor. One: a worker instance's `drain` message is itself a batch of
 /// requests, which ends early when other actors wait for a thread.
 inline constexpr std::size_t scheduler_turn = 1;
-/// Requests a scheduled instance takes from its lane per `drain` message at most; it ends its
-/// turn after any request if other actors wait for a scheduler thread.
+/// Requests a scheduled instance takes from its lane per `drain` message at most ...
 inline constexpr int instance_turn = 16;
+/// ... and how long its turn may last while other actors wait for a scheduler thread: it ends
+/// the turn after the request that reaches this (a request is never interrupted). Short
+/// requests therefore run several per turn, so an instance does not pay a yield per request.
+inline constexpr std::chrono::microseconds instance_slice{50};
 /// Messages the event loop handles per resume. One: the stall detector times each message on
 /// the loop's thread on its own (a `drain` message is itself a bounded batch of requests).
 inline constexpr std::size_t loop_turn = 1;

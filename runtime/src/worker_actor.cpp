@@ -271,6 +271,7 @@ public:
     // A single instance takes a turn's worth at once (one lock); an instance of a pool takes
     // one at a time, so whichever instance is free runs the next request.
     std::size_t batch = rec_->spec.count == 1 ? static_cast<std::size_t>(instance_turn) : 1;
+    auto turn_began = std::chrono::steady_clock::now();
     for (int ran = 0; ran < instance_turn; ++ran) {
       if (pending_.empty()) {
         request_state* taken[instance_turn];
@@ -287,7 +288,8 @@ public:
         self_ptr_->quit(to_exit_reason(crash_reason_));
         return; // what it did not take stays in the lane for the other instances
       }
-      if (scheduler::others_waiting())
+      if (scheduler::others_waiting() &&
+          std::chrono::steady_clock::now() - turn_began >= instance_slice)
         break; // yield the thread between requests
     }
     self_ptr_->send(self_ptr_, drain_atom::value); // the turn is over: others run first
