@@ -140,9 +140,8 @@ struct fetch_session::transfer {
   curl_off_t max_file_set = -1;
   /// The request URL, parsed once for every transfer of this handle that fetches the same URL
   /// (`url_parsed` is what it holds; empty: nothing usable). libcurl takes it read-only
-  /// (`CURLOPT_CURLU`); given the URL as a string instead, it parses it again for every
-  /// transfer and rebuilds a normalised copy: ~12 k of the ~75 k instructions a 1 KiB GET costs
-  /// the I/O thread (docs/benchmarks.md).
+  /// (`CURLOPT_CURLU`); given the URL as a string instead, it would parse it again for every
+  /// transfer and rebuild a normalised copy on the I/O thread.
   CURLU* url = nullptr;
   std::string url_parsed;
   char errbuf[CURL_ERROR_SIZE] = {};

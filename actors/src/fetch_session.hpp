@@ -208,15 +208,14 @@ private:
   std::vector<transfer_ptr> spare_;
   /// Active transfers by deadline, earliest first: an intrusive list. The session enforces
   /// timeouts itself (two clock reads per round: to start transfers, to expire them) instead
-  /// of libcurl's per-transfer timer: 79.9 k instructions per request on the I/O thread
-  /// against 80.8 k (docs/benchmarks.md). Transfers of a session mostly share one timeout, so
-  /// a new one goes at the end without a search.
+  /// of libcurl's per-transfer timer, which costs the I/O thread more. Transfers of a session
+  /// mostly share one timeout, so a new one goes at the end without a search.
   transfer* first_deadline_ = nullptr;
   transfer* last_deadline_ = nullptr;
   std::string protocols_; ///< the allowed schemes, as libcurl takes them
   /// The environment names a proxy for an allowed scheme (read once, when the session is
   /// made). Without one, the session tells libcurl so, which spares it reading five
-  /// environment variables for every transfer (~1.4 k instructions of ~80 k per request).
+  /// environment variables for every transfer.
   bool proxy_in_environment_ = false;
   curl_slist* session_headers_ = nullptr; ///< the session's headers (for plain GETs)
   /// Set while the I/O thread is about to wait in (or waits in) curl_multi_poll: only then

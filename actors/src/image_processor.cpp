@@ -126,7 +126,7 @@ std::vector<param_problem> image_processor::validate(const loopbridge::params& p
 std::uint32_t image_processor::default_count() {
   // One more instance than cores: an instance's core idles at each hand-off between its thread
   // and libvips' worker (decode, then the resampling and encoding pipeline); the extra one
-  // fills most of those gaps (on 2 cores: 81 -> 90 img/s in bench/images --quick pairs).
+  // fills most of those gaps (bench/images shows the difference).
   return std::max(1u, std::thread::hardware_concurrency()) + 1;
 }
 

@@ -25,7 +25,7 @@ bool looks_like_jpeg(const std::uint8_t* data, std::size_t size) noexcept;
 /// Decodes a JPEG with libjpeg-turbo on the calling thread, straight into a libvips memory image,
 /// using libjpeg's DCT scaling for shrink-on-load. This is the loading half of a thumbnail
 /// without libvips' loader pipeline (strip by strip through regions, on a vips worker thread),
-/// which costs about a fifth more CPU for the same pixels.
+/// which costs more CPU for the same pixels.
 ///
 /// The pixels are exactly those of libvips' own JPEG loader at the same shrink (same library,
 /// same settings), so the image processor takes this path only when libvips would not treat

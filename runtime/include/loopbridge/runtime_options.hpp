@@ -28,11 +28,12 @@ struct runtime_options {
   /// it parks (0: park at once). The spin adapts: about as long as recent idle gaps, none when
   /// the thread is really idle. After about 2 µs a spinning thread yields its core at each
   /// step (to a thread that waits for one, if any), so spinning takes no CPU from busy workers
-  /// on a small machine (docs/benchmarks.md measures it).
+  /// on a small machine.
   std::chrono::nanoseconds loop_spin = std::chrono::microseconds(100);
   /// How long one host thread waiting on a future spins before it parks (0: park at once).
-  /// At most one host thread spins at a time, whatever this is. Measured: 10 µs cuts the
-  /// median round trip from ~14 µs to ~3.5 µs when host and loop run on different cores.
+  /// At most one host thread spins at a time, whatever this is. A short spin spares a host
+  /// that waits for a quick reply the cost of parking and being woken (docs/benchmarks.md,
+  /// bench/host_roundtrip).
   std::chrono::nanoseconds host_spin = std::chrono::microseconds(10);
   /// The actor `runtime::offload` runs functions on; spawned with kind `blocking` (and its
   /// default size) on first use if nothing of that name exists.
