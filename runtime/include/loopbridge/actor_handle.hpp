@@ -38,7 +38,8 @@ public:
   /// sets the request's deadline (zero: the runtime's default deadline); when it passes, the
   /// request resolves with `loop.timeout` and the worker sees its cancel token.
   template <class Req>
-  future<reply_t<Req>> submit(Req request, duration timeout = duration::zero()) const {
+  [[nodiscard]] future<reply_t<Req>> submit(Req request,
+                                            duration timeout = duration::zero()) const {
     static_assert(handles_v<Kind, Req>,
                   "this actor kind does not serve this request type (see Kind::requests)");
     using R = reply_t<Req>;

@@ -85,7 +85,7 @@ public:
 
   /// Runs `fn(args...)` on the pool; never blocks.
   template <class F, class... Args>
-  detail::offload_future_t<F, Args...> offload(F&& fn, Args&&... args) const {
+  [[nodiscard]] detail::offload_future_t<F, Args...> offload(F&& fn, Args&&... args) const {
     auto bound = detail::bind_offload(std::decay_t<F>(std::forward<F>(fn)),
                                       std::decay_t<Args>(std::forward<Args>(args))...);
     using state = detail::offload_state<decltype(bound)>;

@@ -25,7 +25,7 @@ private:
 /// Either a value of type `T` or an `error`. Plain value type: not thread-safe, copyable when
 /// `T` is.
 template <class T>
-class result {
+class [[nodiscard]] result {
 public:
   result(T value) : storage_(std::in_place_index<0>, std::move(value)) {}
   result(loopbridge::error e) : storage_(std::in_place_index<1>, std::move(e)) {}
@@ -68,7 +68,7 @@ private:
 
 /// A result without a value: success or an error.
 template <>
-class result<void> {
+class [[nodiscard]] result<void> {
 public:
   result() = default;
   result(loopbridge::error e) : error_(std::move(e)), ok_(false) {}

@@ -85,8 +85,9 @@ public:
   /// the stage that holds the request. `R` must be the last stage's reply type
   /// (`loop.bad_request` otherwise).
   template <class R, class Kind, class Req>
-  future<R> submit_pipeline(const actor_handle<Kind>& entry, Req request,
-                            std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
+  [[nodiscard]] future<R>
+  submit_pipeline(const actor_handle<Kind>& entry, Req request,
+                  std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero()) {
     static_assert(handles_v<Kind, Req>, "the entry's kind does not serve this request type");
     auto parent = detail::make_ref<detail::pipeline_parent<R>>();
     auto first = detail::make_ref<detail::typed_request_state<Req>>(std::move(request));
@@ -151,7 +152,7 @@ public:
   /// the topology declares it — and returns its future at once. See `blocking_pool::offload`.
   /// If there is no such pool (the kind is not registered) the future fails at once.
   template <class F, class... Args>
-  detail::offload_future_t<F, Args...> offload(F&& fn, Args&&... args) {
+  [[nodiscard]] detail::offload_future_t<F, Args...> offload(F&& fn, Args&&... args) {
     auto p = default_pool();
     if (!p)
       return failed_offload<F, Args...>(std::move(p).error());
@@ -204,8 +205,8 @@ public:
   /// request was answered, with the counts and the first error. Requests that fail do not stop
   /// the delivery. Any host thread may call it; it does not block.
   template <class T, class Kind, class Make>
-  future<stream_delivery> deliver(loopbridge::stream<T> s, actor_handle<Kind> to, Make make,
-                                  std::size_t credit) {
+  [[nodiscard]] future<stream_delivery> deliver(loopbridge::stream<T> s, actor_handle<Kind> to,
+                                                Make make, std::size_t credit) {
     using Req = std::decay_t<decltype(make(std::declval<T&&>()))>;
     static_assert(handles_v<Kind, Req>, "the actor's kind does not serve make()'s request type");
     credit = std::max<std::size_t>(1, credit);

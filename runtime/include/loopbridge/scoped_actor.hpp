@@ -36,7 +36,7 @@ public:
     other.rt_ = nullptr;
   }
   scoped_actor& operator=(scoped_actor&&) = delete;
-  ~scoped_actor() { stop(); }
+  ~scoped_actor() { (void)stop(); } // its outcome is in the stop report and events
 
   const actor_handle<Kind>& handle() const noexcept { return handle_; }
   const actor_handle<Kind>* operator->() const noexcept { return &handle_; }

@@ -12,7 +12,7 @@ namespace loopbridge {
 
 /// The reply of a request sent by name with its fields as a value (`runtime::submit_value`),
 /// as a value tree: what scenario files and the CLI use. Same contract as `future<R>`.
-class value_future {
+class [[nodiscard]] value_future {
 public:
   value_future() = default;
   value_future(detail::request_ref st, value (*to_value)(detail::request_state&),
