@@ -10,12 +10,12 @@
 #include "loopbridge/detail/spin_policy.hpp"
 #include "loopbridge/graph.hpp"
 
-#include "admission.hpp"
-#include "event_loop.hpp"
+#include "loop/event_loop.hpp"
+#include "registry/admission.hpp"
 #include "runtime_core.hpp"
 #include "scheduler/scheduler.hpp"
 #include "tuning.hpp"
-#include "worker_actor.hpp"
+#include "workers/worker_actor.hpp"
 
 #include "loopbridge/detail/stop_request.hpp"
 #include "loopbridge/log.hpp"

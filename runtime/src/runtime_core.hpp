@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "caf_types.hpp"
-#include "event_channel.hpp"
-#include "gate.hpp"
-#include "loop_thread.hpp"
+#include "events/event_channel.hpp"
+#include "loop/caf_types.hpp"
+#include "loop/loop_thread.hpp"
+#include "loop/request_inbox.hpp"
 #include "loopbridge/detail/stream_state.hpp"
-#include "request_inbox.hpp"
 #include "scheduler/stall_detector.hpp"
-#include "thread_registry.hpp"
+#include "threads/gate.hpp"
+#include "threads/thread_registry.hpp"
 
 #include "loopbridge/detail/bridge.hpp"
 #include "loopbridge/detail/completion_sink.hpp"

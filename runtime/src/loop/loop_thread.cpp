@@ -1,4 +1,4 @@
-#include "loop_thread.hpp"
+#include "loop/loop_thread.hpp"
 
 #include <climits>
 #include <linux/futex.h>

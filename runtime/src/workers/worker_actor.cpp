@@ -1,4 +1,4 @@
-#include "worker_actor.hpp"
+#include "workers/worker_actor.hpp"
 
 #include <deque>
 #include <mutex>

@@ -1,6 +1,6 @@
 #include "loopbridge/completion_queue.hpp"
 
-#include "completion_channel.hpp"
+#include "bridge/completion_channel.hpp"
 
 namespace loopbridge {
 

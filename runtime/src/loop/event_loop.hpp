@@ -5,12 +5,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "caf_types.hpp"
-#include "deadline_index.hpp"
-#include "request_inbox.hpp"
-#include "request_lane.hpp"
-#include "request_queue.hpp"
-#include "thread_doorbell.hpp"
+#include "loop/caf_types.hpp"
+#include "loop/deadline_index.hpp"
+#include "loop/request_inbox.hpp"
+#include "loop/request_lane.hpp"
+#include "loop/request_queue.hpp"
+#include "loop/thread_doorbell.hpp"
 
 #include "loopbridge/events.hpp"
 
@@ -78,9 +78,9 @@ private:
   struct target {
     record_ptr record;
     std::vector<instance_slot> instances;
-    request_queue queue;     ///< accepted, waiting for room in the lane
-    request_queue flying;    ///< handed to the lane, taken or not, not yet finished
-    std::shared_ptr<request_lane> lane; ///< shared by the loop and the instances
+    request_queue queue;                  ///< accepted, waiting for room in the lane
+    request_queue flying;                 ///< handed to the lane, taken or not, not yet finished
+    std::shared_ptr<request_lane> lane;   ///< shared by the loop and the instances
     std::uint32_t per_instance_limit = 1; ///< in flight per ready instance
     std::uint32_t alive = 0;
     std::uint32_t ready = 0; ///< instances ready now

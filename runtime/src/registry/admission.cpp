@@ -1,6 +1,6 @@
-#include "admission.hpp"
+#include "registry/admission.hpp"
 
-#include "futex.hpp"
+#include "threads/futex.hpp"
 
 #include "loopbridge/detail/bridge.hpp"
 

@@ -1,4 +1,4 @@
-#include "thread_registry.hpp"
+#include "threads/thread_registry.hpp"
 
 #include <algorithm>
 #include <iterator>

@@ -2,10 +2,10 @@
 
 #include <memory>
 
-#include "caf_types.hpp"
-#include "request_inbox.hpp"
-#include "request_lane.hpp"
-#include "thread_doorbell.hpp"
+#include "loop/caf_types.hpp"
+#include "loop/request_inbox.hpp"
+#include "loop/request_lane.hpp"
+#include "loop/thread_doorbell.hpp"
 
 namespace loopbridge::detail {
 

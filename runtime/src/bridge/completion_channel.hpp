@@ -6,7 +6,7 @@
 #include <mutex>
 #include <vector>
 
-#include "mpsc_queue.hpp"
+#include "loop/mpsc_queue.hpp"
 
 namespace loopbridge::detail {
 

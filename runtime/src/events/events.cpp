@@ -5,7 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "event_channel.hpp"
+#include "events/event_channel.hpp"
 
 #include "loopbridge/detail/bridge.hpp"
 #include "loopbridge/params.hpp"

@@ -1,12 +1,12 @@
-#include "event_loop.hpp"
+#include "loop/event_loop.hpp"
 
 #include <algorithm>
 
-#include "admission.hpp"
-#include "loop_thread.hpp"
+#include "loop/loop_thread.hpp"
+#include "registry/admission.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
-#include "worker_actor.hpp"
+#include "workers/worker_actor.hpp"
 
 #include "loopbridge/detail/stop_request.hpp"
 #include "loopbridge/log.hpp"

@@ -1,4 +1,4 @@
-#include "completion_channel.hpp"
+#include "bridge/completion_channel.hpp"
 
 #include <cerrno>
 #include <poll.h>

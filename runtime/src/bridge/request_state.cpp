@@ -1,6 +1,6 @@
 #include "loopbridge/detail/request_state.hpp"
 
-#include "futex.hpp"
+#include "threads/futex.hpp"
 
 #include "loopbridge/detail/completion_sink.hpp"
 #include "loopbridge/detail/spin_policy.hpp"

@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "mpsc_queue.hpp"
+#include "loop/mpsc_queue.hpp"
 
 namespace loopbridge::detail {
 

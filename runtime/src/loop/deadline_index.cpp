@@ -1,4 +1,4 @@
-#include "deadline_index.hpp"
+#include "loop/deadline_index.hpp"
 
 namespace loopbridge::detail {
 
