@@ -1,3 +1,5 @@
+// Workload driving: requests built from templated fields, submitted with a bounded number in
+// flight, and their outcomes, latencies and progress.
 #include "loopbridge/workload.hpp"
 
 #include <algorithm>
@@ -130,127 +132,203 @@ value substitute_index(const value& v, std::uint64_t i) {
   return v;
 }
 
-workload_result run_workload(runtime& rt, const workload_spec& w, const workload_options& options) {
-  using clock = std::chrono::steady_clock;
-  workload_result result;
-  result.total = w.total;
-  auto pipeline = rt.route_from(w.entry).has_value();
-  // `${actor.key}` placeholders name what running actors announced: resolve them once.
+namespace {
+
+/// The fields a workload's requests are made of, with `${actor.key}` placeholders resolved.
+struct workload_fields {
+  std::vector<value> listed; ///< the listed requests, taken in turn
+  value generated;           ///< generated fields, with `{i}` placeholders
+  value context;             ///< context fields, with `{i}` placeholders
+
+  /// The fields of request number `i`.
+  value request(std::uint64_t i) const {
+    if (!listed.empty())
+      return listed[i % listed.size()];
+    return generated.is_null() ? value{} : substitute_index(generated, i);
+  }
+};
+
+/// Resolves the `${actor.key}` placeholders of `w`'s fields once, from what running actors
+/// announced.
+result<workload_fields> resolve_fields(const runtime& rt, const workload_spec& w) {
   auto lookup = [&](const std::string& actor, const std::string& key) {
     return announced_field(rt, actor, key);
   };
-  value generated_fields, context_fields;
-  std::vector<value> listed;
+  workload_fields f;
   for (auto& r : w.requests) {
     auto resolved = resolve_actor_placeholders(r, lookup);
-    if (!resolved) {
-      result.error = "workload: " + resolved.error().message();
-      return result;
-    }
-    listed.push_back(std::move(*resolved));
+    if (!resolved)
+      return std::move(resolved).error();
+    f.listed.push_back(std::move(*resolved));
   }
-  for (auto [from, to] : {std::pair{w.generate.find("fields"), &generated_fields},
-                          std::pair{static_cast<const value*>(&w.context), &context_fields}}) {
+  for (auto [from, to] : {std::pair{w.generate.find("fields"), &f.generated},
+                          std::pair{static_cast<const value*>(&w.context), &f.context}}) {
     if (!from || from->is_null())
       continue;
     auto resolved = resolve_actor_placeholders(*from, lookup);
-    if (!resolved) {
-      result.error = "workload: " + resolved.error().message();
-      return result;
-    }
+    if (!resolved)
+      return std::move(resolved).error();
     *to = std::move(*resolved);
   }
-  auto fields_of = [&](std::uint64_t i) -> value {
-    if (!listed.empty())
-      return listed[i % listed.size()];
-    return generated_fields.is_null() ? value{} : substitute_index(generated_fields, i);
-  };
+  return f;
+}
+
+/// One run of a workload on the calling thread: at most `concurrency` requests in flight, each
+/// in a slot of its own, until `total` were submitted and all of them ended (or `stop` is set).
+class workload_run {
+public:
+  workload_run(runtime& rt, const workload_spec& w, const workload_options& options,
+               workload_fields fields)
+      : rt_(rt),
+        w_(w),
+        options_(options),
+        fields_(std::move(fields)),
+        pipeline_(rt.route_from(w.entry).has_value()),
+        slots_(std::max<std::uint32_t>(1, w.concurrency)) {
+    result_.total = w.total;
+    for (std::size_t s = slots_.size(); s > 0; --s)
+      free_slots_.push_back(s - 1);
+  }
+
+  workload_result run() {
+    t0_ = clock::now();
+    next_progress_ = t0_ + options_.progress_interval;
+    while (true) {
+      fill_free_slots();
+      if (stopped() && next_ < w_.total)
+        result_.interrupted = true;
+      if (in_flight_ == 0)
+        break;
+      await_one();
+    }
+    summarise();
+    return std::move(result_);
+  }
+
+private:
+  using clock = std::chrono::steady_clock;
+
   struct slot {
     value_future future;
     std::uint64_t index = 0;
     clock::time_point sent;
   };
-  std::vector<slot> slots(std::max<std::uint32_t>(1, w.concurrency));
-  std::vector<std::size_t> free_slots;
-  for (std::size_t s = slots.size(); s > 0; --s)
-    free_slots.push_back(s - 1);
-  std::vector<double> latencies;
-  auto t0 = clock::now();
-  auto next_progress = t0 + options.progress_interval;
-  std::uint64_t next = 0, in_flight = 0;
-  // One queue for the whole run: each request is watched under its slot's number, and the
-  // queue's memory follows the requests in flight.
-  completion_queue queue;
-  auto stopped = [&] { return options.stop && options.stop->load(std::memory_order_relaxed); };
-  while (true) {
-    while (!free_slots.empty() && next < w.total && !stopped()) {
-      auto s = free_slots.back();
-      free_slots.pop_back();
-      auto fields = fields_of(next);
-      std::optional<context_scope> scope; // the request's context fields, if the workload has any
-      if (context_fields.is_map()) {
-        auto ctx = context::current();
-        auto fields_now = substitute_index(context_fields, next); // outlives the loop below
-        for (auto& [k, v] : fields_now.as_map())
-          ctx = ctx.with(k, v);
-        scope.emplace(std::move(ctx));
-      }
-      slots[s].future = pipeline ? rt.submit_pipeline_value(w.entry, w.request, fields, w.timeout)
-                                 : rt.submit_value(w.entry, w.request, fields, w.timeout);
-      slots[s].index = next++;
-      slots[s].sent = clock::now();
-      (void)queue.watch_state_of(slots[s].future.state().get(), s); // a fresh future: watchable
-      ++in_flight;
-      ++result.submitted;
+
+  bool stopped() const { return options_.stop && options_.stop->load(std::memory_order_relaxed); }
+
+  /// Submits the next requests into every free slot, unless all were submitted or stopped.
+  void fill_free_slots() {
+    while (!free_slots_.empty() && next_ < w_.total && !stopped()) {
+      auto s = free_slots_.back();
+      free_slots_.pop_back();
+      submit_into(s);
     }
-    if (stopped() && next < w.total)
-      result.interrupted = true;
-    if (in_flight == 0)
-      break;
-    auto until = options.on_progress ? next_progress : clock::now() + std::chrono::seconds(1);
-    auto token = queue.pop(std::max(until - clock::now(), clock::duration{0}));
+  }
+
+  /// Submits request number `next_` into slot `s`, under its context fields if any.
+  void submit_into(std::size_t s) {
+    auto fields = fields_.request(next_);
+    std::optional<context_scope> scope; // the request's context fields, if the workload has any
+    if (fields_.context.is_map()) {
+      auto ctx = context::current();
+      auto fields_now = substitute_index(fields_.context, next_); // outlives the loop below
+      for (auto& [k, v] : fields_now.as_map())
+        ctx = ctx.with(k, v);
+      scope.emplace(std::move(ctx));
+    }
+    slots_[s].future = pipeline_
+                           ? rt_.submit_pipeline_value(w_.entry, w_.request, fields, w_.timeout)
+                           : rt_.submit_value(w_.entry, w_.request, fields, w_.timeout);
+    slots_[s].index = next_++;
+    slots_[s].sent = clock::now();
+    (void)queue_.watch_state_of(slots_[s].future.state().get(), s); // a fresh future: watchable
+    ++in_flight_;
+    ++result_.submitted;
+  }
+
+  /// Waits for one request to end (at most until the next progress report is due, or a
+  /// second), reports progress when due, and records the request's outcome.
+  void await_one() {
+    auto until = options_.on_progress ? next_progress_ : clock::now() + std::chrono::seconds(1);
+    auto token = queue_.pop(std::max(until - clock::now(), clock::duration{0}));
     auto now = clock::now();
-    if (options.on_progress && now >= next_progress) {
-      options.on_progress(workload_progress{w.total, result.succeeded + result.failed,
-                                            result.failed, in_flight, now - t0});
-      next_progress = now + options.progress_interval;
+    if (options_.on_progress && now >= next_progress_) {
+      options_.on_progress(workload_progress{w_.total, result_.succeeded + result_.failed,
+                                             result_.failed, in_flight_, now - t0_});
+      next_progress_ = now + options_.progress_interval;
     }
-    if (!token)
-      continue;
-    auto s = *token;
-    auto r = slots[s].future.get();
+    if (token)
+      record_outcome(*token, now);
+  }
+
+  /// Counts the outcome of the request in slot `s`, which ended by `now`, and frees the slot.
+  void record_outcome(std::size_t s, clock::time_point now) {
+    auto r = slots_[s].future.get();
     request_outcome o;
-    o.index = slots[s].index;
+    o.index = slots_[s].index;
     o.ok = r.ok();
-    o.latency = now - slots[s].sent;
-    latencies.push_back(static_cast<double>(o.latency.count()));
+    o.latency = now - slots_[s].sent;
+    latencies_.push_back(static_cast<double>(o.latency.count()));
     if (o.ok) {
-      ++result.succeeded;
+      ++result_.succeeded;
     } else {
-      ++result.failed;
+      ++result_.failed;
       o.error = r.error().name();
       o.message = r.error().message();
-      ++result.errors_by_code[o.error];
+      ++result_.errors_by_code[o.error];
     }
-    if (options.keep_outcomes)
-      result.outcomes.push_back(std::move(o));
-    --in_flight;
-    free_slots.push_back(s);
+    if (options_.keep_outcomes)
+      result_.outcomes.push_back(std::move(o));
+    --in_flight_;
+    free_slots_.push_back(s);
   }
-  result.elapsed = clock::now() - t0;
-  if (!latencies.empty()) {
-    std::sort(latencies.begin(), latencies.end());
-    auto at = [&](double q) {
-      return std::chrono::nanoseconds{static_cast<std::int64_t>(
-          latencies[static_cast<std::size_t>(q * static_cast<double>(latencies.size() - 1))])};
-    };
-    result.p50 = at(0.5);
-    result.p99 = at(0.99);
+
+  /// The run's elapsed time and latency quantiles, and the final progress report.
+  void summarise() {
+    result_.elapsed = clock::now() - t0_;
+    if (!latencies_.empty()) {
+      std::sort(latencies_.begin(), latencies_.end());
+      auto at = [&](double q) {
+        return std::chrono::nanoseconds{static_cast<std::int64_t>(
+            latencies_[static_cast<std::size_t>(q * static_cast<double>(latencies_.size() - 1))])};
+      };
+      result_.p50 = at(0.5);
+      result_.p99 = at(0.99);
+    }
+    if (options_.on_progress)
+      options_.on_progress(workload_progress{w_.total, result_.succeeded + result_.failed,
+                                             result_.failed, 0, result_.elapsed});
   }
-  if (options.on_progress)
-    options.on_progress(workload_progress{w.total, result.succeeded + result.failed, result.failed,
-                                          0, result.elapsed});
-  return result;
+
+  runtime& rt_;
+  const workload_spec& w_;
+  const workload_options& options_;
+  const workload_fields fields_;
+  const bool pipeline_;
+  workload_result result_;
+  std::vector<slot> slots_;
+  std::vector<std::size_t> free_slots_;
+  std::vector<double> latencies_;
+  clock::time_point t0_;
+  clock::time_point next_progress_;
+  std::uint64_t next_ = 0;
+  std::uint64_t in_flight_ = 0;
+  /// One queue for the whole run: each request is watched under its slot's number, and the
+  /// queue's memory follows the requests in flight.
+  completion_queue queue_;
+};
+
+} // namespace
+
+workload_result run_workload(runtime& rt, const workload_spec& w, const workload_options& options) {
+  auto fields = resolve_fields(rt, w);
+  if (!fields) {
+    workload_result failed;
+    failed.total = w.total;
+    failed.error = "workload: " + fields.error().message();
+    return failed;
+  }
+  return workload_run{rt, w, options, std::move(*fields)}.run();
 }
 
 } // namespace loopbridge
