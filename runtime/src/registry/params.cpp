@@ -287,113 +287,151 @@ std::string choices_hint(const param_decl& d, const std::string& given) {
   return s;
 }
 
+/// One value given for a declared param, on its way to the declared type: what problems are
+/// reported against, and where they go.
+struct conversion {
+  const param_decl& d;
+  const value& v;
+  std::vector<param_problem>& problems;
+
+  /// Records that `v` is not `expected`; returns false.
+  bool bad(std::string expected, std::string hint = {}) const {
+    problems.push_back({d.name, "expected " + expected + ", got " + describe(v), std::move(hint)});
+    return false;
+  }
+  /// Records that `v` (shown as `shown`) is outside the declared range; returns false.
+  bool out_of_range(std::string shown, const char* unit = "") const {
+    problems.push_back({d.name, "value " + shown + " is out of range", range_hint(d, unit)});
+    return false;
+  }
+};
+
+/// A string, one of the declared choices if there are any.
+bool convert_string(const conversion& c, value& out) {
+  auto& d = c.d;
+  auto& v = c.v;
+  if (!v.is_string())
+    return c.bad("a string");
+  if (!d.choices.empty() &&
+      std::find(d.choices.begin(), d.choices.end(), v.as_string()) == d.choices.end()) {
+    c.problems.push_back(
+        {d.name, quote(v.as_string()) + " is not allowed", choices_hint(d, v.as_string())});
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+/// A duration: a duration value, a string with a unit, or a bare 0.
+bool convert_duration(const conversion& c, value& out) {
+  auto& d = c.d;
+  auto& v = c.v;
+  value::duration dur;
+  if (v.is_duration()) {
+    dur = v.as_duration();
+  } else if (v.is_string()) {
+    auto parsed = parse_duration(v.as_string());
+    if (!parsed)
+      return c.bad("a duration such as 250ms, 5s or 2m",
+                   "units: ns, us, ms, s, m, h; no negative values");
+    dur = *parsed;
+  } else if (v.is_integer() && v.as_integer() == 0) {
+    dur = value::duration::zero();
+  } else {
+    return c.bad("a duration such as 250ms, 5s or 2m", "write the unit, e.g. 5s");
+  }
+  if (dur.count() < 0)
+    return c.bad("a non-negative duration");
+  if (!in_range(d, std::chrono::duration<double>(dur).count()))
+    return c.out_of_range(format_duration(dur), "s");
+  out = value{dur};
+  return true;
+}
+
+/// A size in bytes: an integer, or a string with a unit.
+bool convert_size(const conversion& c, value& out) {
+  auto& d = c.d;
+  auto& v = c.v;
+  std::int64_t n;
+  if (v.is_integer()) {
+    n = v.as_integer();
+  } else if (v.is_string()) {
+    auto parsed = parse_size(v.as_string());
+    if (!parsed)
+      return c.bad("a size such as 4096, 64KiB or 10MiB");
+    n = *parsed;
+  } else {
+    return c.bad("a size such as 4096, 64KiB or 10MiB");
+  }
+  if (n < 0)
+    return c.bad("a non-negative size");
+  if (!in_range(d, static_cast<double>(n)))
+    return c.out_of_range(std::to_string(n), " bytes");
+  out = value{n};
+  return true;
+}
+
+/// A list of strings, each one of the declared choices if there are any; every bad element is
+/// a problem of its own.
+bool convert_string_list(const conversion& c, value& out) {
+  auto& d = c.d;
+  auto& v = c.v;
+  if (!v.is_list())
+    return c.bad("a list of strings");
+  bool ok = true;
+  std::size_t i = 0;
+  for (auto& x : v.as_list()) {
+    auto path = d.name + "[" + std::to_string(i++) + "]";
+    if (!x.is_string()) {
+      c.problems.push_back({path, "expected a string, got " + describe(x), {}});
+      ok = false;
+    } else if (!d.choices.empty() &&
+               std::find(d.choices.begin(), d.choices.end(), x.as_string()) == d.choices.end()) {
+      c.problems.push_back(
+          {path, quote(x.as_string()) + " is not allowed", choices_hint(d, x.as_string())});
+      ok = false;
+    }
+  }
+  if (ok)
+    out = v;
+  return ok;
+}
+
 /// Converts `v` to the declared type; on failure appends a problem and returns false.
 bool convert(const param_decl& d, const value& v, value& out,
              std::vector<param_problem>& problems) {
-  auto bad = [&](std::string expected, std::string hint = {}) {
-    problems.push_back({d.name, "expected " + expected + ", got " + describe(v), std::move(hint)});
-    return false;
-  };
-  auto out_of_range = [&](std::string shown, const char* unit = "") {
-    problems.push_back({d.name, "value " + shown + " is out of range", range_hint(d, unit)});
-    return false;
-  };
+  conversion c{d, v, problems};
   switch (d.type) {
     case param_type::boolean:
       if (!v.is_bool())
-        return bad("a boolean (true or false)");
+        return c.bad("a boolean (true or false)");
       out = v;
       return true;
     case param_type::integer:
       if (!v.is_integer())
-        return bad("an integer");
+        return c.bad("an integer");
       if (!in_range(d, static_cast<double>(v.as_integer())))
-        return out_of_range(std::to_string(v.as_integer()));
+        return c.out_of_range(std::to_string(v.as_integer()));
       out = v;
       return true;
     case param_type::number:
       if (!v.is_integer() && !v.is_number())
-        return bad("a number");
+        return c.bad("a number");
       if (!in_range(d, v.as_number()))
-        return out_of_range(v.to_string());
+        return c.out_of_range(v.to_string());
       out = value{v.as_number()};
       return true;
     case param_type::string:
-      if (!v.is_string())
-        return bad("a string");
-      if (!d.choices.empty() &&
-          std::find(d.choices.begin(), d.choices.end(), v.as_string()) == d.choices.end()) {
-        problems.push_back(
-            {d.name, quote(v.as_string()) + " is not allowed", choices_hint(d, v.as_string())});
-        return false;
-      }
-      out = v;
-      return true;
-    case param_type::duration: {
-      value::duration dur;
-      if (v.is_duration()) {
-        dur = v.as_duration();
-      } else if (v.is_string()) {
-        auto parsed = parse_duration(v.as_string());
-        if (!parsed)
-          return bad("a duration such as 250ms, 5s or 2m",
-                     "units: ns, us, ms, s, m, h; no negative values");
-        dur = *parsed;
-      } else if (v.is_integer() && v.as_integer() == 0) {
-        dur = value::duration::zero();
-      } else {
-        return bad("a duration such as 250ms, 5s or 2m", "write the unit, e.g. 5s");
-      }
-      if (dur.count() < 0)
-        return bad("a non-negative duration");
-      if (!in_range(d, std::chrono::duration<double>(dur).count()))
-        return out_of_range(format_duration(dur), "s");
-      out = value{dur};
-      return true;
-    }
-    case param_type::size: {
-      std::int64_t n;
-      if (v.is_integer()) {
-        n = v.as_integer();
-      } else if (v.is_string()) {
-        auto parsed = parse_size(v.as_string());
-        if (!parsed)
-          return bad("a size such as 4096, 64KiB or 10MiB");
-        n = *parsed;
-      } else {
-        return bad("a size such as 4096, 64KiB or 10MiB");
-      }
-      if (n < 0)
-        return bad("a non-negative size");
-      if (!in_range(d, static_cast<double>(n)))
-        return out_of_range(std::to_string(n), " bytes");
-      out = value{n};
-      return true;
-    }
-    case param_type::string_list: {
-      if (!v.is_list())
-        return bad("a list of strings");
-      bool ok = true;
-      std::size_t i = 0;
-      for (auto& x : v.as_list()) {
-        auto path = d.name + "[" + std::to_string(i++) + "]";
-        if (!x.is_string()) {
-          problems.push_back({path, "expected a string, got " + describe(x), {}});
-          ok = false;
-        } else if (!d.choices.empty() && std::find(d.choices.begin(), d.choices.end(),
-                                                   x.as_string()) == d.choices.end()) {
-          problems.push_back(
-              {path, quote(x.as_string()) + " is not allowed", choices_hint(d, x.as_string())});
-          ok = false;
-        }
-      }
-      if (ok)
-        out = v;
-      return ok;
-    }
+      return convert_string(c, out);
+    case param_type::duration:
+      return convert_duration(c, out);
+    case param_type::size:
+      return convert_size(c, out);
+    case param_type::string_list:
+      return convert_string_list(c, out);
     case param_type::map:
       if (!v.is_map())
-        return bad("a map");
+        return c.bad("a map");
       out = v;
       return true;
     case param_type::any:
