@@ -1,3 +1,4 @@
+// The completion channel behind a completion queue: its eventfd, its nodes and their wake-ups.
 #include "bridge/completion_channel.hpp"
 
 #include <cerrno>

@@ -1,5 +1,7 @@
 #pragma once
 
+// The listener behind a completion queue, which completing requests notify from any thread.
+
 #include <atomic>
 #include <cstddef>
 #include <memory>

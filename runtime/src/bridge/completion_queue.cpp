@@ -1,3 +1,4 @@
+// `completion_queue`: watching requests and taking their tokens as they complete.
 #include "loopbridge/completion_queue.hpp"
 
 #include "bridge/completion_channel.hpp"

@@ -1,3 +1,4 @@
+// The per-request `context`: its fields and the one current on each thread.
 #include "loopbridge/context.hpp"
 
 namespace loopbridge {

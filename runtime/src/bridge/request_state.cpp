@@ -1,3 +1,4 @@
+// The shared state of one request: publishing its outcome and waiting for it.
 #include "loopbridge/detail/request_state.hpp"
 
 #include "threads/futex.hpp"

@@ -1,3 +1,4 @@
+// Task groups and `gather`: what a group of futures ended with.
 #include "loopbridge/groups.hpp"
 
 #include <exception>

@@ -1,5 +1,7 @@
 #pragma once
 
+// The body of an event inbox, shared by the runtime (which offers events) and its reader.
+
 #include <atomic>
 #include <bitset>
 #include <condition_variable>

@@ -1,3 +1,4 @@
+// Events: their types, names and text, and the event inbox that reads them.
 #include "loopbridge/events.hpp"
 
 #include <cerrno>

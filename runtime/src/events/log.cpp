@@ -1,3 +1,4 @@
+// The runtime's log: levels and their settings, writing lines, naming threads.
 #include "loopbridge/log.hpp"
 
 #include <atomic>

@@ -1,3 +1,4 @@
+// Ordering a dependency graph in waves and finding its cycles.
 #include "loopbridge/graph.hpp"
 
 #include <algorithm>

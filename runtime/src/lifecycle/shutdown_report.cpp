@@ -1,3 +1,4 @@
+// `shutdown_report`: its totals and text form.
 #include "loopbridge/shutdown_report.hpp"
 
 #include "loopbridge/params.hpp"

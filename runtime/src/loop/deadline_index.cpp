@@ -1,3 +1,4 @@
+// The event loop's deadline index: inserting, removing and expiring requests by deadline.
 #include "loop/deadline_index.hpp"
 
 namespace loopbridge::detail {

@@ -1,5 +1,7 @@
 #pragma once
 
+// The event loop's timer structure for request deadlines.
+
 #include <cstdint>
 #include <map>
 

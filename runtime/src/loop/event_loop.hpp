@@ -1,5 +1,7 @@
 #pragma once
 
+// The event-loop actor: its state and its handlers (defined in loop/event_loop*.cpp).
+
 #include <deque>
 #include <memory>
 #include <unordered_map>

@@ -1,3 +1,4 @@
+// The loop thread: running the event-loop actor, parking and waking it.
 #include "loop/loop_thread.hpp"
 
 #include <climits>

@@ -1,5 +1,7 @@
 #pragma once
 
+// The thread that runs the event-loop actor and nothing else.
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>

@@ -1,5 +1,7 @@
 #pragma once
 
+// A lock-free multi-producer, single-consumer FIFO of intrusive nodes.
+
 #include <atomic>
 
 #include "loopbridge/detail/request_state.hpp"

@@ -1,5 +1,7 @@
 #pragma once
 
+// An inbox of request states that any thread pushes to and one consumer drains.
+
 #include <atomic>
 
 #include "loop/mpsc_queue.hpp"

@@ -1,5 +1,7 @@
 #pragma once
 
+// The requests the loop handed to one actor that no instance took yet.
+
 #include <cstdint>
 #include <mutex>
 #include <vector>

@@ -1,5 +1,7 @@
 #pragma once
 
+// An intrusive FIFO of requests with O(1) removal from the middle.
+
 #include <cstddef>
 
 #include "loopbridge/detail/request_state.hpp"

@@ -1,5 +1,7 @@
 #pragma once
 
+// How the event loop wakes an instance that runs on a thread of its own.
+
 #include <condition_variable>
 #include <functional>
 #include <mutex>

@@ -1,3 +1,4 @@
+// The names of an actor spec's policies.
 #include "loopbridge/actor_spec.hpp"
 
 namespace loopbridge {

@@ -1,3 +1,4 @@
+// Admission for actors with the `block` policy: taking and giving back places.
 #include "registry/admission.hpp"
 
 #include "threads/futex.hpp"

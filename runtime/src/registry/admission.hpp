@@ -1,5 +1,7 @@
 #pragma once
 
+// Admission: places in an actor's capacity for actors with the `block` policy.
+
 #include "loopbridge/detail/actor_record.hpp"
 #include "loopbridge/result.hpp"
 

@@ -1,3 +1,4 @@
+// `kind_registry`: registering kinds and adapters, and finding them.
 #include "loopbridge/kind_registry.hpp"
 
 #include <cstdlib>

@@ -1,3 +1,4 @@
+// Kind params: their declarations, and checking and converting the params an actor is given.
 #include "loopbridge/params.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// `value`, the neutral tree of fields: access and its text form.
 #include "loopbridge/value.hpp"
 
 #include <cmath>

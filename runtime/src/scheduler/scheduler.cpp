@@ -1,3 +1,4 @@
+// The runtime's scheduler: its threads, parking on a futex and waking them directly.
 #include "scheduler/scheduler.hpp"
 
 #include <caf/actor_system.hpp>

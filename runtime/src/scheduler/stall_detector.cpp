@@ -1,3 +1,4 @@
+// The stall detector: a thread that finds handlers running too long.
 #include "scheduler/stall_detector.hpp"
 
 #include <algorithm>

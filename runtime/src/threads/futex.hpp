@@ -1,5 +1,7 @@
 #pragma once
 
+// Futex waits and wakes on an atomic word.
+
 #include <atomic>
 #include <chrono>
 #include <climits>

@@ -1,5 +1,7 @@
 #pragma once
 
+// A gate that many threads pass until it closes, and whose closing waits for them.
+
 #include <atomic>
 #include <thread>
 

@@ -1,3 +1,4 @@
+// How long loop and host threads spin before they block.
 #include "loopbridge/detail/spin_policy.hpp"
 
 #include <sched.h>

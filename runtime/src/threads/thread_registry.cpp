@@ -1,3 +1,4 @@
+// The thread registry: starting threads outside the scheduler and joining them at stop.
 #include "threads/thread_registry.hpp"
 
 #include <algorithm>

@@ -1,5 +1,7 @@
 #pragma once
 
+// The threads the runtime starts outside the scheduler.
+
 #include <chrono>
 #include <condition_variable>
 #include <functional>

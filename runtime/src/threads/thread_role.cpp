@@ -1,3 +1,4 @@
+// What the current thread is (scheduler, dedicated instance) and what it may block on.
 #include "loopbridge/detail/bridge.hpp"
 
 #include "loopbridge/detail/actor_record.hpp"

@@ -1,3 +1,4 @@
+// Worker instances and their hosts: scheduled, dedicated and I/O-driven.
 #include "workers/worker_actor.hpp"
 
 #include <deque>

@@ -1,5 +1,7 @@
 #pragma once
 
+// One instance of a named actor, and the hosts its worker runs on.
+
 #include <memory>
 
 #include "loop/caf_types.hpp"
