@@ -1,3 +1,4 @@
+// `error`: its text form.
 #include "loopbridge/error.hpp"
 
 namespace loopbridge {

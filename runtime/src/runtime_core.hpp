@@ -1,5 +1,8 @@
 #pragma once
 
+// The runtime's core, shared by the `runtime` facade, every handle and future, the event loop
+// and the workers. Its member functions are defined by concept in the folders beside this file.
+
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -8,15 +11,16 @@
 #include <string>
 #include <vector>
 
-#include "caf_types.hpp"
-#include "event_channel.hpp"
-#include "gate.hpp"
-#include "loop_thread.hpp"
+#include "events/event_channel.hpp"
+#include "loop/caf_types.hpp"
+#include "loop/loop_thread.hpp"
+#include "loop/request_inbox.hpp"
 #include "loopbridge/detail/stream_state.hpp"
-#include "request_inbox.hpp"
 #include "scheduler/stall_detector.hpp"
-#include "thread_registry.hpp"
+#include "threads/gate.hpp"
+#include "threads/thread_registry.hpp"
 
+#include "loopbridge/blocking_pool.hpp"
 #include "loopbridge/detail/bridge.hpp"
 #include "loopbridge/detail/completion_sink.hpp"
 #include "loopbridge/events.hpp"
@@ -43,12 +47,20 @@ public:
   runtime_core(kind_registry kinds, runtime_options options);
   ~runtime_core() override;
 
+  // -- lifecycle (runtime_core.cpp, lifecycle/) -------------------------------------------------
+
   /// Creates the actor system and the event loop.
   void start();
   /// See `runtime::stop`. Idempotent.
   const shutdown_report& stop();
+  result<void> start_all(std::vector<actor_spec> specs);
+  result<void> start_topology(const topology& topo);
+  future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
+  /// Records the stop of the actor behind `rec` for the shutdown report. Called by the loop.
+  void record_stopped(const actor_record& rec, const stopped_event& e);
 
-  // -- bridge ---------------------------------------------------------------------------------
+  // -- bridge (bridge/submission.cpp) ----------------------------------------------------------
+
   void submit(request_ref st, clock::duration timeout) noexcept override;
   /// Sets id, deadline and context from the submitting thread.
   void stamp(request_state& st, clock::duration timeout) noexcept;
@@ -56,14 +68,27 @@ public:
   void enqueue(request_ref st) noexcept;
   bool cancel(request_ref st) noexcept override;
 
-  // -- runtime API ----------------------------------------------------------------------------
+  // -- actor records (registry/actor_records.cpp) ----------------------------------------------
+
   result<void> spawn(actor_spec spec);
   /// Checks `spec` against its kind; the record is ready to commit.
   result<std::shared_ptr<actor_record>> validate(actor_spec spec) const;
   /// Registers a validated record and tells the loop to start it.
   result<void> commit(std::shared_ptr<actor_record> rec);
-  result<void> start_all(std::vector<actor_spec> specs);
-  future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
+  result<record_ptr> find(std::string_view name, const type_tag* kind,
+                          std::string_view kind_name) const;
+  /// See `runtime::ready_info`.
+  result<value> ready_info(std::string_view name) const;
+  /// Forgets a stopped actor that nothing can name any more (see `event_loop`): its name (if
+  /// still its own), its place in `metrics()` and the shutdown report (counted in `retired`),
+  /// and its index, which the next spawn may take. Called by the event loop, after the loop
+  /// itself let go of that index.
+  void retire(const actor_record& rec);
+  const kind_registry& kinds() const noexcept { return kinds_; }
+  const runtime_options& options() const noexcept { return options_; }
+
+  // -- requests by value and pipelines (bridge/value_requests.cpp, routes/) --------------------
+
   value_future submit_value(std::string_view actor, std::string_view request, const value& fields,
                             std::chrono::nanoseconds timeout);
   /// A request for `actor` built from fields (not submitted). `holder` receives the actor's
@@ -76,8 +101,6 @@ public:
   value_future submit_pipeline_value(std::string_view actor, std::string_view request,
                                      const value& fields, std::chrono::nanoseconds timeout);
   result<void> add_route(std::string_view from, std::string_view to);
-  result<void> start_topology(const topology& topo);
-  result<void> kill_instance(std::string_view name, std::uint32_t instance);
   std::optional<std::string> route_from(std::string_view from) const {
     std::lock_guard<std::mutex> guard{records_mutex_};
     auto it = routes_.find(std::string{from});
@@ -85,30 +108,40 @@ public:
       return std::nullopt;
     return it->second;
   }
+
+  // -- blocking pools (bridge/offload_pools.cpp) -----------------------------------------------
+
+  /// See `runtime::pool`.
+  result<blocking_pool> pool(std::string_view name);
+  /// See `runtime::default_pool`: spawned on first use, under the pools' lock.
+  result<blocking_pool> default_pool();
+  /// See `runtime::separate_pool`: a one-instance pool that stops once its function returned.
+  result<blocking_pool> separate_pool();
+
+  // -- fault injection (faults/fault_injection.cpp) --------------------------------------------
+
+  result<void> kill_instance(std::string_view name, std::uint32_t instance);
+  /// See `runtime::slow_down`.
+  result<void> slow_down(std::string_view name, std::chrono::nanoseconds delay);
+
+  // -- metrics and events (events/) ------------------------------------------------------------
+
   std::vector<actor_metrics> metrics() const;
   result<actor_metrics> metrics(std::string_view name) const;
-  result<record_ptr> find(std::string_view name, const type_tag* kind,
-                          std::string_view kind_name) const;
-  const runtime_options& options() const noexcept { return options_; }
   /// A new event inbox; in effect as soon as this returns.
   event_inbox subscribe(subscription s);
-
-  // -- events -----------------------------------------------------------------------------------
-
   /// True if some subscriber wants events of type `t` (cheap: one atomic load).
   bool wants(event_type t) const noexcept {
     return wanted_types_.load(std::memory_order_acquire) & (1u << static_cast<unsigned>(t));
   }
   /// Hands `e` to every subscriber that wants it. Called by the event loop.
   void publish(const event& e);
-  /// Records the stop of the actor behind `rec` for the shutdown report. Called by the loop.
-  void record_stopped(const actor_record& rec, const stopped_event& e);
-  /// Forgets a stopped actor that nothing can name any more (see `event_loop`): its name (if
-  /// still its own), its place in `metrics()` and the shutdown report (counted in `retired`),
-  /// and its index, which the next spawn may take. Called by the event loop, after the loop
-  /// itself let go of that index.
-  void retire(const actor_record& rec);
-  const kind_registry& kinds() const noexcept { return kinds_; }
+
+  // -- streams (bridge/streams.cpp) ------------------------------------------------------------
+
+  /// Streams still open; closed when the runtime stops.
+  void track_stream(std::weak_ptr<stream_control> s);
+  void close_streams();
 
   // -- for the event loop and the workers ------------------------------------------------------
 
@@ -154,8 +187,7 @@ public:
   stall_detector* stalls() const noexcept { return stalls_.get(); }
 
 private:
-  kind_registry kinds_;
-  runtime_options options_;
+  // -- helpers ---------------------------------------------------------------------------------
 
   /// Reports a handler that runs too long (on the detector's thread).
   void report_stall(const stall& s);
@@ -163,6 +195,36 @@ private:
   slow_handler_event name_stall(const stall& s, record_ptr& rec) const;
   /// One line naming what `s` runs, where, and for how long.
   std::string describe(const stall& s) const;
+
+  /// Why `name` cannot be given to a new actor ("" if it can): a live actor has it, or a
+  /// route names it (its pipeline was wired to that actor). A stopped actor's name is free.
+  /// Call with `records_mutex_` held.
+  std::string name_in_use(const std::string& name) const;
+  /// What keeps the batch `specs` (whose names `in_batch` indexes) from starting beside the
+  /// actors that exist: names in use, dependencies on unknown actors. Takes `records_mutex_`.
+  std::vector<std::string>
+  batch_name_problems(const std::vector<actor_spec>& specs,
+                      const std::map<std::string, std::size_t>& in_batch) const;
+
+  /// Where a pipeline that starts with `request` at `entry` ends: its last stage, the request
+  /// that stage serves, its reply type and how many routes were followed.
+  struct pipeline_end {
+    std::string last;         ///< the last stage's actor name
+    std::string last_request; ///< the request name the last stage serves
+    const type_tag* reply = nullptr;
+    std::size_t routes = 0;
+  };
+  result<pipeline_end> pipeline_reply(const actor_record& entry, const type_tag* request) const;
+  result<void> check_route(const std::string& from, const std::string& to,
+                           const std::map<std::string, const kind_descriptor*>& kinds,
+                           const std::map<std::string, std::string>& routes) const;
+
+  static actor_metrics snapshot(const actor_record& rec);
+
+  // -- state (declaration order is destruction order: keep it) ---------------------------------
+
+  kind_registry kinds_;
+  runtime_options options_;
 
   std::shared_ptr<stall_detector> stalls_;
   std::unique_ptr<caf::actor_system_config> config_;
@@ -182,11 +244,6 @@ private:
   gate system_gate_; ///< open while the actor system exists
   std::atomic<std::uint64_t> next_id_{1};
 
-  /// Why `name` cannot be given to a new actor ("" if it can): a live actor has it, or a
-  /// route names it (its pipeline was wired to that actor). A stopped actor's name is free.
-  /// Call with `records_mutex_` held.
-  std::string name_in_use(const std::string& name) const;
-
   mutable std::mutex records_mutex_;
   /// Name -> the actor that has it now (a stopped actor keeps its entry until the name is
   /// spawned again: handles to it, its counters and its stop stay reachable).
@@ -196,31 +253,11 @@ private:
   std::uint64_t next_sequence_ = 0;
   std::map<std::string, std::string> routes_; ///< from -> to
 
-public:
-  /// Blocking pools (see `runtime::offload`): the default pool is spawned on first use; each
-  /// `offload_separate` gets a one-instance pool that stops once its function returned.
+  /// Blocking pools (see `runtime::offload`): held while a pool is looked up and spawned, so
+  /// that two threads asking for the default pool at once spawn it once.
   std::mutex pools_mutex_;
-  std::uint64_t separate_count_ = 0;
+  std::uint64_t separate_count_ = 0; ///< `offload_separate` pools made so far (names them)
 
-  /// Streams still open; closed when the runtime stops.
-  void track_stream(std::weak_ptr<stream_control> s);
-  void close_streams();
-
-private:
-  /// Where a pipeline that starts with `request` at `entry` ends: its last stage, the request
-  /// that stage serves, its reply type and how many routes were followed.
-  struct pipeline_end {
-    std::string last;         ///< the last stage's actor name
-    std::string last_request; ///< the request name the last stage serves
-    const type_tag* reply = nullptr;
-    std::size_t routes = 0;
-  };
-  result<pipeline_end> pipeline_reply(const actor_record& entry, const type_tag* request) const;
-  result<void> check_route(const std::string& from, const std::string& to,
-                           const std::map<std::string, const kind_descriptor*>& kinds,
-                           const std::map<std::string, std::string>& routes) const;
-
-  static actor_metrics snapshot(const actor_record& rec);
   std::mutex report_mutex_;
   shutdown_report report_;
   /// Whose stop each entry of `report_.actors` is (identity only, never dereferenced).

@@ -1,5 +1,7 @@
 #pragma once
 
+// How much work one thread does in one go: fixed turn sizes and grace periods.
+
 #include <chrono>
 #include <cstddef>
 

@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "completion_channel.hpp"
-#include "deadline_index.hpp"
-#include "request_inbox.hpp"
+#include "bridge/completion_channel.hpp"
+#include "loop/deadline_index.hpp"
+#include "loop/request_inbox.hpp"
 
 using namespace loopbridge;
 using namespace loopbridge::detail;

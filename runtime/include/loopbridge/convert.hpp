@@ -246,6 +246,100 @@ std::vector<std::string> field_names_of() {
   return out;
 }
 
+namespace detail {
+
+/// An integer of type `U` from `v`; a problem if `v` is no integer or `U` cannot hold it.
+template <class U>
+void integer_from_value(const value& v, U& out, const std::string& path,
+                        std::vector<field_problem>& problems) {
+  if (!v.is_integer()) {
+    detail::problem(problems, path, "an integer", v);
+  } else {
+    auto i = v.as_integer();
+    if ((std::is_unsigned_v<U> && i < 0) ||
+        (sizeof(U) < 8 && (i < static_cast<std::int64_t>(std::numeric_limits<U>::min()) ||
+                           i > static_cast<std::int64_t>(std::numeric_limits<U>::max()))))
+      problems.push_back({path, "value " + std::to_string(i) + " is out of range", {}});
+    else
+      out = static_cast<U>(i);
+  }
+}
+
+/// A duration of type `U` from `v`: a duration, a string with a unit, or a bare 0.
+template <class U>
+void duration_from_value(const value& v, U& out, const std::string& path,
+                         std::vector<field_problem>& problems) {
+  if (v.is_duration()) {
+    out = std::chrono::duration_cast<U>(v.as_duration());
+  } else if (v.is_string()) {
+    if (auto d = parse_duration(v.as_string()))
+      out = std::chrono::duration_cast<U>(*d);
+    else
+      detail::problem(problems, path, "a duration such as 250ms, 5s or 2m", v,
+                      "units: ns, us, ms, s, m, h; no negative values");
+  } else if (v.is_integer() && v.as_integer() == 0) {
+    out = U::zero();
+  } else {
+    detail::problem(problems, path, "a duration such as 250ms, 5s or 2m", v,
+                    "write the unit, e.g. 5s");
+  }
+}
+
+/// A vector `U` from a list, each element at `path[i]`.
+template <class U>
+void list_from_value(const value& v, U& out, const std::string& path,
+                     std::vector<field_problem>& problems) {
+  if (!v.is_list()) {
+    detail::problem(problems, path, "a list", v);
+  } else {
+    U result;
+    std::size_t i = 0;
+    for (auto& e : v.as_list()) {
+      typename U::value_type item{};
+      from_value(e, item, path + "[" + std::to_string(i++) + "]", problems);
+      result.push_back(std::move(item));
+    }
+    out = std::move(result);
+  }
+}
+
+/// A map `U` with string keys from a map, each entry at `path.key`.
+template <class U>
+void map_from_value(const value& v, U& out, const std::string& path,
+                    std::vector<field_problem>& problems) {
+  if (!v.is_map()) {
+    detail::problem(problems, path, "a map", v);
+  } else {
+    U result;
+    for (auto& [k, e] : v.as_map()) {
+      typename U::mapped_type item{};
+      from_value(e, item, path.empty() ? k : path + "." + k, problems);
+      result.emplace(k, std::move(item));
+    }
+    out = std::move(result);
+  }
+}
+
+/// A problem for each key of `given` that is not one of the `known` fields, with a hint.
+inline void report_unknown_fields(const value::map& given, const std::vector<std::string>& known,
+                                  const std::string& path, std::vector<field_problem>& problems) {
+  for (auto& [k, _] : given)
+    if (std::find(known.begin(), known.end(), k) == known.end()) {
+      auto suggestion = did_you_mean(k, known);
+      std::string hint;
+      if (!suggestion.empty())
+        hint = suggestion;
+      else {
+        hint = "known fields:";
+        for (auto& n : known)
+          hint += " " + n;
+      }
+      problems.push_back({path.empty() ? k : path + "." + k, "unknown field", hint});
+    }
+}
+
+} // namespace detail
+
 /// Fills `out` from `v`, appending a problem (with its path) for each wrong type, value out of
 /// range or unknown field; fields absent from `v` keep their value. True if nothing was wrong.
 template <class T>
@@ -261,17 +355,7 @@ bool from_value(const value& v, T& out, const std::string& path,
     else
       out = v.as_bool();
   } else if constexpr (std::is_integral_v<U>) {
-    if (!v.is_integer()) {
-      detail::problem(problems, path, "an integer", v);
-    } else {
-      auto i = v.as_integer();
-      if ((std::is_unsigned_v<U> && i < 0) ||
-          (sizeof(U) < 8 && (i < static_cast<std::int64_t>(std::numeric_limits<U>::min()) ||
-                             i > static_cast<std::int64_t>(std::numeric_limits<U>::max()))))
-        problems.push_back({path, "value " + std::to_string(i) + " is out of range", {}});
-      else
-        out = static_cast<U>(i);
-    }
+    detail::integer_from_value(v, out, path, problems);
   } else if constexpr (std::is_floating_point_v<U>) {
     if (!v.is_integer() && !v.is_number())
       detail::problem(problems, path, "a number", v);
@@ -283,20 +367,7 @@ bool from_value(const value& v, T& out, const std::string& path,
     else
       out = v.as_string();
   } else if constexpr (detail::is_duration<U>::value) {
-    if (v.is_duration()) {
-      out = std::chrono::duration_cast<U>(v.as_duration());
-    } else if (v.is_string()) {
-      if (auto d = parse_duration(v.as_string()))
-        out = std::chrono::duration_cast<U>(*d);
-      else
-        detail::problem(problems, path, "a duration such as 250ms, 5s or 2m", v,
-                        "units: ns, us, ms, s, m, h; no negative values");
-    } else if (v.is_integer() && v.as_integer() == 0) {
-      out = U::zero();
-    } else {
-      detail::problem(problems, path, "a duration such as 250ms, 5s or 2m", v,
-                      "write the unit, e.g. 5s");
-    }
+    detail::duration_from_value(v, out, path, problems);
   } else if constexpr (std::is_same_v<U, std::vector<std::uint8_t>>) {
     if (v.is_bytes())
       out = v.as_bytes();
@@ -313,30 +384,9 @@ bool from_value(const value& v, T& out, const std::string& path,
         out = std::move(inner);
     }
   } else if constexpr (detail::is_vector<U>::value) {
-    if (!v.is_list()) {
-      detail::problem(problems, path, "a list", v);
-    } else {
-      U result;
-      std::size_t i = 0;
-      for (auto& e : v.as_list()) {
-        typename U::value_type item{};
-        from_value(e, item, path + "[" + std::to_string(i++) + "]", problems);
-        result.push_back(std::move(item));
-      }
-      out = std::move(result);
-    }
+    detail::list_from_value(v, out, path, problems);
   } else if constexpr (detail::is_string_map<U>::value) {
-    if (!v.is_map()) {
-      detail::problem(problems, path, "a map", v);
-    } else {
-      U result;
-      for (auto& [k, e] : v.as_map()) {
-        typename U::mapped_type item{};
-        from_value(e, item, path.empty() ? k : path + "." + k, problems);
-        result.emplace(k, std::move(item));
-      }
-      out = std::move(result);
-    }
+    detail::map_from_value(v, out, path, problems);
   } else if constexpr (std::is_same_v<U, error> || std::is_enum_v<U>) {
     problems.push_back({path, "this field cannot be set from a value", {}});
   } else {
@@ -349,19 +399,7 @@ bool from_value(const value& v, T& out, const std::string& path,
       detail::value_reader r{v.is_map() ? v.as_map() : empty, path, problems};
       inspect(r, out);
       if (v.is_map())
-        for (auto& [k, _] : v.as_map())
-          if (std::find(r.known.begin(), r.known.end(), k) == r.known.end()) {
-            auto suggestion = did_you_mean(k, r.known);
-            std::string hint;
-            if (!suggestion.empty())
-              hint = suggestion;
-            else {
-              hint = "known fields:";
-              for (auto& n : r.known)
-                hint += " " + n;
-            }
-            problems.push_back({path.empty() ? k : path + "." + k, "unknown field", hint});
-          }
+        detail::report_unknown_fields(v.as_map(), r.known, path, problems);
     }
   }
   return problems.size() == before;

@@ -1,5 +1,7 @@
 #pragma once
 
+// How long an idle thread spins before it parks, adapted to its traffic.
+
 #include <algorithm>
 #include <chrono>
 

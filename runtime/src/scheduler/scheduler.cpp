@@ -1,10 +1,11 @@
+// The runtime's scheduler: its threads, parking on a futex and waking them directly.
 #include "scheduler/scheduler.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/detail/set_thread_name.hpp>
 
-#include "futex.hpp"
 #include "scheduler/stall_detector.hpp"
+#include "threads/futex.hpp"
 
 #include "loopbridge/log.hpp"
 
@@ -194,9 +195,8 @@ caf::resumable* scheduler::dequeue(scheduler_thread& self) {
     auto start = clock::now();
     std::size_t none = 0;
     if (spinning_.compare_exchange_strong(none, 1, std::memory_order_seq_cst)) {
-      bool found = self.spin_.spin(settings_.spin, start, [this] {
-        return queued_.load(std::memory_order_relaxed) != 0;
-      });
+      bool found = self.spin_.spin(settings_.spin, start,
+                                   [this] { return queued_.load(std::memory_order_relaxed) != 0; });
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       if (found)
         continue;

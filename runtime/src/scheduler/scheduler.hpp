@@ -1,5 +1,7 @@
 #pragma once
 
+// The runtime's scheduler for scheduled actors, and its settings.
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>

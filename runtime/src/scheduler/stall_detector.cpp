@@ -1,8 +1,9 @@
+// The stall detector: a thread that finds handlers running too long.
 #include "scheduler/stall_detector.hpp"
 
 #include <algorithm>
 
-#include "futex.hpp"
+#include "threads/futex.hpp"
 
 #include "loopbridge/detail/actor_record.hpp"
 #include "loopbridge/log.hpp"
@@ -68,9 +69,9 @@ void stall_detector::detach() {
   tl_slot = nullptr;
   tl_detector = nullptr;
   std::lock_guard<std::mutex> guard{mutex_};
-  slots_.erase(std::remove_if(slots_.begin(), slots_.end(),
-                              [slot](auto& s) { return s.get() == slot; }),
-               slots_.end());
+  slots_.erase(
+      std::remove_if(slots_.begin(), slots_.end(), [slot](auto& s) { return s.get() == slot; }),
+      slots_.end());
 }
 
 void stall_detector::woke() noexcept {

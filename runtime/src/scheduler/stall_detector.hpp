@@ -1,5 +1,7 @@
 #pragma once
 
+// The stall detector and what each runtime thread tells it about what it runs.
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// Text helpers: printable and quoted text, UTF-8 decoding, "did you mean".
 #include "loopbridge/text.hpp"
 
 #include <algorithm>

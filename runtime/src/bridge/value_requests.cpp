@@ -1,0 +1,63 @@
+// Requests built from value fields by request name (the untyped path that tools and scenarios
+// use), and their submission.
+#include "runtime_core.hpp"
+
+#include "loopbridge/detail/stop_request.hpp"
+#include "loopbridge/text.hpp"
+
+namespace loopbridge::detail {
+
+value_future runtime_core::submit_value(std::string_view actor, std::string_view request,
+                                        const value& fields, std::chrono::nanoseconds timeout) {
+  record_ptr holder;
+  auto st = make_request(actor, request, fields, holder);
+  if (!st) {
+    auto failed = make_ref<typed_request_state<stop_request>>(stop_request{});
+    failed->fail(std::move(st).error());
+    failed->mark_settled();
+    return value_future{request_ref{failed}, nullptr, shared_from_this()};
+  }
+  auto* entry = (*st)->target->kind->find_request((*st)->request_type());
+  submit(*st, timeout);
+  return value_future{std::move(*st), entry->reply_to_value, shared_from_this()};
+}
+
+result<request_ref> runtime_core::make_request(std::string_view actor, std::string_view request,
+                                               const value& fields, record_ptr& holder) const {
+  auto failed = [](error e) { return result<request_ref>{std::move(e)}; };
+  auto rec = find(actor, nullptr, {});
+  if (!rec)
+    return failed(std::move(rec).error());
+  auto& kind = *(*rec)->kind;
+  auto* entry = kind.find_request(request);
+  if (!entry || !entry->from_value) {
+    std::vector<std::string> names;
+    std::string served;
+    for (auto& r : kind.requests)
+      if (!r.name.empty()) {
+        names.push_back(r.name);
+        served += (served.empty() ? "" : ", ") + r.name;
+      }
+    std::string msg =
+        "actor " + quote(actor) + " (kind " + kind.name + ") serves no request " + quote(request);
+    auto suggestion = did_you_mean(request, names);
+    msg += suggestion.empty() ? " (it serves: " + served + ")" : " (" + suggestion + ")";
+    return failed(error{errc::not_found, msg});
+  }
+  std::vector<field_problem> problems;
+  auto st = entry->from_value(fields, problems);
+  if (!st) {
+    std::string msg = "request " + quote(entry->name) + " to " + quote(actor) + ": ";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+      msg += (i ? "; " : "") + problems[i].path + ": " + problems[i].message;
+      if (!problems[i].hint.empty())
+        msg += " (" + problems[i].hint + ")";
+    }
+    return failed(error{errc::bad_request, msg});
+  }
+  st->target = rec->get();
+  holder = *rec;
+  return st;
+}
+
+} // namespace loopbridge::detail

@@ -1,0 +1,238 @@
+#pragma once
+
+// The event-loop actor: its state and its handlers (defined in loop/event_loop*.cpp).
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "loop/caf_types.hpp"
+#include "loop/deadline_index.hpp"
+#include "loop/request_inbox.hpp"
+#include "loop/request_lane.hpp"
+#include "loop/request_queue.hpp"
+#include "loop/thread_doorbell.hpp"
+
+#include "loopbridge/events.hpp"
+
+namespace loopbridge::detail {
+
+class runtime_core;
+class loop_thread;
+
+/// The event-loop actor: the hub between host threads and worker instances.
+///
+/// Requests reach it through two request inboxes (host submits, and workers' finished reports),
+/// each woken by one `drain_atom` message per batch); control (spawn, cancel, ready, down, stop)
+/// arrives as plain messages. It accepts submitted requests, queues them per target actor,
+/// hands them to the actor's `request_lane` (from which its free instances take them) while the
+/// actor has fewer in flight than its ready instances may hold, tracks deadlines in one
+/// `deadline_index`, forwards cancels, returns credit when workers report a request finished,
+/// and runs every actor's lifecycle: ready, start failure, ready timeout, draining stop, runtime
+/// shutdown in reverse start order. It never blocks, never waits for a reply and never runs a
+/// worker's code.
+///
+/// Invariants: every request the loop accepted is in exactly one place (a target's queue or its
+/// in-flight list: in the lane, or taken by one instance) until it is finished or resolved, and
+/// the loop holds one reference to it meanwhile. For each target,
+/// `received = completed + failed + cancelled + queued + in flight` (the actor's counters).
+///
+/// Outcomes: a request's outcome is decided once, by whoever claims it (its worker, the host's
+/// cancel, the loop's deadline or stop); the loop counts it by that claimed outcome when it
+/// stops tracking the request, and a pipeline's parent takes it from the same place, so
+/// futures, metrics, `stopped` events and the shutdown report agree.
+///
+/// Retirement: a target that stopped, holds nothing, has no instance left and no route, and
+/// that nothing can name any more — a one-shot actor (`stop_after`), or one whose name a new
+/// actor took — is retired outside the runtime's shutdown: its slot in `targets_` is freed and
+/// the runtime forgets it (its index goes to the next spawn), so a host that runs one-shot
+/// tasks or scoped actors forever holds only the live ones. Messages naming a target by index
+/// (ready, start failure) and ready deadlines carry the instance's token, unique per
+/// incarnation, and are ignored when it does not match; stops and kills carry the record. A request
+/// submitted through a handle to a retired actor is answered with its `last_stop`; the loop
+/// keeps retired records (`retired_`) until no handle holds them and one complete drain of
+/// the submissions inbox has passed since, so such a request never points at freed memory.
+class event_loop : public caf::event_based_actor {
+public:
+  event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, loop_thread* thread,
+             std::shared_ptr<request_inbox> submissions, std::shared_ptr<request_inbox> reports);
+  caf::behavior make_behavior() override;
+  void on_exit() override;
+  /// Hands the loop to its own thread instead of the scheduler (see loop_thread).
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
+  const char* name() const override { return "loopbridge.event_loop"; }
+
+private:
+  /// Tokens keep the instance's index in their low bits (instances per actor: at most 2^20).
+  static constexpr std::uint32_t instance_bits = 20;
+  static constexpr std::uint32_t instance_mask = (1u << instance_bits) - 1;
+
+  struct instance_slot {
+    caf::actor handle;
+    std::shared_ptr<thread_doorbell> doorbell; ///< wakes a dedicated thread; else null
+    std::uint32_t token = 0;                   ///< ownership token of this incarnation
+    error failure;                             ///< why it failed to start, if it did
+    bool ready = false;
+    bool alive = false;
+  };
+  enum class phase { running, draining, stopped };
+  struct target {
+    record_ptr record;
+    std::vector<instance_slot> instances;
+    request_queue queue;                  ///< accepted, waiting for room in the lane
+    request_queue flying;                 ///< handed to the lane, taken or not, not yet finished
+    std::shared_ptr<request_lane> lane;   ///< shared by the loop and the instances
+    std::uint32_t per_instance_limit = 1; ///< in flight per ready instance
+    std::uint32_t alive = 0;
+    std::uint32_t ready = 0; ///< instances ready now
+    std::uint64_t in_flight = 0;
+    bool ever_ready = false;
+    phase state = phase::running;
+    time_point stop_deadline = time_point::max();
+    std::vector<request_ref> stop_waiters; ///< `stop_request`s to answer when stopped
+    error stop_reason;
+    std::uint64_t reported = 0; ///< requests its workers reported finished (one-shot actors)
+    /// What its stop did (see `stopped_event`), over the requests undecided when it began.
+    std::uint64_t stop_completed = 0;
+    std::uint64_t stop_failed = 0;
+    std::uint64_t stop_cancelled = 0;
+    std::uint64_t stop_abandoned = 0;
+    bool stop_began = false;
+    std::int64_t route_to = -1;          ///< where pipeline stages continue, or -1
+    std::vector<std::uint32_t> upstream; ///< targets routing into this one (credit)
+    std::deque<time_point> restarts;     ///< restart times within the budget's period
+    std::uint32_t restart_count = 0;
+    bool replaced = false; ///< a newer actor has its name
+  };
+
+  // -- handlers --------------------------------------------------------------------------------
+  void on_drain();
+  /// A submitted request; takes over its reference.
+  void on_submit(request_state* st);
+  /// A worker finished `st`; takes over its reference.
+  void on_finished(request_state* st);
+  void on_cancel(request_ref& ref);
+  void on_spawn(record_ptr rec);
+  void on_ready(std::uint32_t t, std::uint32_t i, std::uint32_t token, value info);
+  void on_start_failed(std::uint32_t t, std::uint32_t i, std::uint32_t token, error reason);
+  void on_ready_timeout(std::uint32_t t, std::uint32_t i, std::uint32_t token);
+  void on_down(const caf::down_msg& msg);
+  void on_tick();
+  void on_stop_actor(request_ref& ref, record_ptr rec);
+  void on_stop_all(time_point deadline);
+  void on_kill(const record_ptr& rec, std::uint32_t i);
+  void on_route(std::uint32_t from, std::uint32_t to);
+  /// Fills `shutdown_order_`: reverse start order, route sources before their targets.
+  void plan_shutdown_order();
+
+  // -- requests ----------------------------------------------------------------------------------
+  /// Hands queued requests of `t` to its lane while its ready instances have room.
+  void pump(target& t);
+  /// Wakes instance `i` of `t`, which waits for work in the lane.
+  void wake(target& t, std::uint32_t i);
+  /// The instance of `t` that took `st`, or null (still in the lane).
+  instance_slot* holder(target& t, const request_state& st);
+  /// Stops tracking `st`, counts its claimed outcome, then `let_go`.
+  void untrack(target& t, request_state* st);
+  /// Adds `st`'s claimed outcome to `rec`'s counters.
+  static void count_outcome(const actor_record& rec, const request_state& st);
+  /// The pipeline `parent` is at `stage`, which is done and goes no further: `parent` takes its
+  /// outcome (its error, its reply if it was the last stage, or `loop.stopped`).
+  void end_pipeline(request_state& parent, request_state& stage);
+  /// The loop is done with `st`: gives back its admission place, tells its pipeline (a failed
+  /// stage fails the whole; a stage that will not go on ends it), marks it settled and drops
+  /// the loop's reference.
+  void let_go(request_state* st);
+  /// Gives an admission place back to `rec` (at the end of the batch when batching and `rec` is
+  /// still the target at its index).
+  void give_back_place(const actor_record& rec);
+  void flush_releases();
+  /// A pipeline stage (not the last) finished well: the next stage's request, through the
+  /// route's adapter.
+  request_ref next_stage(target& t, request_state* st);
+  /// The last stage of a pipeline finished well: the parent takes its reply (claimed, not yet
+  /// published). False if the parent was already resolved.
+  bool adopt_last_stage(target& t, request_state* st);
+  /// Room left in `t` for credit-controlled pipeline stages (block policy).
+  bool has_room(const target& t) const;
+  /// Resolves every request `t` holds with `reason`, as the stop's cancellations (a request
+  /// whose worker decided it first keeps that outcome).
+  void fail_all(target& t, const error& reason);
+  void expire(request_state* st);
+
+  // -- lifecycle ---------------------------------------------------------------------------------
+  /// The instance terminated: requests it never started go back to the queue, the ones it
+  /// was running fail with `reason`.
+  void instance_lost(target& t, std::uint32_t instance, error reason);
+  /// Starts a new incarnation of instance `i` of `t`.
+  void start_instance(target& t, std::uint32_t i);
+  /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until
+  /// `deadline`, then the rest are cancelled).
+  void begin_stop(target& t, time_point deadline);
+  /// Marks the requests the stop's own counts are about: those still undecided.
+  static void mark_stop_began(target& t);
+  /// Finishes the stop if `t` is draining and holds nothing.
+  void check_drained(target& t);
+  /// Ends `t`: resolves what it still holds with `reason`, stops its instances, announces it.
+  void finish_stop(target& t, error reason);
+  /// During runtime shutdown: stops the next target in reverse start order.
+  void advance_shutdown();
+  void maybe_quit();
+  void publish_gauges(target& t);
+  /// The live target `rec` stands for, or null (not spawned yet, or retired).
+  target* target_of(const actor_record& rec) const;
+  /// Instance `i` of target `ti` if its incarnation is `token`; else null.
+  instance_slot* incarnation(std::uint32_t ti, std::uint32_t i, std::uint32_t token);
+
+  // -- retirement (see the class comment)
+  // ----------------------------------------------------------
+  /// Notes `t` as one to retire once it qualifies (checked later, at the end of a handler).
+  void consider_retiring(const target& t);
+  /// Retires the noted targets that qualify. Only at the end of a message handler: nothing may
+  /// hold a reference to a target across it.
+  void retire_noted();
+  /// Frees retired records nobody else holds, one complete drain after they were seen so.
+  void sweep_retired();
+
+  void arm_timer();
+  /// The ownership token of instance `i`'s next incarnation (see `request_state::owner`):
+  /// the instance's index in the low bits, so a token names its instance.
+  static std::uint32_t next_token(std::uint32_t previous, std::uint32_t i) noexcept;
+
+  std::shared_ptr<runtime_core> core_;
+  loop_thread* thread_;
+  std::shared_ptr<request_inbox> submissions_;  ///< from host threads (and nested submits)
+  std::shared_ptr<request_inbox> reports_;      ///< finished reports from workers
+  bool batching_ = false;                       ///< admission places are given back per batch
+  std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
+  time_point now_{}; ///< taken once per drain: cheap timestamps for a batch
+  std::vector<std::unique_ptr<target>> targets_;
+  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint32_t>> by_addr_;
+  deadline_index deadlines_;
+  std::vector<request_state*> batch_; ///< `pump`'s batch for the lane (reused)
+  std::vector<std::uint32_t> idle_;   ///< instances `pump` wakes (reused)
+  time_point armed_ = time_point::max();
+  bool stopping_ = false; ///< the runtime is shutting down
+  time_point shutdown_deadline_ = time_point::max();
+  std::vector<std::uint32_t> shutdown_order_; ///< targets still to stop, next at the back
+  std::vector<std::uint32_t> to_retire_;      ///< targets to check at the end of a handler
+  std::vector<record_ptr> retired_;           ///< retired, perhaps still held by handles
+  std::vector<record_ptr> doomed_;            ///< sole owner since the last complete drain
+  /// Instances started and not yet ready (or failed), by token: when their `ready_timeout`
+  /// ends. Kept here rather than as a timer message per instance, so an instance that became
+  /// ready leaves nothing behind (a one-shot task per call would otherwise keep ~300 bytes per
+  /// call pending for the whole timeout).
+  struct awaiting_ready {
+    time_point deadline;
+    std::uint32_t target = 0;
+    std::uint32_t instance = 0;
+  };
+  /// Keyed by target index (high half) and token.
+  std::unordered_map<std::uint64_t, awaiting_ready> awaiting_ready_;
+  static std::uint64_t ready_key(std::uint32_t target, std::uint32_t token) noexcept {
+    return (static_cast<std::uint64_t>(target) << 32) | token;
+  }
+};
+
+} // namespace loopbridge::detail

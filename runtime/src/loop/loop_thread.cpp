@@ -1,0 +1,114 @@
+// The loop thread: running the event-loop actor, parking and waking it.
+#include "loop/loop_thread.hpp"
+
+#include <climits>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/intrusive_ptr.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+
+#include "scheduler/stall_detector.hpp"
+#include "tuning.hpp"
+
+#include "loopbridge/detail/spin_policy.hpp"
+#include "loopbridge/log.hpp"
+
+namespace loopbridge::detail {
+
+void mark_scheduler_thread() noexcept;
+
+namespace {
+
+long futex(std::atomic<std::uint32_t>& word, int op, std::uint32_t val) {
+  return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), op, val, nullptr, nullptr, 0);
+}
+
+} // namespace
+
+loop_thread::loop_thread(caf::actor_system& sys, std::shared_ptr<stall_detector> stalls)
+    : caf::execution_unit(&sys),
+      stalls_(std::move(stalls)) {}
+
+loop_thread::~loop_thread() {
+  if (thread_.joinable())
+    thread_.detach(); // only if the runtime gave up on it (reported as stuck)
+}
+
+void loop_thread::start(caf::resumable* loop) {
+  loop_ = loop;
+  thread_ = std::thread([this] {
+    log::name_thread("lb.loop");
+    mark_scheduler_thread();
+    if (stalls_)
+      stalls_->attach("lb.loop");
+    run();
+    if (stalls_)
+      stalls_->detach();
+  });
+}
+
+void loop_thread::join() {
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void loop_thread::notify() noexcept {
+  if (ready_.exchange(1, std::memory_order_seq_cst) == 0 &&
+      sleeping_.load(std::memory_order_seq_cst) != 0)
+    futex(ready_, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void loop_thread::exec_later(caf::resumable* job) {
+  system().scheduler().enqueue(job);
+}
+
+bool loop_thread::resume() {
+  caf::resumable::resume_result result;
+  {
+    activity_scope watched{nullptr, 0, nullptr};
+    result = loop_->resume(this, loop_turn);
+  }
+  switch (result) {
+    case caf::resumable::resume_later:
+      ready_.store(1, std::memory_order_relaxed);
+      return true;
+    case caf::resumable::awaiting_message:
+      intrusive_ptr_release(loop_);
+      return true;
+    case caf::resumable::done:
+    case caf::resumable::shutdown_execution_unit:
+      intrusive_ptr_release(loop_);
+      return false;
+  }
+  return true;
+}
+
+void loop_thread::park() noexcept {
+  auto max_spin = spin_policy::loop();
+  auto start = adaptive_spin::clock::now();
+  if (spin_.spin(max_spin, start, [this] { return ready_.load(std::memory_order_acquire) != 0; }))
+    return;
+  if (stalls_)
+    stalls_->dozing();
+  sleeping_.store(1, std::memory_order_seq_cst);
+  while (ready_.load(std::memory_order_seq_cst) == 0)
+    futex(ready_, FUTEX_WAIT_PRIVATE, 0);
+  sleeping_.store(0, std::memory_order_relaxed);
+  if (stalls_)
+    stalls_->woke();
+  spin_.parked(max_spin, start);
+}
+
+void loop_thread::run() {
+  for (;;) {
+    if (ready_.exchange(0, std::memory_order_acq_rel) == 1 && !resume())
+      return;
+    if (ready_.load(std::memory_order_acquire) == 0)
+      park();
+  }
+}
+
+} // namespace loopbridge::detail

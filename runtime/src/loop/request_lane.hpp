@@ -1,0 +1,160 @@
+#pragma once
+
+// The requests the loop handed to one actor that no instance took yet.
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "loopbridge/detail/request_state.hpp"
+
+namespace loopbridge::detail {
+
+/// The requests the event loop has handed to one actor and that none of its instances has taken
+/// yet: one queue shared by every instance of the actor (a pool), from which each instance takes
+/// the next request when it is free. A request therefore never waits behind a running one while
+/// another instance of the pool is idle (work-conserving), including right after a spawn, when
+/// instances become ready one by one.
+///
+/// An instance that finds the lane empty is registered idle; the loop's `push` returns one idle
+/// instance to wake (at most one per request), so wake-ups go only to instances that sleep, and
+/// busy instances pick up new requests without any.
+///
+/// Taking a request assigns it to the instance's incarnation (`request_state::assign_owner`) in
+/// the same step, so a request is always either in the lane or owned by exactly one instance.
+///
+/// Threads: `push` and `reclaim` by the event loop; `take` and `leave` by instances (any thread),
+/// each for its own index. All operations are short critical sections under one mutex.
+/// Ordering: FIFO.
+class request_lane {
+public:
+  static constexpr std::uint32_t none = UINT32_MAX;
+
+  explicit request_lane(std::uint32_t instances) : state_(instances, 0) {}
+  request_lane(const request_lane&) = delete;
+  request_lane& operator=(const request_lane&) = delete;
+  /// Releases the requests nobody took (the loop reclaimed what it tracks before).
+  ~request_lane() {
+    while (auto* st = pop_locked())
+      st->release();
+  }
+
+  /// Appends `st` (one reference transferred) and returns an idle instance to wake, or `none`.
+  std::uint32_t push(request_state* st) noexcept {
+    std::lock_guard<std::mutex> guard{mutex_};
+    append_locked(st);
+    return pop_idle_locked();
+  }
+
+  /// Appends `batch` in order (one reference each transferred) under one lock, and adds to
+  /// `wake` one idle instance per request while there are idle ones.
+  void push(const std::vector<request_state*>& batch, std::vector<std::uint32_t>& wake) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    for (auto* st : batch) {
+      append_locked(st);
+      if (auto i = pop_idle_locked(); i != none)
+        wake.push_back(i);
+    }
+  }
+
+  /// An idle instance to wake if requests wait in the lane, or `none` (the loop calls it when
+  /// an instance it may have woken is gone).
+  std::uint32_t wake_one() noexcept {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return head_ ? pop_idle_locked() : none;
+  }
+
+  /// Instance `i` (incarnation `token`) takes up to `max` requests into `out`, in order, now its
+  /// own, and returns how many; or, when there is none, registers as idle (the next `push`
+  /// wakes it) and returns 0.
+  std::size_t take(std::uint32_t i, std::uint32_t token, request_state** out,
+                   std::size_t max) noexcept {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto& s = state_[i];
+    std::size_t n = 0;
+    while (n < max) {
+      auto* st = pop_locked();
+      if (!st)
+        break;
+      st->assign_owner(token);
+      out[n++] = st;
+    }
+    if (n > 0) {
+      s &= static_cast<std::uint8_t>(~waiting);
+      return n;
+    }
+    s |= waiting;
+    if (!(s & listed)) {
+      s |= listed;
+      idle_.push_back(i);
+    }
+    return 0;
+  }
+
+  /// Instance `i` takes nothing more (it stops or died): it is no longer woken.
+  void leave(std::uint32_t i) noexcept {
+    std::lock_guard<std::mutex> guard{mutex_};
+    state_[i] &= static_cast<std::uint8_t>(~waiting);
+  }
+
+  /// The loop takes back the oldest request nobody took, with its reference; null when empty.
+  request_state* reclaim() noexcept {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return pop_locked();
+  }
+
+  /// Requests waiting in the lane. Any thread (a snapshot).
+  std::size_t size() noexcept {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return size_;
+  }
+
+private:
+  static constexpr std::uint8_t waiting = 1; ///< idle: wants a wake-up when work arrives
+  static constexpr std::uint8_t listed = 2;  ///< has an entry in `idle_` (perhaps stale)
+
+  std::uint32_t pop_idle_locked() noexcept {
+    while (!idle_.empty()) {
+      auto i = idle_.back();
+      idle_.pop_back();
+      auto& s = state_[i];
+      s &= static_cast<std::uint8_t>(~listed);
+      if (s & waiting) {
+        s &= static_cast<std::uint8_t>(~waiting);
+        return i;
+      }
+    }
+    return none;
+  }
+
+  void append_locked(request_state* st) noexcept {
+    st->inbox_next.store(nullptr, std::memory_order_relaxed);
+    if (tail_)
+      tail_->inbox_next.store(st, std::memory_order_relaxed);
+    else
+      head_ = st;
+    tail_ = st;
+    ++size_;
+  }
+
+  request_state* pop_locked() noexcept {
+    auto* st = head_;
+    if (!st)
+      return nullptr;
+    head_ = static_cast<request_state*>(st->inbox_next.load(std::memory_order_relaxed));
+    if (!head_)
+      tail_ = nullptr;
+    --size_;
+    return st;
+  }
+
+  std::mutex mutex_;
+  request_state* head_ = nullptr;
+  request_state* tail_ = nullptr;
+  std::size_t size_ = 0;
+  /// Per instance: `waiting` and `listed` bits. An instance is in `idle_` at most once.
+  std::vector<std::uint8_t> state_;
+  std::vector<std::uint32_t> idle_; ///< instances registered idle, most recent last
+};
+
+} // namespace loopbridge::detail

@@ -1,0 +1,142 @@
+// The runtime's actor records: validating a spec, committing it under a name and an index,
+// finding it by name, and retiring it once nothing can name it.
+#include "runtime_core.hpp"
+
+#include <algorithm>
+
+#include "loopbridge/text.hpp"
+
+namespace loopbridge::detail {
+
+result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) const {
+  if (spec.name.empty())
+    return error{errc::bad_request, "an actor needs a name"};
+  auto* kind = kinds_.find(spec.kind);
+  if (!kind) {
+    std::string msg = "unknown kind " + quote(spec.kind);
+    auto suggestion = did_you_mean(spec.kind, kinds_.names());
+    if (!suggestion.empty())
+      msg += " (" + suggestion + ")";
+    return error{errc::not_found, msg};
+  }
+  if (spec.count == 0)
+    spec.count = kind->default_count ? std::max<std::uint32_t>(1, kind->default_count()) : 1;
+  auto rec = std::make_shared<actor_record>();
+  auto problems = resolve_params(kind->params, spec.params, rec->params);
+  if (problems.empty() && kind->validate)
+    problems = kind->validate(rec->params);
+  if (!problems.empty()) {
+    std::string msg = "actor " + quote(spec.name) + ": ";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+      if (i > 0)
+        msg += "; ";
+      msg += "params." + problems[i].path + ": " + problems[i].message;
+      if (!problems[i].hint.empty())
+        msg += " (" + problems[i].hint + ")";
+    }
+    return error{errc::bad_request, msg};
+  }
+  try {
+    rec->mode = kind->mode(rec->params);
+  } catch (const std::exception& e) {
+    return error{errc::bad_request, "actor " + quote(spec.name) + ": " + e.what()};
+  }
+  rec->kind = kind;
+  rec->capacity = spec.mailbox.capacity > 0 ? spec.mailbox.capacity : options_.default_capacity;
+  rec->spec = std::move(spec);
+  return rec;
+}
+
+std::string runtime_core::name_in_use(const std::string& name) const {
+  auto it = records_.find(name);
+  if (it == records_.end())
+    return {};
+  if (!it->second->stopped.load(std::memory_order_acquire))
+    return "an actor named " + quote(name) + " already exists";
+  for (auto& [from, to] : routes_)
+    if (from == name || to == name)
+      return "the name " + quote(name) + " belongs to a stopped actor that a route names (" + from +
+             " -> " + to + ")";
+  return {};
+}
+
+result<void> runtime_core::commit(std::shared_ptr<actor_record> rec) {
+  std::lock_guard<std::mutex> guard{records_mutex_};
+  if (auto why = name_in_use(rec->spec.name); !why.empty())
+    return error{errc::bad_request, why};
+  if (!submit_gate_.is_open())
+    return error{errc::stopped, "the runtime is stopped"};
+  rec->sequence = next_sequence_++;
+  if (!free_indices_.empty()) {
+    rec->index = free_indices_.back();
+    free_indices_.pop_back();
+    by_index_[rec->index] = rec;
+  } else {
+    rec->index = static_cast<std::uint32_t>(by_index_.size());
+    by_index_.push_back(rec);
+  }
+  records_[rec->spec.name] = rec; // replaces a stopped actor of that name
+  // Sent under the lock: whoever finds the record afterwards submits behind this message.
+  if (!send_to_loop(spawn_atom::value, record_ptr{rec}))
+    return error{errc::stopped, "the runtime is stopped"};
+  return {};
+}
+
+result<void> runtime_core::spawn(actor_spec spec) {
+  if (!submit_gate_.is_open())
+    return error{errc::stopped, "the runtime is stopped"};
+  auto rec = validate(std::move(spec));
+  if (!rec)
+    return std::move(rec).error();
+  return commit(std::move(*rec));
+}
+
+result<record_ptr> runtime_core::find(std::string_view name, const type_tag* kind,
+                                      std::string_view kind_name) const {
+  std::lock_guard<std::mutex> guard{records_mutex_};
+  auto it = records_.find(name);
+  if (it == records_.end()) {
+    std::vector<std::string> names;
+    for (auto& [n, _] : records_)
+      names.push_back(n);
+    std::string msg = "no actor named " + quote(name);
+    auto suggestion = did_you_mean(name, names);
+    if (!suggestion.empty())
+      msg += " (" + suggestion + ")";
+    return error{errc::not_found, msg};
+  }
+  if (kind && it->second->kind->tag != kind)
+    return error{errc::wrong_kind, "actor " + quote(name) + " is of kind " +
+                                       quote(it->second->kind->name) + ", not " + quote(kind_name)};
+  return it->second;
+}
+
+void runtime_core::retire(const actor_record& rec) {
+  {
+    std::lock_guard<std::mutex> guard{records_mutex_};
+    if (auto it = records_.find(rec.spec.name); it != records_.end() && it->second.get() == &rec)
+      records_.erase(it);
+    if (rec.index < by_index_.size() && by_index_[rec.index].get() == &rec) {
+      by_index_[rec.index] = nullptr;
+      free_indices_.push_back(rec.index);
+    }
+  }
+  std::lock_guard<std::mutex> guard{report_mutex_};
+  for (std::size_t i = report_owners_.size(); i-- > 0;)
+    if (report_owners_[i] == &rec) {
+      report_.actors.erase(report_.actors.begin() + static_cast<std::ptrdiff_t>(i));
+      report_owners_.erase(report_owners_.begin() + static_cast<std::ptrdiff_t>(i));
+      ++report_.retired;
+      break;
+    }
+}
+
+result<value> runtime_core::ready_info(std::string_view name) const {
+  auto rec = find(name, nullptr, {});
+  if (!rec)
+    return std::move(rec).error();
+  std::lock_guard<std::mutex> guard{(*rec)->ready_info_mutex};
+  return (*rec)->ready_info.is_null() ? value{value::map{}} : (*rec)->ready_info;
+}
+
+} // namespace loopbridge::detail

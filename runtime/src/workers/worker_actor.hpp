@@ -1,0 +1,63 @@
+#pragma once
+
+// One instance of a named actor, and the hosts its worker runs on.
+
+#include <memory>
+
+#include "loop/caf_types.hpp"
+#include "loop/request_inbox.hpp"
+#include "loop/request_lane.hpp"
+#include "loop/thread_doorbell.hpp"
+
+namespace loopbridge::detail {
+
+class runtime_core;
+class instance_host;
+
+/// One instance of a named actor: a scheduled CAF actor that stands for the instance in CAF
+/// (monitoring, exit, timers, tasks) and hosts the kind's worker object.
+///
+/// Instances take their requests from their actor's `request_lane`, each when it is free:
+/// - `execution::scheduled`: the worker runs inside this actor's handlers, on the scheduler's
+///   threads. The loop wakes an idle instance with `drain_atom`; it then takes up to a turn's
+///   worth of requests from the lane and yields its thread to others.
+/// - `execution::dedicated_thread`: the worker lives on a thread of its own (registered with
+///   the runtime's thread registry), so a blocking handler never occupies a scheduler thread and
+///   a stuck one cannot stall shutdown. That thread takes requests from the lane itself, woken
+///   by the loop through the instance's `thread_doorbell`; this actor forwards cancels and tasks
+///   to it.
+/// - `execution::own_thread`: the worker serves requests on a thread it owns, through a
+///   `request_intake`; the loop rings the instance's doorbell, which calls the worker's wake-up.
+///
+/// Protocol: `drain_atom`; `(cancel_atom, request_ref)`; `(task_atom, task_box)` for timers and
+/// posted tasks; `(crash_atom, error)` to fail on purpose. Sends `ready_atom` /
+/// `start_failed_atom` to the loop, and reports each request finished through the loop's inbox.
+class worker_actor : public caf::event_based_actor {
+public:
+  worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance, std::uint32_t token,
+               caf::actor loop, std::shared_ptr<runtime_core> core,
+               std::shared_ptr<request_lane> lane, std::shared_ptr<thread_doorbell> doorbell);
+  ~worker_actor() override;
+  caf::behavior make_behavior() override;
+  void on_exit() override;
+  const char* name() const override { return "loopbridge.worker"; }
+
+  /// The worker actor whose handler runs on the calling thread, or nullptr.
+  static worker_actor* current() noexcept;
+  /// Wakes the loop from inside this actor's handler (a local enqueue).
+  void wake_loop();
+
+private:
+  friend class scheduled_host;
+
+  std::shared_ptr<instance_host> host_;
+  caf::actor loop_;
+};
+
+/// The completion sink shared by all workers of a runtime: pushes finished requests into the
+/// loop's inbox and, when that wakes the loop, sends the wake message through the worker whose
+/// handler is running (cheapest path) or through the runtime's guarded send.
+ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core,
+                                        std::shared_ptr<request_inbox> loop_inbox);
+
+} // namespace loopbridge::detail
