@@ -38,6 +38,27 @@ void event_loop::on_down(const caf::down_msg& msg) {
 }
 
 void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) {
+  forget_instance(t, instance);
+  requeue_requests_of(t, instance, reason);
+  if (restart_or_give_up(t, instance, reason))
+    return;
+  if (t.alive == 0 && t.state != phase::stopped) {
+    // Nothing left to serve the queue. Before any instance was ready this is a failed start:
+    // the queued requests fail with the start error itself.
+    if (!t.ever_ready && reason.is(errc::start_failed))
+      finish_stop(t, reason);
+    else
+      finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped: no instance left (" +
+                                              reason.message() + ")"});
+  } else {
+    pump(t);
+    publish_gauges(t);
+    check_drained(t);
+  }
+  maybe_quit();
+}
+
+void event_loop::forget_instance(target& t, std::uint32_t instance) {
   auto& inst = t.instances[instance];
   awaiting_ready_.erase(ready_key(t.record->index, inst.token));
   t.lane->leave(instance);
@@ -49,6 +70,10 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
   --t.alive;
   if (t.state == phase::stopped)
     consider_retiring(t);
+}
+
+void event_loop::requeue_requests_of(target& t, std::uint32_t instance, const error& reason) {
+  auto& inst = t.instances[instance];
   // Requests it took and never started run elsewhere (front of the queue, in their order);
   // the ones it was running fail. What it never took stays in the lane for the others.
   std::vector<request_state*> requeue;
@@ -83,6 +108,9 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
     (*it)->links.where = loop_links::place::queued;
     t.queue.push_front(*it);
   }
+}
+
+bool event_loop::restart_or_give_up(target& t, std::uint32_t instance, const error& reason) {
   // Supervision: restart the instance while the budget (max_restarts within period) lasts.
   auto& policy = t.record->spec.restart;
   if (t.state == phase::running && !stopping_ && policy.policy == restart_policy::on_failure) {
@@ -100,29 +128,16 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
       if (core_->wants(event_type::restarted))
         core_->publish(restarted_event{t.record->spec.name, instance, t.restart_count, reason});
       publish_gauges(t);
-      return;
+      return true;
     }
     finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped: restart budget spent (" +
                                             std::to_string(policy.max_restarts) +
                                             " restarts within " + format_duration(policy.period) +
                                             "); last failure: " + reason.message()});
     maybe_quit();
-    return;
+    return true;
   }
-  if (t.alive == 0 && t.state != phase::stopped) {
-    // Nothing left to serve the queue. Before any instance was ready this is a failed start:
-    // the queued requests fail with the start error itself.
-    if (!t.ever_ready && reason.is(errc::start_failed))
-      finish_stop(t, reason);
-    else
-      finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped: no instance left (" +
-                                              reason.message() + ")"});
-  } else {
-    pump(t);
-    publish_gauges(t);
-    check_drained(t);
-  }
-  maybe_quit();
+  return false;
 }
 
 void event_loop::fail_all(target& t, const error& reason) {
