@@ -165,6 +165,14 @@ private:
   /// The instance terminated: requests it never started go back to the queue, the ones it
   /// was running fail with `reason`.
   void instance_lost(target& t, std::uint32_t instance, error reason);
+  /// Marks `instance` of `t` as gone: no longer alive, ready or awaited, out of the lane.
+  void forget_instance(target& t, std::uint32_t instance);
+  /// Puts the requests `instance` took but never started back at the front of `t`'s queue (and,
+  /// if no instance is left, those waiting in the lane behind them); fails those it was running.
+  void requeue_requests_of(target& t, std::uint32_t instance, const error& reason);
+  /// Applies `t`'s restart policy after losing `instance`: restarts it while the budget lasts,
+  /// or stops `t` once the budget is spent. True if it did either.
+  bool restart_or_give_up(target& t, std::uint32_t instance, const error& reason);
   /// Starts a new incarnation of instance `i` of `t`.
   void start_instance(target& t, std::uint32_t i);
   /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until

@@ -1,0 +1,304 @@
+// The event loop's request path after a worker: finished requests, pipeline stages, cancels,
+// and deadlines.
+#include "loop/event_loop.hpp"
+
+#include <algorithm>
+
+#include "loop/instance_label.hpp"
+#include "loop/loop_thread.hpp"
+#include "registry/admission.hpp"
+#include "runtime_core.hpp"
+#include "tuning.hpp"
+#include "workers/worker_actor.hpp"
+
+#include "loopbridge/detail/stop_request.hpp"
+#include "loopbridge/log.hpp"
+
+namespace loopbridge::detail {
+
+void event_loop::on_finished(request_state* st) {
+  auto& t = *targets_[st->target->index];
+  st->await_published(); // a host's cancel may have claimed it a moment before
+  ++t.reported;
+  auto latency = now_ - st->links.accepted_at;
+  t.record->counters.latency.record(latency);
+  if (core_->wants(event_type::done)) {
+    done_event e{t.record->spec.name, st->owner() & instance_mask, st->id, {}, latency};
+    if (st->failed())
+      e.error = st->error();
+    core_->publish(e);
+  }
+  // A pipeline stage that succeeded continues (next stage) or ends the pipeline (its reply
+  // becomes the parent's). The parent is published only after this stage was counted, so
+  // whoever it wakes sees consistent metrics.
+  request_ref next;
+  ref_ptr<request_state> finished_parent;
+  if (st->parent && !st->failed() && !st->parent->done()) {
+    if (t.route_to >= 0)
+      next = next_stage(t, st);
+    else if (adopt_last_stage(t, st))
+      finished_parent = st->parent;
+  }
+  untrack(t, st); // drops the loop's reference
+  if (auto limit = t.record->spec.stop_after;
+      limit > 0 && t.reported >= limit && t.state == phase::running)
+    begin_stop(t, now_ + std::chrono::seconds(1)); // a one-shot actor's work is done
+  if (finished_parent) {
+    finished_parent->publish();
+    finished_parent->mark_settled();
+  }
+  st->release(); // the reference the worker sent back
+  if (next)
+    on_submit(next.detach());
+  pump(t);
+  publish_gauges(t);
+  for (auto up : t.upstream) // room freed here may let a stage upstream continue
+    pump(*targets_[up]);
+  check_drained(t);
+}
+
+bool event_loop::adopt_last_stage(target& t, request_state* st) {
+  auto* parent = st->parent.get();
+  if (!parent->try_claim(request_state::outcome::completed))
+    return false;
+  if (!parent->adopt_reply(*st))
+    parent->set_error(error{errc::bad_request, "the pipeline's last stage (" + t.record->spec.name +
+                                                   ") replies with another type"});
+  return true; // claimed; published by the caller
+}
+
+request_ref event_loop::next_stage(target& t, request_state* st) {
+  auto* parent = st->parent.get();
+  auto& to = *targets_[t.route_to];
+  auto fail_parent = [&](error e) {
+    parent->fail(std::move(e));
+    return request_ref{};
+  };
+  auto* entry = t.record->kind->find_request(st->request_type());
+  auto* adapter = entry ? core_->kinds().find_adapter(entry->reply_tag, *to.record->kind) : nullptr;
+  if (!adapter)
+    return fail_parent(error{errc::bad_request, "no adapter from " + t.record->spec.name +
+                                                    "'s reply to a request of " +
+                                                    to.record->spec.name});
+  auto converted = adapter->convert(*st);
+  if (!converted) {
+    auto& e = converted.error();
+    return fail_parent(
+        error{error_code{e.domain(), e.code()},
+              "route " + t.record->spec.name + " -> " + to.record->spec.name + ": " + e.message()});
+  }
+  auto next = std::move(*converted);
+  next->parent = st->parent;
+  next->id = parent->id;
+  next->context = parent->context;
+  next->deadline = parent->deadline;
+  next->submitted = now_;
+  next->target = to.record.get();
+  next->links.stage_number = st->links.stage_number + 1;
+  if (st->links.reserved_next) { // the place reserved at dispatch moves to the new stage
+    st->links.reserved_next = false;
+    next->admitted = true;
+  } else if (to.record->spec.mailbox.overflow == overflow_policy::block) {
+    admit_unchecked(*to.record);
+    next->admitted = true;
+  }
+  parent->links.stage = next.get();
+  return next;
+}
+
+void event_loop::untrack(target& t, request_state* st) {
+  switch (st->links.where) {
+    case loop_links::place::queued:
+      t.queue.remove(st);
+      break;
+    case loop_links::place::in_flight:
+      t.flying.remove(st);
+      --t.in_flight;
+      break;
+    case loop_links::place::none:
+      return;
+  }
+  st->links.where = loop_links::place::none;
+  deadlines_.remove(st);
+  count_outcome(*t.record, *st);
+  if (st->links.in_stop) { // its outcome is part of what the stop did
+    auto o = st->result();
+    if (o == request_state::outcome::completed)
+      ++t.stop_completed;
+    else if (o == request_state::outcome::failed)
+      ++t.stop_failed;
+  }
+  publish_gauges(t); // before anyone sees the request settled
+  let_go(st);
+}
+
+void event_loop::count_outcome(const actor_record& rec, const request_state& st) {
+  auto& c = rec.counters;
+  switch (st.result()) {
+    case request_state::outcome::completed:
+      actor_counters::add(c.completed);
+      break;
+    case request_state::outcome::cancelled:
+      actor_counters::add(c.cancelled);
+      break;
+    case request_state::outcome::failed:
+    case request_state::outcome::none: // not reached: every resolved request was claimed
+      actor_counters::add(c.failed);
+      break;
+  }
+}
+
+void event_loop::give_back_place(const actor_record& rec) {
+  auto index = rec.index;
+  if (!batching_ || !target_of(rec)) {
+    release_places(rec, 1);
+    return;
+  }
+  if (pending_releases_.size() <= index)
+    pending_releases_.resize(index + 1, 0);
+  ++pending_releases_[index];
+}
+
+void event_loop::flush_releases() {
+  for (std::uint32_t i = 0; i < pending_releases_.size(); ++i)
+    if (pending_releases_[i] > 0) {
+      if (targets_[i]) // only live targets batch (see give_back_place)
+        release_places(*targets_[i]->record, pending_releases_[i]);
+      pending_releases_[i] = 0;
+    }
+}
+
+void event_loop::let_go(request_state* st) {
+  if (st->admitted) {
+    st->admitted = false;
+    give_back_place(*st->target);
+  }
+  if (st->links.reserved_next) { // a stage that will not continue frees its reservation
+    st->links.reserved_next = false;
+    auto& t = *targets_[st->target->index]; // it was dispatched: its target is live
+    if (t.route_to >= 0)
+      give_back_place(*targets_[t.route_to]->record);
+  }
+  if (auto* parent = st->parent.get()) {
+    if (!parent->done() && (parent->links.stage == st || parent->links.stage == nullptr))
+      end_pipeline(*parent, *st);
+    if (parent->links.stage == st || parent->links.stage == nullptr) {
+      parent->links.stage = nullptr;
+      if (parent->done())
+        parent->mark_settled();
+    }
+  }
+  st->mark_settled();
+  st->release();
+}
+
+void event_loop::end_pipeline(request_state& parent, request_state& stage) {
+  // The stage the pipeline is at is done and no next stage took over: the pipeline ends here,
+  // with the stage's outcome (a stage that succeeded but was stopped before it went on ends
+  // it as stopped: nothing is re-run).
+  stage.await_published();
+  auto label =
+      "stage " + std::to_string(stage.links.stage_number) + " (" + stage.target->spec.name + ")";
+  if (stage.failed()) {
+    auto& e = stage.error();
+    parent.fail(error{error_code{e.domain(), e.code()}, label + " failed: " + e.message()});
+    return;
+  }
+  auto* t = target_of(*stage.target);
+  if (t && t->route_to < 0) { // the last stage: its reply is the pipeline's
+    if (parent.try_claim(request_state::outcome::completed)) {
+      if (!parent.adopt_reply(stage))
+        parent.set_error(error{errc::bad_request, "the pipeline's last stage (" +
+                                                      stage.target->spec.name +
+                                                      ") replies with another type"});
+      parent.publish();
+    }
+    return;
+  }
+  parent.fail(
+      error{errc::stopped, label + " completed, but the pipeline stopped before its next stage"});
+}
+
+void event_loop::on_cancel(request_ref& ref) {
+  auto* st = ref.get();
+  if (st->links.where == loop_links::place::none && st->links.stage) {
+    // A pipeline: the cancel reaches the stage that holds the request now.
+    st = st->links.stage;
+    st->fail(error{errc::cancelled, "cancelled by the host"});
+    st->request_cancel();
+  }
+  if (st->links.where == loop_links::place::none)
+    return;
+  auto& t = *targets_[st->target->index];
+  if (st->links.where == loop_links::place::queued) {
+    untrack(t, st); // removed without running
+    publish_gauges(t);
+    check_drained(t);
+    return;
+  }
+  // In flight: still in the lane, it is skipped when taken; taken, its worker hears of it.
+  if (auto* inst = holder(t, *st))
+    send(inst->handle, cancel_atom::value, request_ref::share(st));
+}
+
+// -- deadlines ------------------------------------------------------------------------------------
+
+void event_loop::arm_timer() {
+  auto next = deadlines_.next_expiry();
+  for (auto& t : targets_)
+    if (t && t->state == phase::draining)
+      next = std::min(next, t->stop_deadline);
+  if (stopping_)
+    next = std::min(next, shutdown_deadline_);
+  for (auto& [token, waiting] : awaiting_ready_) // few: instances between start and ready
+    next = std::min(next, waiting.deadline);
+  if (next >= armed_)
+    return;
+  armed_ = next;
+  scheduled_send(caf::actor_cast<caf::actor>(this), next, tick_atom::value);
+}
+
+void event_loop::on_tick() {
+  auto now = clock::now();
+  now_ = now;
+  if (now >= armed_)
+    armed_ = time_point::max();
+  std::vector<request_state*> expired;
+  deadlines_.expire(now, [&](request_state* st) { expired.push_back(st); });
+  for (auto* st : expired)
+    expire(st);
+  std::vector<std::pair<std::uint32_t, awaiting_ready>> late; // token, entry
+  for (auto& [key, waiting] : awaiting_ready_)
+    if (waiting.deadline <= now)
+      late.emplace_back(static_cast<std::uint32_t>(key), waiting);
+  for (auto& [token, waiting] : late) {
+    awaiting_ready_.erase(ready_key(waiting.target, token));
+    on_ready_timeout(waiting.target, waiting.instance, token);
+  }
+  for (auto& t : targets_)
+    if (t && t->state == phase::draining && t->stop_deadline <= now)
+      finish_stop(*t, error{errc::stopped, t->record->spec.name + " stopped: its stop deadline "
+                                                                  "passed before it drained"});
+  if (stopping_ && now >= shutdown_deadline_)
+    advance_shutdown();
+  arm_timer();
+}
+
+void event_loop::expire(request_state* st) {
+  auto& t = *targets_[st->target->index];
+  // The outcome first, then the token: a worker polling the token must not get to fail the
+  // request with its own error before the timeout is recorded.
+  st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
+  st->request_cancel();
+  if (st->links.where == loop_links::place::queued) {
+    untrack(t, st); // it never runs
+    publish_gauges(t);
+    check_drained(t);
+  } else if (st->links.where == loop_links::place::in_flight) {
+    // Keep it in flight until the worker reports it finished (its credit is still used).
+    if (auto* inst = holder(t, *st))
+      send(inst->handle, cancel_atom::value, request_ref::share(st));
+  }
+}
+
+} // namespace loopbridge::detail

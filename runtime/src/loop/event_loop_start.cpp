@@ -1,0 +1,160 @@
+// The event loop: spawning an actor's instances, their readiness and start failures, and the
+// routes between actors.
+#include "loop/event_loop.hpp"
+
+#include <algorithm>
+
+#include "loop/instance_label.hpp"
+#include "loop/loop_thread.hpp"
+#include "registry/admission.hpp"
+#include "runtime_core.hpp"
+#include "tuning.hpp"
+#include "workers/worker_actor.hpp"
+
+#include "loopbridge/detail/stop_request.hpp"
+#include "loopbridge/log.hpp"
+
+namespace loopbridge::detail {
+
+// -- spawning and readiness -----------------------------------------------------------------------
+
+std::uint32_t event_loop::next_token(std::uint32_t previous, std::uint32_t i) noexcept {
+  // Low bits: the instance; high bits (below the started bit): the incarnation, never 0.
+  constexpr std::uint32_t generations = (request_state::started_owner_bit >> instance_bits) - 1;
+  auto generation = (previous >> instance_bits) % generations + 1;
+  return (generation << instance_bits) | i;
+}
+
+void event_loop::on_spawn(record_ptr rec) {
+  if (targets_.size() <= rec->index)
+    targets_.resize(rec->index + 1);
+  // Created already (its first request overtook the spawn message), or even stopped and
+  // retired since: the message is stale.
+  if (targets_[rec->index] || rec->stopped.load(std::memory_order_acquire))
+    return;
+  // A stopped actor whose name this one takes can no longer be named: it may be retired.
+  for (auto& other : targets_)
+    if (other && other->state == phase::stopped && !other->replaced &&
+        other->record->spec.name == rec->spec.name) {
+      other->replaced = true;
+      consider_retiring(*other);
+    }
+  auto t = std::make_unique<target>();
+  t->record = rec;
+  // In flight per ready instance. A dedicated thread runs one request at a time: one more
+  // waits in the lane for whichever instance is free first, so no thread idles waiting for the
+  // loop. A single scheduled instance takes as many as the capacity allows; in a pool each
+  // ready instance adds 64, and the rest wait in the actor's queue, where admission and
+  // `drop_oldest` still reach them.
+  t->per_instance_limit =
+      rec->mode == execution::dedicated_thread ? 2u
+      : rec->spec.count > 1
+          ? 64u
+          : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
+  t->instances.resize(rec->spec.count);
+  t->lane = std::make_shared<request_lane>(rec->spec.count);
+  auto& tr = *t;
+  targets_[rec->index] = std::move(t);
+  if (stopping_) { // spawned while the runtime shuts down: never starts
+    finish_stop(tr, error{errc::stopped, "the runtime stopped"});
+    return;
+  }
+  for (std::uint32_t i = 0; i < rec->spec.count; ++i)
+    start_instance(tr, i);
+  LB_LOG(debug, "loop",
+         "spawned " << rec->spec.name << " (" << rec->kind->name << " x" << rec->spec.count << ")");
+}
+
+void event_loop::start_instance(target& t, std::uint32_t i) {
+  auto& inst = t.instances[i];
+  auto self = caf::actor_cast<caf::actor>(this);
+  inst.doorbell =
+      t.record->mode != execution::scheduled ? std::make_shared<thread_doorbell>() : nullptr;
+  inst.token = next_token(inst.token, i);
+  inst.failure = error{};
+  inst.ready = false;
+  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, t.lane, inst.doorbell);
+  inst.alive = true;
+  ++t.alive;
+  monitor(inst.handle);
+  by_addr_.emplace(inst.handle.address(), std::make_pair(t.record->index, i));
+  auto now = clock::now();
+  auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
+  awaiting_ready_[ready_key(t.record->index, inst.token)] = {
+      limit < time_point::max() - now ? now + limit : time_point::max(), t.record->index, i};
+  arm_timer();
+}
+
+event_loop::target* event_loop::target_of(const actor_record& rec) const {
+  auto* t = rec.index < targets_.size() ? targets_[rec.index].get() : nullptr;
+  return t && t->record.get() == &rec ? t : nullptr;
+}
+
+event_loop::instance_slot* event_loop::incarnation(std::uint32_t ti, std::uint32_t i,
+                                                   std::uint32_t token) {
+  if (ti >= targets_.size() || !targets_[ti] || i >= targets_[ti]->instances.size())
+    return nullptr; // its target was retired (tokens are unique: a reused index never matches)
+  auto& inst = targets_[ti]->instances[i];
+  return inst.alive && inst.token == token ? &inst : nullptr;
+}
+
+void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token, value info) {
+  auto* found = incarnation(ti, i, token);
+  if (!found || found->ready)
+    return;
+  auto& t = *targets_[ti];
+  auto& inst = *found;
+  awaiting_ready_.erase(ready_key(ti, token));
+  inst.ready = true;
+  ++t.ready;
+  t.ever_ready = true;
+  LB_LOG(debug, "loop", label(*t.record, i) << " ready");
+  if (i == 0) {
+    std::lock_guard<std::mutex> guard{t.record->ready_info_mutex};
+    t.record->ready_info = info;
+  }
+  if (core_->wants(event_type::ready))
+    core_->publish(ready_event{t.record->spec.name, i, std::move(info)});
+  pump(t);
+}
+
+void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_t token,
+                                 error reason) {
+  auto* found = incarnation(ti, i, token);
+  if (!found)
+    return;
+  auto& t = *targets_[ti];
+  auto& inst = *found;
+  awaiting_ready_.erase(ready_key(ti, token));
+  LB_LOG(warning, "loop", "start of " << label(*t.record, i) << " failed: " << reason);
+  if (core_->wants(event_type::start_failed))
+    core_->publish(start_failed_event{t.record->spec.name, i, reason});
+  // The instance terminates next; its down message does the cleanup with this reason.
+  inst.failure = std::move(reason);
+  if (inst.ready)
+    --t.ready;
+  inst.ready = false;
+}
+
+void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32_t token) {
+  auto* found = incarnation(ti, i, token);
+  if (!found || found->ready || !found->failure.code().empty())
+    return;
+  auto& t = *targets_[ti];
+  auto& inst = *found;
+  error reason{errc::start_failed, label(*t.record, i) + " was not ready within " +
+                                       format_duration(t.record->spec.ready_timeout)};
+  on_start_failed(ti, i, token, reason);
+  send_exit(inst.handle, caf::exit_reason::kill);
+}
+
+void event_loop::on_route(std::uint32_t from, std::uint32_t to) {
+  // Routes name live actors, and a target with a route is never retired; one-shot actors
+  // (the only ones retired while their name is current) take no routes.
+  if (from >= targets_.size() || to >= targets_.size() || !targets_[from] || !targets_[to])
+    return;
+  targets_[from]->route_to = to;
+  targets_[to]->upstream.push_back(from);
+}
+
+} // namespace loopbridge::detail

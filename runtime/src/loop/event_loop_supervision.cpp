@@ -1,0 +1,173 @@
+// The event loop's supervision: instances that exit or are killed, restarts, and failing what
+// an actor can no longer serve.
+#include "loop/event_loop.hpp"
+
+#include <algorithm>
+
+#include "loop/instance_label.hpp"
+#include "loop/loop_thread.hpp"
+#include "registry/admission.hpp"
+#include "runtime_core.hpp"
+#include "tuning.hpp"
+#include "workers/worker_actor.hpp"
+
+#include "loopbridge/detail/stop_request.hpp"
+#include "loopbridge/log.hpp"
+
+namespace loopbridge::detail {
+
+// -- failures -------------------------------------------------------------------------------------
+
+void event_loop::on_down(const caf::down_msg& msg) {
+  auto it = by_addr_.find(msg.source);
+  if (it == by_addr_.end())
+    return;
+  auto [ti, ii] = it->second;
+  by_addr_.erase(it);
+  auto& t = *targets_[ti];
+  if (!t.instances[ii].alive)
+    return;
+  auto& inst = t.instances[ii];
+  error reason = inst.failure.code().empty()
+                     ? error{errc::worker_failed,
+                             label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
+                     : inst.failure;
+  if (t.state == phase::running && !stopping_)
+    LB_LOG(warning, "loop", label(*t.record, ii) << " stopped: " << reason.message());
+  instance_lost(t, ii, std::move(reason));
+}
+
+void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) {
+  forget_instance(t, instance);
+  requeue_requests_of(t, instance, reason);
+  if (restart_or_give_up(t, instance, reason))
+    return;
+  if (t.alive == 0 && t.state != phase::stopped) {
+    // Nothing left to serve the queue. Before any instance was ready this is a failed start:
+    // the queued requests fail with the start error itself.
+    if (!t.ever_ready && reason.is(errc::start_failed))
+      finish_stop(t, reason);
+    else
+      finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped: no instance left (" +
+                                              reason.message() + ")"});
+  } else {
+    pump(t);
+    publish_gauges(t);
+    check_drained(t);
+  }
+  maybe_quit();
+}
+
+void event_loop::forget_instance(target& t, std::uint32_t instance) {
+  auto& inst = t.instances[instance];
+  awaiting_ready_.erase(ready_key(t.record->index, inst.token));
+  t.lane->leave(instance);
+  if (inst.ready)
+    --t.ready;
+  inst.alive = false;
+  inst.ready = false;
+  inst.handle = nullptr;
+  --t.alive;
+  if (t.state == phase::stopped)
+    consider_retiring(t);
+}
+
+void event_loop::requeue_requests_of(target& t, std::uint32_t instance, const error& reason) {
+  auto& inst = t.instances[instance];
+  // Requests it took and never started run elsewhere (front of the queue, in their order);
+  // the ones it was running fail. What it never took stays in the lane for the others.
+  std::vector<request_state*> requeue;
+  for (auto* st = t.flying.front(); st;) {
+    auto* next = st->links.next;
+    if (st->owner() == inst.token) {
+      if (t.state == phase::running && !st->done() && st->revoke(inst.token)) {
+        // Its own reference goes with the instance (a late report of it is dropped).
+        t.flying.remove(st);
+        --t.in_flight;
+        requeue.push_back(st);
+      } else {
+        st->fail(t.state == phase::running ? reason : error{errc::stopped, "the actor stopped"});
+        untrack(t, st);
+      }
+    }
+    st = next;
+  }
+  if (t.alive == 0) {
+    // Nobody takes from the lane any more: what waits there goes back to the queue too, behind
+    // the requests taken earlier, for a restarted instance (or the stop) to resolve.
+    while (auto* st = t.lane->reclaim()) {
+      t.flying.remove(st);
+      --t.in_flight;
+      st->release(); // the lane's reference
+      requeue.push_back(st);
+    }
+  } else if (auto other = t.lane->wake_one(); other != request_lane::none) {
+    wake(t, other); // it may have been the one woken for work still in the lane
+  }
+  for (auto it = requeue.rbegin(); it != requeue.rend(); ++it) {
+    (*it)->links.where = loop_links::place::queued;
+    t.queue.push_front(*it);
+  }
+}
+
+bool event_loop::restart_or_give_up(target& t, std::uint32_t instance, const error& reason) {
+  // Supervision: restart the instance while the budget (max_restarts within period) lasts.
+  auto& policy = t.record->spec.restart;
+  if (t.state == phase::running && !stopping_ && policy.policy == restart_policy::on_failure) {
+    auto now = clock::now();
+    while (!t.restarts.empty() && now - t.restarts.front() > policy.period)
+      t.restarts.pop_front();
+    if (t.restarts.size() < policy.max_restarts) {
+      t.restarts.push_back(now);
+      ++t.restart_count;
+      actor_counters::add(t.record->counters.restarts);
+      LB_LOG(info, "loop",
+             "restarting " << label(*t.record, instance) << " (restart " << t.restart_count
+                           << "): " << reason.message());
+      start_instance(t, instance);
+      if (core_->wants(event_type::restarted))
+        core_->publish(restarted_event{t.record->spec.name, instance, t.restart_count, reason});
+      publish_gauges(t);
+      return true;
+    }
+    finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped: restart budget spent (" +
+                                            std::to_string(policy.max_restarts) +
+                                            " restarts within " + format_duration(policy.period) +
+                                            "); last failure: " + reason.message()});
+    maybe_quit();
+    return true;
+  }
+  return false;
+}
+
+void event_loop::fail_all(target& t, const error& reason) {
+  while (auto* st = t.queue.front()) {
+    if (st->fail(reason))
+      ++t.stop_cancelled;
+    untrack(t, st);
+  }
+  while (auto* st = t.flying.front()) {
+    if (st->fail(reason)) {
+      ++t.stop_cancelled;
+      if (st->started())
+        ++t.stop_abandoned; // its instance still runs it
+    }
+    st->request_cancel(); // an instance taking it now skips it
+    untrack(t, st);
+  }
+  publish_gauges(t);
+}
+
+void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
+  auto* found = target_of(*rec);
+  if (!found || i >= found->instances.size())
+    return; // retired: nothing left to kill
+  auto& t = *found;
+  auto& inst = t.instances[i];
+  if (!inst.alive || !inst.handle)
+    return;
+  inst.failure = error{errc::worker_failed, label(*t.record, i) + " was killed (kill_instance)"};
+  send_exit(inst.handle, caf::exit_reason::kill);
+}
+
+} // namespace loopbridge::detail

@@ -1,0 +1,17 @@
+#pragma once
+
+// How the event loop names one instance of an actor in log lines and errors.
+
+#include <cstdint>
+#include <string>
+
+#include "loopbridge/detail/actor_record.hpp"
+
+namespace loopbridge::detail {
+
+/// `name/instance`, e.g. `fetcher/2`.
+inline std::string label(const actor_record& rec, std::uint32_t instance) {
+  return rec.spec.name + "/" + std::to_string(instance);
+}
+
+} // namespace loopbridge::detail
