@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "loop/instance_label.hpp"
+#include "registry/instance_label.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
 #include "runtime_core.hpp"

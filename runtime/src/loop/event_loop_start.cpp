@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "loop/instance_label.hpp"
+#include "registry/instance_label.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
 #include "runtime_core.hpp"
@@ -108,7 +108,7 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
   inst.ready = true;
   ++t.ready;
   t.ever_ready = true;
-  LB_LOG(debug, "loop", label(*t.record, i) << " ready");
+  LB_LOG(debug, "loop", instance_label(*t.record, i) << " ready");
   if (i == 0) {
     std::lock_guard<std::mutex> guard{t.record->ready_info_mutex};
     t.record->ready_info = info;
@@ -126,7 +126,7 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
   auto& t = *targets_[ti];
   auto& inst = *found;
   awaiting_ready_.erase(ready_key(ti, token));
-  LB_LOG(warning, "loop", "start of " << label(*t.record, i) << " failed: " << reason);
+  LB_LOG(warning, "loop", "start of " << instance_label(*t.record, i) << " failed: " << reason);
   if (core_->wants(event_type::start_failed))
     core_->publish(start_failed_event{t.record->spec.name, i, reason});
   // The instance terminates next; its down message does the cleanup with this reason.
@@ -142,7 +142,7 @@ void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32
     return;
   auto& t = *targets_[ti];
   auto& inst = *found;
-  error reason{errc::start_failed, label(*t.record, i) + " was not ready within " +
+  error reason{errc::start_failed, instance_label(*t.record, i) + " was not ready within " +
                                        format_duration(t.record->spec.ready_timeout)};
   on_start_failed(ti, i, token, reason);
   send_exit(inst.handle, caf::exit_reason::kill);

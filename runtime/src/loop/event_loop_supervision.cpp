@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "loop/instance_label.hpp"
+#include "registry/instance_label.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
 #include "runtime_core.hpp"
@@ -30,10 +30,10 @@ void event_loop::on_down(const caf::down_msg& msg) {
   auto& inst = t.instances[ii];
   error reason = inst.failure.code().empty()
                      ? error{errc::worker_failed,
-                             label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
+                             instance_label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
                      : inst.failure;
   if (t.state == phase::running && !stopping_)
-    LB_LOG(warning, "loop", label(*t.record, ii) << " stopped: " << reason.message());
+    LB_LOG(warning, "loop", instance_label(*t.record, ii) << " stopped: " << reason.message());
   instance_lost(t, ii, std::move(reason));
 }
 
@@ -122,7 +122,7 @@ bool event_loop::restart_or_give_up(target& t, std::uint32_t instance, const err
       ++t.restart_count;
       actor_counters::add(t.record->counters.restarts);
       LB_LOG(info, "loop",
-             "restarting " << label(*t.record, instance) << " (restart " << t.restart_count
+             "restarting " << instance_label(*t.record, instance) << " (restart " << t.restart_count
                            << "): " << reason.message());
       start_instance(t, instance);
       if (core_->wants(event_type::restarted))
@@ -166,7 +166,7 @@ void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
   auto& inst = t.instances[i];
   if (!inst.alive || !inst.handle)
     return;
-  inst.failure = error{errc::worker_failed, label(*t.record, i) + " was killed (kill_instance)"};
+  inst.failure = error{errc::worker_failed, instance_label(*t.record, i) + " was killed (kill_instance)"};
   send_exit(inst.handle, caf::exit_reason::kill);
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
 #include "scheduler/scheduler.hpp"
 #include "scheduler/stall_detector.hpp"
@@ -52,10 +53,6 @@ private:
   std::weak_ptr<runtime_core> core_;
   std::shared_ptr<request_inbox> inbox_;
 };
-
-std::string instance_label(const actor_record& rec, std::uint32_t instance) {
-  return rec.spec.name + "/" + std::to_string(instance);
-}
 
 task_box box(worker_context::task fn) {
   return task_box{std::make_shared<worker_context::task>(std::move(fn))};

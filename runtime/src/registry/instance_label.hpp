@@ -1,6 +1,6 @@
 #pragma once
 
-// How the event loop names one instance of an actor in log lines and errors.
+// How the runtime names one instance of an actor in log lines and errors.
 
 #include <cstdint>
 #include <string>
@@ -10,7 +10,7 @@
 namespace loopbridge::detail {
 
 /// `name/instance`, e.g. `fetcher/2`.
-inline std::string label(const actor_record& rec, std::uint32_t instance) {
+inline std::string instance_label(const actor_record& rec, std::uint32_t instance) {
   return rec.spec.name + "/" + std::to_string(instance);
 }
 
