@@ -711,3 +711,35 @@ TEST_CASE("metrics count exactly what was sent", "[lifecycle][metrics]") {
   REQUIRE(all.size() == 1);
   CHECK(all[0].name == "counted");
 }
+
+TEST_CASE("thousands of named actors and a large pool start, answer and stop cleanly",
+          "[lifecycle][scale]") {
+  // Each instance's ready deadline, each spawn's name check and the shutdown order cost
+  // O(log n) per actor, and a stop of many actors that have nothing to drain does not recurse
+  // once per actor (it overflowed the loop thread's stack at 10,000).
+  const std::uint32_t named = lbtest::address_sanitizer || lbtest::thread_sanitizer ? 2000 : 20000;
+  const std::uint32_t pooled = named * 2;
+  runtime rt{builtin_kinds()};
+  std::vector<actor_spec> specs;
+  for (std::uint32_t i = 0; i < named; ++i)
+    specs.push_back(echo_spec("a" + std::to_string(i)));
+  specs.push_back(echo_spec("pool", {}, pooled));
+  REQUIRE(rt.start(std::move(specs)).ok());
+  // Every named actor answers (a sample of them would hide a lost name), and the pool does.
+  std::vector<future<echo_reply>> replies;
+  for (std::uint32_t i = 0; i < named; ++i)
+    replies.push_back(rt.actor<echo>("a" + std::to_string(i))
+                          .value()
+                          .submit(echo_request{static_cast<std::int64_t>(i)}, 30s));
+  auto pool = rt.actor<echo>("pool").value();
+  for (std::uint32_t i = 0; i < 1000; ++i)
+    replies.push_back(pool.submit(echo_request{static_cast<std::int64_t>(i)}, 30s));
+  for (auto& f : replies)
+    REQUIRE(f.get().ok());
+  auto& report = rt.stop();
+  INFO(report.to_string().substr(0, 2000));
+  CHECK(report.clean());
+  CHECK_FALSE(report.loop_stuck);
+  CHECK(report.actors.size() == named + 1);
+  CHECK(report.actors.back().actor == "a0"); // reverse start order: the first started stops last
+}

@@ -38,6 +38,19 @@ inline constexpr bool thread_sanitizer = false;
 inline constexpr bool thread_sanitizer = false;
 #endif
 
+/// True in an AddressSanitizer build (much slower and larger per actor: tests scale down).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool address_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool address_sanitizer = true;
+#else
+inline constexpr bool address_sanitizer = false;
+#endif
+#else
+inline constexpr bool address_sanitizer = false;
+#endif
+
 /// A new empty directory under /tmp, removed with everything in it when this object is
 /// destroyed: declare it before the runtime whose actors use it, so they stop first. Set
 /// LOOPBRIDGE_KEEP_TEMP=1 to keep every test's directories for inspection.

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "registry/instance_label.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
+#include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
@@ -80,6 +80,9 @@ void event_loop::on_exit() {
   retired_.clear();
   doomed_.clear();
   awaiting_ready_.clear();
+  ready_deadlines_.clear();
+  stop_deadlines_.clear();
+  stopped_names_.clear();
   by_addr_.clear();
   core_.reset();
 }

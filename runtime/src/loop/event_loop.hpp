@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -224,6 +225,7 @@ private:
   bool stopping_ = false; ///< the runtime is shutting down
   time_point shutdown_deadline_ = time_point::max();
   std::vector<std::uint32_t> shutdown_order_; ///< targets still to stop, next at the back
+  bool advancing_ = false;                    ///< inside `advance_shutdown`
   std::vector<std::uint32_t> to_retire_;      ///< targets to check at the end of a handler
   std::vector<record_ptr> retired_;           ///< retired, perhaps still held by handles
   std::vector<record_ptr> doomed_;            ///< sole owner since the last complete drain
@@ -238,6 +240,17 @@ private:
   };
   /// Keyed by target index (high half) and token.
   std::unordered_map<std::uint64_t, awaiting_ready> awaiting_ready_;
+  /// The same instances' deadlines, earliest first: arming the timer and finding the late ones
+  /// cost O(log n) per instance, not a walk over every instance still starting.
+  std::set<std::pair<time_point, std::uint64_t>> ready_deadlines_;
+  /// Stop deadlines of draining targets (`target::stop_deadline`), earliest first; a target
+  /// leaves it when it stops.
+  std::set<std::pair<time_point, std::uint32_t>> stop_deadlines_;
+  /// The stopped actor (not yet replaced) that holds each name: a spawn of that name replaces
+  /// it, which lets it retire. At most one per name.
+  std::unordered_map<std::string, std::uint32_t> stopped_names_;
+  /// Instance `key` (see `ready_key`) waits for ready no more.
+  void forget_ready(std::uint64_t key);
   static std::uint64_t ready_key(std::uint32_t target, std::uint32_t token) noexcept {
     return (static_cast<std::uint64_t>(target) << 32) | token;
   }

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "registry/instance_label.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
+#include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
@@ -243,15 +243,21 @@ void event_loop::on_cancel(request_ref& ref) {
 
 // -- deadlines ------------------------------------------------------------------------------------
 
+void event_loop::forget_ready(std::uint64_t key) {
+  if (auto it = awaiting_ready_.find(key); it != awaiting_ready_.end()) {
+    ready_deadlines_.erase({it->second.deadline, key});
+    awaiting_ready_.erase(it);
+  }
+}
+
 void event_loop::arm_timer() {
   auto next = deadlines_.next_expiry();
-  for (auto& t : targets_)
-    if (t && t->state == phase::draining)
-      next = std::min(next, t->stop_deadline);
+  if (!stop_deadlines_.empty())
+    next = std::min(next, stop_deadlines_.begin()->first);
   if (stopping_)
     next = std::min(next, shutdown_deadline_);
-  for (auto& [token, waiting] : awaiting_ready_) // few: instances between start and ready
-    next = std::min(next, waiting.deadline);
+  if (!ready_deadlines_.empty())
+    next = std::min(next, ready_deadlines_.begin()->first);
   if (next >= armed_)
     return;
   armed_ = next;
@@ -268,17 +274,23 @@ void event_loop::on_tick() {
   for (auto* st : expired)
     expire(st);
   std::vector<std::pair<std::uint32_t, awaiting_ready>> late; // token, entry
-  for (auto& [key, waiting] : awaiting_ready_)
-    if (waiting.deadline <= now)
-      late.emplace_back(static_cast<std::uint32_t>(key), waiting);
-  for (auto& [token, waiting] : late) {
-    awaiting_ready_.erase(ready_key(waiting.target, token));
-    on_ready_timeout(waiting.target, waiting.instance, token);
+  while (!ready_deadlines_.empty() && ready_deadlines_.begin()->first <= now) {
+    auto key = ready_deadlines_.begin()->second;
+    ready_deadlines_.erase(ready_deadlines_.begin());
+    auto it = awaiting_ready_.find(key);
+    late.emplace_back(static_cast<std::uint32_t>(key), it->second);
+    awaiting_ready_.erase(it);
   }
-  for (auto& t : targets_)
+  for (auto& [token, waiting] : late)
+    on_ready_timeout(waiting.target, waiting.instance, token);
+  while (!stop_deadlines_.empty() && stop_deadlines_.begin()->first <= now) {
+    auto index = stop_deadlines_.begin()->second;
+    stop_deadlines_.erase(stop_deadlines_.begin());
+    auto& t = targets_[index];
     if (t && t->state == phase::draining && t->stop_deadline <= now)
       finish_stop(*t, error{errc::stopped, t->record->spec.name + " stopped: its stop deadline "
                                                                   "passed before it drained"});
+  }
   if (stopping_ && now >= shutdown_deadline_)
     advance_shutdown();
   arm_timer();

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "registry/instance_label.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
+#include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
@@ -33,12 +33,15 @@ void event_loop::on_spawn(record_ptr rec) {
   if (targets_[rec->index] || rec->stopped.load(std::memory_order_acquire))
     return;
   // A stopped actor whose name this one takes can no longer be named: it may be retired.
-  for (auto& other : targets_)
+  if (auto it = stopped_names_.find(rec->spec.name); it != stopped_names_.end()) {
+    auto& other = targets_[it->second];
     if (other && other->state == phase::stopped && !other->replaced &&
         other->record->spec.name == rec->spec.name) {
       other->replaced = true;
       consider_retiring(*other);
     }
+    stopped_names_.erase(it);
+  }
   auto t = std::make_unique<target>();
   t->record = rec;
   // In flight per ready instance. A dedicated thread runs one request at a time: one more
@@ -80,9 +83,12 @@ void event_loop::start_instance(target& t, std::uint32_t i) {
   by_addr_.emplace(inst.handle.address(), std::make_pair(t.record->index, i));
   auto now = clock::now();
   auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
-  awaiting_ready_[ready_key(t.record->index, inst.token)] = {
-      limit < time_point::max() - now ? now + limit : time_point::max(), t.record->index, i};
-  arm_timer();
+  auto deadline = limit < time_point::max() - now ? now + limit : time_point::max();
+  auto key = ready_key(t.record->index, inst.token);
+  awaiting_ready_[key] = {deadline, t.record->index, i};
+  ready_deadlines_.emplace(deadline, key);
+  if (deadline < armed_)
+    arm_timer();
 }
 
 event_loop::target* event_loop::target_of(const actor_record& rec) const {
@@ -104,7 +110,7 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
     return;
   auto& t = *targets_[ti];
   auto& inst = *found;
-  awaiting_ready_.erase(ready_key(ti, token));
+  forget_ready(ready_key(ti, token));
   inst.ready = true;
   ++t.ready;
   t.ever_ready = true;
@@ -125,7 +131,7 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
     return;
   auto& t = *targets_[ti];
   auto& inst = *found;
-  awaiting_ready_.erase(ready_key(ti, token));
+  forget_ready(ready_key(ti, token));
   LB_LOG(warning, "loop", "start of " << instance_label(*t.record, i) << " failed: " << reason);
   if (core_->wants(event_type::start_failed))
     core_->publish(start_failed_event{t.record->spec.name, i, reason});

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "registry/instance_label.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
+#include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
@@ -44,7 +44,11 @@ void event_loop::begin_stop(target& t, time_point deadline) {
   if (!t.stop_began)
     mark_stop_began(t);
   t.state = phase::draining;
-  t.stop_deadline = std::min(t.stop_deadline, deadline);
+  if (deadline < t.stop_deadline) {
+    stop_deadlines_.erase({t.stop_deadline, t.record->index});
+    t.stop_deadline = deadline;
+    stop_deadlines_.emplace(deadline, t.record->index);
+  }
   LB_LOG(debug, "loop",
          t.record->spec.name << " draining (" << t.queue.size() << " queued, " << t.in_flight
                              << " in flight)");
@@ -74,7 +78,9 @@ void event_loop::finish_stop(target& t, error reason) {
   if (!t.stop_began)
     mark_stop_began(t);
   t.state = phase::stopped;
+  stop_deadlines_.erase({t.stop_deadline, t.record->index});
   t.stop_reason = reason;
+  stopped_names_[t.record->spec.name] = t.record->index;
   fail_all(t, t.stop_reason);
   // What no instance took is resolved: drop the lane's references to it.
   while (auto* st = t.lane->reclaim())
@@ -147,41 +153,56 @@ void event_loop::on_stop_all(time_point deadline) {
 void event_loop::plan_shutdown_order() {
   // Reverse start order, except that an actor routing to another stops first: a pipeline
   // drains from its first stage to its last, so what an upstream stage finishes while
-  // draining still has somewhere to go. Routes form no cycles, so the pick always succeeds.
+  // draining still has somewhere to go. Among the actors whose upstream stages are all placed,
+  // the one started last goes next (a heap by start sequence: O(n log n) for n actors).
   // `shutdown_order_` is consumed from the back: the first to stop is pushed last.
-  std::vector<std::uint32_t> sequence; // first to stop first
-  std::vector<bool> placed(targets_.size(), false);
+  std::vector<std::uint32_t> upstream_left(targets_.size(), 0);
+  for (auto& t : targets_)
+    if (t && t->route_to >= 0 && static_cast<std::size_t>(t->route_to) < targets_.size() &&
+        targets_[t->route_to])
+      ++upstream_left[t->route_to];
   // Start order is spawn order (indices are reused after retirement, so not index order).
-  std::vector<std::uint32_t> started;
-  for (std::uint32_t i = 0; i < targets_.size(); ++i)
-    if (targets_[i])
-      started.push_back(i);
-  std::sort(started.begin(), started.end(), [this](std::uint32_t a, std::uint32_t b) {
+  auto started_later = [this](std::uint32_t a, std::uint32_t b) {
     return targets_[a]->record->sequence < targets_[b]->record->sequence;
-  });
-  auto waits_for_upstream = [&](std::uint32_t i) {
-    for (std::uint32_t j = 0; j < targets_.size(); ++j)
-      if (targets_[j] && !placed[j] && targets_[j]->route_to == static_cast<std::int64_t>(i))
-        return true;
-    return false;
   };
-  for (;;) {
-    std::int64_t pick = -1;
-    for (auto it = started.rbegin(); it != started.rend() && pick < 0; ++it)
-      if (!placed[*it] && !waits_for_upstream(*it))
-        pick = *it;
-    if (pick < 0)
-      break;
-    placed[pick] = true;
-    sequence.push_back(static_cast<std::uint32_t>(pick));
+  std::vector<std::uint32_t> free; // a max-heap by start sequence
+  for (std::uint32_t i = 0; i < targets_.size(); ++i)
+    if (targets_[i] && upstream_left[i] == 0)
+      free.push_back(i);
+  std::make_heap(free.begin(), free.end(), started_later);
+  std::vector<std::uint32_t> sequence; // first to stop first
+  while (!free.empty()) {
+    std::pop_heap(free.begin(), free.end(), started_later);
+    auto pick = free.back();
+    free.pop_back();
+    sequence.push_back(pick);
+    auto to = targets_[pick]->route_to;
+    if (to >= 0 && static_cast<std::size_t>(to) < targets_.size() && targets_[to] &&
+        --upstream_left[to] == 0) {
+      free.push_back(static_cast<std::uint32_t>(to));
+      std::push_heap(free.begin(), free.end(), started_later);
+    }
   }
-  for (auto i : started) // only with a cycle, which routes forbid
-    if (!placed[i])
-      sequence.push_back(i);
+  if (sequence.size() < targets_.size()) { // only with a cycle, which routes forbid
+    std::vector<bool> placed(targets_.size(), false);
+    for (auto i : sequence)
+      placed[i] = true;
+    std::vector<std::uint32_t> rest;
+    for (std::uint32_t i = 0; i < targets_.size(); ++i)
+      if (targets_[i] && !placed[i])
+        rest.push_back(i);
+    std::sort(rest.begin(), rest.end(), started_later);
+    sequence.insert(sequence.end(), rest.begin(), rest.end());
+  }
   shutdown_order_.assign(sequence.rbegin(), sequence.rend());
 }
 
 void event_loop::advance_shutdown() {
+  // An actor that stops at once (nothing to drain) calls back in here from `finish_stop`:
+  // the loop below goes on with the next one instead, so the stack stays flat at any count.
+  if (advancing_)
+    return;
+  advancing_ = true;
   bool past_deadline = clock::now() >= shutdown_deadline_;
   while (!shutdown_order_.empty()) {
     auto& t = *targets_[shutdown_order_.back()];
@@ -195,8 +216,12 @@ void event_loop::advance_shutdown() {
     }
     if (t.state == phase::running)
       begin_stop(t, shutdown_deadline_);
-    return; // wait for this one to drain
+    if (t.state != phase::stopped) {
+      advancing_ = false;
+      return; // wait for this one to drain
+    }
   }
+  advancing_ = false;
   maybe_quit();
 }
 
@@ -220,6 +245,9 @@ void event_loop::retire_noted() {
     if (stopping_ || !nameless || t.state != phase::stopped || t.alive > 0 || !t.queue.empty() ||
         t.in_flight > 0 || t.route_to >= 0 || !t.upstream.empty() || !t.stop_waiters.empty())
       continue;
+    if (auto it = stopped_names_.find(t.record->spec.name);
+        it != stopped_names_.end() && it->second == index)
+      stopped_names_.erase(it);
     auto rec = std::move(t.record);
     targets_[index].reset();
     if (index < pending_releases_.size())

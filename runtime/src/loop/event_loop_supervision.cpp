@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "registry/instance_label.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
+#include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
@@ -28,10 +28,11 @@ void event_loop::on_down(const caf::down_msg& msg) {
   if (!t.instances[ii].alive)
     return;
   auto& inst = t.instances[ii];
-  error reason = inst.failure.code().empty()
-                     ? error{errc::worker_failed,
-                             instance_label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
-                     : inst.failure;
+  error reason =
+      inst.failure.code().empty()
+          ? error{errc::worker_failed,
+                  instance_label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
+          : inst.failure;
   if (t.state == phase::running && !stopping_)
     LB_LOG(warning, "loop", instance_label(*t.record, ii) << " stopped: " << reason.message());
   instance_lost(t, ii, std::move(reason));
@@ -60,7 +61,7 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
 
 void event_loop::forget_instance(target& t, std::uint32_t instance) {
   auto& inst = t.instances[instance];
-  awaiting_ready_.erase(ready_key(t.record->index, inst.token));
+  forget_ready(ready_key(t.record->index, inst.token));
   t.lane->leave(instance);
   if (inst.ready)
     --t.ready;
@@ -166,7 +167,8 @@ void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
   auto& inst = t.instances[i];
   if (!inst.alive || !inst.handle)
     return;
-  inst.failure = error{errc::worker_failed, instance_label(*t.record, i) + " was killed (kill_instance)"};
+  inst.failure =
+      error{errc::worker_failed, instance_label(*t.record, i) + " was killed (kill_instance)"};
   send_exit(inst.handle, caf::exit_reason::kill);
 }
 
