@@ -226,6 +226,8 @@ private:
   time_point shutdown_deadline_ = time_point::max();
   std::vector<std::uint32_t> shutdown_order_; ///< targets still to stop, next at the back
   bool advancing_ = false;                    ///< inside `advance_shutdown`
+  std::size_t targets_unstopped_ = 0;         ///< targets not in `phase::stopped`
+  std::size_t instances_alive_ = 0;           ///< instances of every target, not yet exited
   std::vector<std::uint32_t> to_retire_;      ///< targets to check at the end of a handler
   std::vector<record_ptr> retired_;           ///< retired, perhaps still held by handles
   std::vector<record_ptr> doomed_;            ///< sole owner since the last complete drain

@@ -58,6 +58,7 @@ void event_loop::on_spawn(record_ptr rec) {
   t->lane = std::make_shared<request_lane>(rec->spec.count);
   auto& tr = *t;
   targets_[rec->index] = std::move(t);
+  ++targets_unstopped_;
   if (stopping_) { // spawned while the runtime shuts down: never starts
     finish_stop(tr, error{errc::stopped, "the runtime stopped"});
     return;
@@ -79,6 +80,7 @@ void event_loop::start_instance(target& t, std::uint32_t i) {
   inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, t.lane, inst.doorbell);
   inst.alive = true;
   ++t.alive;
+  ++instances_alive_;
   monitor(inst.handle);
   by_addr_.emplace(inst.handle.address(), std::make_pair(t.record->index, i));
   auto now = clock::now();

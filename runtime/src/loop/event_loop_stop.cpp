@@ -78,6 +78,7 @@ void event_loop::finish_stop(target& t, error reason) {
   if (!t.stop_began)
     mark_stop_began(t);
   t.state = phase::stopped;
+  --targets_unstopped_;
   stop_deadlines_.erase({t.stop_deadline, t.record->index});
   t.stop_reason = reason;
   stopped_names_[t.record->spec.name] = t.record->index;
@@ -277,10 +278,8 @@ void event_loop::sweep_retired() {
 void event_loop::maybe_quit() {
   if (!stopping_ || !shutdown_order_.empty())
     return;
-  for (auto& t : targets_)
-    if (t && (t->state != phase::stopped || t->alive > 0))
-      return;
-  quit();
+  if (targets_unstopped_ == 0 && instances_alive_ == 0)
+    quit();
 }
 
 } // namespace loopbridge::detail

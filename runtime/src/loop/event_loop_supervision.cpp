@@ -69,6 +69,7 @@ void event_loop::forget_instance(target& t, std::uint32_t instance) {
   inst.ready = false;
   inst.handle = nullptr;
   --t.alive;
+  --instances_alive_;
   if (t.state == phase::stopped)
     consider_retiring(t);
 }
