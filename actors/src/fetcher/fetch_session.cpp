@@ -1,4 +1,4 @@
-#include "fetch_session.hpp"
+#include "fetcher/fetch_session.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -9,7 +9,7 @@
 
 #include <curl/curl.h>
 
-#include "fetch_session.hpp"
+#include "fetcher/fetch_session.hpp"
 #include "loopbridge/text.hpp"
 #include "open_file_limit.hpp"
 
