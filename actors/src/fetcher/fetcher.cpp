@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "fetcher/fetch_session.hpp"
+#include "fetcher/http_text.hpp"
 #include "loopbridge/text.hpp"
 #include "open_file_limit.hpp"
 
