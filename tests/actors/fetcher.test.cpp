@@ -14,7 +14,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "fetch_session.hpp"
+#include "fetcher/fetch_session.hpp"
 #include "loopbridge/actors/fetcher.hpp"
 #include "loopbridge/actors/http_origin.hpp"
 #include "loopbridge/completion_queue.hpp"

@@ -19,11 +19,11 @@
 // after vips8, which it needs
 #include <vips/vector.h>
 
-#include "image_pipeline.hpp"
-#include "jpeg_decoder.hpp"
+#include "image/image_pipeline.hpp"
+#include "image/jpeg_decoder.hpp"
+#include "image/orc_serialiser.hpp"
 #include "loopbridge/actors/image_processor.hpp"
 #include "loopbridge/groups.hpp"
-#include "orc_serialiser.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;

@@ -1,4 +1,4 @@
-#include "decode_memory.hpp"
+#include "image/decode_memory.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include <malloc.h>
 #endif
 
-#include "image_failure.hpp"
+#include "image/image_failure.hpp"
 
 namespace loopbridge::actors::detail {
 

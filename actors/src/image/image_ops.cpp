@@ -1,10 +1,10 @@
-#include "image_ops.hpp"
+#include "image/image_ops.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "image_failure.hpp"
+#include "image/image_failure.hpp"
 #include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {

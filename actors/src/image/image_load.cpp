@@ -5,12 +5,12 @@
 #include <atomic>
 #include <optional>
 
-#include "decode_memory.hpp"
-#include "image_colour.hpp"
-#include "image_failure.hpp"
-#include "image_ops.hpp"
-#include "image_pipeline.hpp"
-#include "jpeg_decoder.hpp"
+#include "image/decode_memory.hpp"
+#include "image/image_colour.hpp"
+#include "image/image_failure.hpp"
+#include "image/image_ops.hpp"
+#include "image/image_pipeline.hpp"
+#include "image/jpeg_decoder.hpp"
 
 namespace loopbridge::actors::detail {
 

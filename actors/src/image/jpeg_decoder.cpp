@@ -1,4 +1,4 @@
-#include "jpeg_decoder.hpp"
+#include "image/jpeg_decoder.hpp"
 
 #include <algorithm>
 #include <csetjmp>

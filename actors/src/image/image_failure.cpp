@@ -1,4 +1,4 @@
-#include "image_failure.hpp"
+#include "image/image_failure.hpp"
 
 #include <memory>
 

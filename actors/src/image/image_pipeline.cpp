@@ -1,4 +1,4 @@
-#include "image_pipeline.hpp"
+#include "image/image_pipeline.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -6,10 +6,10 @@
 #include <thread>
 #include <unistd.h>
 
-#include "decode_memory.hpp"
-#include "image_colour.hpp"
-#include "image_failure.hpp"
-#include "image_ops.hpp"
+#include "image/decode_memory.hpp"
+#include "image/image_colour.hpp"
+#include "image/image_failure.hpp"
+#include "image/image_ops.hpp"
 #include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {

@@ -1,5 +1,7 @@
 #pragma once
 
+// `fetch_session`: the fetcher's HTTP session, driven by its own I/O thread.
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -18,14 +20,6 @@
 #include "loopbridge/actors/fetcher.hpp"
 
 namespace loopbridge::actors {
-
-/// `s` without its surrounding blanks (space, tab, CR, LF): header names and values.
-std::string_view trim_blanks(std::string_view s);
-
-/// `c` lower-cased if it is an ASCII capital, whatever the locale (HTTP header names).
-constexpr char ascii_lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 /// Settings of one fetcher session (from the fetcher's params).
 struct fetch_settings {
@@ -122,11 +116,9 @@ private:
     bool listed = false; ///< in `ready_`
   };
 
-  // -- the rounds of `run` --
+  // -- the rounds of `run` (fetch_session.cpp) --
   /// Sets up the share and multi handles' options (once, on the I/O thread).
   void configure_multi();
-  /// Starts waiting requests while the session has room, hosts taking turns.
-  void start_ready(time_point now);
   /// Lets libcurl work, then answers and releases the transfers it finished.
   void drive_transfers();
   /// How long the poll may wait: until the next deadline, at most `idle` or 100 ms.
@@ -136,9 +128,9 @@ private:
   /// Ends every request the session still holds with `e` (when it stops).
   void end_all(const error& e);
 
-  // -- requests and hosts --
-  /// The deadline of a request submitted at `submitted` with `timeout` (max: none).
-  static time_point deadline_of(time_point submitted, std::chrono::nanoseconds timeout);
+  // -- waiting requests and their hosts' turns (fetch_session_queues.cpp) --
+  /// Starts waiting requests while the session has room, hosts taking turns.
+  void start_ready(time_point now);
   /// The queue a request to `url` waits in (created if needed).
   host_queue& queue_for(const std::string& url);
   bool has_room(const host_queue& h) const noexcept;
@@ -148,12 +140,21 @@ private:
   void forget_if_idle(host_queue& h);
   /// Takes the first request waiting in `h` out of the queues.
   job take_first(host_queue& h);
+
+  // -- deadlines (fetch_session_deadlines.cpp) --
+  /// The deadline of a request submitted at `submitted` with `timeout` (max: none).
+  static time_point deadline_of(time_point submitted, std::chrono::nanoseconds timeout);
   /// Fails with `fetch.timeout` every waiting request whose deadline is not after `now`.
   void expire_waiting(time_point now);
   /// The error of a request whose deadline passed while it waited.
   static error timed_out_waiting(const job& j);
+  /// The deadline order of active transfers (see `first_deadline_`).
+  void track_deadline(transfer* t);
+  void untrack_deadline(transfer* t);
+  /// Fails with `fetch.timeout` every transfer whose deadline is not after `now`.
+  void expire_transfers(time_point now);
 
-  // -- transfers --
+  // -- transfers (fetch_session_transfers.cpp; the type in fetch_transfer.hpp) --
   /// A transfer for a request: `configured` if it keeps the session's options.
   struct pooled {
     transfer_ptr t; ///< null if libcurl could not make one
@@ -165,23 +166,20 @@ private:
   void start_transfer(job j);
   /// Sets the options of a request that is not a plain GET (method, headers, body).
   void set_request_options(transfer& t);
-  /// The deadline order of active transfers (see `first_deadline_`).
-  void track_deadline(transfer* t);
-  void untrack_deadline(transfer* t);
-  /// Fails with `fetch.timeout` every transfer whose deadline is not after `now`.
-  void expire_transfers(time_point now);
   /// Sets the options every transfer of the session shares (after a reset).
   void configure(CURL* e);
   /// Frees the cookie-file list a transfer that never started leaves in `e`.
   static void forget_cookie_files(CURL* e);
+  /// Takes `t` out of libcurl and the active transfers, back to the pool.
+  void release(transfer& t);
+
+  // -- replies (fetch_session_replies.cpp) --
   /// Answers the request of a transfer libcurl finished with `code`.
   void finish(transfer& t, CURLcode code);
   /// The error of a transfer that failed with `code` or broke HTTP.
   error failure_of(transfer& t, CURLcode code) const;
   /// True if `url`'s scheme is one the session allows.
   bool scheme_allowed(std::string_view url) const;
-  /// Takes `t` out of libcurl and the active transfers, back to the pool.
-  void release(transfer& t);
 
   fetch_settings settings_;
   std::size_t active_limit_;

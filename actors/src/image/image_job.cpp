@@ -1,7 +1,7 @@
-#include "image_job.hpp"
+#include "image/image_job.hpp"
 
-#include "image_failure.hpp"
-#include "image_ops.hpp"
+#include "image/image_failure.hpp"
+#include "image/image_ops.hpp"
 #include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {

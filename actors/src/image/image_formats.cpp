@@ -1,4 +1,4 @@
-#include "image_formats.hpp"
+#include "image/image_formats.hpp"
 
 #include <vips/vips.h>
 

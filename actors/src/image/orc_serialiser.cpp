@@ -15,7 +15,7 @@
 // compiled code takes no lock. `orc_calls_serialised` checks that the interposition is in
 // effect; the image processor turns libvips' vector code off when it is not.
 
-#include "orc_serialiser.hpp"
+#include "image/orc_serialiser.hpp"
 
 #include <dlfcn.h>
 

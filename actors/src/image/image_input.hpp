@@ -8,8 +8,8 @@
 
 #include <vips/vips8>
 
-#include "image_formats.hpp"
-#include "jpeg_decoder.hpp"
+#include "image/image_formats.hpp"
+#include "image/jpeg_decoder.hpp"
 
 namespace loopbridge::actors::detail {
 

@@ -1,4 +1,4 @@
-#include "stage_watch.hpp"
+#include "image/stage_watch.hpp"
 
 #include <new>
 

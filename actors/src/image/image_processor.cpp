@@ -13,11 +13,11 @@
 #include "loopbridge/convert.hpp"
 #include "loopbridge/log.hpp"
 
-#include "image_failure.hpp"
-#include "image_formats.hpp"
-#include "image_ops.hpp"
-#include "image_pipeline.hpp"
-#include "orc_serialiser.hpp"
+#include "image/image_failure.hpp"
+#include "image/image_formats.hpp"
+#include "image/image_ops.hpp"
+#include "image/image_pipeline.hpp"
+#include "image/orc_serialiser.hpp"
 
 namespace loopbridge::actors {
 

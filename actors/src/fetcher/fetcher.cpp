@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
 
 #include <curl/curl.h>
 
-#include "fetch_session.hpp"
+#include "fetcher/fetch_session.hpp"
+#include "fetcher/http_text.hpp"
 #include "loopbridge/text.hpp"
 #include "open_file_limit.hpp"
 
@@ -96,6 +98,28 @@ bool plainly_valid(std::string_view url, const std::vector<std::string>& schemes
   return true;
 }
 
+/// A libcurl URL handle, freed with it.
+struct url_handle_free {
+  void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
+};
+using url_handle = std::unique_ptr<CURLU, url_handle_free>;
+
+/// A string libcurl allocated, freed with `curl_free`.
+struct curl_text_free {
+  void operator()(char* text) const noexcept { curl_free(text); }
+};
+using curl_text = std::unique_ptr<char, curl_text_free>;
+
+/// Part `what` of the URL in `u`; null if it has none.
+curl_text url_part(CURLU* u, CURLUPart what) {
+  char* part = nullptr;
+  auto rc = curl_url_get(u, what, &part, 0);
+  curl_text owned{part};
+  if (rc != CURLUE_OK)
+    owned.reset();
+  return owned;
+}
+
 /// Checks a request's URL before it costs a transfer: it must parse, and its scheme must be one
 /// the fetcher allows. Returns an empty error when it may go ahead.
 error check_url(const std::string& url, const std::vector<std::string>& schemes) {
@@ -106,32 +130,27 @@ error check_url(const std::string& url, const std::vector<std::string>& schemes)
   if (auto nul = url.find('\0'); nul != std::string::npos) // libcurl would read up to it only
     return error{fetch_errc::bad_request,
                  "the url " + quote(url) + " holds a NUL byte (at " + std::to_string(nul) + ")"};
-  CURLU* u = curl_url();
+  url_handle u{curl_url()};
   if (!u)
     return error{errc::worker_failed, "libcurl could not parse the url (out of memory)"};
-  auto rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
-  char* scheme = nullptr;
-  char* host = nullptr;
+  auto rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
   auto quoted = quote(url);
-  error result;
-  if (rc != CURLUE_OK) {
-    result = error{fetch_errc::bad_url, quoted + " is not a URL: " + curl_url_strerror(rc)};
-  } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme) {
-    result = error{fetch_errc::bad_url, quoted + " has no scheme"};
-  } else if (std::find(schemes.begin(), schemes.end(), std::string{scheme}) == schemes.end()) {
+  if (rc != CURLUE_OK)
+    return error{fetch_errc::bad_url, quoted + " is not a URL: " + curl_url_strerror(rc)};
+  auto scheme = url_part(u.get(), CURLUPART_SCHEME);
+  if (!scheme)
+    return error{fetch_errc::bad_url, quoted + " has no scheme"};
+  if (std::find(schemes.begin(), schemes.end(), std::string{scheme.get()}) == schemes.end()) {
     std::string allowed;
     for (auto& s : schemes)
       allowed += (allowed.empty() ? "" : ", ") + s;
-    result =
-        error{fetch_errc::scheme_not_allowed, "scheme " + quote(scheme) + " of " + quote(url) +
-                                                  " is not allowed (allowed: " + allowed + ")"};
-  } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host) {
-    result = error{fetch_errc::bad_url, quoted + " has no host"};
+    return error{fetch_errc::scheme_not_allowed, "scheme " + quote(scheme.get()) + " of " +
+                                                     quote(url) +
+                                                     " is not allowed (allowed: " + allowed + ")"};
   }
-  curl_free(scheme);
-  curl_free(host);
-  curl_url_cleanup(u);
-  return result;
+  if (auto host = url_part(u.get(), CURLUPART_HOST); !host || !*host)
+    return error{fetch_errc::bad_url, quoted + " has no host"};
+  return {};
 }
 
 bool valid_method(const std::string& m) {

@@ -1,4 +1,4 @@
-#include "image_input.hpp"
+#include "image/image_input.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image_failure.hpp"
+#include "image/image_failure.hpp"
 #include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {

@@ -8,10 +8,10 @@
 
 #include <vips/vips8>
 
-#include "image_formats.hpp"
-#include "image_input.hpp"
-#include "image_job.hpp"
-#include "stage_watch.hpp"
+#include "image/image_formats.hpp"
+#include "image/image_input.hpp"
+#include "image/image_job.hpp"
+#include "image/stage_watch.hpp"
 
 namespace loopbridge::actors::detail {
 

@@ -1,4 +1,4 @@
-#include "image_colour.hpp"
+#include "image/image_colour.hpp"
 
 #include <cstring>
 #include <memory>
