@@ -20,7 +20,7 @@ namespace loopbridge::config {
 // The steps of a scenario (docs/scenarios.md), one type per step keyword, each with only the
 // keys that step takes. Plain data: the runner in `loopbridge::testing` gives them meaning.
 // In every step, `within` 0 means the runner's default bound (`run_options::default_within`),
-// and a null `expect` checks nothing beyond success.
+// and a null `expect` checks no fields.
 
 /// A request a step sends: `{to, request, fields, context}`.
 struct step_request {
@@ -149,6 +149,7 @@ struct offload_step {
   std::int64_t times = 1;
   std::string pool;
   std::chrono::nanoseconds duration{0};
+  /// Sent as written: the loader checks it but fills in no request name.
   step_request call;
   bool separate = false;
   value expect;
