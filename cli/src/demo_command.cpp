@@ -93,8 +93,7 @@ int demo_command(const std::vector<std::string>& args, const command_env& env) {
     std::fputs(loaded.report().c_str(), stderr);
     return exit_usage;
   }
-  auto topo = std::move(*loaded.topology);
-  apply_run_flags(flags, topo);
+  auto topo = apply_run_flags(flags, std::move(*loaded.topology));
   actor_named(topo, "origin").params.as_map()["root"] = images_dir;
   actor_named(topo, "writer").params.as_map()["root"] = out_dir;
   actor_named(topo, "thumbnails").params.as_map()["ops"] =

@@ -68,8 +68,7 @@ int run_command(const std::vector<std::string>& args, const command_env& env) {
     std::fputs(loaded.report().c_str(), stderr);
     return exit_usage;
   }
-  auto topo = std::move(*loaded.topology);
-  apply_run_flags(flags, topo);
+  auto topo = apply_run_flags(flags, std::move(*loaded.topology));
   run_settings settings;
   settings.title = "run " + file;
   settings.json_path = flags.json_path;

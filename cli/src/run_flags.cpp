@@ -87,15 +87,16 @@ bool read_run_flag(flag_reader& r, run_flags& flags) {
   return true;
 }
 
-void apply_run_flags(const run_flags& flags, topology& topo) {
+topology apply_run_flags(const run_flags& flags, topology topo) {
   if (flags.log)
     topo.runtime.log = *flags.log;
   if (!topo.workload)
-    return;
+    return topo;
   if (flags.count)
     topo.workload->total = *flags.count;
   if (flags.concurrency)
     topo.workload->concurrency = *flags.concurrency;
+  return topo;
 }
 
 } // namespace loopbridge::cli

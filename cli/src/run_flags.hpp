@@ -61,7 +61,7 @@ bool read_run_flag(flag_reader& r, run_flags& flags);
 /// The shared flags' help text, for a command's usage.
 extern const char* run_flags_usage;
 
-/// Applies `flags` to `topo`: workload count and concurrency, log level.
-void apply_run_flags(const run_flags& flags, topology& topo);
+/// `topo` with `flags` applied: workload count and concurrency, log level.
+topology apply_run_flags(const run_flags& flags, topology topo);
 
 } // namespace loopbridge::cli
