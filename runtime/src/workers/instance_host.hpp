@@ -1,0 +1,209 @@
+#pragma once
+
+// What every execution mode of a worker instance shares: the instance host (the runtime side
+// of one instance: its worker object, its context, running one request). Included by the
+// worker actor's translation unit only.
+
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "registry/instance_label.hpp"
+#include "runtime_core.hpp"
+#include "scheduler/scheduler.hpp"
+#include "scheduler/stall_detector.hpp"
+#include "tuning.hpp"
+
+#include "loopbridge/context.hpp"
+#include "loopbridge/log.hpp"
+
+#include "workers/worker_actor.hpp"
+
+namespace loopbridge::detail {
+
+/// Marks the calling thread as running a dedicated instance of `rec` (thread registry).
+void enter_dedicated_instance(const actor_record* rec) noexcept;
+
+/// A task for a worker, boxed to travel in a CAF message.
+inline task_box box(worker_context::task fn) {
+  return task_box{std::make_shared<worker_context::task>(std::move(fn))};
+}
+
+// -- instance_host: what every execution mode shares ----------------------------------------------
+
+/// The runtime side of one worker instance: owns the kind's worker object and implements the
+/// `worker_context` it is given.
+class instance_host : public worker_context, public std::enable_shared_from_this<instance_host> {
+public:
+  instance_host(record_ptr rec, std::uint32_t instance, std::uint32_t token,
+                std::shared_ptr<runtime_core> core, caf::actor_addr self,
+                std::shared_ptr<request_lane> lane)
+      : rec_(std::move(rec)),
+        instance_(instance),
+        token_(token),
+        core_(std::move(core)),
+        self_(std::move(self)),
+        sink_(core_->sink()),
+        lane_(std::move(lane)) {}
+
+  const std::string& actor_name() const noexcept override { return rec_->spec.name; }
+  std::uint32_t instance() const noexcept override { return instance_; }
+  const loopbridge::params& params() const noexcept override { return rec_->params; }
+  void crash(error reason) override {
+    crash_reason_ = std::move(reason);
+    crashed_ = true;
+  }
+  void defer_ready() override { deferred_ = true; }
+  void ready(value info) override {
+    if (!announced_) {
+      announced_ = true;
+      announce_ready(std::move(info));
+    }
+  }
+  void start_thread(std::string name, std::function<void()> body,
+                    std::function<std::string()> describe) override {
+    core_->threads().start(std::move(name), std::move(body), std::move(describe));
+  }
+  void start_failed(error reason) override {
+    if (!announced_) {
+      announced_ = true;
+      auto label = instance_label(*rec_, instance_);
+      if (reason.message().rfind(label + ":", 0) != 0)
+        reason = error{errc::start_failed,
+                       label + ": " +
+                           (reason.is(errc::start_failed) ? reason.message() : reason.to_string())};
+      announce_start_failed(std::move(reason));
+    }
+  }
+  std::shared_ptr<request_intake> serve_on_own_thread(std::function<void()>) override {
+    throw std::logic_error("serve_on_own_thread needs a kind of execution::own_thread");
+  }
+  void after(duration delay, task fn) override {
+    core_->send_later(self_, delay, task_atom::value, box(std::move(fn)));
+  }
+  void post(task fn) override { core_->send_to(self_, task_atom::value, box(std::move(fn))); }
+
+  /// Creates the worker (now, or on the instance's own thread) and announces ready.
+  virtual void start() = 0;
+  /// The loop woke this instance: requests wait in the lane. Called on the actor's thread.
+  virtual void drain() {}
+  /// The loop says `st` was cancelled. Called on the actor's thread.
+  virtual void cancel(request_ref st) = 0;
+  /// A task from a timer or `post`. Called on the actor's thread.
+  virtual void run_task(task_box& t) = 0;
+  /// The actor is exiting: release the worker. Called on the actor's thread.
+  virtual void stop() = 0;
+
+  bool crashed() const noexcept { return crashed_; }
+  const error& crash_reason() const noexcept { return crash_reason_; }
+
+protected:
+  virtual void announce_ready(value info) = 0;
+  virtual void announce_start_failed(error reason) = 0;
+
+  /// Creates the worker; announces ready unless the worker deferred it, or the failure.
+  void create_and_announce() {
+    auto made = create_worker();
+    if (!made.ok())
+      start_failed(std::move(made).error());
+    else if (adopt(std::move(*made)); !deferred_)
+      ready(value{});
+  }
+
+  /// Keeps the worker just made. A host whose worker's own thread may already look at it
+  /// (`own_thread_host::serve`) takes the lock that thread reads it under.
+  virtual void adopt(std::unique_ptr<worker> made) { worker_ = std::move(made); }
+
+  /// Takes the next request from the lane (registering this instance idle if there is none).
+  request_ref take() {
+    request_state* st = nullptr;
+    lane_->take(instance_, token_, &st, 1);
+    return request_ref::adopt(st);
+  }
+
+  /// Runs one request on the calling thread: a request cancelled before it started is skipped
+  /// (it never runs); otherwise the kind's handler runs with the request's context current.
+  void run(worker& w, request_ref st, bool delayed = false) {
+    if (auto delay = rec_->injected_delay_ns.load(std::memory_order_relaxed);
+        delay > 0 && !delayed) { // runtime::slow_down: the request waits first
+      (void)w;
+      after(std::chrono::nanoseconds(delay), [this, st = std::move(st)]() mutable {
+        if (worker_) {
+          run(*worker_, std::move(st), true);
+        } else {
+          st->fail(error{errc::worker_failed, "instance is not running"});
+          sink_->finished(std::move(st));
+        }
+      });
+      return;
+    }
+    switch (st->mark_started(token_)) {
+      case request_state::start::started:
+        break;
+      case request_state::start::cancelled:
+        // Whoever cancelled it decided its outcome first; if nobody did (a stop that only
+        // raised its token), it ends here, as cancelled: it never runs.
+        st->fail(error{errc::cancelled, "cancelled before it started"});
+        sink_->finished(std::move(st));
+        return;
+      case request_state::start::revoked:
+        sink_->finished(std::move(st)); // the loop drops this late report
+        return;
+    }
+    auto* entry = rec_->kind->find_request(st->request_type());
+    if (!entry) {
+      st->fail(error{errc::bad_request, "kind " + rec_->kind->name +
+                                            " does not serve request type " +
+                                            st->request_type()->info->name()});
+      sink_->finished(std::move(st));
+      return;
+    }
+    // The handler sees the request's context and deadline as its thread's current ones, so
+    // whatever it submits in turn inherits both.
+    activity_scope watched{rec_.get(), instance_, st->request_type()};
+    context_scope scope{st->context};
+    request_deadline_scope deadline_scope{st->deadline};
+    entry->dispatch(w, std::move(st), sink_);
+  }
+
+  /// Runs a task (a timer, a posted function, a cancel) on the calling thread; an exception is
+  /// logged and the instance lives on.
+  void run_guarded(const char* what, task& fn) {
+    activity_scope watched{rec_.get(), instance_, nullptr};
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      LB_LOG(warning, "worker",
+             instance_label(*rec_, instance_) << " " << what << " threw: " << e.what());
+    } catch (...) {
+      LB_LOG(warning, "worker", instance_label(*rec_, instance_) << " " << what << " threw");
+    }
+  }
+
+  result<std::unique_ptr<worker>> create_worker() {
+    activity_scope watched{rec_.get(), instance_, nullptr};
+    try {
+      return rec_->kind->create(*this);
+    } catch (const std::exception& e) {
+      return error{errc::start_failed, instance_label(*rec_, instance_) + ": " + e.what()};
+    } catch (...) {
+      return error{errc::start_failed, instance_label(*rec_, instance_) + ": unknown exception"};
+    }
+  }
+
+  std::unique_ptr<worker> worker_;
+  record_ptr rec_;
+  std::uint32_t instance_;
+  std::uint32_t token_; ///< identifies this incarnation to the requests it takes
+  std::shared_ptr<runtime_core> core_;
+  caf::actor_addr self_;
+  ref_ptr<completion_sink> sink_;
+  std::shared_ptr<request_lane> lane_;
+  bool crashed_ = false;
+  error crash_reason_;
+  bool deferred_ = false;  ///< the worker announces ready itself
+  bool announced_ = false; ///< ready or start_failed was sent
+};
+
+} // namespace loopbridge::detail
