@@ -36,7 +36,7 @@ public:
   /// The request's id (unique within the runtime).
   std::uint64_t id() const noexcept { return state_ ? state_->id : 0; }
   /// True once the reply or error is available. Never blocks.
-  bool ready() const noexcept { return state_ && state_->done(); }
+  bool ready() const noexcept { return state_ && state_->resolved(); }
 
   /// Blocks until ready or `timeout` elapsed; returns `ready()`. Does not cancel.
   template <class Rep, class Period>
@@ -48,8 +48,8 @@ public:
   bool wait_until(detail::time_point deadline) const {
     if (!state_)
       return false;
-    if (state_->done() || detail::blocking_forbidden())
-      return state_->done();
+    if (state_->resolved() || detail::blocking_forbidden())
+      return state_->resolved();
     return state_->wait_until(deadline);
   }
 
@@ -57,7 +57,7 @@ public:
   result<R> get() {
     if (!state_)
       return error{errc::bad_request, "get() on an invalid future"};
-    if (!state_->done()) {
+    if (!state_->resolved()) {
       detail::blocking_wait wait{state_->target, "future::get()"};
       if (auto* refused = wait.refused())
         return *refused;
@@ -73,7 +73,7 @@ public:
   /// `loop.cancelled`; a queued request is removed without running; a running one sees its
   /// cancel token. Idempotent; never blocks.
   void cancel() {
-    if (state_ && !state_->done() && bridge_)
+    if (state_ && !state_->resolved() && bridge_)
       bridge_->cancel(state_);
   }
 

@@ -76,7 +76,7 @@ public:
 private:
   void finish() {
     auto sink = std::move(sink_);
-    detail::report_finished(*sink, detail::request_ref(std::move(state_)));
+    detail::report_done(*sink, detail::request_ref(std::move(state_)));
   }
   void abandon() noexcept {
     if (!state_)

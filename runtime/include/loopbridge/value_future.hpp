@@ -23,13 +23,13 @@ public:
 
   bool valid() const noexcept { return static_cast<bool>(state_); }
   std::uint64_t id() const noexcept { return state_ ? state_->id : 0; }
-  bool ready() const noexcept { return state_ && state_->done(); }
+  bool ready() const noexcept { return state_ && state_->resolved(); }
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
     if (!state_)
       return false;
-    if (state_->done() || detail::blocking_forbidden())
-      return state_->done();
+    if (state_->resolved() || detail::blocking_forbidden())
+      return state_->resolved();
     return state_->wait_until(detail::clock::now() +
                               std::chrono::duration_cast<detail::clock::duration>(timeout));
   }
@@ -37,7 +37,7 @@ public:
   result<value> get() {
     if (!state_)
       return error{errc::bad_request, "get() on an invalid future"};
-    if (!state_->done()) {
+    if (!state_->resolved()) {
       if (detail::blocking_forbidden())
         return error{errc::would_deadlock,
                      "value_future::get() on a runtime scheduler thread would stall the runtime"};
@@ -49,7 +49,7 @@ public:
     return to_value_ ? to_value_(*st) : value{};
   }
   void cancel() {
-    if (state_ && !state_->done() && bridge_)
+    if (state_ && !state_->resolved() && bridge_)
       bridge_->cancel(state_);
   }
   const detail::request_ref& state() const noexcept { return state_; }

@@ -17,7 +17,7 @@ void futex_wait(std::atomic<std::uint32_t>& a, std::uint32_t expected, time_poin
 } // namespace
 
 void request_state::publish() noexcept {
-  auto old = flags_.fetch_or(done_bit, std::memory_order_acq_rel);
+  auto old = flags_.fetch_or(resolved_bit, std::memory_order_acq_rel);
   if (old & waiter_bit)
     futex_wake_all(flags_);
   if (old & listener_bit)
@@ -61,13 +61,13 @@ bool request_state::wait_settled_until(time_point t) const noexcept {
 bool request_state::wait_until(time_point t) const noexcept {
   if (auto spin = spin_policy::host(); spin.count() > 0 && spin_policy::try_acquire_host_slot()) {
     bool done = spin_policy::spin_until(std::min(t, clock::now() + spin), [this] {
-      return (flags_.load(std::memory_order_acquire) & done_bit) != 0;
+      return (flags_.load(std::memory_order_acquire) & resolved_bit) != 0;
     });
     spin_policy::release_host_slot();
     if (done)
       return true;
   }
-  return wait_for_bit(flags_, done_bit, t);
+  return wait_for_bit(flags_, resolved_bit, t);
 }
 
 bool request_state::attach_listener(ref_ptr<completion_listener> l,
@@ -77,13 +77,13 @@ bool request_state::attach_listener(ref_ptr<completion_listener> l,
   listener_ = std::move(l);
   listener_cookie_ = cookie;
   auto old = flags_.fetch_or(listener_bit, std::memory_order_acq_rel);
-  if (old & done_bit)
+  if (old & resolved_bit)
     listener_->notify(cookie);
   return true;
 }
 
-void report_finished(completion_sink& sink, request_ref st) noexcept {
-  sink.finished(std::move(st));
+void report_done(completion_sink& sink, request_ref st) noexcept {
+  sink.done(std::move(st));
 }
 
 } // namespace loopbridge::detail

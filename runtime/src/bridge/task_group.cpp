@@ -47,7 +47,7 @@ void task_group::add(detail::request_state* st, std::shared_ptr<detail::bridge> 
 void task_group::cancel_pending() {
   for (std::size_t i = 0; i < members_.size(); ++i) {
     auto& m = members_[i];
-    if (m.state->done())
+    if (m.state->resolved())
       continue;
     // Ours only if the cancel decided the outcome (a worker may have answered first).
     if (m.bridge->cancel(m.state))
@@ -84,7 +84,7 @@ const group_outcome& task_group::wait() {
     if (!token) {
       // Blocking is not allowed here (a scheduler thread): give up on every pending member.
       for (std::size_t i = 0; i < members_.size(); ++i)
-        if (!reported_[i] && !members_[i].state->done()) {
+        if (!reported_[i] && !members_[i].state->resolved()) {
           outcome_.failures.push_back({i, token.error()});
           break;
         }

@@ -76,7 +76,7 @@ caf::behavior event_loop::make_behavior() {
 }
 
 void event_loop::on_exit() {
-  targets_.clear();
+  slots_.clear();
   retired_.clear();
   doomed_.clear();
   awaiting_ready_.clear();
@@ -101,7 +101,7 @@ void event_loop::on_drain() {
     if (!st)
       break;
     if (st->links.where == loop_links::place::in_flight)
-      on_finished(st);
+      on_done(st);
     else
       st->release();
   }
@@ -134,33 +134,33 @@ void event_loop::on_submit(request_state* st) {
   // Requests travel through the inbox, the spawn message through the mailbox: a request sent
   // right after its actor was spawned may arrive first. Its record is all the loop needs.
   // (`st->target` is alive: its submitter held it, and retired records outlive a drain.)
-  auto* found = target_of(*st->target);
+  auto* found = slot_of(*st->target);
   if (!found && st->target->stopped.load(std::memory_order_acquire)) {
     // A handle to an actor that stopped and was retired: answered with its stop.
     auto& rec = *st->target;
     actor_counters::add(rec.counters.received);
     st->fail(rec.last_stop.reason);
     count_outcome(rec, *st);
-    let_go(st);
+    settle_untracked(st);
     return;
   }
   if (!found) {
     on_spawn(st->target->shared_from_this());
-    found = target_of(*st->target);
+    found = slot_of(*st->target);
   }
-  target& t = *found;
-  if (t.state != phase::running) { // refused: not counted, as it never was accepted
+  actor_slot& t = *found;
+  if (t.state != phase::serving) { // refused: not counted, as it never was accepted
     st->fail(t.state == phase::stopped
                  ? t.stop_reason
                  : error{errc::stopped, st->target->spec.name + " is stopping"});
-    let_go(st);
+    settle_untracked(st);
     return;
   }
   if (st->result() != request_state::outcome::none) {
     // Cancelled before it reached the loop: accepted and cancelled at once.
     actor_counters::add(t.record->counters.received);
     count_outcome(*t.record, *st);
-    let_go(st);
+    settle_untracked(st);
     return;
   }
   st->links.accepted_at = now_;
@@ -175,11 +175,11 @@ void event_loop::on_submit(request_state* st) {
     if (policy == overflow_policy::drop_oldest && !t.queue.empty()) {
       auto* oldest = t.queue.front();
       oldest->fail(error{errc::overloaded, full.message() + ": dropped the oldest queued request"});
-      untrack(t, oldest);
+      settle(t, oldest);
     } else {
       st->fail(full);
       count_outcome(*t.record, *st);
-      let_go(st);
+      settle_untracked(st);
       publish_gauges(t);
       return;
     }
@@ -195,15 +195,15 @@ void event_loop::on_submit(request_state* st) {
   publish_gauges(t);
 }
 
-bool event_loop::has_room(const target& t) const {
+bool event_loop::has_room(const actor_slot& t) const {
   if (t.record->spec.mailbox.overflow != overflow_policy::block)
     return true;
   return t.record->admission.occupancy.load(std::memory_order_acquire) <
          static_cast<std::int64_t>(t.record->capacity);
 }
 
-void event_loop::pump(target& t) {
-  target* next = t.route_to >= 0 ? targets_[t.route_to].get() : nullptr;
+void event_loop::pump(actor_slot& t) {
+  actor_slot* next = t.route_to >= 0 ? slots_[t.route_to].get() : nullptr;
   auto limit = std::min<std::uint64_t>(static_cast<std::uint64_t>(t.ready) * t.per_instance_limit,
                                        t.record->capacity);
   batch_.clear();
@@ -235,7 +235,7 @@ void event_loop::pump(target& t) {
   publish_gauges(t);
 }
 
-void event_loop::wake(target& t, std::uint32_t i) {
+void event_loop::wake(actor_slot& t, std::uint32_t i) {
   auto& inst = t.instances[i];
   if (!inst.alive) { // it died before it could tell: wake another instead
     t.lane->leave(i);
@@ -249,7 +249,7 @@ void event_loop::wake(target& t, std::uint32_t i) {
     send(inst.handle, drain_atom::value);
 }
 
-event_loop::instance_slot* event_loop::holder(target& t, const request_state& st) {
+event_loop::instance_slot* event_loop::holder(actor_slot& t, const request_state& st) {
   auto token = st.owner();
   if (token == 0)
     return nullptr;
@@ -259,7 +259,7 @@ event_loop::instance_slot* event_loop::holder(target& t, const request_state& st
   return &t.instances[i];
 }
 
-void event_loop::publish_gauges(target& t) {
+void event_loop::publish_gauges(actor_slot& t) {
   auto& c = t.record->counters;
   c.queued.store(t.queue.size(), std::memory_order_relaxed);
   c.in_flight.store(t.in_flight, std::memory_order_relaxed);

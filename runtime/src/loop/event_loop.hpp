@@ -24,18 +24,18 @@ class loop_thread;
 
 /// The event-loop actor: the hub between host threads and worker instances.
 ///
-/// Requests reach it through two request inboxes (host submits, and workers' finished reports),
+/// Requests reach it through two request inboxes (host submits, and workers' done reports),
 /// each woken by one `drain_atom` message per batch); control (spawn, cancel, ready, down, stop)
 /// arrives as plain messages. It accepts submitted requests, queues them per target actor,
 /// hands them to the actor's `request_lane` (from which its free instances take them) while the
 /// actor has fewer in flight than its ready instances may hold, tracks deadlines in one
-/// `deadline_index`, forwards cancels, returns credit when workers report a request finished,
+/// `deadline_index`, forwards cancels, returns credit when workers report a request done,
 /// and runs every actor's lifecycle: ready, start failure, ready timeout, draining stop, runtime
 /// shutdown in reverse start order. It never blocks, never waits for a reply and never runs a
 /// worker's code.
 ///
 /// Invariants: every request the loop accepted is in exactly one place (a target's queue or its
-/// in-flight list: in the lane, or taken by one instance) until it is finished or resolved, and
+/// in-flight list: in the lane, or taken by one instance) until it is settled, and
 /// the loop holds one reference to it meanwhile. For each target,
 /// `received = completed + failed + cancelled + queued + in flight` (the actor's counters).
 ///
@@ -46,7 +46,7 @@ class loop_thread;
 ///
 /// Retirement: a target that stopped, holds nothing, has no instance left and no route, and
 /// that nothing can name any more — a one-shot actor (`stop_after`), or one whose name a new
-/// actor took — is retired outside the runtime's shutdown: its slot in `targets_` is freed and
+/// actor took — is retired outside the runtime's shutdown: its slot in `slots_` is freed and
 /// the runtime forgets it (its index goes to the next spawn), so a host that runs one-shot
 /// tasks or scoped actors forever holds only the live ones. Messages naming a target by index
 /// (ready, start failure) and ready deadlines carry the instance's token, unique per
@@ -77,23 +77,23 @@ private:
     bool ready = false;
     bool alive = false;
   };
-  enum class phase { running, draining, stopped };
-  struct target {
+  enum class phase { serving, draining, stopped };
+  struct actor_slot {
     record_ptr record;
     std::vector<instance_slot> instances;
     request_queue queue;                  ///< accepted, waiting for room in the lane
-    request_queue flying;                 ///< handed to the lane, taken or not, not yet finished
+    request_queue flying;                 ///< handed to the lane, taken or not, not yet done
     std::shared_ptr<request_lane> lane;   ///< shared by the loop and the instances
     std::uint32_t per_instance_limit = 1; ///< in flight per ready instance
     std::uint32_t alive = 0;
     std::uint32_t ready = 0; ///< instances ready now
     std::uint64_t in_flight = 0;
     bool ever_ready = false;
-    phase state = phase::running;
+    phase state = phase::serving;
     time_point stop_deadline = time_point::max();
     std::vector<request_ref> stop_waiters; ///< `stop_request`s to answer when stopped
     error stop_reason;
-    std::uint64_t reported = 0; ///< requests its workers reported finished (one-shot actors)
+    std::uint64_t reported = 0; ///< requests its workers reported done (one-shot actors)
     /// What its stop did (see `stopped_event`), over the requests undecided when it began.
     std::uint64_t stop_completed = 0;
     std::uint64_t stop_failed = 0;
@@ -111,8 +111,8 @@ private:
   void on_drain();
   /// A submitted request; takes over its reference.
   void on_submit(request_state* st);
-  /// A worker finished `st`; takes over its reference.
-  void on_finished(request_state* st);
+  /// A worker is done with `st`; takes over its reference.
+  void on_done(request_state* st);
   void on_cancel(request_ref& ref);
   void on_spawn(record_ptr rec);
   void on_ready(std::uint32_t t, std::uint32_t i, std::uint32_t token, value info);
@@ -129,13 +129,13 @@ private:
 
   // -- requests ----------------------------------------------------------------------------------
   /// Hands queued requests of `t` to its lane while its ready instances have room.
-  void pump(target& t);
+  void pump(actor_slot& t);
   /// Wakes instance `i` of `t`, which waits for work in the lane.
-  void wake(target& t, std::uint32_t i);
+  void wake(actor_slot& t, std::uint32_t i);
   /// The instance of `t` that took `st`, or null (still in the lane).
-  instance_slot* holder(target& t, const request_state& st);
-  /// Stops tracking `st`, counts its claimed outcome, then `let_go`.
-  void untrack(target& t, request_state* st);
+  instance_slot* holder(actor_slot& t, const request_state& st);
+  /// Stops tracking `st`, counts its claimed outcome, then `settle_untracked`.
+  void settle(actor_slot& t, request_state* st);
   /// Adds `st`'s claimed outcome to `rec`'s counters.
   static void count_outcome(const actor_record& rec, const request_state& st);
   /// The pipeline `parent` is at `stage`, which is done and goes no further: `parent` takes its
@@ -144,60 +144,60 @@ private:
   /// The loop is done with `st`: gives back its admission place, tells its pipeline (a failed
   /// stage fails the whole; a stage that will not go on ends it), marks it settled and drops
   /// the loop's reference.
-  void let_go(request_state* st);
+  void settle_untracked(request_state* st);
   /// Gives an admission place back to `rec` (at the end of the batch when batching and `rec` is
   /// still the target at its index).
   void give_back_place(const actor_record& rec);
   void flush_releases();
   /// A pipeline stage (not the last) finished well: the next stage's request, through the
   /// route's adapter.
-  request_ref next_stage(target& t, request_state* st);
+  request_ref next_stage(actor_slot& t, request_state* st);
   /// The last stage of a pipeline finished well: the parent takes its reply (claimed, not yet
   /// published). False if the parent was already resolved.
-  bool adopt_last_stage(target& t, request_state* st);
+  bool adopt_last_stage(actor_slot& t, request_state* st);
   /// Room left in `t` for credit-controlled pipeline stages (block policy).
-  bool has_room(const target& t) const;
+  bool has_room(const actor_slot& t) const;
   /// Resolves every request `t` holds with `reason`, as the stop's cancellations (a request
   /// whose worker decided it first keeps that outcome).
-  void fail_all(target& t, const error& reason);
+  void fail_all(actor_slot& t, const error& reason);
   void expire(request_state* st);
 
   // -- lifecycle ---------------------------------------------------------------------------------
   /// The instance terminated: requests it never started go back to the queue, the ones it
   /// was running fail with `reason`.
-  void instance_lost(target& t, std::uint32_t instance, error reason);
+  void instance_lost(actor_slot& t, std::uint32_t instance, error reason);
   /// Marks `instance` of `t` as gone: no longer alive, ready or awaited, out of the lane.
-  void forget_instance(target& t, std::uint32_t instance);
+  void forget_instance(actor_slot& t, std::uint32_t instance);
   /// Puts the requests `instance` took but never started back at the front of `t`'s queue (and,
   /// if no instance is left, those waiting in the lane behind them); fails those it was running.
-  void requeue_requests_of(target& t, std::uint32_t instance, const error& reason);
+  void requeue_requests_of(actor_slot& t, std::uint32_t instance, const error& reason);
   /// Applies `t`'s restart policy after losing `instance`: restarts it while the budget lasts,
   /// or stops `t` once the budget is spent. True if it did either.
-  bool restart_or_give_up(target& t, std::uint32_t instance, const error& reason);
+  bool restart_or_give_up(actor_slot& t, std::uint32_t instance, const error& reason);
   /// Starts a new incarnation of instance `i` of `t`.
-  void start_instance(target& t, std::uint32_t i);
+  void start_instance(actor_slot& t, std::uint32_t i);
   /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until
   /// `deadline`, then the rest are cancelled).
-  void begin_stop(target& t, time_point deadline);
+  void begin_stop(actor_slot& t, time_point deadline);
   /// Marks the requests the stop's own counts are about: those still undecided.
-  static void mark_stop_began(target& t);
+  static void mark_stop_began(actor_slot& t);
   /// Finishes the stop if `t` is draining and holds nothing.
-  void check_drained(target& t);
+  void check_drained(actor_slot& t);
   /// Ends `t`: resolves what it still holds with `reason`, stops its instances, announces it.
-  void finish_stop(target& t, error reason);
+  void finish_stop(actor_slot& t, error reason);
   /// During runtime shutdown: stops the next target in reverse start order.
   void advance_shutdown();
   void maybe_quit();
-  void publish_gauges(target& t);
+  void publish_gauges(actor_slot& t);
   /// The live target `rec` stands for, or null (not spawned yet, or retired).
-  target* target_of(const actor_record& rec) const;
+  actor_slot* slot_of(const actor_record& rec) const;
   /// Instance `i` of target `ti` if its incarnation is `token`; else null.
   instance_slot* incarnation(std::uint32_t ti, std::uint32_t i, std::uint32_t token);
 
   // -- retirement (see the class comment)
   // ----------------------------------------------------------
   /// Notes `t` as one to retire once it qualifies (checked later, at the end of a handler).
-  void consider_retiring(const target& t);
+  void consider_retiring(const actor_slot& t);
   /// Retires the noted targets that qualify. Only at the end of a message handler: nothing may
   /// hold a reference to a target across it.
   void retire_noted();
@@ -216,7 +216,7 @@ private:
   bool batching_ = false;                       ///< admission places are given back per batch
   std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
   time_point now_{}; ///< taken once per drain: cheap timestamps for a batch
-  std::vector<std::unique_ptr<target>> targets_;
+  std::vector<std::unique_ptr<actor_slot>> slots_;
   std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint32_t>> by_addr_;
   deadline_index deadlines_;
   std::vector<request_state*> batch_; ///< `pump`'s batch for the lane (reused)

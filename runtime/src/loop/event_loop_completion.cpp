@@ -16,8 +16,8 @@
 
 namespace loopbridge::detail {
 
-void event_loop::on_finished(request_state* st) {
-  auto& t = *targets_[st->target->index];
+void event_loop::on_done(request_state* st) {
+  auto& t = *slots_[st->target->index];
   st->await_published(); // a host's cancel may have claimed it a moment before
   ++t.reported;
   auto latency = now_ - st->links.accepted_at;
@@ -33,15 +33,15 @@ void event_loop::on_finished(request_state* st) {
   // whoever it wakes sees consistent metrics.
   request_ref next;
   ref_ptr<request_state> finished_parent;
-  if (st->parent && !st->failed() && !st->parent->done()) {
+  if (st->parent && !st->failed() && !st->parent->resolved()) {
     if (t.route_to >= 0)
       next = next_stage(t, st);
     else if (adopt_last_stage(t, st))
       finished_parent = st->parent;
   }
-  untrack(t, st); // drops the loop's reference
+  settle(t, st); // drops the loop's reference
   if (auto limit = t.record->spec.stop_after;
-      limit > 0 && t.reported >= limit && t.state == phase::running)
+      limit > 0 && t.reported >= limit && t.state == phase::serving)
     begin_stop(t, now_ + std::chrono::seconds(1)); // a one-shot actor's work is done
   if (finished_parent) {
     finished_parent->publish();
@@ -53,11 +53,11 @@ void event_loop::on_finished(request_state* st) {
   pump(t);
   publish_gauges(t);
   for (auto up : t.upstream) // room freed here may let a stage upstream continue
-    pump(*targets_[up]);
+    pump(*slots_[up]);
   check_drained(t);
 }
 
-bool event_loop::adopt_last_stage(target& t, request_state* st) {
+bool event_loop::adopt_last_stage(actor_slot& t, request_state* st) {
   auto* parent = st->parent.get();
   if (!parent->try_claim(request_state::outcome::completed))
     return false;
@@ -67,9 +67,9 @@ bool event_loop::adopt_last_stage(target& t, request_state* st) {
   return true; // claimed; published by the caller
 }
 
-request_ref event_loop::next_stage(target& t, request_state* st) {
+request_ref event_loop::next_stage(actor_slot& t, request_state* st) {
   auto* parent = st->parent.get();
-  auto& to = *targets_[t.route_to];
+  auto& to = *slots_[t.route_to];
   auto fail_parent = [&](error e) {
     parent->fail(std::move(e));
     return request_ref{};
@@ -106,7 +106,7 @@ request_ref event_loop::next_stage(target& t, request_state* st) {
   return next;
 }
 
-void event_loop::untrack(target& t, request_state* st) {
+void event_loop::settle(actor_slot& t, request_state* st) {
   switch (st->links.where) {
     case loop_links::place::queued:
       t.queue.remove(st);
@@ -129,7 +129,7 @@ void event_loop::untrack(target& t, request_state* st) {
       ++t.stop_failed;
   }
   publish_gauges(t); // before anyone sees the request settled
-  let_go(st);
+  settle_untracked(st);
 }
 
 void event_loop::count_outcome(const actor_record& rec, const request_state& st) {
@@ -150,7 +150,7 @@ void event_loop::count_outcome(const actor_record& rec, const request_state& st)
 
 void event_loop::give_back_place(const actor_record& rec) {
   auto index = rec.index;
-  if (!batching_ || !target_of(rec)) {
+  if (!batching_ || !slot_of(rec)) {
     release_places(rec, 1);
     return;
   }
@@ -162,29 +162,29 @@ void event_loop::give_back_place(const actor_record& rec) {
 void event_loop::flush_releases() {
   for (std::uint32_t i = 0; i < pending_releases_.size(); ++i)
     if (pending_releases_[i] > 0) {
-      if (targets_[i]) // only live targets batch (see give_back_place)
-        release_places(*targets_[i]->record, pending_releases_[i]);
+      if (slots_[i]) // only live targets batch (see give_back_place)
+        release_places(*slots_[i]->record, pending_releases_[i]);
       pending_releases_[i] = 0;
     }
 }
 
-void event_loop::let_go(request_state* st) {
+void event_loop::settle_untracked(request_state* st) {
   if (st->admitted) {
     st->admitted = false;
     give_back_place(*st->target);
   }
   if (st->links.reserved_next) { // a stage that will not continue frees its reservation
     st->links.reserved_next = false;
-    auto& t = *targets_[st->target->index]; // it was dispatched: its target is live
+    auto& t = *slots_[st->target->index]; // it was dispatched: its target is live
     if (t.route_to >= 0)
-      give_back_place(*targets_[t.route_to]->record);
+      give_back_place(*slots_[t.route_to]->record);
   }
   if (auto* parent = st->parent.get()) {
-    if (!parent->done() && (parent->links.stage == st || parent->links.stage == nullptr))
+    if (!parent->resolved() && (parent->links.stage == st || parent->links.stage == nullptr))
       end_pipeline(*parent, *st);
     if (parent->links.stage == st || parent->links.stage == nullptr) {
       parent->links.stage = nullptr;
-      if (parent->done())
+      if (parent->resolved())
         parent->mark_settled();
     }
   }
@@ -204,7 +204,7 @@ void event_loop::end_pipeline(request_state& parent, request_state& stage) {
     parent.fail(error{error_code{e.domain(), e.code()}, label + " failed: " + e.message()});
     return;
   }
-  auto* t = target_of(*stage.target);
+  auto* t = slot_of(*stage.target);
   if (t && t->route_to < 0) { // the last stage: its reply is the pipeline's
     if (parent.try_claim(request_state::outcome::completed)) {
       if (!parent.adopt_reply(stage))
@@ -229,9 +229,9 @@ void event_loop::on_cancel(request_ref& ref) {
   }
   if (st->links.where == loop_links::place::none)
     return;
-  auto& t = *targets_[st->target->index];
+  auto& t = *slots_[st->target->index];
   if (st->links.where == loop_links::place::queued) {
-    untrack(t, st); // removed without running
+    settle(t, st); // removed without running
     publish_gauges(t);
     check_drained(t);
     return;
@@ -286,7 +286,7 @@ void event_loop::on_tick() {
   while (!stop_deadlines_.empty() && stop_deadlines_.begin()->first <= now) {
     auto index = stop_deadlines_.begin()->second;
     stop_deadlines_.erase(stop_deadlines_.begin());
-    auto& t = targets_[index];
+    auto& t = slots_[index];
     if (t && t->state == phase::draining && t->stop_deadline <= now)
       finish_stop(*t, error{errc::stopped, t->record->spec.name + " stopped: its stop deadline "
                                                                   "passed before it drained"});
@@ -297,13 +297,13 @@ void event_loop::on_tick() {
 }
 
 void event_loop::expire(request_state* st) {
-  auto& t = *targets_[st->target->index];
+  auto& t = *slots_[st->target->index];
   // The outcome first, then the token: a worker polling the token must not get to fail the
   // request with its own error before the timeout is recorded.
   st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
   st->request_cancel();
   if (st->links.where == loop_links::place::queued) {
-    untrack(t, st); // it never runs
+    settle(t, st); // it never runs
     publish_gauges(t);
     check_drained(t);
   } else if (st->links.where == loop_links::place::in_flight) {

@@ -26,15 +26,15 @@ std::uint32_t event_loop::next_token(std::uint32_t previous, std::uint32_t i) no
 }
 
 void event_loop::on_spawn(record_ptr rec) {
-  if (targets_.size() <= rec->index)
-    targets_.resize(rec->index + 1);
+  if (slots_.size() <= rec->index)
+    slots_.resize(rec->index + 1);
   // Created already (its first request overtook the spawn message), or even stopped and
   // retired since: the message is stale.
-  if (targets_[rec->index] || rec->stopped.load(std::memory_order_acquire))
+  if (slots_[rec->index] || rec->stopped.load(std::memory_order_acquire))
     return;
   // A stopped actor whose name this one takes can no longer be named: it may be retired.
   if (auto it = stopped_names_.find(rec->spec.name); it != stopped_names_.end()) {
-    auto& other = targets_[it->second];
+    auto& other = slots_[it->second];
     if (other && other->state == phase::stopped && !other->replaced &&
         other->record->spec.name == rec->spec.name) {
       other->replaced = true;
@@ -42,7 +42,7 @@ void event_loop::on_spawn(record_ptr rec) {
     }
     stopped_names_.erase(it);
   }
-  auto t = std::make_unique<target>();
+  auto t = std::make_unique<actor_slot>();
   t->record = rec;
   // In flight per ready instance. A dedicated thread runs one request at a time: one more
   // waits in the lane for whichever instance is free first, so no thread idles waiting for the
@@ -57,7 +57,7 @@ void event_loop::on_spawn(record_ptr rec) {
   t->instances.resize(rec->spec.count);
   t->lane = std::make_shared<request_lane>(rec->spec.count);
   auto& tr = *t;
-  targets_[rec->index] = std::move(t);
+  slots_[rec->index] = std::move(t);
   ++targets_unstopped_;
   if (stopping_) { // spawned while the runtime shuts down: never starts
     finish_stop(tr, error{errc::stopped, "the runtime stopped"});
@@ -69,7 +69,7 @@ void event_loop::on_spawn(record_ptr rec) {
          "spawned " << rec->spec.name << " (" << rec->kind->name << " x" << rec->spec.count << ")");
 }
 
-void event_loop::start_instance(target& t, std::uint32_t i) {
+void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
   auto& inst = t.instances[i];
   auto self = caf::actor_cast<caf::actor>(this);
   inst.doorbell =
@@ -93,16 +93,16 @@ void event_loop::start_instance(target& t, std::uint32_t i) {
     arm_timer();
 }
 
-event_loop::target* event_loop::target_of(const actor_record& rec) const {
-  auto* t = rec.index < targets_.size() ? targets_[rec.index].get() : nullptr;
+event_loop::actor_slot* event_loop::slot_of(const actor_record& rec) const {
+  auto* t = rec.index < slots_.size() ? slots_[rec.index].get() : nullptr;
   return t && t->record.get() == &rec ? t : nullptr;
 }
 
 event_loop::instance_slot* event_loop::incarnation(std::uint32_t ti, std::uint32_t i,
                                                    std::uint32_t token) {
-  if (ti >= targets_.size() || !targets_[ti] || i >= targets_[ti]->instances.size())
+  if (ti >= slots_.size() || !slots_[ti] || i >= slots_[ti]->instances.size())
     return nullptr; // its target was retired (tokens are unique: a reused index never matches)
-  auto& inst = targets_[ti]->instances[i];
+  auto& inst = slots_[ti]->instances[i];
   return inst.alive && inst.token == token ? &inst : nullptr;
 }
 
@@ -110,7 +110,7 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
   auto* found = incarnation(ti, i, token);
   if (!found || found->ready)
     return;
-  auto& t = *targets_[ti];
+  auto& t = *slots_[ti];
   auto& inst = *found;
   forget_ready(ready_key(ti, token));
   inst.ready = true;
@@ -131,7 +131,7 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
   auto* found = incarnation(ti, i, token);
   if (!found)
     return;
-  auto& t = *targets_[ti];
+  auto& t = *slots_[ti];
   auto& inst = *found;
   forget_ready(ready_key(ti, token));
   LB_LOG(warning, "loop", "start of " << instance_label(*t.record, i) << " failed: " << reason);
@@ -148,7 +148,7 @@ void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32
   auto* found = incarnation(ti, i, token);
   if (!found || found->ready || !found->failure.code().empty())
     return;
-  auto& t = *targets_[ti];
+  auto& t = *slots_[ti];
   auto& inst = *found;
   error reason{errc::start_failed, instance_label(*t.record, i) + " was not ready within " +
                                        format_duration(t.record->spec.ready_timeout)};
@@ -159,10 +159,10 @@ void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32
 void event_loop::on_route(std::uint32_t from, std::uint32_t to) {
   // Routes name live actors, and a target with a route is never retired; one-shot actors
   // (the only ones retired while their name is current) take no routes.
-  if (from >= targets_.size() || to >= targets_.size() || !targets_[from] || !targets_[to])
+  if (from >= slots_.size() || to >= slots_.size() || !slots_[from] || !slots_[to])
     return;
-  targets_[from]->route_to = to;
-  targets_[to]->upstream.push_back(from);
+  slots_[from]->route_to = to;
+  slots_[to]->upstream.push_back(from);
 }
 
 } // namespace loopbridge::detail

@@ -19,10 +19,10 @@ namespace loopbridge::detail {
 // -- stopping -------------------------------------------------------------------------------------
 
 void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
-  auto* found = target_of(*rec);
+  auto* found = slot_of(*rec);
   if (!found && !rec->stopped.load(std::memory_order_acquire)) {
     on_spawn(rec); // not created yet (its spawn message comes first, but cost nothing to cover)
-    found = target_of(*rec);
+    found = slot_of(*rec);
   }
   if (!found || found->state == phase::stopped) {
     auto* typed = static_cast<reply_state<stopped_event>*>(ref.get());
@@ -38,7 +38,7 @@ void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
   begin_stop(t, t.stop_waiters.back()->deadline);
 }
 
-void event_loop::begin_stop(target& t, time_point deadline) {
+void event_loop::begin_stop(actor_slot& t, time_point deadline) {
   if (t.state == phase::stopped)
     return;
   if (!t.stop_began)
@@ -56,7 +56,7 @@ void event_loop::begin_stop(target& t, time_point deadline) {
   check_drained(t);
 }
 
-void event_loop::mark_stop_began(target& t) {
+void event_loop::mark_stop_began(actor_slot& t) {
   // What the stop does is what happens to the requests still undecided now: a reply that
   // came just before (its report not yet here) belongs to the time before the stop.
   t.stop_began = true;
@@ -67,12 +67,12 @@ void event_loop::mark_stop_began(target& t) {
   t.flying.for_each(mark);
 }
 
-void event_loop::check_drained(target& t) {
+void event_loop::check_drained(actor_slot& t) {
   if (t.state == phase::draining && t.queue.empty() && t.in_flight == 0)
     finish_stop(t, error{errc::stopped, t.record->spec.name + " stopped"});
 }
 
-void event_loop::finish_stop(target& t, error reason) {
+void event_loop::finish_stop(actor_slot& t, error reason) {
   if (t.state == phase::stopped)
     return;
   if (!t.stop_began)
@@ -127,7 +127,7 @@ void event_loop::on_stop_all(time_point deadline) {
   now_ = clock::now();
   while (auto* st = reports_->pop()) {
     if (st->links.where == loop_links::place::in_flight)
-      on_finished(st);
+      on_done(st);
     else
       st->release();
   }
@@ -140,8 +140,8 @@ void event_loop::on_stop_all(time_point deadline) {
   // One-shot actors run long-lived tasks (`offload_separate`, `deliver`) that end only when
   // told: raise their cancel tokens now, so they wind down — and answer with what they did —
   // while the others drain; past the budget, what is left is cancelled like everything else.
-  for (auto& t : targets_)
-    if (t && t->record->spec.stop_after > 0 && t->state == phase::running) {
+  for (auto& t : slots_)
+    if (t && t->record->spec.stop_after > 0 && t->state == phase::serving) {
       t->flying.for_each([](request_state* st) { st->request_cancel(); });
       t->queue.for_each([](request_state* st) { st->request_cancel(); });
       begin_stop(*t, deadline);
@@ -157,18 +157,18 @@ void event_loop::plan_shutdown_order() {
   // draining still has somewhere to go. Among the actors whose upstream stages are all placed,
   // the one started last goes next (a heap by start sequence: O(n log n) for n actors).
   // `shutdown_order_` is consumed from the back: the first to stop is pushed last.
-  std::vector<std::uint32_t> upstream_left(targets_.size(), 0);
-  for (auto& t : targets_)
-    if (t && t->route_to >= 0 && static_cast<std::size_t>(t->route_to) < targets_.size() &&
-        targets_[t->route_to])
+  std::vector<std::uint32_t> upstream_left(slots_.size(), 0);
+  for (auto& t : slots_)
+    if (t && t->route_to >= 0 && static_cast<std::size_t>(t->route_to) < slots_.size() &&
+        slots_[t->route_to])
       ++upstream_left[t->route_to];
   // Start order is spawn order (indices are reused after retirement, so not index order).
   auto started_later = [this](std::uint32_t a, std::uint32_t b) {
-    return targets_[a]->record->sequence < targets_[b]->record->sequence;
+    return slots_[a]->record->sequence < slots_[b]->record->sequence;
   };
   std::vector<std::uint32_t> free; // a max-heap by start sequence
-  for (std::uint32_t i = 0; i < targets_.size(); ++i)
-    if (targets_[i] && upstream_left[i] == 0)
+  for (std::uint32_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i] && upstream_left[i] == 0)
       free.push_back(i);
   std::make_heap(free.begin(), free.end(), started_later);
   std::vector<std::uint32_t> sequence; // first to stop first
@@ -177,20 +177,20 @@ void event_loop::plan_shutdown_order() {
     auto pick = free.back();
     free.pop_back();
     sequence.push_back(pick);
-    auto to = targets_[pick]->route_to;
-    if (to >= 0 && static_cast<std::size_t>(to) < targets_.size() && targets_[to] &&
+    auto to = slots_[pick]->route_to;
+    if (to >= 0 && static_cast<std::size_t>(to) < slots_.size() && slots_[to] &&
         --upstream_left[to] == 0) {
       free.push_back(static_cast<std::uint32_t>(to));
       std::push_heap(free.begin(), free.end(), started_later);
     }
   }
-  if (sequence.size() < targets_.size()) { // only with a cycle, which routes forbid
-    std::vector<bool> placed(targets_.size(), false);
+  if (sequence.size() < slots_.size()) { // only with a cycle, which routes forbid
+    std::vector<bool> placed(slots_.size(), false);
     for (auto i : sequence)
       placed[i] = true;
     std::vector<std::uint32_t> rest;
-    for (std::uint32_t i = 0; i < targets_.size(); ++i)
-      if (targets_[i] && !placed[i])
+    for (std::uint32_t i = 0; i < slots_.size(); ++i)
+      if (slots_[i] && !placed[i])
         rest.push_back(i);
     std::sort(rest.begin(), rest.end(), started_later);
     sequence.insert(sequence.end(), rest.begin(), rest.end());
@@ -206,7 +206,7 @@ void event_loop::advance_shutdown() {
   advancing_ = true;
   bool past_deadline = clock::now() >= shutdown_deadline_;
   while (!shutdown_order_.empty()) {
-    auto& t = *targets_[shutdown_order_.back()];
+    auto& t = *slots_[shutdown_order_.back()];
     if (t.state == phase::stopped) {
       shutdown_order_.pop_back();
       continue;
@@ -215,7 +215,7 @@ void event_loop::advance_shutdown() {
       finish_stop(t, error{errc::stopped, "the runtime stopped (shutdown budget spent)"});
       continue;
     }
-    if (t.state == phase::running)
+    if (t.state == phase::serving)
       begin_stop(t, shutdown_deadline_);
     if (t.state != phase::stopped) {
       advancing_ = false;
@@ -228,7 +228,7 @@ void event_loop::advance_shutdown() {
 
 // -- retirement -----------------------------------------------------------------------------------
 
-void event_loop::consider_retiring(const target& t) {
+void event_loop::consider_retiring(const actor_slot& t) {
   to_retire_.push_back(t.record->index);
 }
 
@@ -238,9 +238,9 @@ void event_loop::retire_noted() {
   auto noted = std::move(to_retire_);
   to_retire_.clear();
   for (auto index : noted) {
-    if (index >= targets_.size() || !targets_[index])
+    if (index >= slots_.size() || !slots_[index])
       continue; // noted twice
-    auto& t = *targets_[index];
+    auto& t = *slots_[index];
     bool nameless = t.replaced || t.record->spec.stop_after > 0;
     // During the runtime's shutdown everything stays: its report lists every actor.
     if (stopping_ || !nameless || t.state != phase::stopped || t.alive > 0 || !t.queue.empty() ||
@@ -250,7 +250,7 @@ void event_loop::retire_noted() {
         it != stopped_names_.end() && it->second == index)
       stopped_names_.erase(it);
     auto rec = std::move(t.record);
-    targets_[index].reset();
+    slots_[index].reset();
     if (index < pending_releases_.size())
       pending_releases_[index] = 0; // flushed already: nothing batches outside a drain
     core_->retire(*rec);            // the index may go to the next spawn from now on

@@ -24,7 +24,7 @@ void event_loop::on_down(const caf::down_msg& msg) {
     return;
   auto [ti, ii] = it->second;
   by_addr_.erase(it);
-  auto& t = *targets_[ti];
+  auto& t = *slots_[ti];
   if (!t.instances[ii].alive)
     return;
   auto& inst = t.instances[ii];
@@ -33,12 +33,12 @@ void event_loop::on_down(const caf::down_msg& msg) {
           ? error{errc::worker_failed,
                   instance_label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
           : inst.failure;
-  if (t.state == phase::running && !stopping_)
+  if (t.state == phase::serving && !stopping_)
     LB_LOG(warning, "loop", instance_label(*t.record, ii) << " stopped: " << reason.message());
   instance_lost(t, ii, std::move(reason));
 }
 
-void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) {
+void event_loop::instance_lost(actor_slot& t, std::uint32_t instance, error reason) {
   forget_instance(t, instance);
   requeue_requests_of(t, instance, reason);
   if (restart_or_give_up(t, instance, reason))
@@ -59,7 +59,7 @@ void event_loop::instance_lost(target& t, std::uint32_t instance, error reason) 
   maybe_quit();
 }
 
-void event_loop::forget_instance(target& t, std::uint32_t instance) {
+void event_loop::forget_instance(actor_slot& t, std::uint32_t instance) {
   auto& inst = t.instances[instance];
   forget_ready(ready_key(t.record->index, inst.token));
   t.lane->leave(instance);
@@ -74,7 +74,7 @@ void event_loop::forget_instance(target& t, std::uint32_t instance) {
     consider_retiring(t);
 }
 
-void event_loop::requeue_requests_of(target& t, std::uint32_t instance, const error& reason) {
+void event_loop::requeue_requests_of(actor_slot& t, std::uint32_t instance, const error& reason) {
   auto& inst = t.instances[instance];
   // Requests it took and never started run elsewhere (front of the queue, in their order);
   // the ones it was running fail. What it never took stays in the lane for the others.
@@ -82,14 +82,14 @@ void event_loop::requeue_requests_of(target& t, std::uint32_t instance, const er
   for (auto* st = t.flying.front(); st;) {
     auto* next = st->links.next;
     if (st->owner() == inst.token) {
-      if (t.state == phase::running && !st->done() && st->revoke(inst.token)) {
+      if (t.state == phase::serving && !st->resolved() && st->revoke(inst.token)) {
         // Its own reference goes with the instance (a late report of it is dropped).
         t.flying.remove(st);
         --t.in_flight;
         requeue.push_back(st);
       } else {
-        st->fail(t.state == phase::running ? reason : error{errc::stopped, "the actor stopped"});
-        untrack(t, st);
+        st->fail(t.state == phase::serving ? reason : error{errc::stopped, "the actor stopped"});
+        settle(t, st);
       }
     }
     st = next;
@@ -112,10 +112,10 @@ void event_loop::requeue_requests_of(target& t, std::uint32_t instance, const er
   }
 }
 
-bool event_loop::restart_or_give_up(target& t, std::uint32_t instance, const error& reason) {
+bool event_loop::restart_or_give_up(actor_slot& t, std::uint32_t instance, const error& reason) {
   // Supervision: restart the instance while the budget (max_restarts within period) lasts.
   auto& policy = t.record->spec.restart;
-  if (t.state == phase::running && !stopping_ && policy.policy == restart_policy::on_failure) {
+  if (t.state == phase::serving && !stopping_ && policy.policy == restart_policy::on_failure) {
     auto now = clock::now();
     while (!t.restarts.empty() && now - t.restarts.front() > policy.period)
       t.restarts.pop_front();
@@ -142,11 +142,11 @@ bool event_loop::restart_or_give_up(target& t, std::uint32_t instance, const err
   return false;
 }
 
-void event_loop::fail_all(target& t, const error& reason) {
+void event_loop::fail_all(actor_slot& t, const error& reason) {
   while (auto* st = t.queue.front()) {
     if (st->fail(reason))
       ++t.stop_cancelled;
-    untrack(t, st);
+    settle(t, st);
   }
   while (auto* st = t.flying.front()) {
     if (st->fail(reason)) {
@@ -155,13 +155,13 @@ void event_loop::fail_all(target& t, const error& reason) {
         ++t.stop_abandoned; // its instance still runs it
     }
     st->request_cancel(); // an instance taking it now skips it
-    untrack(t, st);
+    settle(t, st);
   }
   publish_gauges(t);
 }
 
 void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
-  auto* found = target_of(*rec);
+  auto* found = slot_of(*rec);
   if (!found || i >= found->instances.size())
     return; // retired: nothing left to kill
   auto& t = *found;

@@ -82,7 +82,7 @@ void runtime_core::submit_pipeline(request_ref parent, request_ref first,
   parent->target = first->target;
   first->parent = parent;
   enqueue(first);
-  if (first->done() && first->failed() && !parent->done())
+  if (first->resolved() && first->failed() && !parent->resolved())
     fail(first->error());
 }
 

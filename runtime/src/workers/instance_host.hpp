@@ -133,7 +133,7 @@ protected:
           run(*worker_, std::move(st), true);
         } else {
           st->fail(error{errc::worker_failed, "instance is not running"});
-          sink_->finished(std::move(st));
+          sink_->done(std::move(st));
         }
       });
       return;
@@ -145,10 +145,10 @@ protected:
         // Whoever cancelled it decided its outcome first; if nobody did (a stop that only
         // raised its token), it ends here, as cancelled: it never runs.
         st->fail(error{errc::cancelled, "cancelled before it started"});
-        sink_->finished(std::move(st));
+        sink_->done(std::move(st));
         return;
       case request_state::start::revoked:
-        sink_->finished(std::move(st)); // the loop drops this late report
+        sink_->done(std::move(st)); // the loop drops this late report
         return;
     }
     auto* entry = rec_->kind->find_request(st->request_type());
@@ -156,7 +156,7 @@ protected:
       st->fail(error{errc::bad_request, "kind " + rec_->kind->name +
                                             " does not serve request type " +
                                             st->request_type()->info->name()});
-      sink_->finished(std::move(st));
+      sink_->done(std::move(st));
       return;
     }
     // The handler sees the request's context and deadline as its thread's current ones, so

@@ -42,7 +42,7 @@ public:
   loop_sink(std::weak_ptr<runtime_core> core, std::shared_ptr<request_inbox> inbox)
       : core_(std::move(core)),
         inbox_(std::move(inbox)) {}
-  void finished(request_ref st) noexcept override {
+  void done(request_ref st) noexcept override {
     if (!inbox_->push(st.detach()))
       return; // the loop is already awake for an earlier one
     if (auto* w = worker_actor::current())

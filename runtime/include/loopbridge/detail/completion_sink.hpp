@@ -6,15 +6,15 @@ namespace loopbridge::detail {
 
 /// Where a worker reports that it is done with a request it was handed (replied, failed or
 /// skipped), so the event loop can return the credit, dispatch the next queued request and
-/// update metrics. `finished` is called exactly once per dispatched request, from any thread,
+/// update metrics. `done` is called exactly once per dispatched request, from any thread,
 /// and never blocks.
 class completion_sink : public ref_counted {
 public:
-  virtual void finished(request_ref st) noexcept = 0;
+  virtual void done(request_ref st) noexcept = 0;
 };
 
-/// Calls `sink.finished(st)` unless that was already done for `st` (exactly-once guard shared by
+/// Calls `sink.done(st)` unless that was already done for `st` (exactly-once guard shared by
 /// responders and the worker that dispatched them).
-void report_finished(completion_sink& sink, request_ref st) noexcept;
+void report_done(completion_sink& sink, request_ref st) noexcept;
 
 } // namespace loopbridge::detail

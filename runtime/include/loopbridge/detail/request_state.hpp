@@ -57,14 +57,14 @@ struct inbox_node {
 /// Completion protocol: exactly one party *claims* the request (`try_claim`): the worker with its
 /// reply or error, the loop with a timeout or stop, the host with a cancel. The claimer writes
 /// the outcome and then *publishes* it (`publish`), which wakes waiting threads and notifies the
-/// listener. Readers that observe `done()` (acquire) see the outcome the claimer wrote.
+/// listener. Readers that observe `resolved()` (acquire) see the outcome the claimer wrote.
 ///
 /// Everything in the "identity" section is written by the submitter before the state is shared
 /// and is immutable afterwards.
 class request_state : public ref_counted, public inbox_node {
 public:
   static constexpr std::uint32_t claimed_bit = 1u << 0;
-  static constexpr std::uint32_t done_bit = 1u << 1;
+  static constexpr std::uint32_t resolved_bit = 1u << 1;
   static constexpr std::uint32_t waiter_bit = 1u << 2;
   static constexpr std::uint32_t listener_bit = 1u << 3;
   static constexpr std::uint32_t cancel_bit = 1u << 4;
@@ -138,14 +138,14 @@ public:
     publish();
     return true;
   }
-  bool done() const noexcept { return flags_.load(std::memory_order_acquire) & done_bit; }
+  bool resolved() const noexcept { return flags_.load(std::memory_order_acquire) & resolved_bit; }
   /// Waits (spinning) until the claimer published: for the loop, which reads a reply or an
   /// error only after it saw the claim, and claimers publish right after they claim.
   void await_published() const noexcept {
-    while (!done())
+    while (!resolved())
       __builtin_ia32_pause();
   }
-  /// Only meaningful once `done()`: true if the outcome is an error.
+  /// Only meaningful once `resolved()`: true if the outcome is an error.
   bool failed() const noexcept { return failed_; }
   const loopbridge::error& error() const noexcept { return error_; }
   /// For claimers only, before `publish()`: records an error outcome instead of the one claimed.
@@ -157,9 +157,9 @@ public:
     flags_.fetch_or(o, std::memory_order_relaxed);
   }
 
-  /// Blocks the calling thread until `done()` (a bounded spin, then a futex wait).
+  /// Blocks the calling thread until `resolved()` (a bounded spin, then a futex wait).
   void wait() const noexcept;
-  /// Blocks until `done()` or `t`; returns `done()`.
+  /// Blocks until `resolved()` or `t`; returns `resolved()`.
   bool wait_until(time_point t) const noexcept;
 
   /// Settled: no worker holds the request any more and the loop stopped tracking it (its
