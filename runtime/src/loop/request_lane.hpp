@@ -3,10 +3,10 @@
 // The requests the loop handed to one actor that no instance took yet.
 
 #include <cstdint>
-#include <mutex>
 #include <vector>
 
 #include "loopbridge/detail/request_state.hpp"
+#include "threads/spin_lock.hpp"
 
 namespace loopbridge::detail {
 
@@ -24,7 +24,7 @@ namespace loopbridge::detail {
 /// the same step, so a request is always either in the lane or owned by exactly one instance.
 ///
 /// Threads: `push` and `reclaim` by the event loop; `take` and `leave` by instances (any thread),
-/// each for its own index. All operations are short critical sections under one mutex.
+/// each for its own index. All operations are short critical sections under one spin lock.
 /// Ordering: FIFO.
 class request_lane {
 public:
@@ -41,7 +41,7 @@ public:
 
   /// Appends `st` (one reference transferred) and returns an idle instance to wake, or `none`.
   std::uint32_t push(request_state* st) noexcept {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<spin_lock> guard{mutex_};
     append_locked(st);
     return pop_idle_locked();
   }
@@ -49,7 +49,7 @@ public:
   /// Appends `batch` in order (one reference each transferred) under one lock, and adds to
   /// `wake` one idle instance per request while there are idle ones.
   void push(const std::vector<request_state*>& batch, std::vector<std::uint32_t>& wake) {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<spin_lock> guard{mutex_};
     for (auto* st : batch) {
       append_locked(st);
       if (auto i = pop_idle_locked(); i != none)
@@ -60,7 +60,7 @@ public:
   /// An idle instance to wake if requests wait in the lane, or `none` (the loop calls it when
   /// an instance it may have woken is gone).
   std::uint32_t wake_one() noexcept {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<spin_lock> guard{mutex_};
     return head_ ? pop_idle_locked() : none;
   }
 
@@ -69,7 +69,7 @@ public:
   /// wakes it) and returns 0.
   std::size_t take(std::uint32_t i, std::uint32_t token, request_state** out,
                    std::size_t max) noexcept {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<spin_lock> guard{mutex_};
     auto& s = state_[i];
     std::size_t n = 0;
     while (n < max) {
@@ -93,19 +93,19 @@ public:
 
   /// Instance `i` takes nothing more (it stops or died): it is no longer woken.
   void leave(std::uint32_t i) noexcept {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<spin_lock> guard{mutex_};
     state_[i] &= static_cast<std::uint8_t>(~waiting);
   }
 
   /// The loop takes back the oldest request nobody took, with its reference; null when empty.
   request_state* reclaim() noexcept {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<spin_lock> guard{mutex_};
     return pop_locked();
   }
 
   /// Requests waiting in the lane. Any thread (a snapshot).
   std::size_t size() noexcept {
-    std::lock_guard<std::mutex> guard{mutex_};
+    std::lock_guard<spin_lock> guard{mutex_};
     return size_;
   }
 
@@ -148,7 +148,7 @@ private:
     return st;
   }
 
-  std::mutex mutex_;
+  spin_lock mutex_;
   request_state* head_ = nullptr;
   request_state* tail_ = nullptr;
   std::size_t size_ = 0;
