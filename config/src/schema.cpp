@@ -3,6 +3,7 @@
 #include <map>
 #include <sstream>
 
+#include "loopbridge/actor_spec.hpp"
 #include "loopbridge/params.hpp"
 
 namespace loopbridge::config {
@@ -261,7 +262,7 @@ const std::vector<key_doc>& topology_keys() {
       range(k("actors[]", "count", "integer", "",
               "Instances behind the name; more than one makes a pool. Default: 1, or the "
               "kind's own (image_processor: the cores + 1; blocking: the cores + 4, at most 32)."),
-            1, 1024),
+            1, max_instances),
       k("actors[]", "mailbox", "map", "", "Bounds on the requests the actor holds."),
       k("actors[]", "restart", "restart", "never",
         "`never`, `on_failure`, or a map with policy, max_restarts and period."),

@@ -4,6 +4,7 @@
 
 #include "topology_loader.hpp"
 
+#include "loopbridge/actor_spec.hpp"
 #include "loopbridge/config/schema.hpp"
 #include "loopbridge/graph.hpp"
 #include "loopbridge/params.hpp"
@@ -46,7 +47,7 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
   if (!yaml_.expect_map(n, path, "an actor (a map with name and kind)"))
     return spec;
   bool has_name = false, has_kind = false;
-  std::optional<YAML::Node> params_node;
+  std::optional<YAML::Node> params_node, count_node;
   for (auto& [key, v] : yaml_.entries(n, path, actor_keys)) {
     auto p = join(path, key);
     if (key == "name") {
@@ -65,7 +66,8 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
         check_kind(v, p, *s);
       }
     } else if (key == "count") {
-      if (auto c = yaml_.integer(v, p, 1, 1024))
+      count_node = v;
+      if (auto c = yaml_.integer(v, p, 1, max_instances))
         spec.count = static_cast<std::uint32_t>(*c);
     } else if (key == "mailbox") {
       spec.mailbox = load_mailbox(v, p);
@@ -91,7 +93,31 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
     spec.count =
         kind && kind->default_count ? std::max<std::uint32_t>(1, kind->default_count()) : 1;
   }
+  if (count_node)
+    check_thread_count(*count_node, join(path, "count"), spec);
   return spec;
+}
+
+void topology_loader::check_thread_count(const YAML::Node& v, const std::string& path,
+                                         const actor_spec& spec) {
+  auto* kind = kinds_.find(spec.kind);
+  if (!kind || !kind->mode)
+    return;
+  params resolved;
+  if (!resolve_params(kind->params, spec.params, resolved).empty())
+    return; // reported with the params
+  execution mode;
+  try {
+    mode = kind->mode(resolved);
+  } catch (const std::exception&) {
+    return; // the runtime reports it at spawn
+  }
+  auto limit = instance_thread_limit();
+  if (mode != execution::scheduled && spec.count > limit)
+    yaml_.add(v, path,
+              "count " + std::to_string(spec.count) + " would need a thread per instance, over " +
+                  "this machine's limit of " + std::to_string(limit),
+              "half the threads the kernel allows this user; use a scheduled kind for more");
 }
 
 void topology_loader::check_kind(const YAML::Node& v, const std::string& path,

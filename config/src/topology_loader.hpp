@@ -35,6 +35,8 @@ private:
   restart_spec load_restart(const YAML::Node& n, const std::string& path);
   /// The params of `spec` (its kind's types and defaults filled in when they are valid).
   value load_params(const YAML::Node& n, const std::string& path, const actor_spec& spec);
+  /// A kind whose instances have threads of their own: `count` within `instance_thread_limit`.
+  void check_thread_count(const YAML::Node& v, const std::string& path, const actor_spec& spec);
   void check_dependencies(const std::vector<actor_spec>& actors);
   void check_dependency_cycles(const std::vector<actor_spec>& actors,
                                const std::map<std::string, std::size_t>& by_name);

@@ -344,3 +344,38 @@ TEST_CASE("a long depends_on cycle is refused by the runtime without deep recurs
   CHECK(started.error().message().find("depends_on cycle") != std::string::npos);
   CHECK(rt.metrics().empty()); // nothing started
 }
+
+TEST_CASE("count reaches 2^20 instances, threads per instance stay within the machine's limit",
+          "[config][scale]") {
+  auto big = config::parse("actors:\n  - name: a\n    kind: echo\n    count: 1048576\n",
+                           corpus_kinds(), "big.yaml");
+  REQUIRE(big.ok());
+  CHECK(big.topology->actors[0].count == max_instances);
+  auto over = config::parse("actors:\n  - name: a\n    kind: echo\n    count: 1048577\n",
+                            corpus_kinds(), "over.yaml");
+  REQUIRE(over.problems.size() == 1);
+  CHECK(over.problems[0].line == 4);
+  CHECK(over.problems[0].path == "actors[0].count");
+  // A kind with a thread per instance: refused past the machine's limit, at the count's line.
+  auto limit = std::to_string(instance_thread_limit());
+  auto threads = config::parse("actors:\n  - name: b\n    kind: blocking\n    count: " +
+                                   std::to_string(instance_thread_limit() + 1) + "\n",
+                               actors::builtin_kinds(), "threads.yaml");
+  REQUIRE(threads.problems.size() == 1);
+  CHECK(threads.problems[0].line == 4);
+  CHECK(threads.problems[0].message.find("would need a thread per instance, over this "
+                                         "machine's limit of " +
+                                         limit) != std::string::npos);
+  // The runtime refuses the same counts at spawn, before it creates anything.
+  runtime rt{actors::builtin_kinds()};
+  actor_spec s;
+  s.name = "many";
+  s.kind = "echo";
+  s.count = max_instances + 1;
+  CHECK(rt.spawn(s).is(errc::bad_request));
+  s.kind = "blocking";
+  s.count = instance_thread_limit() + 1;
+  auto refused = rt.spawn(s);
+  REQUIRE(refused.is(errc::bad_request));
+  CHECK(refused.error().message().find("would need a thread per instance") != std::string::npos);
+}

@@ -37,13 +37,24 @@ struct restart_spec {
 };
 
 /// One named actor as a topology declares it: plain data, no YAML, no CAF.
+/// The most instances one actor may have (2^20), from host code and from YAML alike.
+inline constexpr std::uint32_t max_instances = 1u << 20;
+
+/// The most instances with a thread of their own (`dedicated_thread`, `own_thread`) one actor
+/// may have on this machine: half of what the kernel lets this user create (the smaller of
+/// `/proc/sys/kernel/threads-max` and `RLIMIT_NPROC`), so the rest of the system keeps room.
+/// Read from the system at each call; any thread.
+std::uint32_t instance_thread_limit() noexcept;
+
 struct actor_spec {
   std::string name;
   std::string kind;
   /// The kind's parameters (a map), validated against the kind's declarations at spawn.
   value params;
   /// Instances behind the name; more than one makes a pool. 0: the kind's default (1 for most
-  /// kinds; the number of cores for kinds made for CPU or blocking work).
+  /// kinds; the number of cores for kinds made for CPU or blocking work). At most
+  /// `max_instances`; for kinds whose instances have threads of their own, at most what
+  /// `instance_thread_limit()` allows.
   std::uint32_t count = 0;
   mailbox_spec mailbox;
   restart_spec restart;

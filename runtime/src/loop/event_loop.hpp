@@ -68,6 +68,7 @@ private:
   /// Tokens keep the instance's index in their low bits (instances per actor: at most 2^20).
   static constexpr std::uint32_t instance_bits = 20;
   static constexpr std::uint32_t instance_mask = (1u << instance_bits) - 1;
+  static_assert(max_instances <= (1u << instance_bits), "a token names every instance");
 
   struct instance_slot {
     caf::actor handle;

@@ -21,6 +21,10 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
   }
   if (spec.count == 0)
     spec.count = kind->default_count ? std::max<std::uint32_t>(1, kind->default_count()) : 1;
+  if (spec.count > max_instances)
+    return error{errc::bad_request, "actor " + quote(spec.name) + ": count " +
+                                        std::to_string(spec.count) + " is over the limit of " +
+                                        std::to_string(max_instances) + " instances per actor"};
   auto rec = std::make_shared<actor_record>();
   auto problems = resolve_params(kind->params, spec.params, rec->params);
   if (problems.empty() && kind->validate)
@@ -40,6 +44,15 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
     rec->mode = kind->mode(rec->params);
   } catch (const std::exception& e) {
     return error{errc::bad_request, "actor " + quote(spec.name) + ": " + e.what()};
+  }
+  if (rec->mode != execution::scheduled) {
+    if (auto limit = instance_thread_limit(); spec.count > limit)
+      return error{errc::bad_request,
+                   "actor " + quote(spec.name) + ": count " + std::to_string(spec.count) +
+                       " would need a thread per instance, over this machine's limit of " +
+                       std::to_string(limit) +
+                       " (half the threads the kernel allows this user); use a scheduled kind "
+                       "for more instances"};
   }
   rec->kind = kind;
   rec->capacity = spec.mailbox.capacity > 0 ? spec.mailbox.capacity : options_.default_capacity;
