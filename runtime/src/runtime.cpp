@@ -72,14 +72,6 @@ std::optional<std::string> runtime::route_from(std::string_view from) const {
   return core_->route_from(from);
 }
 
-result<void> runtime::kill_instance(std::string_view name, std::uint32_t instance) {
-  return core_->kill_instance(name, instance);
-}
-
-result<void> runtime::slow_down(std::string_view name, std::chrono::nanoseconds delay) {
-  return core_->slow_down(name, delay);
-}
-
 future<stopped_event> runtime::stop_actor(std::string_view name, std::chrono::nanoseconds timeout) {
   return core_->stop_actor(name, timeout);
 }

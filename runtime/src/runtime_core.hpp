@@ -120,8 +120,9 @@ public:
 
   // -- fault injection (faults/fault_injection.cpp) --------------------------------------------
 
+  /// See `testing::kill_instance`.
   result<void> kill_instance(std::string_view name, std::uint32_t instance);
-  /// See `runtime::slow_down`.
+  /// See `testing::slow_down`.
   result<void> slow_down(std::string_view name, std::chrono::nanoseconds delay);
 
   // -- metrics and events (events/) ------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include "runner.hpp"
 
 #include "loopbridge/params.hpp"
+#include "loopbridge/testing/faults.hpp"
 
 #include "value_match.hpp"
 
@@ -78,12 +79,14 @@ verdict runner::perform(const config::fault_step& s, std::uint64_t i) {
   auto& f = s.spec;
   if (auto* kill = f.find("kill")) {
     auto* instance = kill->find("instance");
-    auto r = rt_.kill_instance(kill->find("actor")->as_string(),
+    auto r =
+        testing::kill_instance(rt_, kill->find("actor")->as_string(),
                                instance ? static_cast<std::uint32_t>(instance->as_integer()) : 0);
     return r ? verdict::pass() : verdict::fail("the instance killed", r.error().message());
   }
   if (auto* slow = f.find("slow")) {
-    auto r = rt_.slow_down(slow->find("actor")->as_string(), delay_of(slow->find("delay")));
+    auto r =
+        testing::slow_down(rt_, slow->find("actor")->as_string(), delay_of(slow->find("delay")));
     return r ? verdict::pass() : verdict::fail("the actor slowed down", r.error().message());
   }
   if (auto* origin = f.find("origin")) {

@@ -7,6 +7,7 @@
 
 #include "loopbridge/actors/http_origin.hpp"
 #include "loopbridge/actors/writer.hpp"
+#include "loopbridge/testing/faults.hpp"
 #include "loopbridge/workload.hpp"
 #include "support/test_support.hpp"
 
@@ -203,19 +204,19 @@ TEST_CASE("slow_down makes every request wait first, a request cancelled meanwhi
   for (bool dedicated : {false, true}) {
     auto name = dedicated ? std::string{"threaded"} : std::string{"scheduled"};
     auto e = lbtest::spawn_echo(rt, name, {{"dedicated", dedicated}});
-    REQUIRE(rt.slow_down(name, 150ms).ok());
+    REQUIRE(testing::slow_down(rt, name, 150ms).ok());
     auto t0 = std::chrono::steady_clock::now();
     REQUIRE(e.call(echo_request{1}, 5s).ok());
     CHECK(std::chrono::steady_clock::now() - t0 >= 150ms);
     auto doomed = e.submit(echo_request{2});
     doomed.cancel();
     CHECK(doomed.get().is(errc::cancelled));
-    REQUIRE(rt.slow_down(name, 0s).ok());
+    REQUIRE(testing::slow_down(rt, name, 0s).ok());
     auto stats = e.call(echo_stats_request{}, 5s);
     REQUIRE(stats.ok());
     CHECK(stats->received == 1); // the cancelled request's handler never ran
   }
-  CHECK(rt.slow_down("nobody", 1s).is(errc::not_found));
+  CHECK(testing::slow_down(rt, "nobody", 1s).is(errc::not_found));
 }
 
 TEST_CASE("kill_instance fails the request it ran, the restarted instance serves the rest",
@@ -228,13 +229,13 @@ TEST_CASE("kill_instance fails the request it ran, the restarted instance serves
   auto running = h.submit(echo_request{"running"});
   auto waiting = h.submit(echo_request{"waiting"});
   REQUIRE_FALSE(running.wait_for(50ms));
-  REQUIRE(rt.kill_instance("victim", 0).ok());
+  REQUIRE(testing::kill_instance(rt, "victim", 0).ok());
   auto r = running.get();
   REQUIRE(r.is(errc::worker_failed));
   CHECK(r.error().message() == "victim/0 was killed (kill_instance)");
   CHECK(waiting.get().ok()); // requeued, served by the new incarnation
   CHECK(rt.metrics("victim")->restarts == 1);
-  CHECK(rt.kill_instance("victim", 3).is(errc::not_found));
+  CHECK(testing::kill_instance(rt, "victim", 3).is(errc::not_found));
 }
 
 // -- routes and pipelines -------------------------------------------------------------------------

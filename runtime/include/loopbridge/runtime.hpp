@@ -23,6 +23,10 @@
 namespace loopbridge {
 
 namespace detail {
+struct fault_access;
+} // namespace detail
+
+namespace detail {
 class runtime_core;
 }
 
@@ -104,16 +108,6 @@ public:
 
   /// Where `from` routes pipeline stages to, if it has a route.
   std::optional<std::string> route_from(std::string_view from) const;
-
-  /// Fault injection (for tests and scenarios): kills instance `instance` of `name` as if it
-  /// crashed: the request it runs fails with `loop.worker_failed`, its restart policy applies.
-  result<void> kill_instance(std::string_view name, std::uint32_t instance);
-
-  /// Fault injection (for tests and scenarios): every request an instance of `name` starts
-  /// from now on waits `delay` first — a dedicated instance's thread sleeps, a scheduled one
-  /// defers with a timer — as if the worker had become slow. `0s` ends it. A request cancelled
-  /// while it waits never runs.
-  result<void> slow_down(std::string_view name, std::chrono::nanoseconds delay);
 
   /// Stops one actor like the seed's sentinel: requests it accepted keep being served, in
   /// order, until `timeout`; then the rest fail with `loop.stopped`; new requests fail at once.
@@ -323,6 +317,8 @@ private:
     st->mark_settled();
     return future_t{std::move(st), bridge()};
   }
+
+  friend struct detail::fault_access; // loopbridge/testing/faults.hpp
 
   std::shared_ptr<detail::runtime_core> core_;
 };

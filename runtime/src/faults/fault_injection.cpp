@@ -2,6 +2,9 @@
 // actor's instances slow.
 #include "runtime_core.hpp"
 
+#include "loopbridge/detail/fault_access.hpp"
+#include "loopbridge/runtime.hpp"
+
 #include <algorithm>
 
 #include "loopbridge/text.hpp"
@@ -27,6 +30,16 @@ result<void> runtime_core::slow_down(std::string_view name, std::chrono::nanosec
     return std::move(rec).error();
   (*rec)->injected_delay_ns = std::max<std::int64_t>(0, delay.count());
   return {};
+}
+
+result<void> fault_access::kill_instance(runtime& rt, std::string_view name,
+                                         std::uint32_t instance) {
+  return rt.core_->kill_instance(name, instance);
+}
+
+result<void> fault_access::slow_down(runtime& rt, std::string_view name,
+                                     std::chrono::nanoseconds delay) {
+  return rt.core_->slow_down(name, delay);
 }
 
 } // namespace loopbridge::detail

@@ -126,7 +126,7 @@ protected:
   /// (it never runs); otherwise the kind's handler runs with the request's context current.
   void run(worker& w, request_ref st, bool delayed = false) {
     if (auto delay = rec_->injected_delay_ns.load(std::memory_order_relaxed);
-        delay > 0 && !delayed) { // runtime::slow_down: the request waits first
+        delay > 0 && !delayed) { // testing::slow_down: the request waits first
       (void)w;
       after(std::chrono::nanoseconds(delay), [this, st = std::move(st)]() mutable {
         if (worker_) {

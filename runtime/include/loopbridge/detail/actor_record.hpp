@@ -71,7 +71,7 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// What instance 0 announced in its latest `ready` event (a port, a URL); written by the
   /// event loop, read by `runtime::ready_info`.
   mutable std::mutex ready_info_mutex;
-  /// Injected by `runtime::slow_down`: nanoseconds each request waits before it runs.
+  /// Injected by `testing::slow_down`: nanoseconds each request waits before it runs.
   mutable std::atomic<std::int64_t> injected_delay_ns{0};
   mutable value ready_info;
   /// Set by the event loop when the actor stopped, before its `stopped` event goes out: from
