@@ -34,7 +34,7 @@ echo_worker::echo_worker(worker_context& ctx)
       fail_every_(ctx.params().integer("fail_every")),
       crash_every_(ctx.params().integer("crash_every")),
       dedicated_(echo::execution(ctx.params()) == execution::dedicated_thread),
-      poll_cancel_(ctx.params().boolean("poll_cancel", true)) {
+      poll_cancel_(ctx.params().boolean("poll_cancel")) {
   stats_.instance = ctx.instance();
   auto start_delay = ctx.params().duration("start_delay");
   auto fail_start = ctx.params().string("fail_start");

@@ -71,8 +71,8 @@ std::vector<param_decl> writer::params() {
 }
 
 writer_worker::writer_worker(worker_context& ctx)
-    : create_dirs_(ctx.params().boolean("create_dirs", true)),
-      fsync_(ctx.params().boolean("fsync", false)) {
+    : create_dirs_(ctx.params().boolean("create_dirs")), // resolved: defaults filled in
+      fsync_(ctx.params().boolean("fsync")) {
   auto root = ctx.params().string("root");
   if (create_dirs_) {
     // mkdir -p for the root itself (it is configuration, not request input).

@@ -21,7 +21,8 @@
 
 namespace loopbridge::actors {
 
-/// Settings of one fetcher session (from the fetcher's params).
+/// Settings of one fetcher session (from the fetcher's params). The member initialisers are the
+/// params' defaults: the fetcher's declarations read them from here, and nowhere else.
 struct fetch_settings {
   long max_connections = 16;
   long max_per_host = 0;
@@ -31,7 +32,7 @@ struct fetch_settings {
   long redirects = 5;
   bool verify_tls = true;
   std::string ca_file;
-  std::string user_agent;
+  std::string user_agent = "loopbridge";
   std::map<std::string, std::string> headers;
 };
 

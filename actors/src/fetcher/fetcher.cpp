@@ -23,13 +23,15 @@ const std::vector<std::string> known_schemes{"http", "https"};
 
 fetch_settings settings_from(const loopbridge::params& p) {
   fetch_settings s;
-  s.max_connections = static_cast<long>(p.integer("max_connections", 16));
-  s.max_per_host = static_cast<long>(p.integer("max_per_host", 0));
-  s.timeout = p.duration("timeout", std::chrono::seconds(30));
-  s.max_body = p.integer("max_body", 16 << 20);
+  // `p` is resolved: every declared param is present, its default (from `fetch_settings`)
+  // filled in where the topology gave none.
+  s.max_connections = static_cast<long>(p.integer("max_connections"));
+  s.max_per_host = static_cast<long>(p.integer("max_per_host"));
+  s.timeout = p.duration("timeout");
+  s.max_body = p.integer("max_body");
   s.schemes = p.string_list("schemes");
-  s.redirects = static_cast<long>(p.integer("redirects", 5));
-  s.verify_tls = p.boolean("verify_tls", true);
+  s.redirects = static_cast<long>(p.integer("redirects"));
+  s.verify_tls = p.boolean("verify_tls");
   s.ca_file = p.string("ca_file");
   s.user_agent = p.string("user_agent");
   if (auto* h = p.find("headers"); h && h->is_map())
@@ -295,22 +297,25 @@ void fetch_headers::parse() const {
 
 std::vector<param_decl> fetcher::params() {
   using d = param_decl;
+  const fetch_settings defaults;
   return {
-      d::integer("max_connections", 16, "open connections at most (requests beyond wait)")
+      d::integer("max_connections", defaults.max_connections,
+                 "open connections at most (requests beyond wait)")
           .range(1, 1024),
-      d::integer("max_per_host", 0,
+      d::integer("max_per_host", defaults.max_per_host,
                  "requests running at once per host (the rest wait, other hosts go on); 0: no "
                  "separate limit, one host may take every connection")
           .range(0, 1024),
-      d::duration("timeout", std::chrono::seconds(30),
+      d::duration("timeout", defaults.timeout,
                   "time a request that sets none may take, from its submission (waiting included)")
           .range(0.001, 86400),
-      d::size("max_body", 16 << 20, "largest response body accepted").at_least(0),
-      d::string_list("schemes", {"http", "https"}, "URL schemes allowed (http, https)"),
-      d::integer("redirects", 5, "redirects followed at most; 0: none").range(0, 50),
-      d::boolean("verify_tls", true, "verify the server's certificate and name"),
-      d::string("ca_file", "", "PEM file of the certificate authorities to trust"),
-      d::string("user_agent", "loopbridge", "User-Agent header"),
+      d::size("max_body", defaults.max_body, "largest response body accepted").at_least(0),
+      d::string_list("schemes", defaults.schemes, "URL schemes allowed (http, https)"),
+      d::integer("redirects", defaults.redirects, "redirects followed at most; 0: none")
+          .range(0, 50),
+      d::boolean("verify_tls", defaults.verify_tls, "verify the server's certificate and name"),
+      d::string("ca_file", defaults.ca_file, "PEM file of the certificate authorities to trust"),
+      d::string("user_agent", defaults.user_agent, "User-Agent header"),
       d::map("headers", "headers sent with every request"),
   };
 }
