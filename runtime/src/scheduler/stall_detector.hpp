@@ -94,8 +94,7 @@ private:
   void run();
   /// Reads what `slot` runs now into `out` (and the serial of that occurrence); false if
   /// nothing runs or a handler began while reading.
-  static bool read(const activity_slot& slot, std::int64_t now, stall& out,
-                   std::uint64_t& serial);
+  static bool read(const activity_slot& slot, std::int64_t now, stall& out, std::uint64_t& serial);
   void kick() noexcept;
 
   std::chrono::nanoseconds threshold_;

@@ -57,11 +57,11 @@ blocking_wait::blocking_wait(const actor_record* target, const char* what) noexc
   if (waiting >= target->spec.count) {
     target->self_waits.fetch_sub(1, std::memory_order_acq_rel);
     refused_ = true;
-    error_ = error{errc::would_deadlock,
-                   std::string{what} + " from a handler of " + target->spec.name +
-                       " waits on " + target->spec.name + " itself, and no other instance of it "
-                       "is left to serve the request (count " +
-                       std::to_string(target->spec.count) + ")"};
+    error_ = error{errc::would_deadlock, std::string{what} + " from a handler of " +
+                                             target->spec.name + " waits on " + target->spec.name +
+                                             " itself, and no other instance of it "
+                                             "is left to serve the request (count " +
+                                             std::to_string(target->spec.count) + ")"};
     return;
   }
   counted_ = target;
