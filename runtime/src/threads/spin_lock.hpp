@@ -4,28 +4,22 @@
 
 #include <atomic>
 
-#include <sched.h>
+#include "loopbridge/detail/spin_policy.hpp"
 
 namespace loopbridge::detail {
 
 /// A test-and-test-and-set lock: a thread that finds it held spins on a read (no cache-line
-/// traffic while it waits), with a pause per step, and yields its core after a few steps, so a
-/// holder that was preempted gets to run on a small machine. Meant for critical sections that
-/// never block and last well under a microsecond: a waiter never sleeps in the kernel, and the
-/// holder never makes a system call to hand it over (a futex-based mutex does both once
-/// contended). Satisfies Lockable (usable with `std::lock_guard`). Not recursive, not fair.
+/// traffic while it waits), stepping with `spin_policy::relax` (the pause hint, then yields of
+/// its core), so a holder that was preempted gets to run on a small machine. Meant for critical
+/// sections that never block and last well under a microsecond: a waiter never sleeps in the
+/// kernel, and the holder never makes a system call to hand it over (a futex-based mutex does
+/// both once contended). Satisfies Lockable (usable with `std::lock_guard`). Not recursive,
+/// not fair.
 class spin_lock {
 public:
   void lock() noexcept {
-    for (unsigned step = 0;; ++step) {
-      if (!held_.load(std::memory_order_relaxed) &&
-          !held_.exchange(true, std::memory_order_acquire))
-        return;
-      if (step < 32)
-        __builtin_ia32_pause();
-      else
-        sched_yield();
-    }
+    for (unsigned step = 1; !try_lock(); ++step)
+      (void)spin_policy::relax(step);
   }
   bool try_lock() noexcept {
     return !held_.load(std::memory_order_relaxed) &&
