@@ -1064,8 +1064,15 @@ TEST_CASE("the origin serves more than 1024 concurrent keep-alive clients", "[or
   CHECK(open.back()->fd > 1024); // descriptors beyond select()'s reach, on this side too
   for (auto& c : open)
     c->send_get("/small.bin");
-  for (auto& c : open)
-    again += c->read_response(1024) == "HTTP/1.1 200 OK";
+  std::string first_failure;
+  for (std::size_t i = 0; i < open.size(); ++i) {
+    auto status = open[i]->read_response(1024);
+    if (status == "HTTP/1.1 200 OK")
+      ++again;
+    else if (first_failure.empty())
+      first_failure = "client " + std::to_string(i) + ": " + status;
+  }
+  INFO("first failure: " << first_failure);
   CHECK(again == clients);
   CHECK(s.info().connections == static_cast<std::uint64_t>(clients));
 }
