@@ -1082,6 +1082,11 @@ TEST_CASE("one fetcher with 600 connections against an origin of max_connections
   // Above ~500 concurrent clients the origin used to reset connections (select() and
   // descriptors above 1024): 2,000 requests over 600 connections all succeed.
   site s{value{{"max_connections", 600}}, value{{"max_connections", 2000}}};
+  // Each answer is held 200 ms: no connection can be reused before the fetcher has opened all
+  // it may (however slowly the machine runs), so the origin sees hundreds of clients at once.
+  auto held = fault_on("/small.bin");
+  held.delay = 200ms;
+  s.faults({held});
   std::vector<future<fetch_reply>> fs;
   fs.reserve(2000);
   for (int i = 0; i < 2000; ++i)
