@@ -4,6 +4,8 @@
 // scheduler's threads; and the own-thread variant, whose worker serves requests on a thread it
 // owns. Included by the worker actor's translation unit only.
 
+#include <vector>
+
 #include "workers/instance_host.hpp"
 
 namespace loopbridge::detail {
@@ -38,7 +40,9 @@ public:
     std::size_t batch = rec_->spec.count == 1 ? static_cast<std::size_t>(instance_turn) : 1;
     auto turn_began = std::chrono::steady_clock::now();
     for (int ran = 0; ran < instance_turn; ++ran) {
-      if (pending_.empty()) {
+      if (next_ == pending_.size()) {
+        pending_.clear();
+        next_ = 0;
         request_state* taken[instance_turn];
         auto n = lane_->take(instance_, token_, taken, batch);
         if (n == 0)
@@ -46,8 +50,7 @@ public:
         for (std::size_t k = 0; k < n; ++k)
           pending_.push_back(request_ref::adopt(taken[k]));
       }
-      auto st = std::move(pending_.front());
-      pending_.pop_front();
+      auto st = std::move(pending_[next_++]);
       run(*worker_, std::move(st));
       if (crashed_) {
         self_ptr_->quit(to_exit_reason(crash_reason_));
@@ -73,6 +76,7 @@ public:
   }
   void stop() override {
     pending_.clear(); // taken, never started: the loop runs them elsewhere or resolves them
+    next_ = 0;
     worker_.reset();
   }
 
@@ -84,7 +88,10 @@ protected:
 
   worker_actor* self_ptr_;
   bool ready_ = false;              ///< takes requests only once it announced ready
-  std::deque<request_ref> pending_; ///< taken from the lane in a batch, not run yet
+  /// Taken from the lane in a batch; those from `next_` on are not run yet. A vector, not a
+  /// deque: an idle instance holds no buffer until its first request.
+  std::vector<request_ref> pending_;
+  std::size_t next_ = 0;
 };
 
 // -- own thread: the worker serves requests on a thread it owns -----------------------------------
