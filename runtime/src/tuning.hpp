@@ -20,6 +20,14 @@ inline constexpr int instance_turn = 16;
 /// the turn after the request that reaches this (a request is never interrupted). Short
 /// requests therefore run several per turn, so an instance does not pay a yield per request.
 inline constexpr std::chrono::microseconds instance_slice{50};
+/// Instances of a pool the event loop starts per message: the rest follow in later messages,
+/// so requests, stops and timers reach the loop while a large pool starts.
+inline constexpr std::size_t spawn_turn = 1024;
+/// While the event loop starts a burst of instances (`scheduler::burst`), runnable jobs it
+/// makes wake a parked scheduler thread only once this many wait beyond the spinning threads:
+/// a thread that spins keeps up with a spawn burst, and a futex wake per instance would cost
+/// the loop more than starting the instance.
+inline constexpr std::size_t burst_wake_backlog = 32;
 /// Messages the event loop handles per resume. One: the stall detector times each message on
 /// the loop's thread on its own (a `drain` message is itself a bounded batch of requests).
 inline constexpr std::size_t loop_turn = 1;

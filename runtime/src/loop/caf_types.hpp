@@ -37,6 +37,8 @@ using drain_atom = caf::atom_constant<caf::atom("lb_drain")>;
 using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
 using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
 // actor -> itself
+/// `(spawn_more_atom, record_ptr, first instance)`: the loop starts the next batch of a pool.
+using spawn_more_atom = caf::atom_constant<caf::atom("lb_spawnmo")>;
 using tick_atom = caf::atom_constant<caf::atom("lb_tick")>;
 using task_atom = caf::atom_constant<caf::atom("lb_task")>;
 using crash_atom = caf::atom_constant<caf::atom("lb_crash")>;

@@ -54,6 +54,9 @@ caf::behavior event_loop::make_behavior() {
         on_spawn(std::move(rec));
         retire_noted();
       },
+      [this](spawn_more_atom, record_ptr& rec, std::uint32_t first) {
+        spawn_instances(*rec, first);
+      },
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
       },
@@ -79,8 +82,7 @@ void event_loop::on_exit() {
   slots_.clear();
   retired_.clear();
   doomed_.clear();
-  awaiting_ready_.clear();
-  ready_deadlines_.clear();
+  starting_.clear();
   stop_deadlines_.clear();
   stopped_names_.clear();
   by_addr_.clear();

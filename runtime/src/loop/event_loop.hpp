@@ -10,6 +10,7 @@
 
 #include "loop/caf_types.hpp"
 #include "loop/deadline_index.hpp"
+#include "loop/ready_watch.hpp"
 #include "loop/request_inbox.hpp"
 #include "loop/request_lane.hpp"
 #include "loop/request_queue.hpp"
@@ -116,6 +117,10 @@ private:
   void on_done(request_state* st);
   void on_cancel(request_ref& ref);
   void on_spawn(record_ptr rec);
+  /// Starts the instances of `rec` from `first` on, `spawn_turn` of them, then sends itself
+  /// the rest: a large pool never holds the loop for more than one batch. Stops once the
+  /// actor no longer serves (stopped meanwhile) or the runtime stops.
+  void spawn_instances(const actor_record& rec, std::uint32_t first);
   void on_ready(std::uint32_t t, std::uint32_t i, std::uint32_t token, value info);
   void on_start_failed(std::uint32_t t, std::uint32_t i, std::uint32_t token, error reason);
   void on_ready_timeout(std::uint32_t t, std::uint32_t i, std::uint32_t token);
@@ -232,31 +237,19 @@ private:
   std::vector<std::uint32_t> to_retire_;      ///< targets to check at the end of a handler
   std::vector<record_ptr> retired_;           ///< retired, perhaps still held by handles
   std::vector<record_ptr> doomed_;            ///< sole owner since the last complete drain
-  /// Instances started and not yet ready (or failed), by token: when their `ready_timeout`
-  /// ends. Kept here rather than as a timer message per instance, so an instance that became
-  /// ready leaves nothing behind (a one-shot task per call would otherwise keep ~300 bytes per
-  /// call pending for the whole timeout).
-  struct awaiting_ready {
-    time_point deadline;
-    std::uint32_t target = 0;
-    std::uint32_t instance = 0;
-  };
-  /// Keyed by target index (high half) and token.
-  std::unordered_map<std::uint64_t, awaiting_ready> awaiting_ready_;
-  /// The same instances' deadlines, earliest first: arming the timer and finding the late ones
-  /// cost O(log n) per instance, not a walk over every instance still starting.
-  std::set<std::pair<time_point, std::uint64_t>> ready_deadlines_;
+  /// Instances started and not yet ready (or failed): when their `ready_timeout` ends. Kept
+  /// here rather than as a timer message per instance, so an instance that became ready leaves
+  /// nothing pending for the whole timeout.
+  ready_watch starting_;
+  /// Whether the instance of a `starting_` entry still waits for its ready (same incarnation,
+  /// neither ready nor failed).
+  bool still_starting(const ready_watch::entry& e);
   /// Stop deadlines of draining targets (`target::stop_deadline`), earliest first; a target
   /// leaves it when it stops.
   std::set<std::pair<time_point, std::uint32_t>> stop_deadlines_;
   /// The stopped actor (not yet replaced) that holds each name: a spawn of that name replaces
   /// it, which lets it retire. At most one per name.
   std::unordered_map<std::string, std::uint32_t> stopped_names_;
-  /// Instance `key` (see `ready_key`) waits for ready no more.
-  void forget_ready(std::uint64_t key);
-  static std::uint64_t ready_key(std::uint32_t target, std::uint32_t token) noexcept {
-    return (static_cast<std::uint64_t>(target) << 32) | token;
-  }
 };
 
 } // namespace loopbridge::detail

@@ -243,11 +243,9 @@ void event_loop::on_cancel(request_ref& ref) {
 
 // -- deadlines ------------------------------------------------------------------------------------
 
-void event_loop::forget_ready(std::uint64_t key) {
-  if (auto it = awaiting_ready_.find(key); it != awaiting_ready_.end()) {
-    ready_deadlines_.erase({it->second.deadline, key});
-    awaiting_ready_.erase(it);
-  }
+bool event_loop::still_starting(const ready_watch::entry& e) {
+  auto* inst = incarnation(e.target, e.instance, e.token);
+  return inst && !inst->ready && inst->failure.code().empty();
 }
 
 void event_loop::arm_timer() {
@@ -256,8 +254,7 @@ void event_loop::arm_timer() {
     next = std::min(next, stop_deadlines_.begin()->first);
   if (stopping_)
     next = std::min(next, shutdown_deadline_);
-  if (!ready_deadlines_.empty())
-    next = std::min(next, ready_deadlines_.begin()->first);
+  next = std::min(next, starting_.next_expiry([this](auto& e) { return still_starting(e); }));
   if (next >= armed_)
     return;
   armed_ = next;
@@ -273,16 +270,9 @@ void event_loop::on_tick() {
   deadlines_.expire(now, [&](request_state* st) { expired.push_back(st); });
   for (auto* st : expired)
     expire(st);
-  std::vector<std::pair<std::uint32_t, awaiting_ready>> late; // token, entry
-  while (!ready_deadlines_.empty() && ready_deadlines_.begin()->first <= now) {
-    auto key = ready_deadlines_.begin()->second;
-    ready_deadlines_.erase(ready_deadlines_.begin());
-    auto it = awaiting_ready_.find(key);
-    late.emplace_back(static_cast<std::uint32_t>(key), it->second);
-    awaiting_ready_.erase(it);
-  }
-  for (auto& [token, waiting] : late)
-    on_ready_timeout(waiting.target, waiting.instance, token);
+  starting_.expire(
+      now, [this](auto& e) { return still_starting(e); },
+      [this](auto& e) { on_ready_timeout(e.target, e.instance, e.token); });
   while (!stop_deadlines_.empty() && stop_deadlines_.begin()->first <= now) {
     auto index = stop_deadlines_.begin()->second;
     stop_deadlines_.erase(stop_deadlines_.begin());

@@ -8,6 +8,7 @@
 #include "registry/admission.hpp"
 #include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
+#include "scheduler/scheduler.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
 
@@ -63,10 +64,26 @@ void event_loop::on_spawn(record_ptr rec) {
     finish_stop(tr, error{errc::stopped, "the runtime stopped"});
     return;
   }
-  for (std::uint32_t i = 0; i < rec->spec.count; ++i)
-    start_instance(tr, i);
+  spawn_instances(*rec, 0);
+}
+
+void event_loop::spawn_instances(const actor_record& rec, std::uint32_t first) {
+  auto* t = slot_of(rec);
+  if (!t || t->state != phase::serving || stopping_)
+    return;
+  auto count = static_cast<std::uint32_t>(rec.spec.count);
+  auto end = count - first > spawn_turn ? first + static_cast<std::uint32_t>(spawn_turn) : count;
+  {
+    scheduler::burst burst; // a pool's instances wake the scheduler's threads in batches
+    for (auto i = first; i < end; ++i)
+      start_instance(*t, i);
+  }
+  if (end < count) {
+    send(caf::actor_cast<caf::actor>(this), spawn_more_atom::value, t->record, end);
+    return;
+  }
   LB_LOG(debug, "loop",
-         "spawned " << rec->spec.name << " (" << rec->kind->name << " x" << rec->spec.count << ")");
+         "spawned " << rec.spec.name << " (" << rec.kind->name << " x" << rec.spec.count << ")");
 }
 
 void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
@@ -85,11 +102,8 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
   by_addr_.emplace(inst.handle.address(), std::make_pair(t.record->index, i));
   auto now = clock::now();
   auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
-  auto deadline = limit < time_point::max() - now ? now + limit : time_point::max();
-  auto key = ready_key(t.record->index, inst.token);
-  awaiting_ready_[key] = {deadline, t.record->index, i};
-  ready_deadlines_.emplace(deadline, key);
-  if (deadline < armed_)
+  starting_.watch(limit, now, t.record->index, i, inst.token);
+  if (limit < time_point::max() - now && now + limit < armed_)
     arm_timer();
 }
 
@@ -112,8 +126,8 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
     return;
   auto& t = *slots_[ti];
   auto& inst = *found;
-  forget_ready(ready_key(ti, token));
   inst.ready = true;
+  starting_.prune([this](auto& e) { return still_starting(e); });
   ++t.ready;
   t.ever_ready = true;
   LB_LOG(debug, "loop", instance_label(*t.record, i) << " ready");
@@ -133,7 +147,6 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
     return;
   auto& t = *slots_[ti];
   auto& inst = *found;
-  forget_ready(ready_key(ti, token));
   LB_LOG(warning, "loop", "start of " << instance_label(*t.record, i) << " failed: " << reason);
   if (core_->wants(event_type::start_failed))
     core_->publish(start_failed_event{t.record->spec.name, i, reason});

@@ -61,7 +61,6 @@ void event_loop::instance_lost(actor_slot& t, std::uint32_t instance, error reas
 
 void event_loop::forget_instance(actor_slot& t, std::uint32_t instance) {
   auto& inst = t.instances[instance];
-  forget_ready(ready_key(t.record->index, inst.token));
   t.lane->leave(instance);
   if (inst.ready)
     --t.ready;

@@ -6,6 +6,7 @@
 
 #include "scheduler/stall_detector.hpp"
 #include "threads/futex.hpp"
+#include "tuning.hpp"
 
 #include "loopbridge/log.hpp"
 
@@ -16,6 +17,13 @@ void mark_scheduler_thread() noexcept;
 namespace {
 /// The scheduler whose thread this is, if any.
 thread_local const scheduler* tl_scheduler = nullptr;
+} // namespace
+
+namespace {
+/// Open `scheduler::burst` scopes on this thread ...
+thread_local int tl_burst_depth = 0;
+/// ... and the scheduler that deferred a wake-up inside them, if any.
+thread_local scheduler* tl_burst_owed = nullptr;
 } // namespace
 
 bool scheduler::others_waiting() noexcept {
@@ -143,6 +151,33 @@ void scheduler::stop() {
     cleanup_and_release(job);
 }
 
+scheduler::burst::burst() noexcept {
+  ++tl_burst_depth;
+}
+
+scheduler::burst::~burst() {
+  if (--tl_burst_depth == 0 && tl_burst_owed) {
+    auto* owed = tl_burst_owed;
+    tl_burst_owed = nullptr;
+    owed->wake_for_backlog();
+  }
+}
+
+void scheduler::wake_for_backlog() {
+  scheduler_thread* wake = nullptr;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (!parked_.empty() && queue_.size() > spinning_.load(std::memory_order_seq_cst)) {
+      wake = parked_.back();
+      parked_.pop_back();
+    }
+  }
+  if (wake) {
+    wake->wake_.store(1, std::memory_order_release);
+    futex_wake_all(wake->wake_);
+  }
+}
+
 void scheduler::enqueue(caf::resumable* job) {
   scheduler_thread* wake = nullptr;
   {
@@ -150,10 +185,14 @@ void scheduler::enqueue(caf::resumable* job) {
     queue_.push_back(job);
     queued_.store(queue_.size(), std::memory_order_seq_cst);
     // A spinning thread takes the job; otherwise wake a parked one. More runnable jobs than
-    // spinning threads: wake one more, so no job waits while a thread sleeps.
-    if (!parked_.empty() && queue_.size() > spinning_.load(std::memory_order_seq_cst)) {
+    // spinning threads: wake one more, so no job waits while a thread sleeps. Inside a burst,
+    // only once a backlog built up (and at the burst's end).
+    auto slack = tl_burst_depth > 0 ? burst_wake_backlog : 0;
+    if (!parked_.empty() && queue_.size() > spinning_.load(std::memory_order_seq_cst) + slack) {
       wake = parked_.back();
       parked_.pop_back();
+    } else if (slack > 0 && !parked_.empty()) {
+      tl_burst_owed = this;
     }
   }
   if (wake) {

@@ -74,8 +74,23 @@ public:
   /// thread of it: a handler loop should end its turn. One relaxed load.
   static bool others_waiting() noexcept;
 
+  /// While one lives on the calling thread, the jobs that thread makes runnable wake a parked
+  /// thread only when `burst_wake_backlog` of them wait beyond the spinning threads; when the
+  /// last one ends, a parked thread is woken if any job still waits. For a thread that makes
+  /// many jobs in a row (the event loop starting a pool): no futex wake per job, no job left
+  /// behind. Nests. Not copyable; the calling thread only.
+  class burst {
+  public:
+    burst() noexcept;
+    ~burst();
+    burst(const burst&) = delete;
+    burst& operator=(const burst&) = delete;
+  };
+
 private:
   friend class scheduler_thread;
+  /// Wakes a parked thread if jobs wait beyond the spinning threads.
+  void wake_for_backlog();
   /// The next job for `self`, waiting for one (spin, then park); null when stopping.
   caf::resumable* dequeue(scheduler_thread& self);
 
