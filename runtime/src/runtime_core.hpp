@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "events/event_channel.hpp"
@@ -246,6 +247,10 @@ private:
   std::atomic<std::uint64_t> next_id_{1};
 
   mutable std::mutex records_mutex_;
+  /// Each kind's params resolved from none given: the actors spawned without params share
+  /// them instead of each holding a copy of the defaults.
+  mutable std::mutex defaults_mutex_;
+  mutable std::unordered_map<const kind_descriptor*, params> default_params_;
   /// Name -> the actor that has it now (a stopped actor keeps its entry until the name is
   /// spawned again: handles to it, its counters and its stop stay reachable).
   std::map<std::string, record_ptr, std::less<>> records_;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,10 +79,12 @@ struct param_problem {
 
 /// Validated parameters of one actor, defaults filled in, strings converted to the declared
 /// types (durations as durations, sizes as integers). Read-only; safe to share across threads.
+/// Copies share one map (actors of a kind spawned with the same params hold it once).
 class params {
 public:
   params() = default;
-  explicit params(value::map values) : values_(std::move(values)) {}
+  explicit params(value::map values)
+      : values_(std::make_shared<const value::map>(std::move(values))) {}
 
   /// The parameter, or nullptr if absent (only possible for declared params without a default).
   const value* find(std::string_view name) const;
@@ -93,10 +96,10 @@ public:
   std::string string(std::string_view name, std::string fallback = {}) const;
   value::duration duration(std::string_view name, value::duration fallback = {}) const;
   std::vector<std::string> string_list(std::string_view name) const;
-  const value::map& all() const noexcept { return values_; }
+  const value::map& all() const noexcept;
 
 private:
-  value::map values_;
+  std::shared_ptr<const value::map> values_; ///< null: no parameters
 };
 
 /// Checks `given` (a map, or null for "none") against `decls`: unknown names (with a

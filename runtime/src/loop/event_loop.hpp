@@ -104,7 +104,7 @@ private:
     bool stop_began = false;
     std::int64_t route_to = -1;          ///< where pipeline stages continue, or -1
     std::vector<std::uint32_t> upstream; ///< targets routing into this one (credit)
-    std::deque<time_point> restarts;     ///< restart times within the budget's period
+    std::vector<time_point> restarts;    ///< restart times within the budget's period
     std::uint32_t restart_count = 0;
     bool replaced = false; ///< a newer actor has its name
   };

@@ -116,8 +116,9 @@ bool event_loop::restart_or_give_up(actor_slot& t, std::uint32_t instance, const
   auto& policy = t.record->spec.restart;
   if (t.state == phase::serving && !stopping_ && policy.policy == restart_policy::on_failure) {
     auto now = clock::now();
-    while (!t.restarts.empty() && now - t.restarts.front() > policy.period)
-      t.restarts.pop_front();
+    auto recent = std::find_if(t.restarts.begin(), t.restarts.end(),
+                               [&](time_point at) { return now - at <= policy.period; });
+    t.restarts.erase(t.restarts.begin(), recent);
     if (t.restarts.size() < policy.max_restarts) {
       t.restarts.push_back(now);
       ++t.restart_count;

@@ -26,7 +26,17 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
                                         std::to_string(spec.count) + " is over the limit of " +
                                         std::to_string(max_instances) + " instances per actor"};
   auto rec = std::make_shared<actor_record>();
-  auto problems = resolve_params(kind->params, spec.params, rec->params);
+  std::vector<param_problem> problems;
+  if (spec.params.is_null()) {
+    std::lock_guard<std::mutex> guard{defaults_mutex_};
+    auto it = default_params_.find(kind);
+    if (it != default_params_.end())
+      rec->params = it->second;
+    else if (problems = resolve_params(kind->params, spec.params, rec->params); problems.empty())
+      default_params_.emplace(kind, rec->params);
+  } else {
+    problems = resolve_params(kind->params, spec.params, rec->params);
+  }
   if (problems.empty() && kind->validate)
     problems = kind->validate(rec->params);
   if (!problems.empty()) {

@@ -80,8 +80,15 @@ param_decl param_decl::any(std::string name, std::string doc) {
 // -- params ---------------------------------------------------------------------------------------
 
 const value* params::find(std::string_view name) const {
-  auto it = values_.find(std::string{name});
-  return it == values_.end() ? nullptr : &it->second;
+  if (!values_)
+    return nullptr;
+  auto it = values_->find(std::string{name});
+  return it == values_->end() ? nullptr : &it->second;
+}
+
+const value::map& params::all() const noexcept {
+  static const value::map none;
+  return values_ ? *values_ : none;
 }
 
 bool params::boolean(std::string_view name, bool fallback) const {
@@ -453,12 +460,12 @@ std::vector<param_problem> resolve_params(const std::vector<param_decl>& decls, 
   }
   static const value::map empty;
   const auto& in = given.is_map() ? given.as_map() : empty;
-  std::vector<std::string> names;
-  for (auto& d : decls)
-    names.push_back(d.name);
   for (auto& entry : in) {
     const auto& key = entry.first;
     if (std::none_of(decls.begin(), decls.end(), [&](auto& d) { return d.name == key; })) {
+      std::vector<std::string> names;
+      for (auto& d : decls)
+        names.push_back(d.name);
       auto suggestion = did_you_mean(key, names);
       std::string hint;
       if (!suggestion.empty())

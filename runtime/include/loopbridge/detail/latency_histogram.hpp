@@ -10,25 +10,41 @@ namespace loopbridge::detail {
 /// A log-linear histogram of latencies: 8 buckets per power of two from 1 µs to ~2 min (so any
 /// reported quantile is within 12.5 % of the true value), plus an underflow and an overflow
 /// bucket. `record` is lock-free (relaxed atomics: one writer, the event loop); `quantile` may
-/// run concurrently on any thread and sees a slightly stale but consistent-enough view.
+/// run concurrently on any thread and sees a slightly stale but consistent-enough view. The
+/// buckets (1.7 KB) are allocated by the first `record`: an actor that never completed a
+/// request (a million idle ones) holds one pointer.
 class latency_histogram {
 public:
+  latency_histogram() = default;
+  latency_histogram(const latency_histogram&) = delete;
+  latency_histogram& operator=(const latency_histogram&) = delete;
+  ~latency_histogram() { delete counts_.load(std::memory_order_relaxed); }
+
   static constexpr int sub_buckets = 8;
   static constexpr int first_power = 10; // 2^10 ns ~ 1 µs
   static constexpr int powers = 27;      // up to 2^37 ns ~ 137 s
   static constexpr int size = powers * sub_buckets + 2;
 
-  void record(std::chrono::nanoseconds d) noexcept {
-    counts_[index_of(d.count())].fetch_add(1, std::memory_order_relaxed);
+  /// Counts one latency. The event loop's thread only (the one writer).
+  void record(std::chrono::nanoseconds d) {
+    auto* counts = counts_.load(std::memory_order_acquire);
+    if (!counts) {
+      counts = new buckets{};
+      counts_.store(counts, std::memory_order_release);
+    }
+    (*counts)[index_of(d.count())].fetch_add(1, std::memory_order_relaxed);
   }
 
   /// The q-quantile (0..1) of what was recorded: the upper edge of the bucket it falls in, or 0
   /// when nothing was recorded.
   std::chrono::nanoseconds quantile(double q) const noexcept {
+    auto* counts = counts_.load(std::memory_order_acquire);
+    if (!counts)
+      return std::chrono::nanoseconds{0};
     std::array<std::uint64_t, size> snapshot;
     std::uint64_t total = 0;
     for (int i = 0; i < size; ++i) {
-      snapshot[i] = counts_[i].load(std::memory_order_relaxed);
+      snapshot[i] = (*counts)[i].load(std::memory_order_relaxed);
       total += snapshot[i];
     }
     if (total == 0)
@@ -45,8 +61,9 @@ public:
 
   std::uint64_t count() const noexcept {
     std::uint64_t total = 0;
-    for (auto& c : counts_)
-      total += c.load(std::memory_order_relaxed);
+    if (auto* counts = counts_.load(std::memory_order_acquire))
+      for (auto& c : *counts)
+        total += c.load(std::memory_order_relaxed);
     return total;
   }
 
@@ -70,7 +87,8 @@ private:
     return (std::int64_t{1} << power) + (std::int64_t{sub + 1} << (power - 3));
   }
 
-  std::array<std::atomic<std::uint64_t>, size> counts_{};
+  using buckets = std::array<std::atomic<std::uint64_t>, size>;
+  std::atomic<buckets*> counts_{nullptr};
 };
 
 } // namespace loopbridge::detail
