@@ -20,9 +20,10 @@ inline constexpr int instance_turn = 16;
 /// the turn after the request that reaches this (a request is never interrupted). Short
 /// requests therefore run several per turn, so an instance does not pay a yield per request.
 inline constexpr std::chrono::microseconds instance_slice{50};
-/// Instances of a pool the event loop starts per message: the rest follow in later messages,
-/// so requests, stops and timers reach the loop while a large pool starts.
-inline constexpr std::size_t spawn_turn = 1024;
+/// Instances the event loop starts or tells to exit, and actors it stops during the runtime's
+/// shutdown, per message: the rest follow in messages it sends itself, so requests, stops and
+/// timers reach the loop while a million instances start or stop.
+inline constexpr std::size_t loop_batch = 1024;
 /// While the event loop starts a burst of instances (`scheduler::burst`), runnable jobs it
 /// makes wake a parked scheduler thread only once this many wait beyond the spinning threads:
 /// a thread that spins keeps up with a spawn burst, and a futex wake per instance would cost

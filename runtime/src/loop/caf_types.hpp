@@ -39,6 +39,11 @@ using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
 // actor -> itself
 /// `(spawn_more_atom, record_ptr, first instance)`: the loop starts the next batch of a pool.
 using spawn_more_atom = caf::atom_constant<caf::atom("lb_spawnmo")>;
+/// `(exit_more_atom, record_ptr, first instance)`: the loop tells the next batch of a stopped
+/// pool's instances to exit.
+using exit_more_atom = caf::atom_constant<caf::atom("lb_exitmo")>;
+/// The loop stops the next batch of actors during the runtime's shutdown.
+using shutdown_more_atom = caf::atom_constant<caf::atom("lb_shutmo")>;
 using tick_atom = caf::atom_constant<caf::atom("lb_tick")>;
 using task_atom = caf::atom_constant<caf::atom("lb_task")>;
 using crash_atom = caf::atom_constant<caf::atom("lb_crash")>;

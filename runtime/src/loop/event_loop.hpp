@@ -117,10 +117,13 @@ private:
   void on_done(request_state* st);
   void on_cancel(request_ref& ref);
   void on_spawn(record_ptr rec);
-  /// Starts the instances of `rec` from `first` on, `spawn_turn` of them, then sends itself
+  /// Starts the instances of `rec` from `first` on, `loop_batch` of them, then sends itself
   /// the rest: a large pool never holds the loop for more than one batch. Stops once the
   /// actor no longer serves (stopped meanwhile) or the runtime stops.
   void spawn_instances(const actor_record& rec, std::uint32_t first);
+  /// Tells the live instances of stopped `rec` from `first` on to exit, `loop_batch` of them
+  /// per message, the rest sent to itself.
+  void exit_instances(const actor_record& rec, std::uint32_t first);
   void on_ready(std::uint32_t t, std::uint32_t i, std::uint32_t token, value info);
   void on_start_failed(std::uint32_t t, std::uint32_t i, std::uint32_t token, error reason);
   void on_ready_timeout(std::uint32_t t, std::uint32_t i, std::uint32_t token);

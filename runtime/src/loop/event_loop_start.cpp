@@ -72,7 +72,7 @@ void event_loop::spawn_instances(const actor_record& rec, std::uint32_t first) {
   if (!t || t->state != phase::serving || stopping_)
     return;
   auto count = static_cast<std::uint32_t>(rec.spec.count);
-  auto end = count - first > spawn_turn ? first + static_cast<std::uint32_t>(spawn_turn) : count;
+  auto end = count - first > loop_batch ? first + static_cast<std::uint32_t>(loop_batch) : count;
   {
     scheduler::burst burst; // a pool's instances wake the scheduler's threads in batches
     for (auto i = first; i < end; ++i)

@@ -86,9 +86,7 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   // What no instance took is resolved: drop the lane's references to it.
   while (auto* st = t.lane->reclaim())
     st->release();
-  for (auto& inst : t.instances)
-    if (inst.alive && inst.handle)
-      send_exit(inst.handle, caf::exit_reason::user_shutdown);
+  exit_instances(*t.record, 0);
   auto& c = t.record->counters;
   auto& stop = t.record->last_stop;
   stop = stopped_event{};
@@ -205,11 +203,17 @@ void event_loop::advance_shutdown() {
     return;
   advancing_ = true;
   bool past_deadline = clock::now() >= shutdown_deadline_;
+  std::size_t stopped_now = 0;
   while (!shutdown_order_.empty()) {
     auto& t = *slots_[shutdown_order_.back()];
     if (t.state == phase::stopped) {
       shutdown_order_.pop_back();
       continue;
+    }
+    if (++stopped_now > loop_batch) { // a batch per message: the loop stays responsive
+      advancing_ = false;
+      send(caf::actor_cast<caf::actor>(this), shutdown_more_atom::value);
+      return;
     }
     if (past_deadline) {
       finish_stop(t, error{errc::stopped, "the runtime stopped (shutdown budget spent)"});
@@ -280,6 +284,21 @@ void event_loop::maybe_quit() {
     return;
   if (targets_unstopped_ == 0 && instances_alive_ == 0)
     quit();
+}
+
+void event_loop::exit_instances(const actor_record& rec, std::uint32_t first) {
+  auto* t = slot_of(rec);
+  if (!t || t->state != phase::stopped)
+    return;
+  auto count = static_cast<std::uint32_t>(t->instances.size());
+  auto end = count - first > loop_batch ? first + static_cast<std::uint32_t>(loop_batch) : count;
+  for (auto i = first; i < end; ++i) {
+    auto& inst = t->instances[i];
+    if (inst.alive && inst.handle)
+      send_exit(inst.handle, caf::exit_reason::user_shutdown);
+  }
+  if (end < count)
+    send(caf::actor_cast<caf::actor>(this), exit_more_atom::value, t->record, end);
 }
 
 } // namespace loopbridge::detail
