@@ -1,11 +1,12 @@
 #include <cstdio>
-#include <map>
-#include <set>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "command.hpp"
 
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/graph.hpp"
 #include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
@@ -22,7 +23,8 @@ for depends_on, and each actor's position in the start order. Render it with
 Exit codes: 0 done, 1 the file has problems (printed to stderr), 2 bad arguments.
 )";
 
-std::string quote(const std::string& s) {
+/// `s` as a DOT string literal (double quotes, `"` and `\\` escaped).
+std::string dot_string(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\')
@@ -32,16 +34,22 @@ std::string quote(const std::string& s) {
   return out + "\"";
 }
 
-/// Start waves: the order `runtime::start` brings actors up (dependencies first).
-std::map<std::string, int> start_waves(const topology& t) {
-  std::map<std::string, int> wave;
-  for (std::size_t round = 0; round <= t.actors.size(); ++round)
-    for (auto& a : t.actors) {
-      int w = 1;
-      for (auto& d : a.depends_on)
-        w = std::max(w, wave.count(d) ? wave[d] + 1 : 1);
-      wave[a.name] = w;
-    }
+/// Start waves, numbered from 1: the order `runtime::start` brings actors up (dependencies
+/// first). The loader refused cycles and unknown names; O(actors + dependencies).
+std::unordered_map<std::string, std::size_t> start_waves(const topology& t) {
+  std::unordered_map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < t.actors.size(); ++i)
+    index.emplace(t.actors[i].name, i);
+  std::vector<std::vector<std::size_t>> edges(t.actors.size());
+  for (std::size_t i = 0; i < t.actors.size(); ++i)
+    for (auto& d : t.actors[i].depends_on)
+      if (auto it = index.find(d); it != index.end())
+        edges[i].push_back(it->second);
+  auto order = order_graph(edges);
+  std::unordered_map<std::string, std::size_t> wave;
+  for (std::size_t w = 0; w < order.waves.size(); ++w)
+    for (auto i : order.waves[w])
+      wave.emplace(t.actors[i].name, w + 1);
   return wave;
 }
 
@@ -71,22 +79,22 @@ int graph_command(const std::vector<std::string>& args, const command_env& env) 
     if (a.count > 1)
       label += " x" + std::to_string(a.count);
     label += "\\nstart " + std::to_string(waves[a.name]);
-    std::printf("  %s [label=\"%s\"%s];\n", quote(a.name).c_str(), label.c_str(),
+    std::printf("  %s [label=\"%s\"%s];\n", dot_string(a.name).c_str(), label.c_str(),
                 a.count > 1 ? ", style=\"rounded,filled\", fillcolor=\"#eef3fb\", peripheries=2"
                             : "");
   }
   if (t.workload) {
     std::printf("  \"workload\" [shape=plaintext, label=\"workload\\n%llu x %s\"];\n",
                 static_cast<unsigned long long>(t.workload->total), t.workload->request.c_str());
-    std::printf("  \"workload\" -> %s [style=bold];\n", quote(t.workload->entry).c_str());
+    std::printf("  \"workload\" -> %s [style=bold];\n", dot_string(t.workload->entry).c_str());
   }
   for (auto& r : t.routes)
-    std::printf("  %s -> %s [style=bold, label=\"route\"];\n", quote(r.from).c_str(),
-                quote(r.to).c_str());
+    std::printf("  %s -> %s [style=bold, label=\"route\"];\n", dot_string(r.from).c_str(),
+                dot_string(r.to).c_str());
   for (auto& a : t.actors)
     for (auto& d : a.depends_on)
       std::printf("  %s -> %s [style=dashed, color=gray40, label=\"depends on\"];\n",
-                  quote(a.name).c_str(), quote(d).c_str());
+                  dot_string(a.name).c_str(), dot_string(d).c_str());
   std::printf("}\n");
   return exit_ok;
 }

@@ -114,6 +114,35 @@ TEST_CASE("loopbridge graph prints DOT with actors, pools, routes and dependenci
   CHECK(run_cli("graph " + src("tests/config/invalid/cycle_two.yaml")).exit_code == 1);
 }
 
+TEST_CASE("check and graph take 100k named actors in a dependency chain and a 2^20 pool",
+          "[cli][scale]") {
+  // One file at the loader's scale: 100,000 named actors, each depending on the one before
+  // (100,000 start waves), and a pool of 1,048,576 instances. The graph's start waves were
+  // computed with a pass over every actor per actor (minutes at this size).
+  auto file = std::string{"/tmp/loopbridge-cli-test-"} + std::to_string(::getpid()) + ".yaml";
+  {
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    REQUIRE(f);
+    std::fputs("actors:\n  - {name: pool, kind: echo, count: 1048576}\n", f);
+    std::fputs("  - {name: a0, kind: echo}\n", f);
+    for (int i = 1; i < 100000; ++i)
+      std::fprintf(f, "  - {name: a%d, kind: echo, depends_on: [a%d]}\n", i, i - 1);
+    std::fclose(f);
+  }
+  auto checked = run_cli("check " + file);
+  auto graph = run_cli("graph " + file);
+  std::remove(file.c_str());
+  CHECK(checked.exit_code == 0);
+  CHECK(checked.out.find("pool: echo x1048576 (pool)") != std::string::npos);
+  REQUIRE(graph.exit_code == 0);
+  CHECK(graph.out.find("\"pool\" [label=\"pool\\necho x1048576\\nstart 1\"") !=
+        std::string::npos);
+  CHECK(graph.out.find("\"a0\" [label=\"a0\\necho\\nstart 1\"") != std::string::npos);
+  CHECK(graph.out.find("\"a99999\" [label=\"a99999\\necho\\nstart 100000\"") !=
+        std::string::npos);
+  CHECK(graph.out.find("\"a99999\" -> \"a99998\" [style=dashed") != std::string::npos);
+}
+
 TEST_CASE("loopbridge schema prints the JSON Schema", "[cli]") {
   auto r = run_cli("schema");
   REQUIRE(r.exit_code == 0);
