@@ -1,6 +1,7 @@
 // Events: their types, names and text, and the event inbox that reads them.
 #include "loopbridge/events.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 #include <sys/eventfd.h>
@@ -125,6 +126,8 @@ void event_channel::reset_fd_locked() {
 
 std::optional<event> event_channel::take(std::chrono::nanoseconds timeout) {
   std::unique_lock<std::mutex> guard{mutex_};
+  // A year stands for "no limit": the clock's now() plus the largest durations overflows.
+  timeout = std::min<std::chrono::nanoseconds>(timeout, std::chrono::hours(24 * 365));
   if (timeout.count() > 0)
     cv_.wait_for(guard, timeout, [&] { return !queue_.empty() || closed_; });
   if (queue_.empty())

@@ -96,12 +96,15 @@ error roll_back(runtime_core& core, const start_plan& plan, error cause) {
   return error{errc::start_failed, msg};
 }
 
-/// Waits until every instance counted in `waiting` (name -> instances not yet ready) is ready,
-/// until `deadline`. Fails on the first start failure or stop of one of them.
+/// Waits until every instance counted in `waiting` (name -> instances not yet ready) is ready.
+/// Fails on the first start failure or stop of one of them, or when no start event arrives
+/// for `quiet`: each instance's own ready timeout fails it (a start_failed event), so this only
+/// guards against an event that never comes, and a pool whose instances get ready one after
+/// the other for longer than one ready timeout still starts.
 result<void> wait_ready(event_inbox& inbox, std::map<std::string, std::uint32_t> waiting,
-                        time_point deadline) {
+                        std::chrono::nanoseconds quiet) {
   while (!waiting.empty()) {
-    auto e = inbox.next(deadline - clock::now());
+    auto e = inbox.next(quiet);
     if (!e)
       return error{errc::start_failed, "waiting for " + waiting.begin()->first +
                                            " to be ready: " + e.error().message()};
@@ -133,8 +136,10 @@ result<void> start_wave(runtime_core& core, start_plan& plan, const std::vector<
     waiting[plan.specs[i].name] = plan.recs[i]->spec.count;
     wait_budget = std::max(wait_budget, plan.specs[i].ready_timeout);
   }
-  return wait_ready(inbox, std::move(waiting),
-                    clock::now() + wait_budget + std::chrono::seconds(5));
+  constexpr auto grace = std::chrono::seconds(5);
+  auto quiet = wait_budget < std::chrono::nanoseconds::max() - grace ? wait_budget + grace
+                                                                      : wait_budget;
+  return wait_ready(inbox, std::move(waiting), quiet);
 }
 
 } // namespace

@@ -35,6 +35,9 @@ using route_atom = caf::atom_constant<caf::atom("lb_route")>;
 using drain_atom = caf::atom_constant<caf::atom("lb_drain")>;
 // worker -> loop
 using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
+/// `(instance_down_atom, target index, instance, token, exit reason)`: sent for each instance
+/// as it exits, by a functor the loop attached at its spawn.
+using instance_down_atom = caf::atom_constant<caf::atom("lb_instdn")>;
 using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
 // actor -> itself
 /// `(spawn_more_atom, record_ptr, first instance)`: the loop starts the next batch of a pool.

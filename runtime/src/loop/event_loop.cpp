@@ -41,10 +41,6 @@ void event_loop::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) {
 }
 
 caf::behavior event_loop::make_behavior() {
-  set_down_handler([this](caf::down_msg& msg) {
-    on_down(msg);
-    retire_noted();
-  });
   // Exit messages from linked actors never kill the loop; it stops only on `stop_atom`.
   set_exit_handler([](caf::exit_msg&) {});
   return {
@@ -63,6 +59,11 @@ caf::behavior event_loop::make_behavior() {
       [this](shutdown_more_atom) {
         if (stopping_)
           advance_shutdown();
+      },
+      [this](instance_down_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
+             caf::error& reason) {
+        on_instance_down(t, i, token, reason);
+        retire_noted();
       },
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
@@ -92,7 +93,6 @@ void event_loop::on_exit() {
   starting_.clear();
   stop_deadlines_.clear();
   stopped_names_.clear();
-  by_addr_.clear();
   core_.reset();
 }
 

@@ -75,14 +75,17 @@ private:
     caf::actor handle;
     std::shared_ptr<thread_doorbell> doorbell; ///< wakes a dedicated thread; else null
     std::uint32_t token = 0;                   ///< ownership token of this incarnation
-    error failure;                             ///< why it failed to start, if it did
+    std::unique_ptr<error> failure;            ///< why it failed to start, if it did
     bool ready = false;
     bool alive = false;
   };
   enum class phase { serving, draining, stopped };
   struct actor_slot {
     record_ptr record;
-    std::vector<instance_slot> instances;
+    /// The instances spawned so far (a pool grows by a batch per message). A deque: growing
+    /// never moves the others, and a pool's first message does not fault in a slot for each of
+    /// a million instances at once.
+    std::deque<instance_slot> instances;
     request_queue queue;                  ///< accepted, waiting for room in the lane
     request_queue flying;                 ///< handed to the lane, taken or not, not yet done
     std::shared_ptr<request_lane> lane;   ///< shared by the loop and the instances
@@ -127,7 +130,9 @@ private:
   void on_ready(std::uint32_t t, std::uint32_t i, std::uint32_t token, value info);
   void on_start_failed(std::uint32_t t, std::uint32_t i, std::uint32_t token, error reason);
   void on_ready_timeout(std::uint32_t t, std::uint32_t i, std::uint32_t token);
-  void on_down(const caf::down_msg& msg);
+  /// Instance `i` of target `t` exited (its incarnation `token`; stale ones are ignored).
+  void on_instance_down(std::uint32_t t, std::uint32_t i, std::uint32_t token,
+                        const caf::error& reason);
   void on_tick();
   void on_stop_actor(request_ref& ref, record_ptr rec);
   void on_stop_all(time_point deadline);
@@ -226,7 +231,6 @@ private:
   std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
   time_point now_{}; ///< taken once per drain: cheap timestamps for a batch
   std::vector<std::unique_ptr<actor_slot>> slots_;
-  std::unordered_map<caf::actor_addr, std::pair<std::uint32_t, std::uint32_t>> by_addr_;
   deadline_index deadlines_;
   std::vector<request_state*> batch_; ///< `pump`'s batch for the lane (reused)
   std::vector<std::uint32_t> idle_;   ///< instances `pump` wakes (reused)

@@ -245,7 +245,7 @@ void event_loop::on_cancel(request_ref& ref) {
 
 bool event_loop::still_starting(const ready_watch::entry& e) {
   auto* inst = incarnation(e.target, e.instance, e.token);
-  return inst && !inst->ready && inst->failure.code().empty();
+  return inst && !inst->ready && !inst->failure;
 }
 
 void event_loop::arm_timer() {

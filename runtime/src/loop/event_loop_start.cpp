@@ -55,7 +55,6 @@ void event_loop::on_spawn(record_ptr rec) {
       : rec->spec.count > 1
           ? 64u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
-  t->instances.resize(rec->spec.count);
   t->lane = std::make_shared<request_lane>(rec->spec.count);
   auto& tr = *t;
   slots_[rec->index] = std::move(t);
@@ -73,6 +72,8 @@ void event_loop::spawn_instances(const actor_record& rec, std::uint32_t first) {
     return;
   auto count = static_cast<std::uint32_t>(rec.spec.count);
   auto end = count - first > loop_batch ? first + static_cast<std::uint32_t>(loop_batch) : count;
+  if (t->instances.size() < end)
+    t->instances.resize(end);
   {
     scheduler::burst burst; // a pool's instances wake the scheduler's threads in batches
     for (auto i = first; i < end; ++i)
@@ -92,14 +93,21 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
   inst.doorbell =
       t.record->mode != execution::scheduled ? std::make_shared<thread_doorbell>() : nullptr;
   inst.token = next_token(inst.token, i);
-  inst.failure = error{};
+  inst.failure.reset();
   inst.ready = false;
   inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, t.lane, inst.doorbell);
   inst.alive = true;
   ++t.alive;
   ++instances_alive_;
-  monitor(inst.handle);
-  by_addr_.emplace(inst.handle.address(), std::make_pair(t.record->index, i));
+  // Its exit comes back as a message naming this incarnation: no map from actor addresses to
+  // instances to keep (a million entries for a million instances).
+  caf::actor_cast<caf::abstract_actor*>(inst.handle)
+      ->attach_functor([loop = address(), ti = t.record->index, i,
+                        token = inst.token](const caf::error& why) {
+        // A weak reference: an instance left running never keeps the loop alive.
+        if (auto to = caf::actor_cast<caf::actor>(loop))
+          caf::anon_send(to, instance_down_atom::value, ti, i, token, why);
+      });
   auto now = clock::now();
   auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
   starting_.watch(limit, now, t.record->index, i, inst.token);
@@ -151,7 +159,7 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
   if (core_->wants(event_type::start_failed))
     core_->publish(start_failed_event{t.record->spec.name, i, reason});
   // The instance terminates next; its down message does the cleanup with this reason.
-  inst.failure = std::move(reason);
+  inst.failure = std::make_unique<error>(std::move(reason));
   if (inst.ready)
     --t.ready;
   inst.ready = false;
@@ -159,7 +167,7 @@ void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_
 
 void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32_t token) {
   auto* found = incarnation(ti, i, token);
-  if (!found || found->ready || !found->failure.code().empty())
+  if (!found || found->ready || found->failure)
     return;
   auto& t = *slots_[ti];
   auto& inst = *found;

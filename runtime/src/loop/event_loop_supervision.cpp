@@ -18,21 +18,18 @@ namespace loopbridge::detail {
 
 // -- failures -------------------------------------------------------------------------------------
 
-void event_loop::on_down(const caf::down_msg& msg) {
-  auto it = by_addr_.find(msg.source);
-  if (it == by_addr_.end())
-    return;
-  auto [ti, ii] = it->second;
-  by_addr_.erase(it);
+void event_loop::on_instance_down(std::uint32_t ti, std::uint32_t ii, std::uint32_t token,
+                                  const caf::error& exit_reason) {
+  auto* found = incarnation(ti, ii, token);
+  if (!found)
+    return; // an earlier incarnation, or its actor was retired
   auto& t = *slots_[ti];
-  if (!t.instances[ii].alive)
-    return;
-  auto& inst = t.instances[ii];
+  auto& inst = *found;
   error reason =
-      inst.failure.code().empty()
+      !inst.failure
           ? error{errc::worker_failed,
-                  instance_label(*t.record, ii) + " failed: " + describe_exit_reason(msg.reason)}
-          : inst.failure;
+                  instance_label(*t.record, ii) + " failed: " + describe_exit_reason(exit_reason)}
+          : *inst.failure;
   if (t.state == phase::serving && !stopping_)
     LB_LOG(warning, "loop", instance_label(*t.record, ii) << " stopped: " << reason.message());
   instance_lost(t, ii, std::move(reason));
@@ -168,8 +165,8 @@ void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
   auto& inst = t.instances[i];
   if (!inst.alive || !inst.handle)
     return;
-  inst.failure =
-      error{errc::worker_failed, instance_label(*t.record, i) + " was killed (kill_instance)"};
+  inst.failure = std::make_unique<error>(
+      errc::worker_failed, instance_label(*t.record, i) + " was killed (kill_instance)");
   send_exit(inst.handle, caf::exit_reason::kill);
 }
 
