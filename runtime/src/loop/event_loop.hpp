@@ -2,7 +2,6 @@
 
 // The event-loop actor: its state and its handlers (defined in loop/event_loop*.cpp).
 
-#include <deque>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -82,10 +81,10 @@ private:
   enum class phase { serving, draining, stopped };
   struct actor_slot {
     record_ptr record;
-    /// The instances spawned so far (a pool grows by a batch per message). A deque: growing
-    /// never moves the others, and a pool's first message does not fault in a slot for each of
-    /// a million instances at once.
-    std::deque<instance_slot> instances;
+    /// The instances spawned so far: reserved for the whole count at the spawn (untouched
+    /// memory), grown by a batch per message, so it never moves and a pool's first message does
+    /// not fault in a slot for each of a million instances at once.
+    std::vector<instance_slot> instances;
     request_queue queue;                  ///< accepted, waiting for room in the lane
     request_queue flying;                 ///< handed to the lane, taken or not, not yet done
     std::shared_ptr<request_lane> lane;   ///< shared by the loop and the instances

@@ -55,6 +55,7 @@ void event_loop::on_spawn(record_ptr rec) {
       : rec->spec.count > 1
           ? 64u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
+  t->instances.reserve(rec->spec.count);
   t->lane = std::make_shared<request_lane>(rec->spec.count);
   auto& tr = *t;
   slots_[rec->index] = std::move(t);
