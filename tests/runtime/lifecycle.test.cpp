@@ -391,6 +391,34 @@ TEST_CASE("a scheduled handler that never returns: stop returns in time and name
   CHECK_FALSE(report.clean());
 }
 
+TEST_CASE("an instance waiting for a scheduler thread is not timed out before its start begins",
+          "[lifecycle][start]") {
+  // A million actors spawned at once wait in the scheduler's queue longer than their ready
+  // timeout; only the time after their start began counts. Here the only scheduler thread is
+  // held by a handler while an actor with a 50 ms ready timeout is spawned.
+  auto k = builtin_kinds();
+  k.add<hog>();
+  auto options = lbtest::quick_options();
+  options.scheduler_threads = 1;
+  runtime rt{std::move(k), options};
+  REQUIRE(rt.spawn("hog", "hog", value::map{}).ok());
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto held = rt.actor<hog>("hog")->submit(hog_request{release});
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("hog")->in_flight == 1; }));
+  auto inbox = rt.subscribe({{event_type::ready, event_type::start_failed}, {"late"}, 64});
+  auto spec = echo_spec("late");
+  spec.ready_timeout = 50ms;
+  REQUIRE(rt.spawn(spec).ok());
+  auto quiet = inbox.next(500ms); // ten ready timeouts while it waits for the thread
+  CHECK(quiet.is(errc::timeout));
+  release->store(true);
+  CHECK(held.get().ok());
+  auto e = inbox.next(5s);
+  REQUIRE(e.ok());
+  CHECK(std::holds_alternative<ready_event>(*e));
+  CHECK(rt.actor<echo>("late")->call(echo_request{7}, 5s).ok());
+}
+
 TEST_CASE("a stop resolves every pipeline, whichever stage holds it", "[lifecycle][shutdown]") {
   // The first stage is a pool of eight threads: at the stop, some requests have finished it and
   // wait for the second stage, whose stop comes after (a pipeline drains front to back).

@@ -272,7 +272,20 @@ void event_loop::on_tick() {
     expire(st);
   starting_.expire(
       now, [this](auto& e) { return still_starting(e); },
-      [this](auto& e) { on_ready_timeout(e.target, e.instance, e.token); });
+      [this, now](auto& e) {
+        // The timeout counts from the start's beginning, not from the spawn: an instance
+        // still waiting for a thread (a million spawned at once) is watched again, and one
+        // that began meanwhile gets one more timeout; so it fails between one and two
+        // timeouts after it began.
+        auto& t = *slots_[e.target];
+        if (!e.extended || !t.lane->began_start(e.instance)) {
+          auto timeout = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
+          starting_.watch(timeout, now, e.target, e.instance, e.token,
+                          t.lane->began_start(e.instance));
+        } else {
+          on_ready_timeout(e.target, e.instance, e.token);
+        }
+      });
   while (!stop_deadlines_.empty() && stop_deadlines_.begin()->first <= now) {
     auto index = stop_deadlines_.begin()->second;
     stop_deadlines_.erase(stop_deadlines_.begin());

@@ -96,6 +96,7 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
   inst.token = next_token(inst.token, i);
   inst.failure.reset();
   inst.ready = false;
+  t.lane->reset_start(i);
   inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, t.lane, inst.doorbell);
   inst.alive = true;
   ++t.alive;

@@ -31,13 +31,14 @@ public:
     std::uint32_t target = 0;
     std::uint32_t instance = 0;
     std::uint32_t token = 0;
+    bool extended = false; ///< watched again once after its deadline (see `event_loop`)
   };
 
   /// Watches an instance that starts now and must be ready within `timeout`.
   void watch(clock::duration timeout, time_point now, std::uint32_t target,
-             std::uint32_t instance, std::uint32_t token) {
+             std::uint32_t instance, std::uint32_t token, bool extended = false) {
     auto deadline = timeout < time_point::max() - now ? now + timeout : time_point::max();
-    groups_[timeout].push_back({deadline, target, instance, token});
+    groups_[timeout].push_back({deadline, target, instance, token, extended});
   }
 
   /// Drops the entries at the groups' fronts for which `waits(entry)` is false.

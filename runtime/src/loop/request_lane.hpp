@@ -97,6 +97,23 @@ public:
     state_[i] &= static_cast<std::uint8_t>(~waiting);
   }
 
+  /// Instance `i` begins its start (its worker is being made): the time it waited for a thread
+  /// before does not count against its ready timeout. The instance's thread.
+  void begin_start(std::uint32_t i) noexcept {
+    std::lock_guard<spin_lock> guard{mutex_};
+    state_[i] |= began;
+  }
+  /// Whether instance `i` began its start since `reset_start(i)`. The loop.
+  bool began_start(std::uint32_t i) noexcept {
+    std::lock_guard<spin_lock> guard{mutex_};
+    return (state_[i] & began) != 0;
+  }
+  /// A new incarnation of instance `i` is about to be spawned. The loop.
+  void reset_start(std::uint32_t i) noexcept {
+    std::lock_guard<spin_lock> guard{mutex_};
+    state_[i] &= static_cast<std::uint8_t>(~began);
+  }
+
   /// The loop takes back the oldest request nobody took, with its reference; null when empty.
   request_state* reclaim() noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
@@ -112,6 +129,7 @@ public:
 private:
   static constexpr std::uint8_t waiting = 1; ///< idle: wants a wake-up when work arrives
   static constexpr std::uint8_t listed = 2;  ///< has an entry in `idle_` (perhaps stale)
+  static constexpr std::uint8_t began = 4;   ///< began its start (see `begin_start`)
 
   std::uint32_t pop_idle_locked() noexcept {
     while (!idle_.empty()) {
@@ -152,7 +170,7 @@ private:
   request_state* head_ = nullptr;
   request_state* tail_ = nullptr;
   std::size_t size_ = 0;
-  /// Per instance: `waiting` and `listed` bits. An instance is in `idle_` at most once.
+  /// Per instance: `waiting`, `listed` and `began` bits. An instance is in `idle_` at most once.
   std::vector<std::uint8_t> state_;
   std::vector<std::uint32_t> idle_; ///< instances registered idle, most recent last
 };

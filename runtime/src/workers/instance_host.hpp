@@ -104,6 +104,7 @@ protected:
 
   /// Creates the worker; announces ready unless the worker deferred it, or the failure.
   void create_and_announce() {
+    lane_->begin_start(instance_);
     auto made = create_worker();
     if (!made.ok())
       start_failed(std::move(made).error());
