@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -10,10 +12,12 @@
 #include <memory>
 #include <microhttpd.h>
 #include <optional>
+#include <poll.h>
 #include <pthread.h>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -27,10 +31,18 @@ namespace loopbridge::actors {
 /// Everything the server's threads touch. Shared so a connection finishing late never touches a
 /// destroyed worker.
 ///
-/// The server runs on one thread (libmicrohttpd's epoll loop), so no fault may block it: a
-/// delayed answer and each pause of a trickled body suspend their connection
-/// (`suspend_until`), and the timer thread resumes it when its time comes. libmicrohttpd may
-/// not stop while a connection is suspended: `stop_timer` resumes them all first.
+/// The server runs on one thread (`run_loop`, driving libmicrohttpd's epoll mode), so no fault
+/// may block it: a delayed answer and each pause of a trickled body suspend their connection
+/// (`suspend_until`), and the timer thread resumes it when its time comes (and wakes the loop).
+/// libmicrohttpd may not stop while a connection is suspended: `stop_timer` resumes them all
+/// first.
+///
+/// The loop is ours, not libmicrohttpd's internal thread (0.9.75, unchanged up to 1.0.1): that
+/// thread reads ready events 128 at a time and, after a full batch, waits for more with its idle
+/// timeout. When the ready events come to exactly 128 (256, ...), it sleeps on requests already
+/// received until the oldest connection's 60 s timeout, then closes the connections that timed
+/// out before reading what they sent. Here libmicrohttpd only processes what is ready
+/// (`MHD_run` never waits) and the loop does the waiting, on libmicrohttpd's epoll descriptor.
 struct http_origin_worker::state {
   using clock = std::chrono::steady_clock;
 
@@ -47,6 +59,9 @@ struct http_origin_worker::state {
   std::thread timer;
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> connections{0};
+  std::thread loop;
+  int wake_fd = -1; ///< an eventfd: wakes `run_loop` (a resume, or its stop)
+  std::atomic<bool> loop_stopping{false};
 
   /// The first fault matching `path`, if any (copied: faults may change meanwhile).
   std::optional<origin_fault> fault_for(const std::string& path) {
@@ -93,8 +108,56 @@ struct http_origin_worker::state {
       for (auto* c : due)
         MHD_resume_connection(c);
       due.clear();
+      wake_loop(); // libmicrohttpd sees a resume only when it runs next
       lock.lock();
     }
+  }
+
+  void wake_loop() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one); // full counter: awake already
+  }
+
+  /// The server's thread, until `stop_loop`: waits until libmicrohttpd has something to do (its
+  /// epoll descriptor is readable, its next timeout is due, or `wake_fd` is signalled), then
+  /// lets it do it without waiting (`MHD_run`), as libmicrohttpd's external epoll mode asks.
+  void run_loop() {
+    int epoll_fd = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
+    while (!loop_stopping.load()) {
+      MHD_UNSIGNED_LONG_LONG ms = 0;
+      int timeout = -1; // no connection with a timeout: only an event ends the wait
+      if (MHD_get_timeout(daemon, &ms) == MHD_YES)
+        timeout = static_cast<int>(std::min<MHD_UNSIGNED_LONG_LONG>(ms, INT_MAX));
+      pollfd fds[2] = {{epoll_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+      ::poll(fds, 2, timeout); // failing (EINTR), it wakes early: libmicrohttpd runs for nothing
+      if (fds[1].revents & POLLIN) {
+        std::uint64_t count;
+        [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof count);
+      }
+      // After every wait, as the timeout asks, whatever ended it. libmicrohttpd takes its
+      // listening socket out of its epoll set at the connection limit and puts it back only
+      // when it next runs: after a run that closed connections, it runs again, or a client
+      // waiting to be accepted would wait for some other event (up to a connection timeout).
+      auto before = open_connections();
+      for (;;) {
+        MHD_run(daemon);
+        auto after = open_connections();
+        if (after >= before)
+          break;
+        before = after;
+      }
+    }
+  }
+
+  unsigned open_connections() {
+    return MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS)->num_connections;
+  }
+
+  void stop_loop() {
+    loop_stopping = true;
+    wake_loop();
+    if (loop.joinable())
+      loop.join();
   }
 
   /// Stops the timer thread and resumes every connection still suspended; after it, no
@@ -110,6 +173,12 @@ struct http_origin_worker::state {
     for (auto& entry : sleeping)
       MHD_resume_connection(entry.second);
     sleeping.clear();
+    wake_loop();
+  }
+
+  ~state() {
+    if (wake_fd >= 0)
+      ::close(wake_fd);
   }
 };
 
@@ -348,7 +417,8 @@ http_origin_worker::http_origin_worker(worker_context& ctx) : state_(std::make_s
   // One epoll loop for every connection: no limit on descriptor numbers (select() failed above
   // 1024), no thread per connection. At `max_connections` it stops accepting, so a client
   // beyond the limit waits in the listen backlog until a connection closes; none is reset.
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+  // Epoll without libmicrohttpd's internal thread: `run_loop` drives it (see `state`).
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
   auto max_connections = static_cast<unsigned>(p.integer("max_connections"));
   ensure_open_file_limit(max_connections + 64); // its own listening socket, files it serves
   if (!p.string("tls_cert").empty()) {
@@ -362,6 +432,9 @@ http_origin_worker::http_origin_worker(worker_context& ctx) : state_(std::make_s
   addr.sin_port = htons(static_cast<std::uint16_t>(p.integer("port")));
   if (inet_pton(AF_INET, p.string("address").c_str(), &addr.sin_addr) != 1)
     throw std::runtime_error("invalid address " + p.string("address"));
+  state_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (state_->wake_fd < 0)
+    throw std::runtime_error(std::string{"http_origin: eventfd failed: "} + std::strerror(errno));
   state_->timer = std::thread{[st = state_.get()] {
     ::pthread_setname_np(::pthread_self(), "lb.origin.timer");
     st->run_timer();
@@ -378,6 +451,10 @@ http_origin_worker::http_origin_worker(worker_context& ctx) : state_(std::make_s
                              std::to_string(p.integer("port")) + " (in use, or not allowed)");
   }
   state_->port = MHD_get_daemon_info(state_->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+  state_->loop = std::thread{[st = state_.get()] {
+    ::pthread_setname_np(::pthread_self(), "lb.origin.loop");
+    st->run_loop();
+  }};
   ctx.defer_ready();
   auto i = info();
   ctx.ready(value{{"port", i.port}, {"url", i.url}});
@@ -385,6 +462,7 @@ http_origin_worker::http_origin_worker(worker_context& ctx) : state_(std::make_s
 
 http_origin_worker::~http_origin_worker() {
   state_->stop_timer(); // no connection may be suspended when the daemon stops
+  state_->stop_loop();  // MHD_stop_daemon runs the resumes still pending, then closes all
   if (state_->daemon)
     MHD_stop_daemon(state_->daemon);
 }

@@ -87,10 +87,10 @@ class http_origin_worker;
 /// is followed (404, as the writer refuses them). It injects faults per path pattern, from its
 /// params or at run time (`set_faults`).
 ///
-/// One thread serves every connection (libmicrohttpd's epoll loop; delays and trickled bodies
-/// suspend their connection, they hold up no other). It serves up to `max_connections` at once
-/// (raising the process's open-file limit to the hard limit if that needs it); a client beyond
-/// them waits to be accepted until a connection closes — none is reset.
+/// One thread serves every connection (an epoll loop driving libmicrohttpd; delays and trickled
+/// bodies suspend their connection, they hold up no other). It serves up to `max_connections`
+/// at once (raising the process's open-file limit to the hard limit if that needs it); a client
+/// beyond them waits to be accepted until a connection closes — none is reset.
 ///
 /// Params: `root`, `port` (0: ephemeral), `address`, `faults` (a list of fault maps),
 /// `max_connections`, `tls_cert` and `tls_key` (PEM files: serve https).
