@@ -269,7 +269,9 @@ const std::vector<key_doc>& topology_keys() {
       k("actors[]", "depends_on", "names", "",
         "Actors that must be ready before this one starts (and stop after it)."),
       k("actors[]", "ready_timeout", "duration", "10s",
-        "How long the instances may take to announce ready."),
+        "How long each instance may take to announce ready, counted from when its start "
+        "begins (time spent waiting for a thread does not count); it fails between one and "
+        "two timeouts after that."),
       k("actors[]", "params", "params", "", "The kind's parameters (see the kinds below)."),
 
       range(k("actors[].mailbox", "capacity", "integer", "runtime.default_capacity",

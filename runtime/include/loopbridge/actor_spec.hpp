@@ -65,7 +65,9 @@ struct actor_spec {
   std::uint64_t stop_after = 0;
   /// Actors that must be ready before this one starts (and stop after it).
   std::vector<std::string> depends_on;
-  /// How long the instances may take to announce `ready`.
+  /// How long each instance may take to announce `ready`, counted from when its start begins
+  /// (time it waits for a thread first does not count): it fails between one and two timeouts
+  /// after that.
   std::chrono::nanoseconds ready_timeout = std::chrono::seconds(10);
 };
 
