@@ -1017,6 +1017,24 @@ struct keep_alive_client {
     }
   }
 };
+
+/// Reads one response (a 1 KiB body) on each client in turn: how many were "200 OK", and the
+/// first that was not (which client, what it saw) for the failure message.
+struct answers {
+  int ok = 0;
+  std::string first_failure;
+};
+answers read_answers(const std::vector<std::unique_ptr<keep_alive_client>>& clients) {
+  answers a;
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    auto status = clients[i]->read_response(1024);
+    if (status == "HTTP/1.1 200 OK")
+      ++a.ok;
+    else if (a.first_failure.empty())
+      a.first_failure = "client " + std::to_string(i) + ": " + status;
+  }
+  return a;
+}
 } // namespace
 
 namespace {
@@ -1129,7 +1147,7 @@ TEST_CASE("the origin serves more than 1024 concurrent keep-alive clients", "[or
   auto port = static_cast<int>(s.info().port);
   std::vector<std::unique_ptr<keep_alive_client>> open;
   open.reserve(clients);
-  int first = 0, again = 0;
+  int first = 0;
   for (int i = 0; i < clients; ++i) {
     open.push_back(std::make_unique<keep_alive_client>(port));
     open.back()->send_get("/small.bin");
@@ -1139,16 +1157,9 @@ TEST_CASE("the origin serves more than 1024 concurrent keep-alive clients", "[or
   CHECK(open.back()->fd > 1024); // descriptors beyond select()'s reach, on this side too
   for (auto& c : open)
     c->send_get("/small.bin");
-  std::string first_failure;
-  for (std::size_t i = 0; i < open.size(); ++i) {
-    auto status = open[i]->read_response(1024);
-    if (status == "HTTP/1.1 200 OK")
-      ++again;
-    else if (first_failure.empty())
-      first_failure = "client " + std::to_string(i) + ": " + status;
-  }
-  INFO("first failure: " << first_failure);
-  CHECK(again == clients);
+  auto again = read_answers(open);
+  INFO("first failure: " << again.first_failure);
+  CHECK(again.ok == clients);
   CHECK(s.info().connections == static_cast<std::uint64_t>(clients));
 }
 
@@ -1177,17 +1188,9 @@ TEST_CASE("the origin answers 128 requests that arrive while its thread is held"
     CHECK(hold.release());
   }
   CHECK(sent == clients);
-  int again = 0;
-  std::string first_failure;
-  for (std::size_t i = 0; i < open.size(); ++i) {
-    auto status = open[i]->read_response(1024);
-    if (status == "HTTP/1.1 200 OK")
-      ++again;
-    else if (first_failure.empty())
-      first_failure = "client " + std::to_string(i) + ": " + status;
-  }
-  INFO("first failure: " << first_failure);
-  CHECK(again == clients);
+  auto again = read_answers(open);
+  INFO("first failure: " << again.first_failure);
+  CHECK(again.ok == clients);
 }
 
 TEST_CASE("one fetcher with 600 connections against an origin of max_connections 2000",

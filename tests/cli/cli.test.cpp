@@ -138,8 +138,7 @@ TEST_CASE("check and graph take 100k named actors in a dependency chain and a 2^
   CHECK(checked.exit_code == 0);
   CHECK(checked.out.find("pool: echo x1048576 (pool)") != std::string::npos);
   REQUIRE(graph.exit_code == 0);
-  CHECK(graph.out.find("\"pool\" [label=\"pool\\necho x1048576\\nstart 1\"") !=
-        std::string::npos);
+  CHECK(graph.out.find("\"pool\" [label=\"pool\\necho x1048576\\nstart 1\"") != std::string::npos);
   CHECK(graph.out.find("\"a0\" [label=\"a0\\necho\\nstart 1\"") != std::string::npos);
   auto last = "a" + std::to_string(named - 1), before = "a" + std::to_string(named - 2);
   CHECK(graph.out.find("\"" + last + "\" [label=\"" + last + "\\necho\\nstart " +

@@ -137,8 +137,8 @@ result<void> start_wave(runtime_core& core, start_plan& plan, const std::vector<
     wait_budget = std::max(wait_budget, plan.specs[i].ready_timeout);
   }
   constexpr auto grace = std::chrono::seconds(5);
-  auto quiet = wait_budget < std::chrono::nanoseconds::max() - grace ? wait_budget + grace
-                                                                      : wait_budget;
+  auto quiet =
+      wait_budget < std::chrono::nanoseconds::max() - grace ? wait_budget + grace : wait_budget;
   return wait_ready(inbox, std::move(waiting), quiet);
 }
 

@@ -53,9 +53,7 @@ caf::behavior event_loop::make_behavior() {
       [this](spawn_more_atom, record_ptr& rec, std::uint32_t first) {
         spawn_instances(*rec, first);
       },
-      [this](exit_more_atom, record_ptr& rec, std::uint32_t first) {
-        exit_instances(*rec, first);
-      },
+      [this](exit_more_atom, record_ptr& rec, std::uint32_t first) { exit_instances(*rec, first); },
       [this](shutdown_more_atom) {
         if (stopping_)
           advance_shutdown();

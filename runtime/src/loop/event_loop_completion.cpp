@@ -278,13 +278,13 @@ void event_loop::on_tick() {
         // that began meanwhile gets one more timeout; so it fails between one and two
         // timeouts after it began.
         auto& t = *slots_[e.target];
-        if (!e.extended || !t.lane->began_start(e.instance)) {
-          auto timeout = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
-          starting_.watch(timeout, now, e.target, e.instance, e.token,
-                          t.lane->began_start(e.instance));
-        } else {
+        bool began = t.lane->began_start(e.instance);
+        if (e.extended && began) {
           on_ready_timeout(e.target, e.instance, e.token);
+          return;
         }
+        auto timeout = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
+        starting_.watch(timeout, now, e.target, e.instance, e.token, began);
       });
   while (!stop_deadlines_.empty() && stop_deadlines_.begin()->first <= now) {
     auto index = stop_deadlines_.begin()->second;

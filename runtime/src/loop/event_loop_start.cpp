@@ -104,12 +104,12 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
   // Its exit comes back as a message naming this incarnation: no map from actor addresses to
   // instances to keep (a million entries for a million instances).
   caf::actor_cast<caf::abstract_actor*>(inst.handle)
-      ->attach_functor([loop = address(), ti = t.record->index, i,
-                        token = inst.token](const caf::error& why) {
-        // A weak reference: an instance left running never keeps the loop alive.
-        if (auto to = caf::actor_cast<caf::actor>(loop))
-          caf::anon_send(to, instance_down_atom::value, ti, i, token, why);
-      });
+      ->attach_functor(
+          [loop = address(), ti = t.record->index, i, token = inst.token](const caf::error& why) {
+            // A weak reference: an instance left running never keeps the loop alive.
+            if (auto to = caf::actor_cast<caf::actor>(loop))
+              caf::anon_send(to, instance_down_atom::value, ti, i, token, why);
+          });
   auto now = clock::now();
   auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
   starting_.watch(limit, now, t.record->index, i, inst.token);

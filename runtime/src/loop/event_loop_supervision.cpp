@@ -165,8 +165,8 @@ void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
   auto& inst = t.instances[i];
   if (!inst.alive || !inst.handle)
     return;
-  inst.failure = std::make_unique<error>(
-      errc::worker_failed, instance_label(*t.record, i) + " was killed (kill_instance)");
+  inst.failure = std::make_unique<error>(errc::worker_failed, instance_label(*t.record, i) +
+                                                                  " was killed (kill_instance)");
   send_exit(inst.handle, caf::exit_reason::kill);
 }
 

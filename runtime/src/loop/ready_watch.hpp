@@ -35,8 +35,8 @@ public:
   };
 
   /// Watches an instance that starts now and must be ready within `timeout`.
-  void watch(clock::duration timeout, time_point now, std::uint32_t target,
-             std::uint32_t instance, std::uint32_t token, bool extended = false) {
+  void watch(clock::duration timeout, time_point now, std::uint32_t target, std::uint32_t instance,
+             std::uint32_t token, bool extended = false) {
     auto deadline = timeout < time_point::max() - now ? now + timeout : time_point::max();
     groups_[timeout].push_back({deadline, target, instance, token, extended});
   }

@@ -87,7 +87,7 @@ protected:
   }
 
   worker_actor* self_ptr_;
-  bool ready_ = false;              ///< takes requests only once it announced ready
+  bool ready_ = false; ///< takes requests only once it announced ready
   /// Taken from the lane in a batch; those from `next_` on are not run yet. A vector, not a
   /// deque: an idle instance holds no buffer until its first request.
   std::vector<request_ref> pending_;
