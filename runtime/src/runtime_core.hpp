@@ -68,6 +68,8 @@ public:
   /// Takes an admission place (block policy) and hands `st` to the loop.
   void enqueue(request_ref st) noexcept;
   bool cancel(request_ref st) noexcept override;
+  /// `cancel`, with `why` as the request's error.
+  bool cancel(request_ref st, error why) noexcept;
 
   // -- actor records (registry/actor_records.cpp) ----------------------------------------------
 

@@ -5,13 +5,34 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
+#include "loopbridge/detail/request_state.hpp"
+#include "loopbridge/detail/type_tag.hpp"
 #include "loopbridge/detail/unique_function.hpp"
 #include "loopbridge/error.hpp"
 #include "loopbridge/params.hpp"
 #include "loopbridge/responder.hpp"
+#include "loopbridge/result.hpp"
 
 namespace loopbridge {
+
+template <class Kind>
+class actor_handle;
+template <class R>
+class future;
+
+namespace detail {
+struct actor_record;
+class bridge;
+/// The outcome of a resolved request made by a worker, as its continuation sees it: a failure
+/// names the actor it came from (defined in the runtime).
+error failure_from(const request_state& st, error e);
+} // namespace detail
 
 /// Where an actor kind's handlers run.
 enum class execution {
@@ -99,6 +120,165 @@ public:
   /// worker must make `body` return when the worker goes away. Any thread may call it.
   virtual void start_thread(std::string name, std::function<void()> body,
                             std::function<std::string()> describe = {}) = 0;
+
+  // -- other actors ------------------------------------------------------------------------------
+  // A worker asks other actors (or its own actor) the way host code does, but never waits: it
+  // sends a request and names the code to run when the outcome arrives. That continuation runs
+  // later on this instance, *as a message* — never concurrently with its handlers, never on the
+  // thread that completed the request, on whatever thread the instance runs on — or never, if
+  // the instance stopped or was restarted meanwhile. A handler that moves its responder into a
+  // continuation answers later: its request is *suspended*, and the instance serves others.
+  //
+  // Requests made while handling a request (in its handler or in a continuation of it) inherit
+  // its context and what is left of its deadline; when that request is cancelled (by the host,
+  // its deadline, or the instance stopping or dying) the requests it made that are still pending
+  // are cancelled too. Include "loopbridge/actor_handle.hpp" (or runtime.hpp) to use these.
+
+  /// A typed handle to the actor `name`: `loop.not_found` if there is none, `loop.wrong_kind` if
+  /// it is not of kind `Kind`. Never blocks.
+  template <class Kind>
+  result<actor_handle<Kind>> actor(std::string_view name) const {
+    auto rec = find_actor(name, detail::tag_of<Kind>(), Kind::name);
+    if (!rec)
+      return std::move(rec).error();
+    return actor_handle<Kind>{std::move(*rec), peer_bridge()};
+  }
+
+  /// Sends `request` to `to` on behalf of the request being handled now (see above) and returns
+  /// its future, for `then`, `when_all` or `gather`. Never blocks: to an actor whose overflow
+  /// policy is `block` and that is full it fails with `loop.overloaded` at once. `timeout` as in
+  /// `actor_handle::submit`, capped by the current request's deadline.
+  template <class Kind, class Req>
+  future<typename Req::reply_type> submit(const actor_handle<Kind>& to, Req request,
+                                          duration timeout = duration::zero()) {
+    auto f = to.submit(std::move(request), timeout);
+    track_request(f.state().get());
+    return f;
+  }
+
+  /// Runs `fn(result<R>)` on this instance, as a message, once `f` resolved.
+  template <class R, class F>
+  void then(future<R> f, F fn) {
+    static_assert(std::is_invocable_v<F&, result<R>>, "then(f, fn) calls fn(result<R>)");
+    detail::request_state* states[] = {f.state().get()};
+    continue_after(states, 1, false,
+                   task{[f = std::move(f), fn = std::move(fn)]() mutable { fn(outcome_of(f)); }});
+  }
+
+  /// `submit(to, request, timeout)` followed by `then`: `fn(result<reply>)` runs on this
+  /// instance when the reply (or error) arrives.
+  template <class Kind, class Req, class F>
+  void request(const actor_handle<Kind>& to, Req request, F fn,
+               duration timeout = duration::zero()) {
+    then(submit(to, std::move(request), timeout), std::move(fn));
+  }
+
+  /// Fan-in over all outcomes: runs `fn(result<R1>, result<R2>, ...)`, in the futures' order,
+  /// once every one resolved.
+  template <class F, class... R>
+  void when_all(F fn, future<R>... fs) {
+    static_assert(sizeof...(R) > 0, "when_all needs at least one future");
+    detail::request_state* states[] = {fs.state().get()...};
+    continue_after(states, sizeof...(R), false,
+                   task{[t = std::make_tuple(std::move(fs)...), fn = std::move(fn)]() mutable {
+                     std::apply([&](auto&... f) { fn(outcome_of(f)...); }, t);
+                   }});
+  }
+  /// Fan-in over all outcomes of futures of one type: `fn(std::vector<result<R>>)`, in order.
+  template <class R, class F>
+  void when_all(std::vector<future<R>> fs, F fn) {
+    std::vector<detail::request_state*> states;
+    for (auto& f : fs)
+      states.push_back(f.state().get());
+    continue_after(states.data(), states.size(), false,
+                   task{[fs = std::move(fs), fn = std::move(fn)]() mutable {
+                     std::vector<result<R>> all;
+                     all.reserve(fs.size());
+                     for (auto& f : fs)
+                       all.push_back(outcome_of(f));
+                     fn(std::move(all));
+                   }});
+  }
+
+  /// Fan-in that stops at the first failure, like the host's `gather`: runs
+  /// `fn(result<std::tuple<R1, R2, ...>>)` with every reply once all succeeded, or with the
+  /// first failure (in completion order) as soon as one fails; the others still pending are
+  /// then cancelled.
+  template <class F, class... R>
+  void gather(F fn, future<R>... fs) {
+    static_assert(sizeof...(R) > 0, "gather needs at least one future");
+    detail::request_state* states[] = {fs.state().get()...};
+    continue_after(
+        states, sizeof...(R), true,
+        task{[this, t = std::make_tuple(std::move(fs)...), fn = std::move(fn)]() mutable {
+          std::apply(
+              [&](auto&... f) {
+                const detail::request_state* members[] = {f.state().get()...};
+                if (auto i = first_failed(); i < sizeof...(R)) {
+                  (f.cancel(), ...);
+                  auto& failed = *members[i];
+                  fn(result<std::tuple<R...>>{detail::failure_from(failed, failed.error())});
+                } else {
+                  fn(result<std::tuple<R...>>{std::make_tuple(f.get().value()...)});
+                }
+              },
+              t);
+        }});
+  }
+  /// `gather` over futures of one type: `fn(result<std::vector<R>>)`.
+  template <class R, class F>
+  void gather(std::vector<future<R>> fs, F fn) {
+    std::vector<detail::request_state*> states;
+    for (auto& f : fs)
+      states.push_back(f.state().get());
+    continue_after(states.data(), states.size(), true,
+                   task{[this, fs = std::move(fs), fn = std::move(fn)]() mutable {
+                     if (auto i = first_failed(); i < fs.size()) {
+                       auto failed = fs[i].state(); // kept: cancelling the others drops nothing
+                       for (auto& f : fs)
+                         f.cancel();
+                       fn(result<std::vector<R>>{detail::failure_from(*failed, failed->error())});
+                       return;
+                     }
+                     std::vector<R> values;
+                     values.reserve(fs.size());
+                     for (auto& f : fs)
+                       values.push_back(f.get().value());
+                     fn(result<std::vector<R>>{std::move(values)});
+                   }});
+  }
+
+protected:
+  // -- what the templates above stand on (implemented by the runtime) ----------------------------
+
+  /// The actor `name`, checked to be of `kind` (see `runtime::actor`).
+  virtual result<std::shared_ptr<const detail::actor_record>>
+  find_actor(std::string_view name, const detail::type_tag* kind,
+             std::string_view kind_name) const = 0;
+  /// What handles made by `actor` submit through.
+  virtual std::shared_ptr<detail::bridge> peer_bridge() const = 0;
+  /// Files `st`, just submitted by this instance, under the request being handled now, so that
+  /// cancelling that request cancels `st` too.
+  virtual void track_request(detail::request_state* st) = 0;
+  /// Posts `fn` to this instance as a message once all `n` requests resolved — or, with
+  /// `stop_at_failure`, as soon as one fails. `fn` then runs with the context, deadline and
+  /// request of the code that called this, and owns the futures of those requests.
+  virtual void continue_after(detail::request_state* const* states, std::size_t n,
+                              bool stop_at_failure, task fn) = 0;
+  /// Inside a continuation posted by `continue_after` with `stop_at_failure`: the position of
+  /// the request whose failure posted it (the first to fail, in completion order); otherwise
+  /// (all succeeded, or any other code) a value past the last position.
+  virtual std::size_t first_failed() const noexcept = 0;
+
+private:
+  template <class R>
+  static result<R> outcome_of(future<R>& f) {
+    auto* st = f.state().get();
+    auto r = f.get();
+    if (!r && st)
+      return detail::failure_from(*st, std::move(r).error());
+    return r;
+  }
 };
 
 /// Base of every actor kind's worker class.

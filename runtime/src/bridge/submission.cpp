@@ -50,9 +50,13 @@ void runtime_core::enqueue(request_ref st) noexcept {
 }
 
 bool runtime_core::cancel(request_ref st) noexcept {
+  return cancel(std::move(st), error{errc::cancelled, "cancelled by the host"});
+}
+
+bool runtime_core::cancel(request_ref st, error why) noexcept {
   // Record the outcome before raising the token: a worker that sees the token may fail the
   // request itself, and its error must not win over the host's cancel.
-  if (!st->fail(error{errc::cancelled, "cancelled by the host"}))
+  if (!st->fail(std::move(why)))
     return false; // it completed first
   st->request_cancel();
   send_to_loop(cancel_atom::value, std::move(st));

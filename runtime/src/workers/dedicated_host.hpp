@@ -25,7 +25,10 @@ public:
         name, [self, name] { self->thread_main(name); }, [self] { return self->describe(); });
   }
   void cancel(request_ref st) override {
-    push([this, id = st->id] { worker_->on_cancel(id); });
+    push([this, id = st->id] {
+      cancel_made_for(id);
+      worker_->on_cancel(id);
+    });
   }
   void run_task(task_box& t) override {
     if (t.fn)
@@ -129,6 +132,7 @@ private:
       }
     }
     lane_->leave(instance_);
+    cancel_all_made();
     worker_.reset();
     if (stalls)
       stalls->detach();

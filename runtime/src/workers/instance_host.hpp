@@ -14,6 +14,7 @@
 #include "scheduler/scheduler.hpp"
 #include "scheduler/stall_detector.hpp"
 #include "tuning.hpp"
+#include "workers/made_requests.hpp"
 
 #include "loopbridge/context.hpp"
 #include "loopbridge/log.hpp"
@@ -84,6 +85,36 @@ public:
   }
   void post(task fn) override { core_->send_to(self_, task_atom::value, box(std::move(fn))); }
 
+  // -- requests to other actors (see worker_context) --------------------------------------------
+
+  result<std::shared_ptr<const actor_record>>
+  find_actor(std::string_view name, const type_tag* kind,
+             std::string_view kind_name) const override {
+    return core_->find(name, kind, kind_name);
+  }
+  std::shared_ptr<bridge> peer_bridge() const override { return core_; }
+  void track_request(request_state* st) override { made_.add(handling_, st); }
+  void continue_after(request_state* const* states, std::size_t n, bool stop_at_failure,
+                      task fn) override {
+    std::vector<const request_state*> members(states, states + n);
+    auto join = make_ref<request_join>(std::move(members), stop_at_failure, core_, self_);
+    // It runs as the code that asked for it: the same request, context and deadline.
+    join->arm(box(task{[this, j = join.get(), made_for = handling_, ctx = context::current(),
+                        deadline = current_request_deadline(), fn = std::move(fn)]() mutable {
+      continuation_scope scope{*this, made_for, j->first_failed()};
+      context_scope context{ctx};
+      request_deadline_scope deadline_scope{deadline};
+      fn();
+    }}));
+    for (std::size_t i = 0; i < n; ++i)
+      if (!states[i]->attach_listener(join, i)) {
+        join->abandon();
+        throw std::logic_error("a future passed to then/when_all/gather is already watched by a "
+                               "completion queue, group or continuation");
+      }
+  }
+  std::size_t first_failed() const noexcept override { return first_failed_; }
+
   /// Creates the worker (now, or on the instance's own thread) and announces ready.
   virtual void start() = 0;
   /// The loop woke this instance: requests wait in the lane. Called on the actor's thread.
@@ -101,6 +132,45 @@ public:
 protected:
   virtual void announce_ready(value info) = 0;
   virtual void announce_start_failed(error reason) = 0;
+
+  /// Cancels the requests made on behalf of request `id`, which ended (cancelled or timed
+  /// out). On the instance's own thread.
+  void cancel_made_for(std::uint64_t id) {
+    made_.cancel_for(id, [&](request_ref st) {
+      core_->cancel(std::move(st),
+                    error{errc::cancelled, "cancelled: request #" + std::to_string(id) +
+                                               ", which it was made for, ended"});
+    });
+  }
+  /// Cancels every request this instance made that is still pending: it stops. On the
+  /// instance's own thread (or with it excluded).
+  void cancel_all_made() {
+    made_.cancel_all([&](request_ref st) {
+      core_->cancel(std::move(st),
+                    error{errc::cancelled, "cancelled: " + instance_label(*rec_, instance_) +
+                                               ", which made it, stopped"});
+    });
+  }
+
+  /// While a continuation runs: the request it belongs to, and which member failed first.
+  class continuation_scope {
+  public:
+    continuation_scope(instance_host& host, std::uint64_t made_for, std::size_t failed) noexcept
+        : host_(host),
+          handling_(std::exchange(host.handling_, made_for)),
+          failed_(std::exchange(host.first_failed_, failed)) {}
+    ~continuation_scope() {
+      host_.handling_ = handling_;
+      host_.first_failed_ = failed_;
+    }
+    continuation_scope(const continuation_scope&) = delete;
+    continuation_scope& operator=(const continuation_scope&) = delete;
+
+  private:
+    instance_host& host_;
+    std::uint64_t handling_;
+    std::size_t failed_;
+  };
 
   /// Creates the worker; announces ready unless the worker deferred it, or the failure.
   void create_and_announce() {
@@ -165,6 +235,7 @@ protected:
     activity_scope watched{rec_.get(), instance_, st->request_type()};
     context_scope scope{st->context};
     request_deadline_scope deadline_scope{st->deadline};
+    continuation_scope handling{*this, st->id, request_join::none};
     entry->dispatch(w, std::move(st), sink_);
   }
 
@@ -203,8 +274,11 @@ protected:
   std::shared_ptr<request_lane> lane_;
   bool crashed_ = false;
   error crash_reason_;
-  bool deferred_ = false;  ///< the worker announces ready itself
-  bool announced_ = false; ///< ready or start_failed was sent
+  made_requests made_;         ///< requests the worker made that may still be pending
+  std::uint64_t handling_ = 0; ///< the request whose handler or continuation runs now
+  std::size_t first_failed_ = request_join::none; ///< see `worker_context::first_failed`
+  bool deferred_ = false;                         ///< the worker announces ready itself
+  bool announced_ = false;                        ///< ready or start_failed was sent
 };
 
 } // namespace loopbridge::detail

@@ -63,6 +63,7 @@ public:
     self_ptr_->send(self_ptr_, drain_atom::value); // the turn is over: others run first
   }
   void cancel(request_ref st) override {
+    cancel_made_for(st->id);
     if (worker_) {
       task fn{[this, id = st->id] { worker_->on_cancel(id); }};
       run_guarded("on_cancel", fn);
@@ -77,6 +78,7 @@ public:
   void stop() override {
     pending_.clear(); // taken, never started: the loop runs them elsewhere or resolves them
     next_ = 0;
+    cancel_all_made();
     worker_.reset();
   }
 
@@ -141,7 +143,10 @@ public:
     core_->send_to(self_, crash_atom::value, std::move(reason));
   }
   void cancel(request_ref st) override {
-    push([id = st->id](worker& w) { w.on_cancel(id); });
+    push([this, id = st->id](worker& w) {
+      cancel_made_for(id);
+      w.on_cancel(id);
+    });
   }
   void run_task(task_box& t) override {
     if (t.fn)
@@ -156,6 +161,7 @@ public:
       gone = std::move(worker_);
       tasks_.clear();
       closed_ = true;
+      cancel_all_made(); // its thread is out of `serve`: it cannot touch them meanwhile
     }
     lane_->leave(instance_);
   }

@@ -63,6 +63,12 @@ ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core,
   return make_ref<loop_sink>(std::move(core), std::move(loop_inbox));
 }
 
+error failure_from(const request_state& st, error e) {
+  if (!st.target || e.message().find(st.target->spec.name) != std::string::npos)
+    return e;
+  return error{error_code{e.domain(), e.code()}, st.target->spec.name + ": " + e.message()};
+}
+
 // -- worker_actor ---------------------------------------------------------------------------------
 
 worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance,

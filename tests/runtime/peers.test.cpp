@@ -1,0 +1,454 @@
+// Actors that talk to each other: handles from a worker's context, requests with continuations,
+// fan-out, and what cancels, stops and restarts do to requests an actor made.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/test_support.hpp"
+
+using namespace loopbridge;
+using namespace loopbridge::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+// -- relay: passes a request along a path of relays ------------------------------------------
+
+/// What a test watches from inside the relays.
+struct probe {
+  std::atomic<int> holding{0};       ///< requests the last hop holds without answering
+  std::atomic<int> saw_cancel{0};    ///< cancels the holding hop was told of
+  std::atomic<int> continuations{0}; ///< continuations that ran
+};
+
+struct relay_reply {
+  /// At each hop, in order: the request's absolute deadline and what was left of it.
+  std::vector<std::chrono::steady_clock::time_point> deadlines;
+  std::vector<std::chrono::nanoseconds> left;
+  std::vector<std::string> hops;
+  value context_user;
+};
+struct relay_request {
+  using reply_type = relay_reply;
+  std::vector<std::string> path; ///< the relays still to visit
+  bool hold = false;             ///< the last hop holds the request until it is cancelled
+  std::shared_ptr<probe> watch;
+};
+
+template <execution Mode>
+class relay_worker;
+template <execution Mode>
+struct relay_kind {
+  static constexpr const char* name =
+      Mode == loopbridge::execution::scheduled ? "relay" : "relay_thread";
+  using requests = request_list<relay_request>;
+  using worker = relay_worker<Mode>;
+  static loopbridge::execution execution(const params&) { return Mode; }
+};
+using relay = relay_kind<execution::scheduled>;
+using relay_thread = relay_kind<execution::dedicated_thread>;
+
+template <execution Mode>
+class relay_worker : public worker {
+public:
+  explicit relay_worker(worker_context& ctx) : ctx_(ctx) {}
+
+  void handle(relay_request& req, responder<relay_reply>& r) {
+    auto now = std::chrono::steady_clock::now();
+    relay_reply mine;
+    mine.deadlines.push_back(r.deadline());
+    mine.left.push_back(r.deadline() - now);
+    mine.hops.push_back(ctx_.actor_name());
+    if (auto* user = r.request_context().find("user"))
+      mine.context_user = *user;
+    if (req.path.empty()) {
+      if (!req.hold) {
+        r.reply(std::move(mine));
+        return;
+      }
+      held_.push_back({r.id(), std::move(r)});
+      req.watch->holding.fetch_add(1);
+      watch_ = req.watch;
+      return;
+    }
+    // The next hop may be of either mode.
+    auto name = req.path.front();
+    relay_request next{{req.path.begin() + 1, req.path.end()}, req.hold, req.watch};
+    auto to = ctx_.actor<relay>(name);
+    if (!to && to.is(errc::wrong_kind)) {
+      auto other = ctx_.actor<relay_thread>(name);
+      if (!other) {
+        r.fail(other.error());
+        return;
+      }
+      forward(*other, std::move(next), std::move(r), std::move(mine));
+      return;
+    }
+    if (!to) {
+      r.fail(to.error());
+      return;
+    }
+    forward(*to, std::move(next), std::move(r), std::move(mine));
+  }
+
+  void on_cancel(std::uint64_t id) override {
+    for (auto it = held_.begin(); it != held_.end(); ++it)
+      if (it->first == id) {
+        watch_->saw_cancel.fetch_add(1);
+        it->second.fail(error{errc::cancelled, "held request cancelled"});
+        held_.erase(it);
+        return;
+      }
+  }
+
+private:
+  template <class Handle>
+  void forward(const Handle& to, relay_request next, responder<relay_reply> r, relay_reply mine) {
+    auto watch = next.watch;
+    ctx_.request(
+        to, std::move(next),
+        [r = std::move(r), mine = std::move(mine), watch](result<relay_reply> got) mutable {
+          if (watch)
+            watch->continuations.fetch_add(1);
+          if (!got) {
+            r.fail(got.error());
+            return;
+          }
+          for (std::size_t i = 0; i < got->hops.size(); ++i) {
+            mine.deadlines.push_back(got->deadlines[i]);
+            mine.left.push_back(got->left[i]);
+            mine.hops.push_back(got->hops[i]);
+          }
+          r.reply(std::move(mine));
+        });
+  }
+
+  worker_context& ctx_;
+  std::vector<std::pair<std::uint64_t, responder<relay_reply>>> held_;
+  std::shared_ptr<probe> watch_;
+};
+
+// -- fan: asks several echo actors, merges -----------------------------------------------------
+
+struct fan_reply {
+  std::vector<std::string> outcomes; ///< "ok <payload>" or the error's name and message
+};
+struct fan_request {
+  using reply_type = fan_reply;
+  std::vector<std::string> targets;             ///< echo actors, one request each
+  std::vector<bool> fail;                       ///< which of them fail on purpose
+  std::vector<std::chrono::milliseconds> delay; ///< each one's delay
+  bool first_failure = false;                   ///< gather (else when_all)
+};
+/// Counts an instance's handlers and continuations with plain integers: two of them running
+/// at once on one instance would be a data race (the TSan build reports it) and would be seen
+/// as `overlaps`.
+struct tally_reply {
+  std::int64_t steps = 0;
+  std::int64_t overlaps = 0;
+};
+struct tally_request {
+  using reply_type = tally_reply;
+  std::string echo;
+  int rounds = 0; ///< requests made one after another from continuations
+};
+struct crash_request {
+  using reply_type = tally_reply;
+};
+struct lookup_request {
+  using reply_type = fan_reply;
+  std::string name;
+};
+
+class fan_worker;
+struct fan {
+  static constexpr const char* name = "fan";
+  using requests = request_list<fan_request, tally_request, crash_request, lookup_request>;
+  using worker = fan_worker;
+};
+
+std::atomic<int> late_continuations{0};
+
+class fan_worker : public worker {
+public:
+  explicit fan_worker(worker_context& ctx) : ctx_(ctx) {}
+
+  void handle(fan_request& req, responder<fan_reply>& r) {
+    std::vector<future<echo_reply>> fs;
+    for (std::size_t i = 0; i < req.targets.size(); ++i) {
+      auto to = ctx_.actor<echo>(req.targets[i]);
+      if (!to) {
+        r.fail(to.error());
+        return;
+      }
+      echo_request e{static_cast<std::int64_t>(i)};
+      e.fail = req.fail[i];
+      e.delay = req.delay[i];
+      fs.push_back(ctx_.submit(*to, std::move(e)));
+    }
+    if (req.first_failure) {
+      ctx_.gather(std::move(fs), [r = std::move(r)](result<std::vector<echo_reply>> all) mutable {
+        fan_reply out;
+        if (!all)
+          out.outcomes.push_back(all.error().to_string());
+        else
+          for (auto& e : *all)
+            out.outcomes.push_back("ok " + e.payload.to_string());
+        r.reply(std::move(out));
+      });
+      return;
+    }
+    ctx_.when_all(std::move(fs), [r = std::move(r)](std::vector<result<echo_reply>> all) mutable {
+      fan_reply out;
+      for (auto& e : all)
+        out.outcomes.push_back(e ? "ok " + e->payload.to_string() : e.error().to_string());
+      r.reply(std::move(out));
+    });
+  }
+
+  void handle(tally_request& req, responder<tally_reply>& r) {
+    enter();
+    auto to = ctx_.actor<echo>(req.echo);
+    if (!to) {
+      leave();
+      r.fail(to.error());
+      return;
+    }
+    step(*to, req.rounds, std::move(r));
+    leave();
+  }
+
+  void handle(crash_request&, responder<tally_reply>& r) {
+    // A request to a slow echo whose continuation must never run: the instance dies first.
+    // Its responder waits in that continuation: the request is suspended when the instance
+    // dies, and fails with it.
+    ctx_.request(*ctx_.actor<echo>("slow"), echo_request{1, 10s},
+                 [r = std::move(r)](result<echo_reply>) mutable {
+                   late_continuations.fetch_add(1);
+                   r.reply({});
+                 });
+    ctx_.crash(error{errc::worker_failed, "crashed on purpose"});
+  }
+
+  void handle(lookup_request& req, responder<fan_reply>& r) {
+    fan_reply out;
+    auto as_echo = ctx_.actor<echo>(req.name);
+    out.outcomes.push_back(as_echo ? "echo ok" : as_echo.error().to_string());
+    auto as_relay = ctx_.actor<relay>(req.name);
+    out.outcomes.push_back(as_relay ? "relay ok" : as_relay.error().to_string());
+    r.reply(std::move(out));
+  }
+
+private:
+  void enter() {
+    if (inside_)
+      ++overlaps_;
+    inside_ = true;
+    ++steps_;
+  }
+  void leave() { inside_ = false; }
+
+  void step(const actor_handle<echo>& to, int rounds, responder<tally_reply> r) {
+    if (rounds == 0) {
+      r.reply({steps_, overlaps_});
+      return;
+    }
+    ctx_.request(to, echo_request{rounds},
+                 [this, to, rounds, r = std::move(r)](result<echo_reply> got) mutable {
+                   enter();
+                   if (!got)
+                     r.fail(got.error());
+                   else
+                     step(to, rounds - 1, std::move(r));
+                   leave();
+                 });
+  }
+
+  worker_context& ctx_;
+  std::int64_t steps_ = 0;
+  std::int64_t overlaps_ = 0;
+  bool inside_ = false;
+};
+
+kind_registry kinds() {
+  auto k = builtin_kinds();
+  k.add<relay>();
+  k.add<relay_thread>();
+  k.add<fan>();
+  return k;
+}
+
+actor_spec spec(std::string name, std::string kind, std::uint32_t count = 1) {
+  actor_spec s;
+  s.name = std::move(name);
+  s.kind = std::move(kind);
+  s.count = count;
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("a request travels actor to actor with its context and a shrinking deadline", "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("a", "relay"), spec("b", "relay_thread"), spec("c", "relay", 2)}).ok());
+  context_scope user{context::current().with("user", "ada")};
+  auto r = rt.actor<relay>("a")->call(relay_request{{"b", "c"}, false, nullptr}, 10s);
+  REQUIRE(r.ok());
+  REQUIRE(r->hops == std::vector<std::string>{"a", "b", "c"});
+  // One absolute deadline everywhere; what is left of it shrinks at every hop.
+  CHECK(r->deadlines[0] == r->deadlines[1]);
+  CHECK(r->deadlines[1] == r->deadlines[2]);
+  CHECK(r->left[0] <= 10s);
+  CHECK(r->left[1] < r->left[0]);
+  CHECK(r->left[2] < r->left[1]);
+  CHECK(r->context_user == value{std::string{"ada"}});
+}
+
+TEST_CASE("a worker looks up actors by name and kind", "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("fan", "fan"), spec("e", "echo")}).ok());
+  auto h = *rt.actor<fan>("fan");
+  auto found = h.call(lookup_request{"e"}, 5s);
+  REQUIRE(found.ok());
+  CHECK(found->outcomes[0] == "echo ok");
+  CHECK(found->outcomes[1].rfind("loop.wrong_kind", 0) == 0);
+  auto missing = h.call(lookup_request{"nobody"}, 5s);
+  REQUIRE(missing.ok());
+  CHECK(missing->outcomes[0].rfind("loop.not_found", 0) == 0);
+  CHECK(missing->outcomes[1].rfind("loop.not_found", 0) == 0);
+  // A failure of the next hop reaches the host, naming where it happened.
+  auto r = rt.actor<relay>("fan");
+  CHECK(r.is(errc::wrong_kind));
+}
+
+TEST_CASE("fan-out over all outcomes keeps order and names the failing actor", "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("fan", "fan"), spec("e1", "echo"), spec("e2", "echo"), spec("e3", "echo")})
+              .ok());
+  fan_request req{{"e1", "e2", "e3"}, {false, true, false}, {30ms, 0ms, 10ms}, false};
+  auto r = rt.actor<fan>("fan")->call(req, 10s);
+  REQUIRE(r.ok());
+  REQUIRE(r->outcomes.size() == 3);
+  CHECK(r->outcomes[0] == "ok 0");
+  CHECK(r->outcomes[1].rfind("echo.failed: e2: ", 0) == 0);
+  CHECK(r->outcomes[2] == "ok 2");
+}
+
+TEST_CASE("fan-out that stops at the first failure cancels the others", "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("fan", "fan"), spec("slow1", "echo"), spec("bad", "echo"),
+                    spec("slow2", "echo")})
+              .ok());
+  fan_request req{{"slow1", "bad", "slow2"}, {false, true, false}, {60s, 0ms, 60s}, true};
+  auto r = rt.actor<fan>("fan")->call(req, 30s);
+  REQUIRE(r.ok());
+  REQUIRE(r->outcomes.size() == 1);
+  CHECK(r->outcomes[0].rfind("echo.failed: bad: ", 0) == 0);
+  // The two slow members were cancelled, not left running for a minute.
+  CHECK(lbtest::eventually(
+      [&] { return rt.metrics("slow1")->cancelled == 1 && rt.metrics("slow2")->cancelled == 1; }));
+  // All succeed: every reply, in order.
+  fan_request fine{{"slow1", "bad", "slow2"}, {false, false, false}, {5ms, 0ms, 1ms}, true};
+  auto ok = rt.actor<fan>("fan")->call(fine, 10s);
+  REQUIRE(ok.ok());
+  CHECK(ok->outcomes == std::vector<std::string>{"ok 0", "ok 1", "ok 2"});
+}
+
+TEST_CASE("continuations never run concurrently with the instance's handlers", "[peers]") {
+  auto options = lbtest::quick_options();
+  options.scheduler_threads = 4;
+  runtime rt{kinds(), options};
+  REQUIRE(rt.start({spec("fan", "fan"), spec("e", "echo", 4)}).ok());
+  auto h = *rt.actor<fan>("fan");
+  constexpr int requests = 200, rounds = 5;
+  std::vector<future<tally_reply>> fs;
+  for (int i = 0; i < requests; ++i)
+    fs.push_back(h.submit(tally_request{"e", rounds}, 30s));
+  std::int64_t most = 0;
+  for (auto& f : fs) {
+    auto r = f.get();
+    REQUIRE(r.ok());
+    CHECK(r->overlaps == 0);
+    most = std::max(most, r->steps);
+  }
+  // Every handler and continuation ran, one at a time, on this one instance.
+  CHECK(most == requests * (1 + rounds));
+}
+
+TEST_CASE("cancelling a request cancels what it asked for two hops down", "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("a", "relay"), spec("b", "relay_thread"), spec("c", "relay")}).ok());
+  auto watch = std::make_shared<probe>();
+  auto f = rt.actor<relay>("a")->submit(relay_request{{"b", "c"}, true, watch}, 60s);
+  REQUIRE(lbtest::eventually([&] { return watch->holding.load() == 1; }));
+  f.cancel();
+  CHECK(f.get().is(errc::cancelled));
+  // The cancel went a -> b -> c: c's worker heard of it and its request ended cancelled.
+  REQUIRE(lbtest::eventually([&] { return watch->saw_cancel.load() == 1; }));
+  CHECK(lbtest::eventually([&] {
+    return rt.metrics("b")->cancelled == 1 && rt.metrics("c")->cancelled == 1 &&
+           rt.metrics("c")->in_flight == 0 && rt.metrics("b")->in_flight == 0;
+  }));
+}
+
+TEST_CASE("an outer deadline ends the requests it made", "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("a", "relay"), spec("c", "relay")}).ok());
+  auto watch = std::make_shared<probe>();
+  auto r = rt.actor<relay>("a")->call(relay_request{{"c"}, true, watch}, 200ms);
+  CHECK(r.is(errc::timeout));
+  CHECK(lbtest::eventually(
+      [&] { return rt.metrics("c")->in_flight == 0 && rt.metrics("a")->in_flight == 0; }));
+}
+
+TEST_CASE("an instance that dies with continuations pending runs none of them", "[peers]") {
+  late_continuations = 0;
+  runtime rt{kinds(), lbtest::quick_options()};
+  auto fan_spec = spec("fan", "fan");
+  fan_spec.restart.policy = restart_policy::on_failure;
+  REQUIRE(rt.start({fan_spec, spec("slow", "echo"), spec("e", "echo")}).ok());
+  auto h = *rt.actor<fan>("fan");
+  auto r = h.call(crash_request{}, 10s);
+  CHECK(r.is(errc::worker_failed));
+  // Its request to `slow` ended cancelled when it died ...
+  REQUIRE(lbtest::eventually(
+      [&] { return rt.metrics("slow")->cancelled == 1 && rt.metrics("slow")->in_flight == 0; }));
+  // ... and the restarted instance works, without running the old continuation.
+  auto after = h.call(tally_request{"e", 2}, 10s);
+  REQUIRE(after.ok());
+  CHECK(after->steps == 3);
+  CHECK(late_continuations.load() == 0);
+}
+
+TEST_CASE("stopping an actor drains its continuations, then cancels what is left", "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("fan", "fan"), spec("e", "echo"), spec("slow", "echo")}).ok());
+  auto h = *rt.actor<fan>("fan");
+  // Suspended requests whose inner requests answer soon: the stop waits for them.
+  std::vector<future<fan_reply>> quick;
+  for (int i = 0; i < 5; ++i)
+    quick.push_back(h.submit(fan_request{{"e"}, {false}, {50ms}, false}, 10s));
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("e")->in_flight == 5; }));
+  auto stopped = rt.stop_actor("fan", 5s).get();
+  REQUIRE(stopped.ok());
+  for (auto& f : quick) {
+    auto r = f.get();
+    REQUIRE(r.ok());
+    CHECK(r->outcomes == std::vector<std::string>{"ok 0"});
+  }
+  // One that cannot drain in time: its inner request ends cancelled with the stop.
+  REQUIRE(rt.spawn(spec("fan2", "fan")).ok());
+  auto f = rt.actor<fan>("fan2")->submit(fan_request{{"slow"}, {false}, {60s}, false}, 60s);
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("slow")->in_flight == 1; }));
+  auto cut = rt.stop_actor("fan2", 100ms).get();
+  REQUIRE(cut.ok());
+  CHECK(f.get().is(errc::stopped));
+  CHECK(lbtest::eventually(
+      [&] { return rt.metrics("slow")->cancelled == 1 && rt.metrics("slow")->in_flight == 0; }));
+  auto& report = rt.stop();
+  INFO(report.to_string());
+  CHECK(report.stuck.empty());
+}
