@@ -273,11 +273,11 @@ protected:
 private:
   template <class R>
   static result<R> outcome_of(future<R>& f) {
-    auto* st = f.state().get();
+    if (!f.state() || !f.state()->failed())
+      return f.get();
+    auto st = f.state(); // `get` lets go of the state; its target names the failure's origin
     auto r = f.get();
-    if (!r && st)
-      return detail::failure_from(*st, std::move(r).error());
-    return r;
+    return detail::failure_from(*st, std::move(r).error());
   }
 };
 
