@@ -1,6 +1,7 @@
 // The randomized stop harness: for each seed, a random topology (echo pools of each execution,
 // every overflow policy, routes, restarts, blocking pools with offloads, pulled streams,
-// deliveries, and sometimes a task that ignores its cancel token), random load from several
+// deliveries, a fan actor whose handlers ask echo actors and answer from continuations, and
+// sometimes a task that ignores its cancel token), random load from several
 // host threads, and a stop at a random moment with a random budget. Each run checks outcomes,
 // never timings beyond a hang limit:
 //
@@ -47,7 +48,16 @@ namespace {
 // -- the plan a seed makes ------------------------------------------------------------------------
 
 /// Something the load does, drawn per step.
-enum class action { submit, cancel_submit, short_deadline, pipeline, offload, stream, deliver };
+enum class action {
+  submit,
+  cancel_submit,
+  short_deadline,
+  pipeline,
+  offload,
+  stream,
+  deliver,
+  fan_out
+};
 
 struct echo_plan {
   std::string name;
@@ -72,12 +82,17 @@ struct plan {
   std::chrono::milliseconds budget{0}; ///< the stop's budget
   std::vector<action> actions;         ///< the mix the load draws from
   bool stuck_task = false;             ///< an offload_separate that ignores its token
+  std::uint32_t fans = 0;              ///< instances of the fan actor (0: none)
+  bool fan_dedicated = false;          ///< the fan actor's instances have threads of their own
 
   std::string describe() const {
     std::string s = "seed " + std::to_string(seed) + ": " + std::to_string(host_threads) +
                     " host threads, load " + std::to_string(load.count()) + " ms, budget " +
                     std::to_string(budget.count()) + " ms, pool " + std::to_string(pool_threads) +
-                    (stuck_task ? ", a stuck task" : "") + "; echoes:";
+                    (stuck_task ? ", a stuck task" : "") +
+                    (fans ? ", fan x" + std::to_string(fans) + (fan_dedicated ? " dedicated" : "")
+                          : std::string{}) +
+                    "; echoes:";
     for (auto& e : echoes)
       s += " " + e.name + "(x" + std::to_string(e.count) + (e.dedicated ? " dedicated" : "") +
            (e.pipeline_entry   ? " entry"
@@ -153,6 +168,12 @@ plan make_plan(std::uint64_t seed) {
   if (chance(0.3))
     p.actions.push_back(action::deliver);
   p.stuck_task = chance(0.1);
+  if (chance(0.5)) { // actor-to-actor traffic: drawn last, so earlier draws keep their meaning
+    p.fans = static_cast<std::uint32_t>(pick(1, 3));
+    p.fan_dedicated = chance(0.4);
+    p.actions.push_back(action::fan_out);
+    p.actions.push_back(action::fan_out);
+  }
   return p;
 }
 
@@ -226,8 +247,66 @@ std::vector<std::string> runtime_threads() {
   return names;
 }
 
+// -- the fan kind: asks echo actors from its handler, answers from a continuation --------------
+
+struct fan_reply {
+  std::int64_t answered = 0; ///< members that replied
+};
+struct fan_request {
+  using reply_type = fan_reply;
+  std::vector<std::string> targets; ///< echo actors, one request each
+  bool gather = false;              ///< stop at the first failure (else wait for all)
+  std::int64_t payload = 0;
+};
+template <execution Mode>
+class fan_worker;
+template <execution Mode>
+struct fan_kind {
+  static constexpr const char* name =
+      Mode == loopbridge::execution::scheduled ? "fan" : "fan_thread";
+  using requests = request_list<fan_request>;
+  using worker = fan_worker<Mode>;
+  static loopbridge::execution execution(const params&) { return Mode; }
+};
+template <execution Mode>
+class fan_worker : public worker {
+public:
+  explicit fan_worker(worker_context& ctx) : ctx_(ctx) {}
+  void handle(fan_request& req, responder<fan_reply>& r) {
+    std::vector<future<echo_reply>> fs;
+    for (auto& name : req.targets) {
+      auto to = ctx_.actor<echo>(name);
+      if (!to) {
+        r.fail(to.error());
+        return;
+      }
+      fs.push_back(ctx_.submit(*to, echo_request{req.payload}));
+    }
+    if (req.gather) {
+      ctx_.gather(std::move(fs), [r = std::move(r)](result<std::vector<echo_reply>> all) mutable {
+        if (!all)
+          r.fail(all.error());
+        else
+          r.reply(fan_reply{static_cast<std::int64_t>(all->size())});
+      });
+      return;
+    }
+    ctx_.when_all(std::move(fs), [r = std::move(r)](std::vector<result<echo_reply>> all) mutable {
+      std::int64_t ok = 0;
+      for (auto& one : all)
+        ok += one ? 1 : 0;
+      r.reply(fan_reply{ok});
+    });
+  }
+
+private:
+  worker_context& ctx_;
+};
+
 kind_registry kinds() {
   auto k = builtin_kinds();
+  k.add<fan_kind<execution::scheduled>>();
+  k.add<fan_kind<execution::dedicated_thread>>();
   k.adapt<echo_reply, echo_request>(
       [](echo_reply r) { return echo_request{std::move(r.payload)}; });
   return k;
@@ -295,6 +374,14 @@ outcome run_seed(std::uint64_t seed, bool verbose) {
   for (auto& e : p.echoes)
     if (!e.pipeline_entry && !e.pipeline_stage)
       direct.push_back(e.name);
+  if (p.fans > 0) {
+    actor_spec fan;
+    fan.name = "fan";
+    fan.kind = p.fan_dedicated ? "fan_thread" : "fan";
+    fan.count = p.fans;
+    if (auto ok = rt->spawn(fan); !ok)
+      return fail_setup("spawn fan", ok.error());
+  }
   latch stuck_release;
   std::atomic<bool> stuck_started{false};
   std::optional<future<int>> stuck;
@@ -377,6 +464,29 @@ outcome run_seed(std::uint64_t seed, bool verbose) {
               if (!s->next(10ms))
                 break;
             streams.push_back(s); // left open: the stop closes it
+            break;
+          }
+          case action::fan_out: {
+            if (direct.empty())
+              break;
+            fan_request req;
+            for (std::size_t k = 0, n = 1 + pick(3); k < n; ++k)
+              req.targets.push_back(direct[pick(direct.size())]);
+            req.gather = pick(2) == 0;
+            req.payload = i;
+            {
+              // The echo actors it asks get requests no host future tracks.
+              std::lock_guard<std::mutex> lock{made_mutex};
+              delivered_to.insert(req.targets.begin(), req.targets.end());
+            }
+            auto submit = [&](auto handle) {
+              if (handle) // only after the stop
+                mine.push_back(track("fan", handle->submit(std::move(req))));
+            };
+            if (p.fan_dedicated)
+              submit(rt->actor<fan_kind<execution::dedicated_thread>>("fan"));
+            else
+              submit(rt->actor<fan_kind<execution::scheduled>>("fan"));
             break;
           }
           case action::deliver: {
