@@ -452,3 +452,26 @@ TEST_CASE("stopping an actor drains its continuations, then cancels what is left
   INFO(report.to_string());
   CHECK(report.stuck.empty());
 }
+
+TEST_CASE("suspended requests leave their instance free for more", "[peers]") {
+  // A dedicated instance is handed two requests at a time; one whose handler returned without
+  // answering no longer counts: a single instance holds many suspended requests.
+  runtime rt{kinds(), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("a", "relay"), spec("held", "relay_thread")}).ok());
+  auto watch = std::make_shared<probe>();
+  constexpr int n = 6;
+  std::vector<future<relay_reply>> fs;
+  for (int i = 0; i < n; ++i)
+    fs.push_back(rt.actor<relay_thread>("held")->submit(relay_request{{}, true, watch}, 60s));
+  REQUIRE(lbtest::eventually([&] { return watch->holding.load() == n; }));
+  CHECK(rt.metrics("held")->in_flight == n);
+  CHECK(rt.metrics("held")->queued == 0);
+  for (auto& f : fs)
+    f.cancel();
+  for (auto& f : fs)
+    CHECK(f.get().is(errc::cancelled));
+  CHECK(lbtest::eventually([&] { return watch->saw_cancel.load() == n; }));
+  // Once they ended, the instance still serves one at a time as before.
+  auto ok = rt.actor<relay_thread>("held")->call(relay_request{{}, false, nullptr}, 5s);
+  CHECK(ok.ok());
+}

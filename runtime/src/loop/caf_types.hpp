@@ -49,6 +49,9 @@ using exit_more_atom = caf::atom_constant<caf::atom("lb_exitmo")>;
 using shutdown_more_atom = caf::atom_constant<caf::atom("lb_shutmo")>;
 using tick_atom = caf::atom_constant<caf::atom("lb_tick")>;
 using task_atom = caf::atom_constant<caf::atom("lb_task")>;
+/// `(pump_atom, target index)`: an instance suspended a request of a starved actor; the loop
+/// hands out more of what waits in its queue.
+using pump_atom = caf::atom_constant<caf::atom("lb_pump")>;
 using crash_atom = caf::atom_constant<caf::atom("lb_crash")>;
 
 } // namespace loopbridge::detail

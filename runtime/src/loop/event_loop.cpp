@@ -72,6 +72,10 @@ caf::behavior event_loop::make_behavior() {
         on_tick();
         retire_noted();
       },
+      [this](pump_atom, std::uint32_t index) {
+        if (index < slots_.size() && slots_[index] && slots_[index]->state != phase::stopped)
+          pump(*slots_[index]);
+      },
       [this](stop_actor_atom, request_ref& st, record_ptr& rec) {
         on_stop_actor(st, std::move(rec));
         retire_noted();
@@ -211,27 +215,41 @@ bool event_loop::has_room(const actor_slot& t) const {
 
 void event_loop::pump(actor_slot& t) {
   actor_slot* next = t.route_to >= 0 ? slots_[t.route_to].get() : nullptr;
-  auto limit = std::min<std::uint64_t>(static_cast<std::uint64_t>(t.ready) * t.per_instance_limit,
-                                       t.record->capacity);
   batch_.clear();
-  while (!t.queue.empty() && t.in_flight < limit) {
-    // Credit: a pipeline stage is handed out only when the next stage's actor has room for
-    // what it will produce; the place is reserved now, so nothing downstream overflows.
-    auto* head = t.queue.front();
-    bool reserve = next && head->parent && !head->links.reserved_next &&
-                   next->record->spec.mailbox.overflow == overflow_policy::block;
-    if (reserve && !has_room(*next))
-      break;
-    if (reserve) {
-      admit_unchecked(*next->record);
-      head->links.reserved_next = true;
+  for (;;) {
+    // Suspended requests (handlers returned, answers still to come) stay in flight but leave
+    // their instances free: as many more may go out.
+    auto suspended = t.lane->suspended.load(std::memory_order_seq_cst);
+    auto limit = std::min<std::uint64_t>(
+        static_cast<std::uint64_t>(t.ready) * t.per_instance_limit +
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, suspended)),
+        t.record->capacity);
+    while (!t.queue.empty() && t.in_flight < limit) {
+      // Credit: a pipeline stage is handed out only when the next stage's actor has room for
+      // what it will produce; the place is reserved now, so nothing downstream overflows.
+      auto* head = t.queue.front();
+      bool reserve = next && head->parent && !head->links.reserved_next &&
+                     next->record->spec.mailbox.overflow == overflow_policy::block;
+      if (reserve && !has_room(*next))
+        break;
+      if (reserve) {
+        admit_unchecked(*next->record);
+        head->links.reserved_next = true;
+      }
+      auto* st = t.queue.pop_front();
+      st->links.where = loop_links::place::in_flight;
+      t.flying.push_back(st);
+      ++t.in_flight;
+      st->add_ref(); // the lane's reference, then the instance's that takes it
+      batch_.push_back(st);
     }
-    auto* st = t.queue.pop_front();
-    st->links.where = loop_links::place::in_flight;
-    t.flying.push_back(st);
-    ++t.in_flight;
-    st->add_ref(); // the lane's reference, then the instance's that takes it
-    batch_.push_back(st);
+    // Requests wait because the instances hold all they may: an instance that suspends one
+    // then asks for more (pump_atom). It counts up before it reads the flag, the loop sets the
+    // flag before it reads the count again, so one of the two sees the other.
+    bool starved = !t.queue.empty() && t.in_flight >= limit && limit < t.record->capacity;
+    t.lane->starved.store(starved, std::memory_order_seq_cst);
+    if (!starved || t.lane->suspended.load(std::memory_order_seq_cst) == suspended)
+      break;
   }
   if (batch_.empty())
     return;

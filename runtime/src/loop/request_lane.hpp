@@ -2,6 +2,7 @@
 
 // The requests the loop handed to one actor that no instance took yet.
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -31,6 +32,17 @@ public:
   static constexpr std::uint32_t none = UINT32_MAX;
 
   explicit request_lane(std::uint32_t instances) : state_(instances, 0) {}
+
+  // -- suspended requests ------------------------------------------------------------------------
+  // A request whose handler returned without answering stays in flight but no longer occupies
+  // its instance: the loop hands out that many more (see `event_loop::pump`). Instances count
+  // up (`request_state::try_suspend`), the loop counts down as it stops tracking one.
+
+  /// Requests of this actor now suspended.
+  std::atomic<std::int64_t> suspended{0};
+  /// Set by the loop when requests wait in the actor's queue because its instances hold all
+  /// they may: an instance that suspends one then asks the loop to hand out more.
+  std::atomic<bool> starved{false};
   request_lane(const request_lane&) = delete;
   request_lane& operator=(const request_lane&) = delete;
   /// Releases the requests nobody took (the loop reclaimed what it tracks before).

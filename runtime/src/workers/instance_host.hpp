@@ -236,7 +236,18 @@ protected:
     context_scope scope{st->context};
     request_deadline_scope deadline_scope{st->deadline};
     continuation_scope handling{*this, st->id, request_join::none};
+    request_ref kept = st; // to see, after the handler, whether it answered
     entry->dispatch(w, std::move(st), sink_);
+    if (kept->try_suspend())
+      suspended();
+  }
+
+  /// The handler returned without answering: the request no longer occupies this instance.
+  void suspended() {
+    lane_->suspended.fetch_add(1, std::memory_order_seq_cst);
+    if (lane_->starved.load(std::memory_order_seq_cst) &&
+        lane_->starved.exchange(false, std::memory_order_seq_cst))
+      core_->send_to_loop(pump_atom::value, rec_->index);
   }
 
   /// Runs a task (a timer, a posted function, a cancel) on the calling thread; an exception is

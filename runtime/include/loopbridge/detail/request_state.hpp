@@ -72,6 +72,8 @@ public:
   static constexpr std::uint32_t settled_bit = 1u << 6;
   static constexpr unsigned outcome_shift = 7; ///< two bits: the `outcome`
   static constexpr std::uint32_t outcome_mask = 3u << outcome_shift;
+  static constexpr std::uint32_t suspended_bit = 1u << 9;
+  static constexpr std::uint32_t accounted_bit = 1u << 10;
   static constexpr std::uint32_t started_owner_bit = 1u << 31;
 
   explicit request_state(const type_tag* request_type) noexcept : request_type_(request_type) {}
@@ -209,6 +211,25 @@ public:
     return owner_.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
   }
   bool started() const noexcept { return flags_.load(std::memory_order_acquire) & started_bit; }
+
+  /// The instance whose handler returned without answering (its responder waits in a
+  /// continuation, a timer or on another thread): marks the request suspended, unless it was
+  /// answered already or the loop stopped tracking it. True if marked: the instance then counts
+  /// it as suspended, and the loop uncounts it in `close_suspension`.
+  bool try_suspend() noexcept {
+    auto f = flags_.load(std::memory_order_relaxed);
+    do {
+      if (f & (claimed_bit | accounted_bit))
+        return false;
+    } while (!flags_.compare_exchange_weak(f, f | suspended_bit, std::memory_order_acq_rel,
+                                           std::memory_order_relaxed));
+    return true;
+  }
+  /// The loop, as it stops tracking the request in flight: true if it was counted suspended.
+  /// After this, `try_suspend` fails.
+  bool close_suspension() noexcept {
+    return flags_.fetch_or(accounted_bit, std::memory_order_acq_rel) & suspended_bit;
+  }
 
   /// Registers the one listener to notify on completion (at once, if already done). False if
   /// another listener is attached already (a request reports to one queue or group).
