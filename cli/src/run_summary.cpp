@@ -119,7 +119,8 @@ std::string run_summary::json() const {
         << ", \"received\": " << m.received << ", \"completed\": " << m.completed
         << ", \"failed\": " << m.failed << ", \"cancelled\": " << m.cancelled
         << ", \"restarts\": " << m.restarts << ", \"max_held\": " << m.max_held
-        << ", \"p50_ns\": " << ns(m.p50) << ", \"p99_ns\": " << ns(m.p99) << "}";
+        << ", \"sent\": " << m.sent << ", \"p50_ns\": " << ns(m.p50)
+        << ", \"p99_ns\": " << ns(m.p99) << "}";
     first = false;
   }
   out << "\n  ]\n}\n";

@@ -21,7 +21,8 @@ value metrics_value(const actor_metrics& m) {
   return value{{"name", m.name},           {"kind", m.kind},           {"instances", m.instances},
                {"received", m.received},   {"completed", m.completed}, {"failed", m.failed},
                {"cancelled", m.cancelled}, {"queued", m.queued},       {"in_flight", m.in_flight},
-               {"restarts", m.restarts},   {"max_held", m.max_held}};
+               {"restarts", m.restarts},   {"max_held", m.max_held},   {"sent", m.sent},
+               {"suspended", m.suspended}};
 }
 
 std::chrono::nanoseconds delay_of(const value* d) {

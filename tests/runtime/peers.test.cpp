@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "loopbridge/testing/catch.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -273,8 +274,70 @@ private:
   bool inside_ = false;
 };
 
+// -- merge: a fan-out kind as a scenario file sees it --------------------------------------------
+
+struct merge_reply {
+  std::int64_t answered = 0;
+  std::int64_t failed = 0;
+  template <class Inspector>
+  friend auto inspect(Inspector& f, merge_reply& x) {
+    return f(caf::meta::type_name("merge_reply"), field("answered"), x.answered, field("failed"),
+             x.failed);
+  }
+};
+struct merge_request {
+  using reply_type = merge_reply;
+  std::vector<std::string> from; ///< echo actors to ask
+  bool fail_fast = false;        ///< `gather` (the first failure fails the request)
+  template <class Inspector>
+  friend auto inspect(Inspector& f, merge_request& x) {
+    return f(caf::meta::type_name("merge_request"), field("from"), x.from, field("fail_fast"),
+             x.fail_fast);
+  }
+};
+class merge_worker;
+struct merge {
+  static constexpr const char* name = "merge";
+  using requests = request_list<merge_request>;
+  using worker = merge_worker;
+};
+class merge_worker : public worker {
+public:
+  explicit merge_worker(worker_context& ctx) : ctx_(ctx) {}
+  void handle(merge_request& req, responder<merge_reply>& r) {
+    std::vector<future<echo_reply>> fs;
+    for (auto& name : req.from) {
+      auto to = ctx_.actor<echo>(name);
+      if (!to) {
+        r.fail(to.error());
+        return;
+      }
+      fs.push_back(ctx_.submit(*to, echo_request{name}));
+    }
+    if (req.fail_fast) {
+      ctx_.gather(std::move(fs), [r = std::move(r)](result<std::vector<echo_reply>> all) mutable {
+        if (!all)
+          r.fail(all.error());
+        else
+          r.reply({static_cast<std::int64_t>(all->size()), 0});
+      });
+      return;
+    }
+    ctx_.when_all(std::move(fs), [r = std::move(r)](std::vector<result<echo_reply>> all) mutable {
+      merge_reply out;
+      for (auto& one : all)
+        ++(one ? out.answered : out.failed);
+      r.reply(out);
+    });
+  }
+
+private:
+  worker_context& ctx_;
+};
+
 kind_registry kinds() {
   auto k = builtin_kinds();
+  k.add<merge>("asks echo actors at once and counts their answers");
   k.add<relay>();
   k.add<relay_thread>();
   k.add<fan>();
@@ -474,4 +537,11 @@ TEST_CASE("suspended requests leave their instance free for more", "[peers]") {
   // Once they ended, the instance still serves one at a time as before.
   auto ok = rt.actor<relay_thread>("held")->call(relay_request{{}, false, nullptr}, 5s);
   CHECK(ok.ok());
+}
+
+TEST_CASE("a scenario file tests a kind that fans out, down to the requests it sent",
+          "[peers][scenario]") {
+  auto result = testing::check_scenario(
+      LOOPBRIDGE_SOURCE_DIR "/tests/runtime/fan_out.scenario.yaml", kinds());
+  CHECK(result.steps.size() == 7); // the start and six steps
 }

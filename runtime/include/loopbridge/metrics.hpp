@@ -30,6 +30,11 @@ struct actor_metrics {
   std::uint64_t slow_handlers = 0;
   /// The most requests it held at once (queued plus in flight): stays within its capacity.
   std::uint64_t max_held = 0;
+  /// Requests its workers sent to other actors (`worker_context::submit`, `request`).
+  std::uint64_t sent = 0;
+  /// Requests in flight whose handler returned without answering yet (suspended: the answer
+  /// comes from a continuation, a timer or another thread), now.
+  std::uint64_t suspended = 0;
   /// Latency from acceptance to the worker's report, over requests the worker finished.
   std::chrono::nanoseconds p50{0};
   std::chrono::nanoseconds p99{0};

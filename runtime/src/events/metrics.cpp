@@ -42,6 +42,9 @@ actor_metrics runtime_core::snapshot(const actor_record& rec) {
   m.restarts = c.restarts.load(std::memory_order_relaxed);
   m.max_held = c.max_held.load(std::memory_order_relaxed);
   m.slow_handlers = c.slow_handlers.load(std::memory_order_relaxed);
+  m.sent = c.sent.load(std::memory_order_relaxed);
+  m.suspended = static_cast<std::uint64_t>(
+      std::max<std::int64_t>(0, c.suspended.load(std::memory_order_relaxed)));
   m.p50 = c.latency.quantile(0.5);
   m.p99 = c.latency.quantile(0.99);
   return m;

@@ -219,7 +219,7 @@ void event_loop::pump(actor_slot& t) {
   for (;;) {
     // Suspended requests (handlers returned, answers still to come) stay in flight but leave
     // their instances free: as many more may go out.
-    auto suspended = t.lane->suspended.load(std::memory_order_seq_cst);
+    auto suspended = t.record->counters.suspended.load(std::memory_order_seq_cst);
     auto limit = std::min<std::uint64_t>(
         static_cast<std::uint64_t>(t.ready) * t.per_instance_limit +
             static_cast<std::uint64_t>(std::max<std::int64_t>(0, suspended)),
@@ -248,7 +248,7 @@ void event_loop::pump(actor_slot& t) {
     // flag before it reads the count again, so one of the two sees the other.
     bool starved = !t.queue.empty() && t.in_flight >= limit && limit < t.record->capacity;
     t.lane->starved.store(starved, std::memory_order_seq_cst);
-    if (!starved || t.lane->suspended.load(std::memory_order_seq_cst) == suspended)
+    if (!starved || t.record->counters.suspended.load(std::memory_order_seq_cst) == suspended)
       break;
   }
   if (batch_.empty())

@@ -115,7 +115,7 @@ void event_loop::settle(actor_slot& t, request_state* st) {
       t.flying.remove(st);
       --t.in_flight;
       if (st->close_suspension())
-        t.lane->suspended.fetch_sub(1, std::memory_order_relaxed);
+        t.record->counters.suspended.fetch_sub(1, std::memory_order_relaxed);
       break;
     case loop_links::place::none:
       return;

@@ -33,15 +33,9 @@ public:
 
   explicit request_lane(std::uint32_t instances) : state_(instances, 0) {}
 
-  // -- suspended requests ------------------------------------------------------------------------
-  // A request whose handler returned without answering stays in flight but no longer occupies
-  // its instance: the loop hands out that many more (see `event_loop::pump`). Instances count
-  // up (`request_state::try_suspend`), the loop counts down as it stops tracking one.
-
-  /// Requests of this actor now suspended.
-  std::atomic<std::int64_t> suspended{0};
   /// Set by the loop when requests wait in the actor's queue because its instances hold all
-  /// they may: an instance that suspends one then asks the loop to hand out more.
+  /// they may: an instance that suspends one (`actor_counters::suspended`) then asks the loop
+  /// to hand out more.
   std::atomic<bool> starved{false};
   request_lane(const request_lane&) = delete;
   request_lane& operator=(const request_lane&) = delete;

@@ -93,7 +93,10 @@ public:
     return core_->find(name, kind, kind_name);
   }
   std::shared_ptr<bridge> peer_bridge() const override { return core_; }
-  void track_request(request_state* st) override { made_.add(handling_, st); }
+  void track_request(request_state* st) override {
+    rec_->counters.sent.fetch_add(1, std::memory_order_relaxed);
+    made_.add(handling_, st);
+  }
   void continue_after(request_state* const* states, std::size_t n, bool stop_at_failure,
                       task fn) override {
     std::vector<const request_state*> members(states, states + n);
@@ -238,13 +241,20 @@ protected:
     continuation_scope handling{*this, st->id, request_join::none};
     request_ref kept = st; // to see, after the handler, whether it answered
     entry->dispatch(w, std::move(st), sink_);
+    if (kept->resolved())
+      return;
+    // Counted before it is marked, so the count never goes below zero: the loop uncounts it
+    // only once it sees the mark.
+    auto& count = rec_->counters.suspended;
+    count.fetch_add(1, std::memory_order_seq_cst);
     if (kept->try_suspend())
       suspended();
+    else
+      count.fetch_sub(1, std::memory_order_relaxed);
   }
 
   /// The handler returned without answering: the request no longer occupies this instance.
   void suspended() {
-    lane_->suspended.fetch_add(1, std::memory_order_seq_cst);
     if (lane_->starved.load(std::memory_order_seq_cst) &&
         lane_->starved.exchange(false, std::memory_order_seq_cst))
       core_->send_to_loop(pump_atom::value, rec_->index);

@@ -29,6 +29,13 @@ struct actor_counters {
   std::atomic<std::uint64_t> slow_handlers{0};
   /// The most requests held at once (queued plus in flight): a high-water mark.
   std::atomic<std::uint64_t> max_held{0};
+  /// Requests its workers sent to other actors (`worker_context::submit`): written by its
+  /// instances (atomic adds).
+  std::atomic<std::uint64_t> sent{0};
+  /// Requests suspended now (handlers returned, answers to come): its instances count up as a
+  /// handler returns without answering, the loop counts down as it stops tracking one. The
+  /// loop hands out that many more requests than its instances' limit (`event_loop::pump`).
+  std::atomic<std::int64_t> suspended{0};
   latency_histogram latency;
 
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
