@@ -545,3 +545,65 @@ TEST_CASE("a scenario file tests a kind that fans out, down to the requests it s
       LOOPBRIDGE_SOURCE_DIR "/tests/runtime/fan_out.scenario.yaml", kinds());
   CHECK(result.steps.size() == 7); // the start and six steps
 }
+
+namespace {
+// -- waiter: answers after a delay, from a timer ------------------------------------------------
+
+struct wait_request {
+  using reply_type = std::int64_t;
+  std::chrono::milliseconds delay{0};
+  std::int64_t tag = 0;
+};
+template <execution Mode>
+class waiter_worker;
+template <execution Mode>
+struct waiter_kind {
+  static constexpr const char* name =
+      Mode == loopbridge::execution::scheduled ? "waiter" : "waiter_thread";
+  using requests = request_list<wait_request>;
+  using worker = waiter_worker<Mode>;
+  static loopbridge::execution execution(const params&) { return Mode; }
+};
+template <execution Mode>
+class waiter_worker : public worker {
+public:
+  explicit waiter_worker(worker_context& ctx) : ctx_(ctx) {}
+  void handle(wait_request& req, responder<std::int64_t>& r) {
+    auto id = r.id();
+    waiting_.emplace_back(id, std::move(r));
+    ctx_.after(req.delay, [this, id, tag = req.tag] { answer(id, tag); });
+  }
+  void on_cancel(std::uint64_t id) override { answer(id, -1); }
+
+private:
+  void answer(std::uint64_t id, std::int64_t tag) {
+    for (auto it = waiting_.begin(); it != waiting_.end(); ++it)
+      if (it->first == id) {
+        it->second.reply(tag);
+        waiting_.erase(it);
+        return;
+      }
+  }
+  worker_context& ctx_;
+  std::vector<std::pair<std::uint64_t, responder<std::int64_t>>> waiting_;
+};
+} // namespace
+
+TEMPLATE_TEST_CASE("a timer is a message: the instance serves others while it waits", "[peers]",
+                   waiter_kind<execution::scheduled>, waiter_kind<execution::dedicated_thread>) {
+  auto k = kinds();
+  k.add<TestType>();
+  runtime rt{std::move(k), lbtest::quick_options()};
+  REQUIRE(rt.start({spec("w", TestType::name)}).ok());
+  auto h = *rt.actor<TestType>("w");
+  // The first waits a minute on its timer; the one instance answers the next ones meanwhile.
+  auto long_wait = h.submit(wait_request{60000ms, 1}, 120s);
+  for (std::int64_t i = 2; i < 6; ++i) {
+    auto r = h.call(wait_request{0ms, i}, 10s);
+    REQUIRE(r.ok());
+    CHECK(*r == i);
+  }
+  CHECK_FALSE(long_wait.ready());
+  long_wait.cancel();
+  CHECK(long_wait.get().is(errc::cancelled));
+}
