@@ -272,6 +272,11 @@ const std::vector<key_doc>& topology_keys() {
         "How long each instance may take to announce ready, counted from when its start "
         "begins (time spent waiting for a thread does not count); it fails between one and "
         "two timeouts after that."),
+      range(k("actors[]", "max_suspended", "integer", "0",
+              "Requests one instance may hold suspended (its handler returned, the answer comes "
+              "later from a continuation, a timer or another thread) before it takes no new "
+              "request until one ends; 0: bounded by the mailbox's capacity only."),
+            0, 1000000000),
       k("actors[]", "params", "params", "", "The kind's parameters (see the kinds below)."),
 
       range(k("actors[].mailbox", "capacity", "integer", "runtime.default_capacity",

@@ -80,6 +80,9 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
     } else if (key == "ready_timeout") {
       if (auto d = yaml_.duration(v, p, false))
         spec.ready_timeout = *d;
+    } else if (key == "max_suspended") {
+      if (auto c = yaml_.integer(v, p, 0, 1000000000))
+        spec.max_suspended = static_cast<std::uint32_t>(*c);
     } else if (key == "params") {
       params_node = v;
     }

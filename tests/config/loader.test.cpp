@@ -127,6 +127,7 @@ TEST_CASE("every section and field reaches the topology value", "[config]") {
   CHECK(w.restart.period == 60s);
   CHECK(w.depends_on == std::vector<std::string>{"store"});
   CHECK(w.ready_timeout == 5s);
+  CHECK(w.max_suspended == 16);
   CHECK(w.params.find("delay")->as_duration() == 1ms);
   REQUIRE(t.routes.size() == 1);
   CHECK(t.routes[0].from == "workers");

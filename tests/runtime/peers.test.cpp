@@ -546,6 +546,29 @@ TEST_CASE("a scenario file tests a kind that fans out, down to the requests it s
   CHECK(result.steps.size() == 7); // the start and six steps
 }
 
+TEST_CASE("max_suspended bounds what one instance holds suspended", "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  auto held = spec("held", "relay_thread");
+  held.max_suspended = 3;
+  REQUIRE(rt.start({held}).ok());
+  auto watch = std::make_shared<probe>();
+  std::vector<future<relay_reply>> fs;
+  for (int i = 0; i < 6; ++i)
+    fs.push_back(rt.actor<relay_thread>("held")->submit(relay_request{{}, true, watch}, 60s));
+  REQUIRE(lbtest::eventually(
+      [&] { return watch->holding.load() == 3 && rt.metrics("held")->suspended == 3; }));
+  // At its bound it takes no fourth; once one ends, it takes the next.
+  CHECK(watch->holding.load() == 3);
+  fs[0].cancel();
+  CHECK(fs[0].get().is(errc::cancelled));
+  REQUIRE(lbtest::eventually([&] { return watch->holding.load() == 4; }));
+  CHECK(rt.metrics("held")->suspended == 3);
+  for (auto& f : fs)
+    f.cancel();
+  CHECK(lbtest::eventually([&] { return rt.metrics("held")->in_flight == 0; }));
+  CHECK(rt.metrics("held")->suspended == 0);
+}
+
 namespace {
 // -- waiter: answers after a delay, from a timer ------------------------------------------------
 

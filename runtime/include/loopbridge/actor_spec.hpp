@@ -63,6 +63,10 @@ struct actor_spec {
   /// retired: its name is forgotten (`actor`, `metrics` and `stop_actor` answer
   /// `loop.not_found`), handles to it answer with its stop, and it takes no routes.
   std::uint64_t stop_after = 0;
+  /// Requests one instance may hold suspended (handlers returned, answers to come from a
+  /// continuation, a timer or another thread) before it takes no new request until one of them
+  /// ends (0: no bound beyond the mailbox's capacity).
+  std::uint32_t max_suspended = 0;
   /// Actors that must be ready before this one starts (and stop after it).
   std::vector<std::string> depends_on;
   /// How long each instance may take to announce `ready`, counted from when its start begins

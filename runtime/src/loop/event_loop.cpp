@@ -268,6 +268,10 @@ void event_loop::wake(actor_slot& t, std::uint32_t i) {
       wake(t, other);
     return;
   }
+  nudge(inst);
+}
+
+void event_loop::nudge(instance_slot& inst) {
   if (inst.doorbell)
     inst.doorbell->ring(); // straight to the instance's thread
   else

@@ -147,6 +147,8 @@ private:
   void wake(actor_slot& t, std::uint32_t i);
   /// The instance of `t` that took `st`, or null (still in the lane).
   instance_slot* holder(actor_slot& t, const request_state& st);
+  /// Makes a live instance look at its lane (a drain message, or its doorbell).
+  void nudge(instance_slot& inst);
   /// Stops tracking `st`, counts its claimed outcome, then `settle_untracked`.
   void settle(actor_slot& t, request_state* st);
   /// Adds `st`'s claimed outcome to `rec`'s counters.

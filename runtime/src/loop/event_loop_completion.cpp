@@ -114,8 +114,12 @@ void event_loop::settle(actor_slot& t, request_state* st) {
     case loop_links::place::in_flight:
       t.flying.remove(st);
       --t.in_flight;
-      if (st->close_suspension())
+      if (st->close_suspension()) {
         t.record->counters.suspended.fetch_sub(1, std::memory_order_relaxed);
+        if (t.record->spec.max_suspended > 0)
+          if (auto* inst = holder(t, *st)) // it may be waiting for one to end (at its bound)
+            nudge(*inst);
+      }
       break;
     case loop_links::place::none:
       return;

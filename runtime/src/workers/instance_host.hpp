@@ -4,6 +4,7 @@
 // of one instance: its worker object, its context, running one request). Included by the
 // worker actor's translation unit only.
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
@@ -191,6 +192,8 @@ protected:
 
   /// Takes the next request from the lane (registering this instance idle if there is none).
   request_ref take() {
+    if (room_for(1) == 0)
+      return {}; // at its bound: the loop nudges it when a suspended request ends
     request_state* st = nullptr;
     lane_->take(instance_, token_, &st, 1);
     return request_ref::adopt(st);
@@ -247,10 +250,28 @@ protected:
     // only once it sees the mark.
     auto& count = rec_->counters.suspended;
     count.fetch_add(1, std::memory_order_seq_cst);
-    if (kept->try_suspend())
+    if (kept->try_suspend()) {
+      if (rec_->spec.max_suspended > 0)
+        held_suspended_.push_back(std::move(kept));
       suspended();
-    else
+    } else {
       count.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  /// How many more requests this instance may take now: its actor's `max_suspended` bounds the
+  /// suspended requests it holds (it takes none at the bound; the loop nudges it when one of
+  /// them ends). Unbounded: `max`.
+  std::size_t room_for(std::size_t max) {
+    auto bound = rec_->spec.max_suspended;
+    if (bound == 0)
+      return max;
+    held_suspended_.erase(std::remove_if(held_suspended_.begin(), held_suspended_.end(),
+                                         [](const request_ref& st) { return st->resolved(); }),
+                          held_suspended_.end());
+    return held_suspended_.size() >= bound
+               ? 0
+               : std::min<std::size_t>(max, bound - held_suspended_.size());
   }
 
   /// The handler returned without answering: the request no longer occupies this instance.
@@ -295,7 +316,9 @@ protected:
   std::shared_ptr<request_lane> lane_;
   bool crashed_ = false;
   error crash_reason_;
-  made_requests made_;         ///< requests the worker made that may still be pending
+  made_requests made_; ///< requests the worker made that may still be pending
+  /// Its suspended requests, kept only when `max_suspended` bounds them (see `room_for`).
+  std::vector<request_ref> held_suspended_;
   std::uint64_t handling_ = 0; ///< the request whose handler or continuation runs now
   std::size_t first_failed_ = request_join::none; ///< see `worker_context::first_failed`
   bool deferred_ = false;                         ///< the worker announces ready itself

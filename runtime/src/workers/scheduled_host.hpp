@@ -44,7 +44,10 @@ public:
         pending_.clear();
         next_ = 0;
         request_state* taken[instance_turn];
-        auto n = lane_->take(instance_, token_, taken, batch);
+        auto room = room_for(batch);
+        if (room == 0)
+          return; // at its bound of suspended requests: the loop nudges it when one ends
+        auto n = lane_->take(instance_, token_, taken, room);
         if (n == 0)
           return; // idle: the loop wakes it when a request arrives
         for (std::size_t k = 0; k < n; ++k)
