@@ -413,6 +413,12 @@ TEST_CASE("fan-out that stops at the first failure cancels the others", "[peers]
   // The two slow members were cancelled, not left running for a minute.
   CHECK(lbtest::eventually(
       [&] { return rt.metrics("slow1")->cancelled == 1 && rt.metrics("slow2")->cancelled == 1; }));
+  // Over no request at all: the continuation runs at once, with nothing.
+  for (bool first_failure : {false, true}) {
+    auto none = rt.actor<fan>("fan")->call(fan_request{{}, {}, {}, first_failure}, 10s);
+    REQUIRE(none.ok());
+    CHECK(none->outcomes.empty());
+  }
   // All succeed: every reply, in order.
   fan_request fine{{"slow1", "bad", "slow2"}, {false, false, false}, {5ms, 0ms, 1ms}, true};
   auto ok = rt.actor<fan>("fan")->call(fine, 10s);

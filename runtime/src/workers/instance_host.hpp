@@ -100,6 +100,10 @@ public:
   }
   void continue_after(request_state* const* states, std::size_t n, bool stop_at_failure,
                       task fn) override {
+    for (std::size_t i = 0; i < n; ++i)
+      if (!states[i])
+        throw std::invalid_argument("then/when_all/gather got an invalid future (member " +
+                                    std::to_string(i) + ")");
     std::vector<const request_state*> members(states, states + n);
     auto join = make_ref<request_join>(std::move(members), stop_at_failure, core_, self_);
     // It runs as the code that asked for it: the same request, context and deadline.
@@ -110,6 +114,10 @@ public:
       request_deadline_scope deadline_scope{deadline};
       fn();
     }}));
+    if (n == 0) { // nothing to wait for: it runs as the next message
+      join->notify_now();
+      return;
+    }
     for (std::size_t i = 0; i < n; ++i)
       if (!states[i]->attach_listener(join, i)) {
         join->abandon();
