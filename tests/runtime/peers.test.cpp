@@ -636,3 +636,37 @@ TEMPLATE_TEST_CASE("a timer is a message: the instance serves others while it wa
   long_wait.cancel();
   CHECK(long_wait.get().is(errc::cancelled));
 }
+
+TEST_CASE("a handler's request to a full block actor waits in the loop, not on its thread",
+          "[peers]") {
+  runtime rt{kinds(), lbtest::quick_options()};
+  auto narrow = spec("narrow", "echo");
+  narrow.mailbox.capacity = 1;
+  narrow.mailbox.overflow = overflow_policy::block;
+  REQUIRE(rt.start({spec("fan", "fan"), narrow}).ok());
+  auto n = *rt.actor<echo>("narrow");
+  auto held = n.submit(echo_request{"held", 60s}, 120s); // takes the one place
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("narrow")->in_flight == 1; }));
+  auto f = rt.actor<fan>("fan")->submit(fan_request{{"narrow"}, {false}, {0ms}, false}, 30s);
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("fan")->sent == 1; }));
+  // The fan's handler returned (nothing blocked its thread): the fan answers another request.
+  auto other = rt.actor<fan>("fan")->call(fan_request{{}, {}, {}, false}, 10s);
+  CHECK(other.ok());
+  CHECK_FALSE(f.ready()); // its inner request waits for the place, not loop.overloaded
+  CHECK(rt.metrics("narrow")->received == 1);
+  held.cancel(); // the place frees: the waiting request is accepted and answered
+  auto r = f.get();
+  REQUIRE(r.ok());
+  CHECK(r->outcomes == std::vector<std::string>{"ok 0"});
+  CHECK(rt.metrics("narrow")->received == 2);
+
+  // Its deadline ends the wait.
+  auto held2 = n.submit(echo_request{"held", 60s}, 120s);
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("narrow")->in_flight == 1; }));
+  auto late = rt.actor<fan>("fan")->call(fan_request{{"narrow"}, {false}, {0ms}, false}, 200ms);
+  CHECK(late.is(errc::timeout));
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("fan")->in_flight == 0; }));
+  CHECK(rt.metrics("narrow")->received == 3); // the timed-out one was never accepted
+  held2.cancel();
+  CHECK(lbtest::eventually([&] { return rt.metrics("narrow")->in_flight == 0; }));
+}

@@ -145,9 +145,10 @@ public:
   }
 
   /// Sends `request` to `to` on behalf of the request being handled now (see above) and returns
-  /// its future, for `then`, `when_all` or `gather`. Never blocks: to an actor whose overflow
-  /// policy is `block` and that is full it fails with `loop.overloaded` at once. `timeout` as in
-  /// `actor_handle::submit`, capped by the current request's deadline.
+  /// its future, for `then`, `when_all` or `gather`. Never blocks: a request to a full actor
+  /// whose overflow policy is `block` waits in the event loop for a place, until its deadline
+  /// (`loop.timeout`). `timeout` as in `actor_handle::submit`, capped by the current request's
+  /// deadline.
   template <class Kind, class Req>
   future<typename Req::reply_type> submit(const actor_handle<Kind>& to, Req request,
                                           duration timeout = duration::zero()) {

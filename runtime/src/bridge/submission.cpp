@@ -28,12 +28,17 @@ void runtime_core::stamp(request_state& st, clock::duration timeout) noexcept {
 
 void runtime_core::enqueue(request_ref st) noexcept {
   if (st->target->spec.mailbox.overflow == overflow_policy::block) {
-    if (auto room = admit(*st->target, st->deadline); !room) {
+    if (blocking_forbidden()) {
+      // A runtime thread (a handler) never waits for room: without a place now, the request
+      // waits in the loop for one until its deadline (`place::awaiting_room`).
+      st->admitted = try_admit(*st->target);
+    } else if (auto room = admit(*st->target, st->deadline); !room) {
       st->fail(std::move(room).error());
       st->mark_settled();
       return;
+    } else {
+      st->admitted = true;
     }
-    st->admitted = true;
   }
   gate_pass pass{submit_gate_};
   if (!pass) {

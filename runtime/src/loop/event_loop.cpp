@@ -174,6 +174,47 @@ void event_loop::on_submit(request_state* st) {
     settle_untracked(st);
     return;
   }
+  if (t.record->spec.mailbox.overflow == overflow_policy::block && !st->admitted) {
+    // Submitted from a thread that must not block while the actor was full: it waits here.
+    if (!try_admit(*t.record)) {
+      await_room(t, st);
+      return;
+    }
+    st->admitted = true;
+  }
+  accept(t, st);
+}
+
+void event_loop::await_room(actor_slot& t, request_state* st) {
+  st->links.where = loop_links::place::awaiting_room;
+  t.awaiting_room.push_back(st);
+  if (st->deadline != time_point::max()) {
+    deadlines_.insert(st);
+    if (st->deadline < armed_)
+      arm_timer();
+  }
+}
+
+void event_loop::admit_awaiting(actor_slot& t) {
+  while (!t.awaiting_room.empty() && t.state == phase::serving && try_admit(*t.record)) {
+    auto* st = t.awaiting_room.pop_front();
+    deadlines_.remove(st); // accepted, it is indexed again
+    st->links.where = loop_links::place::none;
+    st->admitted = true;
+    accept(t, st);
+  }
+}
+
+void event_loop::refuse_awaiting(actor_slot& t, const error& why) {
+  while (auto* st = t.awaiting_room.pop_front()) {
+    deadlines_.remove(st);
+    st->links.where = loop_links::place::none;
+    st->fail(why);
+    settle_untracked(st); // never accepted: not in the actor's counts
+  }
+}
+
+void event_loop::accept(actor_slot& t, request_state* st) {
   st->links.accepted_at = now_;
   auto& c = t.record->counters;
   actor_counters::add(c.received);

@@ -85,8 +85,9 @@ private:
     /// memory), grown by a batch per message, so it never moves and a pool's first message does
     /// not fault in a slot for each of a million instances at once.
     std::vector<instance_slot> instances;
-    request_queue queue;                  ///< accepted, waiting for room in the lane
-    request_queue flying;                 ///< handed to the lane, taken or not, not yet done
+    request_queue queue;         ///< accepted, waiting for room in the lane
+    request_queue awaiting_room; ///< not accepted yet: waiting for a place (see `await_room`)
+    request_queue flying;        ///< handed to the lane, taken or not, not yet done
     std::shared_ptr<request_lane> lane;   ///< shared by the loop and the instances
     std::uint32_t per_instance_limit = 1; ///< in flight per ready instance
     std::uint32_t alive = 0;
@@ -115,6 +116,15 @@ private:
   void on_drain();
   /// A submitted request; takes over its reference.
   void on_submit(request_state* st);
+  /// Takes `st` in for `t`: counts it received, applies the overflow policy, queues it.
+  void accept(actor_slot& t, request_state* st);
+  /// `st` (block policy, from a thread that must not block) found `t` full: it waits in
+  /// `t.awaiting_room` for a place until its deadline, not yet accepted.
+  void await_room(actor_slot& t, request_state* st);
+  /// Accepts what waits for room while there are places (after places were given back).
+  void admit_awaiting(actor_slot& t);
+  /// Fails what waits for room with `why` (the actor stops).
+  void refuse_awaiting(actor_slot& t, const error& why);
   /// A worker is done with `st`; takes over its reference.
   void on_done(request_state* st);
   void on_cancel(request_ref& ref);

@@ -121,6 +121,9 @@ void event_loop::settle(actor_slot& t, request_state* st) {
             nudge(*inst);
       }
       break;
+    case loop_links::place::awaiting_room: // not reached: never accepted, it is not settled
+      t.awaiting_room.remove(st);
+      break;
     case loop_links::place::none:
       return;
   }
@@ -158,6 +161,8 @@ void event_loop::give_back_place(const actor_record& rec) {
   auto index = rec.index;
   if (!batching_ || !slot_of(rec)) {
     release_places(rec, 1);
+    if (auto* t = slot_of(rec); t && !t->awaiting_room.empty())
+      admit_awaiting(*t);
     return;
   }
   if (pending_releases_.size() <= index)
@@ -168,8 +173,11 @@ void event_loop::give_back_place(const actor_record& rec) {
 void event_loop::flush_releases() {
   for (std::uint32_t i = 0; i < pending_releases_.size(); ++i)
     if (pending_releases_[i] > 0) {
-      if (slots_[i]) // only live targets batch (see give_back_place)
+      if (slots_[i]) { // only live targets batch (see give_back_place)
         release_places(*slots_[i]->record, pending_releases_[i]);
+        if (!slots_[i]->awaiting_room.empty())
+          admit_awaiting(*slots_[i]);
+      }
       pending_releases_[i] = 0;
     }
 }
@@ -236,6 +244,13 @@ void event_loop::on_cancel(request_ref& ref) {
   if (st->links.where == loop_links::place::none)
     return;
   auto& t = *slots_[st->target->index];
+  if (st->links.where == loop_links::place::awaiting_room) { // never accepted: just removed
+    t.awaiting_room.remove(st);
+    deadlines_.remove(st);
+    st->links.where = loop_links::place::none;
+    settle_untracked(st);
+    return;
+  }
   if (st->links.where == loop_links::place::queued) {
     settle(t, st); // removed without running
     publish_gauges(t);
@@ -309,6 +324,15 @@ void event_loop::expire(request_state* st) {
   auto& t = *slots_[st->target->index];
   // The outcome first, then the token: a worker polling the token must not get to fail the
   // request with its own error before the timeout is recorded.
+  if (st->links.where == loop_links::place::awaiting_room) { // never accepted
+    t.awaiting_room.remove(st);
+    st->links.where = loop_links::place::none;
+    st->fail(error{errc::timeout, "deadline passed while waiting for room in " +
+                                      t.record->spec.name + " (capacity " +
+                                      std::to_string(t.record->capacity) + ")"});
+    settle_untracked(st);
+    return;
+  }
   st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
   st->request_cancel();
   if (st->links.where == loop_links::place::queued) {

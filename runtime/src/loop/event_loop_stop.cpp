@@ -44,6 +44,7 @@ void event_loop::begin_stop(actor_slot& t, time_point deadline) {
   if (!t.stop_began)
     mark_stop_began(t);
   t.state = phase::draining;
+  refuse_awaiting(t, error{errc::stopped, t.record->spec.name + " is stopping"});
   if (deadline < t.stop_deadline) {
     stop_deadlines_.erase({t.stop_deadline, t.record->index});
     t.stop_deadline = deadline;
@@ -81,6 +82,7 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   --targets_unstopped_;
   stop_deadlines_.erase({t.stop_deadline, t.record->index});
   t.stop_reason = reason;
+  refuse_awaiting(t, t.stop_reason);
   stopped_names_[t.record->spec.name] = t.record->index;
   fail_all(t, t.stop_reason);
   // What no instance took is resolved: drop the lane's references to it.

@@ -32,6 +32,16 @@ result<void> admit(const actor_record& rec, time_point deadline) {
   }
 }
 
+bool try_admit(const actor_record& rec) noexcept {
+  auto& a = rec.admission;
+  auto capacity = static_cast<std::int64_t>(rec.capacity);
+  auto held = a.occupancy.load(std::memory_order_relaxed);
+  while (held < capacity)
+    if (a.occupancy.compare_exchange_weak(held, held + 1, std::memory_order_acq_rel))
+      return true;
+  return false;
+}
+
 void admit_unchecked(const actor_record& rec) noexcept {
   rec.admission.occupancy.fetch_add(1, std::memory_order_acq_rel);
 }

@@ -30,7 +30,9 @@ public:
 /// Bookkeeping the event loop keeps inside each request, so tracking a request costs no
 /// allocation. Only the event loop's thread reads or writes these fields.
 struct loop_links {
-  enum class place : std::uint8_t { none, queued, in_flight };
+  /// `awaiting_room`: submitted from a thread that must not block to an actor with the `block`
+  /// policy that was full; not accepted yet, it waits in the loop for a place until its deadline.
+  enum class place : std::uint8_t { none, queued, in_flight, awaiting_room };
   request_state* prev = nullptr; ///< neighbours in the target's queue or an instance's list
   request_state* next = nullptr;
   request_state* deadline_prev = nullptr; ///< neighbours in the deadline index bucket
