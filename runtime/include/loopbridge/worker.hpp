@@ -124,8 +124,8 @@ public:
   // -- other actors ------------------------------------------------------------------------------
   // A worker asks other actors (or its own actor) the way host code does, but never waits: it
   // sends a request and names the code to run when the outcome arrives. That continuation runs
-  // later on this instance, *as a message* — never concurrently with its handlers, never on the
-  // thread that completed the request, on whatever thread the instance runs on — or never, if
+  // later on this instance, *as a message* — never concurrently with its handlers, never inside
+  // the call that completed the request, on whatever thread the instance runs on — or never, if
   // the instance stopped or was restarted meanwhile. A handler that moves its responder into a
   // continuation answers later: its request is *suspended*, and the instance serves others.
   //
