@@ -104,20 +104,25 @@ public:
       if (!states[i])
         throw std::invalid_argument("then/when_all/gather got an invalid future (member " +
                                     std::to_string(i) + ")");
-    std::vector<const request_state*> members(states, states + n);
-    auto join = make_ref<request_join>(std::move(members), stop_at_failure, core_, self_);
-    // It runs as the code that asked for it: the same request, context and deadline.
-    join->arm(box(task{[this, j = join.get(), made_for = handling_, ctx = context::current(),
-                        deadline = current_request_deadline(), fn = std::move(fn)]() mutable {
-      continuation_scope scope{*this, made_for, j->first_failed()};
-      context_scope context{ctx};
-      request_deadline_scope deadline_scope{deadline};
-      fn();
-    }}));
+    // It runs as the code that asked for it: the same request, context and deadline. `j` is
+    // the join that posts it (null when there is nothing to wait for); its members — whose
+    // futures `fn` holds — keep it alive until `fn` ran.
+    auto wrap = [&](request_join* j) {
+      return box(task{[this, j, made_for = handling_, ctx = context::current(),
+                       deadline = current_request_deadline(), fn = std::move(fn)]() mutable {
+        continuation_scope scope{*this, made_for, j ? j->first_failed() : request_join::none};
+        context_scope context{ctx};
+        request_deadline_scope deadline_scope{deadline};
+        fn();
+      }});
+    };
     if (n == 0) { // nothing to wait for: it runs as the next message
-      join->notify_now();
+      core_->send_to(self_, task_atom::value, wrap(nullptr));
       return;
     }
+    std::vector<const request_state*> members(states, states + n);
+    auto join = make_ref<request_join>(std::move(members), stop_at_failure, core_, self_);
+    join->arm(wrap(join.get()));
     for (std::size_t i = 0; i < n; ++i)
       if (!states[i]->attach_listener(join, i)) {
         join->abandon();

@@ -55,9 +55,6 @@ public:
       fire();
   }
 
-  /// Fires at once (a join over no request).
-  void notify_now() noexcept { fire(); }
-
   /// The member whose failure fired the join, or `none`.
   std::size_t first_failed() const noexcept { return failed_.load(std::memory_order_acquire); }
 
