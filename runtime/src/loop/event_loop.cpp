@@ -195,20 +195,24 @@ void event_loop::await_room(actor_slot& t, request_state* st) {
   }
 }
 
+void event_loop::leave_awaiting(actor_slot& t, request_state* st) {
+  t.awaiting_room.remove(st);
+  deadlines_.remove(st);
+  st->links.where = loop_links::place::none;
+}
+
 void event_loop::admit_awaiting(actor_slot& t) {
   while (!t.awaiting_room.empty() && t.state == phase::serving && try_admit(*t.record)) {
-    auto* st = t.awaiting_room.pop_front();
-    deadlines_.remove(st); // accepted, it is indexed again
-    st->links.where = loop_links::place::none;
+    auto* st = t.awaiting_room.front();
+    leave_awaiting(t, st); // accepted, it is indexed again
     st->admitted = true;
     accept(t, st);
   }
 }
 
 void event_loop::refuse_awaiting(actor_slot& t, const error& why) {
-  while (auto* st = t.awaiting_room.pop_front()) {
-    deadlines_.remove(st);
-    st->links.where = loop_links::place::none;
+  while (auto* st = t.awaiting_room.front()) {
+    leave_awaiting(t, st);
     st->fail(why);
     settle_untracked(st); // never accepted: not in the actor's counts
   }
@@ -288,7 +292,8 @@ void event_loop::pump(actor_slot& t) {
     // then asks for more (pump_atom). It counts up before it reads the flag, the loop sets the
     // flag before it reads the count again, so one of the two sees the other.
     bool starved = !t.queue.empty() && t.in_flight >= limit && limit < t.record->capacity;
-    t.lane->starved.store(starved, std::memory_order_seq_cst);
+    if (starved || t.lane->starved.load(std::memory_order_relaxed))
+      t.lane->starved.store(starved, std::memory_order_seq_cst);
     if (!starved || t.record->counters.suspended.load(std::memory_order_seq_cst) == suspended)
       break;
   }

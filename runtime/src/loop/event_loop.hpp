@@ -121,6 +121,8 @@ private:
   /// `st` (block policy, from a thread that must not block) found `t` full: it waits in
   /// `t.awaiting_room` for a place until its deadline, not yet accepted.
   void await_room(actor_slot& t, request_state* st);
+  /// Takes `st` out of `t.awaiting_room` (and the deadline index).
+  void leave_awaiting(actor_slot& t, request_state* st);
   /// Accepts what waits for room while there are places (after places were given back).
   void admit_awaiting(actor_slot& t);
   /// Fails what waits for room with `why` (the actor stops).

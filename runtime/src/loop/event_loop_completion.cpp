@@ -245,9 +245,7 @@ void event_loop::on_cancel(request_ref& ref) {
     return;
   auto& t = *slots_[st->target->index];
   if (st->links.where == loop_links::place::awaiting_room) { // never accepted: just removed
-    t.awaiting_room.remove(st);
-    deadlines_.remove(st);
-    st->links.where = loop_links::place::none;
+    leave_awaiting(t, st);
     settle_untracked(st);
     return;
   }
@@ -325,8 +323,7 @@ void event_loop::expire(request_state* st) {
   // The outcome first, then the token: a worker polling the token must not get to fail the
   // request with its own error before the timeout is recorded.
   if (st->links.where == loop_links::place::awaiting_room) { // never accepted
-    t.awaiting_room.remove(st);
-    st->links.where = loop_links::place::none;
+    leave_awaiting(t, st);
     st->fail(error{errc::timeout, "deadline passed while waiting for room in " +
                                       t.record->spec.name + " (capacity " +
                                       std::to_string(t.record->capacity) + ")"});

@@ -7,16 +7,22 @@
 
 namespace loopbridge::detail {
 
+bool try_admit(const actor_record& rec) noexcept {
+  auto& a = rec.admission;
+  auto capacity = static_cast<std::int64_t>(rec.capacity);
+  auto held = a.occupancy.load(std::memory_order_relaxed);
+  while (held < capacity)
+    if (a.occupancy.compare_exchange_weak(held, held + 1, std::memory_order_acq_rel))
+      return true;
+  return false;
+}
+
 result<void> admit(const actor_record& rec, time_point deadline) {
   auto& a = rec.admission;
   auto capacity = static_cast<std::int64_t>(rec.capacity);
   for (;;) {
-    auto held = a.occupancy.load(std::memory_order_relaxed);
-    if (held < capacity) {
-      if (a.occupancy.compare_exchange_weak(held, held + 1, std::memory_order_acq_rel))
-        return {};
-      continue;
-    }
+    if (try_admit(rec))
+      return {};
     if (blocking_forbidden())
       return error{errc::overloaded, rec.spec.name + " is full (capacity " +
                                          std::to_string(capacity) +
@@ -30,16 +36,6 @@ result<void> admit(const actor_record& rec, time_point deadline) {
       futex_wait_until(a.generation, gen, deadline);
     a.waiters.fetch_sub(1, std::memory_order_seq_cst);
   }
-}
-
-bool try_admit(const actor_record& rec) noexcept {
-  auto& a = rec.admission;
-  auto capacity = static_cast<std::int64_t>(rec.capacity);
-  auto held = a.occupancy.load(std::memory_order_relaxed);
-  while (held < capacity)
-    if (a.occupancy.compare_exchange_weak(held, held + 1, std::memory_order_acq_rel))
-      return true;
-  return false;
 }
 
 void admit_unchecked(const actor_record& rec) noexcept {
