@@ -25,12 +25,20 @@ std::string describe(const topology& t) {
     s += "\n  " + a.name + ": " + a.kind;
     if (a.count > 1)
       s += " x" + std::to_string(a.count) + " (pool)";
+    if (!a.node.empty())
+      s += " on node " + a.node;
     if (!a.depends_on.empty()) {
       s += ", after";
       for (auto& d : a.depends_on)
         s += " " + d;
     }
   }
+  for (auto& n : t.nodes)
+    s += "\n  node " + n.name + ": " + n.host + ":" + std::to_string(n.port) +
+         (n.tls.enabled() ? ", tls" : ", loopback without tls") + ", secret from $" + n.secret_env;
+  if (!t.nodes.empty())
+    s += "\n  note: this version checks nodes and placements but runs actors in the main "
+         "process only; `run` refuses actors placed on a node";
   for (auto& r : t.routes)
     s += "\n  route: " + quote(r.from) + " -> " + quote(r.to);
   if (t.workload)

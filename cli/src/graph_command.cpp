@@ -17,7 +17,8 @@ const char* graph_usage = R"(usage: loopbridge graph FILE
 
 Prints the topology as a Graphviz DOT graph on stdout: one node per actor (pools drawn as
 stacked boxes with their instance count), solid edges for routes (the pipeline), dashed edges
-for depends_on, and each actor's position in the start order. Render it with
+for depends_on, and each actor's position in the start order; actors placed on other nodes
+are drawn inside a dashed cluster per node. Render it with
 `loopbridge graph FILE | dot -Tsvg > topology.svg`.
 
 Exit codes: 0 done, 1 the file has problems (printed to stderr), 2 bad arguments.
@@ -74,14 +75,30 @@ int graph_command(const std::vector<std::string>& args, const command_env& env) 
   std::printf("digraph topology {\n");
   std::printf("  rankdir=LR;\n  node [fontname=\"Helvetica\", shape=box, style=rounded];\n");
   std::printf("  edge [fontname=\"Helvetica\", fontsize=10];\n");
-  for (auto& a : t.actors) {
+  // Actors placed on another node are drawn inside that node's cluster.
+  auto draw = [&](const actor_spec& a, const char* indent) {
     std::string label = a.name + "\\n" + a.kind;
     if (a.count > 1)
       label += " x" + std::to_string(a.count);
     label += "\\nstart " + std::to_string(waves[a.name]);
-    std::printf("  %s [label=\"%s\"%s];\n", dot_string(a.name).c_str(), label.c_str(),
+    std::printf("%s%s [label=\"%s\"%s];\n", indent, dot_string(a.name).c_str(), label.c_str(),
                 a.count > 1 ? ", style=\"rounded,filled\", fillcolor=\"#eef3fb\", peripheries=2"
                             : "");
+  };
+  for (auto& a : t.actors)
+    if (a.node.empty())
+      draw(a, "  ");
+  for (std::size_t n = 0; n < t.nodes.size(); ++n) {
+    auto& node = t.nodes[n];
+    std::printf("  subgraph %s {\n    label=%s;\n    style=dashed;\n",
+                dot_string("cluster_node_" + std::to_string(n)).c_str(),
+                dot_string("node " + node.name + " (" + node.host + ":" +
+                           std::to_string(node.port) + (node.tls.enabled() ? ", tls" : "") + ")")
+                    .c_str());
+    for (auto& a : t.actors)
+      if (a.node == node.name)
+        draw(a, "    ");
+    std::printf("  }\n");
   }
   if (t.workload) {
     std::printf("  \"workload\" [shape=plaintext, label=\"workload\\n%llu x %s\"];\n",

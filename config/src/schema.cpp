@@ -233,6 +233,10 @@ const std::vector<key_doc>& topology_keys() {
                  "is decided from depends_on).")),
       k("", "routes", "list", "", "Pipelines: each reply of one actor goes on to another."),
       k("", "workload", "map", "", "What `loopbridge run` drives through the topology."),
+      k("", "nodes", "list", "",
+        "Other processes to place actors on (`node` of an actor). This version checks them; "
+        "it runs every actor in the main process and refuses a topology that places one on a "
+        "node."),
 
       range(k("runtime", "scheduler_threads", "integer", "0",
               "Threads that run scheduled actors, in parallel; 0 = one per core."),
@@ -278,6 +282,10 @@ const std::vector<key_doc>& topology_keys() {
               "request until one ends; 0: bounded by the mailbox's capacity only."),
             0, 1000000000),
       k("actors[]", "params", "params", "", "The kind's parameters (see the kinds below)."),
+      k("actors[]", "node", "name", "",
+        "The node the actor runs on (one of nodes); unset: the main process. Kinds whose "
+        "requests have no wire form (offloaded functions, types without inspect) stay in the "
+        "main process."),
 
       range(k("actors[].mailbox", "capacity", "integer", "runtime.default_capacity",
               "Requests accepted and not yet finished (queued plus in flight)."),
@@ -323,6 +331,22 @@ const std::vector<key_doc>& topology_keys() {
         "The request's fields. In strings, `{i}` becomes the request's index, `{i%N}` the index "
         "modulo N, and `${actor.key}` a field the actor announced when it became ready "
         "(`${origin.url}`)."),
+
+      required(k("nodes[]", "name", "name", "",
+                 "Unique name; a letter, then letters, digits, '_', '-' or '.'.")),
+      required(k("nodes[]", "address", "string", "",
+                 "host:port (IPv6 in brackets) the node listens on and the main process "
+                 "connects to. Any address but a loopback one needs tls.")),
+      k("nodes[]", "secret_env", "string", "LOOPBRIDGE_NODE_SECRET",
+        "The environment variable holding the secret every connection to the node proves it "
+        "knows, on both sides; the secret itself is never written in the topology."),
+      k("nodes[]", "tls", "map", "",
+        "TLS for the node's connections (required off loopback); relative paths start from "
+        "the topology file's folder."),
+      required(k("nodes[].tls", "certificate", "string", "", "The node's certificate (PEM).")),
+      required(k("nodes[].tls", "key", "string", "", "The certificate's private key (PEM).")),
+      required(k("nodes[].tls", "cafile", "string", "",
+                 "The CA that signed the certificates of every node (PEM).")),
   };
   return keys;
 }

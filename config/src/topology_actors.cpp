@@ -17,6 +17,8 @@ const std::vector<std::string> actor_keys = keys_of("actors[]");
 const std::vector<std::string> mailbox_keys = keys_of("actors[].mailbox");
 const std::vector<std::string> restart_keys = keys_of("actors[].restart");
 
+} // namespace
+
 bool valid_name(const std::string& s) {
   if (s.empty() || s.size() > 64 || !std::isalpha(static_cast<unsigned char>(s[0])))
     return false;
@@ -24,8 +26,6 @@ bool valid_name(const std::string& s) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
   });
 }
-
-} // namespace
 
 std::vector<actor_spec> topology_loader::load_actors(const YAML::Node& n) {
   std::vector<actor_spec> out;
@@ -38,6 +38,8 @@ std::vector<actor_spec> topology_loader::load_actors(const YAML::Node& n) {
   for (std::size_t i = 0; i < n.size(); ++i) {
     out.push_back(load_actor(n[i], index("actors", i)));
     actor_nodes_.push_back(n[i]);
+    if (n[i].IsMap() && n[i]["node"].IsDefined())
+      placement_nodes_.emplace(i, n[i]["node"]);
   }
   return out;
 }
@@ -54,8 +56,7 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
       has_name = true;
       if (auto s = yaml_.string(v, p)) {
         if (!valid_name(*s))
-          yaml_.add(v, p, "invalid actor name " + quote(*s),
-                    "a letter, then letters, digits, '_', '-' or '.'; at most 64 characters");
+          yaml_.add(v, p, "invalid actor name " + quote(*s), name_rule);
         spec.name = *s;
         name_nodes_[spec.name].push_back({v, p});
       }
@@ -83,6 +84,9 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
     } else if (key == "max_suspended") {
       if (auto c = yaml_.integer(v, p, 0, 1000000000))
         spec.max_suspended = static_cast<std::uint32_t>(*c);
+    } else if (key == "node") {
+      if (auto s = yaml_.string(v, p))
+        spec.node = *s;
     } else if (key == "params") {
       params_node = v;
     }

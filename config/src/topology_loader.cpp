@@ -28,7 +28,7 @@ std::optional<topology> topology_loader::load(const YAML::Node& root) {
   topo.source = yaml_.file();
   if (!yaml_.expect_map(root, "", "a map with an 'actors' list"))
     return std::nullopt;
-  std::optional<YAML::Node> actors_node, routes_node, workload_node;
+  std::optional<YAML::Node> actors_node, routes_node, workload_node, nodes_node;
   for (auto& [key, node] : yaml_.entries(root, "", top_keys)) {
     if (key == "runtime")
       topo.runtime = load_runtime(node);
@@ -38,12 +38,17 @@ std::optional<topology> topology_loader::load(const YAML::Node& root) {
       routes_node = node;
     else if (key == "workload")
       workload_node = node;
+    else if (key == "nodes")
+      nodes_node = node;
   }
+  if (nodes_node) // before the actors, whose placements name them
+    topo.nodes = load_nodes(*nodes_node);
   if (!actors_node)
     yaml_.add(root, "", "missing required key 'actors'", "list the actors to start");
   else
     topo.actors = load_actors(*actors_node);
   check_dependencies(topo.actors);
+  check_placements(topo.actors);
   if (routes_node)
     topo.routes = load_routes(*routes_node);
   if (workload_node)

@@ -14,6 +14,12 @@
 
 namespace loopbridge::config::detail {
 
+/// Names of actors and nodes: a letter, then letters, digits, '_', '-' or '.'; at most 64.
+bool valid_name(const std::string& s);
+/// That rule in words, for hints.
+inline constexpr const char* name_rule =
+    "a letter, then letters, digits, '_', '-' or '.'; at most 64 characters";
+
 /// Reads one topology document into a `topology`, reporting every problem through `yaml`.
 /// Not thread-safe (one per load).
 class topology_loader {
@@ -44,6 +50,13 @@ private:
   YAML::Node depends_node(std::size_t i);
   void unknown_actor(const YAML::Node& at, const std::string& path, const std::string& name);
   bool known_actor(const std::string& name) const;
+
+  // topology_nodes.cpp: other processes and the actors placed on them.
+  std::vector<node_spec> load_nodes(const YAML::Node& n);
+  std::optional<node_spec> load_node(const YAML::Node& n, const std::string& path);
+  tls_spec load_tls(const YAML::Node& n, const std::string& path);
+  /// Each actor's `node` names a declared node, and its kind may leave the main process.
+  void check_placements(const std::vector<actor_spec>& actors);
 
   // topology_routes.cpp: routes between actors.
   std::vector<route_spec> load_routes(const YAML::Node& n);
@@ -77,6 +90,8 @@ private:
   std::vector<std::string> all_names_;
   std::map<std::string, std::string> actor_kinds_;
   std::map<std::string, std::string> routed_; ///< from -> to, as declared
+  std::vector<std::string> node_names_;
+  std::map<std::size_t, YAML::Node> placement_nodes_; ///< actor index -> its `node` key
 };
 
 } // namespace loopbridge::config::detail

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <sys/wait.h>
 
@@ -114,6 +115,30 @@ TEST_CASE("loopbridge graph prints DOT with actors, pools, routes and dependenci
   CHECK(r.out.find("\"workers\" -> \"store\" [style=dashed") != std::string::npos);
   CHECK(r.out.find("\"workload\" -> \"workers\"") != std::string::npos);
   CHECK(run_cli("graph " + src("tests/config/invalid/cycle_two.yaml")).exit_code == 1);
+}
+
+TEST_CASE("loopbridge check and graph show nodes and what runs on them", "[cli][nodes]") {
+  auto file = std::string{"/tmp/loopbridge-cli-nodes-"} + std::to_string(::getpid()) + ".yaml";
+  {
+    std::ofstream out{file};
+    out << "nodes:\n  - name: side\n    address: 127.0.0.1:7401\n"
+           "actors:\n  - name: here\n    kind: echo\n"
+           "  - name: there\n    kind: echo\n    count: 2\n    node: side\n";
+  }
+  auto check = run_cli("check " + file);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out.find("there: echo x2 (pool) on node side") != std::string::npos);
+  CHECK(check.out.find("node side: 127.0.0.1:7401, loopback without tls, secret from "
+                       "$LOOPBRIDGE_NODE_SECRET") != std::string::npos);
+  CHECK(check.out.find("`run` refuses actors placed on a node") != std::string::npos);
+  auto graph = run_cli("graph " + file);
+  REQUIRE(graph.exit_code == 0);
+  auto cluster = graph.out.find("subgraph \"cluster_node_0\" {");
+  REQUIRE(cluster != std::string::npos);
+  CHECK(graph.out.find("label=\"node side (127.0.0.1:7401)\"", cluster) != std::string::npos);
+  CHECK(graph.out.find("    \"there\" [label=", cluster) != std::string::npos); // inside it
+  CHECK(graph.out.find("  \"here\" [label=") < cluster);                        // outside it
+  std::remove(file.c_str());
 }
 
 TEST_CASE("check and graph take 100k named actors in a dependency chain and a 2^20 pool",

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -185,6 +186,108 @@ TEST_CASE("a loaded topology starts, and nothing starts from an invalid one", "[
   REQUIRE(m.size() == 2);
   CHECK(m[0].name == "store"); // dependencies first
   CHECK(m[1].instances == 4);
+}
+
+TEST_CASE("nodes: addresses, secrets and TLS files load, and placements name them",
+          "[config][nodes]") {
+  // TLS files are found from the topology file's folder.
+  char folder[] = "/tmp/loopbridge-nodes-XXXXXX";
+  REQUIRE(::mkdtemp(folder) != nullptr);
+  std::string dir = folder;
+  for (auto* name : {"far.pem", "far.key", "ca.pem"})
+    std::ofstream{dir + "/" + name} << "-----BEGIN-----\n";
+  std::ofstream{dir + "/nodes.yaml"} << R"(nodes:
+  - name: side
+    address: 127.0.0.1:7401
+  - name: far
+    address: "[2001:db8::7]:7402"
+    secret_env: FAR_SECRET
+    tls: {certificate: far.pem, key: far.key, cafile: ca.pem}
+actors:
+  - name: here
+    kind: echo
+  - name: there
+    kind: echo
+    node: far
+  - name: thumbs
+    kind: image_processor
+    count: 3
+    node: side
+)";
+  auto r = config::load(dir + "/nodes.yaml", actors::builtin_kinds());
+  REQUIRE(r.report() == "");
+  auto& t = *r.topology;
+  REQUIRE(t.nodes.size() == 2);
+  CHECK(t.nodes[0].name == "side");
+  CHECK(t.nodes[0].host == "127.0.0.1");
+  CHECK(t.nodes[0].port == 7401);
+  CHECK(t.nodes[0].secret_env == "LOOPBRIDGE_NODE_SECRET");
+  CHECK_FALSE(t.nodes[0].tls.enabled());
+  CHECK(t.nodes[1].host == "2001:db8::7");
+  CHECK(t.nodes[1].port == 7402);
+  CHECK(t.nodes[1].secret_env == "FAR_SECRET");
+  CHECK(t.nodes[1].tls.certificate == dir + "/far.pem");
+  CHECK(t.nodes[1].tls.key == dir + "/far.key");
+  CHECK(t.nodes[1].tls.cafile == dir + "/ca.pem");
+  CHECK(t.actors[0].node.empty());
+  CHECK(t.actors[1].node == "far");
+  CHECK(t.actors[2].node == "side");
+
+  // One TLS file gone: named at its key, relative to the file's folder.
+  std::remove((dir + "/far.key").c_str());
+  auto missing = config::load(dir + "/nodes.yaml", actors::builtin_kinds());
+  REQUIRE(missing.problems.size() == 1);
+  CHECK(missing.problems[0].path == "nodes[1].tls.key");
+  CHECK(missing.problems[0].message == "no file 'far.key'");
+  CHECK(missing.problems[0].hint == "relative paths start from the topology file's folder");
+  for (auto* name : {"far.pem", "ca.pem", "nodes.yaml"})
+    std::remove((dir + "/" + name).c_str());
+  ::rmdir(folder);
+}
+
+TEST_CASE("kinds whose requests cannot cross a process stay in the main one", "[config][nodes]") {
+  auto kinds = actors::builtin_kinds();
+  CHECK(kinds.find("echo")->portable());
+  CHECK(kinds.find("fetcher")->portable());
+  CHECK_FALSE(kinds.find("blocking")->portable()); // offloaded functions are closures
+  auto r = config::parse(R"(nodes:
+  - name: side
+    address: localhost:7401
+actors:
+  - name: pool
+    kind: blocking
+    node: side
+)",
+                         kinds, "offload.yaml");
+  REQUIRE(r.problems.size() == 1);
+  CHECK(r.problems[0].line == 7);
+  CHECK(r.problems[0].path == "actors[0].node");
+  CHECK(r.problems[0].message ==
+        "actor 'pool' of kind 'blocking' cannot run on another node: it runs offloaded functions");
+}
+
+TEST_CASE("the runtime refuses actors placed on another node, and starts nothing",
+          "[config][nodes]") {
+  auto r = config::parse(R"(nodes:
+  - name: side
+    address: 127.0.0.1:7401
+actors:
+  - name: here
+    kind: echo
+  - name: there
+    kind: echo
+    node: side
+)",
+                         actors::builtin_kinds(), "placed.yaml");
+  REQUIRE(r.ok());
+  runtime rt{actors::builtin_kinds(), lbtest::quick_options()};
+  auto started = rt.start(*r.topology);
+  REQUIRE(started.is(errc::bad_request));
+  CHECK(started.error().message() ==
+        "actor 'there' is placed on node 'side': this runtime runs actors in its own process "
+        "only (leave node unset)");
+  CHECK(rt.metrics().empty());
+  CHECK(rt.actor<actors::echo>("here").is(errc::not_found));
 }
 
 TEST_CASE("requests from YAML fields reach a kind and print as values", "[config]") {

@@ -73,6 +73,10 @@ struct actor_spec {
   /// (time it waits for a thread first does not count): it fails between one and two timeouts
   /// after that.
   std::chrono::nanoseconds ready_timeout = std::chrono::seconds(10);
+  /// The node the actor runs on: the name of one of the topology's `nodes` (empty: this
+  /// process). Only kinds whose requests and replies all have a wire form may run elsewhere
+  /// (`kind_descriptor::portable`).
+  std::string node;
 };
 
 } // namespace loopbridge

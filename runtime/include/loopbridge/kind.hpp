@@ -100,6 +100,17 @@ struct kind_descriptor {
   /// Instances of an actor that does not set `count`; null: 1.
   std::uint32_t (*default_count)() = nullptr;
 
+  /// The first request type with no wire form (no `inspect`, or offloaded functions), or
+  /// nullptr when every request and reply can be serialized: only then may the kind's actors
+  /// run on another node.
+  const request_entry* local_only_request() const noexcept {
+    for (auto& r : requests)
+      if (!r.from_value || !r.reply_to_value)
+        return &r;
+    return nullptr;
+  }
+  bool portable() const noexcept { return local_only_request() == nullptr; }
+
   const request_entry* find_request(const detail::type_tag* t) const noexcept {
     for (auto& r : requests)
       if (r.tag == t)

@@ -42,11 +42,36 @@ struct workload_spec {
   std::chrono::nanoseconds timeout{0};
 };
 
+/// The files a node's TLS uses (all three are required together; paths as written, relative
+/// ones resolved against the topology file's folder by the loader).
+struct tls_spec {
+  std::string certificate; ///< the node's own certificate (PEM)
+  std::string key;         ///< its private key (PEM)
+  std::string cafile;      ///< the CA that signed every node's certificate (PEM)
+  bool enabled() const noexcept { return !certificate.empty(); }
+};
+
+/// Another process that runs some of the topology's actors (`loopbridge node FILE --node NAME`).
+struct node_spec {
+  std::string name;
+  /// Where the node listens and the main process connects: an IP address or host name (IPv6
+  /// in brackets) and a port.
+  std::string host;
+  std::uint16_t port = 0;
+  /// The environment variable holding the secret every connection proves it knows (on both
+  /// sides); it is never written in the topology.
+  std::string secret_env = "LOOPBRIDGE_NODE_SECRET";
+  /// TLS; required unless `host` is a loopback address.
+  tls_spec tls;
+};
+
 /// A whole actor system as plain data, as a topology file describes it: runtime settings,
 /// actors, routes and a workload. Made by `loopbridge::config::load` (from YAML) or by hand;
 /// `runtime` starts it and knows no YAML.
 struct topology {
   runtime_options runtime;
+  /// Other processes that run some of the actors (`actor_spec::node` names one of them).
+  std::vector<node_spec> nodes;
   std::vector<actor_spec> actors;
   std::vector<route_spec> routes;
   std::optional<workload_spec> workload;

@@ -19,6 +19,10 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
       msg += " (" + suggestion + ")";
     return error{errc::not_found, msg};
   }
+  if (!spec.node.empty())
+    return error{errc::bad_request,
+                 "actor " + quote(spec.name) + " is placed on node " + quote(spec.node) +
+                     ": this runtime runs actors in its own process only (leave node unset)"};
   if (spec.count == 0)
     spec.count = kind->default_count ? std::max<std::uint32_t>(1, kind->default_count()) : 1;
   if (spec.count > max_instances)
