@@ -12,6 +12,7 @@
 #include "loopbridge/detail/offload_state.hpp"
 #include "loopbridge/detail/request_state.hpp"
 #include "loopbridge/detail/type_tag.hpp"
+#include "loopbridge/detail/wire_form.hpp"
 #include "loopbridge/log.hpp"
 #include "loopbridge/params.hpp"
 #include "loopbridge/responder.hpp"
@@ -80,6 +81,19 @@ struct request_entry {
   detail::request_ref (*from_value)(const value& fields, std::vector<field_problem>& problems);
   /// The reply of a successfully completed request (`typed_request_state<Req>`) as a value.
   value (*reply_to_value)(detail::request_state& st);
+
+  // The wire form (CAF's binary format through the types' `inspect`), for requests that cross
+  // a process; all null for types without one. Decoding takes bytes from anyone: it never
+  // throws, and on malformed input gives nothing (or false) and says why in `problem`.
+  /// Appends the request of `st` (a `typed_request_state<Req>`).
+  bool (*encode_request)(detail::request_state& st, std::vector<char>& out);
+  /// A request state holding the request read from `data`.
+  detail::request_ref (*decode_request)(const char* data, std::size_t size, std::string& problem);
+  /// Appends the reply of `st`, which completed with one.
+  bool (*encode_reply)(detail::request_state& st, std::vector<char>& out);
+  /// Reads a reply from `data` into `st`'s reply (`st` is a `reply_state` of the reply type).
+  bool (*decode_reply)(detail::request_state& st, const char* data, std::size_t size,
+                       std::string& problem);
 };
 
 /// Everything the runtime knows about an actor kind, as plain data and function pointers: its
@@ -105,7 +119,7 @@ struct kind_descriptor {
   /// run on another node.
   const request_entry* local_only_request() const noexcept {
     for (auto& r : requests)
-      if (!r.from_value || !r.reply_to_value)
+      if (!r.decode_request || !r.decode_reply)
         return &r;
     return nullptr;
   }
@@ -151,6 +165,35 @@ request_ref request_from_value(const value& fields, std::vector<field_problem>& 
 }
 
 template <class Req>
+bool encode_request_of(request_state& st, std::vector<char>& out) {
+  return wire_encode(static_cast<typed_request_state<Req>&>(st).request, out);
+}
+
+template <class Req>
+request_ref decode_request_as(const char* data, std::size_t size, std::string& problem) {
+  Req req{};
+  if (!wire_decode(req, data, size, problem))
+    return {};
+  return request_ref{make_ref<typed_request_state<Req>>(std::move(req))};
+}
+
+template <class Req>
+bool encode_reply_of(request_state& st, std::vector<char>& out) {
+  auto& typed = static_cast<reply_state<reply_t<Req>>&>(st);
+  return typed.reply && wire_encode(*typed.reply, out);
+}
+
+template <class Req>
+bool decode_reply_into(request_state& st, const char* data, std::size_t size,
+                       std::string& problem) {
+  reply_t<Req> reply{};
+  if (!wire_decode(reply, data, size, problem))
+    return false;
+  static_cast<reply_state<reply_t<Req>>&>(st).reply = std::move(reply);
+  return true;
+}
+
+template <class Req>
 value reply_as_value(request_state& st) {
   auto& typed = static_cast<typed_request_state<Req>&>(st);
   return typed.reply ? loopbridge::to_value(*typed.reply) : value{};
@@ -179,10 +222,18 @@ request_entry make_request_entry() {
     e.fields = field_names_of<Req>();
     e.from_value = &request_from_value<Req>;
     e.reply_to_value = &reply_as_value<Req>;
+    e.encode_request = &encode_request_of<Req>;
+    e.decode_request = &decode_request_as<Req>;
+    e.encode_reply = &encode_reply_of<Req>;
+    e.decode_reply = &decode_reply_into<Req>;
   } else {
     e.type_name = readable_type_name(typeid(Req));
     e.from_value = nullptr;
     e.reply_to_value = nullptr;
+    e.encode_request = nullptr;
+    e.decode_request = nullptr;
+    e.encode_reply = nullptr;
+    e.decode_reply = nullptr;
   }
   return e;
 }
@@ -206,6 +257,10 @@ inline request_entry offload_request_entry() {
   e.dispatch = &dispatch_offload;
   e.from_value = nullptr;
   e.reply_to_value = nullptr;
+  e.encode_request = nullptr;
+  e.decode_request = nullptr;
+  e.encode_reply = nullptr;
+  e.decode_reply = nullptr;
   return e;
 }
 } // namespace detail

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/deserializer.hpp>
+
+namespace loopbridge::detail {
+
+/// Reads values in CAF's binary format (the format CAF's middleman sends) from bytes that may
+/// come from anyone: unlike `caf::binary_deserializer` alone, it refuses a sequence longer than
+/// the bytes that follow could hold before anything is sized for it (CAF resizes a byte
+/// sequence to the length on the wire, up to 4 GiB, before it checks), and sequences nested
+/// deeper than `max_depth` (a value holding lists of lists would recurse once per level).
+/// One per message; not thread-safe.
+class wire_reader final : public caf::deserializer {
+public:
+  static constexpr int max_depth = 32;
+
+  wire_reader(const char* data, std::size_t size);
+
+  std::size_t remaining() const noexcept { return bytes_.remaining(); }
+  /// What stopped the last read, in words (empty after a successful one).
+  const std::string& problem() const noexcept { return problem_; }
+
+  caf::error begin_object(std::uint16_t& typenr, std::string& name) override;
+  caf::error end_object() override;
+  caf::error begin_sequence(std::size_t& num) override;
+  caf::error end_sequence() override;
+  caf::error apply_raw(std::size_t num_bytes, void* data) override;
+
+protected:
+  caf::error apply_impl(std::int8_t& x) override;
+  caf::error apply_impl(std::uint8_t& x) override;
+  caf::error apply_impl(std::int16_t& x) override;
+  caf::error apply_impl(std::uint16_t& x) override;
+  caf::error apply_impl(std::int32_t& x) override;
+  caf::error apply_impl(std::uint32_t& x) override;
+  caf::error apply_impl(std::int64_t& x) override;
+  caf::error apply_impl(std::uint64_t& x) override;
+  caf::error apply_impl(float& x) override;
+  caf::error apply_impl(double& x) override;
+  caf::error apply_impl(long double& x) override;
+  caf::error apply_impl(std::string& x) override;
+  caf::error apply_impl(std::u16string& x) override;
+  caf::error apply_impl(std::u32string& x) override;
+
+private:
+  caf::error refuse(std::string why);
+
+  caf::binary_deserializer bytes_;
+  int depth_ = 0;
+  std::string problem_;
+};
+
+/// Appends `x` in CAF's binary format, through its `inspect`. False if a field could not be
+/// written (the output is then incomplete).
+template <class T>
+bool wire_encode(T& x, std::vector<char>& out) {
+  caf::binary_serializer sink{nullptr, out};
+  return !sink(x);
+}
+
+/// Reads exactly one `T` from `data` (nothing may be left over). On failure, false and
+/// `problem` says why; `x` is then unspecified but valid. Never throws on malformed bytes.
+template <class T>
+bool wire_decode(T& x, const char* data, std::size_t size, std::string& problem) {
+  wire_reader source{data, size};
+  bool ok = false;
+  try {
+    ok = !source(x);
+  } catch (const std::exception& e) {
+    problem = std::string{"malformed: "} + e.what();
+    return false;
+  }
+  if (!ok) {
+    problem = source.problem().empty() ? "malformed: the bytes end early" : source.problem();
+    return false;
+  }
+  if (source.remaining() != 0) {
+    problem = "malformed: " + std::to_string(source.remaining()) + " bytes left over";
+    return false;
+  }
+  return true;
+}
+
+} // namespace loopbridge::detail
