@@ -4,6 +4,8 @@
 // problem, never a crash, a throw or an allocation beyond the message's size.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "loopbridge/actors/builtin_kinds.hpp"
@@ -122,8 +124,8 @@ TEST_CASE("a kind's request entries encode and decode its requests and replies",
   REQUIRE(entry->encode_request);
   detail::typed_request_state<echo_request> st{sample_echo()};
   std::vector<char> bytes;
-  REQUIRE(entry->encode_request(st, bytes));
   std::string problem;
+  REQUIRE(entry->encode_request(st, bytes, problem));
   auto decoded = entry->decode_request(bytes.data(), bytes.size(), problem);
   REQUIRE(decoded);
   CHECK(problem.empty());
@@ -136,7 +138,7 @@ TEST_CASE("a kind's request entries encode and decode its requests and replies",
   st.reply->payload = "pong";
   st.reply->received = 4;
   std::vector<char> reply_bytes;
-  REQUIRE(entry->encode_reply(st, reply_bytes));
+  REQUIRE(entry->encode_reply(st, reply_bytes, problem));
   REQUIRE(entry->decode_reply(*decoded, reply_bytes.data(), reply_bytes.size(), problem));
   auto& reply = static_cast<detail::reply_state<echo_reply>&>(*decoded).reply;
   REQUIRE(reply);
@@ -146,7 +148,8 @@ TEST_CASE("a kind's request entries encode and decode its requests and replies",
   // Nothing to encode without a reply; nothing to decode from a request's bytes.
   detail::typed_request_state<echo_request> unanswered{echo_request{}};
   std::vector<char> none;
-  CHECK_FALSE(entry->encode_reply(unanswered, none));
+  CHECK_FALSE(entry->encode_reply(unanswered, none, problem));
+  CHECK(problem == "the request has no reply");
   CHECK_FALSE(entry->decode_reply(unanswered, bytes.data(), bytes.size(), problem));
   CHECK_FALSE(problem.empty());
 
@@ -186,6 +189,27 @@ TEST_CASE("malformed wire bytes give a problem, never a crash or a huge allocati
     payload.insert(at, bytes.begin(), bytes.begin() + 5);
     CHECK_FALSE(detail::wire_decode(e, payload.data(), payload.size(), problem));
     CHECK(problem.find("a sequence of 4294967295 elements in") != std::string::npos);
+  }
+  SECTION("numbers that are not finite are refused on both sides") {
+    // CAF 0.17's IEEE 754 packing never returns for an infinite number.
+    for (double bad : {HUGE_VAL, -HUGE_VAL, std::nan("")}) {
+      echo_request r{value::list{1, bad}};
+      std::vector<char> out;
+      CHECK_FALSE(detail::wire_encode(r, out, problem));
+      CHECK(problem.rfind("a number that is not finite (", 0) == 0);
+      CHECK(problem.find(") has no wire form") != std::string::npos);
+    }
+    // The largest finite double crosses; bytes that unpack to infinity do not.
+    echo_request big{value{1.7976931348623157e308}};
+    auto bytes = encoded(big);
+    echo_request back;
+    REQUIRE(detail::wire_decode(back, bytes.data(), bytes.size(), problem));
+    CHECK(back.payload == big.payload);
+    auto at = std::search(bytes.begin(), bytes.end(), "\x7f\xef", "\x7f\xef" + 2);
+    REQUIRE(at != bytes.end()); // the packed exponent: raise it to the infinite one
+    at[1] = char(0xf0);
+    CHECK_FALSE(detail::wire_decode(back, bytes.data(), bytes.size(), problem));
+    CHECK(problem == "malformed: a number that is not finite");
   }
   SECTION("nesting is bounded") {
     echo_request deep{nested(detail::wire_reader::max_depth - 2)};

@@ -85,12 +85,13 @@ struct request_entry {
   // The wire form (CAF's binary format through the types' `inspect`), for requests that cross
   // a process; all null for types without one. Decoding takes bytes from anyone: it never
   // throws, and on malformed input gives nothing (or false) and says why in `problem`.
-  /// Appends the request of `st` (a `typed_request_state<Req>`).
-  bool (*encode_request)(detail::request_state& st, std::vector<char>& out);
+  /// Appends the request of `st` (a `typed_request_state<Req>`); false (and why) when a field
+  /// has no wire form (a number that is not finite).
+  bool (*encode_request)(detail::request_state& st, std::vector<char>& out, std::string& problem);
   /// A request state holding the request read from `data`.
   detail::request_ref (*decode_request)(const char* data, std::size_t size, std::string& problem);
-  /// Appends the reply of `st`, which completed with one.
-  bool (*encode_reply)(detail::request_state& st, std::vector<char>& out);
+  /// Appends the reply of `st`; false (and why) when it has none or a field has no wire form.
+  bool (*encode_reply)(detail::request_state& st, std::vector<char>& out, std::string& problem);
   /// Reads a reply from `data` into `st`'s reply (`st` is a `reply_state` of the reply type).
   bool (*decode_reply)(detail::request_state& st, const char* data, std::size_t size,
                        std::string& problem);
@@ -165,8 +166,8 @@ request_ref request_from_value(const value& fields, std::vector<field_problem>& 
 }
 
 template <class Req>
-bool encode_request_of(request_state& st, std::vector<char>& out) {
-  return wire_encode(static_cast<typed_request_state<Req>&>(st).request, out);
+bool encode_request_of(request_state& st, std::vector<char>& out, std::string& problem) {
+  return wire_encode(static_cast<typed_request_state<Req>&>(st).request, out, problem);
 }
 
 template <class Req>
@@ -178,9 +179,13 @@ request_ref decode_request_as(const char* data, std::size_t size, std::string& p
 }
 
 template <class Req>
-bool encode_reply_of(request_state& st, std::vector<char>& out) {
+bool encode_reply_of(request_state& st, std::vector<char>& out, std::string& problem) {
   auto& typed = static_cast<reply_state<reply_t<Req>>&>(st);
-  return typed.reply && wire_encode(*typed.reply, out);
+  if (!typed.reply) {
+    problem = "the request has no reply";
+    return false;
+  }
+  return wire_encode(*typed.reply, out, problem);
 }
 
 template <class Req>
