@@ -6,7 +6,8 @@
 // Contenders take turns (A B, then B A) in every run; the report gives medians over runs, the
 // process CPU per request (getrusage) and PASS/FAIL against the bars:
 //   pipelined, 1k in flight: loopbridge's rate >= 0.8x raw CAF's;
-//   one at a time: loopbridge's actor -> actor round trip <= 2x its host round trip.
+//   one at a time: loopbridge's actor -> actor round trip <= 2x its host round trip, by wall
+//   time and by CPU per round trip.
 //
 //   bench/peers [--quick]
 #include <cstdio>
@@ -194,8 +195,8 @@ int main(int argc, char** argv) {
   auto caf_pong_actor = sys.spawn(caf_pong);
   auto caf_driver_actor = sys.spawn(caf_driver, caf_pong_actor);
 
-  std::vector<double> lb_rate, caf_rate, lb_cpu, caf_cpu;    // pipelined
-  std::vector<double> lb_rtt, caf_rtt, host_rtt, lb_rtt_cpu; // one at a time
+  std::vector<double> lb_rate, caf_rate, lb_cpu, caf_cpu;              // pipelined
+  std::vector<double> lb_rtt, caf_rtt, host_rtt, lb_rtt_cpu, host_cpu; // one at a time
   for (int run = 0; run < runs; ++run) {
     lbb::in_turns(
         static_cast<std::size_t>(run),
@@ -217,6 +218,7 @@ int main(int argc, char** argv) {
           lb_rtt_cpu.push_back(s.cpu_s / static_cast<double>(serial) * 1e6);
           auto h = loopbridge_host(rt, serial);
           host_rtt.push_back(h.seconds / static_cast<double>(serial) * 1e6);
+          host_cpu.push_back(h.cpu_s / static_cast<double>(serial) * 1e6);
         },
         [&] {
           auto s = raw_caf(sys, caf_driver_actor, serial, 1);
@@ -240,6 +242,8 @@ int main(int argc, char** argv) {
               m(caf_rtt), m(lb_rtt) / m(caf_rtt));
   std::printf("%-34s %14.3f %14s %12.3f\n", "  host round trip (us), same runtime", m(host_rtt), "",
               m(lb_rtt) / m(host_rtt));
+  std::printf("%-34s %14.3f %14s %12.3f\n", "  CPU per round trip (us), vs host", m(lb_rtt_cpu), "",
+              m(lb_rtt_cpu) / m(host_cpu));
 
   lbb::report rep;
   double pipelined_ratio = m(lb_rate) / m(caf_rate);
@@ -254,6 +258,10 @@ int main(int argc, char** argv) {
   rep.require("one at a time <= 2x loopbridge's host round trip (" +
                   std::to_string(serial_vs_host).substr(0, 5) + "x)",
               serial_vs_host <= 2.0);
+  double serial_cpu_vs_host = m(lb_rtt_cpu) / m(host_cpu);
+  rep.require("one at a time <= 2x the host round trip by CPU per round trip (" +
+                  std::to_string(serial_cpu_vs_host).substr(0, 5) + "x)",
+              serial_cpu_vs_host <= 2.0);
   rep.figure("peers_pipelined_rate", m(lb_rate), "req/s");
   rep.figure("peers_pipelined_caf_rate", m(caf_rate), "req/s");
   rep.figure("peers_pipelined_cpu", m(lb_cpu), "us/req");
@@ -261,9 +269,12 @@ int main(int argc, char** argv) {
   rep.figure("peers_serial_rtt", m(lb_rtt), "us");
   rep.figure("peers_serial_caf_rtt", m(caf_rtt), "us");
   rep.figure("peers_host_rtt", m(host_rtt), "us");
+  rep.figure("peers_serial_cpu", m(lb_rtt_cpu), "us/req");
+  rep.figure("peers_host_cpu", m(host_cpu), "us/req");
   rep.ratio("peers_pipelined_vs_caf", pipelined_ratio);
   rep.ratio("peers_pipelined_cpu_vs_caf", cpu_ratio);
   rep.ratio("peers_serial_vs_host", serial_vs_host);
+  rep.ratio("peers_serial_cpu_vs_host", serial_cpu_vs_host);
   rep.print();
   return 0;
 }
