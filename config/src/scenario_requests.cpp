@@ -12,22 +12,6 @@ namespace {
 
 const std::vector<std::string> request_keys = {"to", "request", "fields", "context"};
 
-std::vector<std::string> request_names(const kind_descriptor& kind) {
-  std::vector<std::string> names;
-  for (auto& r : kind.requests)
-    if (!r.name.empty())
-      names.push_back(r.name);
-  return names;
-}
-
-/// `kind echo serves: echo ping`
-std::string served_list(const kind_descriptor& kind, const std::vector<std::string>& names) {
-  std::string hint = "kind " + kind.name + " serves:";
-  for (auto& n : names)
-    hint += " " + n;
-  return hint;
-}
-
 } // namespace
 
 step_request scenario_loader::load_request(const YAML::Node& v, const std::string& p) {
@@ -54,11 +38,11 @@ step_request scenario_loader::load_request(const YAML::Node& v, const std::strin
   auto* kind = out.to.empty() ? nullptr : kinds_.find(actors_[out.to]);
   if (!kind)
     return out;
-  auto names = request_names(*kind);
+  auto names = kind->request_names();
   if (out.request.empty() && names.size() == 1) {
     out.request = names[0];
   } else if (out.request.empty() && !request_node) {
-    yaml_.add(v, p, "missing required key 'request'", served_list(*kind, names));
+    yaml_.add(v, p, "missing required key 'request'", kind->served_hint());
     return out;
   }
   auto* req = kind->find_request(out.request);
@@ -66,7 +50,7 @@ step_request scenario_loader::load_request(const YAML::Node& v, const std::strin
     auto suggestion = did_you_mean(out.request, names);
     yaml_.add(request_node ? *request_node : v, join(p, "request"),
               "kind " + kind->name + " serves no request " + quote(out.request),
-              suggestion.empty() ? served_list(*kind, names) : suggestion);
+              suggestion.empty() ? kind->served_hint() : suggestion);
     return out;
   }
   check_fields(*req, out.fields, join(p, "fields"));

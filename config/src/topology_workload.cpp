@@ -103,28 +103,18 @@ topology_loader::workload_draft topology_loader::read_workload_keys(const YAML::
 topology_loader::picked_request topology_loader::pick_request(const kind_descriptor& kind,
                                                               const std::string& request,
                                                               const YAML::Node& at) {
-  std::vector<std::string> names;
-  for (auto& r : kind.requests)
-    if (!r.name.empty())
-      names.push_back(r.name);
+  auto names = kind.request_names();
   if (request.empty()) {
     if (names.size() == 1)
       return {names[0], kind.find_request(names[0])};
-    std::string hint = "kind " + kind.name + " serves:";
-    for (auto& n : names)
-      hint += " " + n;
-    yaml_.add(at, "workload", "missing required key 'request'", hint);
+    yaml_.add(at, "workload", "missing required key 'request'", kind.served_hint());
     return {request, nullptr};
   }
   if (auto* r = kind.find_request(request))
     return {request, r};
   auto suggestion = did_you_mean(request, names);
-  std::string hint = suggestion.empty() ? "kind " + kind.name + " serves:" : suggestion;
-  if (suggestion.empty())
-    for (auto& n : names)
-      hint += " " + n;
   yaml_.add(at, "workload.request", "kind " + kind.name + " serves no request " + quote(request),
-            hint);
+            suggestion.empty() ? kind.served_hint() : suggestion);
   return {request, nullptr};
 }
 

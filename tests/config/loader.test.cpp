@@ -310,6 +310,10 @@ TEST_CASE("requests from YAML fields reach a kind and print as values", "[config
   REQUIRE(unknown.is(errc::not_found));
   CHECK(unknown.error().message() ==
         "actor 'e' (kind echo) serves no request 'ehco' (did you mean 'echo'?)");
+  auto far = rt.submit_value("e", "xyzzy", value{}).get();
+  REQUIRE(far.is(errc::not_found));
+  CHECK(far.error().message() ==
+        "actor 'e' (kind echo) serves no request 'xyzzy' (kind echo serves: echo echo_stats)");
   CHECK(rt.submit_value("nobody", "echo", value{}).get().is(errc::not_found));
 }
 

@@ -132,6 +132,23 @@ struct kind_descriptor {
         return &r;
     return nullptr;
   }
+  /// The YAML names of the requests it serves, in declaration order (types without `inspect`
+  /// and offloaded functions have none).
+  std::vector<std::string> request_names() const {
+    std::vector<std::string> out;
+    for (auto& r : requests)
+      if (!r.name.empty())
+        out.push_back(r.name);
+    return out;
+  }
+  /// `kind echo serves: echo echo_stats`, for hints.
+  std::string served_hint() const {
+    std::string hint = "kind " + name + " serves:";
+    for (auto& n : request_names())
+      hint += " " + n;
+    return hint;
+  }
+
   /// The request type named `name` in YAML (`echo`, or the full `echo_request`), or nullptr.
   const request_entry* find_request(std::string_view name) const noexcept {
     for (auto& r : requests)

@@ -31,17 +31,10 @@ result<request_ref> runtime_core::make_request(std::string_view actor, std::stri
   auto& kind = *(*rec)->kind;
   auto* entry = kind.find_request(request);
   if (!entry || !entry->from_value) {
-    std::vector<std::string> names;
-    std::string served;
-    for (auto& r : kind.requests)
-      if (!r.name.empty()) {
-        names.push_back(r.name);
-        served += (served.empty() ? "" : ", ") + r.name;
-      }
     std::string msg =
         "actor " + quote(actor) + " (kind " + kind.name + ") serves no request " + quote(request);
-    auto suggestion = did_you_mean(request, names);
-    msg += suggestion.empty() ? " (it serves: " + served + ")" : " (" + suggestion + ")";
+    auto suggestion = did_you_mean(request, kind.request_names());
+    msg += " (" + (suggestion.empty() ? kind.served_hint() : suggestion) + ")";
     return failed(error{errc::not_found, msg});
   }
   std::vector<field_problem> problems;
