@@ -188,9 +188,7 @@ public:
   /// Fan-in over all outcomes of futures of one type: `fn(std::vector<result<R>>)`, in order.
   template <class R, class F>
   void when_all(std::vector<future<R>> fs, F fn) {
-    std::vector<detail::request_state*> states;
-    for (auto& f : fs)
-      states.push_back(f.state().get());
+    auto states = states_of(fs);
     continue_after(states.data(), states.size(), false,
                    task{[fs = std::move(fs), fn = std::move(fn)]() mutable {
                      std::vector<result<R>> all;
@@ -229,9 +227,7 @@ public:
   /// `gather` over futures of one type: `fn(result<std::vector<R>>)`.
   template <class R, class F>
   void gather(std::vector<future<R>> fs, F fn) {
-    std::vector<detail::request_state*> states;
-    for (auto& f : fs)
-      states.push_back(f.state().get());
+    auto states = states_of(fs);
     continue_after(states.data(), states.size(), true,
                    task{[this, fs = std::move(fs), fn = std::move(fn)]() mutable {
                      if (auto i = first_failed(); i < fs.size()) {
@@ -261,6 +257,15 @@ protected:
   /// Files `st`, just submitted by this instance, under the request being handled now, so that
   /// cancelling that request cancels `st` too.
   virtual void track_request(detail::request_state* st) = 0;
+  /// The states behind `fs`, in order (what `continue_after` waits on).
+  template <class R>
+  static std::vector<detail::request_state*> states_of(const std::vector<future<R>>& fs) {
+    std::vector<detail::request_state*> out;
+    out.reserve(fs.size());
+    for (auto& f : fs)
+      out.push_back(f.state().get());
+    return out;
+  }
   /// Posts `fn` to this instance as a message once all `n` requests resolved — or, with
   /// `stop_at_failure`, as soon as one fails. `fn` then runs with the context, deadline and
   /// request of the code that called this, and owns the futures of those requests.
