@@ -34,7 +34,7 @@ std::string describe(const topology& t) {
     }
   }
   for (auto& n : t.nodes)
-    s += "\n  node " + n.name + ": " + n.host + ":" + std::to_string(n.port) +
+    s += "\n  node " + n.name + ": " + n.address() +
          (n.tls.enabled() ? ", tls" : ", loopback without tls") + ", secret from $" + n.secret_env;
   if (!t.nodes.empty())
     s += "\n  note: this version checks nodes and placements but runs actors in the main "

@@ -92,8 +92,8 @@ int graph_command(const std::vector<std::string>& args, const command_env& env) 
     auto& node = t.nodes[n];
     std::printf("  subgraph %s {\n    label=%s;\n    style=dashed;\n",
                 dot_string("cluster_node_" + std::to_string(n)).c_str(),
-                dot_string("node " + node.name + " (" + node.host + ":" +
-                           std::to_string(node.port) + (node.tls.enabled() ? ", tls" : "") + ")")
+                dot_string("node " + node.name + " (" + node.address() +
+                           (node.tls.enabled() ? ", tls" : "") + ")")
                     .c_str());
     for (auto& a : t.actors)
       if (a.node == node.name)

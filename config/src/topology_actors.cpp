@@ -19,6 +19,17 @@ const std::vector<std::string> restart_keys = keys_of("actors[].restart");
 
 } // namespace
 
+std::string unknown_name_hint(const std::string& name, const std::vector<std::string>& names,
+                              const std::string& listed) {
+  auto hint = did_you_mean(name, names);
+  if (!hint.empty() || names.empty())
+    return hint;
+  hint = listed + ":";
+  for (auto& n : names)
+    hint += " " + n;
+  return hint;
+}
+
 bool valid_name(const std::string& s) {
   if (s.empty() || s.size() > 64 || !std::isalpha(static_cast<unsigned char>(s[0])))
     return false;
@@ -38,8 +49,6 @@ std::vector<actor_spec> topology_loader::load_actors(const YAML::Node& n) {
   for (std::size_t i = 0; i < n.size(); ++i) {
     out.push_back(load_actor(n[i], index("actors", i)));
     actor_nodes_.push_back(n[i]);
-    if (n[i].IsMap() && n[i]["node"].IsDefined())
-      placement_nodes_.emplace(i, n[i]["node"]);
   }
   return out;
 }
@@ -87,6 +96,7 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
     } else if (key == "node") {
       if (auto s = yaml_.string(v, p))
         spec.node = *s;
+      placement_nodes_[path] = v;
     } else if (key == "params") {
       params_node = v;
     }
@@ -131,16 +141,8 @@ void topology_loader::check_kind(const YAML::Node& v, const std::string& path,
                                  const std::string& kind) {
   if (kinds_.find(kind))
     return;
-  auto suggestion = did_you_mean(kind, kinds_.names());
-  std::string hint;
-  if (!suggestion.empty()) {
-    hint = suggestion;
-  } else {
-    hint = "known kinds:";
-    for (auto& k : kinds_.names())
-      hint += " " + k;
-  }
-  yaml_.add(v, path, "unknown kind " + quote(kind), hint);
+  yaml_.add(v, path, "unknown kind " + quote(kind),
+            unknown_name_hint(kind, kinds_.names(), "known kinds"));
 }
 
 mailbox_spec topology_loader::load_mailbox(const YAML::Node& n, const std::string& path) {
@@ -269,16 +271,8 @@ YAML::Node topology_loader::depends_node(std::size_t i) {
 
 void topology_loader::unknown_actor(const YAML::Node& at, const std::string& path,
                                     const std::string& name) {
-  auto suggestion = did_you_mean(name, all_names_);
-  std::string hint;
-  if (!suggestion.empty()) {
-    hint = suggestion;
-  } else if (!all_names_.empty()) {
-    hint = "declared actors:";
-    for (auto& a : all_names_)
-      hint += " " + a;
-  }
-  yaml_.add(at, path, "unknown actor " + quote(name), hint);
+  yaml_.add(at, path, "unknown actor " + quote(name),
+            unknown_name_hint(name, all_names_, "declared actors"));
 }
 
 bool topology_loader::known_actor(const std::string& name) const {

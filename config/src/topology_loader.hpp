@@ -20,6 +20,11 @@ bool valid_name(const std::string& s);
 inline constexpr const char* name_rule =
     "a letter, then letters, digits, '_', '-' or '.'; at most 64 characters";
 
+/// The hint for a name that matches nothing: a did-you-mean among `names`, otherwise
+/// `listed: a b c` (empty when there are no names).
+std::string unknown_name_hint(const std::string& name, const std::vector<std::string>& names,
+                              const std::string& listed);
+
 /// Reads one topology document into a `topology`, reporting every problem through `yaml`.
 /// Not thread-safe (one per load).
 class topology_loader {
@@ -91,7 +96,7 @@ private:
   std::map<std::string, std::string> actor_kinds_;
   std::map<std::string, std::string> routed_; ///< from -> to, as declared
   std::vector<std::string> node_names_;
-  std::map<std::size_t, YAML::Node> placement_nodes_; ///< actor index -> its `node` key
+  std::map<std::string, YAML::Node> placement_nodes_; ///< `actors[i]` -> its `node` key
 };
 
 } // namespace loopbridge::config::detail

@@ -93,7 +93,7 @@ std::vector<node_spec> topology_loader::load_nodes(const YAML::Node& n) {
     if (auto [it, fresh] = names.emplace(node->name, name_at); !fresh)
       yaml_.add(name_at, join(path, "name"), "duplicate node name " + quote(node->name),
                 "first defined at line " + std::to_string(it->second.Mark().line + 1));
-    auto where = node->host + ":" + std::to_string(node->port);
+    auto where = node->address();
     auto address_at = n[i]["address"];
     if (auto [it, fresh] = addresses.emplace(where, address_at); !fresh)
       yaml_.add(address_at, join(path, "address"), "two nodes at the same address " + quote(where),
@@ -186,20 +186,13 @@ void topology_loader::check_placements(const std::vector<actor_spec>& actors) {
     auto& a = actors[i];
     if (a.node.empty())
       continue;
-    auto it = placement_nodes_.find(i);
+    auto it = placement_nodes_.find(index("actors", i));
     auto at = it != placement_nodes_.end() ? it->second : actor_nodes_[i];
     auto path = join(index("actors", i), "node");
-    if (std::find(node_names_.begin(), node_names_.end(), a.node) == node_names_.end()) {
-      auto hint = did_you_mean(a.node, node_names_);
-      if (hint.empty())
-        hint = node_names_.empty() ? "declare it under nodes" : "declared nodes: " + [&] {
-          std::string s;
-          for (auto& name : node_names_)
-            s += (s.empty() ? "" : " ") + name;
-          return s;
-        }();
-      yaml_.add(at, path, "unknown node " + quote(a.node), hint);
-    }
+    if (std::find(node_names_.begin(), node_names_.end(), a.node) == node_names_.end())
+      yaml_.add(at, path, "unknown node " + quote(a.node),
+                node_names_.empty() ? "declare it under nodes"
+                                    : unknown_name_hint(a.node, node_names_, "declared nodes"));
     auto* kind = kinds_.find(a.kind);
     if (!kind)
       continue; // reported with the kind

@@ -225,6 +225,8 @@ actors:
   CHECK_FALSE(t.nodes[0].tls.enabled());
   CHECK(t.nodes[1].host == "2001:db8::7");
   CHECK(t.nodes[1].port == 7402);
+  CHECK(t.nodes[0].address() == "127.0.0.1:7401");
+  CHECK(t.nodes[1].address() == "[2001:db8::7]:7402"); // as written, not ambiguous
   CHECK(t.nodes[1].secret_env == "FAR_SECRET");
   CHECK(t.nodes[1].tls.certificate == dir + "/far.pem");
   CHECK(t.nodes[1].tls.key == dir + "/far.key");

@@ -78,23 +78,27 @@ struct request_entry {
   /// The reply type (routes look adapters up by it).
   const detail::type_tag* reply_tag = nullptr;
   /// Builds a request from a map of fields; nullptr (and problems) when they do not fit.
-  detail::request_ref (*from_value)(const value& fields, std::vector<field_problem>& problems);
+  detail::request_ref (*from_value)(const value& fields,
+                                    std::vector<field_problem>& problems) = nullptr;
   /// The reply of a successfully completed request (`typed_request_state<Req>`) as a value.
-  value (*reply_to_value)(detail::request_state& st);
+  value (*reply_to_value)(detail::request_state& st) = nullptr;
 
   // The wire form (CAF's binary format through the types' `inspect`), for requests that cross
   // a process; all null for types without one. Decoding takes bytes from anyone: it never
   // throws, and on malformed input gives nothing (or false) and says why in `problem`.
   /// Appends the request of `st` (a `typed_request_state<Req>`); false (and why) when a field
   /// has no wire form (a number that is not finite).
-  bool (*encode_request)(detail::request_state& st, std::vector<char>& out, std::string& problem);
+  bool (*encode_request)(detail::request_state& st, std::vector<char>& out,
+                         std::string& problem) = nullptr;
   /// A request state holding the request read from `data`.
-  detail::request_ref (*decode_request)(const char* data, std::size_t size, std::string& problem);
+  detail::request_ref (*decode_request)(const char* data, std::size_t size,
+                                        std::string& problem) = nullptr;
   /// Appends the reply of `st`; false (and why) when it has none or a field has no wire form.
-  bool (*encode_reply)(detail::request_state& st, std::vector<char>& out, std::string& problem);
+  bool (*encode_reply)(detail::request_state& st, std::vector<char>& out,
+                       std::string& problem) = nullptr;
   /// Reads a reply from `data` into `st`'s reply (`st` is a `reply_state` of the reply type).
   bool (*decode_reply)(detail::request_state& st, const char* data, std::size_t size,
-                       std::string& problem);
+                       std::string& problem) = nullptr;
 };
 
 /// Everything the runtime knows about an actor kind, as plain data and function pointers: its
@@ -248,14 +252,8 @@ request_entry make_request_entry() {
     e.decode_request = &decode_request_as<Req>;
     e.encode_reply = &encode_reply_of<Req>;
     e.decode_reply = &decode_reply_into<Req>;
-  } else {
+  } else { // no YAML or wire form: the converters stay null
     e.type_name = readable_type_name(typeid(Req));
-    e.from_value = nullptr;
-    e.reply_to_value = nullptr;
-    e.encode_request = nullptr;
-    e.decode_request = nullptr;
-    e.encode_reply = nullptr;
-    e.decode_reply = nullptr;
   }
   return e;
 }
@@ -277,12 +275,6 @@ inline request_entry offload_request_entry() {
   e.tag = tag_of<offload_marker>();
   e.reply_tag = nullptr;
   e.dispatch = &dispatch_offload;
-  e.from_value = nullptr;
-  e.reply_to_value = nullptr;
-  e.encode_request = nullptr;
-  e.decode_request = nullptr;
-  e.encode_reply = nullptr;
-  e.decode_reply = nullptr;
   return e;
 }
 } // namespace detail

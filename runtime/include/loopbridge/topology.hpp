@@ -51,7 +51,8 @@ struct tls_spec {
   bool enabled() const noexcept { return !certificate.empty(); }
 };
 
-/// Another process that runs some of the topology's actors (`loopbridge node FILE --node NAME`).
+/// Another process for some of the topology's actors to run in. The loader checks nodes and
+/// placements; running actors on another node is not built yet (the runtime refuses them).
 struct node_spec {
   std::string name;
   /// Where the node listens and the main process connects: an IP address or host name (IPv6
@@ -63,6 +64,12 @@ struct node_spec {
   std::string secret_env = "LOOPBRIDGE_NODE_SECRET";
   /// TLS; required unless `host` is a loopback address.
   tls_spec tls;
+
+  /// `host:port`, an IPv6 host in brackets (`[::1]:7401`), as a topology writes it.
+  std::string address() const {
+    auto shown = host.find(':') == std::string::npos ? host : "[" + host + "]";
+    return shown + ":" + std::to_string(port);
+  }
 };
 
 /// A whole actor system as plain data, as a topology file describes it: runtime settings,
