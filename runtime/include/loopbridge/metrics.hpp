@@ -24,7 +24,8 @@ struct actor_metrics {
   std::uint64_t queued = 0;
   /// Requests handed to an instance and not finished now.
   std::uint64_t in_flight = 0;
-  /// Instances restarted after a failure.
+  /// Instances restarted after a failure. A restart is counted after its `restarted_event` is
+  /// published, so a subscriber that sees the count finds the event in its inbox.
   std::uint64_t restarts = 0;
   /// Handlers that ran longer than `runtime.slow_handler` (see `slow_handler_event`).
   std::uint64_t slow_handlers = 0;

@@ -119,13 +119,15 @@ bool event_loop::restart_or_give_up(actor_slot& t, std::uint32_t instance, const
     if (t.restarts.size() < policy.max_restarts) {
       t.restarts.push_back(now);
       ++t.restart_count;
-      actor_counters::add(t.record->counters.restarts);
       LB_LOG(info, "loop",
              "restarting " << instance_label(*t.record, instance) << " (restart " << t.restart_count
                            << "): " << reason.message());
       start_instance(t, instance);
       if (core_->wants(event_type::restarted))
         core_->publish(restarted_event{t.record->spec.name, instance, t.restart_count, reason});
+      // Counted after the event is published: whoever sees the restart in metrics finds its
+      // event in the inbox too.
+      actor_counters::add(t.record->counters.restarts);
       publish_gauges(t);
       return true;
     }
