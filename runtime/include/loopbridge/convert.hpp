@@ -59,6 +59,11 @@ template <class T>
 struct is_vector : std::false_type {};
 template <class T, class A>
 struct is_vector<std::vector<T, A>> : std::true_type {};
+/// Byte sequences of any allocator (`std::vector<std::uint8_t>`, `loopbridge::bytes`).
+template <class T>
+struct is_byte_vector : std::false_type {};
+template <class A>
+struct is_byte_vector<std::vector<std::uint8_t, A>> : std::true_type {};
 template <class T>
 struct is_string_map : std::false_type {};
 template <class T, class C, class A>
@@ -196,8 +201,8 @@ value to_value(const T& x) {
     if (x.code().empty())
       return value{};
     return value{{"domain", x.domain()}, {"code", x.code()}, {"message", x.message()}};
-  } else if constexpr (std::is_same_v<U, std::vector<std::uint8_t>>) {
-    return value{x};
+  } else if constexpr (detail::is_byte_vector<U>::value) {
+    return value{value::bytes(x.begin(), x.end())};
   } else if constexpr (detail::is_optional<U>::value) {
     return x ? to_value(*x) : value{};
   } else if constexpr (detail::is_vector<U>::value) {
@@ -368,9 +373,9 @@ bool from_value(const value& v, T& out, const std::string& path,
       out = v.as_string();
   } else if constexpr (detail::is_duration<U>::value) {
     detail::duration_from_value(v, out, path, problems);
-  } else if constexpr (std::is_same_v<U, std::vector<std::uint8_t>>) {
+  } else if constexpr (detail::is_byte_vector<U>::value) {
     if (v.is_bytes())
-      out = v.as_bytes();
+      out.assign(v.as_bytes().begin(), v.as_bytes().end());
     else if (v.is_string())
       out.assign(v.as_string().begin(), v.as_string().end());
     else
