@@ -93,7 +93,7 @@ double fetch_alone(const std::string& dir, std::size_t count) {
 }
 
 /// The thumbnail pool alone: the same images from memory, the demo's operations.
-double thumbnails_alone(const std::vector<std::vector<std::uint8_t>>& images, std::size_t count) {
+double thumbnails_alone(const std::vector<bytes>& images, std::size_t count) {
   runtime rt{builtin_kinds()};
   actor_spec s;
   s.name = "thumbnails";
@@ -112,8 +112,7 @@ double thumbnails_alone(const std::vector<std::vector<std::uint8_t>>& images, st
 }
 
 /// The writer alone: thumbnail-sized files, each under its own name.
-double writer_alone(const std::string& dir, const std::vector<std::uint8_t>& thumb,
-                    std::size_t count) {
+double writer_alone(const std::string& dir, const bytes& thumb, std::size_t count) {
   runtime rt{builtin_kinds()};
   rt.spawn("writer", "writer", {{"root", dir + "/written"}}).value();
   auto w = rt.actor<writer>("writer").value();
@@ -136,13 +135,13 @@ int main(int argc, char** argv) {
 
   // The first demo run generates the source images (not timed: its figure is discarded).
   demo_pipeline(dir, 1);
-  std::vector<std::vector<std::uint8_t>> images;
+  std::vector<bytes> images;
   for (int i = 0; i < image_count; ++i) {
-    auto bytes = slurp(dir + "/images/img-" + std::to_string(i) + ".jpg");
-    images.emplace_back(bytes.begin(), bytes.end());
+    auto text = slurp(dir + "/images/img-" + std::to_string(i) + ".jpg");
+    images.emplace_back(text.begin(), text.end());
   }
   auto thumb_text = slurp(dir + "/out/thumb-0.jpg");
-  std::vector<std::uint8_t> thumb(thumb_text.begin(), thumb_text.end());
+  bytes thumb(thumb_text.begin(), thumb_text.end());
   std::printf(
       "demo: %zu requests per run over %d images (%zu KB on average), %zu in flight, "
       "%d runs%s\n",

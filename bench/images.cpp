@@ -40,7 +40,7 @@ namespace lbb = loopbridge::bench;
 
 namespace {
 
-using bytes = std::vector<std::uint8_t>;
+using bytes = loopbridge::bytes;
 
 constexpr int width = 1920, height = 1080;
 constexpr int thumb = 256, thumb_h = 144; // 1920x1080 fitted inside 256 wide

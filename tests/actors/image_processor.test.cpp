@@ -33,7 +33,7 @@ using vips::VImage;
 
 namespace {
 
-using bytes = std::vector<std::uint8_t>;
+using bytes = loopbridge::bytes;
 
 /// A colourful test picture (gradients in three bands), encoded as `format`.
 bytes make_image(int w, int h, const std::string& format) {

@@ -22,8 +22,7 @@ lbtest::temp_dir scratch_dir() {
 using lbtest::slurp;
 
 write_request req(std::string path, std::string text, bool overwrite = true) {
-  return write_request{std::move(path), std::vector<std::uint8_t>(text.begin(), text.end()),
-                       overwrite};
+  return write_request{std::move(path), bytes(text.begin(), text.end()), overwrite};
 }
 
 } // namespace

@@ -43,9 +43,7 @@ std::size_t fetch_session::transfer::on_body(char* data, std::size_t size, std::
     t->too_large = true;
     return 0; // aborts the transfer now, before downloading the rest
   }
-  // As bytes of the body's own type: the insert is then one memmove, not a converting loop.
-  auto* from = reinterpret_cast<const std::uint8_t*>(data);
-  t->reply.body.insert(t->reply.body.end(), from, from + bytes);
+  append(t->reply.body, data, bytes);
   return bytes;
 }
 

@@ -19,7 +19,7 @@ namespace {
 /// A vips blob that owns nothing: it points at the request's bytes, which outlive it.
 struct borrowed_blob {
   VipsBlob* blob;
-  explicit borrowed_blob(const std::vector<std::uint8_t>& bytes)
+  explicit borrowed_blob(const loopbridge::bytes& bytes)
       : blob(vips_blob_new(nullptr, bytes.data(), bytes.size())) {}
   ~borrowed_blob() { vips_area_unref(VIPS_AREA(blob)); }
   borrowed_blob(const borrowed_blob&) = delete;
@@ -37,7 +37,7 @@ struct fd_guard {
 
 } // namespace
 
-image_input image_input::bytes(const std::vector<std::uint8_t>& data) {
+image_input image_input::bytes(const loopbridge::bytes& data) {
   image_input in;
   in.bytes_ = &data;
   return in;
@@ -54,7 +54,7 @@ std::string image_input::describe() const {
   return name_.empty() ? "the input" : "input_path " + quote(name_);
 }
 
-image_input image_input::over(const std::vector<std::uint8_t>& data) const {
+image_input image_input::over(const loopbridge::bytes& data) const {
   image_input in;
   in.bytes_ = &data;
   in.name_ = name_;
@@ -76,8 +76,8 @@ bool image_input::ends_with(const std::vector<std::uint8_t>& tail) const {
          last == tail;
 }
 
-std::vector<std::uint8_t> image_input::with(const std::vector<std::uint8_t>& more) const {
-  std::vector<std::uint8_t> out;
+loopbridge::bytes image_input::with(const std::vector<std::uint8_t>& more) const {
+  loopbridge::bytes out;
   if (bytes_) {
     out = *bytes_;
   } else {

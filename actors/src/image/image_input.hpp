@@ -8,6 +8,8 @@
 
 #include <vips/vips8>
 
+#include "loopbridge/bytes.hpp"
+
 #include "image/image_formats.hpp"
 #include "image/jpeg_decoder.hpp"
 
@@ -19,7 +21,7 @@ namespace loopbridge::actors::detail {
 /// decodes nothing itself. Used by one thread at a time.
 class image_input {
 public:
-  [[nodiscard]] static image_input bytes(const std::vector<std::uint8_t>& data);
+  [[nodiscard]] static image_input bytes(const loopbridge::bytes& data);
   image_input(image_input&&) = default;
   image_input& operator=(image_input&&) = default;
   /// `path` is the file to read; `name` is how messages call it (the request's `input_path`).
@@ -32,9 +34,9 @@ public:
   /// Whether the input's last bytes are `tail`.
   [[nodiscard]] bool ends_with(const std::vector<std::uint8_t>& tail) const;
   /// The input's bytes followed by `more` (a file is read whole).
-  [[nodiscard]] std::vector<std::uint8_t> with(const std::vector<std::uint8_t>& more) const;
+  [[nodiscard]] loopbridge::bytes with(const std::vector<std::uint8_t>& more) const;
   /// The same input, named the same, over other bytes (borrowed, as by `bytes`).
-  [[nodiscard]] image_input over(const std::vector<std::uint8_t>& data) const;
+  [[nodiscard]] image_input over(const loopbridge::bytes& data) const;
   /// The format libvips recognises. Throws `image_failure` (`image.decode_failed`) when the
   /// input is empty or the file cannot be read.
   [[nodiscard]] identified_format identify() const;
@@ -51,7 +53,7 @@ public:
 
 private:
   image_input() = default;
-  const std::vector<std::uint8_t>* bytes_ = nullptr;
+  const loopbridge::bytes* bytes_ = nullptr;
   std::string path_;
   std::string name_;
   /// An open stream for the JPEG decoder (files only), closed with this object.

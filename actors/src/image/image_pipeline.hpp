@@ -104,7 +104,7 @@ private:
   /// What the decode holds for the whole image at once (known once `load` checked the header).
   std::uint64_t whole_image_bytes_ = 0;
   /// The input with the end marker it lacked (see `supply_jpeg_end_marker`), or empty.
-  std::vector<std::uint8_t> completed_;
+  loopbridge::bytes completed_;
 };
 
 } // namespace loopbridge::actors::detail

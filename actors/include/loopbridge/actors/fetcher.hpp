@@ -12,6 +12,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "loopbridge/bytes.hpp"
 #include "loopbridge/field.hpp"
 #include "loopbridge/kind.hpp"
 #include "loopbridge/worker.hpp"
@@ -127,7 +128,7 @@ struct fetch_reply {
   std::int64_t status = 0;
   /// Response headers, names in lower case; repeated headers joined with ", ".
   fetch_headers headers;
-  std::vector<std::uint8_t> body;
+  bytes body;
   /// The URL finally fetched (after redirects).
   std::string effective_url;
   std::chrono::nanoseconds connect_time{0};    ///< until the connection was made
@@ -149,7 +150,7 @@ struct fetch_request {
   std::string method = "GET";
   std::string url;
   std::map<std::string, std::string> headers;
-  std::vector<std::uint8_t> body;
+  bytes body;
   /// The time the whole request may take, counted from its submission: waiting for a
   /// connection included (zero: the fetcher's `timeout` param). Past it: `fetch.timeout`.
   std::chrono::nanoseconds timeout{0};

@@ -8,6 +8,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "loopbridge/bytes.hpp"
 #include "loopbridge/field.hpp"
 #include "loopbridge/kind.hpp"
 #include "loopbridge/params.hpp"
@@ -108,7 +109,7 @@ struct image_op {
 /// The result of an image request.
 struct image_reply {
   /// The encoded result, unless it was written to `path`.
-  std::vector<std::uint8_t> data;
+  loopbridge::bytes data;
   /// Where the result was written (the request's `output_path`), or empty.
   std::string path;
   std::int64_t width = 0;
@@ -135,7 +136,7 @@ struct image_reply {
 /// param (none by default).
 struct image_request {
   using reply_type = image_reply;
-  std::vector<std::uint8_t> input;
+  bytes input;
   std::string input_path;
   std::vector<image_op> ops;
   std::string format;

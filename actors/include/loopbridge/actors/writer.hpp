@@ -6,6 +6,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "loopbridge/bytes.hpp"
 #include "loopbridge/field.hpp"
 #include "loopbridge/kind.hpp"
 #include "loopbridge/worker.hpp"
@@ -38,7 +39,7 @@ struct write_reply {
 struct write_request {
   using reply_type = write_reply;
   std::string path;
-  std::vector<std::uint8_t> data;
+  bytes data;
   /// Replace an existing file (atomically: readers see the old or the new file, never half).
   bool overwrite = true;
 
