@@ -9,9 +9,10 @@
 //   - wrk -t1 with a Lua script (baselines/fetch_check.lua), duration-based.
 // Every contender checks every response (status 200, exact body size) and reports its errors.
 // Cases: 20,000 GETs of a 1 KiB file, 64 concurrent (loopbridge and raw curl in four
-// alternating slices of 5,000, each taking its turn to go first); 1 MiB bodies, 16 concurrent
-// (loopbridge vs raw curl); 5,000 submitted at once to a fetcher with max_connections 16, with
-// the process's peak RSS (VmHWM, reset through /proc/self/clear_refs before the case).
+// alternating slices of 5,000, each taking its turn to go first); 100 KiB and 1 MiB bodies, 16
+// concurrent (the same way: rates and the CPU of the whole process per request); 5,000
+// submitted at once to a fetcher with max_connections 16, with the process's peak RSS (VmHWM,
+// reset through /proc/self/clear_refs before the case).
 //
 // usage: fetch [--quick]
 #include <curl/curl.h>
@@ -23,6 +24,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench_report.hpp"
@@ -42,6 +44,7 @@ namespace lbb = loopbridge::bench;
 namespace {
 
 constexpr std::size_t small_size = 1024;
+constexpr std::size_t medium_size = 100 << 10;
 constexpr std::size_t large_size = 1 << 20;
 
 struct outcome {
@@ -309,6 +312,52 @@ private:
   std::vector<slot> slots_;
 };
 
+// -- large bodies ---------------------------------------------------------------------------------
+
+/// One body size, loopbridge against the raw loop in `slices` alternating slices (each taking
+/// its turn to go first): rates from the sums of the slices, and the CPU of every thread of the
+/// process per request (the raw loop has one; nginx apart).
+struct body_case {
+  double lb_rate = 0, raw_rate = 0;     // req/s
+  double lb_cpu_us = 0, raw_cpu_us = 0; // us per request
+  std::size_t lb_errors = 0, raw_errors = 0;
+};
+
+body_case measure_bodies(const actor_handle<fetcher>& h, raw_curl& raw, const std::string& url,
+                         std::size_t size, std::size_t n, std::size_t window, std::size_t slices,
+                         pid_t nginx) {
+  body_case out;
+  std::size_t slice = n / slices;
+  double lb_secs = 0, raw_secs = 0;
+  auto process_us = [&](const cpu_split& cpu) {
+    double us = 0;
+    for (auto& [role, v] : cpu.per_request(slice))
+      if (role != "nginx")
+        us += v;
+    return us / static_cast<double>(slices);
+  };
+  for (std::size_t s = 0; s < slices; ++s)
+    lbb::in_turns(
+        s,
+        [&] {
+          cpu_split cpu{nginx};
+          auto o = loopbridge_window(h, url, slice, window, size);
+          out.lb_cpu_us += process_us(cpu);
+          lb_secs += static_cast<double>(slice) / o.req_per_s;
+          out.lb_errors += o.errors;
+        },
+        [&] {
+          cpu_split cpu{nginx};
+          auto o = raw.run(slice, size);
+          out.raw_cpu_us += process_us(cpu);
+          raw_secs += static_cast<double>(slice) / o.req_per_s;
+          out.raw_errors += o.errors;
+        });
+  out.lb_rate = static_cast<double>(slice * slices) / lb_secs;
+  out.raw_rate = static_cast<double>(slice * slices) / raw_secs;
+  return out;
+}
+
 // -- external contenders -------------------------------------------------------------------------
 
 /// Runs `cmd` and returns the `key value` pairs it prints on lines starting with `result `;
@@ -348,7 +397,8 @@ int main(int argc, char** argv) {
   bool quick = lbb::quick_mode(argc, argv);
   int runs = quick ? 3 : 5;
   std::size_t small_n = 20000, small_window = 64, small_slices = 4;
-  std::size_t large_n = quick ? 300 : 1000, large_window = 16;
+  std::size_t large_n = quick ? 400 : 1000, medium_n = quick ? 2000 : 5000, body_window = 16,
+              body_slices = 4;
   std::size_t outstanding_n = 5000;
   std::size_t py_n = quick ? 5000 : 20000;
   int py_runs = quick ? 1 : 3;
@@ -359,18 +409,21 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/loopbridge-bench-fetch-XXXXXX";
   std::string root = ::mkdtemp(tmpl);
   write_file(root + "/small.bin", small_size);
+  write_file(root + "/medium.bin", medium_size);
   write_file(root + "/large.bin", large_size);
   lbtest::nginx_server nginx{root};
   auto small_url = nginx.url() + "/small.bin";
+  auto medium_url = nginx.url() + "/medium.bin";
   auto large_url = nginx.url() + "/large.bin";
   std::printf("fetch: nginx %s (1 worker), %d runs; %zu GETs of 1 KiB, %zu concurrent (in %zu "
-              "alternating slices); %zu GETs of 1 MiB, %zu concurrent; %zu outstanding at once%s\n",
-              nginx.url().c_str(), runs, small_n, small_window, small_slices, large_n, large_window,
-              outstanding_n, quick ? " (quick)" : "");
+              "alternating slices); %zu of 100 KiB and %zu of 1 MiB, %zu concurrent (in %zu "
+              "alternating slices); %zu outstanding at once%s\n",
+              nginx.url().c_str(), runs, small_n, small_window, small_slices, medium_n, large_n,
+              body_window, body_slices, outstanding_n, quick ? " (quick)" : "");
   std::fflush(stdout);
 
-  std::vector<double> lb_small, curl_small, curlu_small, lb_large, curl_large, lb_out, rss_peak,
-      rss_start, paired;
+  std::vector<double> lb_small, curl_small, curlu_small, lb_out, rss_peak, rss_start, paired;
+  std::vector<body_case> medium, large;
   std::size_t lb_errors = 0, curl_errors = 0, out_errors = 0;
   std::map<std::string, std::vector<double>> lb_cpu_us, raw_cpu_us; // role -> us per request
   for (int run = 0; run < runs; ++run) {
@@ -387,12 +440,14 @@ int main(int argc, char** argv) {
     auto h = rt.actor<fetcher>("fetch").value();
     raw_curl curl_small_client{small_url, small_window};
     raw_curl curlu_small_client{small_url, small_window, true};
-    raw_curl curl_large_client{large_url, large_window};
+    raw_curl curl_medium_client{medium_url, body_window};
+    raw_curl curl_large_client{large_url, body_window};
     // Warm-up (connections, caches), checked like the rest.
     lb_errors += loopbridge_window(h, small_url, 1000, small_window, small_size).errors;
     curl_errors += curl_small_client.run(1000, small_size).errors;
     curl_errors += curlu_small_client.run(1000, small_size).errors;
-    curl_errors += curl_large_client.run(large_window, large_size).errors;
+    curl_errors += curl_medium_client.run(body_window, medium_size).errors;
+    curl_errors += curl_large_client.run(body_window, large_size).errors;
 
     // The 1 KiB case in slices, the contenders alternating and taking turns to go first, so
     // that all see the same machine: on a shared host its speed drifts by tens of percent
@@ -435,22 +490,25 @@ int main(int argc, char** argv) {
       for (auto& [role, us] : raw_us)
         raw_cpu_us[role].push_back(us);
     }
-    auto c = loopbridge_window(h, large_url, large_n, large_window, large_size);
-    auto d = curl_large_client.run(large_n, large_size);
+    auto c = measure_bodies(h, curl_medium_client, medium_url, medium_size, medium_n, body_window,
+                            body_slices, nginx.pid());
+    auto d = measure_bodies(h, curl_large_client, large_url, large_size, large_n, body_window,
+                            body_slices, nginx.pid());
     lb_small.push_back(a.req_per_s);
     curl_small.push_back(b.req_per_s);
     curlu_small.push_back(bu.req_per_s);
     paired.push_back(a.req_per_s / b.req_per_s);
-    lb_large.push_back(c.req_per_s);
-    curl_large.push_back(d.req_per_s);
-    lb_errors += a.errors + c.errors;
-    curl_errors += b.errors + bu.errors + d.errors;
-    std::printf("run %d: 1 KiB loopbridge %.0f/s, raw curl %.0f/s (%.2fx); 1 MiB loopbridge "
-                "%.0f MB/s, raw curl %.0f MB/s; 5000 outstanding %.0f/s, RSS %.1f -> peak %.1f "
-                "MiB\n",
+    medium.push_back(c);
+    large.push_back(d);
+    lb_errors += a.errors + c.lb_errors + d.lb_errors;
+    curl_errors += b.errors + bu.errors + c.raw_errors + d.raw_errors;
+    std::printf("run %d: 1 KiB loopbridge %.0f/s, raw curl %.0f/s (%.2fx); 100 KiB loopbridge "
+                "%.0f MB/s, raw curl %.0f MB/s (%.2fx); 1 MiB loopbridge %.0f MB/s, raw curl %.0f "
+                "MB/s (%.2fx); 5000 outstanding %.0f/s, RSS %.1f -> peak %.1f MiB\n",
                 run + 1, a.req_per_s, b.req_per_s, a.req_per_s / b.req_per_s,
-                mb(c.req_per_s * large_size), mb(d.req_per_s * large_size), o.o.req_per_s,
-                o.rss_start_mib, o.rss_peak_mib);
+                mb(c.lb_rate * medium_size), mb(c.raw_rate * medium_size), c.lb_rate / c.raw_rate,
+                mb(d.lb_rate * large_size), mb(d.raw_rate * large_size), d.lb_rate / d.raw_rate,
+                o.o.req_per_s, o.rss_start_mib, o.rss_peak_mib);
     std::fflush(stdout);
   }
 
@@ -491,7 +549,22 @@ int main(int argc, char** argv) {
 
   double lb = lbb::median(lb_small), raw = lbb::median(curl_small);
   double rawu = lbb::median(curlu_small);
-  double lb_l = lbb::median(lb_large), raw_l = lbb::median(curl_large);
+  // Each body size's figures: medians over the runs of rates and of CPU per request.
+  struct body_figures {
+    double lb, raw, lb_cpu, raw_cpu;
+  };
+  auto figures_of = [](const std::vector<body_case>& cases) {
+    std::vector<double> lb, raw, lb_cpu, raw_cpu;
+    for (auto& c : cases) {
+      lb.push_back(c.lb_rate);
+      raw.push_back(c.raw_rate);
+      lb_cpu.push_back(c.lb_cpu_us);
+      raw_cpu.push_back(c.raw_cpu_us);
+    }
+    return body_figures{lbb::median(lb), lbb::median(raw), lbb::median(lb_cpu),
+                        lbb::median(raw_cpu)};
+  };
+  auto med = figures_of(medium), lrg = figures_of(large);
   double py_rate = py_ok ? py["req_per_s"] : 0;
   double wrk = wrk_rate.empty() ? 0 : lbb::median(wrk_rate);
   std::size_t py_errors = py_ok ? static_cast<std::size_t>(py["errors"]) : 0;
@@ -523,11 +596,15 @@ int main(int argc, char** argv) {
               lbb::median(lb_cpu_us["other"]), lbb::median(raw_cpu_us["other"]));
   std::printf("%-52s %12.1f %12.1f\n", "  nginx (1 worker)", lbb::median(lb_cpu_us["nginx"]),
               lbb::median(raw_cpu_us["nginx"]));
-  std::printf("\n%-52s %12s %12s\n", "1 MiB GETs, 16 concurrent (medians)", "MB/s", "req/s");
-  std::printf("%-52s %12.0f %12.0f\n", "loopbridge host -> loop -> fetcher", mb(lb_l * large_size),
-              lb_l);
-  std::printf("%-52s %12.0f %12.0f\n", "raw libcurl multi, one thread", mb(raw_l * large_size),
-              raw_l);
+  for (auto [label, f, size] :
+       {std::tuple{"100 KiB", med, medium_size}, std::tuple{"1 MiB", lrg, large_size}}) {
+    std::printf("\n%-7s GETs, 16 concurrent (medians) %20s %12s %12s\n", label, "MB/s", "req/s",
+                "CPU us/req");
+    std::printf("%-52s %12.0f %12.0f %12.1f\n", "loopbridge host -> loop -> fetcher",
+                mb(f.lb * static_cast<double>(size)), f.lb, f.lb_cpu);
+    std::printf("%-52s %12.0f %12.0f %12.1f\n", "raw libcurl multi, one thread",
+                mb(f.raw * static_cast<double>(size)), f.raw, f.raw_cpu);
+  }
   double rss_limit = 64.0 + 2.0 * static_cast<double>(outstanding_n * small_size) / (1 << 20);
   std::printf("\n%-52s %12.0f req/s, %zu errors\n", "5,000 outstanding at once, 16 connections",
               lbb::median(lb_out), out_errors);
@@ -542,10 +619,14 @@ int main(int argc, char** argv) {
     rep.figure("get_1k_python_aiohttp", py_rate, "req/s");
   if (wrk_ok)
     rep.figure("get_1k_wrk", wrk, "req/s");
-  rep.figure("get_1m_loopbridge", mb(lb_l * large_size), "MB/s");
-  rep.figure("get_1m_raw_curl_multi", mb(raw_l * large_size), "MB/s");
-  rep.figure("get_1m_loopbridge_req", lb_l, "req/s");
-  rep.figure("get_1m_raw_curl_multi_req", raw_l, "req/s");
+  rep.figure("get_100k_loopbridge", mb(med.lb * medium_size), "MB/s");
+  rep.figure("get_100k_raw_curl_multi", mb(med.raw * medium_size), "MB/s");
+  rep.figure("get_100k_cpu_loopbridge_process", med.lb_cpu, "us/req");
+  rep.figure("get_100k_cpu_raw_curl_multi", med.raw_cpu, "us/req");
+  rep.figure("get_1m_loopbridge", mb(lrg.lb * large_size), "MB/s");
+  rep.figure("get_1m_raw_curl_multi", mb(lrg.raw * large_size), "MB/s");
+  rep.figure("get_1m_cpu_loopbridge_process", lrg.lb_cpu, "us/req");
+  rep.figure("get_1m_cpu_raw_curl_multi", lrg.raw_cpu, "us/req");
   rep.figure("get_1k_cpu_loopbridge_io_thread", lbb::median(lb_cpu_us["io"]), "us/req");
   rep.figure("get_1k_cpu_loopbridge_loop_thread", lbb::median(lb_cpu_us["loop"]), "us/req");
   rep.figure("get_1k_cpu_loopbridge_host_thread", lbb::median(lb_cpu_us["host"]), "us/req");
@@ -563,9 +644,18 @@ int main(int argc, char** argv) {
     rep.ratio("get_1k_loopbridge_over_python_aiohttp", lb / py_rate);
   if (wrk_ok)
     rep.ratio("get_1k_loopbridge_over_wrk", lb / wrk);
-  rep.ratio("get_1m_loopbridge_over_raw_curl_multi", lb_l / raw_l);
+  rep.ratio("get_100k_loopbridge_over_raw_curl_multi", med.lb / med.raw);
+  rep.ratio("get_100k_loopbridge_over_raw_curl_multi_by_cpu", med.raw_cpu / med.lb_cpu);
+  rep.ratio("get_1m_loopbridge_over_raw_curl_multi", lrg.lb / lrg.raw);
+  rep.ratio("get_1m_loopbridge_over_raw_curl_multi_by_cpu", lrg.raw_cpu / lrg.lb_cpu);
   rep.require("1 KiB GETs: loopbridge >= 0.85x raw libcurl multi", lb / raw >= 0.85);
   rep.require("1 KiB GETs: loopbridge >= 5x Python aiohttp", py_ok && lb / py_rate >= 5);
+  rep.require("100 KiB GETs: loopbridge >= 0.85x raw libcurl multi", med.lb / med.raw >= 0.85);
+  rep.require("100 KiB GETs by CPU per request: >= 0.80x the raw loop",
+              med.raw_cpu / med.lb_cpu >= 0.80);
+  rep.require("1 MiB GETs: loopbridge >= 0.8x raw libcurl multi", lrg.lb / lrg.raw >= 0.8);
+  rep.require("1 MiB GETs by CPU per request: >= 0.75x the raw loop",
+              lrg.raw_cpu / lrg.lb_cpu >= 0.75);
   rep.require("5,000 outstanding: peak RSS <= 64 MiB + 2 x 5,000 x 1 KiB",
               lbb::median(rss_peak) <= rss_limit);
   rep.require("every response of every contender checked, zero errors",
