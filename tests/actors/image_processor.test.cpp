@@ -22,6 +22,7 @@
 #include "image/image_pipeline.hpp"
 #include "image/jpeg_decoder.hpp"
 #include "image/orc_serialiser.hpp"
+#include "image/resample.hpp"
 #include "loopbridge/actors/image_processor.hpp"
 #include "loopbridge/groups.hpp"
 #include "support/test_support.hpp"
@@ -370,6 +371,118 @@ TEST_CASE("thumbnail and resize take a resampling kernel, every input kind honou
   REQUIRE(misplaced.is(errc::bad_request));
   CHECK(misplaced.error().message() ==
         "ops[0] (rotate): kernel applies to thumbnail and resize only");
+}
+
+TEST_CASE("loopbridge's resampler agrees with libvips' reduce at every kernel, band count and "
+          "size",
+          "[images][resample]") {
+  using loopbridge::actors::detail::resamplable;
+  using loopbridge::actors::detail::resample;
+  struct shape {
+    int in_w, in_h, out_w, out_h;
+  };
+  const shape shapes[] = {{960, 540, 256, 144}, {37, 23, 5, 3}, {50, 50, 1, 1}, {64, 48, 63, 47}};
+  const VipsKernel kernels[] = {VIPS_KERNEL_LINEAR, VIPS_KERNEL_CUBIC, VIPS_KERNEL_MITCHELL,
+                                VIPS_KERNEL_LANCZOS2, VIPS_KERNEL_LANCZOS3};
+  for (int bands : {1, 2, 3, 4}) {
+    for (auto s : shapes) {
+      // Fine stripes (a period of about 7 pixels) over the texture: every kernel's response
+      // near the shrunk image's resolution shows in the result.
+      auto xy = VImage::xyz(s.in_w, s.in_h);
+      auto stripes = (xy.extract_band(0) * 0.9 + xy.extract_band(1) * 0.4).sin() * 60;
+      auto base =
+          (textured(s.in_w, s.in_h, bands == 1 ? 1 : 3) * 0.5 + stripes + 64)
+              .cast(VIPS_FORMAT_UCHAR)
+              .copy(VImage::option()->set("interpretation", bands == 1 ? VIPS_INTERPRETATION_B_W
+                                                                       : VIPS_INTERPRETATION_sRGB));
+      if (bands == 2)
+        base = base.extract_band(0).bandjoin(base.extract_band(1));
+      if (bands == 4)
+        base = base.bandjoin(base.extract_band(2));
+      auto in = base.copy_memory();
+      for (auto k : kernels) {
+        INFO(bands << " bands, " << s.in_w << "x" << s.in_h << " -> " << s.out_w << "x" << s.out_h
+                   << ", kernel " << static_cast<int>(k));
+        REQUIRE(resamplable(in, s.out_w, s.out_h, k));
+        auto out = resample(in, s.out_w, s.out_h, k);
+        REQUIRE(out.width() == s.out_w);
+        REQUIRE(out.height() == s.out_h);
+        CHECK(out.bands() == bands);
+        CHECK(out.format() == VIPS_FORMAT_UCHAR);
+        CHECK(out.interpretation() == in.interpretation());
+        // libvips' reduce in floating point, the same kernel, geometry and edges: every pixel
+        // agrees to rounding.
+        double h = static_cast<double>(s.in_w) / s.out_w, v = static_cast<double>(s.in_h) / s.out_h;
+        auto expect = in.cast(VIPS_FORMAT_FLOAT)
+                          .reduce(h, v, VImage::option()->set("kernel", k))
+                          .crop(0, 0, s.out_w, s.out_h);
+        auto diff = (out.cast(VIPS_FORMAT_FLOAT) - expect).abs();
+        if (s.out_w * s.out_h >= 15) // rounding averages a quarter of a level
+          CHECK(diff.avg() < 0.35);
+        CHECK(diff.max() < 0.75);
+      }
+    }
+  }
+}
+
+TEST_CASE("loopbridge's resampler keeps the metadata, copies at scale 1, and leaves the rest to "
+          "libvips",
+          "[images][resample]") {
+  using loopbridge::actors::detail::resamplable;
+  using loopbridge::actors::detail::resample;
+  auto in = textured(200, 100, 3).copy_memory();
+  const std::uint8_t profile[] = {1, 2, 3, 4, 5, 6, 7, 8};
+  vips_image_set_blob_copy(in.get_image(), VIPS_META_ICC_NAME, profile, sizeof profile);
+  vips_image_set_int(in.get_image(), "loopbridge-test", 42);
+
+  SECTION("the profile and the input's other metadata travel with the pixels") {
+    auto out = resample(in, 50, 25, VIPS_KERNEL_CUBIC);
+    const void* data = nullptr;
+    std::size_t n = 0;
+    REQUIRE(vips_image_get_blob(out.get_image(), VIPS_META_ICC_NAME, &data, &n) == 0);
+    CHECK(std::vector<std::uint8_t>(static_cast<const std::uint8_t*>(data),
+                                    static_cast<const std::uint8_t*>(data) + n) ==
+          std::vector<std::uint8_t>(std::begin(profile), std::end(profile)));
+    CHECK(out.get_int("loopbridge-test") == 42);
+    CHECK(out.xres() == in.xres());
+  }
+  SECTION("at scale 1 every kernel gives the input back") {
+    for (auto k : {VIPS_KERNEL_LINEAR, VIPS_KERNEL_CUBIC, VIPS_KERNEL_MITCHELL,
+                   VIPS_KERNEL_LANCZOS2, VIPS_KERNEL_LANCZOS3}) {
+      auto same = resample(in, 200, 100, k);
+      INFO("kernel " << static_cast<int>(k));
+      // Mitchell's filter is not interpolating: it blurs a little even at scale 1.
+      CHECK((same.cast(VIPS_FORMAT_FLOAT) - in).abs().max() <=
+            (k == VIPS_KERNEL_MITCHELL ? 40 : 0));
+    }
+  }
+  SECTION("what it does not take") {
+    CHECK_FALSE(resamplable(in, 201, 100, VIPS_KERNEL_CUBIC));  // an enlargement
+    CHECK_FALSE(resamplable(in, 100, 0, VIPS_KERNEL_CUBIC));    // no pixels
+    CHECK_FALSE(resamplable(in, 100, 50, VIPS_KERNEL_NEAREST)); // no continuous filter
+    CHECK_FALSE(resamplable(in.cast(VIPS_FORMAT_USHORT).copy_memory(), 100, 50,
+                            VIPS_KERNEL_CUBIC));                                 // 16-bit
+    CHECK_FALSE(resamplable(textured(200, 100, 3), 100, 50, VIPS_KERNEL_CUBIC)); // not computed
+  }
+}
+
+TEST_CASE("a JPEG thumbnail with kernel cubic is resampled by loopbridge, close to libvips' resize",
+          "[images][resample][image_processor][jpeg]") {
+  auto jpeg = jpeg_of(textured(1920, 1080, 3));
+  auto op = image_op::thumbnail(256);
+  op.kernel = "cubic";
+  auto out = process_image(request(jpeg, {op}, "png"), image_settings{});
+  REQUIRE(out.ok());
+  REQUIRE(out->width == 256);
+  REQUIRE(out->height == 144);
+  // The same decode (libjpeg-turbo at 1/2 scale), resized by libvips with the same filter.
+  auto half =
+      VImage::new_from_buffer(jpeg.data(), jpeg.size(), "", VImage::option()->set("shrink", 2));
+  auto expect = half.resize(256.0 / 960, VImage::option()->set("kernel", VIPS_KERNEL_CUBIC));
+  auto got = VImage::new_from_buffer(out->data.data(), out->data.size(), "");
+  auto diff = (got.cast(VIPS_FORMAT_FLOAT) - expect).abs();
+  CHECK(diff.avg() < 1.0);
+  CHECK(diff.max() < 16.0);
 }
 
 TEST_CASE("a direct JPEG decode fails cleanly on bad data and stops when cancelled",

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "image/image_failure.hpp"
+#include "image/resample.hpp"
 #include "loopbridge/text.hpp"
 
 namespace loopbridge::actors::detail {
@@ -42,7 +43,8 @@ void check_op(const image_op& o, const std::string& where) {
 }
 
 /// A thumbnail with a filter libvips' thumbnail does not offer: the same box arithmetic (fit
-/// inside the box, or fill it and crop), then `resize` with that kernel.
+/// inside the box, or fill it and crop), then that kernel: loopbridge's own resampler for a
+/// shrink of pixels in memory (see resample.hpp), else libvips' `resize`.
 vips::VImage resampled_thumbnail(const vips::VImage& in, const image_op& o) {
   using vips::VImage;
   double box_width = static_cast<double>(o.width);
@@ -52,7 +54,11 @@ vips::VImage resampled_thumbnail(const vips::VImage& in, const image_op& o) {
   auto kernel = kernel_of(o.kernel);
   double shrink = crop == VIPS_INTERESTING_NONE ? std::max(horizontal, vertical)
                                                 : std::min(horizontal, vertical);
-  auto img = in.resize(1.0 / shrink, VImage::option()->set("kernel", kernel));
+  int width = std::max(1, static_cast<int>(std::lround(in.width() / shrink)));
+  int height = std::max(1, static_cast<int>(std::lround(in.height() / shrink)));
+  auto img = resamplable(in, width, height, kernel)
+                 ? resample(in, width, height, kernel)
+                 : in.resize(1.0 / shrink, VImage::option()->set("kernel", kernel));
   if (crop != VIPS_INTERESTING_NONE)
     img = img.smartcrop(std::min(static_cast<int>(box_width), img.width()),
                         std::min(static_cast<int>(box_height), img.height()),
