@@ -10,7 +10,10 @@ comparison at the same filter; everything else stays the same.
 
 Prints `result <name> <value>` lines for the C++ benchmark to read: images_per_s,
 cpu_ms_per_image (process CPU time over the timed pass, all threads) and bad_outputs.
-usage: images_pillow.py DIR COUNT [bicubic|lanczos]   (reads DIR/0.jpg .. DIR/COUNT-1.jpg)
+usage: images_pillow.py DIR COUNT [bicubic|lanczos [OUT]]   (reads DIR/0.jpg .. DIR/COUNT-1.jpg;
+with OUT, writes the thumbnails of every tenth input after the clock stops, for the C++
+benchmark to measure their quality: OUT/0.jpg, OUT/10.jpg, ... as encoded, and OUT/0.png,
+OUT/10.png, ... made again the same way but saved losslessly)
 """
 import asyncio
 import io
@@ -20,14 +23,17 @@ import time
 from PIL import Image
 
 
-def thumbnail(data, lanczos):
+def thumbnail(data, lanczos, fmt="JPEG"):
     im = Image.open(io.BytesIO(data))
     if lanczos:
         im.thumbnail((256, 256), Image.Resampling.LANCZOS)
     else:
         im.thumbnail((256, 256))
     out = io.BytesIO()
-    im.save(out, "JPEG", quality=80)
+    if fmt == "JPEG":
+        im.save(out, "JPEG", quality=80)
+    else:
+        im.save(out, fmt)
     return out.getvalue(), im.size
 
 
@@ -47,6 +53,12 @@ def main():
         with open("%s/%d.jpg" % (directory, i), "rb") as f:
             inputs.append(f.read())
     outputs, secs, cpu = asyncio.run(timed(inputs, lanczos))
+    if len(sys.argv) > 4:
+        for i in range(0, count, 10):
+            with open("%s/%d.jpg" % (sys.argv[4], i), "wb") as f:
+                f.write(outputs[i][0])
+            with open("%s/%d.png" % (sys.argv[4], i), "wb") as f:
+                f.write(thumbnail(inputs[i], lanczos, "PNG")[0])
     bad = 0
     for i, (data, size) in enumerate(outputs):
         if size != (256, 144) or data[:2] != b"\xff\xd8":
