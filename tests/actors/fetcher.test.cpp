@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -856,6 +857,25 @@ TEST_CASE("a reply that breaks HTTP is fetch.protocol: cut-off headers, not HTTP
     if (sh.message)
       CHECK_THAT(r.error().message(), Catch::Contains(sh.message));
   }
+}
+
+TEST_CASE("a Content-Length of exabytes under a huge max_body reserves no more than its limit",
+          "[fetcher][errors]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  REQUIRE(rt.spawn("fetch", "fetcher", value::map{}).ok());
+  auto fetch = rt.actor<fetcher>("fetch").value();
+  // The body is reserved from the announced length up to `reserve_limit`: reserving 4 EiB
+  // would throw inside libcurl's header callback and end the process.
+  lbtest::raw_server server{"HTTP/1.1 200 OK\r\nContent-Length: 4611686018427387904\r\n\r\nhello"};
+  auto req = fetch_request::get(server.url() + "/x");
+  req.max_body = std::numeric_limits<std::int64_t>::max();
+  auto r = fetch.call(req, 10s);
+  REQUIRE(r.is(fetch_errc::protocol)); // the connection closed 4 EiB early
+  // The fetcher goes on serving.
+  lbtest::raw_server fine{"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"};
+  auto ok = fetch.call(fetch_request::get(fine.url() + "/y"), 10s);
+  REQUIRE(ok.ok());
+  CHECK(std::string(ok->body.begin(), ok->body.end()) == "hello");
 }
 
 TEST_CASE("error messages quote input bounded and printable", "[fetcher][errors]") {

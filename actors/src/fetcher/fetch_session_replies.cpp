@@ -67,6 +67,10 @@ error fetch_session::failure_of(transfer& t, CURLcode code) const {
   auto url = printable(t.req.url);
   if (!t.violation.empty())
     return error{fetch_errc::protocol, url + ": " + t.violation};
+  if (t.out_of_memory)
+    return error{fetch_errc::too_large, "the reply from " + url + " does not fit in memory (" +
+                                            std::to_string(t.reply.body.size()) +
+                                            " body bytes held)"};
   if (t.too_large || code == CURLE_FILESIZE_EXCEEDED)
     return error{fetch_errc::too_large, "the body of " + url + " exceeds max_body (" +
                                             std::to_string(t.max_body) + " bytes)"};

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "fetcher/http_text.hpp"
@@ -43,31 +44,44 @@ std::size_t fetch_session::transfer::on_body(char* data, std::size_t size, std::
     t->too_large = true;
     return 0; // aborts the transfer now, before downloading the rest
   }
-  append(t->reply.body, data, bytes);
+  try {
+    append(t->reply.body, data, bytes);
+  } catch (const std::exception&) { // std::bad_alloc, std::length_error
+    t->out_of_memory = true;
+    return 0;
+  }
   return bytes;
 }
 
 std::size_t fetch_session::transfer::on_header(char* data, std::size_t size, std::size_t n,
                                                void* self) {
   auto* t = static_cast<transfer*>(self);
-  auto bytes = size * n;
-  if (bytes >= 5 && std::memcmp(data, "HTTP/", 5) == 0) { // a new response (a redirect, 1xx)
-    t->header_lines.clear();
-    t->headers_ended = false;
-    t->content_length = -1;
-    return bytes;
+  try {
+    return t->take_header(data, size * n) ? size * n : 0;
+  } catch (const std::exception&) { // std::bad_alloc, std::length_error
+    t->out_of_memory = true;
+    return 0;
   }
-  if (t->header_lines.capacity() < 512)
-    t->header_lines.reserve(512); // one allocation for a typical header block
-  t->header_lines.append(data, bytes);
+}
+
+bool fetch_session::transfer::take_header(const char* data, std::size_t bytes) {
+  if (bytes >= 5 && std::memcmp(data, "HTTP/", 5) == 0) { // a new response (a redirect, 1xx)
+    header_lines.clear();
+    headers_ended = false;
+    content_length = -1;
+    return true;
+  }
+  if (header_lines.capacity() < 512)
+    header_lines.reserve(512); // one allocation for a typical header block
+  header_lines.append(data, bytes);
   if (bytes > 0 && (data[0] == '\r' || data[0] == '\n') && trim_blanks({data, bytes}).empty()) {
-    t->headers_ended = true;
-    return bytes;
+    headers_ended = true;
+    return true;
   }
   // Content-Length, whatever the case (a blank before the colon is not HTTP: never seen).
   if (bytes < 16 || (data[0] | 0x20) != 'c' || !ascii_iequals({data, 15}, "content-length:"))
-    return bytes;
-  return t->take_content_length(trim_blanks({data + 15, bytes - 15})) ? bytes : 0;
+    return true;
+  return take_content_length(trim_blanks({data + 15, bytes - 15}));
 }
 
 bool fetch_session::transfer::take_content_length(std::string_view value) {
@@ -102,9 +116,10 @@ bool fetch_session::transfer::take_content_length(std::string_view value) {
     too_large = true;
     return false; // refuse before the body starts
   }
-  // Room for the announced body at once (at most max_body), instead of growing by copies.
+  // Room for the announced body at once (at most max_body and `reserve_limit`), instead of
+  // growing by copies.
   if (max_body >= 0 && announced > 0 && !head)
-    reply.body.reserve(static_cast<std::size_t>(announced));
+    reply.body.reserve(static_cast<std::size_t>(std::min(announced, reserve_limit)));
   return true;
 }
 

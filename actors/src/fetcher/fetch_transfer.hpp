@@ -43,6 +43,9 @@ struct fetch_session::transfer {
   std::string violation;
   std::int64_t max_body = -1;
   bool too_large = false;
+  /// The reply could not be held: memory for its body or headers ran out (the transfer was
+  /// aborted; an exception must not cross libcurl's C frames).
+  bool out_of_memory = false;
   /// When it fails with `fetch.timeout` (its timeout after its submission), and its
   /// neighbours in the session's deadline order.
   time_point deadline;
@@ -75,6 +78,7 @@ struct fetch_session::transfer {
   void clear_outcome() {
     completed = false;
     too_large = false;
+    out_of_memory = false;
     headers_ended = false;
     content_length = -1;
     violation.clear();
@@ -88,13 +92,20 @@ struct fetch_session::transfer {
   /// take it, libcurl gets the string and reports what is wrong with it as it always does.
   void set_url(const std::string& target, bool reconfigured);
 
+  /// The most a Content-Length reserves for the body before it arrives: a larger body grows
+  /// as it comes, so a length announced by a hostile server costs nothing it did not send.
+  static constexpr std::int64_t reserve_limit = std::int64_t{64} << 20;
+
   /// libcurl's write callback: appends body bytes, or aborts the transfer (returns 0) when
-  /// the body would exceed `max_body`.
+  /// the body would exceed `max_body` or memory for it runs out (`out_of_memory`).
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self);
 
   /// libcurl passes every header line whole, the status line and the blank line that ends
-  /// the block included.
+  /// the block included. Aborts the transfer (returns 0) on a violation, an oversized
+  /// Content-Length, or when memory runs out (`out_of_memory`).
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* self);
+  /// One header line (see `on_header`); false if the transfer must stop.
+  bool take_header(const char* data, std::size_t bytes);
 
   /// Checks one Content-Length header of the latest response: a number, or a list of equal
   /// numbers (RFC 9110, 8.6), equal to any Content-Length before it. libcurl takes the last

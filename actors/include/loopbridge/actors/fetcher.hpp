@@ -32,7 +32,8 @@ inline constexpr error_code dns{"fetch", "dns"};
 inline constexpr error_code connect_failed{"fetch", "connect_failed"};
 /// No complete response by the request's deadline (its timeout after its submission).
 inline constexpr error_code timeout{"fetch", "timeout"};
-/// Content-Length or the bytes received exceed the limit (aborted as soon as known).
+/// Content-Length or the bytes received exceed the limit (aborted as soon as known), or the
+/// reply does not fit in memory.
 inline constexpr error_code too_large{"fetch", "too_large"};
 inline constexpr error_code tls{"fetch", "tls"};
 /// The server broke HTTP: a truncated body, a connection closed before the response headers
