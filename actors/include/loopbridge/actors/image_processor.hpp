@@ -51,8 +51,9 @@ inline constexpr error_code output_failed{"image", "output_failed"};
 ///
 /// `kernel` (thumbnail and resize) picks the resampling filter: `lanczos3` (the default, the
 /// sharpest), `lanczos2`, `mitchell`, `cubic` (Catmull-Rom, as Pillow's BICUBIC), `linear`,
-/// `nearest`. A smaller kernel costs less CPU: `cubic` about a sixth less than `lanczos3` for a
-/// 1920 to 256 pixel thumbnail.
+/// `nearest`. A smaller kernel costs less CPU (figures in docs/benchmarks.md). A thumbnail
+/// with a kernel other than the default, of pixels decoded directly, is resampled by
+/// loopbridge itself (actors/src/image/resample.hpp); anything else by libvips.
 // clang-format on
 struct image_op {
   std::string op;
