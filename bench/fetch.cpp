@@ -611,6 +611,9 @@ int main(int argc, char** argv) {
   std::printf("%-52s %12.1f MiB (%.1f MiB at the start; limit %.1f MiB)\n", "  peak RSS (VmHWM)",
               lbb::median(rss_peak), lbb::median(rss_start), rss_limit);
 
+  // The fetcher's I/O thread does what the raw loop's one thread does (drive libcurl, hand
+  // replies over): its CPU per request against the raw loop's.
+  double io_over_raw = lbb::median(lb_cpu_us["io"]) / lbb::median(raw_cpu_us["host"]);
   lbb::report rep;
   rep.figure("get_1k_loopbridge", lb, "req/s");
   rep.figure("get_1k_raw_curl_multi", raw, "req/s");
@@ -644,11 +647,14 @@ int main(int argc, char** argv) {
     rep.ratio("get_1k_loopbridge_over_python_aiohttp", lb / py_rate);
   if (wrk_ok)
     rep.ratio("get_1k_loopbridge_over_wrk", lb / wrk);
+  rep.ratio("get_1k_io_thread_cpu_over_raw_loop", io_over_raw);
   rep.ratio("get_100k_loopbridge_over_raw_curl_multi", med.lb / med.raw);
   rep.ratio("get_100k_loopbridge_over_raw_curl_multi_by_cpu", med.raw_cpu / med.lb_cpu);
   rep.ratio("get_1m_loopbridge_over_raw_curl_multi", lrg.lb / lrg.raw);
   rep.ratio("get_1m_loopbridge_over_raw_curl_multi_by_cpu", lrg.raw_cpu / lrg.lb_cpu);
   rep.require("1 KiB GETs: loopbridge >= 0.85x raw libcurl multi", lb / raw >= 0.85);
+  rep.require("1 KiB GETs: the fetcher's I/O thread CPU per request <= 1.1x the raw loop's",
+              io_over_raw <= 1.1);
   rep.require("1 KiB GETs: loopbridge >= 5x Python aiohttp", py_ok && lb / py_rate >= 5);
   rep.require("100 KiB GETs: loopbridge >= 0.85x raw libcurl multi", med.lb / med.raw >= 0.85);
   rep.require("100 KiB GETs by CPU per request: >= 0.80x the raw loop",

@@ -84,9 +84,16 @@ private:
   std::vector<std::thread> threads_;
 };
 
+/// A contender's rate and the process's CPU time per item over it (every thread).
+struct measured {
+  double per_s = 0;
+  double cpu_us = 0;
+};
+
 /// Calls per second of `submit()` with `window` futures outstanding from this thread.
 template <class Submit>
-double pipelined(Submit submit, std::size_t total) {
+measured pipelined(Submit submit, std::size_t total) {
+  lbb::cpu_meter cpu;
   using future_t = decltype(submit());
   std::deque<future_t> inflight;
   std::size_t sent = 0;
@@ -108,7 +115,8 @@ double pipelined(Submit submit, std::size_t total) {
       ++sent;
     }
   }
-  return static_cast<double>(total) / lbb::seconds_since(t0);
+  auto n = static_cast<double>(total);
+  return {n / lbb::seconds_since(t0), cpu.process_s() * 1e6 / n};
 }
 
 /// A bounded queue of ints: a producer thread waits while it holds `cap` items.
@@ -145,9 +153,11 @@ private:
 struct stream_result {
   double items_per_s;
   std::size_t max_lead;
+  double cpu_us; // the process's CPU time per item, every thread
 };
 
 stream_result loopbridge_stream(runtime& rt, int items, std::size_t max_buffer) {
+  lbb::cpu_meter cpu;
   auto t0 = lbb::clock::now();
   auto s = rt.stream(
       [n = 0, items]() mutable -> std::optional<int> {
@@ -170,10 +180,12 @@ stream_result loopbridge_stream(runtime& rt, int items, std::size_t max_buffer) 
   }
   if (expect != items)
     std::abort();
-  return {static_cast<double>(items) / lbb::seconds_since(t0), s.max_lead()};
+  auto n = static_cast<double>(items);
+  return {n / lbb::seconds_since(t0), s.max_lead(), cpu.process_s() * 1e6 / n};
 }
 
 stream_result queue_stream(int items, std::size_t max_buffer) {
+  lbb::cpu_meter cpu;
   auto t0 = lbb::clock::now();
   bounded_queue q{max_buffer};
   std::thread producer{[&] {
@@ -188,7 +200,8 @@ stream_result queue_stream(int items, std::size_t max_buffer) {
   producer.join();
   if (expect != items)
     std::abort();
-  return {static_cast<double>(items) / lbb::seconds_since(t0), q.max_size()};
+  auto n = static_cast<double>(items);
+  return {n / lbb::seconds_since(t0), q.max_size(), cpu.process_s() * 1e6 / n};
 }
 
 } // namespace
@@ -205,7 +218,7 @@ int main(int argc, char** argv) {
               "threads; streams of %d ints, max_buffer %zu%s\n",
               runs, total, window, threads, stream_items, max_buffer, quick ? " (quick)" : "");
 
-  std::vector<double> lb_off, raw_off, py_off, lb_str, q_str;
+  std::vector<measured> lb_off, raw_off, py_off, lb_str, q_str;
   std::size_t lb_lead = 0, q_lead = 0;
   runtime rt{actors::builtin_kinds()};
   // Warm-up: spawns the default pool and starts its threads.
@@ -215,62 +228,101 @@ int main(int argc, char** argv) {
     pipelined([&] { return warm.submit([] {}); }, 20000);
   }
   for (int run = 0; run < runs; ++run) {
+    auto turn = static_cast<std::size_t>(run);
     {
       raw_pool pool{threads};
       lbb::in_turns(
-          static_cast<std::size_t>(run),
-          [&] { lb_off.push_back(pipelined([&] { return rt.offload([] {}); }, total)); },
+          turn, [&] { lb_off.push_back(pipelined([&] { return rt.offload([] {}); }, total)); },
           [&] { raw_off.push_back(pipelined([&] { return pool.submit([] {}); }, total)); });
     }
     auto py = lbb::run_python(std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/offload_executor.py",
                               std::to_string(py_total) + " " + std::to_string(window) + " " +
                                   std::to_string(threads));
-    if (py.count("offloads_per_s"))
-      py_off.push_back(py["offloads_per_s"]);
-    auto ls = loopbridge_stream(rt, stream_items, max_buffer);
-    auto qs = queue_stream(stream_items, max_buffer);
-    lb_str.push_back(ls.items_per_s);
-    q_str.push_back(qs.items_per_s);
+    bool py_ok = py.count("offloads_per_s") && py.count("cpu_us_per_offload");
+    if (py_ok)
+      py_off.push_back({py["offloads_per_s"], py["cpu_us_per_offload"]});
+    stream_result ls{}, qs{};
+    lbb::in_turns(
+        turn, [&] { ls = loopbridge_stream(rt, stream_items, max_buffer); },
+        [&] { qs = queue_stream(stream_items, max_buffer); });
+    lb_str.push_back({ls.items_per_s, ls.cpu_us});
+    q_str.push_back({qs.items_per_s, qs.cpu_us});
     lb_lead = std::max(lb_lead, ls.max_lead);
     q_lead = std::max(q_lead, qs.max_lead);
-    std::printf("run %d: offload loopbridge %.0f/s, raw pool %.0f/s, Python %s; stream "
-                "loopbridge %.0f items/s (max lead %zu), bounded queue %.0f items/s\n",
-                run + 1, lb_off.back(), raw_off.back(),
-                py.count("offloads_per_s")
-                    ? std::to_string(static_cast<long>(py_off.back())).c_str()
-                    : "unavailable",
-                ls.items_per_s, ls.max_lead, qs.items_per_s);
+    std::printf("run %d: offload loopbridge %.0f/s (%.2f us CPU each), raw pool %.0f/s (%.2f us), "
+                "Python %s; stream loopbridge %.0f items/s (max lead %zu, %.3f us CPU each), "
+                "bounded queue %.0f items/s (%.3f us)\n",
+                run + 1, lb_off.back().per_s, lb_off.back().cpu_us, raw_off.back().per_s,
+                raw_off.back().cpu_us,
+                py_ok ? (std::to_string(static_cast<long>(py_off.back().per_s)) + "/s").c_str()
+                      : "unavailable",
+                ls.items_per_s, ls.max_lead, ls.cpu_us, qs.items_per_s, qs.cpu_us);
     std::fflush(stdout);
   }
 
-  double lb_m = lbb::median(lb_off), raw_m = lbb::median(raw_off), py_m = lbb::median(py_off);
-  double lbs_m = lbb::median(lb_str), qs_m = lbb::median(q_str);
-  std::printf("\n%-60s %12s\n", "empty offloads, 1 host thread, 1024 outstanding", "offloads/s");
-  std::printf("%-60s %12.0f\n", "loopbridge rt.offload", lb_m);
-  std::printf("%-60s %12.0f\n", "raw pool: mutex+condvar deque of packaged_task, std::future",
-              raw_m);
+  auto rate_m = [](const std::vector<measured>& xs) {
+    std::vector<double> v;
+    for (auto& x : xs)
+      v.push_back(x.per_s);
+    return lbb::median(v);
+  };
+  auto cpu_m = [](const std::vector<measured>& xs) {
+    std::vector<double> v;
+    for (auto& x : xs)
+      v.push_back(x.cpu_us);
+    return lbb::median(v);
+  };
+  double lb_m = rate_m(lb_off), raw_m = rate_m(raw_off), py_m = rate_m(py_off);
+  double lbs_m = rate_m(lb_str), qs_m = rate_m(q_str);
+  double lb_cpu = cpu_m(lb_off), raw_cpu = cpu_m(raw_off), py_cpu = cpu_m(py_off);
+  double lbs_cpu = cpu_m(lb_str), qs_cpu = cpu_m(q_str);
+  std::printf("\n%-60s %12s %12s\n", "empty offloads, 1 host thread, 1024 outstanding",
+              "offloads/s", "CPU us each");
+  std::printf("%-60s %12.0f %12.2f\n", "loopbridge rt.offload", lb_m, lb_cpu);
+  std::printf("%-60s %12.0f %12.2f\n",
+              "raw pool: mutex+condvar deque of packaged_task, std::future", raw_m, raw_cpu);
   if (!py_off.empty())
-    std::printf("%-60s %12.0f\n", "Python concurrent.futures.ThreadPoolExecutor", py_m);
+    std::printf("%-60s %12.0f %12.2f\n", "Python concurrent.futures.ThreadPoolExecutor", py_m,
+                py_cpu);
   else
     std::printf("Python ThreadPoolExecutor baseline unavailable (/usr/bin/python3)\n");
-  std::printf("\n%-60s %12s %9s\n", "stream of 1M ints, max_buffer 64", "items/s", "max lead");
-  std::printf("%-60s %12.0f %9zu\n", "loopbridge rt.stream (generator pulled on the pool)", lbs_m,
-              lb_lead);
-  std::printf("%-60s %12.0f %9zu\n", "producer thread + bounded mutex+condvar queue", qs_m, q_lead);
+  std::printf("\n%-60s %12s %12s %9s\n", "stream of 1M ints, max_buffer 64", "items/s",
+              "CPU us each", "max lead");
+  std::printf("%-60s %12.0f %12.3f %9zu\n", "loopbridge rt.stream (generator pulled on the pool)",
+              lbs_m, lbs_cpu, lb_lead);
+  std::printf("%-60s %12.0f %12.3f %9zu\n", "producer thread + bounded mutex+condvar queue", qs_m,
+              qs_cpu, q_lead);
 
   lbb::report rep;
   rep.figure("offload_loopbridge", lb_m, "offloads/s");
   rep.figure("offload_raw_pool", raw_m, "offloads/s");
-  if (!py_off.empty())
+  rep.figure("offload_loopbridge_cpu", lb_cpu, "us/offload");
+  rep.figure("offload_raw_pool_cpu", raw_cpu, "us/offload");
+  if (!py_off.empty()) {
     rep.figure("offload_python_executor", py_m, "offloads/s");
+    rep.figure("offload_python_executor_cpu", py_cpu, "us/offload");
+  }
   rep.figure("stream_loopbridge", lbs_m, "items/s");
   rep.figure("stream_max_lead_loopbridge", static_cast<double>(lb_lead), "items");
   rep.figure("stream_bounded_queue", qs_m, "items/s");
+  rep.figure("stream_loopbridge_cpu", lbs_cpu, "us/item");
+  rep.figure("stream_bounded_queue_cpu", qs_cpu, "us/item");
   rep.ratio("offload_loopbridge_over_raw_pool", lb_m / raw_m);
-  if (!py_off.empty())
+  rep.ratio("offload_loopbridge_over_raw_pool_by_cpu", raw_cpu / lb_cpu);
+  if (!py_off.empty()) {
     rep.ratio("offload_loopbridge_over_python", lb_m / py_m);
+    rep.ratio("offload_loopbridge_over_python_by_cpu", py_cpu / lb_cpu);
+  }
   rep.ratio("stream_loopbridge_over_bounded_queue", lbs_m / qs_m);
-  rep.require("offload >= 200k empty offloads/s from one host thread", lb_m >= 200000);
+  rep.ratio("stream_loopbridge_over_bounded_queue_by_cpu", qs_cpu / lbs_cpu);
+  // Each bar holds at the median of the runs, and by CPU per item at the bar minus 0.05.
+  rep.require("offload >= 500k empty offloads/s from one host thread", lb_m >= 500000);
+  rep.require("offload >= 2x the raw pool (by CPU >= 1.95x)",
+              lb_m / raw_m >= 2.0 && raw_cpu / lb_cpu >= 1.95);
+  rep.require("offload >= 3x Python's executor (by CPU >= 2.95x)",
+              !py_off.empty() && lb_m / py_m >= 3.0 && py_cpu / lb_cpu >= 2.95);
+  rep.require("stream >= 0.9x a bounded queue between two threads (by CPU >= 0.85x)",
+              lbs_m / qs_m >= 0.9 && qs_cpu / lbs_cpu >= 0.85);
   rep.require("stream max lead <= max_buffer (64)", lb_lead <= max_buffer);
   rep.print();
   return 0;
