@@ -215,24 +215,26 @@ void add_rows(std::int32_t* acc, const In* src, std::int32_t weight, const In* s
     acc[x] += weight * src[x] + weight2 * src2[x];
 }
 
-/// One pass: rows of `in` (`row` values each, `in_stride` values apart) reduced to
-/// `rows.first.size()` rows of `out` (`row` values apart), two taps at a time over whole rows.
+/// One pass: rows of `in` (`row` values each, `in_stride` values apart) reduced to output rows
+/// `from` to `from + count` of `rows`, written to `out` (`row` values apart), two taps at a
+/// time over whole rows.
 template <class In, class Out, int Shift>
-void reduce_rows(const In* in, std::size_t in_stride, std::size_t row, const taps& rows, Out* out) {
+void reduce_rows(const In* in, std::size_t in_stride, std::size_t row, const taps& rows,
+                 std::size_t from, std::size_t count, Out* out) {
   std::vector<std::int32_t> acc(row);
-  for (std::size_t y = 0; y < rows.first.size(); ++y) {
+  for (std::size_t y = from; y < from + count; ++y) {
     std::fill(acc.begin(), acc.end(), std::int32_t{1} << (Shift - 1)); // rounds to nearest
     const auto* w = &rows.weights[y * static_cast<std::size_t>(rows.stride)];
     const In* first = in + static_cast<std::size_t>(rows.first[y]) * in_stride;
-    int count = rows.count[y], t = 0;
-    for (; t + 1 < count; t += 2)
+    int taken = rows.count[y], t = 0;
+    for (; t + 1 < taken; t += 2)
       add_rows(acc.data(), first + static_cast<std::size_t>(t) * in_stride, w[t],
                first + static_cast<std::size_t>(t + 1) * in_stride, w[t + 1], row);
-    if (t < count) { // an odd tap: its row twice, the second time weighing nothing
+    if (t < taken) { // an odd tap: its row twice, the second time weighing nothing
       const In* last = first + static_cast<std::size_t>(t) * in_stride;
       add_rows(acc.data(), last, w[t], last, 0, row);
     }
-    store<Out, Shift>::row(acc.data(), out + y * row, row);
+    store<Out, Shift>::row(acc.data(), out + (y - from) * row, row);
   }
 }
 
@@ -249,20 +251,28 @@ void transpose(const T* in, std::size_t rows, std::size_t cols, T* out) {
             out[(x * rows + y) * Bands + b] = in[(y * cols + x) * Bands + b];
 }
 
-/// The two passes over an image of `Bands` bands: the vertical pass, then the horizontal one
-/// as a vertical pass over the transposed image (both run over whole rows), then back.
+/// Output rows made per strip: the working memory is a strip's worth of input-wide rows, not
+/// the whole image's (a wide input shrunk little would otherwise need several times its size).
+constexpr std::size_t strip_rows = 32;
+
+/// The two passes over an image of `Bands` bands, a strip of output rows at a time: the
+/// vertical pass, then the horizontal one as a vertical pass over the transposed strip (both
+/// run over whole rows), then back.
 template <int Bands>
 void resample_into(const std::uint8_t* in, std::size_t in_stride, std::size_t in_width,
                    const taps& rows, const taps& cols, std::uint8_t* out) {
   std::size_t h = rows.first.size(), w = cols.first.size();
-  std::vector<std::int16_t> shrunk(in_width * Bands * h), turned(in_width * Bands * h);
-  reduce_rows<std::uint8_t, std::int16_t, weight_bits - between_bits>(
-      in, in_stride, in_width * Bands, rows, shrunk.data());
-  transpose<Bands>(shrunk.data(), h, in_width, turned.data());
-  std::vector<std::uint8_t> done(w * h * Bands);
-  reduce_rows<std::int16_t, std::uint8_t, weight_bits + between_bits>(turned.data(), h * Bands,
-                                                                      h * Bands, cols, done.data());
-  transpose<Bands>(done.data(), w, h, out);
+  std::vector<std::int16_t> shrunk(in_width * Bands * strip_rows), turned(shrunk.size());
+  std::vector<std::uint8_t> done(w * Bands * strip_rows);
+  for (std::size_t y0 = 0; y0 < h; y0 += strip_rows) {
+    std::size_t k = std::min(strip_rows, h - y0);
+    reduce_rows<std::uint8_t, std::int16_t, weight_bits - between_bits>(
+        in, in_stride, in_width * Bands, rows, y0, k, shrunk.data());
+    transpose<Bands>(shrunk.data(), k, in_width, turned.data());
+    reduce_rows<std::int16_t, std::uint8_t, weight_bits + between_bits>(
+        turned.data(), k * Bands, k * Bands, cols, 0, w, done.data());
+    transpose<Bands>(done.data(), w, k, out + y0 * w * Bands);
+  }
 }
 
 } // namespace
