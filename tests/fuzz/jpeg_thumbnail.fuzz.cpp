@@ -1,6 +1,9 @@
 // libFuzzer target: an image processor's thumbnail of arbitrary bytes, the path that decodes
 // JPEGs with libjpeg-turbo directly (and libvips' loaders for anything else). It must never
-// crash, hang or throw: every input gives a thumbnail or a typed error.
+// crash, hang or throw: every input gives a thumbnail or a typed error. The input's length
+// picks the filter and the box, so every input stays an image and both resamplers run: odd
+// lengths ask for `kernel: cubic` (loopbridge's resampler for pixels decoded directly), even
+// ones for the default (libvips' thumbnail); every other pair fills a 48x48 box and crops.
 #include <cstddef>
 #include <cstdint>
 
@@ -17,7 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }();
   image_request req;
   req.input.assign(data, data + size);
-  req.ops = {image_op::thumbnail(48)};
+  bool fill = (size / 2) % 2 == 1;
+  req.ops = {fill ? image_op::thumbnail(48, 48, "centre") : image_op::thumbnail(48)};
+  if (size % 2 == 1)
+    req.ops[0].kernel = "cubic";
   req.format = "jpeg";
   auto out = process_image(std::move(req), settings);
   if (out.ok()) {
