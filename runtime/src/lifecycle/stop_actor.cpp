@@ -26,7 +26,7 @@ future<stopped_event> runtime_core::stop_actor(std::string_view name,
     auto& found = **rec;
     if (found.stopped.load(std::memory_order_acquire) &&
         st->try_claim(request_state::outcome::completed)) {
-      st->reply.emplace(found.last_stop);
+      st->reply.emplace(found.stop_report());
       st->publish();
     } else {
       st->fail(error{errc::stopped, "the runtime is stopped"});

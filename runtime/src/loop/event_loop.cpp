@@ -150,7 +150,7 @@ void event_loop::on_submit(request_state* st) {
     // A handle to an actor that stopped and was retired: answered with its stop.
     auto& rec = *st->target;
     actor_counters::add(rec.counters.received);
-    st->fail(rec.last_stop.reason);
+    st->fail(rec.stop_report().reason);
     count_outcome(rec, *st);
     settle_untracked(st);
     return;

@@ -27,7 +27,7 @@ void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
   if (!found || found->state == phase::stopped) {
     auto* typed = static_cast<reply_state<stopped_event>*>(ref.get());
     if (typed->try_claim(request_state::outcome::completed)) {
-      typed->reply.emplace(rec->last_stop);
+      typed->reply.emplace(rec->stop_report());
       typed->publish();
     }
     typed->mark_settled();
@@ -90,8 +90,7 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
     st->release();
   exit_instances(*t.record, 0);
   auto& c = t.record->counters;
-  auto& stop = t.record->last_stop;
-  stop = stopped_event{};
+  stopped_event stop;
   stop.actor = t.record->spec.name;
   stop.reason = t.stop_reason;
   stop.completed = t.stop_completed;
@@ -102,6 +101,8 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   stop.total_completed = c.completed.load(std::memory_order_relaxed);
   stop.total_failed = c.failed.load(std::memory_order_relaxed);
   stop.total_cancelled = c.cancelled.load(std::memory_order_relaxed);
+  if (!t.record->last_stop) // an actor stops once; readers may hold the first report
+    t.record->last_stop = std::make_unique<const stopped_event>(stop);
   t.record->stopped.store(true, std::memory_order_release); // its name is free from now on
   LB_LOG(info, "loop", to_string(event{stop}));
   core_->record_stopped(*t.record, stop);

@@ -87,9 +87,15 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// Handlers of this actor's dedicated instances blocked waiting on a request to this same
   /// actor (see `blocking_wait`).
   mutable std::atomic<std::uint32_t> self_waits{0};
-  /// What its stop announced; written by the event loop before `stopped` is set, read by the
-  /// event loop (answers for requests and stops that reach a retired actor).
-  mutable stopped_event last_stop;
+  /// What its stop announced; written once by the event loop before `stopped` is set, read by
+  /// the event loop and, once `stopped` is seen set, by host threads (answers for requests and
+  /// stops that reach a retired actor). Null until then: a running actor does not carry the
+  /// room for it.
+  mutable std::unique_ptr<const stopped_event> last_stop;
+
+  /// `last_stop`, or an empty report while there is none. The event loop, or a thread that saw
+  /// `stopped` set.
+  stopped_event stop_report() const { return last_stop ? *last_stop : stopped_event{}; }
 };
 
 } // namespace loopbridge::detail
