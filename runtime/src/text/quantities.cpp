@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
+#include <string_view>
 
 namespace loopbridge {
 
@@ -32,6 +34,28 @@ bool split_number(std::string_view text, double& number, std::string_view& unit)
   return true;
 }
 
+/// A unit the parsers accept and what one of it is worth (nanoseconds, bytes).
+struct unit_factor {
+  std::string_view name;
+  double factor;
+};
+
+constexpr unit_factor duration_units[] = {{"ns", 1},  {"us", 1e3}, {"µs", 1e3},   {"ms", 1e6},
+                                          {"s", 1e9}, {"m", 60e9}, {"min", 60e9}, {"h", 3600e9}};
+/// No unit: bytes.
+constexpr unit_factor size_units[] = {
+    {"", 1},     {"B", 1},    {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
+    {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6},     {"GB", 1e9}};
+
+/// What `name` is worth in `units`; nothing for a unit not in the table.
+template <std::size_t N>
+std::optional<double> factor_of(std::string_view name, const unit_factor (&units)[N]) {
+  for (auto& u : units)
+    if (u.name == name)
+      return u.factor;
+  return std::nullopt;
+}
+
 } // namespace
 
 std::optional<value::duration> parse_duration(std::string_view text) {
@@ -45,22 +69,10 @@ std::optional<value::duration> parse_duration(std::string_view text) {
   std::string_view unit;
   if (!split_number(text, n, unit))
     return std::nullopt;
-  double ns_per_unit;
-  if (unit == "ns")
-    ns_per_unit = 1;
-  else if (unit == "us" || unit == "µs")
-    ns_per_unit = 1e3;
-  else if (unit == "ms")
-    ns_per_unit = 1e6;
-  else if (unit == "s")
-    ns_per_unit = 1e9;
-  else if (unit == "m" || unit == "min")
-    ns_per_unit = 60e9;
-  else if (unit == "h")
-    ns_per_unit = 3600e9;
-  else
+  auto ns_per_unit = factor_of(unit, duration_units);
+  if (!ns_per_unit)
     return std::nullopt;
-  double ns = n * ns_per_unit;
+  double ns = n * *ns_per_unit;
   if (!std::isfinite(ns) || ns > 1e18)
     return std::nullopt;
   return value::duration{static_cast<std::int64_t>(std::llround(ns))};
@@ -109,24 +121,10 @@ std::optional<std::int64_t> parse_size(std::string_view text) {
   std::string_view unit;
   if (!split_number(text, n, unit))
     return std::nullopt;
-  double mult;
-  if (unit.empty() || unit == "B")
-    mult = 1;
-  else if (unit == "KiB")
-    mult = 1024.0;
-  else if (unit == "MiB")
-    mult = 1024.0 * 1024;
-  else if (unit == "GiB")
-    mult = 1024.0 * 1024 * 1024;
-  else if (unit == "kB" || unit == "KB")
-    mult = 1e3;
-  else if (unit == "MB")
-    mult = 1e6;
-  else if (unit == "GB")
-    mult = 1e9;
-  else
+  auto mult = factor_of(unit, size_units);
+  if (!mult)
     return std::nullopt;
-  double bytes = n * mult;
+  double bytes = n * *mult;
   if (!std::isfinite(bytes) || bytes > 9e18 || bytes != std::floor(bytes))
     return std::nullopt;
   return static_cast<std::int64_t>(bytes);
