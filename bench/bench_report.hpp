@@ -36,6 +36,15 @@ inline double quantile(std::vector<double> xs, double q) {
 inline double median(std::vector<double> xs) {
   return quantile(std::move(xs), 0.5);
 }
+/// The median of one member over a sample of records: `median_of(runs, &run::rate)`.
+template <class T>
+double median_of(const std::vector<T>& xs, double T::*member) {
+  std::vector<double> v;
+  v.reserve(xs.size());
+  for (auto& x : xs)
+    v.push_back(x.*member);
+  return median(std::move(v));
+}
 
 /// CPU seconds (user + system) from getrusage: RUSAGE_SELF (the process), RUSAGE_THREAD (the
 /// calling thread) or RUSAGE_CHILDREN (waited-for children).

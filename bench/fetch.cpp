@@ -554,15 +554,10 @@ int main(int argc, char** argv) {
     double lb, raw, lb_cpu, raw_cpu;
   };
   auto figures_of = [](const std::vector<body_case>& cases) {
-    std::vector<double> lb, raw, lb_cpu, raw_cpu;
-    for (auto& c : cases) {
-      lb.push_back(c.lb_rate);
-      raw.push_back(c.raw_rate);
-      lb_cpu.push_back(c.lb_cpu_us);
-      raw_cpu.push_back(c.raw_cpu_us);
-    }
-    return body_figures{lbb::median(lb), lbb::median(raw), lbb::median(lb_cpu),
-                        lbb::median(raw_cpu)};
+    return body_figures{lbb::median_of(cases, &body_case::lb_rate),
+                        lbb::median_of(cases, &body_case::raw_rate),
+                        lbb::median_of(cases, &body_case::lb_cpu_us),
+                        lbb::median_of(cases, &body_case::raw_cpu_us)};
   };
   auto med = figures_of(medium), lrg = figures_of(large);
   double py_rate = py_ok ? py["req_per_s"] : 0;

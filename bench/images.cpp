@@ -415,17 +415,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "  bad outputs: loopbridge %zu, raw %zu, Pillow %zu\n", bad, raw_bad,
                  py_bad);
 
-  auto rate_m = [](const std::vector<pass>& xs) {
-    std::vector<double> v;
-    for (auto& x : xs)
-      v.push_back(x.images_per_s);
-    return lbb::median(v);
-  };
+  auto rate_m = [](const std::vector<pass>& xs) { return lbb::median_of(xs, &pass::images_per_s); };
   auto cpu_m = [](const std::vector<pass>& xs) {
-    std::vector<double> v;
-    for (auto& x : xs)
-      v.push_back(x.cpu_ms_per_image);
-    return lbb::median(v);
+    return lbb::median_of(xs, &pass::cpu_ms_per_image);
   };
   double lb_m = rate_m(lb), raw_m = rate_m(raw), py_m = rate_m(py), pyl_m = rate_m(py_lanczos);
   auto row = [&](const char* name, const std::vector<pass>& xs, const char* note) {

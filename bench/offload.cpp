@@ -261,16 +261,10 @@ int main(int argc, char** argv) {
   }
 
   auto rate_m = [](const std::vector<measured>& xs) {
-    std::vector<double> v;
-    for (auto& x : xs)
-      v.push_back(x.per_s);
-    return lbb::median(v);
+    return lbb::median_of(xs, &measured::per_s);
   };
   auto cpu_m = [](const std::vector<measured>& xs) {
-    std::vector<double> v;
-    for (auto& x : xs)
-      v.push_back(x.cpu_us);
-    return lbb::median(v);
+    return lbb::median_of(xs, &measured::cpu_us);
   };
   double lb_m = rate_m(lb_off), raw_m = rate_m(raw_off), py_m = rate_m(py_off);
   double lbs_m = rate_m(lb_str), qs_m = rate_m(q_str);
