@@ -247,23 +247,25 @@ VImage reference_thumbnail(const bytes& in) {
   auto full = VImage::new_from_buffer(in.data(), in.size(), "");
   double shrink = static_cast<double>(full.width()) / thumb;
   return full.cast(VIPS_FORMAT_FLOAT)
-      .reduce(shrink, shrink, VImage::option()->set("kernel", VIPS_KERNEL_CUBIC));
+      .reduce(shrink, shrink, VImage::option()->set("kernel", VIPS_KERNEL_CUBIC))
+      .copy_memory(); // computed once, compared with each contender's thumbnail
 }
 
-/// Peak signal-to-noise ratio, in dB, of the JPEG thumbnail `jpeg` against `reference`: the
-/// higher, the closer to what a full-resolution decode gives.
-double psnr(const bytes& jpeg, const VImage& reference) {
-  auto img = VImage::new_from_buffer(jpeg.data(), jpeg.size(), "").cast(VIPS_FORMAT_FLOAT);
+/// Peak signal-to-noise ratio, in dB, of the thumbnail `encoded` (JPEG or PNG) against
+/// `reference`: the higher, the closer to what a full-resolution decode gives.
+double psnr(const bytes& encoded, const VImage& reference) {
+  auto img = VImage::new_from_buffer(encoded.data(), encoded.size(), "").cast(VIPS_FORMAT_FLOAT);
   double mse = (img - reference).pow(2).avg();
   return 10 * std::log10(255.0 * 255.0 / std::max(mse, 1e-12));
 }
 
-/// The mean PSNR of the thumbnails `outputs[i]` of every `quality_step`-th input.
-double mean_psnr(const std::vector<bytes>& inputs, const std::vector<bytes>& outputs) {
+/// The mean PSNR of the thumbnails `outputs[i]` of every `quality_step`-th input against
+/// `references[i]`.
+double mean_psnr(const std::vector<VImage>& references, const std::vector<bytes>& outputs) {
   double sum = 0;
   std::size_t n = 0;
-  for (std::size_t i = 0; i < inputs.size(); i += quality_step, ++n)
-    sum += psnr(outputs[i], reference_thumbnail(inputs[i]));
+  for (std::size_t i = 0; i < references.size(); i += quality_step, ++n)
+    sum += psnr(outputs[i], references[i]);
   return n == 0 ? 0 : sum / static_cast<double>(n);
 }
 
@@ -406,9 +408,12 @@ int main(int argc, char** argv) {
     py_png[i] = read(pillow_dir + "/" + std::to_string(i) + ".png");
     py_quality = py_quality && py_jpeg[i].size() > 4 && py_png[i].size() > 4;
   }
-  double lb_psnr = mean_psnr(inputs, lb_jpeg), lb_psnr_png = mean_psnr(inputs, lb_png);
-  double py_psnr = py_quality ? mean_psnr(inputs, py_jpeg) : 0;
-  double py_psnr_png = py_quality ? mean_psnr(inputs, py_png) : 0;
+  std::vector<VImage> references(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); i += quality_step)
+    references[i] = reference_thumbnail(inputs[i]);
+  double lb_psnr = mean_psnr(references, lb_jpeg), lb_psnr_png = mean_psnr(references, lb_png);
+  double py_psnr = py_quality ? mean_psnr(references, py_jpeg) : 0;
+  double py_psnr_png = py_quality ? mean_psnr(references, py_png) : 0;
   if (!dir.empty())
     remove_inputs(dir, inputs.size());
   if (bad + raw_bad + py_bad > 0)
