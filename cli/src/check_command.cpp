@@ -35,10 +35,10 @@ std::string describe(const topology& t) {
   }
   for (auto& n : t.nodes)
     s += "\n  node " + n.name + ": " + n.address() +
-         (n.tls.enabled() ? ", tls" : ", loopback without tls") + ", secret from $" + n.secret_env;
-  if (!t.nodes.empty())
-    s += "\n  note: this version checks nodes and placements but runs actors in the main "
-         "process only; `run` refuses actors placed on a node";
+         (n.tls.enabled() ? ", tls (not served by this version: loopback nodes only)"
+                          : ", loopback without tls") +
+         ", secret from $" + n.secret_env + "; start it with `loopbridge node --node " + n.name +
+         " FILE`";
   for (auto& r : t.routes)
     s += "\n  route: " + quote(r.from) + " -> " + quote(r.to);
   if (t.workload)

@@ -31,6 +31,7 @@ int graph_command(const std::vector<std::string>& args, const command_env& env);
 int schema_command(const std::vector<std::string>& args, const command_env& env);
 int run_command(const std::vector<std::string>& args, const command_env& env);
 int demo_command(const std::vector<std::string>& args, const command_env& env);
+int node_command(const std::vector<std::string>& args, const command_env& env);
 int scenario_command(const std::vector<std::string>& args, const command_env& env);
 
 /// Prints `text`, a usage text written for the `loopbridge` program, naming `env.program`

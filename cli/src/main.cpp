@@ -23,6 +23,9 @@ Commands:
   check FILE...   validate topology files; print every problem (file:line:column) or a summary
                   of what would be started
   graph FILE      print the topology as a Graphviz DOT graph (actors, pools, routes, start order)
+  node --node NAME FILE
+                  run one node of a topology: the actors placed on it, served to the main
+                  process through the node's gateway
   schema          print the JSON Schema of topology files (--markdown: the reference tables)
 
 Run `loopbridge <command> --help` for a command's options.
@@ -39,6 +42,7 @@ struct subcommand {
 const subcommand subcommands[] = {
     {"demo", demo_command},   {"run", run_command},     {"scenario", scenario_command},
     {"check", check_command}, {"graph", graph_command}, {"schema", schema_command},
+    {"node", node_command},
 };
 
 std::string program_name(const char* argv0) {

@@ -137,7 +137,7 @@ int run_topology(const topology& topo, const kind_registry& kinds, const run_set
     stop_sending = true;
     begin_stop();
   }};
-  runtime rt{kinds, topo.runtime};
+  runtime rt{kinds, topo.options()};
   if (auto ok = rt.start(topo); !ok) {
     std::fprintf(stderr, "%s: cannot start: %s\n", topo.source.c_str(),
                  ok.error().message().c_str());

@@ -17,7 +17,7 @@ runtime::runtime(kind_registry kinds, runtime_options options) {
 }
 
 runtime::runtime(kind_registry kinds, const topology& topo)
-    : runtime(std::move(kinds), topo.runtime) {
+    : runtime(std::move(kinds), topo.options()) {
   if (auto ok = start(topo); !ok) {
     core_->stop();
     throw error_exception(ok.error());
@@ -51,6 +51,10 @@ result<void> runtime::start(std::vector<actor_spec> specs) {
 
 result<void> runtime::start(const topology& topo) {
   return core_->start_topology(topo);
+}
+
+result<std::uint16_t> runtime::serve_node(const node_spec& node) {
+  return core_->serve_node(node);
 }
 
 result<void> runtime::add_route(std::string_view from, std::string_view to) {

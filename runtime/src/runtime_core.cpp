@@ -7,6 +7,7 @@
 #include <caf/logger.hpp>
 
 #include "loop/event_loop.hpp"
+#include "nodes/node_protocol.hpp"
 #include "scheduler/scheduler.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
@@ -41,6 +42,8 @@ void runtime_core::start() {
   sched.turn = scheduler_turn;
   sched.stalls = stalls_;
   scheduler::load(*config_, std::move(sched));
+  if (options_.network)
+    load_network(*config_, node_app_id(kinds_));
   system_ = std::make_unique<caf::actor_system>(*config_);
   sink_ = make_loop_sink(weak_from_this(), reports_inbox_);
   loop_thread_ = std::make_unique<loop_thread>(*system_, stalls_);

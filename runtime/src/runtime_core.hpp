@@ -128,6 +128,20 @@ public:
   /// See `testing::slow_down`.
   result<void> slow_down(std::string_view name, std::chrono::nanoseconds delay);
 
+  // -- nodes (nodes/) --------------------------------------------------------------------------
+
+  /// Loads CAF's middleman into `cfg`, with the application identifier both sides must share
+  /// and the heartbeats that detect a frozen peer.
+  static void load_network(caf::actor_system_config& cfg, const std::string& app_id);
+
+  /// Declares nodes that actors may be placed on (`start_topology` declares the topology's).
+  /// A node declared again must be the same. Any thread.
+  result<void> add_nodes(const std::vector<node_spec>& nodes);
+  /// The link to node `name`, made on first use. Any thread.
+  result<caf::actor> node_link(std::string_view name);
+  /// See `runtime::serve_node`.
+  result<std::uint16_t> serve_node(const node_spec& node);
+
   // -- metrics and events (events/) ------------------------------------------------------------
 
   std::vector<actor_metrics> metrics() const;
@@ -225,6 +239,13 @@ private:
 
   static actor_metrics snapshot(const actor_record& rec);
 
+  /// Why `spec` (of `kind`) cannot run on the node it names ("" if it can, or names none).
+  std::string placement_problem(const actor_spec& spec, const kind_descriptor& kind) const;
+  /// The secret of `node` from its variable; an error naming the variable if unset or empty.
+  static result<std::string> node_secret(const node_spec& node);
+  /// Ends the links to nodes and the gateway (after the loop ended: no instance needs them).
+  void stop_nodes();
+
   // -- state (declaration order is destruction order: keep it) ---------------------------------
 
   kind_registry kinds_;
@@ -265,6 +286,13 @@ private:
   /// that two threads asking for the default pool at once spawn it once.
   std::mutex pools_mutex_;
   std::uint64_t separate_count_ = 0; ///< `offload_separate` pools made so far (names them)
+
+  /// Nodes actors may be placed on, the links to those in use, and this runtime's gateway
+  /// when it serves as a node.
+  mutable std::mutex nodes_mutex_;
+  std::map<std::string, node_spec, std::less<>> nodes_;
+  std::map<std::string, caf::actor, std::less<>> links_;
+  caf::actor gateway_;
 
   std::mutex report_mutex_;
   shutdown_report report_;

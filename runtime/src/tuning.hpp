@@ -44,4 +44,18 @@ inline constexpr std::chrono::milliseconds stop_loop_grace{100};
 /// for tearing down the actor system.
 inline constexpr std::chrono::milliseconds stop_thread_grace{150};
 
+// Nodes: fixed, and the same in every process (CAF requires matching heartbeat settings).
+
+/// How long a connection to a node may take to accept TCP, and then to prove the secret.
+inline constexpr std::chrono::seconds node_connect_timeout{3};
+/// The pause before the first new attempt after a node was lost; it doubles up to the next.
+inline constexpr std::chrono::milliseconds node_retry_first{100};
+inline constexpr std::chrono::milliseconds node_retry_most{2000};
+/// CAF's heartbeats between nodes, and the silence after which a peer counts as lost (a
+/// frozen process, a cut cable: TCP alone notices neither for minutes).
+inline constexpr std::chrono::milliseconds node_heartbeat{250};
+inline constexpr std::chrono::milliseconds node_silence{2000};
+/// Calls an instance of a node's actor sends in one message at most.
+inline constexpr std::size_t node_batch = 64;
+
 } // namespace loopbridge::detail

@@ -84,6 +84,15 @@ inline constexpr error_code would_deadlock{"loop", "would_deadlock"};
 inline constexpr error_code start_failed{"loop", "start_failed"};
 /// A handle was looked up with a kind that is not the actor's kind.
 inline constexpr error_code wrong_kind{"loop", "wrong_kind"};
+
+// Error kinds of nodes (`node.*`): actors placed on another process.
+/// The connection to the node that ran the request was lost while the request was there: it
+/// may or may not have run (nothing is re-run).
+inline constexpr error_code node_lost{"node", "lost"};
+/// The node the actor runs on cannot be reached now (the request never left this process).
+inline constexpr error_code node_unreachable{"node", "unreachable"};
+/// The node, or this process, refused the connection: a wrong secret, another build.
+inline constexpr error_code node_refused{"node", "refused"};
 } // namespace errc
 
 } // namespace loopbridge

@@ -78,6 +78,14 @@ public:
   /// first (actors named, an adapter registered for each hop), so a bad route starts nothing.
   result<void> start(const topology& topo);
 
+  /// Serves this runtime's actors to main runtimes as `node` (what `loopbridge node` does):
+  /// publishes a gateway on the node's address, which admits a process that proves it knows
+  /// the secret in the node's variable, and runs the requests it sends on this runtime's
+  /// actors. Returns the port it listens on (the node's, or the one the system chose for port
+  /// 0). Needs `runtime_options::network`; `loop.bad_request` if the secret is missing or
+  /// short, the address is taken, or the node asks for TLS (not built yet). Host thread.
+  result<std::uint16_t> serve_node(const node_spec& node);
+
   /// Adds a route: each reply a pipeline stage at `from` produces goes on to `to` as its request,
   /// through the adapter registered for that reply type (`kind_registry::adapt`). An actor has
   /// at most one outgoing route; routes may not form a cycle.

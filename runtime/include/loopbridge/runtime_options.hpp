@@ -40,6 +40,10 @@ struct runtime_options {
   std::string offload_pool = "blocking";
   /// Log threshold; applied process-wide when the runtime starts, unless LOOPBRIDGE_LOG is set.
   log_level log = log_level::warning;
+  /// Loads CAF's network layer, so actors may be placed on other nodes (`actor_spec::node`)
+  /// or this runtime may serve as one (`runtime::serve_node`). The runtime made from a
+  /// topology that declares nodes sets it; not a topology key.
+  bool network = false;
 };
 
 } // namespace loopbridge

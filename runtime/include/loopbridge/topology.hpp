@@ -84,6 +84,14 @@ struct topology {
   std::optional<workload_spec> workload;
   /// Where it came from (a file name), for messages.
   std::string source;
+
+  /// The settings a runtime that starts this topology needs: `runtime`, with the network
+  /// loaded when the topology declares nodes.
+  runtime_options options() const {
+    auto o = runtime;
+    o.network = o.network || !nodes.empty();
+    return o;
+  }
 };
 
 } // namespace loopbridge

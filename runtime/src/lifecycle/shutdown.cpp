@@ -35,6 +35,10 @@ const shutdown_report& runtime_core::stop() {
     loop_ended =
         loop_done_cv_.wait_until(lock, deadline + stop_loop_grace, [&] { return loop_done_; });
   }
+  // Links to nodes and the gateway go once no instance needs them (a gateway answered what
+  // its actors drained).
+  if (loop_ended)
+    stop_nodes();
   // 3. Threads outside the scheduler: joined, or left behind and reported. (A loop that
   //    was late gets until then too.)
   auto stuck = threads_.join_all(deadline + stop_thread_grace);

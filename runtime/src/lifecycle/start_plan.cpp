@@ -200,6 +200,8 @@ result<void> runtime_core::start_topology(const topology& topo) {
       routes.emplace(r.from, r.to);
     }
   }
+  if (auto ok = add_nodes(topo.nodes); !ok)
+    return ok;
   if (auto ok = start_all(topo.actors); !ok)
     return ok;
   for (auto& r : topo.routes)

@@ -19,10 +19,8 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
       msg += " (" + suggestion + ")";
     return error{errc::not_found, msg};
   }
-  if (!spec.node.empty())
-    return error{errc::bad_request,
-                 "actor " + quote(spec.name) + " is placed on node " + quote(spec.node) +
-                     ": this runtime runs actors in its own process only (leave node unset)"};
+  if (auto why = placement_problem(spec, *kind); !why.empty())
+    return error{errc::bad_request, why};
   if (spec.count == 0)
     spec.count = kind->default_count ? std::max<std::uint32_t>(1, kind->default_count()) : 1;
   if (spec.count > max_instances)
@@ -59,7 +57,7 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
   } catch (const std::exception& e) {
     return error{errc::bad_request, "actor " + quote(spec.name) + ": " + e.what()};
   }
-  if (rec->mode != execution::scheduled) {
+  if (rec->mode != execution::scheduled && spec.node.empty()) {
     if (auto limit = instance_thread_limit(); spec.count > limit)
       return error{errc::bad_request,
                    "actor " + quote(spec.name) + ": count " + std::to_string(spec.count) +

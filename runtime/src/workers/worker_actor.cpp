@@ -2,6 +2,7 @@
 // mode asks for, and the sink through which workers report requests done to the loop.
 #include "workers/worker_actor.hpp"
 
+#include "nodes/node_host.hpp"
 #include "workers/dedicated_host.hpp"
 #include "workers/scheduled_host.hpp"
 
@@ -77,6 +78,11 @@ worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t
                            std::shared_ptr<thread_doorbell> doorbell)
     : caf::event_based_actor(cfg),
       loop_(std::move(loop)) {
+  if (!rec->spec.node.empty()) {
+    host_ = std::make_shared<node_host>(this, std::move(rec), instance, token, std::move(core),
+                                        std::move(lane));
+    return;
+  }
   switch (rec->mode) {
     case execution::dedicated_thread:
       host_ = std::make_shared<dedicated_host>(std::move(rec), instance, token, std::move(core),
@@ -124,6 +130,23 @@ caf::behavior worker_actor::make_behavior() {
         host_->run_task(t);
       },
       [this](crash_atom, error& reason) { quit(to_exit_reason(reason)); },
+      // An instance of an actor placed on another node (node_host).
+      [this](node_up_atom, caf::actor& gateway, const std::vector<char>& actors) {
+        if (auto* n = dynamic_cast<node_host*>(host_.get()))
+          n->up(std::move(gateway), actors);
+      },
+      [this](node_down_atom, const error& why) {
+        if (auto* n = dynamic_cast<node_host*>(host_.get()))
+          n->down(why);
+      },
+      [this](node_answers_atom, const std::vector<char>& bytes) {
+        if (auto* n = dynamic_cast<node_host*>(host_.get()))
+          n->answers(bytes);
+      },
+      [this](node_refused_atom, const std::string& why) {
+        if (auto* n = dynamic_cast<node_host*>(host_.get()))
+          n->down(error{errc::node_refused, why});
+      },
   };
 }
 

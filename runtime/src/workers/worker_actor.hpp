@@ -28,6 +28,9 @@ class instance_host;
 ///   to it.
 /// - `execution::own_thread`: the worker serves requests on a thread it owns, through a
 ///   `request_intake`; the loop rings the instance's doorbell, which calls the worker's wake-up.
+/// - an actor placed on another node (`actor_spec::node`), whatever its execution: no worker
+///   here; `node_host` sends the requests to the node's gateway and completes them with its
+///   answers.
 ///
 /// Protocol: `drain_atom`; `(cancel_atom, request_ref)`; `(task_atom, task_box)` for timers and
 /// posted tasks; `(crash_atom, error)` to fail on purpose. Sends `ready_atom` /
@@ -49,6 +52,7 @@ public:
 
 private:
   friend class scheduled_host;
+  friend class node_host;
 
   std::shared_ptr<instance_host> host_;
   caf::actor loop_;

@@ -1,0 +1,273 @@
+// The gateway: a node's runtime serving the calls of a main runtime.
+#include "nodes/gateway.hpp"
+
+#include "runtime_core.hpp"
+
+#include "loopbridge/detail/wire_form.hpp"
+#include "loopbridge/log.hpp"
+#include "loopbridge/text.hpp"
+
+namespace loopbridge::detail {
+
+namespace {
+
+/// Tells the gateway that a call it submitted ended. Runs on whichever thread ended it: one
+/// message, no wait.
+class gateway_listener final : public completion_listener {
+public:
+  gateway_listener(std::weak_ptr<runtime_core> core, caf::actor_addr gateway)
+      : core_(std::move(core)),
+        gateway_(std::move(gateway)) {}
+  void notify(std::uintptr_t cookie) noexcept override {
+    if (auto core = core_.lock())
+      core->send_to(gateway_, node_done_atom::value, static_cast<std::uint64_t>(cookie));
+  }
+
+private:
+  std::weak_ptr<runtime_core> core_;
+  caf::actor_addr gateway_;
+};
+
+std::string peer_name(const caf::node_id& n) {
+  return "process " + caf::to_string(n);
+}
+
+} // namespace
+
+gateway::gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, std::string node,
+                 std::string secret, std::string app_id)
+    : caf::event_based_actor(cfg),
+      core_(std::move(core)),
+      node_(std::move(node)),
+      secret_(std::move(secret)),
+      app_id_(std::move(app_id)) {}
+
+gateway::~gateway() = default;
+
+caf::behavior gateway::make_behavior() {
+  listener_ = make_ref<gateway_listener>(core_, address());
+  // A main process that connected is monitored: when its connection goes, CAF reports its
+  // link actor down and what it left running is cancelled.
+  set_down_handler([this](caf::down_msg& m) { forget(m.source.node()); });
+  return {
+      [this](node_hello_atom, const std::string& app_id, const std::string& nonce) {
+        hello(app_id, nonce);
+      },
+      [this](node_prove_atom, const std::string& proof) { prove(proof); },
+      [this](node_calls_atom, const std::vector<char>& bytes) { calls(bytes); },
+      [this](node_cancel_atom, std::uint64_t id) { cancel(id); },
+      [this](node_done_atom, std::uint64_t key) { done(key); },
+      [this](node_flush_atom) { flush(); },
+  };
+}
+
+void gateway::on_exit() {
+  for (auto& [key, c] : calls_)
+    core_->cancel(c.st, error{errc::stopped, "node " + node_ + " stopped"});
+  calls_.clear();
+  keys_.clear();
+  outbox_.clear();
+  listener_.reset();
+  core_.reset();
+}
+
+void gateway::hello(const std::string& app_id, const std::string& link_nonce) {
+  auto sender = current_sender();
+  if (!sender)
+    return;
+  auto caller = caf::actor_cast<caf::actor>(sender);
+  if (app_id != app_id_) {
+    LB_LOG(warning, "node",
+           "node " << node_ << " refused " << peer_name(sender->node()) << ": another build ("
+                   << app_id << ", this node runs " << app_id_ << ")");
+    send(caller, node_refused_atom::value,
+         "node " + node_ + " runs another build of the kinds (" + app_id_ + ", this process " +
+             app_id + ")");
+    return;
+  }
+  if (link_nonce.size() != 64) {
+    send(caller, node_refused_atom::value, std::string{"malformed hello"});
+    return;
+  }
+  auto& p = peers_[sender->node()];
+  p.link_nonce = link_nonce;
+  p.gateway_nonce = node_nonce();
+  p.proven = false;
+  monitor(sender);
+  send(caller, node_challenge_atom::value, p.gateway_nonce,
+       node_proof(secret_, "gateway", link_nonce, p.gateway_nonce));
+}
+
+void gateway::prove(const std::string& proof) {
+  auto sender = current_sender();
+  if (!sender)
+    return;
+  auto caller = caf::actor_cast<caf::actor>(sender);
+  auto it = peers_.find(sender->node());
+  if (it == peers_.end() || it->second.gateway_nonce.empty()) {
+    send(caller, node_refused_atom::value, std::string{"a proof without a challenge"});
+    return;
+  }
+  auto expected = node_proof(secret_, "link", it->second.gateway_nonce, it->second.link_nonce);
+  it->second.gateway_nonce.clear(); // one attempt per challenge
+  if (!node_proofs_equal(proof, expected)) {
+    LB_LOG(warning, "node",
+           "node " << node_ << " refused " << peer_name(sender->node()) << ": wrong secret");
+    peers_.erase(it);
+    send(caller, node_refused_atom::value,
+         "node " + node_ + " refused the connection: the secret differs");
+    return;
+  }
+  it->second.proven = true;
+  LB_LOG(info, "node", "node " << node_ << " serves " << peer_name(sender->node()));
+  send(caller, node_welcome_atom::value, welcome());
+}
+
+std::vector<char> gateway::welcome() const {
+  std::vector<node_actor> actors;
+  for (auto& m : core_->metrics()) {
+    node_actor a;
+    a.name = m.name;
+    a.kind = m.kind;
+    a.count = m.instances;
+    if (auto info = core_->ready_info(m.name))
+      a.info = std::move(*info);
+    actors.push_back(std::move(a));
+  }
+  std::vector<char> out;
+  std::string problem;
+  if (!wire_encode(actors, out, problem)) // a ready info with a number that is not finite
+    LB_LOG(warning, "node", "node " << node_ << ": the list of its actors: " << problem);
+  return out;
+}
+
+const caf::node_id* gateway::proven_sender() {
+  auto sender = current_sender();
+  if (!sender)
+    return nullptr;
+  auto it = peers_.find(sender->node());
+  if (it != peers_.end() && it->second.proven)
+    return &it->first;
+  send(caf::actor_cast<caf::actor>(sender), node_refused_atom::value,
+       "node " + node_ + " serves only a process that proved it knows the secret");
+  return nullptr;
+}
+
+void gateway::calls(const std::vector<char>& bytes) {
+  auto* from = proven_sender();
+  if (!from)
+    return;
+  auto caller = caf::actor_cast<caf::actor>(current_sender());
+  std::vector<node_call> batch;
+  std::string problem;
+  if (!wire_decode(batch, bytes.data(), bytes.size(), problem)) {
+    LB_LOG(warning, "node",
+           "node " << node_ << ": calls from " << peer_name(*from) << " dropped: " << problem);
+    send(caller, node_refused_atom::value, "node " + node_ + " got malformed calls: " + problem);
+    return;
+  }
+  for (auto& c : batch)
+    serve(caller, *from, c);
+}
+
+void gateway::serve(const caf::actor& caller, const caf::node_id& from, node_call& c) {
+  auto refuse = [&](error e) {
+    node_answer a;
+    a.id = c.id;
+    a.failed = true;
+    a.failure = std::move(e);
+    answer(caller, std::move(a));
+  };
+  if (keys_.count({from, c.id}))
+    return refuse(error{errc::bad_request,
+                        "request #" + std::to_string(c.id) + " is already on node " + node_});
+  auto target = core_->find(c.actor, nullptr, "");
+  if (!target)
+    return refuse(error{error_code{target.error().domain(), target.error().code()},
+                        "node " + node_ + ": " + target.error().message()});
+  const request_entry* entry = nullptr;
+  for (auto& r : (*target)->kind->requests)
+    if (r.name == c.request)
+      entry = &r;
+  if (!entry || !entry->decode_request)
+    return refuse(error{errc::bad_request, "node " + node_ + ": actor " + c.actor +
+                                               " serves no request " + quote(c.request)});
+  std::string problem;
+  auto st = entry->decode_request(c.body.data(), c.body.size(), problem);
+  if (!st)
+    return refuse(error{errc::bad_request, "node " + node_ + ": request " + c.request + " for " +
+                                               c.actor + ": " + problem});
+  st->target = target->get();
+  auto key = next_key_++;
+  keys_.emplace(std::make_pair(from, c.id), key);
+  auto& entry_call = calls_[key];
+  entry_call = call{from, c.id, st, std::move(*target), entry, caller};
+  st->attach_listener(listener_, key);
+  core_->submit(std::move(st), std::chrono::nanoseconds(std::max<std::int64_t>(0, c.budget_ns)));
+}
+
+void gateway::cancel(std::uint64_t id) {
+  auto* from = proven_sender();
+  if (!from)
+    return;
+  if (auto it = keys_.find({*from, id}); it != keys_.end())
+    core_->cancel(calls_.at(it->second).st,
+                  error{errc::cancelled, "cancelled by the main process"});
+}
+
+void gateway::done(std::uint64_t key) {
+  auto it = calls_.find(key);
+  if (it == calls_.end())
+    return;
+  auto& c = it->second;
+  node_answer a;
+  a.id = c.id;
+  if (c.st->failed()) {
+    a.failed = true;
+    a.failure = c.st->error();
+  } else if (std::string problem; !c.entry->encode_reply(*c.st, a.body, problem)) {
+    a.failed = true;
+    a.body.clear();
+    a.failure = error{errc::worker_failed, "node " + node_ + ": the reply of " + c.entry->name +
+                                               " by " + c.target->spec.name +
+                                               " cannot cross the network: " + problem};
+  }
+  auto caller = std::move(c.caller);
+  keys_.erase({c.from, c.id});
+  calls_.erase(it);
+  answer(caller, std::move(a));
+}
+
+void gateway::answer(const caf::actor& caller, node_answer a) {
+  outbox_[caller].push_back(std::move(a));
+  if (!flush_sent_) { // after what waits in the mailbox now: answers leave together
+    flush_sent_ = true;
+    send(this, node_flush_atom::value);
+  }
+}
+
+void gateway::flush() {
+  flush_sent_ = false;
+  for (auto& [caller, answers] : outbox_) {
+    std::vector<char> bytes;
+    std::string problem;
+    if (!wire_encode(answers, bytes, problem)) { // an error text cannot fail: replies were checked
+      LB_LOG(error, "node", "node " << node_ << ": answers cannot be written: " << problem);
+      continue;
+    }
+    send(caller, node_answers_atom::value, std::move(bytes));
+  }
+  outbox_.clear();
+}
+
+void gateway::forget(const caf::node_id& from) {
+  if (peers_.erase(from) == 0)
+    return;
+  LB_LOG(info, "node", "node " << node_ << ": " << peer_name(from) << " is gone");
+  for (auto it = keys_.lower_bound({from, 0}); it != keys_.end() && it->first.first == from; ++it)
+    core_->cancel(
+        calls_.at(it->second).st,
+        error{errc::cancelled, "the main process's connection to node " + node_ + " was lost"});
+}
+
+} // namespace loopbridge::detail

@@ -1,0 +1,79 @@
+#pragma once
+
+// The gateway: how a node's runtime serves a main runtime (see node_protocol.hpp).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "loop/caf_types.hpp"
+#include "nodes/node_protocol.hpp"
+
+namespace loopbridge::detail {
+
+class runtime_core;
+
+/// The one actor a node publishes: it admits a main process that proves it knows the node's
+/// secret, submits the calls it sends to this runtime's actors, answers each once it ended,
+/// and cancels what a main process left behind when its connection goes.
+///
+/// Threads: a scheduled CAF actor (its handlers never block: submissions to a full actor with
+/// the `block` policy wait in the loop, as for any handler). Ordering: answers to one caller
+/// leave in the order the requests ended, several to a message.
+class gateway : public caf::event_based_actor {
+public:
+  gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, std::string node,
+          std::string secret, std::string app_id);
+  ~gateway() override;
+  caf::behavior make_behavior() override;
+  void on_exit() override;
+  const char* name() const override { return "loopbridge.gateway"; }
+
+private:
+  /// A main process that connected: its challenge, and whether it answered it.
+  struct peer {
+    std::string link_nonce;
+    std::string gateway_nonce;
+    bool proven = false;
+  };
+  /// A call submitted to this runtime, until it ended.
+  struct call {
+    caf::node_id from;
+    std::uint64_t id = 0; ///< the caller's id for it
+    request_ref st;
+    record_ptr target; ///< keeps the record `st->target` points at
+    const request_entry* entry = nullptr;
+    caf::actor caller;
+  };
+
+  void hello(const std::string& app_id, const std::string& link_nonce);
+  void prove(const std::string& proof);
+  void calls(const std::vector<char>& bytes);
+  void serve(const caf::actor& caller, const caf::node_id& from, node_call& c);
+  void cancel(std::uint64_t id);
+  void done(std::uint64_t key);
+  void answer(const caf::actor& caller, node_answer a);
+  void flush();
+  /// The main process on `from` is gone: cancels what it left running.
+  void forget(const caf::node_id& from);
+  /// The caller's node, if it proved it knows the secret; else refuses it.
+  const caf::node_id* proven_sender();
+  std::vector<char> welcome() const;
+
+  std::shared_ptr<runtime_core> core_;
+  std::string node_;
+  std::string secret_;
+  std::string app_id_;
+  ref_ptr<completion_listener> listener_;
+  std::map<caf::node_id, peer> peers_;
+  std::unordered_map<std::uint64_t, call> calls_; ///< by key (the listener's cookie)
+  std::map<std::pair<caf::node_id, std::uint64_t>, std::uint64_t> keys_; ///< (from, id) -> key
+  std::uint64_t next_key_ = 1;
+  std::map<caf::actor, std::vector<node_answer>> outbox_;
+  bool flush_sent_ = false;
+};
+
+} // namespace loopbridge::detail

@@ -1,0 +1,208 @@
+#pragma once
+
+// The host of an instance whose actor runs on another node. Included by the worker actor's
+// translation unit only.
+
+#include <unordered_map>
+#include <vector>
+
+#include "nodes/node_protocol.hpp"
+#include "workers/instance_host.hpp"
+
+#include "loopbridge/detail/wire_form.hpp"
+
+namespace loopbridge::detail {
+
+/// Stands in the main runtime for one instance of an actor placed on a node: it takes requests
+/// from the actor's lane like any instance, sends them to the node's gateway (several to a
+/// message) and completes each with the answer that comes back. No worker object exists here.
+///
+/// Credit: the loop hands an instance of a node's actor no more requests at once than a local
+/// instance of that kind would take (`event_loop::on_spawn`), so the main runtime never has
+/// more in flight to a node than the actor there can hold.
+///
+/// Failure: when the node's link reports it down, every request in flight here fails at once
+/// with `node.lost` (it may or may not have run there; nothing is re-run), and the instance
+/// takes nothing more until the node is up again: what waits in the actor's queue meanwhile
+/// waits for the node, until its deadline. Before its first `up`, a `down` fails the
+/// instance's start with the link's error.
+///
+/// Threads: the worker actor's (a scheduled CAF actor); every member runs there.
+class node_host final : public instance_host {
+public:
+  node_host(worker_actor* self, record_ptr rec, std::uint32_t instance, std::uint32_t token,
+            std::shared_ptr<runtime_core> core, std::shared_ptr<request_lane> lane)
+      : instance_host(std::move(rec), instance, token, std::move(core), self->address(),
+                      std::move(lane)),
+        self_ptr_(self) {}
+
+  void start() override {
+    lane_->begin_start(instance_);
+    auto link = core_->node_link(rec_->spec.node);
+    if (!link)
+      return start_failed(std::move(link).error());
+    self_ptr_->send(*link, node_attach_atom::value, caf::actor_cast<caf::actor>(self_ptr_));
+  }
+  void announce_ready(value info) override {
+    self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_, token_,
+                    std::move(info));
+    self_ptr_->send(self_ptr_, drain_atom::value);
+  }
+  void announce_start_failed(error reason) override {
+    self_ptr_->send(self_ptr_->loop_, start_failed_atom::value, rec_->index, instance_, token_,
+                    reason);
+    self_ptr_->quit(to_exit_reason(reason));
+  }
+
+  /// The node is up: `gateway` serves the actors listed in `actors` (its welcome).
+  void up(caf::actor gateway, const std::vector<char>& actors) {
+    std::vector<node_actor> listed;
+    std::string problem;
+    if (!wire_decode(listed, actors.data(), actors.size(), problem))
+      return start_failed(
+          error{errc::node_refused, where() + " sent a malformed welcome: " + problem});
+    const node_actor* mine = nullptr;
+    std::string names;
+    for (auto& a : listed) {
+      if (a.name == rec_->spec.name)
+        mine = &a;
+      names += (names.empty() ? "" : ", ") + a.name;
+    }
+    if (!mine)
+      return start_failed(error{errc::start_failed, where() + " runs no actor " + rec_->spec.name +
+                                                        " (it runs " +
+                                                        (names.empty() ? "none" : names) + ")"});
+    if (mine->kind != rec_->kind->name)
+      return start_failed(error{errc::start_failed, where() + " runs " + rec_->spec.name +
+                                                        " as kind " + mine->kind + ", not " +
+                                                        rec_->kind->name});
+    gateway_ = std::move(gateway);
+    ready(mine->info); // once: after a reconnection it only resumes
+    drain();
+  }
+
+  /// The node is down (or could not be reached): fails what is in flight there.
+  void down(const error& why) {
+    gateway_ = nullptr;
+    fail_flying(errc::node_lost, why.message());
+    start_failed(why); // only before the first `up`
+  }
+
+  /// Answers from the gateway.
+  void answers(const std::vector<char>& bytes) {
+    std::vector<node_answer> batch;
+    std::string problem;
+    if (!wire_decode(batch, bytes.data(), bytes.size(), problem)) {
+      LB_LOG(warning, "node", where() << " sent malformed answers: " << problem);
+      return;
+    }
+    for (auto& a : batch) {
+      auto it = flying_.find(a.id);
+      if (it == flying_.end())
+        continue; // it ended here first (cancelled, timed out, the node was lost)
+      auto st = std::move(it->second);
+      flying_.erase(it);
+      if (a.failed) {
+        st->fail(std::move(a.failure));
+      } else if (st->try_claim(request_state::outcome::completed)) {
+        auto* entry = rec_->kind->find_request(st->request_type());
+        std::string why;
+        if (!entry || !entry->decode_reply(*st, a.body.data(), a.body.size(), why))
+          st->set_error(error{errc::worker_failed, where() + " sent a malformed reply: " + why});
+        st->publish();
+      }
+      sink_->done(std::move(st));
+    }
+  }
+
+  void drain() override {
+    if (!gateway_)
+      return; // taken again once the node is up
+    std::vector<node_call> batch;
+    request_state* taken[node_batch];
+    for (;;) {
+      auto n = lane_->take(instance_, token_, taken, node_batch);
+      for (std::size_t k = 0; k < n; ++k)
+        send_later(request_ref::adopt(taken[k]), batch);
+      if (batch.size() >= node_batch || (n == 0 && !batch.empty()))
+        flush(batch);
+      if (n == 0)
+        return; // idle: the loop wakes it when a request arrives
+    }
+  }
+
+  void cancel(request_ref st) override {
+    auto it = flying_.find(st->id);
+    if (it == flying_.end())
+      return;
+    if (gateway_)
+      self_ptr_->send(gateway_, node_cancel_atom::value, st->id);
+    auto held = std::move(it->second);
+    flying_.erase(it);
+    sink_->done(std::move(held)); // its outcome is decided; whatever the node says is dropped
+  }
+  void run_task(task_box&) override {}
+  void stop() override {
+    for (auto& [id, st] : flying_)
+      if (gateway_)
+        self_ptr_->send(gateway_, node_cancel_atom::value, id);
+    fail_flying(errc::stopped, "stopped before " + where() + " answered");
+  }
+
+private:
+  std::string where() const { return "node " + rec_->spec.node; }
+
+  /// Adds `st` to `batch`, or ends it here when it cannot go.
+  void send_later(request_ref st, std::vector<node_call>& batch) {
+    switch (st->mark_started(token_)) {
+      case request_state::start::started:
+        break;
+      case request_state::start::cancelled:
+        st->fail(error{errc::cancelled, "cancelled before it started"});
+        sink_->done(std::move(st));
+        return;
+      case request_state::start::revoked:
+        sink_->done(std::move(st));
+        return;
+    }
+    auto* entry = rec_->kind->find_request(st->request_type());
+    node_call c;
+    c.id = st->id;
+    c.actor = rec_->spec.name;
+    std::string problem = "the kind does not serve it";
+    if (!entry || !entry->encode_request || !entry->encode_request(*st, c.body, problem)) {
+      st->fail(error{errc::bad_request, "the request cannot go to " + where() + ": " + problem});
+      sink_->done(std::move(st));
+      return;
+    }
+    c.request = entry->name;
+    if (st->deadline != time_point::max())
+      c.budget_ns = std::max<std::int64_t>(
+          1, std::chrono::duration_cast<std::chrono::nanoseconds>(st->deadline - clock::now())
+                 .count());
+    flying_.emplace(st->id, std::move(st));
+    batch.push_back(std::move(c));
+  }
+
+  void flush(std::vector<node_call>& batch) {
+    std::vector<char> bytes;
+    if (wire_encode(batch, bytes)) // requests were each encoded already
+      self_ptr_->send(gateway_, node_calls_atom::value, std::move(bytes));
+    batch.clear();
+  }
+
+  void fail_flying(error_code code, const std::string& why) {
+    auto flying = std::move(flying_);
+    flying_.clear();
+    for (auto& [id, st] : flying) {
+      st->fail(error{code, rec_->spec.name + ": request #" + std::to_string(id) + ": " + why});
+      sink_->done(std::move(st));
+    }
+  }
+
+  worker_actor* self_ptr_;
+  caf::actor gateway_;
+  std::unordered_map<std::uint64_t, request_ref> flying_; ///< sent to the node, by request id
+};
+
+} // namespace loopbridge::detail

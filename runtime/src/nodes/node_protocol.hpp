@@ -1,0 +1,113 @@
+#pragma once
+
+// The gateway protocol: what a main runtime and a node (another process running some of the
+// topology's actors) say to each other through CAF's middleman. Every message holds only CAF's
+// built-in types (atoms, strings, numbers, byte buffers), so nothing but these atoms has to be
+// known on both sides; requests and replies travel as their wire form (`kind.hpp`), inside byte
+// buffers the receiver decodes with the checks that untrusted bytes need.
+//
+// A connection, after CAF's own handshake (which refuses another build through
+// `middleman.app-identifiers`):
+//   link -> gateway   (node_hello_atom, app id, link nonce)
+//   gateway -> link   (node_challenge_atom, gateway nonce, gateway proof)   or node_refused_atom
+//   link -> gateway   (node_prove_atom, link proof)       once the gateway's proof checked out
+//   gateway -> link   (node_welcome_atom, wire form of std::vector<node_actor>)  or refused
+// Then, from the main process's instances of the node's actors:
+//   host -> gateway   (node_calls_atom, wire form of std::vector<node_call>)
+//   host -> gateway   (node_cancel_atom, request id)
+//   gateway -> host   (node_answers_atom, wire form of std::vector<node_answer>)
+// The gateway serves calls only from a process that proved it knows the secret.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "loopbridge/error.hpp"
+#include "loopbridge/field.hpp"
+#include "loopbridge/kind_registry.hpp"
+#include "loopbridge/value.hpp"
+
+namespace loopbridge::detail {
+
+using node_hello_atom = caf::atom_constant<caf::atom("lbn_hello")>;
+using node_challenge_atom = caf::atom_constant<caf::atom("lbn_chal")>;
+using node_prove_atom = caf::atom_constant<caf::atom("lbn_prove")>;
+using node_welcome_atom = caf::atom_constant<caf::atom("lbn_welcom")>;
+using node_refused_atom = caf::atom_constant<caf::atom("lbn_refuse")>;
+using node_calls_atom = caf::atom_constant<caf::atom("lbn_calls")>;
+using node_cancel_atom = caf::atom_constant<caf::atom("lbn_cancel")>;
+using node_answers_atom = caf::atom_constant<caf::atom("lbn_answer")>;
+
+// Inside one process.
+/// link -> host: `(node_up_atom, gateway, wire form of std::vector<node_actor>)`.
+using node_up_atom = caf::atom_constant<caf::atom("lbn_up")>;
+/// link -> host: `(node_down_atom, error)`: the connection is gone (or never came).
+using node_down_atom = caf::atom_constant<caf::atom("lbn_down")>;
+/// host -> link: `(node_attach_atom, host)`: tell this instance when the node is up or down.
+using node_attach_atom = caf::atom_constant<caf::atom("lbn_attach")>;
+/// connector thread -> link: `(node_connected_atom, gateway)` or `(..., error)`.
+using node_connected_atom = caf::atom_constant<caf::atom("lbn_conn")>;
+/// link -> itself: try to connect again.
+using node_retry_atom = caf::atom_constant<caf::atom("lbn_retry")>;
+/// completion listener -> gateway: `(node_done_atom, key)`.
+using node_done_atom = caf::atom_constant<caf::atom("lbn_done")>;
+/// gateway -> itself: send the answers collected since the last flush.
+using node_flush_atom = caf::atom_constant<caf::atom("lbn_flush")>;
+
+/// One request for an actor on the node.
+struct node_call {
+  std::uint64_t id = 0; ///< the main runtime's request id (unique in that process)
+  std::string actor;
+  std::string request; ///< the request's name (`request_entry::name`)
+  /// Time left until its deadline, in nanoseconds; 0: none (the node's default applies).
+  std::int64_t budget_ns = 0;
+  std::vector<char> body; ///< the request's wire form
+  template <class Inspector>
+  friend auto inspect(Inspector& f, node_call& x) {
+    return f(caf::meta::type_name("node_call"), x.id, x.actor, x.request, x.budget_ns, x.body);
+  }
+};
+
+/// How one request ended on the node.
+struct node_answer {
+  std::uint64_t id = 0;
+  bool failed = false;
+  std::vector<char> body; ///< the reply's wire form (empty when it failed)
+  error failure;
+  template <class Inspector>
+  friend auto inspect(Inspector& f, node_answer& x) {
+    return f(caf::meta::type_name("node_answer"), x.id, x.failed, x.body, x.failure);
+  }
+};
+
+/// An actor the node runs, as its welcome lists them.
+struct node_actor {
+  std::string name;
+  std::string kind;
+  std::uint32_t count = 1;
+  value info; ///< what its instance 0 announced when ready
+  template <class Inspector>
+  friend auto inspect(Inspector& f, node_actor& x) {
+    return f(caf::meta::type_name("node_actor"), x.name, x.kind, x.count, x.info);
+  }
+};
+
+/// The application identifier both sides set as `middleman.app-identifiers`: the protocol's
+/// version and a hash of every kind's name and request and reply types (names, fields), so a
+/// process of another build — or with other kinds — is refused at CAF's handshake.
+std::string node_app_id(const kind_registry& kinds);
+
+/// Random bytes for a challenge, hex-encoded (32 bytes of the system's CSPRNG).
+std::string node_nonce();
+
+/// The proof that a side knows `secret`: HMAC-SHA256 over `role`, then both nonces, hex-encoded.
+/// `role` keeps the link's proof from being replayed as the gateway's.
+std::string node_proof(const std::string& secret, std::string_view role,
+                       const std::string& first_nonce, const std::string& second_nonce);
+
+/// Compares two proofs in constant time.
+bool node_proofs_equal(const std::string& a, const std::string& b) noexcept;
+
+} // namespace loopbridge::detail

@@ -1,0 +1,155 @@
+// The runtime's nodes: which actors may be placed where, the links to the nodes in use, and
+// serving as a node.
+#include "runtime_core.hpp"
+
+#include <cstdlib>
+
+#include <caf/io/middleman.hpp>
+
+#include "nodes/gateway.hpp"
+#include "nodes/node_link.hpp"
+#include "tuning.hpp"
+
+#include "loopbridge/log.hpp"
+#include "loopbridge/text.hpp"
+
+namespace loopbridge::detail {
+
+namespace {
+
+/// The shortest secret a node accepts: guessing it must be out of reach.
+constexpr std::size_t min_secret_size = 16;
+
+bool same_node(const node_spec& a, const node_spec& b) {
+  return a.host == b.host && a.port == b.port && a.secret_env == b.secret_env &&
+         a.tls.certificate == b.tls.certificate && a.tls.key == b.tls.key &&
+         a.tls.cafile == b.tls.cafile;
+}
+
+} // namespace
+
+void runtime_core::load_network(caf::actor_system_config& cfg, const std::string& app_id) {
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.app-identifiers", std::vector<std::string>{app_id});
+  cfg.set("middleman.heartbeat-interval", caf::timespan{node_heartbeat});
+  cfg.set("middleman.connection-timeout", caf::timespan{node_silence});
+}
+
+result<std::string> runtime_core::node_secret(const node_spec& node) {
+  const char* secret = std::getenv(node.secret_env.c_str());
+  if (!secret || !*secret)
+    return error{errc::bad_request, "node " + quote(node.name) + ": the secret variable " +
+                                        node.secret_env +
+                                        " is not set (every process of the "
+                                        "topology needs the same secret there)"};
+  if (std::string_view{secret}.size() < min_secret_size)
+    return error{errc::bad_request, "node " + quote(node.name) + ": the secret in " +
+                                        node.secret_env + " is shorter than " +
+                                        std::to_string(min_secret_size) + " characters"};
+  return std::string{secret};
+}
+
+result<void> runtime_core::add_nodes(const std::vector<node_spec>& nodes) {
+  std::lock_guard<std::mutex> guard{nodes_mutex_};
+  for (auto& n : nodes)
+    if (auto it = nodes_.find(n.name); it != nodes_.end() && !same_node(it->second, n))
+      return error{errc::bad_request,
+                   "node " + quote(n.name) + " is declared already, at " + it->second.address()};
+  for (auto& n : nodes)
+    nodes_.emplace(n.name, n);
+  return {};
+}
+
+std::string runtime_core::placement_problem(const actor_spec& spec,
+                                            const kind_descriptor& kind) const {
+  if (spec.node.empty())
+    return {};
+  auto where = "actor " + quote(spec.name) + " is placed on node " + quote(spec.node);
+  if (!options_.network)
+    return where + ", but this runtime was made without nodes: make it with the topology "
+                   "that declares them (or set runtime_options::network)";
+  node_spec node;
+  {
+    std::lock_guard<std::mutex> guard{nodes_mutex_};
+    auto it = nodes_.find(spec.node);
+    if (it == nodes_.end()) {
+      std::vector<std::string> names;
+      for (auto& [n, _] : nodes_)
+        names.push_back(n);
+      auto hint = did_you_mean(spec.node, names);
+      return where + ", which is not declared" + (hint.empty() ? "" : " (" + hint + ")");
+    }
+    node = it->second;
+  }
+  if (auto* r = kind.local_only_request())
+    return where + ", but kind " + quote(kind.name) + " cannot leave this process: its request " +
+           quote(r->type_name) + " has no wire form";
+  if (node.tls.enabled())
+    return where + ", which uses TLS: this version connects nodes on loopback only, without TLS";
+  if (auto secret = node_secret(node); !secret)
+    return secret.error().message();
+  return {};
+}
+
+result<caf::actor> runtime_core::node_link(std::string_view name) {
+  std::lock_guard<std::mutex> guard{nodes_mutex_};
+  if (auto it = links_.find(name); it != links_.end())
+    return it->second;
+  auto it = nodes_.find(name);
+  if (it == nodes_.end())
+    return error{errc::not_found, "no node " + quote(name)};
+  auto secret = node_secret(it->second);
+  if (!secret)
+    return std::move(secret).error();
+  gate_pass pass{system_gate_};
+  if (!pass)
+    return error{errc::stopped, "the runtime is stopped"};
+  auto link = system_->spawn<detail::node_link>(shared_from_this(), it->second, std::move(*secret),
+                                                node_app_id(kinds_));
+  links_.emplace(it->first, link);
+  return link;
+}
+
+result<std::uint16_t> runtime_core::serve_node(const node_spec& node) {
+  if (!options_.network)
+    return error{errc::bad_request, "serving as node " + quote(node.name) +
+                                        " needs a runtime made with runtime_options::network"};
+  if (node.tls.enabled())
+    return error{errc::bad_request, "node " + quote(node.name) +
+                                        " uses TLS: this version serves nodes on loopback only, "
+                                        "without TLS"};
+  auto secret = node_secret(node);
+  if (!secret)
+    return std::move(secret).error();
+  std::lock_guard<std::mutex> guard{nodes_mutex_};
+  if (gateway_)
+    return error{errc::bad_request, "this runtime serves as a node already"};
+  gate_pass pass{system_gate_};
+  if (!pass)
+    return error{errc::stopped, "the runtime is stopped"};
+  auto g = system_->spawn<gateway>(shared_from_this(), node.name, std::move(*secret),
+                                   node_app_id(kinds_));
+  auto port = system_->middleman().publish(g, node.port, node.host.c_str(), true);
+  if (!port) {
+    caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+    return error{errc::bad_request, "node " + quote(node.name) + " cannot listen on " +
+                                        node.address() + ": " + system_->render(port.error())};
+  }
+  gateway_ = g;
+  LB_LOG(info, "node", "serving as node " << node.name << " on " << node.host << ":" << *port);
+  return *port;
+}
+
+void runtime_core::stop_nodes() {
+  std::lock_guard<std::mutex> guard{nodes_mutex_};
+  for (auto& [name, link] : links_)
+    caf::anon_send_exit(link, caf::exit_reason::user_shutdown);
+  links_.clear();
+  if (gateway_) {
+    system_->middleman().unpublish(gateway_);
+    caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
+    gateway_ = nullptr;
+  }
+}
+
+} // namespace loopbridge::detail
