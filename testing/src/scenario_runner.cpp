@@ -131,7 +131,7 @@ scenario_result run_scenario(const config::scenario& s, const kind_registry& kin
     return out.steps.back().passed;
   };
   auto topo = resolved_topology(s);
-  runtime rt{kinds, topo.runtime};
+  runtime rt{kinds, topo.options()};
   detail::runner r{s, rt, options};
   if (!emit(start_topology(rt, s, topo))) {
     out.took = clock::now() - t_begin;
