@@ -268,7 +268,8 @@ actors:
         "actor 'pool' of kind 'blocking' cannot run on another node: it runs offloaded functions");
 }
 
-TEST_CASE("the runtime refuses actors placed on another node, and starts nothing",
+TEST_CASE("a runtime made without the network refuses actors placed on a node, and starts "
+          "nothing",
           "[config][nodes]") {
   auto r = config::parse(R"(nodes:
   - name: side
@@ -286,8 +287,8 @@ actors:
   auto started = rt.start(*r.topology);
   REQUIRE(started.is(errc::bad_request));
   CHECK(started.error().message() ==
-        "actor 'there' is placed on node 'side': this runtime runs actors in its own process "
-        "only (leave node unset)");
+        "actor 'there' is placed on node 'side', but this runtime was made without nodes: make "
+        "it with the topology that declares them (or set runtime_options::network)");
   CHECK(rt.metrics().empty());
   CHECK(rt.actor<actors::echo>("here").is(errc::not_found));
 }

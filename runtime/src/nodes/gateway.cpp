@@ -174,8 +174,7 @@ void gateway::serve(const caf::actor& caller, const caf::node_id& from, node_cal
   auto refuse = [&](error e) {
     node_answer a;
     a.id = c.id;
-    a.failed = true;
-    a.failure = std::move(e);
+    a.set_failure(e);
     answer(caller, std::move(a));
   };
   if (keys_.count({from, c.id}))
@@ -203,6 +202,10 @@ void gateway::serve(const caf::actor& caller, const caf::node_id& from, node_cal
   auto& entry_call = calls_[key];
   entry_call = call{from, c.id, st, std::move(*target), entry, caller};
   st->attach_listener(listener_, key);
+  loopbridge::context ctx; // the caller's context is the request's, as for a local submit
+  for (auto& [k, v] : c.context)
+    ctx = ctx.with(k, v);
+  context_scope scope{std::move(ctx)};
   core_->submit(std::move(st), std::chrono::nanoseconds(std::max<std::int64_t>(0, c.budget_ns)));
 }
 
@@ -223,14 +226,11 @@ void gateway::done(std::uint64_t key) {
   node_answer a;
   a.id = c.id;
   if (c.st->failed()) {
-    a.failed = true;
-    a.failure = c.st->error();
+    a.set_failure(c.st->error());
   } else if (std::string problem; !c.entry->encode_reply(*c.st, a.body, problem)) {
-    a.failed = true;
-    a.body.clear();
-    a.failure = error{errc::worker_failed, "node " + node_ + ": the reply of " + c.entry->name +
-                                               " by " + c.target->spec.name +
-                                               " cannot cross the network: " + problem};
+    a.set_failure(error{errc::worker_failed, "node " + node_ + ": the reply of " + c.entry->name +
+                                                 " by " + c.target->spec.name +
+                                                 " cannot cross the network: " + problem});
   }
   auto caller = std::move(c.caller);
   keys_.erase({c.from, c.id});

@@ -103,7 +103,7 @@ public:
       auto st = std::move(it->second);
       flying_.erase(it);
       if (a.failed) {
-        st->fail(std::move(a.failure));
+        st->fail(a.failure());
       } else if (st->try_claim(request_state::outcome::completed)) {
         auto* entry = rec_->kind->find_request(st->request_type());
         std::string why;
@@ -176,6 +176,8 @@ private:
       return;
     }
     c.request = entry->name;
+    for (auto& [key, v] : st->context.all())
+      c.context.emplace(key, v);
     if (st->deadline != time_point::max())
       c.budget_ns = std::max<std::int64_t>(
           1, std::chrono::duration_cast<std::chrono::nanoseconds>(st->deadline - clock::now())

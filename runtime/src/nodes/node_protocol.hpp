@@ -64,21 +64,37 @@ struct node_call {
   /// Time left until its deadline, in nanoseconds; 0: none (the node's default applies).
   std::int64_t budget_ns = 0;
   std::vector<char> body; ///< the request's wire form
+  value::map context;     ///< the request's context fields
   template <class Inspector>
   friend auto inspect(Inspector& f, node_call& x) {
-    return f(caf::meta::type_name("node_call"), x.id, x.actor, x.request, x.budget_ns, x.body);
+    return f(caf::meta::type_name("node_call"), x.id, x.actor, x.request, x.budget_ns, x.body,
+             x.context);
   }
 };
 
-/// How one request ended on the node.
+/// How one request ended on the node. (The error travels as its three strings: inside the
+/// runtime, `loopbridge::error` is a CAF message type that serializes to nothing.)
 struct node_answer {
   std::uint64_t id = 0;
   bool failed = false;
   std::vector<char> body; ///< the reply's wire form (empty when it failed)
-  error failure;
+  std::string domain;     ///< the error's, when it failed
+  std::string code;
+  std::string message;
+
+  void set_failure(const error& e) {
+    failed = true;
+    body.clear();
+    domain = e.domain();
+    code = e.code();
+    message = e.message();
+  }
+  error failure() const { return error{error_code{domain, code}, message}; }
+
   template <class Inspector>
   friend auto inspect(Inspector& f, node_answer& x) {
-    return f(caf::meta::type_name("node_answer"), x.id, x.failed, x.body, x.failure);
+    return f(caf::meta::type_name("node_answer"), x.id, x.failed, x.body, x.domain, x.code,
+             x.message);
   }
 };
 

@@ -1,0 +1,404 @@
+// Actors placed on another node: a real `loopbridge node` process on loopback serving the
+// test's runtime. Replies equal local ones; a node killed, frozen or refused fails exactly
+// what it held with a typed error and comes back; a process that does not know the secret
+// gets nothing from a gateway.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <caf/io/middleman.hpp>
+
+#include "loopbridge/actors/builtin_kinds.hpp"
+#include "loopbridge/actors/echo.hpp"
+#include "loopbridge/config/loader.hpp"
+#include "loopbridge/detail/wire_form.hpp"
+#include "loopbridge/runtime.hpp"
+#include "nodes/node_protocol.hpp"
+#include "support/child_process.hpp"
+#include "support/test_support.hpp"
+
+using namespace std::chrono_literals;
+using namespace loopbridge;
+using lbtest::child_process;
+
+namespace {
+
+const std::string cli = LOOPBRIDGE_CLI;
+const std::string secret = "a-test-secret-of-thirty-two-char";
+
+/// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+/// Sets an environment variable for the scope (child processes inherit it).
+class env_scope {
+public:
+  env_scope(const char* name, const std::string& v) : name_(name) {
+    if (const char* old = std::getenv(name))
+      old_ = old;
+    ::setenv(name, v.c_str(), 1);
+  }
+  ~env_scope() {
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+
+private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+/// A topology file with node `side` on a free loopback port: `far` (echo, `far_params`) placed
+/// on it, `near` (echo) in the main process.
+struct two_nodes {
+  explicit two_nodes(const std::string& far_params = "{}", const std::string& far_kind = "echo") {
+    char folder[] = "/tmp/loopbridge-nodes-XXXXXX";
+    REQUIRE(::mkdtemp(folder) != nullptr);
+    dir = folder;
+    port = free_port();
+    file = dir + "/nodes.yaml";
+    std::ofstream{file} << "runtime: {shutdown_budget: 3s}\n"
+                        << "nodes:\n  - name: side\n    address: 127.0.0.1:" << port << "\n"
+                        << "actors:\n  - name: far\n    kind: " << far_kind
+                        << "\n    node: side\n    params: " << far_params
+                        << "\n  - name: near\n    kind: echo\n";
+  }
+  topology load() const {
+    auto r = config::load(file, actors::builtin_kinds());
+    REQUIRE(r.report() == "");
+    return *r.topology;
+  }
+  /// Starts `loopbridge node` for `side` and waits until it serves.
+  std::unique_ptr<child_process> start_node() const {
+    auto c = std::make_unique<child_process>(
+        cli, std::vector<std::string>{"node", "--node", "side", file}, dir);
+    bool serving = lbtest::eventually(
+        [&] { return c->out().find("node side serving far on") != std::string::npos; }, 30s);
+    INFO("node stdout: " << c->out() << "\nnode stderr: " << c->err());
+    REQUIRE(serving);
+    return c;
+  }
+  std::string dir;
+  std::string file;
+  std::uint16_t port = 0;
+};
+
+actors::echo_request echo_of(std::string text) {
+  actors::echo_request r;
+  r.payload = value{std::move(text)};
+  return r;
+}
+
+/// Submits through `far` until one request succeeds (the node is back), within `timeout`.
+bool answers_again(const actor_handle<actors::echo>& far, std::chrono::seconds timeout) {
+  return lbtest::eventually(
+      [&] {
+        auto r = far.submit(echo_of("again?"), 500ms);
+        r.wait_for(2s);
+        return r.ready() && r.get().ok();
+      },
+      timeout);
+}
+
+} // namespace
+
+TEST_CASE("an actor on another node answers as a local one does", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto node = t.start_node();
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = rt.actor<actors::echo>("far");
+  REQUIRE(far.ok());
+
+  // Many at once: they travel several to a message and come back in any order.
+  std::vector<future<actors::echo_reply>> replies;
+  {
+    context_scope ctx{context{}.with("trace", value{"t-17"})};
+    for (int i = 0; i < 3000; ++i)
+      replies.push_back(far->submit(echo_of("payload " + std::to_string(i))));
+  }
+  for (int i = 0; i < 3000; ++i) {
+    REQUIRE(replies[i].wait_for(30s));
+    auto r = replies[i].get();
+    REQUIRE(r.ok());
+    CHECK(r->payload == value{"payload " + std::to_string(i)});
+    CHECK(r->context.at("trace") == value{"t-17"}); // the context crossed with the request
+  }
+  // A failure there arrives as the same typed error here.
+  auto failing = echo_of("no");
+  failing.fail = true;
+  auto failed = far->call(failing, 10s);
+  REQUIRE_FALSE(failed.ok());
+  INFO(failed.error().to_string());
+  CHECK(failed.error().is(actors::echo_errc::failed));
+  // The deadline travels: a reply later than it is a timeout.
+  auto slow = echo_of("slow");
+  slow.delay = 5s;
+  auto late = far->call(slow, 200ms);
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error().is(errc::timeout));
+  // By name and fields, as scenarios and the CLI submit.
+  auto by_value = rt.submit_value("far", "echo", value::map{{"payload", value{"fields"}}}, 10s);
+  REQUIRE(by_value.wait_for(30s));
+  CHECK(by_value.get().ok());
+
+  // The loop counts an outcome right after the future has it.
+  CHECK(lbtest::eventually([&] {
+    auto m = rt.metrics("far");
+    return m->completed == 3001 && m->failed == 2;
+  }));
+  auto& report = rt.stop();
+  CHECK_FALSE(report.loop_stuck);
+  node->signal(SIGTERM);
+  REQUIRE(node->wait(20s) == 0);
+  CHECK(node->out().find("node side stopping") != std::string::npos);
+}
+
+TEST_CASE("a node killed under load fails what it held with node.lost and comes back", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t{"{delay: 20ms}"};
+  auto node = t.start_node();
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = *rt.actor<actors::echo>("far");
+
+  constexpr int n = 400;
+  std::vector<future<actors::echo_reply>> replies;
+  for (int i = 0; i < n; ++i)
+    replies.push_back(far.submit(echo_of(std::to_string(i)), 20s));
+  // Some are on the node now (each waits 20 ms there).
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("far")->in_flight > 0; }, 10s));
+  node->signal(SIGKILL);
+  REQUIRE(node->wait(10s));
+
+  int completed = 0, lost = 0, other = 0;
+  for (auto& f : replies) {
+    REQUIRE(f.wait_for(30s)); // every future resolves...
+    auto r = f.get();
+    if (r.ok())
+      ++completed;
+    else if (r.error().is(errc::node_lost))
+      ++lost;
+    else
+      ++other;
+  }
+  INFO("completed " << completed << ", lost " << lost << ", other " << other);
+  CHECK(completed + lost + other == n); // ... exactly once
+  CHECK(lost > 0);
+  CHECK(lbtest::eventually(
+      [&] { return rt.metrics("far")->completed == static_cast<std::uint64_t>(completed); }));
+
+  // A new process on the same address: the runtime reconnects, proves the secret again and
+  // serves through it.
+  auto again = t.start_node();
+  CHECK(answers_again(far, 30s));
+  auto& report = rt.stop();
+  CHECK_FALSE(report.loop_stuck);
+}
+
+TEST_CASE("a frozen node is detected by its silence and rejoins when it thaws", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto node = t.start_node();
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = *rt.actor<actors::echo>("far");
+  REQUIRE(far.call(echo_of("warm"), 10s).ok());
+
+  node->signal(SIGSTOP);
+  auto slow = echo_of("held");
+  slow.delay = 100ms;
+  auto held = far.submit(slow, 60s); // reaches the node's socket, never its actors
+  REQUIRE(held.wait_for(30s));       // the heartbeats' silence, not the 60 s deadline
+  auto outcome = held.get();
+  REQUIRE_FALSE(outcome.ok());
+  INFO(outcome.error().to_string());
+  CHECK(outcome.error().is(errc::node_lost));
+
+  node->signal(SIGCONT);
+  CHECK(answers_again(far, 30s));
+  rt.stop();
+}
+
+TEST_CASE("a node refuses a process with another secret, and the start says why", "[nodes]") {
+  two_nodes t;
+  std::unique_ptr<child_process> node;
+  {
+    env_scope s{"LOOPBRIDGE_NODE_SECRET", "the-node-has-this-other-secret!!"};
+    node = t.start_node();
+  }
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  try {
+    runtime rt{actors::builtin_kinds(), t.load()};
+    FAIL("the runtime started with a node that should refuse it");
+  } catch (const error_exception& e) {
+    INFO(e.what());
+    CHECK(e.error().is(errc::start_failed));
+    // The node proves itself first: this process finds the proof wrong and goes no further.
+    CHECK(e.error().message().find("did not prove it knows the secret") != std::string::npos);
+  }
+}
+
+TEST_CASE("a node nobody serves fails the start with node.unreachable", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t; // no `loopbridge node`: the port refuses connections
+  try {
+    runtime rt{actors::builtin_kinds(), t.load()};
+    FAIL("the runtime started without its node");
+  } catch (const error_exception& e) {
+    INFO(e.what());
+    CHECK(e.error().is(errc::start_failed));
+    CHECK(e.error().message().find("node.unreachable") != std::string::npos);
+  }
+}
+
+TEST_CASE("a process of another build is refused at the handshake", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto node = t.start_node();
+  // One more kind than the node knows: another build as far as the nodes are concerned.
+  auto kinds = actors::builtin_kinds();
+  auto twin = describe_kind<actors::echo>();
+  twin.name = "echo_twin";
+  kinds.add(std::move(twin));
+  try {
+    runtime rt{kinds, t.load()};
+    FAIL("the runtime started with a node of another build");
+  } catch (const error_exception& e) {
+    INFO(e.what());
+    CHECK(e.error().message().find("node.refused") != std::string::npos);
+  }
+}
+
+TEST_CASE("placements that cannot work are refused before anything starts", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  SECTION("a kind whose requests cannot leave the process") {
+    two_nodes t;
+    auto topo = t.load(); // the loader would refuse this file: the runtime checks it again
+    topo.actors[0].kind = "blocking";
+    topo.actors[0].params = value{};
+    try {
+      runtime rt{actors::builtin_kinds(), topo};
+      FAIL("started");
+    } catch (const error_exception& e) {
+      CHECK(e.error().is(errc::bad_request));
+      CHECK(e.error().message().find("cannot leave this process") != std::string::npos);
+    }
+  }
+  SECTION("a node nobody declared, or a runtime without the network") {
+    runtime_options o;
+    o.network = true;
+    runtime rt{actors::builtin_kinds(), o};
+    actor_spec spec;
+    spec.name = "x";
+    spec.kind = "echo";
+    spec.node = "nowhere";
+    auto r = rt.spawn(spec);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message().find("not declared") != std::string::npos);
+    runtime plain{actors::builtin_kinds()};
+    auto p = plain.spawn(spec);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.error().message().find("without nodes") != std::string::npos);
+  }
+  SECTION("a secret that is missing or short") {
+    two_nodes t;
+    env_scope short_secret{"LOOPBRIDGE_NODE_SECRET", "short"};
+    try {
+      runtime rt{actors::builtin_kinds(), t.load()};
+      FAIL("started");
+    } catch (const error_exception& e) {
+      CHECK(e.error().message().find("shorter than 16") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a gateway serves nothing to a process that has not proved the secret", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto node = t.start_node();
+  // A raw CAF process of the same build that skips or fails the challenge.
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  cfg.set("middleman.app-identifiers",
+          std::vector<std::string>{detail::node_app_id(actors::builtin_kinds())});
+  caf::actor_system sys{cfg};
+  auto gateway = sys.middleman().remote_actor("127.0.0.1", t.port);
+  REQUIRE(gateway);
+  caf::scoped_actor self{sys};
+  auto expect_refused = [&](const char* what) {
+    bool refused = false;
+    self->receive([&](detail::node_refused_atom, const std::string&) { refused = true; },
+                  caf::after(10s) >> [] {});
+    INFO(what);
+    CHECK(refused);
+  };
+
+  detail::node_call c;
+  c.id = 1;
+  c.actor = "far";
+  c.request = "echo";
+  auto req = echo_of("sneak");
+  REQUIRE(detail::wire_encode(req, c.body));
+  std::vector<detail::node_call> calls{c};
+  std::vector<char> bytes;
+  REQUIRE(detail::wire_encode(calls, bytes));
+  self->send(*gateway, detail::node_calls_atom::value, bytes);
+  expect_refused("calls without a hello");
+
+  self->send(*gateway, detail::node_hello_atom::value, detail::node_app_id(actors::builtin_kinds()),
+             detail::node_nonce());
+  std::string challenge;
+  self->receive([&](detail::node_challenge_atom, const std::string& nonce,
+                    const std::string&) { challenge = nonce; },
+                caf::after(10s) >> [] {});
+  REQUIRE_FALSE(challenge.empty());
+  self->send(*gateway, detail::node_prove_atom::value,
+             detail::node_proof("not-the-secret-but-long-enough!!", "link", challenge, "x"));
+  expect_refused("a wrong proof");
+  self->send(*gateway, detail::node_calls_atom::value, bytes);
+  expect_refused("calls after a wrong proof");
+  CHECK(lbtest::eventually([&] { return node->err().find("wrong secret") != std::string::npos; },
+                           10s));
+}
+
+TEST_CASE("a runtime whose node died stops within its budget and resolves what waited", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t; // shutdown_budget: 3s
+  auto node = t.start_node();
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = *rt.actor<actors::echo>("far");
+  REQUIRE(far.call(echo_of("warm"), 10s).ok());
+  node->signal(SIGKILL);
+  REQUIRE(node->wait(10s));
+  // Submitted while the node is gone: they wait for it in the actor's queue.
+  std::vector<future<actors::echo_reply>> waiting;
+  for (int i = 0; i < 50; ++i)
+    waiting.push_back(far.submit(echo_of("waits"), 60s));
+  auto& report = rt.stop();
+  INFO(report.to_string());
+  CHECK_FALSE(report.loop_stuck);
+  CHECK(report.stuck.empty());
+  CHECK(report.took < 3s + 1s); // the budget, plus the teardown's margin
+  for (auto& f : waiting) {
+    REQUIRE(f.ready());
+    auto r = f.get();
+    REQUIRE_FALSE(r.ok());
+    CHECK((r.error().is(errc::stopped) || r.error().is(errc::node_lost)));
+  }
+}
