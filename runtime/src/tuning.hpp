@@ -55,7 +55,10 @@ inline constexpr std::chrono::milliseconds node_retry_most{2000};
 /// frozen process, a cut cable: TCP alone notices neither for minutes).
 inline constexpr std::chrono::milliseconds node_heartbeat{250};
 inline constexpr std::chrono::milliseconds node_silence{2000};
-/// Calls an instance of a node's actor sends in one message at most.
+/// Calls an instance of a node's actor sends in one message at most, and the bytes after which
+/// a message goes without waiting for more (large requests and replies then stream one by
+/// one instead of waiting for a whole batch to be written, sent and read).
 inline constexpr std::size_t node_batch = 64;
+inline constexpr std::size_t node_batch_bytes = 64 * 1024;
 
 } // namespace loopbridge::detail

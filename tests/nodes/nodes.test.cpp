@@ -335,6 +335,7 @@ TEST_CASE("a gateway serves nothing to a process that has not proved the secret"
   // A raw CAF process of the same build that skips or fails the challenge.
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
+  detail::add_node_message_types(cfg);
   cfg.set("middleman.app-identifiers",
           std::vector<std::string>{detail::node_app_id(actors::builtin_kinds())});
   caf::actor_system sys{cfg};
@@ -356,9 +357,7 @@ TEST_CASE("a gateway serves nothing to a process that has not proved the secret"
   auto req = echo_of("sneak");
   REQUIRE(detail::wire_encode(req, c.body));
   std::vector<detail::node_call> calls{c};
-  std::vector<char> bytes;
-  REQUIRE(detail::wire_encode(calls, bytes));
-  self->send(*gateway, detail::node_calls_atom::value, bytes);
+  self->send(*gateway, detail::node_calls_atom::value, calls);
   expect_refused("calls without a hello");
 
   self->send(*gateway, detail::node_hello_atom::value, detail::node_app_id(actors::builtin_kinds()),
@@ -371,7 +370,7 @@ TEST_CASE("a gateway serves nothing to a process that has not proved the secret"
   self->send(*gateway, detail::node_prove_atom::value,
              detail::node_proof("not-the-secret-but-long-enough!!", "link", challenge, "x"));
   expect_refused("a wrong proof");
-  self->send(*gateway, detail::node_calls_atom::value, bytes);
+  self->send(*gateway, detail::node_calls_atom::value, calls);
   expect_refused("calls after a wrong proof");
   CHECK(lbtest::eventually([&] { return node->err().find("wrong secret") != std::string::npos; },
                            10s));

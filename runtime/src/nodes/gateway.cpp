@@ -2,6 +2,7 @@
 #include "nodes/gateway.hpp"
 
 #include "runtime_core.hpp"
+#include "tuning.hpp"
 
 #include "loopbridge/detail/wire_form.hpp"
 #include "loopbridge/log.hpp"
@@ -54,7 +55,7 @@ caf::behavior gateway::make_behavior() {
         hello(app_id, nonce);
       },
       [this](node_prove_atom, const std::string& proof) { prove(proof); },
-      [this](node_calls_atom, const std::vector<char>& bytes) { calls(bytes); },
+      [this](node_calls_atom, std::vector<node_call>& batch) { calls(batch); },
       [this](node_cancel_atom, std::uint64_t id) { cancel(id); },
       [this](node_done_atom, std::uint64_t key) { done(key); },
       [this](node_flush_atom) { flush(); },
@@ -153,19 +154,11 @@ const caf::node_id* gateway::proven_sender() {
   return nullptr;
 }
 
-void gateway::calls(const std::vector<char>& bytes) {
+void gateway::calls(std::vector<node_call>& batch) {
   auto* from = proven_sender();
   if (!from)
     return;
   auto caller = caf::actor_cast<caf::actor>(current_sender());
-  std::vector<node_call> batch;
-  std::string problem;
-  if (!wire_decode(batch, bytes.data(), bytes.size(), problem)) {
-    LB_LOG(warning, "node",
-           "node " << node_ << ": calls from " << peer_name(*from) << " dropped: " << problem);
-    send(caller, node_refused_atom::value, "node " + node_ + " got malformed calls: " + problem);
-    return;
-  }
   for (auto& c : batch)
     serve(caller, *from, c);
 }
@@ -192,6 +185,10 @@ void gateway::serve(const caf::actor& caller, const caf::node_id& from, node_cal
     return refuse(error{errc::bad_request, "node " + node_ + ": actor " + c.actor +
                                                " serves no request " + quote(c.request)});
   std::string problem;
+  value::map fields;
+  if (!c.context.empty() && !wire_decode(fields, c.context.data(), c.context.size(), problem))
+    return refuse(error{errc::bad_request, "node " + node_ + ": the context of request " +
+                                               c.request + " for " + c.actor + ": " + problem});
   auto st = entry->decode_request(c.body.data(), c.body.size(), problem);
   if (!st)
     return refuse(error{errc::bad_request, "node " + node_ + ": request " + c.request + " for " +
@@ -203,8 +200,8 @@ void gateway::serve(const caf::actor& caller, const caf::node_id& from, node_cal
   entry_call = call{from, c.id, st, std::move(*target), entry, caller};
   st->attach_listener(listener_, key);
   loopbridge::context ctx; // the caller's context is the request's, as for a local submit
-  for (auto& [k, v] : c.context)
-    ctx = ctx.with(k, v);
+  for (auto& [k, v] : fields)
+    ctx = ctx.with(k, std::move(v));
   context_scope scope{std::move(ctx)};
   core_->submit(std::move(st), std::chrono::nanoseconds(std::max<std::int64_t>(0, c.budget_ns)));
 }
@@ -239,24 +236,31 @@ void gateway::done(std::uint64_t key) {
 }
 
 void gateway::answer(const caf::actor& caller, node_answer a) {
-  outbox_[caller].push_back(std::move(a));
+  auto& out = outbox_[caller];
+  out.bytes += a.body.size();
+  out.answers.push_back(std::move(a));
+  if (out.answers.size() >= node_batch || out.bytes >= node_batch_bytes) {
+    send_answers(caller, out); // a large reply leaves at once
+    return;
+  }
   if (!flush_sent_) { // after what waits in the mailbox now: answers leave together
     flush_sent_ = true;
     send(this, node_flush_atom::value);
   }
 }
 
+void gateway::send_answers(const caf::actor& caller, pending& out) {
+  if (out.answers.empty())
+    return;
+  send(caller, node_answers_atom::value, std::move(out.answers));
+  out.answers.clear();
+  out.bytes = 0;
+}
+
 void gateway::flush() {
   flush_sent_ = false;
-  for (auto& [caller, answers] : outbox_) {
-    std::vector<char> bytes;
-    std::string problem;
-    if (!wire_encode(answers, bytes, problem)) { // an error text cannot fail: replies were checked
-      LB_LOG(error, "node", "node " << node_ << ": answers cannot be written: " << problem);
-      continue;
-    }
-    send(caller, node_answers_atom::value, std::move(bytes));
-  }
+  for (auto& [caller, out] : outbox_)
+    send_answers(caller, out);
   outbox_.clear();
 }
 

@@ -51,11 +51,18 @@ private:
 
   void hello(const std::string& app_id, const std::string& link_nonce);
   void prove(const std::string& proof);
-  void calls(const std::vector<char>& bytes);
+  void calls(std::vector<node_call>& batch);
   void serve(const caf::actor& caller, const caf::node_id& from, node_call& c);
   void cancel(std::uint64_t id);
   void done(std::uint64_t key);
+  /// Answers waiting to go to one caller.
+  struct pending {
+    std::vector<node_answer> answers;
+    std::size_t bytes = 0; ///< of their replies
+  };
+
   void answer(const caf::actor& caller, node_answer a);
+  void send_answers(const caf::actor& caller, pending& out);
   void flush();
   /// The main process on `from` is gone: cancels what it left running.
   void forget(const caf::node_id& from);
@@ -72,7 +79,7 @@ private:
   std::unordered_map<std::uint64_t, call> calls_; ///< by key (the listener's cookie)
   std::map<std::pair<caf::node_id, std::uint64_t>, std::uint64_t> keys_; ///< (from, id) -> key
   std::uint64_t next_key_ = 1;
-  std::map<caf::actor, std::vector<node_answer>> outbox_;
+  std::map<caf::actor, pending> outbox_;
   bool flush_sent_ = false;
 };
 

@@ -57,6 +57,11 @@ std::string node_app_id(const kind_registry& kinds) {
   return "loopbridge-nodes/" + std::to_string(protocol_version) + "/" + buf;
 }
 
+void add_node_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<node_call>("loopbridge.node_call");
+  cfg.add_message_type<node_answer>("loopbridge.node_answer");
+}
+
 std::string node_nonce() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1)

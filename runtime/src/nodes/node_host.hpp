@@ -89,13 +89,7 @@ public:
   }
 
   /// Answers from the gateway.
-  void answers(const std::vector<char>& bytes) {
-    std::vector<node_answer> batch;
-    std::string problem;
-    if (!wire_decode(batch, bytes.data(), bytes.size(), problem)) {
-      LB_LOG(warning, "node", where() << " sent malformed answers: " << problem);
-      return;
-    }
+  void answers(std::vector<node_answer>& batch) {
     for (auto& a : batch) {
       auto it = flying_.find(a.id);
       if (it == flying_.end())
@@ -119,15 +113,20 @@ public:
     if (!gateway_)
       return; // taken again once the node is up
     std::vector<node_call> batch;
+    std::size_t bytes = 0;
     request_state* taken[node_batch];
     for (;;) {
       auto n = lane_->take(instance_, token_, taken, node_batch);
-      for (std::size_t k = 0; k < n; ++k)
-        send_later(request_ref::adopt(taken[k]), batch);
-      if (batch.size() >= node_batch || (n == 0 && !batch.empty()))
-        flush(batch);
-      if (n == 0)
+      for (std::size_t k = 0; k < n; ++k) {
+        send_later(request_ref::adopt(taken[k]), batch, bytes);
+        if (batch.size() >= node_batch || bytes >= node_batch_bytes)
+          flush(batch, bytes);
+      }
+      if (n == 0) {
+        if (!batch.empty())
+          flush(batch, bytes);
         return; // idle: the loop wakes it when a request arrives
+      }
     }
   }
 
@@ -153,7 +152,7 @@ private:
   std::string where() const { return "node " + rec_->spec.node; }
 
   /// Adds `st` to `batch`, or ends it here when it cannot go.
-  void send_later(request_ref st, std::vector<node_call>& batch) {
+  void send_later(request_ref st, std::vector<node_call>& batch, std::size_t& bytes) {
     switch (st->mark_started(token_)) {
       case request_state::start::started:
         break;
@@ -176,21 +175,30 @@ private:
       return;
     }
     c.request = entry->name;
-    for (auto& [key, v] : st->context.all())
-      c.context.emplace(key, v);
+    if (!st->context.empty()) {
+      value::map fields;
+      for (auto& [key, v] : st->context.all())
+        fields.emplace(key, v);
+      if (!wire_encode(fields, c.context, problem)) {
+        st->fail(error{errc::bad_request,
+                       "the request's context cannot go to " + where() + ": " + problem});
+        sink_->done(std::move(st));
+        return;
+      }
+    }
     if (st->deadline != time_point::max())
       c.budget_ns = std::max<std::int64_t>(
           1, std::chrono::duration_cast<std::chrono::nanoseconds>(st->deadline - clock::now())
                  .count());
     flying_.emplace(st->id, std::move(st));
+    bytes += c.body.size();
     batch.push_back(std::move(c));
   }
 
-  void flush(std::vector<node_call>& batch) {
-    std::vector<char> bytes;
-    if (wire_encode(batch, bytes)) // requests were each encoded already
-      self_ptr_->send(gateway_, node_calls_atom::value, std::move(bytes));
+  void flush(std::vector<node_call>& batch, std::size_t& bytes) {
+    self_ptr_->send(gateway_, node_calls_atom::value, std::move(batch));
     batch.clear();
+    bytes = 0;
   }
 
   void fail_flying(error_code code, const std::string& why) {

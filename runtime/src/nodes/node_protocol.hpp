@@ -1,10 +1,11 @@
 #pragma once
 
 // The gateway protocol: what a main runtime and a node (another process running some of the
-// topology's actors) say to each other through CAF's middleman. Every message holds only CAF's
-// built-in types (atoms, strings, numbers, byte buffers), so nothing but these atoms has to be
-// known on both sides; requests and replies travel as their wire form (`kind.hpp`), inside byte
-// buffers the receiver decodes with the checks that untrusted bytes need.
+// topology's actors) say to each other through CAF's middleman. Messages hold CAF's built-in
+// types and two flat structs registered with CAF (`add_node_message_types`: numbers, strings
+// and byte buffers, nothing that nests); requests, replies and contexts travel as their wire
+// form (`kind.hpp`) inside byte buffers, which the receiver decodes with the checks untrusted
+// bytes need (bounded sequences and nesting) only after the sender proved the secret.
 //
 // A connection, after CAF's own handshake (which refuses another build through
 // `middleman.app-identifiers`):
@@ -13,9 +14,9 @@
 //   link -> gateway   (node_prove_atom, link proof)       once the gateway's proof checked out
 //   gateway -> link   (node_welcome_atom, wire form of std::vector<node_actor>)  or refused
 // Then, from the main process's instances of the node's actors:
-//   host -> gateway   (node_calls_atom, wire form of std::vector<node_call>)
+//   host -> gateway   (node_calls_atom, std::vector<node_call>)
 //   host -> gateway   (node_cancel_atom, request id)
-//   gateway -> host   (node_answers_atom, wire form of std::vector<node_answer>)
+//   gateway -> host   (node_answers_atom, std::vector<node_answer>)
 // The gateway serves calls only from a process that proved it knows the secret.
 
 #include <cstdint>
@@ -63,8 +64,8 @@ struct node_call {
   std::string request; ///< the request's name (`request_entry::name`)
   /// Time left until its deadline, in nanoseconds; 0: none (the node's default applies).
   std::int64_t budget_ns = 0;
-  std::vector<char> body; ///< the request's wire form
-  value::map context;     ///< the request's context fields
+  std::vector<char> body;    ///< the request's wire form
+  std::vector<char> context; ///< the wire form of its context's fields (a `value::map`)
   template <class Inspector>
   friend auto inspect(Inspector& f, node_call& x) {
     return f(caf::meta::type_name("node_call"), x.id, x.actor, x.request, x.budget_ns, x.body,
@@ -109,6 +110,10 @@ struct node_actor {
     return f(caf::meta::type_name("node_actor"), x.name, x.kind, x.count, x.info);
   }
 };
+
+/// Registers `node_call` and `node_answer` (and vectors of them) with CAF, under the same names
+/// in every process.
+void add_node_message_types(caf::actor_system_config& cfg);
 
 /// The application identifier both sides set as `middleman.app-identifiers`: the protocol's
 /// version and a hash of every kind's name and request and reply types (names, fields), so a

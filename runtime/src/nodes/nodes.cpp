@@ -30,6 +30,7 @@ bool same_node(const node_spec& a, const node_spec& b) {
 
 void runtime_core::load_network(caf::actor_system_config& cfg, const std::string& app_id) {
   cfg.load<caf::io::middleman>();
+  add_node_message_types(cfg);
   cfg.set("middleman.app-identifiers", std::vector<std::string>{app_id});
   cfg.set("middleman.heartbeat-interval", caf::timespan{node_heartbeat});
   cfg.set("middleman.connection-timeout", caf::timespan{node_silence});

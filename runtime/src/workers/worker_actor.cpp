@@ -139,9 +139,9 @@ caf::behavior worker_actor::make_behavior() {
         if (auto* n = dynamic_cast<node_host*>(host_.get()))
           n->down(why);
       },
-      [this](node_answers_atom, const std::vector<char>& bytes) {
+      [this](node_answers_atom, std::vector<node_answer>& batch) {
         if (auto* n = dynamic_cast<node_host*>(host_.get()))
-          n->answers(bytes);
+          n->answers(batch);
       },
       [this](node_refused_atom, const std::string& why) {
         if (auto* n = dynamic_cast<node_host*>(host_.get()))

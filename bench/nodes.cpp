@@ -1,0 +1,438 @@
+// bench/nodes: a request to an echo on a second process, through loopbridge's gateway (a
+// `loopbridge node` process) beside raw CAF's `remote_actor` request/reply to an echo actor
+// published by a process of this benchmark. Contenders take turns, round by round:
+//   - round trip (one request at a time): median latency;
+//   - pipelined, 64 requests in flight, 64-byte payloads: rate;
+//   - pipelined, 16 in flight, 256 KiB payloads: rate;
+// with the CPU per request of both processes (this one and the server). Then how long a node's
+// loss (SIGKILL) and a frozen node (SIGSTOP) take to fail the request it holds.
+//
+//   bench/nodes [--quick]
+//   bench/nodes --profile    # only loopbridge's 256 KiB pipelined phase, for 10 s (for perf)
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "bench_report.hpp"
+
+#include "loopbridge/actors/builtin_kinds.hpp"
+#include "loopbridge/actors/echo.hpp"
+#include "loopbridge/config/loader.hpp"
+#include "loopbridge/runtime.hpp"
+
+using namespace std::chrono_literals;
+using namespace loopbridge;
+using steady = bench::clock;
+
+namespace {
+
+const char* secret = "bench-nodes-secret-0123456789abcdef";
+
+/// A child process: `argv`, output to a log file; killed when it goes out of scope.
+class child {
+public:
+  child(const std::vector<std::string>& argv, const std::string& log) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::vector<char*> args;
+      for (auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  ~child() { stop(SIGKILL); }
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const { ::kill(pid_, sig); }
+  void stop(int sig) {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, sig);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  /// CPU seconds (user + system) the process used so far, from /proc.
+  double cpu() const {
+    std::ifstream in{"/proc/" + std::to_string(pid_) + "/stat"};
+    std::string s{std::istreambuf_iterator<char>(in), {}};
+    auto close = s.rfind(')');
+    if (close == std::string::npos)
+      return 0;
+    std::vector<std::string> fields;
+    std::string f;
+    for (auto c : s.substr(close + 2)) {
+      if (c == ' ') {
+        fields.push_back(f);
+        f.clear();
+      } else {
+        f += c;
+      }
+    }
+    if (fields.size() < 13)
+      return 0;
+    // After the command: state is field 3, utime 14, stime 15 (1-based over the whole line).
+    return static_cast<double>(std::stoull(fields[11]) + std::stoull(fields[12])) /
+           static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+
+private:
+  pid_t pid_ = -1;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// Waits until `path` holds `text` (a child announced it listens), up to 30 s.
+bool wait_for_text(const std::string& path, const std::string& text) {
+  auto deadline = steady::now() + 30s;
+  while (steady::now() < deadline) {
+    if (slurp(path).find(text) != std::string::npos)
+      return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return false;
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// -- the raw CAF server (this program with --serve-raw PORT) --------------------------------------
+
+int serve_raw(std::uint16_t port) {
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  auto echo = sys.spawn([]() -> caf::behavior {
+    return {[](std::vector<char>& payload) { return std::move(payload); }};
+  });
+  auto bound = sys.middleman().publish(echo, port, "127.0.0.1", true);
+  if (!bound) {
+    std::printf("cannot publish: %s\n", sys.render(bound.error()).c_str());
+    return 1;
+  }
+  std::printf("raw echo serving on %u\n", static_cast<unsigned>(*bound));
+  std::fflush(stdout);
+  for (;;)
+    ::pause();
+}
+
+// -- contenders -----------------------------------------------------------------------------------
+
+struct sample {
+  double rtt_us = 0;       ///< median round trip
+  double small_rate = 0;   ///< pipelined 64 B, requests/s
+  double large_rate = 0;   ///< pipelined 256 KiB, requests/s
+  double cpu_us_small = 0; ///< CPU per pipelined 64 B request, both processes
+};
+
+struct sizes {
+  int round_trips;
+  int small;
+  int large;
+};
+
+/// Raw CAF: a scoped actor in this process, the published echo in the server process.
+class raw_client {
+public:
+  raw_client(std::uint16_t port, const child& server) : server_(server) {
+    cfg_.load<caf::io::middleman>();
+    sys_.emplace(cfg_);
+    auto h = sys_->middleman().remote_actor("127.0.0.1", port);
+    if (!h) {
+      std::fprintf(stderr, "raw: %s\n", sys_->render(h.error()).c_str());
+      std::exit(1);
+    }
+    echo_ = *h;
+    self_.emplace(*sys_);
+  }
+  ~raw_client() {
+    self_.reset();
+    echo_ = nullptr;
+  }
+  sample run(const sizes& n) {
+    sample s;
+    std::vector<char> small(64, 'x');
+    std::vector<char> large(256 * 1024, 'y');
+    std::vector<double> rtts;
+    for (int i = 0; i < n.round_trips; ++i) {
+      auto t0 = steady::now();
+      (*self_)
+          ->request(echo_, caf::infinite, small)
+          .receive([](std::vector<char>&) {}, [](caf::error&) {});
+      rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t0).count());
+    }
+    s.rtt_us = bench::median(rtts);
+    auto cpu0 = bench::cpu_seconds(RUSAGE_SELF) + server_.cpu();
+    s.small_rate = pipelined(small, n.small, 64);
+    s.cpu_us_small = (bench::cpu_seconds(RUSAGE_SELF) + server_.cpu() - cpu0) * 1e6 / n.small;
+    s.large_rate = pipelined(large, n.large, 16);
+    return s;
+  }
+
+private:
+  double pipelined(const std::vector<char>& payload, int total, int depth) {
+    auto t0 = steady::now();
+    int sent = 0, got = 0;
+    for (; sent < depth && sent < total; ++sent)
+      (*self_)->send(echo_, payload);
+    while (got < total) {
+      (*self_)->receive([&](std::vector<char>&) {
+        ++got;
+        if (sent < total) {
+          (*self_)->send(echo_, payload);
+          ++sent;
+        }
+      });
+    }
+    return total / bench::seconds_since(t0);
+  }
+
+  const child& server_;
+  caf::actor_system_config cfg_;
+  std::optional<caf::actor_system> sys_;
+  caf::actor echo_;
+  std::optional<caf::scoped_actor> self_;
+};
+
+/// loopbridge: a runtime whose `far` echo runs on a `loopbridge node` process.
+class lb_client {
+public:
+  lb_client(const topology& topo, const child& node)
+      : node_(node),
+        rt_(actors::builtin_kinds(), topo),
+        far_(*rt_.actor<actors::echo>("far")) {}
+  sample run(const sizes& n) {
+    sample s;
+    auto small = request_of(64);
+    auto large = request_of(256 * 1024);
+    std::vector<double> rtts;
+    for (int i = 0; i < n.round_trips; ++i) {
+      auto t0 = steady::now();
+      (void)far_.call(small, 10s);
+      rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t0).count());
+    }
+    s.rtt_us = bench::median(rtts);
+    auto cpu0 = bench::cpu_seconds(RUSAGE_SELF) + node_.cpu();
+    s.small_rate = pipelined(small, n.small, 64);
+    s.cpu_us_small = (bench::cpu_seconds(RUSAGE_SELF) + node_.cpu() - cpu0) * 1e6 / n.small;
+    s.large_rate = pipelined(large, n.large, 16);
+    return s;
+  }
+  runtime& rt() { return rt_; }
+  actor_handle<actors::echo>& far() { return far_; }
+
+  static actors::echo_request request_of(std::size_t bytes) {
+    actors::echo_request r;
+    r.payload = value{value::bytes(bytes, 7)};
+    return r;
+  }
+  /// Only the 256 KiB pipelined phase, for `seconds`: a steady load to profile.
+  void profile_large(double seconds) {
+    auto large = request_of(256 * 1024);
+    auto t0 = steady::now();
+    int n = 0;
+    while (bench::seconds_since(t0) < seconds) {
+      pipelined(large, 200, 16);
+      n += 200;
+    }
+    std::printf("profile: %d requests of 256 KiB in %.1f s\n", n, bench::seconds_since(t0));
+  }
+
+private:
+  double pipelined(const actors::echo_request& req, int total, int depth) {
+    auto t0 = steady::now();
+    std::deque<future<actors::echo_reply>> window;
+    int sent = 0;
+    for (; sent < depth && sent < total; ++sent)
+      window.push_back(far_.submit(req, 30s));
+    while (!window.empty()) {
+      (void)window.front().get();
+      window.pop_front();
+      if (sent < total) {
+        window.push_back(far_.submit(req, 30s));
+        ++sent;
+      }
+    }
+    return total / bench::seconds_since(t0);
+  }
+
+  const child& node_;
+  runtime rt_;
+  actor_handle<actors::echo> far_;
+};
+
+/// Time from a fault done to the node's process until the request it held fails.
+double detection_ms(lb_client& lb, const child& node, int sig) {
+  actors::echo_request held;
+  held.payload = value{"held"};
+  held.delay = 60s;
+  auto f = lb.far().submit(held, 120s);
+  // The request is there once the node's actor holds it.
+  auto deadline = steady::now() + 10s;
+  while (lb.rt().metrics("far")->in_flight == 0 && steady::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(20ms); // past the hop: on the node
+  auto t0 = steady::now();
+  node.signal(sig);
+  if (!f.wait_for(60s))
+    return -1;
+  return bench::seconds_since(t0) * 1e3;
+}
+
+bool answers(lb_client& lb, std::chrono::seconds within) {
+  auto deadline = steady::now() + within;
+  while (steady::now() < deadline) {
+    actors::echo_request r;
+    r.payload = value{"back?"};
+    if (lb.far().call(r, 1s).ok())
+      return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string{argv[1]} == "--serve-raw")
+    return serve_raw(static_cast<std::uint16_t>(std::stoi(argv[2])));
+  bool quick = bench::quick_mode(argc, argv);
+  ::setenv("LOOPBRIDGE_NODE_SECRET", secret, 1);
+  std::string self_path = argv[0];
+  char dir_template[] = "/tmp/loopbridge-bench-nodes-XXXXXX";
+  std::string dir = ::mkdtemp(dir_template);
+
+  auto lb_port = free_port();
+  auto file = dir + "/nodes.yaml";
+  std::ofstream{file} << "runtime: {shutdown_budget: 2s}\n"
+                      << "nodes:\n  - name: side\n    address: 127.0.0.1:" << lb_port << "\n"
+                      << "actors:\n  - name: far\n    kind: echo\n    node: side\n";
+  auto loaded = config::load(file, actors::builtin_kinds());
+  if (!loaded) {
+    std::fputs(loaded.report().c_str(), stderr);
+    return 1;
+  }
+  auto node_log = dir + "/node.log";
+  auto node = std::make_unique<child>(
+      std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", file}, node_log);
+  auto raw_port = free_port();
+  auto raw_log = dir + "/raw.log";
+  child raw_server{{self_path, "--serve-raw", std::to_string(raw_port)}, raw_log};
+  if (!wait_for_text(node_log, "serving") || !wait_for_text(raw_log, "serving")) {
+    std::fprintf(stderr, "a server did not start:\n%s\n%s\n", slurp(node_log).c_str(),
+                 slurp(raw_log).c_str());
+    return 1;
+  }
+
+  std::printf("nodes: echo on a second process over loopback, loopbridge gateway vs raw CAF "
+              "remote_actor (%s)\n\n",
+              quick ? "quick" : "full");
+  if (argc == 2 && std::string{argv[1]} == "--profile") {
+    lb_client lb{*loaded.topology, *node};
+    lb.profile_large(10);
+    lb.rt().stop();
+    return 0;
+  }
+  sizes n = quick ? sizes{300, 6000, 150} : sizes{1000, 30000, 600};
+  int rounds = quick ? 3 : 5;
+  std::vector<sample> lb_runs, raw_runs;
+  {
+    lb_client lb{*loaded.topology, *node};
+    raw_client raw{raw_port, raw_server};
+    lb.run({50, 500, 10}); // warm both paths
+    raw.run({50, 500, 10});
+    std::printf("%-6s %-11s %12s %14s %14s %16s\n", "round", "contender", "rtt p50 us", "64B req/s",
+                "256KiB req/s", "CPU us/req 64B");
+    for (int r = 0; r < rounds; ++r) {
+      bench::in_turns(
+          static_cast<std::size_t>(r), [&] { lb_runs.push_back(lb.run(n)); },
+          [&] { raw_runs.push_back(raw.run(n)); });
+      for (auto* pair : {&lb_runs.back(), &raw_runs.back()}) {
+        std::printf("%-6d %-11s %12.0f %14.0f %14.0f %16.1f\n", r,
+                    pair == &lb_runs.back() ? "loopbridge" : "raw CAF", pair->rtt_us,
+                    pair->small_rate, pair->large_rate, pair->cpu_us_small);
+      }
+    }
+
+    // Faults: a lost node, then (after a new process is up) a frozen one.
+    auto lost_ms = detection_ms(lb, *node, SIGKILL);
+    node->stop(SIGKILL);
+    node = std::make_unique<child>(
+        std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", file}, node_log);
+    double frozen_ms = -1;
+    if (wait_for_text(node_log, "serving") && answers(lb, 30s)) {
+      frozen_ms = detection_ms(lb, *node, SIGSTOP);
+      node->signal(SIGCONT);
+    }
+    std::printf("\nnode lost (SIGKILL): its request failed after %.1f ms\n", lost_ms);
+    std::printf("node frozen (SIGSTOP): its request failed after %.1f ms (heartbeats)\n",
+                frozen_ms);
+
+    bench::report rep;
+    auto lb_rtt = bench::median_of(lb_runs, &sample::rtt_us);
+    auto raw_rtt = bench::median_of(raw_runs, &sample::rtt_us);
+    auto lb_small = bench::median_of(lb_runs, &sample::small_rate);
+    auto raw_small = bench::median_of(raw_runs, &sample::small_rate);
+    auto lb_large = bench::median_of(lb_runs, &sample::large_rate);
+    auto raw_large = bench::median_of(raw_runs, &sample::large_rate);
+    auto lb_cpu = bench::median_of(lb_runs, &sample::cpu_us_small);
+    auto raw_cpu = bench::median_of(raw_runs, &sample::cpu_us_small);
+    // Speed ratios: above 1, loopbridge is ahead (a round trip's ratio is raw over loopbridge).
+    rep.require("round trip >= 0.9x raw CAF (median)", raw_rtt / lb_rtt >= 0.9);
+    rep.require("pipelined 64 B >= 0.9x raw CAF (median)", lb_small / raw_small >= 0.9);
+    rep.require("pipelined 256 KiB >= 0.9x raw CAF (median)", lb_large / raw_large >= 0.9);
+    rep.require("CPU per pipelined 64 B request <= raw CAF's / 0.85", lb_cpu <= raw_cpu / 0.85);
+    rep.figure("nodes_rtt_p50_loopbridge", lb_rtt, "us");
+    rep.figure("nodes_rtt_p50_raw_caf", raw_rtt, "us");
+    rep.figure("nodes_pipelined_64b_loopbridge", lb_small, "req/s");
+    rep.figure("nodes_pipelined_64b_raw_caf", raw_small, "req/s");
+    rep.figure("nodes_pipelined_256k_loopbridge", lb_large, "req/s");
+    rep.figure("nodes_pipelined_256k_raw_caf", raw_large, "req/s");
+    rep.figure("nodes_cpu_per_64b_loopbridge", lb_cpu, "us");
+    rep.figure("nodes_cpu_per_64b_raw_caf", raw_cpu, "us");
+    rep.figure("nodes_loss_detection", lost_ms, "ms");
+    rep.figure("nodes_freeze_detection", frozen_ms, "ms");
+    rep.ratio("nodes_rtt_raw_over_loopbridge", raw_rtt / lb_rtt);
+    rep.ratio("nodes_pipelined_64b_loopbridge_over_raw", lb_small / raw_small);
+    rep.ratio("nodes_pipelined_256k_loopbridge_over_raw", lb_large / raw_large);
+    rep.ratio("nodes_cpu_per_64b_raw_over_loopbridge", raw_cpu / lb_cpu);
+    lb.rt().stop();
+    rep.print();
+  }
+  node->stop(SIGKILL);
+  raw_server.stop(SIGKILL);
+  return 0;
+}
