@@ -3,7 +3,10 @@
 // and twice, and bad arguments.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <fstream>
 #include <regex>
@@ -153,6 +156,72 @@ workload:
   CHECK(json_int(json, "fetch.http_status") == 3);
   CHECK(json_int(json, "fetch.protocol") == 3);
   CHECK(json_int(json, "exit_code") == 1);
+}
+
+TEST_CASE("run: the demo pipeline with thumbnails on a second node writes the same files",
+          "[cli][demo][nodes]") {
+  lbtest::temp_dir scratch{"loopbridge-run-node"};
+  auto dir = scratch.path();
+  child_process prepare{cli, {"demo", "--count", "1", "--images", shared_images(), "--quiet"}, dir};
+  REQUIRE(prepare.wait(120s) == 0);
+  // A port nothing listens on now, for the node.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  auto topology = [&](const std::string& nodes, const std::string& placement,
+                      const std::string& out) {
+    return nodes + R"(
+actors:
+  - {name: origin, kind: http_origin, params: {root: )" +
+           shared_images() + R"(}}
+  - {name: fetcher, kind: fetcher, depends_on: [origin]}
+  - name: thumbnails
+    kind: image_processor)" +
+           placement + R"(
+    mailbox: {capacity: 16, overflow: block}
+    params: {ops: [{op: thumbnail, width: 96}], format: jpeg, quality: 80}
+  - {name: writer, kind: writer, params: {root: )" +
+           out + R"(}}
+routes:
+  - {from: fetcher, to: thumbnails}
+  - {from: thumbnails, to: writer}
+workload:
+  entry: fetcher
+  request: fetch
+  generate:
+    count: 40
+    fields: {url: "${origin.url}/img-{i%10}.jpg", raise_for_status: true}
+  context: {output: "t{i}.jpg"}
+  concurrency: 8
+)";
+  };
+  write_text(dir + "/local.yaml", topology("", "", "local"));
+  write_text(dir + "/split.yaml", topology("nodes:\n  - {name: side, address: \"127.0.0.1:" +
+                                               std::to_string(ntohs(a.sin_port)) + "\"}\n",
+                                           "\n    node: side", "split"));
+  ::setenv("LOOPBRIDGE_NODE_SECRET", "the-run-test-secret-0123456789", 1);
+  child_process node{cli, {"node", "--node", "side", "split.yaml"}, dir};
+  REQUIRE(lbtest::eventually([&] { return node.out().find("serving") != std::string::npos; }, 30s));
+  child_process local{cli, {"run", "local.yaml", "--quiet"}, dir};
+  REQUIRE(local.wait(120s) == 0);
+  child_process split{cli, {"run", "split.yaml", "--quiet"}, dir};
+  auto code = split.wait(120s);
+  ::unsetenv("LOOPBRIDGE_NODE_SECRET");
+  INFO(split.out() << split.err() << "\nnode: " << node.out() << node.err());
+  REQUIRE(code == 0);
+  CHECK(split.out().find("succeeded 40, failed 0") != std::string::npos);
+  auto names = files_in(dir + "/local");
+  REQUIRE(names.size() == 40);
+  CHECK(files_in(dir + "/split").size() == 40);
+  for (auto& n : names) // the same decoder and encoder ran there: the same bytes
+    CHECK(lbtest::slurp(dir + "/local/" + n) == lbtest::slurp(dir + "/split/" + n));
+  node.signal(SIGTERM);
+  CHECK(node.wait(30s) == 0);
 }
 
 TEST_CASE("Ctrl-C once: the run stops gracefully, still prints the summary, exits 130",

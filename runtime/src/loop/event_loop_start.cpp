@@ -92,7 +92,10 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
   auto& inst = t.instances[i];
   auto self = caf::actor_cast<caf::actor>(this);
   inst.doorbell =
-      t.record->mode != execution::scheduled ? std::make_shared<thread_doorbell>() : nullptr;
+      // A node's actor is woken as a scheduled one: its instances here only send and receive.
+      t.record->mode != execution::scheduled && t.record->spec.node.empty()
+          ? std::make_shared<thread_doorbell>()
+          : nullptr;
   inst.token = next_token(inst.token, i);
   inst.failure.reset();
   inst.ready = false;
