@@ -234,9 +234,8 @@ const std::vector<key_doc>& topology_keys() {
       k("", "routes", "list", "", "Pipelines: each reply of one actor goes on to another."),
       k("", "workload", "map", "", "What `loopbridge run` drives through the topology."),
       k("", "nodes", "list", "",
-        "Other processes to place actors on (`node` of an actor). This version checks them; "
-        "it runs every actor in the main process and refuses a topology that places one on a "
-        "node."),
+        "Other processes to place actors on (`node` of an actor): each runs `loopbridge node "
+        "--node NAME FILE`. This version serves nodes on loopback addresses only, without TLS."),
 
       range(k("runtime", "scheduler_threads", "integer", "0",
               "Threads that run scheduled actors, in parallel; 0 = one per core."),
@@ -339,10 +338,11 @@ const std::vector<key_doc>& topology_keys() {
                  "connects to. Any address but a loopback one needs tls.")),
       k("nodes[]", "secret_env", "string", "LOOPBRIDGE_NODE_SECRET",
         "The environment variable holding the secret every connection to the node proves it "
-        "knows, on both sides; the secret itself is never written in the topology."),
+        "knows, on both sides (at least 16 characters); the secret itself is never written in "
+        "the topology."),
       k("nodes[]", "tls", "map", "",
-        "TLS for the node's connections (required off loopback); relative paths start from "
-        "the topology file's folder."),
+        "TLS for the node's connections (required off loopback; not served by this version); "
+        "relative paths start from the topology file's folder."),
       required(k("nodes[].tls", "certificate", "string", "", "The node's certificate (PEM).")),
       required(k("nodes[].tls", "key", "string", "", "The certificate's private key (PEM).")),
       required(k("nodes[].tls", "cafile", "string", "",

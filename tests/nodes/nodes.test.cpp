@@ -68,10 +68,8 @@ private:
 /// A topology file with node `side` on a free loopback port: `far` (echo, `far_params`) placed
 /// on it, `near` (echo) in the main process.
 struct two_nodes {
-  explicit two_nodes(const std::string& far_params = "{}", const std::string& far_kind = "echo") {
-    char folder[] = "/tmp/loopbridge-nodes-XXXXXX";
-    REQUIRE(::mkdtemp(folder) != nullptr);
-    dir = folder;
+  explicit two_nodes(const std::string& far_params = "{}", const std::string& far_kind = "echo")
+      : dir(scratch.path()) {
     port = free_port();
     file = dir + "/nodes.yaml";
     std::ofstream{file} << "runtime: {shutdown_budget: 3s}\n"
@@ -95,6 +93,7 @@ struct two_nodes {
     REQUIRE(serving);
     return c;
   }
+  lbtest::temp_dir scratch{"loopbridge-nodes"}; ///< first: removed after the node process
   std::string dir;
   std::string file;
   std::uint16_t port = 0;
