@@ -176,6 +176,9 @@ TEST_CASE("a node killed under load fails what it held with node.lost and comes 
   auto node = t.start_node();
   runtime rt{actors::builtin_kinds(), t.load()};
   auto far = *rt.actor<actors::echo>("far");
+  subscription nodes_only;
+  nodes_only.types = {event_type::node_up, event_type::node_down};
+  auto inbox = rt.subscribe(nodes_only); // after the start: its node_up came before
 
   constexpr int n = 400;
   std::vector<future<actors::echo_reply>> replies;
@@ -203,10 +206,22 @@ TEST_CASE("a node killed under load fails what it held with node.lost and comes 
   CHECK(lbtest::eventually(
       [&] { return rt.metrics("far")->completed == static_cast<std::uint64_t>(completed); }));
 
+  // The loss is an event once, however often the address refuses the next attempts.
+  auto down = inbox.next(30s);
+  REQUIRE(down.ok());
+  REQUIRE(std::holds_alternative<node_down_event>(*down));
+  CHECK(std::get<node_down_event>(*down).node == "side");
+  CHECK(std::get<node_down_event>(*down).reason.is(errc::node_lost));
+
   // A new process on the same address: the runtime reconnects, proves the secret again and
   // serves through it.
   auto again = t.start_node();
   CHECK(answers_again(far, 30s));
+  auto up = inbox.next(30s);
+  REQUIRE(up.ok());
+  INFO(to_string(*up));
+  CHECK(std::holds_alternative<node_up_event>(*up));
+  CHECK(to_string(*up) == "node_up side (127.0.0.1:" + std::to_string(t.port) + ")");
   auto& report = rt.stop();
   CHECK_FALSE(report.loop_stuck);
 }

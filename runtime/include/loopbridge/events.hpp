@@ -85,8 +85,8 @@ struct stopped_event {
     return f(caf::meta::type_name("stopped"), field("actor"), x.actor, field("reason"), x.reason,
              field("completed"), x.completed, field("failed"), x.failed, field("cancelled"),
              x.cancelled, field("abandoned"), x.abandoned, field("total_received"),
-             x.total_received, field("total_completed"), x.total_completed,
-             field("total_failed"), x.total_failed, field("total_cancelled"), x.total_cancelled);
+             x.total_received, field("total_completed"), x.total_completed, field("total_failed"),
+             x.total_failed, field("total_cancelled"), x.total_cancelled);
   }
 };
 
@@ -123,19 +123,55 @@ struct slow_handler_event {
   }
 };
 
+/// The connection to `node` (a process that runs some of the topology's actors) is up: its
+/// actors take requests. Published when it first connects and each time it comes back.
+struct node_up_event {
+  std::string node;
+  std::string address; ///< `host:port`
+  template <class Inspector>
+  friend auto inspect(Inspector& f, node_up_event& x) {
+    return f(caf::meta::type_name("node_up"), field("node"), x.node, field("address"), x.address);
+  }
+};
+
+/// The connection to `node` went (`node.lost`: what it held failed) or could not be made
+/// (`node.unreachable`, `node.refused`). The runtime keeps trying; `node_up` follows when the
+/// node is back. Published once per change, not per failed attempt.
+struct node_down_event {
+  std::string node;
+  std::string address;
+  loopbridge::error reason;
+  template <class Inspector>
+  friend auto inspect(Inspector& f, node_down_event& x) {
+    return f(caf::meta::type_name("node_down"), field("node"), x.node, field("address"), x.address,
+             field("reason"), x.reason);
+  }
+};
+
 /// A lifecycle event. Events are messages: they are queued for the subscriber and read by its
 /// own thread; no callback ever runs on a foreign thread.
 using event = std::variant<ready_event, start_failed_event, done_event, stopped_event,
-                           restarted_event, slow_handler_event>;
+                           restarted_event, slow_handler_event, node_up_event, node_down_event>;
 
 /// The kinds of events, in the order of `event`'s alternatives.
-enum class event_type : std::uint8_t { ready, start_failed, done, stopped, restarted, slow_handler };
+enum class event_type : std::uint8_t {
+  ready,
+  start_failed,
+  done,
+  stopped,
+  restarted,
+  slow_handler,
+  node_up,
+  node_down
+};
 
 event_type type_of(const event& e) noexcept;
 const char* to_string(event_type t) noexcept;
-/// Parses `ready`, `start_failed`, `done`, `stopped`, `restarted`, `slow_handler`.
+/// Parses `ready`, `start_failed`, `done`, `stopped`, `restarted`, `slow_handler`, `node_up`,
+/// `node_down`.
 std::optional<event_type> parse_event_type(std::string_view text) noexcept;
-/// The actor an event is about.
+/// The actor an event is about; for `node_up` and `node_down`, the node (a subscription's
+/// `actors` filter names nodes the same way).
 const std::string& actor_of(const event& e) noexcept;
 /// One line for logs and tests: `stopped echo: loop.stopped ... (completed 3, cancelled 1)`.
 std::string to_string(const event& e);

@@ -15,8 +15,8 @@
 namespace loopbridge {
 
 namespace {
-constexpr const char* type_names[] = {"ready",   "start_failed", "done",
-                                      "stopped", "restarted",    "slow_handler"};
+constexpr const char* type_names[] = {"ready",     "start_failed", "done",    "stopped",
+                                      "restarted", "slow_handler", "node_up", "node_down"};
 } // namespace
 
 event_type type_of(const event& e) noexcept {
@@ -35,7 +35,15 @@ std::optional<event_type> parse_event_type(std::string_view text) noexcept {
 }
 
 const std::string& actor_of(const event& e) noexcept {
-  return std::visit([](auto& x) -> const std::string& { return x.actor; }, e);
+  return std::visit(
+      [](auto& x) -> const std::string& {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, node_up_event> || std::is_same_v<T, node_down_event>)
+          return x.node;
+        else
+          return x.actor;
+      },
+      e);
 }
 
 std::string to_string(const event& e) {
@@ -61,10 +69,14 @@ std::string to_string(const event& e) {
         } else if constexpr (std::is_same_v<T, restarted_event>) {
           s += "/" + std::to_string(x.instance) + " restart " + std::to_string(x.restarts) + ": " +
                x.reason.to_string();
-        } else {
+        } else if constexpr (std::is_same_v<T, slow_handler_event>) {
           s += "/" + std::to_string(x.instance) +
                (x.request_type.empty() ? "" : " " + x.request_type) + " running for " +
                format_duration(x.elapsed) + " on " + x.thread;
+        } else if constexpr (std::is_same_v<T, node_up_event>) {
+          s += " (" + x.address + ")";
+        } else {
+          s += " (" + x.address + "): " + x.reason.to_string();
         }
       },
       e);

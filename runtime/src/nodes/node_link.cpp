@@ -201,6 +201,8 @@ void node_link::welcomed(std::vector<char> actors) {
   ever_up_ = true;
   for (auto& h : hosts_)
     tell_up(h);
+  if (core_->wants(event_type::node_up))
+    core_->publish(node_up_event{node_.name, node_.address()});
 }
 
 void node_link::tell_up(const caf::actor& host) {
@@ -209,9 +211,11 @@ void node_link::tell_up(const caf::actor& host) {
 
 void node_link::lost(error why) {
   bool was_up = phase_ == phase::up;
-  if (was_up || phase_ == phase::proving || last_failure_.code().empty() ||
-      last_failure_.message() != why.message())
+  bool news = was_up || last_failure_.code().empty(); // a change, not another failed attempt
+  if (news || phase_ == phase::proving || last_failure_.message() != why.message())
     LB_LOG(warning, "node", why);
+  if (news && core_->wants(event_type::node_down))
+    core_->publish(node_down_event{node_.name, node_.address(), why});
   phase_ = phase::down;
   last_failure_ = why;
   if (gateway_) {
