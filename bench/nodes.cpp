@@ -30,6 +30,7 @@
 #include <caf/io/all.hpp>
 
 #include "bench_report.hpp"
+#include "support/test_support.hpp"
 
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/actors/echo.hpp"
@@ -115,18 +116,6 @@ bool wait_for_text(const std::string& path, const std::string& text) {
     std::this_thread::sleep_for(5ms);
   }
   return false;
-}
-
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 // -- the raw CAF server (this program with --serve-raw PORT) --------------------------------------
@@ -335,7 +324,7 @@ int main(int argc, char** argv) {
   char dir_template[] = "/tmp/loopbridge-bench-nodes-XXXXXX";
   std::string dir = ::mkdtemp(dir_template);
 
-  auto lb_port = free_port();
+  auto lb_port = lbtest::closed_port();
   auto file = dir + "/nodes.yaml";
   std::ofstream{file} << "runtime: {shutdown_budget: 2s}\n"
                       << "nodes:\n  - name: side\n    address: 127.0.0.1:" << lb_port << "\n"
@@ -348,7 +337,7 @@ int main(int argc, char** argv) {
   auto node_log = dir + "/node.log";
   auto node = std::make_unique<child>(
       std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", file}, node_log);
-  auto raw_port = free_port();
+  auto raw_port = lbtest::closed_port();
   auto raw_log = dir + "/raw.log";
   child raw_server{{self_path, "--serve-raw", std::to_string(raw_port)}, raw_log};
   if (!wait_for_text(node_log, "serving") || !wait_for_text(raw_log, "serving")) {

@@ -104,19 +104,6 @@ std::string trim_copy(const std::string& v) {
   return b == std::string::npos ? std::string{} : v.substr(b, e - b + 1);
 }
 
-/// A loopback port nothing listens on (bound, then closed).
-int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 /// Sends `raw` to 127.0.0.1:port and returns the first line of the answer.
 std::string raw_status_line(int port, const std::string& raw) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -291,7 +278,7 @@ TEST_CASE("malformed URLs and schemes the fetcher does not allow never reach the
 
 TEST_CASE("network failures map to their own error kinds", "[fetcher][errors]") {
   site s;
-  auto refused = s.get("http://127.0.0.1:" + std::to_string(closed_port()) + "/x");
+  auto refused = s.get("http://127.0.0.1:" + std::to_string(lbtest::closed_port()) + "/x");
   CHECK(refused.is(fetch_errc::connect_failed));
   auto dns = s.get("http://no-such-host.invalid/x", 10s);
   CHECK(dns.is(fetch_errc::dns));
@@ -882,7 +869,7 @@ TEST_CASE("error messages quote input bounded and printable", "[fetcher][errors]
   site s;
   std::string huge(3u << 20, 'a');
   // A 3 MB URL is a URL: the connection fails, and the message quotes 120 bytes of it.
-  auto url = "http://127.0.0.1:" + std::to_string(closed_port()) + "/" + huge;
+  auto url = "http://127.0.0.1:" + std::to_string(lbtest::closed_port()) + "/" + huge;
   auto refused = s.get(url);
   REQUIRE(refused.is(fetch_errc::connect_failed));
   CHECK(refused.error().message().size() < 600);

@@ -3,10 +3,7 @@
 // and twice, and bad arguments.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <fstream>
 #include <regex>
@@ -164,15 +161,6 @@ TEST_CASE("run: the demo pipeline with thumbnails on a second node writes the sa
   auto dir = scratch.path();
   child_process prepare{cli, {"demo", "--count", "1", "--images", shared_images(), "--quiet"}, dir};
   REQUIRE(prepare.wait(120s) == 0);
-  // A port nothing listens on now, for the node.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
   auto topology = [&](const std::string& nodes, const std::string& placement,
                       const std::string& out) {
     return nodes + R"(
@@ -202,7 +190,7 @@ workload:
   };
   write_text(dir + "/local.yaml", topology("", "", "local"));
   write_text(dir + "/split.yaml", topology("nodes:\n  - {name: side, address: \"127.0.0.1:" +
-                                               std::to_string(ntohs(a.sin_port)) + "\"}\n",
+                                               std::to_string(lbtest::closed_port()) + "\"}\n",
                                            "\n    node: side", "split"));
   ::setenv("LOOPBRIDGE_NODE_SECRET", "the-run-test-secret-0123456789", 1);
   child_process node{cli, {"node", "--node", "side", "split.yaml"}, dir};

@@ -4,9 +4,6 @@
 // gets nothing from a gateway.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -31,19 +28,6 @@ namespace {
 
 const std::string cli = LOOPBRIDGE_CLI;
 const std::string secret = "a-test-secret-of-thirty-two-char";
-
-/// A port nothing listens on now (the kernel's pick for a socket bound to port 0).
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 /// Sets an environment variable for the scope (child processes inherit it).
 class env_scope {
@@ -70,7 +54,7 @@ private:
 struct two_nodes {
   explicit two_nodes(const std::string& far_params = "{}", const std::string& far_kind = "echo")
       : dir(scratch.path()) {
-    port = free_port();
+    port = lbtest::closed_port();
     file = dir + "/nodes.yaml";
     std::ofstream{file} << "runtime: {shutdown_budget: 3s}\n"
                         << "nodes:\n  - name: side\n    address: 127.0.0.1:" << port << "\n"

@@ -3,7 +3,11 @@
 // Helpers shared by loopbridge's tests: a runtime with the built-in kinds, and waiting on a
 // condition with a deadline (tests never sleep to wait for concurrency).
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -116,6 +120,21 @@ inline loopbridge::actor_handle<loopbridge::actors::echo> spawn_echo(loopbridge:
   spec.count = count;
   rt.spawn(spec).value();
   return rt.actor<loopbridge::actors::echo>(name).value();
+}
+
+/// A loopback port nothing listens on now (bound, then closed): for a peer that refuses
+/// connections, or a node to start on.
+inline std::uint16_t closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    throw std::runtime_error(std::string{"bind: "} + std::strerror(errno));
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 } // namespace lbtest

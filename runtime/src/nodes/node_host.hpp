@@ -153,17 +153,8 @@ private:
 
   /// Adds `st` to `batch`, or ends it here when it cannot go.
   void send_later(request_ref st, std::vector<node_call>& batch, std::size_t& bytes) {
-    switch (st->mark_started(token_)) {
-      case request_state::start::started:
-        break;
-      case request_state::start::cancelled:
-        st->fail(error{errc::cancelled, "cancelled before it started"});
-        sink_->done(std::move(st));
-        return;
-      case request_state::start::revoked:
-        sink_->done(std::move(st));
-        return;
-    }
+    if (!begin(st))
+      return;
     auto* entry = rec_->kind->find_request(st->request_type());
     node_call c;
     c.id = st->id;

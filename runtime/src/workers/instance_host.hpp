@@ -228,19 +228,8 @@ protected:
       });
       return;
     }
-    switch (st->mark_started(token_)) {
-      case request_state::start::started:
-        break;
-      case request_state::start::cancelled:
-        // Whoever cancelled it decided its outcome first; if nobody did (a stop that only
-        // raised its token), it ends here, as cancelled: it never runs.
-        st->fail(error{errc::cancelled, "cancelled before it started"});
-        sink_->done(std::move(st));
-        return;
-      case request_state::start::revoked:
-        sink_->done(std::move(st)); // the loop drops this late report
-        return;
-    }
+    if (!begin(st))
+      return;
     auto* entry = rec_->kind->find_request(st->request_type());
     if (!entry) {
       st->fail(error{errc::bad_request, "kind " + rec_->kind->name +
@@ -270,6 +259,25 @@ protected:
     } else {
       count.fetch_sub(1, std::memory_order_relaxed);
     }
+  }
+
+  /// Marks `st` started by this incarnation; false (and `st` reported done) when it must not
+  /// run: cancelled before it started, or taken back by the loop.
+  bool begin(request_ref& st) {
+    switch (st->mark_started(token_)) {
+      case request_state::start::started:
+        return true;
+      case request_state::start::cancelled:
+        // Whoever cancelled it decided its outcome first; if nobody did (a stop that only
+        // raised its token), it ends here, as cancelled: it never runs.
+        st->fail(error{errc::cancelled, "cancelled before it started"});
+        sink_->done(std::move(st));
+        return false;
+      case request_state::start::revoked:
+        sink_->done(std::move(st)); // the loop drops this late report
+        return false;
+    }
+    return false;
   }
 
   /// How many more requests this instance may take now: its actor's `max_suspended` bounds the
