@@ -141,6 +141,10 @@ public:
   result<caf::actor> node_link(std::string_view name);
   /// See `runtime::serve_node`.
   result<std::uint16_t> serve_node(const node_spec& node);
+  /// Why node `name` cannot be reached now; nullopt while it is up (or not in use). Any thread.
+  std::optional<error> node_failure(std::string_view name) const;
+  /// Records that node `name` is up (nullopt) or why it is not. Called by its link.
+  void set_node_failure(std::string_view name, std::optional<error> why);
 
   // -- metrics and events (events/) ------------------------------------------------------------
 
@@ -292,6 +296,7 @@ private:
   mutable std::mutex nodes_mutex_;
   std::map<std::string, node_spec, std::less<>> nodes_;
   std::map<std::string, caf::actor, std::less<>> links_;
+  std::map<std::string, error, std::less<>> node_failures_; ///< nodes down now, and why
   caf::actor gateway_;
 
   std::mutex report_mutex_;

@@ -196,6 +196,11 @@ TEST_CASE("a node killed under load fails what it held with node.lost and comes 
   REQUIRE(std::holds_alternative<node_down_event>(*down));
   CHECK(std::get<node_down_event>(*down).node == "side");
   CHECK(std::get<node_down_event>(*down).reason.is(errc::node_lost));
+  // While it is gone, a request waits for it until its deadline, and says why it never ran.
+  auto waited = far.call(echo_of("waits"), 300ms);
+  REQUIRE_FALSE(waited.ok());
+  INFO(waited.error().to_string());
+  CHECK(waited.error().is(errc::node_unreachable));
 
   // A new process on the same address: the runtime reconnects, proves the secret again and
   // serves through it.

@@ -330,7 +330,15 @@ void event_loop::expire(request_state* st) {
     settle_untracked(st);
     return;
   }
-  st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
+  if (auto down =
+          t.record->spec.node.empty() ? std::nullopt : core_->node_failure(t.record->spec.node);
+      down && !st->started())
+    // It waited for its node to come back (in the queue, or in the lane of instances that
+    // take nothing while the node is down): the node, not the actor, is why it never ran.
+    st->fail(error{errc::node_unreachable, "deadline passed while " + t.record->spec.name +
+                                               "'s node could not be reached: " + down->message()});
+  else
+    st->fail(error{errc::timeout, "deadline passed before " + t.record->spec.name + " replied"});
   st->request_cancel();
   if (st->links.where == loop_links::place::queued) {
     settle(t, st); // it never runs

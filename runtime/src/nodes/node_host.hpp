@@ -24,8 +24,8 @@ namespace loopbridge::detail {
 /// Failure: when the node's link reports it down, every request in flight here fails at once
 /// with `node.lost` (it may or may not have run there; nothing is re-run), and the instance
 /// takes nothing more until the node is up again: what waits in the actor's queue meanwhile
-/// waits for the node, until its deadline. Before its first `up`, a `down` fails the
-/// instance's start with the link's error.
+/// waits for the node, until its deadline (the loop then fails it with `node.unreachable`).
+/// Before its first `up`, a `down` fails the instance's start with the link's error.
 ///
 /// Threads: the worker actor's (a scheduled CAF actor); every member runs there.
 class node_host final : public instance_host {

@@ -195,6 +195,7 @@ void node_link::welcomed(std::vector<char> actors) {
   actors_ = std::move(actors);
   pause_ = node_retry_first;
   last_failure_ = error{};
+  core_->set_node_failure(node_.name, std::nullopt);
   LB_LOG(info, "node",
          "node " << node_.name << " (" << node_.address() << ") "
                  << (ever_up_ ? "is back" : "is up"));
@@ -218,6 +219,7 @@ void node_link::lost(error why) {
     core_->publish(node_down_event{node_.name, node_.address(), why});
   phase_ = phase::down;
   last_failure_ = why;
+  core_->set_node_failure(node_.name, why);
   if (gateway_) {
     demonitor(gateway_);
     gateway_ = nullptr;

@@ -141,6 +141,22 @@ result<std::uint16_t> runtime_core::serve_node(const node_spec& node) {
   return *port;
 }
 
+std::optional<error> runtime_core::node_failure(std::string_view name) const {
+  std::lock_guard<std::mutex> guard{nodes_mutex_};
+  auto it = node_failures_.find(name);
+  if (it == node_failures_.end())
+    return std::nullopt;
+  return it->second;
+}
+
+void runtime_core::set_node_failure(std::string_view name, std::optional<error> why) {
+  std::lock_guard<std::mutex> guard{nodes_mutex_};
+  if (why)
+    node_failures_.insert_or_assign(std::string{name}, std::move(*why));
+  else if (auto it = node_failures_.find(name); it != node_failures_.end())
+    node_failures_.erase(it);
+}
+
 void runtime_core::stop_nodes() {
   std::lock_guard<std::mutex> guard{nodes_mutex_};
   for (auto& [name, link] : links_)
