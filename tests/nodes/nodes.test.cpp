@@ -404,3 +404,24 @@ TEST_CASE("a runtime whose node died stops within its budget and resolves what w
     CHECK((r.error().is(errc::stopped) || r.error().is(errc::node_lost)));
   }
 }
+
+TEST_CASE("a node frozen before the start fails it within the connect deadline, holding no "
+          "thread",
+          "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto node = t.start_node();
+  node->signal(SIGSTOP); // the kernel still accepts its TCP connections
+  auto topo = t.load();
+  runtime rt{actors::builtin_kinds(), topo.options()};
+  auto started = rt.start(topo);
+  REQUIRE_FALSE(started.ok());
+  INFO(started.error().to_string());
+  CHECK(started.error().is(errc::start_failed));
+  CHECK(started.error().message().find("node.unreachable") != std::string::npos);
+  auto& report = rt.stop();
+  INFO(report.to_string());
+  CHECK(report.stuck.empty()); // no connect left waiting on a thread
+  CHECK_FALSE(report.loop_stuck);
+  node->signal(SIGCONT);
+}

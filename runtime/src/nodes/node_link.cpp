@@ -104,9 +104,9 @@ caf::behavior node_link::make_behavior() {
         else if (phase_ == phase::down && !last_failure_.code().empty())
           send(host, node_down_atom::value, last_failure_);
       },
-      [this](node_connected_atom, std::uint64_t attempt, caf::actor& gateway) {
+      [this](node_connected_atom, std::uint64_t attempt) { // the address accepts TCP
         if (attempt == attempt_ && phase_ == phase::connecting)
-          connected(std::move(gateway));
+          handshake(attempt);
       },
       [this](node_connected_atom, std::uint64_t attempt, error& why) {
         if (attempt == attempt_ && phase_ == phase::connecting)
@@ -146,29 +146,51 @@ void node_link::on_exit() {
 void node_link::connect() {
   phase_ = phase::connecting;
   auto attempt = ++attempt_;
-  auto* sys = &system();
   caf::actor_addr self = address();
   std::weak_ptr<runtime_core> weak = core_;
   auto node = node_;
-  core_->threads().start("lb.node." + node_.name, [sys, self, weak, node, attempt] {
-    auto report = [&](auto&& x) {
-      if (auto core = weak.lock())
-        core->send_to(self, node_connected_atom::value, attempt, std::forward<decltype(x)>(x));
-    };
-    auto where = "node " + node.name + " (" + node.address() + ")";
-    if (auto why = probe(node.host, node.port, node_connect_timeout); !why.empty())
-      return report(error{errc::node_unreachable, where + " is unreachable: " + why});
-    auto gateway = sys->middleman().remote_actor(node.host, node.port);
-    if (!gateway) {
-      auto text = sys->render(gateway.error());
-      if (gateway.error() == caf::sec::incompatible_application_ids ||
-          text.find("incompatible_application_ids") != std::string::npos)
-        return report(
-            error{errc::node_refused, where + " runs another build of loopbridge or other kinds"});
-      return report(error{errc::node_unreachable, where + ": " + text});
-    }
-    report(std::move(*gateway));
+  core_->threads().start("lb.node." + node_.name, [self, weak, node, attempt] {
+    auto why = probe(node.host, node.port, node_connect_timeout);
+    auto core = weak.lock();
+    if (!core)
+      return;
+    if (why.empty())
+      core->send_to(self, node_connected_atom::value, attempt);
+    else
+      core->send_to(self, node_connected_atom::value, attempt,
+                    error{errc::node_unreachable, "node " + node.name + " (" + node.address() +
+                                                      ") is unreachable: " + why});
   });
+}
+
+void node_link::handshake(std::uint64_t attempt) {
+  // CAF's own connect and handshake, asked of its middleman actor with a deadline: a peer that
+  // accepts TCP but never answers (a frozen process: the kernel still accepts) must not hold
+  // a thread, or this link, for ever.
+  auto where = "node " + node_.name + " (" + node_.address() + ")";
+  request(system().middleman().actor_handle(), node_connect_timeout, caf::connect_atom::value,
+          node_.host, node_.port)
+      .then(
+          [this, attempt, where](caf::node_id&, caf::strong_actor_ptr& gateway,
+                                 std::set<std::string>&) {
+            if (attempt != attempt_ || phase_ != phase::connecting)
+              return;
+            if (!gateway)
+              return lost(error{errc::node_unreachable, where + " publishes nothing at its port"});
+            connected(caf::actor_cast<caf::actor>(gateway));
+          },
+          [this, attempt, where](caf::error& e) {
+            if (attempt != attempt_ || phase_ != phase::connecting)
+              return;
+            if (e == caf::sec::incompatible_application_ids)
+              return lost(error{errc::node_refused,
+                                where + " runs another build of loopbridge or other kinds"});
+            auto text = system().render(e);
+            if (text.find("timeout") != std::string::npos)
+              text = "no CAF handshake within " + std::to_string(node_connect_timeout.count()) +
+                     " s (a frozen or overloaded process?)";
+            lost(error{errc::node_unreachable, where + ": " + text});
+          });
 }
 
 void node_link::connected(caf::actor gateway) {

@@ -23,7 +23,8 @@ class runtime_core;
 /// Connecting never blocks this actor or the event loop: a thread of the runtime's thread
 /// registry first checks that the address accepts a TCP connection within
 /// `node_connect_timeout` (CAF's own connect can wait minutes for a peer that drops packets,
-/// and holds up other connects meanwhile), then asks CAF's middleman for the gateway.
+/// and holds up other connects meanwhile), then this actor asks CAF's middleman actor for the
+/// gateway, with the same deadline for CAF's handshake.
 ///
 /// Threads: a scheduled CAF actor. Protocol: `(node_attach_atom, host)` from instances; sends
 /// `(node_up_atom, gateway, actors)` and `(node_down_atom, error)` to them.
@@ -40,6 +41,7 @@ private:
   enum class phase { connecting, proving, up, down };
 
   void connect();
+  void handshake(std::uint64_t attempt);
   void connected(caf::actor gateway);
   void challenged(const std::string& gateway_nonce, const std::string& proof);
   void welcomed(std::vector<char> actors);

@@ -48,7 +48,8 @@ using node_up_atom = caf::atom_constant<caf::atom("lbn_up")>;
 using node_down_atom = caf::atom_constant<caf::atom("lbn_down")>;
 /// host -> link: `(node_attach_atom, host)`: tell this instance when the node is up or down.
 using node_attach_atom = caf::atom_constant<caf::atom("lbn_attach")>;
-/// connector thread -> link: `(node_connected_atom, gateway)` or `(..., error)`.
+/// connector thread -> link: `(node_connected_atom, attempt)` once the address accepts TCP, or
+/// `(..., attempt, error)`.
 using node_connected_atom = caf::atom_constant<caf::atom("lbn_conn")>;
 /// link -> itself: try to connect again.
 using node_retry_atom = caf::atom_constant<caf::atom("lbn_retry")>;
