@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "loop/caf_types.hpp"
@@ -58,8 +59,8 @@ private:
   caf::actor gateway_;
   std::string link_nonce_;
   std::vector<char> actors_; ///< the node's welcome: the actors it runs
-  std::vector<caf::actor> hosts_;
-  std::chrono::milliseconds pause_; ///< before the next attempt
+  std::unordered_map<caf::actor_addr, caf::actor> hosts_; ///< the node's instances here
+  std::chrono::milliseconds pause_;                       ///< before the next attempt
   error last_failure_;
   bool ever_up_ = false;
 };
