@@ -42,8 +42,10 @@ void runtime_core::start() {
   sched.turn = scheduler_turn;
   sched.stalls = stalls_;
   scheduler::load(*config_, std::move(sched));
-  if (options_.network)
-    load_network(*config_, node_app_id(kinds_));
+  if (options_.network) {
+    app_id_ = node_app_id(kinds_);
+    load_network(*config_, app_id_);
+  }
   system_ = std::make_unique<caf::actor_system>(*config_);
   sink_ = make_loop_sink(weak_from_this(), reports_inbox_);
   loop_thread_ = std::make_unique<loop_thread>(*system_, stalls_);

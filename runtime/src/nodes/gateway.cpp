@@ -86,7 +86,7 @@ void gateway::hello(const std::string& app_id, const std::string& link_nonce) {
              app_id + ")");
     return;
   }
-  if (link_nonce.size() != 64) {
+  if (link_nonce.size() != node_nonce_size) {
     send(caller, node_refused_atom::value, std::string{"malformed hello"});
     return;
   }
@@ -130,7 +130,6 @@ std::vector<char> gateway::welcome() const {
     node_actor a;
     a.name = m.name;
     a.kind = m.kind;
-    a.count = m.instances;
     if (auto info = core_->ready_info(m.name))
       a.info = std::move(*info);
     actors.push_back(std::move(a));
@@ -177,13 +176,11 @@ void gateway::serve(const caf::actor& caller, const caf::node_id& from, node_cal
   if (!target)
     return refuse(error{error_code{target.error().domain(), target.error().code()},
                         "node " + node_ + ": " + target.error().message()});
-  const request_entry* entry = nullptr;
-  for (auto& r : (*target)->kind->requests)
-    if (r.name == c.request)
-      entry = &r;
+  auto* entry = (*target)->kind->find_request(c.request);
   if (!entry || !entry->decode_request)
     return refuse(error{errc::bad_request, "node " + node_ + ": actor " + c.actor +
-                                               " serves no request " + quote(c.request)});
+                                               " serves no request " + quote(c.request) + " (" +
+                                               (*target)->kind->served_hint() + ")"});
   std::string problem;
   value::map fields;
   if (!c.context.empty() && !wire_decode(fields, c.context.data(), c.context.size(), problem))

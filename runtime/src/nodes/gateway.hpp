@@ -48,6 +48,11 @@ private:
     const request_entry* entry = nullptr;
     caf::actor caller;
   };
+  /// Answers waiting to go to one caller.
+  struct pending {
+    std::vector<node_answer> answers;
+    std::size_t bytes = 0; ///< of their replies
+  };
 
   void hello(const std::string& app_id, const std::string& link_nonce);
   void prove(const std::string& proof);
@@ -55,12 +60,6 @@ private:
   void serve(const caf::actor& caller, const caf::node_id& from, node_call& c);
   void cancel(std::uint64_t id);
   void done(std::uint64_t key);
-  /// Answers waiting to go to one caller.
-  struct pending {
-    std::vector<node_answer> answers;
-    std::size_t bytes = 0; ///< of their replies
-  };
-
   void answer(const caf::actor& caller, node_answer a);
   void send_answers(const caf::actor& caller, pending& out);
   void flush();

@@ -104,11 +104,10 @@ struct node_answer {
 struct node_actor {
   std::string name;
   std::string kind;
-  std::uint32_t count = 1;
   value info; ///< what its instance 0 announced when ready
   template <class Inspector>
   friend auto inspect(Inspector& f, node_actor& x) {
-    return f(caf::meta::type_name("node_actor"), x.name, x.kind, x.count, x.info);
+    return f(caf::meta::type_name("node_actor"), x.name, x.kind, x.info);
   }
 };
 
@@ -121,8 +120,10 @@ void add_node_message_types(caf::actor_system_config& cfg);
 /// process of another build — or with other kinds — is refused at CAF's handshake.
 std::string node_app_id(const kind_registry& kinds);
 
-/// Random bytes for a challenge, hex-encoded (32 bytes of the system's CSPRNG).
+/// Random bytes for a challenge, hex-encoded (32 bytes of the system's CSPRNG): `node_nonce_size`
+/// characters.
 std::string node_nonce();
+inline constexpr std::size_t node_nonce_size = 64;
 
 /// The proof that a side knows `secret`: HMAC-SHA256 over `role`, then both nonces, hex-encoded.
 /// `role` keeps the link's proof from being replayed as the gateway's.

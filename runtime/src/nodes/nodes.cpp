@@ -37,6 +37,10 @@ void runtime_core::load_network(caf::actor_system_config& cfg, const std::string
 }
 
 result<std::string> runtime_core::node_secret(const node_spec& node) {
+  if (node.tls.enabled())
+    return error{errc::bad_request, "node " + quote(node.name) +
+                                        " uses TLS: this version connects nodes on loopback "
+                                        "only, without TLS"};
   const char* secret = std::getenv(node.secret_env.c_str());
   if (!secret || !*secret)
     return error{errc::bad_request, "node " + quote(node.name) + ": the secret variable " +
@@ -85,10 +89,8 @@ std::string runtime_core::placement_problem(const actor_spec& spec,
   if (auto* r = kind.local_only_request())
     return where + ", but kind " + quote(kind.name) + " cannot leave this process: its request " +
            quote(r->type_name) + " has no wire form";
-  if (node.tls.enabled())
-    return where + ", which uses TLS: this version connects nodes on loopback only, without TLS";
   if (auto secret = node_secret(node); !secret)
-    return secret.error().message();
+    return "actor " + quote(spec.name) + ": " + secret.error().message();
   return {};
 }
 
@@ -106,7 +108,7 @@ result<caf::actor> runtime_core::node_link(std::string_view name) {
   if (!pass)
     return error{errc::stopped, "the runtime is stopped"};
   auto link = system_->spawn<detail::node_link>(shared_from_this(), it->second, std::move(*secret),
-                                                node_app_id(kinds_));
+                                                app_id_);
   links_.emplace(it->first, link);
   return link;
 }
@@ -115,10 +117,6 @@ result<std::uint16_t> runtime_core::serve_node(const node_spec& node) {
   if (!options_.network)
     return error{errc::bad_request, "serving as node " + quote(node.name) +
                                         " needs a runtime made with runtime_options::network"};
-  if (node.tls.enabled())
-    return error{errc::bad_request, "node " + quote(node.name) +
-                                        " uses TLS: this version serves nodes on loopback only, "
-                                        "without TLS"};
   auto secret = node_secret(node);
   if (!secret)
     return std::move(secret).error();
@@ -128,8 +126,7 @@ result<std::uint16_t> runtime_core::serve_node(const node_spec& node) {
   gate_pass pass{system_gate_};
   if (!pass)
     return error{errc::stopped, "the runtime is stopped"};
-  auto g = system_->spawn<gateway>(shared_from_this(), node.name, std::move(*secret),
-                                   node_app_id(kinds_));
+  auto g = system_->spawn<gateway>(shared_from_this(), node.name, std::move(*secret), app_id_);
   auto port = system_->middleman().publish(g, node.port, node.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
