@@ -340,6 +340,40 @@ TEST_CASE("a stuck blocking function: shutdown returns within its budget and nam
   CHECK(&rt.stop() == &report); // idempotent
 }
 
+TEST_CASE("a task stop left behind lets the runtime go when it ends", "[lifecycle][shutdown]") {
+  // The task's end reaches the loop's inbox after the loop drained for the last time. The
+  // task holds a handle, so an inbox that kept it would keep the runtime's core alive, and the
+  // core the inbox: a cycle nothing frees. Its closure must be destroyed once it returns.
+  struct sentinel {
+    std::promise<void> freed;
+    ~sentinel() { freed.set_value(); }
+  };
+  auto options = lbtest::quick_options();
+  options.shutdown_budget = 100ms;
+  auto rt = std::make_unique<runtime>(builtin_kinds(), options);
+  auto echo_handle = lbtest::spawn_echo(*rt, "echo", {});
+  auto guard = std::make_shared<sentinel>();
+  auto freed = guard->freed.get_future();
+  std::promise<void> started, release;
+  auto let_go = release.get_future().share();
+  auto f = rt->offload_separate([&started, let_go, h = echo_handle, guard]() {
+    started.set_value();
+    let_go.wait();
+    return 1;
+  });
+  REQUIRE(started.get_future().wait_for(10s) == std::future_status::ready);
+  auto& report = rt->stop();
+  INFO(report.to_string());
+  CHECK_FALSE(report.loop_stuck);
+  REQUIRE(report.stuck.size() == 1); // the task's thread, left running
+  CHECK(f.get().is(errc::stopped));
+  guard.reset();
+  echo_handle = {};
+  rt.reset();
+  release.set_value(); // the task ends now, after everything else let go of the runtime
+  CHECK(freed.wait_for(10s) == std::future_status::ready);
+}
+
 namespace {
 /// A scheduled kind whose handler keeps its thread until the test lets it go.
 struct hog_reply {};

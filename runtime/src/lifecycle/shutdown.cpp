@@ -59,6 +59,10 @@ const shutdown_report& runtime_core::stop() {
   loop_ = nullptr;
   if (loop_ended) {
     loop_thread_->join();
+    // The loop drains no more: what reaches its inboxes from now on (the end of a thread left
+    // behind) is released at once instead of keeping its closure, and the handles in it, alive.
+    loop_inbox_->close();
+    reports_inbox_->close();
     system_.reset(); // joins CAF's clock thread, the last that may notify the loop thread
     config_.reset();
     loop_thread_.reset();
