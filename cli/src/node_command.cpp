@@ -114,7 +114,9 @@ int node_command(const std::vector<std::string>& args, const command_env& env) {
     return exit_usage;
   }
   auto actors = actors_on(topo, name);
-  runtime rt{env.kinds, topo.options()};
+  auto options = topo.options();
+  options.tls = node->tls; // a node is known by its own certificate (runtime.tls is the main's)
+  runtime rt{env.kinds, options};
   if (auto ok = rt.start(actors); !ok) {
     std::fprintf(stderr, "%s node %s: %s\n", env.program.c_str(), name.c_str(),
                  ok.error().to_string().c_str());

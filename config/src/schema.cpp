@@ -235,7 +235,7 @@ const std::vector<key_doc>& topology_keys() {
       k("", "workload", "map", "", "What `loopbridge run` drives through the topology."),
       k("", "nodes", "list", "",
         "Other processes to place actors on (`node` of an actor): each runs `loopbridge node "
-        "--node NAME FILE`. This version serves nodes on loopback addresses only, without TLS."),
+        "--node NAME FILE`; off loopback they need TLS."),
 
       range(k("runtime", "scheduler_threads", "integer", "0",
               "Threads that run scheduled actors, in parallel; 0 = one per core."),
@@ -258,6 +258,16 @@ const std::vector<key_doc>& topology_keys() {
         "before they park (adaptive)."),
       k("runtime", "host_spin", "duration", "10us",
         "How long one host thread waiting on a future spins before it parks."),
+      k("runtime", "tls", "map", "",
+        "The main process's TLS identity toward nodes that use TLS (required when one does; a "
+        "node process uses its own `tls` instead); relative paths start from the topology "
+        "file's folder."),
+      required(k("runtime.tls", "certificate", "string", "",
+                 "The main process's certificate (PEM), signed by the nodes' CA.")),
+      required(k("runtime.tls", "key", "string", "",
+                 "The certificate's private key (PEM, without a passphrase).")),
+      required(k("runtime.tls", "cafile", "string", "",
+                 "The CA that signed the certificates of every node (PEM).")),
 
       required(k("actors[]", "name", "name", "",
                  "Unique name; a letter, then letters, digits, '_', '-' or '.'.")),
@@ -341,10 +351,12 @@ const std::vector<key_doc>& topology_keys() {
         "knows, on both sides (at least 16 characters); the secret itself is never written in "
         "the topology."),
       k("nodes[]", "tls", "map", "",
-        "TLS for the node's connections (required off loopback; not served by this version); "
+        "The node's TLS identity (required off loopback): every connection to it is TLS, and "
+        "both sides must hold a certificate the other's cafile accepts; "
         "relative paths start from the topology file's folder."),
       required(k("nodes[].tls", "certificate", "string", "", "The node's certificate (PEM).")),
-      required(k("nodes[].tls", "key", "string", "", "The certificate's private key (PEM).")),
+      required(k("nodes[].tls", "key", "string", "",
+                 "The certificate's private key (PEM, without a passphrase).")),
       required(k("nodes[].tls", "cafile", "string", "",
                  "The CA that signed the certificates of every node (PEM).")),
   };

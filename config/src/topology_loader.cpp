@@ -41,8 +41,10 @@ std::optional<topology> topology_loader::load(const YAML::Node& root) {
     else if (key == "nodes")
       nodes_node = node;
   }
-  if (nodes_node) // before the actors, whose placements name them
+  if (nodes_node) { // before the actors, whose placements name them
     topo.nodes = load_nodes(*nodes_node);
+    check_main_tls(*nodes_node, topo.runtime);
+  }
   if (!actors_node)
     yaml_.add(root, "", "missing required key 'actors'", "list the actors to start");
   else
@@ -88,9 +90,21 @@ runtime_options topology_loader::load_runtime(const YAML::Node& n) {
     } else if (key == "host_spin") {
       if (auto d = yaml_.duration(v, path, true))
         out.host_spin = *d;
+    } else if (key == "tls") {
+      out.tls = load_tls(v, path, "runtime.tls");
     }
   }
   return out;
+}
+
+void topology_loader::check_main_tls(const YAML::Node& nodes, const runtime_options& runtime) {
+  if (runtime.tls.enabled() || !nodes.IsSequence())
+    return;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (nodes[i].IsMap() && nodes[i]["tls"].IsDefined())
+      yaml_.add(nodes[i]["tls"], join(index("nodes", i), "tls"),
+                "this node uses TLS, but the main process has no TLS identity to connect with",
+                "add runtime.tls (certificate, key, cafile), signed by the same CA");
 }
 
 std::optional<topology> load_topology_node(const kind_registry& kinds, yaml_reader& yaml,

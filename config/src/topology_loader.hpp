@@ -59,7 +59,10 @@ private:
   // topology_nodes.cpp: other processes and the actors placed on them.
   std::vector<node_spec> load_nodes(const YAML::Node& n);
   std::optional<node_spec> load_node(const YAML::Node& n, const std::string& path);
-  tls_spec load_tls(const YAML::Node& n, const std::string& path);
+  /// A node with TLS needs the main process's identity (`runtime.tls`) to be connected.
+  void check_main_tls(const YAML::Node& nodes, const runtime_options& runtime);
+  /// A TLS identity at `path`, whose keys the schema lists under `section`.
+  tls_spec load_tls(const YAML::Node& n, const std::string& path, const std::string& section);
   /// Each actor's `node` names a declared node, and its kind may leave the main process.
   void check_placements(const std::vector<actor_spec>& actors);
 

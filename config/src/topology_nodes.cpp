@@ -13,7 +13,6 @@ namespace loopbridge::config::detail {
 namespace {
 
 const std::vector<std::string> node_keys = keys_of("nodes[]");
-const std::vector<std::string> tls_keys = keys_of("nodes[].tls");
 
 struct address {
   std::string host;
@@ -142,7 +141,7 @@ std::optional<node_spec> topology_loader::load_node(const YAML::Node& n, const s
                   "letters, digits and '_', not starting with a digit");
     } else if (key == "tls") {
       tls_node = v;
-      node.tls = load_tls(v, p);
+      node.tls = load_tls(v, p, "nodes[].tls");
     }
   }
   yaml_.require(has_name, n, path, "name");
@@ -157,7 +156,9 @@ std::optional<node_spec> topology_loader::load_node(const YAML::Node& n, const s
   return node;
 }
 
-tls_spec topology_loader::load_tls(const YAML::Node& n, const std::string& path) {
+tls_spec topology_loader::load_tls(const YAML::Node& n, const std::string& path,
+                                   const std::string& section) {
+  auto tls_keys = keys_of(section);
   tls_spec tls;
   if (!yaml_.expect_map(n, path, "a map with certificate, key and cafile"))
     return tls;

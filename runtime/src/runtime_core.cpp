@@ -8,6 +8,7 @@
 
 #include "loop/event_loop.hpp"
 #include "nodes/node_protocol.hpp"
+#include "nodes/node_tls.hpp"
 #include "scheduler/scheduler.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
@@ -45,6 +46,11 @@ void runtime_core::start() {
   if (options_.network) {
     app_id_ = node_app_id(kinds_);
     load_network(*config_, app_id_);
+    if (options_.tls.enabled()) {
+      tls_problem_ = tls_problem(options_.tls);
+      if (tls_problem_.empty())
+        load_tls(*config_, options_.tls);
+    }
   }
   system_ = std::make_unique<caf::actor_system>(*config_);
   sink_ = make_loop_sink(weak_from_this(), reports_inbox_);

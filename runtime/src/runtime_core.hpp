@@ -245,9 +245,10 @@ private:
 
   /// Why `spec` (of `kind`) cannot run on the node it names ("" if it can, or names none).
   std::string placement_problem(const actor_spec& spec, const kind_descriptor& kind) const;
-  /// The secret of `node` from its variable, if this version can connect it: an error for a
-  /// TLS node, or naming the variable if it is unset or short.
-  static result<std::string> node_secret(const node_spec& node);
+  /// The secret of `node` from its variable, if this process can connect it: an error naming
+  /// the variable if it is unset or short, or, for a TLS node, saying why this process's TLS
+  /// identity is missing or unusable.
+  result<std::string> node_secret(const node_spec& node) const;
   /// Ends the links to nodes and the gateway (after the loop ended: no instance needs them).
   void stop_nodes();
 
@@ -299,6 +300,9 @@ private:
   std::map<std::string, caf::actor, std::less<>> links_;
   std::map<std::string, error, std::less<>> node_failures_; ///< nodes down now, and why
   std::string app_id_; ///< `node_app_id` of the kinds, made once at start (with the network)
+  /// Why `options_.tls` cannot be used (`tls_problem`, checked once at start), or empty;
+  /// CAF's TLS layer is loaded only when it is empty.
+  std::string tls_problem_;
   caf::actor gateway_;
 
   std::mutex report_mutex_;

@@ -194,9 +194,11 @@ TEST_CASE("nodes: addresses, secrets and TLS files load, and placements name the
   char folder[] = "/tmp/loopbridge-nodes-XXXXXX";
   REQUIRE(::mkdtemp(folder) != nullptr);
   std::string dir = folder;
-  for (auto* name : {"far.pem", "far.key", "ca.pem"})
+  for (auto* name : {"far.pem", "far.key", "ca.pem", "main.pem", "main.key"})
     std::ofstream{dir + "/" + name} << "-----BEGIN-----\n";
-  std::ofstream{dir + "/nodes.yaml"} << R"(nodes:
+  std::ofstream{dir + "/nodes.yaml"} << R"(runtime:
+  tls: {certificate: main.pem, key: main.key, cafile: ca.pem}
+nodes:
   - name: side
     address: 127.0.0.1:7401
   - name: far
@@ -231,6 +233,9 @@ actors:
   CHECK(t.nodes[1].tls.certificate == dir + "/far.pem");
   CHECK(t.nodes[1].tls.key == dir + "/far.key");
   CHECK(t.nodes[1].tls.cafile == dir + "/ca.pem");
+  CHECK(t.runtime.tls.certificate == dir + "/main.pem"); // the main process's own identity
+  CHECK(t.runtime.tls.key == dir + "/main.key");
+  CHECK(t.runtime.tls.cafile == dir + "/ca.pem");
   CHECK(t.actors[0].node.empty());
   CHECK(t.actors[1].node == "far");
   CHECK(t.actors[2].node == "side");
@@ -242,7 +247,7 @@ actors:
   CHECK(missing.problems[0].path == "nodes[1].tls.key");
   CHECK(missing.problems[0].message == "no file 'far.key'");
   CHECK(missing.problems[0].hint == "relative paths start from the topology file's folder");
-  for (auto* name : {"far.pem", "ca.pem", "nodes.yaml"})
+  for (auto* name : {"far.pem", "ca.pem", "main.pem", "main.key", "nodes.yaml"})
     std::remove((dir + "/" + name).c_str());
   ::rmdir(folder);
 }

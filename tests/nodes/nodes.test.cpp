@@ -53,11 +53,20 @@ private:
 /// on it, `near` (echo) in the main process.
 struct two_nodes {
   explicit two_nodes(const std::string& far_params = "{}", const std::string& far_kind = "echo")
-      : dir(scratch.path()) {
+      : dir(scratch.path()),
+        far_params(far_params),
+        far_kind(far_kind) {
     port = lbtest::closed_port();
     file = dir + "/nodes.yaml";
-    std::ofstream{file} << "runtime: {shutdown_budget: 3s}\n"
+    write();
+  }
+  /// (Re)writes the file: the main process's `runtime.tls` and the node's `tls` (YAML maps,
+  /// or empty for none). A node already running keeps what it read.
+  void write(const std::string& main_tls = "", const std::string& node_tls = "") const {
+    std::ofstream{file} << "runtime: {shutdown_budget: 3s"
+                        << (main_tls.empty() ? "" : ", tls: " + main_tls) << "}\n"
                         << "nodes:\n  - name: side\n    address: 127.0.0.1:" << port << "\n"
+                        << (node_tls.empty() ? "" : "    tls: " + node_tls + "\n")
                         << "actors:\n  - name: far\n    kind: " << far_kind
                         << "\n    node: side\n    params: " << far_params
                         << "\n  - name: near\n    kind: echo\n";
@@ -79,9 +88,29 @@ struct two_nodes {
   }
   lbtest::temp_dir scratch{"loopbridge-nodes"}; ///< first: removed after the node process
   std::string dir;
+  std::string far_params;
+  std::string far_kind;
   std::string file;
   std::uint16_t port = 0;
 };
+
+/// A TLS identity from tests/nodes/tls (made by its make-certs) as a YAML map: `who`.pem and
+/// `who`.key, trusting the CA `ca`.pem.
+std::string tls_of(const std::string& who, const std::string& ca) {
+  auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
+  return "{certificate: " + at + who + ".pem, key: " + at + who + ".key, cafile: " + at + ca +
+         ".pem}";
+}
+
+/// The error `runtime(kinds, t.load())` throws, in words ("" if it started).
+std::string start_error(const two_nodes& t) {
+  try {
+    runtime rt{actors::builtin_kinds(), t.load()};
+    return "";
+  } catch (const error_exception& e) {
+    return e.error().to_string();
+  }
+}
 
 actors::echo_request echo_of(std::string text) {
   actors::echo_request r;
@@ -424,4 +453,87 @@ TEST_CASE("a node frozen before the start fails it within the connect deadline, 
   CHECK(report.stuck.empty()); // no connect left waiting on a thread
   CHECK_FALSE(report.loop_stuck);
   node->signal(SIGCONT);
+}
+
+TEST_CASE("a node over TLS serves only processes whose certificate its CA signed", "[nodes][tls]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  t.write(tls_of("main", "ca"), tls_of("node", "ca"));
+  auto node = t.start_node();
+
+  // A process whose certificate another CA signed (and which trusts only that CA): the TLS
+  // handshake fails, and so does the start, within the connect deadline.
+  t.write(tls_of("stranger", "other-ca"), tls_of("node", "ca"));
+  auto stranger = start_error(t);
+  INFO("stranger: " << stranger);
+  CHECK(stranger.find("node.unreachable") != std::string::npos);
+  // A process that speaks no TLS to it at all gets nothing either.
+  t.write();
+  auto plain = start_error(t);
+  INFO("plain: " << plain);
+  CHECK(plain.find("node.unreachable") != std::string::npos);
+
+  // The node is unharmed: a process with a certificate of its CA is served, as over loopback.
+  t.write(tls_of("main", "ca"), tls_of("node", "ca"));
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = *rt.actor<actors::echo>("far");
+  std::vector<future<actors::echo_reply>> replies;
+  for (int i = 0; i < 500; ++i)
+    replies.push_back(far.submit(echo_of(std::string(i * 64, 'x') + std::to_string(i))));
+  for (int i = 0; i < 500; ++i) {
+    REQUIRE(replies[i].wait_for(30s));
+    auto r = replies[i].get();
+    REQUIRE(r.ok());
+    CHECK(r->payload == value{std::string(i * 64, 'x') + std::to_string(i)});
+  }
+  CHECK_FALSE(rt.stop().loop_stuck);
+  node->signal(SIGTERM);
+  REQUIRE(node->wait(20s) == 0);
+}
+
+TEST_CASE("TLS files that cannot work are refused with what is wrong", "[nodes][tls]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
+  auto identity = [&](const std::string& cert, const std::string& key, const std::string& ca) {
+    return "{certificate: " + at + cert + ", key: " + at + key + ", cafile: " + at + ca + "}";
+  };
+  struct bad {
+    std::string main_tls;
+    std::string says;
+  };
+  for (auto& b : std::vector<bad>{
+           {identity("main.pem", "node.key", "ca.pem"), "is not the key of the certificate"},
+           {identity("stranger.pem", "stranger.key", "ca.pem"), "is not accepted by the cafile"},
+           {identity("make-certs", "main.key", "ca.pem"), "is not a PEM certificate"},
+           {identity("main.pem", "main.pem", "ca.pem"), "is not an unencrypted PEM private key"},
+           {identity("main.pem", "main.key", "make-certs"), "holds no PEM certificate"},
+       }) {
+    t.write(b.main_tls, tls_of("node", "ca"));
+    auto said = start_error(t);
+    INFO(b.main_tls << " -> " << said);
+    CHECK(said.find("uses TLS, but this process's TLS identity cannot be used") !=
+          std::string::npos);
+    CHECK(said.find(b.says) != std::string::npos);
+  }
+  // A node with TLS and no identity for the main process: the loader says where.
+  t.write("", tls_of("node", "ca"));
+  auto loaded = config::load(t.file, actors::builtin_kinds());
+  REQUIRE_FALSE(loaded.topology);
+  INFO(loaded.report());
+  CHECK(loaded.report().find("nodes[0].tls") != std::string::npos);
+  CHECK(loaded.report().find("add runtime.tls") != std::string::npos);
+  // The same from code: a runtime without an identity cannot place an actor on a TLS node.
+  auto topo = [&] {
+    t.write(tls_of("main", "ca"), tls_of("node", "ca"));
+    return *config::load(t.file, actors::builtin_kinds()).topology;
+  }();
+  topo.runtime.tls = {};
+  try {
+    runtime rt{actors::builtin_kinds(), topo};
+    FAIL("started without a TLS identity");
+  } catch (const error_exception& e) {
+    INFO(e.what());
+    CHECK(e.error().message().find("has no TLS identity") != std::string::npos);
+  }
 }

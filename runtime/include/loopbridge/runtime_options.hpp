@@ -8,6 +8,17 @@
 
 namespace loopbridge {
 
+/// A process's TLS identity toward other nodes: its certificate, the certificate's key and the
+/// CA it trusts (all three together, PEM files; a topology's relative paths are resolved
+/// against its folder by the loader). Every TLS connection, in and out, requires a peer whose
+/// certificate that CA signed.
+struct tls_spec {
+  std::string certificate; ///< the process's own certificate (PEM), optionally with its chain
+  std::string key;         ///< the certificate's private key (PEM, without a passphrase)
+  std::string cafile;      ///< the CA that signed every node's certificate (PEM)
+  bool enabled() const noexcept { return !certificate.empty(); }
+};
+
 /// Runtime-wide settings (the `runtime` section of a topology).
 struct runtime_options {
   /// Threads that run scheduled actors, in parallel (`lb.sched.N`); 0 = one per core. Idle
@@ -44,6 +55,11 @@ struct runtime_options {
   /// or this runtime may serve as one (`runtime::serve_node`). The runtime made from a
   /// topology that declares nodes sets it; not a topology key.
   bool network = false;
+  /// This process's TLS identity (needs `network`): the main process's, toward nodes whose
+  /// `node_spec::tls` is set (topology key `runtime.tls`); a node's own when it serves one
+  /// over TLS (`loopbridge node` sets it from the node's `tls`). Checked when the runtime
+  /// starts; a bad one is reported by whatever needs it (placement on a TLS node, serving).
+  tls_spec tls;
 };
 
 } // namespace loopbridge

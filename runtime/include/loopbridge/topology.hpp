@@ -42,17 +42,8 @@ struct workload_spec {
   std::chrono::nanoseconds timeout{0};
 };
 
-/// The files a node's TLS uses (all three are required together; paths as written, relative
-/// ones resolved against the topology file's folder by the loader).
-struct tls_spec {
-  std::string certificate; ///< the node's own certificate (PEM)
-  std::string key;         ///< its private key (PEM)
-  std::string cafile;      ///< the CA that signed every node's certificate (PEM)
-  bool enabled() const noexcept { return !certificate.empty(); }
-};
-
-/// Another process for some of the topology's actors to run in. The loader checks nodes and
-/// placements; running actors on another node is not built yet (the runtime refuses them).
+/// Another process for some of the topology's actors to run in (`loopbridge node --node NAME
+/// FILE` runs it; `actor_spec::node` places an actor there).
 struct node_spec {
   std::string name;
   /// Where the node listens and the main process connects: an IP address or host name (IPv6
@@ -62,7 +53,8 @@ struct node_spec {
   /// The environment variable holding the secret every connection proves it knows (on both
   /// sides); it is never written in the topology.
   std::string secret_env = "LOOPBRIDGE_NODE_SECRET";
-  /// TLS; required unless `host` is a loopback address.
+  /// The node's TLS identity; required unless `host` is a loopback address. The main
+  /// process connects to it with its own (`runtime_options::tls`), signed by the same CA.
   tls_spec tls;
 
   /// `host:port`, an IPv6 host in brackets (`[::1]:7401`), as a topology writes it.

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
 #include "runtime_core.hpp"
 #include "tuning.hpp"
@@ -166,8 +167,11 @@ void node_link::handshake(std::uint64_t attempt) {
   // accepts TCP but never answers (a frozen process: the kernel still accepts) must not hold
   // a thread, or this link, for ever.
   auto where = "node " + node_.name + " (" + node_.address() + ")";
-  request(system().middleman().actor_handle(), node_connect_timeout, caf::connect_atom::value,
-          node_.host, node_.port)
+  // A TLS node is connected through CAF's TLS layer (its own middleman actor, the same
+  // connections and proxies afterwards).
+  auto& connector = node_.tls.enabled() ? system().openssl_manager().actor_handle()
+                                        : system().middleman().actor_handle();
+  request(connector, node_connect_timeout, caf::connect_atom::value, node_.host, node_.port)
       .then(
           [this, attempt, where](caf::node_id&, caf::strong_actor_ptr& gateway,
                                  std::set<std::string>&) {
@@ -187,6 +191,11 @@ void node_link::handshake(std::uint64_t attempt) {
             if (text.find("timeout") != std::string::npos)
               text = "no CAF handshake within " + std::to_string(node_connect_timeout.count()) +
                      " s (a frozen or overloaded process?)";
+            else if (e == caf::sec::disconnect_during_handshake)
+              text += node_.tls.enabled()
+                          ? " (the TLS handshake failed: each side's certificate must be signed "
+                            "by the CA the other trusts)"
+                          : " (does it serve TLS? then the topology must say so)";
             lost(error{errc::node_unreachable, where + ": " + text});
           });
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
 
 #include "nodes/gateway.hpp"
 #include "nodes/node_link.hpp"
@@ -20,10 +21,13 @@ namespace {
 /// The shortest secret a node accepts: guessing it must be out of reach.
 constexpr std::size_t min_secret_size = 16;
 
+bool same_tls(const tls_spec& a, const tls_spec& b) {
+  return a.certificate == b.certificate && a.key == b.key && a.cafile == b.cafile;
+}
+
 bool same_node(const node_spec& a, const node_spec& b) {
   return a.host == b.host && a.port == b.port && a.secret_env == b.secret_env &&
-         a.tls.certificate == b.tls.certificate && a.tls.key == b.tls.key &&
-         a.tls.cafile == b.tls.cafile;
+         same_tls(a.tls, b.tls);
 }
 
 } // namespace
@@ -36,11 +40,19 @@ void runtime_core::load_network(caf::actor_system_config& cfg, const std::string
   cfg.set("middleman.connection-timeout", caf::timespan{node_silence});
 }
 
-result<std::string> runtime_core::node_secret(const node_spec& node) {
-  if (node.tls.enabled())
-    return error{errc::bad_request, "node " + quote(node.name) +
-                                        " uses TLS: this version connects nodes on loopback "
-                                        "only, without TLS"};
+result<std::string> runtime_core::node_secret(const node_spec& node) const {
+  if (node.tls.enabled()) {
+    if (!options_.tls.enabled())
+      return error{errc::bad_request,
+                   "node " + quote(node.name) +
+                       " uses TLS, but this process has no TLS identity: set runtime.tls (its "
+                       "certificate, key and cafile; runtime_options::tls from code)"};
+    if (!tls_problem_.empty())
+      return error{errc::bad_request, "node " + quote(node.name) +
+                                          " uses TLS, but this process's TLS identity cannot "
+                                          "be used: " +
+                                          tls_problem_};
+  }
   const char* secret = std::getenv(node.secret_env.c_str());
   if (!secret || !*secret)
     return error{errc::bad_request, "node " + quote(node.name) + ": the secret variable " +
@@ -126,8 +138,14 @@ result<std::uint16_t> runtime_core::serve_node(const node_spec& node) {
   gate_pass pass{system_gate_};
   if (!pass)
     return error{errc::stopped, "the runtime is stopped"};
+  if (node.tls.enabled() && !same_tls(node.tls, options_.tls))
+    return error{errc::bad_request, "node " + quote(node.name) +
+                                        " is served over TLS with its own identity: make the "
+                                        "runtime with runtime_options::tls set to the node's tls"};
   auto g = system_->spawn<gateway>(shared_from_this(), node.name, std::move(*secret), app_id_);
-  auto port = system_->middleman().publish(g, node.port, node.host.c_str(), true);
+  auto port = node.tls.enabled()
+                  ? caf::openssl::publish(g, node.port, node.host.c_str(), true)
+                  : system_->middleman().publish(g, node.port, node.host.c_str(), true);
   if (!port) {
     caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
     return error{errc::bad_request, "node " + quote(node.name) + " cannot listen on " +

@@ -1,0 +1,120 @@
+// A process's TLS identity toward other nodes, checked with libcrypto before CAF's TLS layer
+// (caf::openssl) is loaded with it.
+#include "nodes/node_tls.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/openssl/manager.hpp>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include "loopbridge/text.hpp"
+
+namespace loopbridge::detail {
+
+namespace {
+
+struct file_closer {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+struct x509_free {
+  void operator()(X509* x) const noexcept { X509_free(x); }
+};
+struct key_free {
+  void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
+};
+struct store_free {
+  void operator()(X509_STORE* s) const noexcept { X509_STORE_free(s); }
+};
+struct store_ctx_free {
+  void operator()(X509_STORE_CTX* c) const noexcept { X509_STORE_CTX_free(c); }
+};
+struct chain_free {
+  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
+};
+
+/// libcrypto's oldest queued error, then clears the queue.
+std::string crypto_reason() {
+  auto e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0)
+    return "no PEM data";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+/// Refuses a passphrase prompt: libcrypto's default callback would read one from the terminal.
+int no_passphrase(char*, int, int, void*) {
+  return 0;
+}
+
+} // namespace
+
+std::string tls_problem(const tls_spec& tls) {
+  if (tls.certificate.empty() || tls.key.empty() || tls.cafile.empty())
+    return "TLS needs a certificate, its key and a cafile, all three";
+  ERR_clear_error();
+  auto open = [](const std::string& path, std::string& problem) {
+    std::unique_ptr<std::FILE, file_closer> f{std::fopen(path.c_str(), "r")};
+    if (!f)
+      problem = "cannot read " + quote(path) + ": " + std::strerror(errno);
+    return f;
+  };
+  std::string problem;
+  auto cert_file = open(tls.certificate, problem);
+  if (!cert_file)
+    return problem;
+  std::unique_ptr<X509, x509_free> cert{
+      PEM_read_X509(cert_file.get(), nullptr, no_passphrase, nullptr)};
+  if (!cert)
+    return "the certificate " + quote(tls.certificate) + " is not a PEM certificate (" +
+           crypto_reason() + ")";
+  // Certificates after the first are its chain, sent to the peer as CAF does.
+  std::unique_ptr<STACK_OF(X509), chain_free> chain{sk_X509_new_null()};
+  while (auto* more = PEM_read_X509(cert_file.get(), nullptr, no_passphrase, nullptr))
+    sk_X509_push(chain.get(), more);
+  ERR_clear_error(); // the end of the file
+  auto key_file = open(tls.key, problem);
+  if (!key_file)
+    return problem;
+  std::unique_ptr<EVP_PKEY, key_free> key{
+      PEM_read_PrivateKey(key_file.get(), nullptr, no_passphrase, nullptr)};
+  if (!key)
+    return "the key " + quote(tls.key) + " is not an unencrypted PEM private key (" +
+           crypto_reason() + ")";
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return "the key " + quote(tls.key) + " is not the key of the certificate " +
+           quote(tls.certificate);
+  }
+  std::unique_ptr<X509_STORE, store_free> store{X509_STORE_new()};
+  if (!store || X509_STORE_load_file(store.get(), tls.cafile.c_str()) != 1)
+    return "the cafile " + quote(tls.cafile) + " holds no PEM certificate that can be read (" +
+           crypto_reason() + ")";
+  std::unique_ptr<X509_STORE_CTX, store_ctx_free> check{X509_STORE_CTX_new()};
+  if (!check || X509_STORE_CTX_init(check.get(), store.get(), cert.get(), chain.get()) != 1)
+    return "cannot check the certificate " + quote(tls.certificate) + " (" + crypto_reason() + ")";
+  if (X509_verify_cert(check.get()) != 1) {
+    auto why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(check.get()));
+    ERR_clear_error();
+    return "the certificate " + quote(tls.certificate) + " is not accepted by the cafile " +
+           quote(tls.cafile) + ": " + why;
+  }
+  return {};
+}
+
+void load_tls(caf::actor_system_config& cfg, const tls_spec& tls) {
+  cfg.load<caf::openssl::manager>();
+  cfg.openssl_certificate = tls.certificate;
+  cfg.openssl_key = tls.key;
+  cfg.openssl_cafile = tls.cafile;
+}
+
+} // namespace loopbridge::detail

@@ -1,0 +1,26 @@
+#pragma once
+
+// A process's TLS identity toward other nodes: checking its files before CAF's TLS layer reads
+// them, and loading that layer.
+
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "loopbridge/runtime_options.hpp"
+
+namespace loopbridge::detail {
+
+/// Why `tls` cannot be this process's identity, in words, or empty when it can: a file that
+/// cannot be read, a certificate or key that is not PEM (or a key protected by a passphrase), a
+/// key that is not the certificate's, or a certificate that `cafile` does not accept (another
+/// CA, expired). CAF's TLS layer would throw inside its network thread on the same files; it
+/// is given only files that passed. Any thread; reads the files.
+std::string tls_problem(const tls_spec& tls);
+
+/// Loads CAF's TLS layer into `cfg` with `tls` (checked by `tls_problem`) as this process's
+/// certificate, key and trusted CA: every TLS connection, in and out, then requires a peer
+/// whose certificate that CA signed.
+void load_tls(caf::actor_system_config& cfg, const tls_spec& tls);
+
+} // namespace loopbridge::detail
