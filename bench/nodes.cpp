@@ -1,6 +1,7 @@
 // bench/nodes: a request to an echo on a second process, through loopbridge's gateway (a
 // `loopbridge node` process) beside raw CAF's `remote_actor` request/reply to an echo actor
-// published by a process of this benchmark. Contenders take turns, round by round:
+// published by a process of this benchmark, over plain TCP and over TLS (caf::openssl, the
+// test identities of tests/nodes/tls). Contenders take turns, round by round:
 //   - round trip (one request at a time): median latency;
 //   - pipelined, 64 requests in flight, 64-byte payloads: rate;
 //   - pipelined, 16 in flight, 256 KiB payloads: rate;
@@ -9,6 +10,7 @@
 //
 //   bench/nodes [--quick]
 //   bench/nodes --profile    # only loopbridge's 256 KiB pipelined phase, for 10 s (for perf)
+//   (bench/nodes --serve-raw PORT [tls] is the raw server this program starts)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,6 +30,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include "bench_report.hpp"
 #include "support/test_support.hpp"
@@ -44,6 +47,20 @@ using steady = bench::clock;
 namespace {
 
 const char* secret = "bench-nodes-secret-0123456789abcdef";
+
+/// A test identity of tests/nodes/tls: `who`.pem and .key, trusting ca.pem.
+tls_spec identity(const std::string& who) {
+  auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
+  return {at + who + ".pem", at + who + ".key", at + "ca.pem"};
+}
+
+/// Loads CAF's TLS layer with `tls` as the process's identity.
+void load_tls(caf::actor_system_config& cfg, const tls_spec& tls) {
+  cfg.load<caf::openssl::manager>();
+  cfg.openssl_certificate = tls.certificate;
+  cfg.openssl_key = tls.key;
+  cfg.openssl_cafile = tls.cafile;
+}
 
 /// A child process: `argv`, output to a log file; killed when it goes out of scope.
 class child {
@@ -120,14 +137,17 @@ bool wait_for_text(const std::string& path, const std::string& text) {
 
 // -- the raw CAF server (this program with --serve-raw PORT) --------------------------------------
 
-int serve_raw(std::uint16_t port) {
+int serve_raw(std::uint16_t port, bool tls) {
   caf::actor_system_config cfg;
   cfg.load<caf::io::middleman>();
+  if (tls)
+    load_tls(cfg, identity("node"));
   caf::actor_system sys{cfg};
   auto echo = sys.spawn([]() -> caf::behavior {
     return {[](std::vector<char>& payload) { return std::move(payload); }};
   });
-  auto bound = sys.middleman().publish(echo, port, "127.0.0.1", true);
+  auto bound = tls ? caf::openssl::publish(echo, port, "127.0.0.1", true)
+                   : sys.middleman().publish(echo, port, "127.0.0.1", true);
   if (!bound) {
     std::printf("cannot publish: %s\n", sys.render(bound.error()).c_str());
     return 1;
@@ -156,10 +176,13 @@ struct sizes {
 /// Raw CAF: a scoped actor in this process, the published echo in the server process.
 class raw_client {
 public:
-  raw_client(std::uint16_t port, const child& server) : server_(server) {
+  raw_client(std::uint16_t port, const child& server, bool tls) : server_(server) {
     cfg_.load<caf::io::middleman>();
+    if (tls)
+      load_tls(cfg_, identity("main"));
     sys_.emplace(cfg_);
-    auto h = sys_->middleman().remote_actor("127.0.0.1", port);
+    auto h = tls ? caf::openssl::remote_actor(*sys_, "127.0.0.1", port)
+                 : sys_->middleman().remote_actor("127.0.0.1", port);
     if (!h) {
       std::fprintf(stderr, "raw: %s\n", sys_->render(h.error()).c_str());
       std::exit(1);
@@ -313,115 +336,173 @@ bool answers(lb_client& lb, std::chrono::seconds within) {
   return false;
 }
 
+/// One transport's contenders: loopbridge's node and raw CAF's server, and their figures.
+struct transport {
+  std::string name; ///< "" for plain TCP, "tls"
+  std::unique_ptr<child> node;
+  std::unique_ptr<child> raw_server;
+  std::uint16_t raw_port = 0;
+  std::string file; ///< the topology, with `side` on its own port
+  std::string node_log;
+  std::vector<sample> lb_runs, raw_runs;
+};
+
+/// Writes `t`'s topology and starts its node and raw server.
+bool start(transport& t, const std::string& dir, const std::string& self_path) {
+  bool tls = !t.name.empty();
+  auto yaml = [](const tls_spec& id) {
+    return "{certificate: " + id.certificate + ", key: " + id.key + ", cafile: " + id.cafile + "}";
+  };
+  t.file = dir + "/nodes" + t.name + ".yaml";
+  std::ofstream{t.file} << "runtime: {shutdown_budget: 2s"
+                        << (tls ? ", tls: " + yaml(identity("main")) : "") << "}\n"
+                        << "nodes:\n  - name: side\n    address: 127.0.0.1:"
+                        << lbtest::closed_port() << "\n"
+                        << (tls ? "    tls: " + yaml(identity("node")) + "\n" : "")
+                        << "actors:\n  - name: far\n    kind: echo\n    node: side\n";
+  t.node_log = dir + "/node" + t.name + ".log";
+  t.node = std::make_unique<child>(
+      std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", t.file}, t.node_log);
+  t.raw_port = lbtest::closed_port();
+  auto raw_log = dir + "/raw" + t.name + ".log";
+  std::vector<std::string> raw_argv{self_path, "--serve-raw", std::to_string(t.raw_port)};
+  if (tls)
+    raw_argv.push_back("tls");
+  t.raw_server = std::make_unique<child>(raw_argv, raw_log);
+  if (wait_for_text(t.node_log, "serving") && wait_for_text(raw_log, "serving"))
+    return true;
+  std::fprintf(stderr, "a server did not start:\n%s\n%s\n", slurp(t.node_log).c_str(),
+               slurp(raw_log).c_str());
+  return false;
+}
+
+topology load(const std::string& file) {
+  auto loaded = config::load(file, actors::builtin_kinds());
+  if (!loaded) {
+    std::fputs(loaded.report().c_str(), stderr);
+    std::exit(1);
+  }
+  return *loaded.topology;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::string{argv[1]} == "--serve-raw")
-    return serve_raw(static_cast<std::uint16_t>(std::stoi(argv[2])));
+  if (argc >= 3 && std::string{argv[1]} == "--serve-raw")
+    return serve_raw(static_cast<std::uint16_t>(std::stoi(argv[2])),
+                     argc == 4 && std::string{argv[3]} == "tls");
   bool quick = bench::quick_mode(argc, argv);
   ::setenv("LOOPBRIDGE_NODE_SECRET", secret, 1);
   std::string self_path = argv[0];
   char dir_template[] = "/tmp/loopbridge-bench-nodes-XXXXXX";
   std::string dir = ::mkdtemp(dir_template);
 
-  auto lb_port = lbtest::closed_port();
-  auto file = dir + "/nodes.yaml";
-  std::ofstream{file} << "runtime: {shutdown_budget: 2s}\n"
-                      << "nodes:\n  - name: side\n    address: 127.0.0.1:" << lb_port << "\n"
-                      << "actors:\n  - name: far\n    kind: echo\n    node: side\n";
-  auto loaded = config::load(file, actors::builtin_kinds());
-  if (!loaded) {
-    std::fputs(loaded.report().c_str(), stderr);
-    return 1;
-  }
-  auto node_log = dir + "/node.log";
-  auto node = std::make_unique<child>(
-      std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", file}, node_log);
-  auto raw_port = lbtest::closed_port();
-  auto raw_log = dir + "/raw.log";
-  child raw_server{{self_path, "--serve-raw", std::to_string(raw_port)}, raw_log};
-  if (!wait_for_text(node_log, "serving") || !wait_for_text(raw_log, "serving")) {
-    std::fprintf(stderr, "a server did not start:\n%s\n%s\n", slurp(node_log).c_str(),
-                 slurp(raw_log).c_str());
-    return 1;
-  }
-
+  transport plain{""}, tls{"tls"};
+  for (auto* t : {&plain, &tls})
+    if (!start(*t, dir, self_path))
+      return 1;
   std::printf("nodes: echo on a second process over loopback, loopbridge gateway vs raw CAF "
-              "remote_actor (%s)\n\n",
+              "remote_actor, plain TCP and TLS (%s)\n\n",
               quick ? "quick" : "full");
   if (argc == 2 && std::string{argv[1]} == "--profile") {
-    lb_client lb{*loaded.topology, *node};
+    lb_client lb{load(plain.file), *plain.node};
     lb.profile_large(10);
     lb.rt().stop();
     return 0;
   }
   sizes n = quick ? sizes{300, 6000, 150} : sizes{1000, 30000, 600};
   int rounds = quick ? 3 : 5;
-  std::vector<sample> lb_runs, raw_runs;
   {
-    lb_client lb{*loaded.topology, *node};
-    raw_client raw{raw_port, raw_server};
-    lb.run({50, 500, 10}); // warm both paths
-    raw.run({50, 500, 10});
-    std::printf("%-6s %-11s %12s %14s %14s %16s\n", "round", "contender", "rtt p50 us", "64B req/s",
+    lb_client lb{load(plain.file), *plain.node};
+    raw_client raw{plain.raw_port, *plain.raw_server, false};
+    lb_client lb_tls{load(tls.file), *tls.node};
+    raw_client raw_tls{tls.raw_port, *tls.raw_server, true};
+    for (auto* warm : {&lb, &lb_tls}) // warm every path
+      warm->run({50, 500, 10});
+    for (auto* warm : {&raw, &raw_tls})
+      warm->run({50, 500, 10});
+    std::printf("%-6s %-15s %12s %14s %14s %16s\n", "round", "contender", "rtt p50 us", "64B req/s",
                 "256KiB req/s", "CPU us/req 64B");
+    auto row = [](int r, const char* who, const sample& x) {
+      std::printf("%-6d %-15s %12.0f %14.0f %14.0f %16.1f\n", r, who, x.rtt_us, x.small_rate,
+                  x.large_rate, x.cpu_us_small);
+    };
     for (int r = 0; r < rounds; ++r) {
-      bench::in_turns(
-          static_cast<std::size_t>(r), [&] { lb_runs.push_back(lb.run(n)); },
-          [&] { raw_runs.push_back(raw.run(n)); });
-      for (auto* pair : {&lb_runs.back(), &raw_runs.back()}) {
-        std::printf("%-6d %-11s %12.0f %14.0f %14.0f %16.1f\n", r,
-                    pair == &lb_runs.back() ? "loopbridge" : "raw CAF", pair->rtt_us,
-                    pair->small_rate, pair->large_rate, pair->cpu_us_small);
-      }
+      // Each transport's pair in turns, and the transports in turns too.
+      auto plain_pair = [&] {
+        bench::in_turns(
+            static_cast<std::size_t>(r), [&] { plain.lb_runs.push_back(lb.run(n)); },
+            [&] { plain.raw_runs.push_back(raw.run(n)); });
+      };
+      auto tls_pair = [&] {
+        bench::in_turns(
+            static_cast<std::size_t>(r), [&] { tls.lb_runs.push_back(lb_tls.run(n)); },
+            [&] { tls.raw_runs.push_back(raw_tls.run(n)); });
+      };
+      bench::in_turns(static_cast<std::size_t>(r / 2), plain_pair, tls_pair);
+      row(r, "loopbridge", plain.lb_runs.back());
+      row(r, "raw CAF", plain.raw_runs.back());
+      row(r, "loopbridge TLS", tls.lb_runs.back());
+      row(r, "raw CAF TLS", tls.raw_runs.back());
     }
 
-    // Faults: a lost node, then (after a new process is up) a frozen one.
-    auto lost_ms = detection_ms(lb, *node, SIGKILL);
-    node->stop(SIGKILL);
-    node = std::make_unique<child>(
-        std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", file}, node_log);
+    // Faults (plain TCP): a lost node, then (after a new process is up) a frozen one.
+    auto lost_ms = detection_ms(lb, *plain.node, SIGKILL);
+    plain.node->stop(SIGKILL);
+    plain.node = std::make_unique<child>(
+        std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", plain.file},
+        plain.node_log);
     double frozen_ms = -1;
-    if (wait_for_text(node_log, "serving") && answers(lb, 30s)) {
-      frozen_ms = detection_ms(lb, *node, SIGSTOP);
-      node->signal(SIGCONT);
+    if (wait_for_text(plain.node_log, "serving") && answers(lb, 30s)) {
+      frozen_ms = detection_ms(lb, *plain.node, SIGSTOP);
+      plain.node->signal(SIGCONT);
     }
     std::printf("\nnode lost (SIGKILL): its request failed after %.1f ms\n", lost_ms);
     std::printf("node frozen (SIGSTOP): its request failed after %.1f ms (heartbeats)\n",
                 frozen_ms);
 
     bench::report rep;
-    auto lb_rtt = bench::median_of(lb_runs, &sample::rtt_us);
-    auto raw_rtt = bench::median_of(raw_runs, &sample::rtt_us);
-    auto lb_small = bench::median_of(lb_runs, &sample::small_rate);
-    auto raw_small = bench::median_of(raw_runs, &sample::small_rate);
-    auto lb_large = bench::median_of(lb_runs, &sample::large_rate);
-    auto raw_large = bench::median_of(raw_runs, &sample::large_rate);
-    auto lb_cpu = bench::median_of(lb_runs, &sample::cpu_us_small);
-    auto raw_cpu = bench::median_of(raw_runs, &sample::cpu_us_small);
-    // Speed ratios: above 1, loopbridge is ahead (a round trip's ratio is raw over loopbridge).
-    rep.require("round trip >= 0.9x raw CAF (median)", raw_rtt / lb_rtt >= 0.9);
-    rep.require("pipelined 64 B >= 0.9x raw CAF (median)", lb_small / raw_small >= 0.9);
-    rep.require("pipelined 256 KiB >= 0.9x raw CAF (median)", lb_large / raw_large >= 0.9);
-    rep.require("CPU per pipelined 64 B request <= raw CAF's / 0.85", lb_cpu <= raw_cpu / 0.85);
-    rep.figure("nodes_rtt_p50_loopbridge", lb_rtt, "us");
-    rep.figure("nodes_rtt_p50_raw_caf", raw_rtt, "us");
-    rep.figure("nodes_pipelined_64b_loopbridge", lb_small, "req/s");
-    rep.figure("nodes_pipelined_64b_raw_caf", raw_small, "req/s");
-    rep.figure("nodes_pipelined_256k_loopbridge", lb_large, "req/s");
-    rep.figure("nodes_pipelined_256k_raw_caf", raw_large, "req/s");
-    rep.figure("nodes_cpu_per_64b_loopbridge", lb_cpu, "us");
-    rep.figure("nodes_cpu_per_64b_raw_caf", raw_cpu, "us");
+    for (auto* t : {&plain, &tls}) {
+      auto lb_rtt = bench::median_of(t->lb_runs, &sample::rtt_us);
+      auto raw_rtt = bench::median_of(t->raw_runs, &sample::rtt_us);
+      auto lb_small = bench::median_of(t->lb_runs, &sample::small_rate);
+      auto raw_small = bench::median_of(t->raw_runs, &sample::small_rate);
+      auto lb_large = bench::median_of(t->lb_runs, &sample::large_rate);
+      auto raw_large = bench::median_of(t->raw_runs, &sample::large_rate);
+      auto lb_cpu = bench::median_of(t->lb_runs, &sample::cpu_us_small);
+      auto raw_cpu = bench::median_of(t->raw_runs, &sample::cpu_us_small);
+      auto over = t->name.empty() ? std::string{} : " over TLS";
+      auto tag = t->name.empty() ? std::string{"nodes_"} : "nodes_" + t->name + "_";
+      // Speed ratios: above 1, loopbridge is ahead (a round trip's ratio is raw over loopbridge).
+      rep.require("round trip >= 0.9x raw CAF" + over + " (median)", raw_rtt / lb_rtt >= 0.9);
+      rep.require("pipelined 64 B >= 0.9x raw CAF" + over + " (median)",
+                  lb_small / raw_small >= 0.9);
+      rep.require("pipelined 256 KiB >= 0.9x raw CAF" + over + " (median)",
+                  lb_large / raw_large >= 0.9);
+      rep.require("CPU per pipelined 64 B request <= raw CAF's / 0.85" + over,
+                  lb_cpu <= raw_cpu / 0.85);
+      rep.figure(tag + "rtt_p50_loopbridge", lb_rtt, "us");
+      rep.figure(tag + "rtt_p50_raw_caf", raw_rtt, "us");
+      rep.figure(tag + "pipelined_64b_loopbridge", lb_small, "req/s");
+      rep.figure(tag + "pipelined_64b_raw_caf", raw_small, "req/s");
+      rep.figure(tag + "pipelined_256k_loopbridge", lb_large, "req/s");
+      rep.figure(tag + "pipelined_256k_raw_caf", raw_large, "req/s");
+      rep.figure(tag + "cpu_per_64b_loopbridge", lb_cpu, "us");
+      rep.figure(tag + "cpu_per_64b_raw_caf", raw_cpu, "us");
+      rep.ratio(tag + "rtt_raw_over_loopbridge", raw_rtt / lb_rtt);
+      rep.ratio(tag + "pipelined_64b_loopbridge_over_raw", lb_small / raw_small);
+      rep.ratio(tag + "pipelined_256k_loopbridge_over_raw", lb_large / raw_large);
+      rep.ratio(tag + "cpu_per_64b_raw_over_loopbridge", raw_cpu / lb_cpu);
+    }
     rep.figure("nodes_loss_detection", lost_ms, "ms");
     rep.figure("nodes_freeze_detection", frozen_ms, "ms");
-    rep.ratio("nodes_rtt_raw_over_loopbridge", raw_rtt / lb_rtt);
-    rep.ratio("nodes_pipelined_64b_loopbridge_over_raw", lb_small / raw_small);
-    rep.ratio("nodes_pipelined_256k_loopbridge_over_raw", lb_large / raw_large);
-    rep.ratio("nodes_cpu_per_64b_raw_over_loopbridge", raw_cpu / lb_cpu);
     lb.rt().stop();
+    lb_tls.rt().stop();
     rep.print();
   }
-  node->stop(SIGKILL);
-  raw_server.stop(SIGKILL);
+  for (auto* t : {&plain, &tls}) {
+    t->node->stop(SIGKILL);
+    t->raw_server->stop(SIGKILL);
+  }
   return 0;
 }
