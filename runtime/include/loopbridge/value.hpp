@@ -104,27 +104,46 @@ public:
   friend bool operator!=(const value& a, const value& b) { return !(a == b); }
 
   /// Field description for CAF inspectors (printing, serialization): a tag plus the one
-  /// alternative it names; lists and maps recurse.
+  /// alternative it names; lists and maps recurse. Writing (and printing) looks at the value
+  /// in place, without copying it; reading fills locals and assigns the one the tag names.
   template <class Inspector>
   friend auto inspect(Inspector& f, value& x) {
     auto tag = static_cast<std::uint8_t>(x.data_.index());
-    bool b = x.is_bool() ? x.as_bool() : false;
-    std::int64_t i = x.is_integer()    ? x.as_integer()
-                     : x.is_duration() ? x.as_duration().count()
-                                       : 0;
-    double d = x.is_number() ? std::get<double>(x.data_) : 0.0;
-    std::string s = x.is_string() ? x.as_string() : std::string{};
-    bytes by = x.is_bytes() ? x.as_bytes() : bytes{};
-    list l = x.is_list() ? x.as_list() : list{};
-    map m = x.is_map() ? x.as_map() : map{};
-    auto restore = [&] {
-      x.assign_tagged(tag, b, i, d, std::move(s), std::move(by), std::move(l), std::move(m));
-    };
-    return f(caf::meta::type_name("loopbridge.value"), tag, b, i, d, s, by, l, m,
-             caf::meta::load_callback([&]() -> typename Inspector::result_type {
-               restore();
-               return detail::inspect_ok<typename Inspector::result_type>();
-             }));
+    if constexpr (Inspector::reads_state) {
+      // The fields not in use are empty stand-ins; the one in use is the value's own.
+      bool no_b = false;
+      double no_d = 0.0;
+      std::string no_s;
+      bytes no_by;
+      list no_l;
+      map no_m;
+      std::int64_t i = x.is_integer()    ? x.as_integer()
+                       : x.is_duration() ? x.as_duration().count()
+                                         : 0;
+      return f(caf::meta::type_name("loopbridge.value"), tag,
+               x.is_bool() ? std::get<bool>(x.data_) : no_b, i,
+               x.is_number() ? std::get<double>(x.data_) : no_d,
+               x.is_string() ? std::get<std::string>(x.data_) : no_s,
+               x.is_bytes() ? std::get<bytes>(x.data_) : no_by,
+               x.is_list() ? std::get<list>(x.data_) : no_l,
+               x.is_map() ? std::get<map>(x.data_) : no_m);
+    } else {
+      bool b = false;
+      std::int64_t i = 0;
+      double d = 0.0;
+      std::string s;
+      bytes by;
+      list l;
+      map m;
+      auto restore = [&] {
+        x.assign_tagged(tag, b, i, d, std::move(s), std::move(by), std::move(l), std::move(m));
+      };
+      return f(caf::meta::type_name("loopbridge.value"), tag, b, i, d, s, by, l, m,
+               caf::meta::load_callback([&]() -> typename Inspector::result_type {
+                 restore();
+                 return detail::inspect_ok<typename Inspector::result_type>();
+               }));
+    }
   }
 
 private:

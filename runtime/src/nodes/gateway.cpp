@@ -221,10 +221,14 @@ void gateway::done(std::uint64_t key) {
   a.id = c.id;
   if (c.st->failed()) {
     a.set_failure(c.st->error());
-  } else if (std::string problem; !c.entry->encode_reply(*c.st, a.body, problem)) {
-    a.set_failure(error{errc::worker_failed, "node " + node_ + ": the reply of " + c.entry->name +
-                                                 " by " + c.target->spec.name +
-                                                 " cannot cross the network: " + problem});
+  } else {
+    reply_hint_.reserve(a.body);
+    if (std::string problem; !c.entry->encode_reply(*c.st, a.body, problem))
+      a.set_failure(error{errc::worker_failed, "node " + node_ + ": the reply of " + c.entry->name +
+                                                   " by " + c.target->spec.name +
+                                                   " cannot cross the network: " + problem});
+    else
+      reply_hint_.note(a.body);
   }
   auto caller = std::move(c.caller);
   keys_.erase({c.from, c.id});

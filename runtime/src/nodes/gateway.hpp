@@ -80,6 +80,7 @@ private:
   std::uint64_t next_key_ = 1;
   std::map<caf::actor, pending> outbox_;
   bool flush_sent_ = false;
+  body_size_hint reply_hint_;
 };
 
 } // namespace loopbridge::detail

@@ -160,11 +160,13 @@ private:
     c.id = st->id;
     c.actor = rec_->spec.name;
     std::string problem = "the kind does not serve it";
+    request_hint_.reserve(c.body);
     if (!entry || !entry->encode_request || !entry->encode_request(*st, c.body, problem)) {
       st->fail(error{errc::bad_request, "the request cannot go to " + where() + ": " + problem});
       sink_->done(std::move(st));
       return;
     }
+    request_hint_.note(c.body);
     c.request = entry->name;
     if (!st->context.empty()) {
       value::map fields;
@@ -204,6 +206,7 @@ private:
   worker_actor* self_ptr_;
   caf::actor gateway_;
   std::unordered_map<std::uint64_t, request_ref> flying_; ///< sent to the node, by request id
+  body_size_hint request_hint_;
 };
 
 } // namespace loopbridge::detail
