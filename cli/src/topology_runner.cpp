@@ -76,9 +76,11 @@ private:
   std::thread thread_;
 };
 
-/// One progress line: done/total, rate, errors, what each stage holds (queued + running).
+/// One progress line: done/total, rate, errors, what each stage holds (queued + running), and
+/// each node's state with the requests there now.
 std::string progress_line(const std::string& title, const workload_progress& p,
-                          const std::vector<actor_metrics>& stages) {
+                          const std::vector<actor_metrics>& stages,
+                          const std::vector<node_metrics>& nodes) {
   char head[160];
   double secs = std::chrono::duration<double>(p.elapsed).count();
   std::snprintf(head, sizeof head, "%s: %llu/%llu done, %.1f/s, %llu errors | held:", title.c_str(),
@@ -88,7 +90,23 @@ std::string progress_line(const std::string& title, const workload_progress& p,
   std::string line = head;
   for (auto& m : stages)
     line += " " + m.name + " " + std::to_string(m.queued + m.in_flight);
+  if (!nodes.empty())
+    line += " | nodes:";
+  for (auto& n : nodes)
+    line += " " + n.name + (n.up ? " up " + std::to_string(n.in_flight) : " down");
   return line;
+}
+
+/// A node's line for the end of a run: its state and what went there.
+std::string node_line(const node_metrics& n) {
+  auto line = "node " + n.name + " (" + n.address + "): " + (n.up ? "up" : "down") + ", " +
+              std::to_string(n.sent) + " sent, " + std::to_string(n.answered) + " answered, " +
+              std::to_string(n.lost) + " lost with it, " + std::to_string(n.connects) + " connect" +
+              (n.connects == 1 ? "" : "s") + ", " + std::to_string(n.losses) + " loss" +
+              (n.losses == 1 ? "" : "es");
+  if (!n.up && n.failure)
+    line += " (" + n.failure->to_string() + ")";
+  return line + "\n";
 }
 
 /// The runtime's metrics, in the order the topology declares its actors (a pipeline reads
@@ -157,7 +175,7 @@ int run_topology(const topology& topo, const kind_registry& kinds, const run_set
   options.progress_interval = tty ? std::chrono::milliseconds(200) : settings.plain_interval;
   if (!settings.quiet)
     options.on_progress = [&](const workload_progress& p) {
-      auto line = progress_line(settings.title, p, stages_of(rt, topo));
+      auto line = progress_line(settings.title, p, stages_of(rt, topo), rt.nodes());
       if (tty)
         std::printf("\r%s\x1b[K", line.c_str());
       else
@@ -172,10 +190,13 @@ int run_topology(const topology& topo, const kind_registry& kinds, const run_set
     std::fprintf(stderr, "%s: %s\n", topo.source.c_str(), result.error.c_str());
     return exit_usage;
   }
+  auto nodes = rt.nodes(); // before the stop, which ends the links
   auto& report = rt.stop();
   auto summary = summarize(settings.title, std::move(result), stages_of(rt, topo), report,
                            signals.interrupted());
   std::printf("%s", summary.table().c_str());
+  for (auto& n : nodes)
+    std::printf("%s", node_line(n).c_str());
   std::fflush(stdout);
   if (!settings.json_path.empty()) {
     std::ofstream out{settings.json_path};

@@ -93,6 +93,10 @@ result<actor_metrics> runtime::metrics(std::string_view name) const {
   return core_->metrics(name);
 }
 
+std::vector<node_metrics> runtime::nodes() const {
+  return core_->nodes();
+}
+
 event_inbox runtime::subscribe(subscription s) {
   return core_->subscribe(std::move(s));
 }

@@ -17,6 +17,7 @@
 #include "loop/loop_thread.hpp"
 #include "loop/request_inbox.hpp"
 #include "loopbridge/detail/stream_state.hpp"
+#include "nodes/node_traffic.hpp"
 #include "scheduler/stall_detector.hpp"
 #include "threads/gate.hpp"
 #include "threads/thread_registry.hpp"
@@ -143,8 +144,13 @@ public:
   result<std::uint16_t> serve_node(const node_spec& node);
   /// Why node `name` cannot be reached now; nullopt while it is up (or not in use). Any thread.
   std::optional<error> node_failure(std::string_view name) const;
-  /// Records that node `name` is up (nullopt) or why it is not. Called by its link.
+  /// Records that node `name` is up (nullopt) or why it is not, counting its connections and
+  /// losses. Called by its link.
   void set_node_failure(std::string_view name, std::optional<error> why);
+  /// The traffic counters of node `name`, shared by the instances of its actors. Any thread.
+  std::shared_ptr<node_traffic> traffic(std::string_view name);
+  /// See `runtime::nodes`.
+  std::vector<node_metrics> nodes() const;
 
   // -- metrics and events (events/) ------------------------------------------------------------
 
@@ -298,7 +304,15 @@ private:
   mutable std::mutex nodes_mutex_;
   std::map<std::string, node_spec, std::less<>> nodes_;
   std::map<std::string, caf::actor, std::less<>> links_;
-  std::map<std::string, error, std::less<>> node_failures_; ///< nodes down now, and why
+  /// A node's link as its link last reported it, and its traffic.
+  struct node_state {
+    bool up = false;
+    std::uint64_t connects = 0;
+    std::uint64_t losses = 0;
+    std::optional<error> failure; ///< why it is down now
+    std::shared_ptr<node_traffic> traffic = std::make_shared<node_traffic>();
+  };
+  std::map<std::string, node_state, std::less<>> node_states_; ///< nodes in use, by name
   std::string app_id_; ///< `node_app_id` of the kinds, made once at start (with the network)
   /// Why `options_.tls` cannot be used (`tls_problem`, checked once at start), or empty;
   /// CAF's TLS layer is loaded only when it is empty.

@@ -203,6 +203,10 @@ workload:
   INFO(split.out() << split.err() << "\nnode: " << node.out() << node.err());
   REQUIRE(code == 0);
   CHECK(split.out().find("succeeded 40, failed 0") != std::string::npos);
+  // The node's own line: all 40 thumbnails went there and came back.
+  CHECK(split.out().find("node side (127.0.0.1:") != std::string::npos);
+  CHECK(split.out().find("): up, 40 sent, 40 answered, 0 lost with it, 1 connect, 0 losses") !=
+        std::string::npos);
   auto names = files_in(dir + "/local");
   REQUIRE(names.size() == 40);
   CHECK(files_in(dir + "/split").size() == 40);

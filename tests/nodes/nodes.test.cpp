@@ -176,6 +176,22 @@ TEST_CASE("an actor on another node answers as a local one does", "[nodes]") {
     auto m = rt.metrics("far");
     return m->completed == 3001 && m->failed == 2;
   }));
+  // So does the node's traffic: every request went there and came back, but perhaps the late
+  // one (its deadline ends it on both sides: whichever side is first decides).
+  CHECK(lbtest::eventually([&] { return rt.nodes().at(0).in_flight == 0; }));
+  auto nodes = rt.nodes();
+  REQUIRE(nodes.size() == 1);
+  CHECK(nodes[0].name == "side");
+  CHECK(nodes[0].address == "127.0.0.1:" + std::to_string(t.port));
+  CHECK(nodes[0].up);
+  CHECK(nodes[0].connects == 1);
+  CHECK(nodes[0].losses == 0);
+  CHECK(nodes[0].sent == 3003);
+  CHECK(nodes[0].answered >= 3002);
+  CHECK(nodes[0].answered <= 3003);
+  CHECK(nodes[0].lost == 0);
+  CHECK(nodes[0].bytes_sent > 3000 * 10);
+  CHECK(nodes[0].bytes_received > 3000 * 10);
   auto& report = rt.stop();
   CHECK_FALSE(report.loop_stuck);
   node->signal(SIGTERM);
@@ -240,6 +256,14 @@ TEST_CASE("a node killed under load fails what it held with node.lost and comes 
   INFO(to_string(*up));
   CHECK(std::holds_alternative<node_up_event>(*up));
   CHECK(to_string(*up) == "node_up side (127.0.0.1:" + std::to_string(t.port) + ")");
+  // The node's metrics tell the same story: up twice, lost once, with what it held.
+  auto nodes = rt.nodes();
+  REQUIRE(nodes.size() == 1);
+  CHECK(nodes[0].up);
+  CHECK(nodes[0].connects == 2);
+  CHECK(nodes[0].losses == 1);
+  CHECK(nodes[0].lost == static_cast<std::uint64_t>(lost));
+  CHECK_FALSE(nodes[0].failure);
   auto& report = rt.stop();
   CHECK_FALSE(report.loop_stuck);
 }

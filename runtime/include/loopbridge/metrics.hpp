@@ -2,7 +2,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+
+#include "loopbridge/error.hpp"
 
 namespace loopbridge {
 
@@ -39,6 +42,30 @@ struct actor_metrics {
   /// Latency from acceptance to the worker's report, over requests the worker finished.
   std::chrono::nanoseconds p50{0};
   std::chrono::nanoseconds p99{0};
+};
+
+/// One node as the process that places actors on it sees it (`runtime::nodes`): its link and
+/// the requests its actors' instances here sent there.
+struct node_metrics {
+  std::string name;
+  std::string address; ///< host:port, as the topology writes it
+  bool up = false;     ///< connected, and the secret proved both ways, now
+  /// Times it came up (the first connection and each rejoin).
+  std::uint64_t connects = 0;
+  /// Times it was lost after being up (`node_down` events after a `node_up`).
+  std::uint64_t losses = 0;
+  /// Why it is not up now (the last attempt's error); nullopt while up or never tried.
+  std::optional<error> failure;
+  /// Requests sent to it, and answers that came back (replies and errors).
+  std::uint64_t sent = 0;
+  std::uint64_t answered = 0;
+  /// Requests that were there when it was lost (each failed with `node.lost`).
+  std::uint64_t lost = 0;
+  /// Requests there now, waiting for their answers.
+  std::uint64_t in_flight = 0;
+  /// Bytes of request and reply bodies (their wire form) sent to and received from it.
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
 };
 
 } // namespace loopbridge

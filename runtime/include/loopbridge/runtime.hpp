@@ -83,7 +83,8 @@ public:
   /// the secret in the node's variable, and runs the requests it sends on this runtime's
   /// actors. Returns the port it listens on (the node's, or the one the system chose for port
   /// 0). Needs `runtime_options::network`; `loop.bad_request` if the secret is missing or
-  /// short, the address is taken, or the node asks for TLS (not built yet). Host thread.
+  /// short, the address is taken, or the node uses TLS and `runtime_options::tls` is not its
+  /// identity (or cannot be used). Host thread.
   result<std::uint16_t> serve_node(const node_spec& node);
 
   /// Adds a route: each reply a pipeline stage at `from` produces goes on to `to` as its request,
@@ -132,6 +133,9 @@ public:
   std::vector<actor_metrics> metrics() const;
   /// One actor's counters; `loop.not_found` if there is none.
   result<actor_metrics> metrics(std::string_view name) const;
+  /// A snapshot of each declared node's connection and traffic, as this process sees it, by
+  /// name (a node nothing was placed on yet is listed, never connected). Any thread, any time.
+  std::vector<node_metrics> nodes() const;
 
   /// A typed handle to the actor `name`; `loop.not_found` if there is none, `loop.wrong_kind`
   /// if it is not of kind `Kind`.

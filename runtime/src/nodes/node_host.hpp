@@ -38,6 +38,7 @@ public:
 
   void start() override {
     lane_->begin_start(instance_);
+    traffic_ = core_->traffic(rec_->spec.node);
     auto link = core_->node_link(rec_->spec.node);
     if (!link)
       return start_failed(std::move(link).error());
@@ -96,6 +97,9 @@ public:
         continue; // it ended here first (cancelled, timed out, the node was lost)
       auto st = std::move(it->second);
       flying_.erase(it);
+      node_traffic::add(traffic_->answered, 1);
+      node_traffic::take(traffic_->in_flight, 1);
+      node_traffic::add(traffic_->bytes_received, a.body.size());
       if (a.failed) {
         st->fail(a.failure());
       } else if (st->try_claim(request_state::outcome::completed)) {
@@ -138,6 +142,7 @@ public:
       self_ptr_->send(gateway_, node_cancel_atom::value, st->id);
     auto held = std::move(it->second);
     flying_.erase(it);
+    node_traffic::take(traffic_->in_flight, 1);
     sink_->done(std::move(held)); // its outcome is decided; whatever the node says is dropped
   }
   void run_task(task_box&) override {}
@@ -184,6 +189,9 @@ private:
           1, std::chrono::duration_cast<std::chrono::nanoseconds>(st->deadline - clock::now())
                  .count());
     flying_.emplace(st->id, std::move(st));
+    node_traffic::add(traffic_->sent, 1);
+    node_traffic::add(traffic_->in_flight, 1);
+    node_traffic::add(traffic_->bytes_sent, c.body.size());
     bytes += c.body.size();
     batch.push_back(std::move(c));
   }
@@ -197,6 +205,11 @@ private:
   void fail_flying(error_code code, const std::string& why) {
     auto flying = std::move(flying_);
     flying_.clear();
+    if (traffic_) {
+      node_traffic::take(traffic_->in_flight, flying.size());
+      if (code.domain == errc::node_lost.domain && code.code == errc::node_lost.code)
+        node_traffic::add(traffic_->lost, flying.size());
+    }
     for (auto& [id, st] : flying) {
       st->fail(error{code, rec_->spec.name + ": request #" + std::to_string(id) + ": " + why});
       sink_->done(std::move(st));
@@ -207,6 +220,7 @@ private:
   caf::actor gateway_;
   std::unordered_map<std::uint64_t, request_ref> flying_; ///< sent to the node, by request id
   body_size_hint request_hint_;
+  std::shared_ptr<node_traffic> traffic_; ///< the node's, shared with its other instances
 };
 
 } // namespace loopbridge::detail

@@ -158,18 +158,52 @@ result<std::uint16_t> runtime_core::serve_node(const node_spec& node) {
 
 std::optional<error> runtime_core::node_failure(std::string_view name) const {
   std::lock_guard<std::mutex> guard{nodes_mutex_};
-  auto it = node_failures_.find(name);
-  if (it == node_failures_.end())
+  auto it = node_states_.find(name);
+  if (it == node_states_.end())
     return std::nullopt;
-  return it->second;
+  return it->second.failure;
 }
 
 void runtime_core::set_node_failure(std::string_view name, std::optional<error> why) {
   std::lock_guard<std::mutex> guard{nodes_mutex_};
-  if (why)
-    node_failures_.insert_or_assign(std::string{name}, std::move(*why));
-  else if (auto it = node_failures_.find(name); it != node_failures_.end())
-    node_failures_.erase(it);
+  auto& n = node_states_[std::string{name}];
+  if (!why && !n.up)
+    ++n.connects;
+  else if (why && n.up)
+    ++n.losses;
+  n.up = !why;
+  n.failure = std::move(why);
+}
+
+std::shared_ptr<node_traffic> runtime_core::traffic(std::string_view name) {
+  std::lock_guard<std::mutex> guard{nodes_mutex_};
+  return node_states_[std::string{name}].traffic;
+}
+
+std::vector<node_metrics> runtime_core::nodes() const {
+  std::lock_guard<std::mutex> guard{nodes_mutex_};
+  std::vector<node_metrics> out;
+  for (auto& [name, spec] : nodes_) {
+    node_metrics m;
+    m.name = name;
+    m.address = spec.address();
+    if (auto it = node_states_.find(name); it != node_states_.end()) {
+      auto& n = it->second;
+      m.up = n.up;
+      m.connects = n.connects;
+      m.losses = n.losses;
+      m.failure = n.failure;
+      auto& t = *n.traffic;
+      m.sent = t.sent.load(std::memory_order_relaxed);
+      m.answered = t.answered.load(std::memory_order_relaxed);
+      m.lost = t.lost.load(std::memory_order_relaxed);
+      m.in_flight = t.in_flight.load(std::memory_order_relaxed);
+      m.bytes_sent = t.bytes_sent.load(std::memory_order_relaxed);
+      m.bytes_received = t.bytes_received.load(std::memory_order_relaxed);
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 void runtime_core::stop_nodes() {
