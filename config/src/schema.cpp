@@ -115,6 +115,8 @@ std::string key_schema(const key_doc& d, const std::string& indent) {
       o << ", \"maximum\": " << *d.max;
   } else if (d.type == "duration") {
     o << "\"type\": \"string\", \"pattern\": \"" << duration_pattern << "\"";
+  } else if (d.type == "boolean") {
+    o << "\"type\": \"boolean\"";
   } else if (d.type == "enum") {
     o << "\"enum\": [";
     for (std::size_t i = 0; i < d.choices.size(); ++i)
@@ -133,7 +135,7 @@ std::string key_schema(const key_doc& d, const std::string& indent) {
   }
   if (!d.fallback.empty() && d.type != "restart") {
     bool numeric = d.fallback.find_first_not_of("0123456789") == std::string::npos;
-    if (d.type == "integer" && numeric)
+    if ((d.type == "integer" && numeric) || d.type == "boolean")
       o << ", \"default\": " << d.fallback;
     else if (d.type != "integer")
       o << ", \"default\": " << json_string(d.fallback);
@@ -295,6 +297,10 @@ const std::vector<key_doc>& topology_keys() {
         "The node the actor runs on (one of nodes); unset: the main process. Kinds whose "
         "requests have no wire form (offloaded functions, types without inspect) stay in the "
         "main process."),
+      k("actors[]", "resend_lost", "boolean", "false",
+        "For an actor on a node: requests in flight there when the node is lost are sent again "
+        "once it is back (each within its deadline) instead of failing with node.lost. Only "
+        "for idempotent kinds: such a request may run twice."),
 
       range(k("actors[].mailbox", "capacity", "integer", "runtime.default_capacity",
               "Requests accepted and not yet finished (queued plus in flight)."),

@@ -58,7 +58,7 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
   if (!yaml_.expect_map(n, path, "an actor (a map with name and kind)"))
     return spec;
   bool has_name = false, has_kind = false;
-  std::optional<YAML::Node> params_node, count_node;
+  std::optional<YAML::Node> params_node, count_node, resend_node;
   for (auto& [key, v] : yaml_.entries(n, path, actor_keys)) {
     auto p = join(path, key);
     if (key == "name") {
@@ -97,12 +97,20 @@ actor_spec topology_loader::load_actor(const YAML::Node& n, const std::string& p
       if (auto s = yaml_.string(v, p))
         spec.node = *s;
       placement_nodes_[path] = v;
+    } else if (key == "resend_lost") {
+      resend_node = v;
+      if (auto b = yaml_.boolean(v, p))
+        spec.resend_lost = *b;
     } else if (key == "params") {
       params_node = v;
     }
   }
   yaml_.require(has_name, n, path, "name");
   yaml_.require(has_kind, n, path, "kind");
+  if (spec.resend_lost && spec.node.empty())
+    yaml_.add(*resend_node, join(path, "resend_lost"),
+              "resend_lost applies only to an actor placed on a node",
+              "set node, or remove resend_lost");
   if (params_node)
     spec.params = load_params(*params_node, join(path, "params"), spec);
   if (spec.count == 0) { // not given: the kind's default, so the topology says what will run

@@ -68,7 +68,7 @@ struct two_nodes {
                         << "nodes:\n  - name: side\n    address: 127.0.0.1:" << port << "\n"
                         << (node_tls.empty() ? "" : "    tls: " + node_tls + "\n")
                         << "actors:\n  - name: far\n    kind: " << far_kind
-                        << "\n    node: side\n    params: " << far_params
+                        << "\n    node: side\n    params: " << far_params << far_extra
                         << "\n  - name: near\n    kind: echo\n";
   }
   topology load() const {
@@ -90,6 +90,7 @@ struct two_nodes {
   std::string dir;
   std::string far_params;
   std::string far_kind;
+  std::string far_extra; ///< more of `far`'s keys, each on a line of its own ("\n    key: v")
   std::string file;
   std::uint16_t port = 0;
 };
@@ -268,6 +269,40 @@ TEST_CASE("a node killed under load fails what it held with node.lost and comes 
   CHECK_FALSE(report.loop_stuck);
 }
 
+TEST_CASE("an actor that resends: what a lost node held goes again when it is back",
+          "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t{"{delay: 20ms}"};
+  t.far_extra = "\n    resend_lost: true";
+  t.write();
+  auto node = t.start_node();
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = *rt.actor<actors::echo>("far");
+  constexpr int n = 300;
+  std::vector<future<actors::echo_reply>> replies;
+  for (int i = 0; i < n; ++i)
+    replies.push_back(far.submit(echo_of(std::to_string(i)), 60s));
+  REQUIRE(lbtest::eventually([&] { return rt.nodes().at(0).in_flight > 0; }, 10s));
+  node->signal(SIGKILL);
+  REQUIRE(node->wait(10s));
+  REQUIRE(lbtest::eventually([&] { return rt.nodes().at(0).losses == 1; }, 30s));
+  auto again = t.start_node();
+  // Every request is answered, in full, by one process or the other: none failed with it.
+  for (int i = 0; i < n; ++i) {
+    REQUIRE(replies[i].wait_for(60s));
+    auto r = replies[i].get();
+    INFO(i << ": " << (r.ok() ? std::string{"ok"} : r.error().to_string()));
+    REQUIRE(r.ok());
+    CHECK(r->payload == value{std::to_string(i)});
+  }
+  auto nodes = rt.nodes();
+  CHECK(nodes[0].connects == 2);
+  CHECK(nodes[0].lost > 0);
+  CHECK(nodes[0].resent == nodes[0].lost); // every one lost went again (none had expired)
+  CHECK(nodes[0].in_flight == 0);
+  CHECK_FALSE(rt.stop().loop_stuck);
+}
+
 TEST_CASE("a frozen node is detected by its silence and rejoins when it thaws", "[nodes]") {
   env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
   two_nodes t;
@@ -371,6 +406,22 @@ TEST_CASE("placements that cannot work are refused before anything starts", "[no
     auto p = plain.spawn(spec);
     REQUIRE_FALSE(p.ok());
     CHECK(p.error().message().find("without nodes") != std::string::npos);
+  }
+  SECTION("resending what a lost node held, for an actor in this process") {
+    runtime rt{actors::builtin_kinds()};
+    actor_spec spec;
+    spec.name = "here";
+    spec.kind = "echo";
+    spec.resend_lost = true;
+    auto r = rt.spawn(spec);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().is(errc::bad_request));
+    CHECK(r.error().message().find("only an actor placed on a node") != std::string::npos);
+    auto loaded = config::parse("actors:\n  - {name: here, kind: echo, resend_lost: true}\n",
+                                actors::builtin_kinds(), "resend.yaml");
+    REQUIRE(loaded.problems.size() == 1);
+    CHECK(loaded.problems[0].path == "actors[0].resend_lost");
+    CHECK(loaded.problems[0].message == "resend_lost applies only to an actor placed on a node");
   }
   SECTION("a secret that is missing or short") {
     two_nodes t;

@@ -77,6 +77,11 @@ struct actor_spec {
   /// process). Only kinds whose requests and replies all have a wire form may run elsewhere
   /// (`kind_descriptor::portable`).
   std::string node;
+  /// For an actor on a node: the requests in flight there when the node is lost are sent
+  /// again, in their order, once it is back (each still within its deadline) instead of
+  /// failing with `node.lost`. Only for idempotent kinds: such a request may run twice. An
+  /// actor in this process refuses it (`loop.bad_request`; `check` says so too).
+  bool resend_lost = false;
 };
 
 } // namespace loopbridge

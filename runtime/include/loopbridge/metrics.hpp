@@ -59,8 +59,11 @@ struct node_metrics {
   /// Requests sent to it, and answers that came back (replies and errors).
   std::uint64_t sent = 0;
   std::uint64_t answered = 0;
-  /// Requests that were there when it was lost (each failed with `node.lost`).
+  /// Requests that were there when it was lost: each failed with `node.lost`, or, for an
+  /// actor with `resend_lost`, waited to be sent again.
   std::uint64_t lost = 0;
+  /// Requests sent again after it came back (`actor_spec::resend_lost`).
+  std::uint64_t resent = 0;
   /// Requests there now, waiting for their answers.
   std::uint64_t in_flight = 0;
   /// Bytes of request and reply bodies (their wire form) sent to and received from it.

@@ -3,6 +3,7 @@
 // The host of an instance whose actor runs on another node. Included by the worker actor's
 // translation unit only.
 
+#include <map>
 #include <unordered_map>
 #include <vector>
 
@@ -22,7 +23,9 @@ namespace loopbridge::detail {
 /// more in flight to a node than the actor there can hold.
 ///
 /// Failure: when the node's link reports it down, every request in flight here fails at once
-/// with `node.lost` (it may or may not have run there; nothing is re-run), and the instance
+/// with `node.lost` (it may or may not have run there; nothing is re-run unless the actor
+/// sets `resend_lost`: then they wait here, in order, and go again first when the node is
+/// back, each until its deadline), and the instance
 /// takes nothing more until the node is up again: what waits in the actor's queue meanwhile
 /// waits for the node, until its deadline (the loop then fails it with `node.unreachable`).
 /// Before its first `up`, a `down` fails the instance's start with the link's error.
@@ -79,13 +82,18 @@ public:
                                                         rec_->kind->name});
     gateway_ = std::move(gateway);
     ready(mine->info); // once: after a reconnection it only resumes
+    resend_held();
     drain();
   }
 
-  /// The node is down (or could not be reached): fails what is in flight there.
+  /// The node is down (or could not be reached): fails what is in flight there, or, for an
+  /// actor that resends, holds it until the node is back.
   void down(const error& why) {
     gateway_ = nullptr;
-    fail_flying(errc::node_lost, why.message());
+    if (rec_->spec.resend_lost)
+      hold_flying();
+    else
+      fail_flying(errc::node_lost, why.message());
     start_failed(why); // only before the first `up`
   }
 
@@ -135,6 +143,12 @@ public:
   }
 
   void cancel(request_ref st) override {
+    if (auto held = held_.find(st->id); held != held_.end()) {
+      auto ended = std::move(held->second);
+      held_.erase(held);
+      sink_->done(std::move(ended)); // never sent again
+      return;
+    }
     auto it = flying_.find(st->id);
     if (it == flying_.end())
       return;
@@ -156,10 +170,15 @@ public:
 private:
   std::string where() const { return "node " + rec_->spec.node; }
 
-  /// Adds `st` to `batch`, or ends it here when it cannot go.
+  /// Adds `st`, new from the lane, to `batch`, or ends it here when it cannot go.
   void send_later(request_ref st, std::vector<node_call>& batch, std::size_t& bytes) {
     if (!begin(st))
       return;
+    add_call(std::move(st), batch, bytes);
+  }
+
+  /// Adds started request `st` to `batch` (flying from now on), or ends it when it cannot go.
+  void add_call(request_ref st, std::vector<node_call>& batch, std::size_t& bytes) {
     auto* entry = rec_->kind->find_request(st->request_type());
     node_call c;
     c.id = st->id;
@@ -202,6 +221,38 @@ private:
     bytes = 0;
   }
 
+  /// The node was lost: what was in flight there waits to be sent again (`resend_lost`).
+  void hold_flying() {
+    if (traffic_) {
+      node_traffic::take(traffic_->in_flight, flying_.size());
+      node_traffic::add(traffic_->lost, flying_.size());
+    }
+    for (auto& [id, st] : flying_)
+      held_.emplace(id, std::move(st));
+    flying_.clear();
+  }
+
+  /// The node is back: sends what waited, oldest first, before anything new.
+  void resend_held() {
+    auto held = std::move(held_);
+    held_.clear();
+    std::vector<node_call> batch;
+    std::size_t bytes = 0;
+    for (auto& [id, st] : held) {
+      if (st->resolved()) { // its deadline or a cancel ended it meanwhile
+        sink_->done(std::move(st));
+        continue;
+      }
+      node_traffic::add(traffic_->resent, 1);
+      add_call(std::move(st), batch, bytes);
+      if (batch.size() >= node_batch || bytes >= node_batch_bytes)
+        flush(batch, bytes);
+    }
+    if (!batch.empty())
+      flush(batch, bytes);
+  }
+
+  /// Ends what is in flight there, and what waits to be sent again, with `code`.
   void fail_flying(error_code code, const std::string& why) {
     auto flying = std::move(flying_);
     flying_.clear();
@@ -210,6 +261,9 @@ private:
       if (code.domain == errc::node_lost.domain && code.code == errc::node_lost.code)
         node_traffic::add(traffic_->lost, flying.size());
     }
+    for (auto& [id, st] : held_) // counted when they were lost
+      flying.emplace(id, std::move(st));
+    held_.clear();
     for (auto& [id, st] : flying) {
       st->fail(error{code, rec_->spec.name + ": request #" + std::to_string(id) + ": " + why});
       sink_->done(std::move(st));
@@ -219,6 +273,9 @@ private:
   worker_actor* self_ptr_;
   caf::actor gateway_;
   std::unordered_map<std::uint64_t, request_ref> flying_; ///< sent to the node, by request id
+  /// Lost with the node, to be sent again when it is back (`resend_lost`), by request id
+  /// (ids grow with submission: the map's order is theirs).
+  std::map<std::uint64_t, request_ref> held_;
   body_size_hint request_hint_;
   std::shared_ptr<node_traffic> traffic_; ///< the node's, shared with its other instances
 };

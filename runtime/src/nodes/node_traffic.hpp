@@ -14,6 +14,7 @@ struct node_traffic {
   std::atomic<std::uint64_t> sent{0};
   std::atomic<std::uint64_t> answered{0};
   std::atomic<std::uint64_t> lost{0};
+  std::atomic<std::uint64_t> resent{0};
   std::atomic<std::uint64_t> in_flight{0};
   std::atomic<std::uint64_t> bytes_sent{0};
   std::atomic<std::uint64_t> bytes_received{0};

@@ -80,7 +80,9 @@ result<void> runtime_core::add_nodes(const std::vector<node_spec>& nodes) {
 std::string runtime_core::placement_problem(const actor_spec& spec,
                                             const kind_descriptor& kind) const {
   if (spec.node.empty())
-    return {};
+    return spec.resend_lost ? "actor " + quote(spec.name) +
+                                  " sets resend_lost, which only an actor placed on a node has"
+                            : std::string{};
   auto where = "actor " + quote(spec.name) + " is placed on node " + quote(spec.node);
   if (!options_.network)
     return where + ", but this runtime was made without nodes: make it with the topology "
@@ -197,6 +199,7 @@ std::vector<node_metrics> runtime_core::nodes() const {
       m.sent = t.sent.load(std::memory_order_relaxed);
       m.answered = t.answered.load(std::memory_order_relaxed);
       m.lost = t.lost.load(std::memory_order_relaxed);
+      m.resent = t.resent.load(std::memory_order_relaxed);
       m.in_flight = t.in_flight.load(std::memory_order_relaxed);
       m.bytes_sent = t.bytes_sent.load(std::memory_order_relaxed);
       m.bytes_received = t.bytes_received.load(std::memory_order_relaxed);
