@@ -104,8 +104,10 @@ caf::behavior node_link::make_behavior() {
           send(host, node_down_atom::value, last_failure_);
       },
       [this](node_connected_atom, std::uint64_t attempt) { // the address accepts TCP
-        if (attempt == attempt_ && phase_ == phase::connecting)
-          handshake(attempt);
+        if (attempt != attempt_ || phase_ != phase::connecting)
+          return;
+        handshake_until_ = std::chrono::steady_clock::now() + node_connect_timeout;
+        handshake(attempt);
       },
       [this](node_connected_atom, std::uint64_t attempt, error& why) {
         if (attempt == attempt_ && phase_ == phase::connecting)
@@ -171,7 +173,10 @@ void node_link::handshake(std::uint64_t attempt) {
   // connections and proxies afterwards).
   auto& connector = node_.tls.enabled() ? system().openssl_manager().actor_handle()
                                         : system().middleman().actor_handle();
-  request(connector, node_connect_timeout, caf::connect_atom::value, node_.host, node_.port)
+  auto left = std::chrono::duration_cast<caf::timespan>(handshake_until_ -
+                                                        std::chrono::steady_clock::now());
+  request(connector, std::max(left, caf::timespan{std::chrono::milliseconds(1)}),
+          caf::connect_atom::value, node_.host, node_.port)
       .then(
           [this, attempt, where](caf::node_id&, caf::strong_actor_ptr& gateway,
                                  std::set<std::string>&) {
@@ -187,15 +192,24 @@ void node_link::handshake(std::uint64_t attempt) {
             if (e == caf::sec::incompatible_application_ids)
               return lost(error{errc::node_refused,
                                 where + " runs another build of loopbridge or other kinds"});
+            if (e == caf::sec::connection_timeout &&
+                std::chrono::steady_clock::now() < handshake_until_)
+              // CAF 0.17 gives a connection it opens no time of last contact until the peer's
+              // first message, so a heartbeat tick that comes before the peer's handshake (a
+              // TLS handshake, a busy peer) drops it as timed out. Not the peer's silence: try
+              // again, within the same deadline.
+              return handshake(attempt);
             auto text = system().render(e);
-            if (text.find("timeout") != std::string::npos)
+            std::string ca_rule = "each side's certificate must be signed by the CA the other "
+                                  "trusts";
+            if (e == caf::sec::request_timeout || e == caf::sec::connection_timeout)
               text = "no CAF handshake within " + std::to_string(node_connect_timeout.count()) +
-                     " s (a frozen or overloaded process?)";
+                     " s (a frozen or overloaded process" +
+                     (node_.tls.enabled() ? ", or a TLS handshake that failed: " + ca_rule + ")"
+                                          : "?)");
             else if (e == caf::sec::disconnect_during_handshake)
-              text += node_.tls.enabled()
-                          ? " (the TLS handshake failed: each side's certificate must be signed "
-                            "by the CA the other trusts)"
-                          : " (does it serve TLS? then the topology must say so)";
+              text += node_.tls.enabled() ? " (the TLS handshake failed: " + ca_rule + ")"
+                                          : " (does it serve TLS? then the topology must say so)";
             lost(error{errc::node_unreachable, where + ": " + text});
           });
 }

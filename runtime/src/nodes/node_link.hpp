@@ -2,6 +2,7 @@
 
 // The main runtime's connection to one node.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -42,6 +43,8 @@ private:
   enum class phase { connecting, proving, up, down };
 
   void connect();
+  /// CAF's connect and handshake for `attempt`, again if CAF drops it early, until
+  /// `handshake_until_`.
   void handshake(std::uint64_t attempt);
   void connected(caf::actor gateway);
   void challenged(const std::string& gateway_nonce, const std::string& proof);
@@ -56,6 +59,7 @@ private:
   std::string app_id_;
   phase phase_ = phase::down;
   std::uint64_t attempt_ = 0; ///< counts connection attempts: late reports of old ones are dropped
+  std::chrono::steady_clock::time_point handshake_until_; ///< the current handshake's deadline
   caf::actor gateway_;
   std::string link_nonce_;
   std::vector<char> actors_; ///< the node's welcome: the actors it runs
