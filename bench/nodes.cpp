@@ -6,7 +6,10 @@
 //   - pipelined, 64 requests in flight, 64-byte payloads: rate;
 //   - pipelined, 16 in flight, 256 KiB payloads: rate;
 // with the CPU per request of both processes (this one and the server). Then how long a node's
-// loss (SIGKILL) and a frozen node (SIGSTOP) take to fail the request it holds.
+// loss (SIGKILL) and a frozen node (SIGSTOP) take to fail the request it holds. Last, the demo
+// pipeline (origin -> fetcher -> thumbnails -> writer) run by `loopbridge run`, all in one
+// process against thumbnails and writer on two node processes, in turns: printed, not
+// required (on two cores the split gains nothing; it shows what the hops cost).
 //
 //   bench/nodes [--quick]
 //   bench/nodes --profile    # only loopbridge's 256 KiB pipelined phase, for 10 s (for perf)
@@ -83,6 +86,13 @@ public:
   child(const child&) = delete;
   child& operator=(const child&) = delete;
   pid_t pid() const { return pid_; }
+  /// Waits for the process to exit; its exit status (-1 if it did not exit normally).
+  int wait() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
   void signal(int sig) const { ::kill(pid_, sig); }
   void stop(int sig) {
     if (pid_ <= 0)
@@ -336,6 +346,55 @@ bool answers(lb_client& lb, std::chrono::seconds within) {
   return false;
 }
 
+/// The demo pipeline as a topology: `placement` empty (all here) or the nodes to declare, with
+/// thumbnails placed on `thumbs` and the writer on `files`.
+std::string pipeline_topology(const std::string& images, const std::string& out, int count,
+                              const std::string& nodes) {
+  bool split = !nodes.empty();
+  return "runtime: {shutdown_budget: 5s}\n" + nodes +
+         "actors:\n"
+         "  - {name: origin, kind: http_origin, params: {root: " +
+         images +
+         "}}\n"
+         "  - {name: fetcher, kind: fetcher, depends_on: [origin]}\n"
+         "  - name: thumbnails\n"
+         "    kind: image_processor\n" +
+         (split ? "    node: thumbs\n" : "") +
+         "    mailbox: {capacity: 16, overflow: block}\n"
+         "    params: {ops: [{op: thumbnail, width: 96}], format: jpeg, quality: 80}\n"
+         "  - {name: writer, kind: writer" +
+         (split ? ", node: files" : "") + ", params: {root: " + out +
+         "}}\n"
+         "routes:\n"
+         "  - {from: fetcher, to: thumbnails}\n"
+         "  - {from: thumbnails, to: writer}\n"
+         "workload:\n"
+         "  entry: fetcher\n"
+         "  request: fetch\n"
+         "  generate:\n"
+         "    count: " +
+         std::to_string(count) +
+         "\n"
+         "    fields: {url: \"${origin.url}/img-{i%10}.jpg\", raise_for_status: true}\n"
+         "  context: {output: \"t{i}.jpg\"}\n"
+         "  concurrency: 16\n";
+}
+
+/// Runs `loopbridge run FILE` to its end; its images per second (from its JSON summary), or
+/// -1 if it failed.
+double pipeline_rate(const std::string& dir, const std::string& file) {
+  auto json = dir + "/run.json";
+  child run{{LOOPBRIDGE_CLI, "run", file, "--quiet", "--json", json}, dir + "/run.log"};
+  if (run.wait() != 0) {
+    std::fprintf(stderr, "loopbridge run %s failed:\n%s\n", file.c_str(),
+                 slurp(dir + "/run.log").c_str());
+    return -1;
+  }
+  auto text = slurp(json);
+  auto at = text.find("\"throughput_per_s\": ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + 20));
+}
+
 /// One transport's contenders: loopbridge's node and raw CAF's server, and their figures.
 struct transport {
   std::string name; ///< "" for plain TCP, "tls"
@@ -461,6 +520,44 @@ int main(int argc, char** argv) {
     std::printf("node frozen (SIGSTOP): its request failed after %.1f ms (heartbeats)\n",
                 frozen_ms);
 
+    // The demo pipeline by `loopbridge run`: all here, and split over two node processes.
+    auto images = dir + "/images";
+    child prepare{{LOOPBRIDGE_CLI, "demo", "--count", "1", "--images", images, "--out",
+                   dir + "/prepare-out", "--quiet"},
+                  dir + "/prepare.log"};
+    if (prepare.wait() != 0) {
+      std::fprintf(stderr, "demo images: %s\n", slurp(dir + "/prepare.log").c_str());
+      return 1;
+    }
+    int pipeline_count = quick ? 200 : 1000;
+    auto local_file = dir + "/pipeline-local.yaml";
+    auto split_file = dir + "/pipeline-split.yaml";
+    std::ofstream{local_file} << pipeline_topology(images, dir + "/out-local", pipeline_count, "");
+    std::ofstream{split_file} << pipeline_topology(
+        images, dir + "/out-split", pipeline_count,
+        "nodes:\n  - {name: thumbs, address: \"127.0.0.1:" + std::to_string(lbtest::closed_port()) +
+            "\"}\n  - {name: files, address: \"127.0.0.1:" + std::to_string(lbtest::closed_port()) +
+            "\"}\n");
+    child thumbs{{LOOPBRIDGE_CLI, "node", "--node", "thumbs", split_file}, dir + "/thumbs.log"};
+    child files{{LOOPBRIDGE_CLI, "node", "--node", "files", split_file}, dir + "/files.log"};
+    if (!wait_for_text(dir + "/thumbs.log", "serving") ||
+        !wait_for_text(dir + "/files.log", "serving")) {
+      std::fprintf(stderr, "a pipeline node did not start:\n%s\n%s\n",
+                   slurp(dir + "/thumbs.log").c_str(), slurp(dir + "/files.log").c_str());
+      return 1;
+    }
+    std::vector<double> local_rates, split_rates;
+    for (int r = 0; r < (quick ? 2 : 4); ++r)
+      bench::in_turns(
+          static_cast<std::size_t>(r),
+          [&] { local_rates.push_back(pipeline_rate(dir, local_file)); },
+          [&] { split_rates.push_back(pipeline_rate(dir, split_file)); });
+    auto local_rate = bench::median(local_rates);
+    auto split_rate = bench::median(split_rates);
+    std::printf("\ndemo pipeline (%d thumbnails): all in one process %.0f img/s, thumbnails and "
+                "writer on two node processes %.0f img/s\n",
+                pipeline_count, local_rate, split_rate);
+
     bench::report rep;
     for (auto* t : {&plain, &tls}) {
       auto lb_rtt = bench::median_of(t->lb_runs, &sample::rtt_us);
@@ -496,6 +593,9 @@ int main(int argc, char** argv) {
     }
     rep.figure("nodes_loss_detection", lost_ms, "ms");
     rep.figure("nodes_freeze_detection", frozen_ms, "ms");
+    rep.figure("nodes_pipeline_one_process", local_rate, "img/s");
+    rep.figure("nodes_pipeline_two_nodes", split_rate, "img/s");
+    rep.ratio("nodes_pipeline_two_nodes_over_one_process", split_rate / local_rate);
     lb.rt().stop();
     lb_tls.rt().stop();
     rep.print();

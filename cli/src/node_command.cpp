@@ -41,6 +41,7 @@ std::vector<actor_spec> actors_on(const topology& topo, const std::string& node)
       out.push_back(a);
   for (auto& a : out) {
     a.node.clear();
+    a.resend_lost = false; // the main process's concern: here the actor is local
     std::vector<std::string> kept;
     for (auto& d : a.depends_on)
       for (auto& other : out)

@@ -269,8 +269,7 @@ TEST_CASE("a node killed under load fails what it held with node.lost and comes 
   CHECK_FALSE(report.loop_stuck);
 }
 
-TEST_CASE("an actor that resends: what a lost node held goes again when it is back",
-          "[nodes]") {
+TEST_CASE("an actor that resends: what a lost node held goes again when it is back", "[nodes]") {
   env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
   two_nodes t{"{delay: 20ms}"};
   t.far_extra = "\n    resend_lost: true";
