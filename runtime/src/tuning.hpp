@@ -52,9 +52,13 @@ inline constexpr std::chrono::seconds node_connect_timeout{3};
 inline constexpr std::chrono::milliseconds node_retry_first{100};
 inline constexpr std::chrono::milliseconds node_retry_most{2000};
 /// CAF's heartbeats between nodes, and the silence after which a peer counts as lost (a
-/// frozen process, a cut cable: TCP alone notices neither for minutes).
-inline constexpr std::chrono::milliseconds node_heartbeat{250};
-inline constexpr std::chrono::milliseconds node_silence{2000};
+/// frozen process, a cut cable: TCP alone notices neither for minutes). CAF 0.17 checks the
+/// silence of a connection it opens from the first heartbeat tick on, before the peer's
+/// handshake could arrive: a connect must finish its CAF (and TLS) handshake before the next
+/// tick, so the interval is also the time a handshake gets (the link tries again when CAF
+/// drops one early, within `node_connect_timeout`).
+inline constexpr std::chrono::milliseconds node_heartbeat{1000};
+inline constexpr std::chrono::milliseconds node_silence{3000};
 /// Calls an instance of a node's actor sends in one message at most, and the bytes after which
 /// a message goes without waiting for more (large requests and replies then stream one by
 /// one instead of waiting for a whole batch to be written, sent and read).
