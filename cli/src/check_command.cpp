@@ -35,7 +35,7 @@ std::string describe(const topology& t) {
   }
   for (auto& n : t.nodes)
     s += "\n  node " + n.name + ": " + n.address() +
-         (n.tls.enabled() ? ", tls (not served by this version: loopback nodes only)"
+         (n.tls.enabled() ? ", tls (certificate " + n.tls.certificate + ")"
                           : ", loopback without tls") +
          ", secret from $" + n.secret_env + "; start it with `loopbridge node --node " + n.name +
          " FILE`";
