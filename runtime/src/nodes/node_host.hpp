@@ -99,15 +99,15 @@ public:
 
   /// Answers from the gateway.
   void answers(std::vector<node_answer>& batch) {
+    std::uint64_t answered = 0, bytes = 0; // counted once per message, not per answer
     for (auto& a : batch) {
       auto it = flying_.find(a.id);
       if (it == flying_.end())
         continue; // it ended here first (cancelled, timed out, the node was lost)
       auto st = std::move(it->second);
       flying_.erase(it);
-      node_traffic::add(traffic_->answered, 1);
-      node_traffic::take(traffic_->in_flight, 1);
-      node_traffic::add(traffic_->bytes_received, a.body.size());
+      ++answered;
+      bytes += a.body.size();
       if (a.failed) {
         st->fail(a.failure());
       } else if (st->try_claim(request_state::outcome::completed)) {
@@ -119,6 +119,9 @@ public:
       }
       sink_->done(std::move(st));
     }
+    node_traffic::add(traffic_->answered, answered);
+    node_traffic::take(traffic_->in_flight, answered);
+    node_traffic::add(traffic_->bytes_received, bytes);
   }
 
   void drain() override {
@@ -208,14 +211,14 @@ private:
           1, std::chrono::duration_cast<std::chrono::nanoseconds>(st->deadline - clock::now())
                  .count());
     flying_.emplace(st->id, std::move(st));
-    node_traffic::add(traffic_->sent, 1);
-    node_traffic::add(traffic_->in_flight, 1);
-    node_traffic::add(traffic_->bytes_sent, c.body.size());
     bytes += c.body.size();
     batch.push_back(std::move(c));
   }
 
   void flush(std::vector<node_call>& batch, std::size_t& bytes) {
+    node_traffic::add(traffic_->sent, batch.size()); // once per message, not per call
+    node_traffic::add(traffic_->in_flight, batch.size());
+    node_traffic::add(traffic_->bytes_sent, bytes);
     self_ptr_->send(gateway_, node_calls_atom::value, std::move(batch));
     batch.clear();
     bytes = 0;
