@@ -97,31 +97,35 @@ public:
     start_failed(why); // only before the first `up`
   }
 
-  /// Answers from the gateway.
+  /// Answers from the gateway. The node's counters are updated once for the message, before
+  /// any outcome is published: a host that sees its future resolved sees it counted too.
   void answers(std::vector<node_answer>& batch) {
-    std::uint64_t answered = 0, bytes = 0; // counted once per message, not per answer
+    std::vector<std::pair<request_ref, node_answer*>> found;
+    found.reserve(batch.size());
+    std::uint64_t bytes = 0;
     for (auto& a : batch) {
       auto it = flying_.find(a.id);
       if (it == flying_.end())
         continue; // it ended here first (cancelled, timed out, the node was lost)
-      auto st = std::move(it->second);
+      found.emplace_back(std::move(it->second), &a);
       flying_.erase(it);
-      ++answered;
       bytes += a.body.size();
-      if (a.failed) {
-        st->fail(a.failure());
+    }
+    node_traffic::add(traffic_->answered, found.size());
+    node_traffic::take(traffic_->in_flight, found.size());
+    node_traffic::add(traffic_->bytes_received, bytes);
+    for (auto& [st, a] : found) {
+      if (a->failed) {
+        st->fail(a->failure());
       } else if (st->try_claim(request_state::outcome::completed)) {
         auto* entry = rec_->kind->find_request(st->request_type());
         std::string why;
-        if (!entry || !entry->decode_reply(*st, a.body.data(), a.body.size(), why))
+        if (!entry || !entry->decode_reply(*st, a->body.data(), a->body.size(), why))
           st->set_error(error{errc::worker_failed, where() + " sent a malformed reply: " + why});
         st->publish();
       }
       sink_->done(std::move(st));
     }
-    node_traffic::add(traffic_->answered, answered);
-    node_traffic::take(traffic_->in_flight, answered);
-    node_traffic::add(traffic_->bytes_received, bytes);
   }
 
   void drain() override {
