@@ -35,6 +35,9 @@ inline constexpr std::size_t loop_turn = 1;
 /// Requests the event loop takes from one of its inboxes per drain message before other
 /// messages get a turn.
 inline constexpr int loop_drain_budget = 1024;
+/// Within such a drain, the requests it handed out reach the actors' lanes after this many
+/// reports or submissions at the latest (one lane lock per actor and batch).
+inline constexpr int loop_pump_batch = 64;
 
 /// How long `stop()` waits past `shutdown_budget` for the event loop to quit (it resolves
 /// everything left at the budget, then waits for its instances to exit) ...

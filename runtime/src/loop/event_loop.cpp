@@ -115,6 +115,8 @@ void event_loop::on_drain() {
       on_done(st);
     else
       st->release();
+    if ((n + 1) % loop_pump_batch == 0)
+      pump_due(); // instances need not wait for the whole batch
   }
   bool more = n == loop_drain_budget && reports_->rearm();
   submissions_->begin_drain();
@@ -123,9 +125,12 @@ void event_loop::on_drain() {
     if (!st)
       break;
     on_submit(st);
+    if ((n + 1) % loop_pump_batch == 0)
+      pump_due();
   }
   bool submissions_drained = n < loop_drain_budget;
   more = (n == loop_drain_budget && submissions_->rearm()) || more;
+  pump_due();
   batching_ = false;
   flush_releases();
   retire_noted();
@@ -247,7 +252,7 @@ void event_loop::accept(actor_slot& t, request_state* st) {
   }
   st->links.where = loop_links::place::queued;
   t.queue.push_back(st);
-  pump(t);
+  pump_soon(t);
   publish_gauges(t);
 }
 
@@ -304,6 +309,24 @@ void event_loop::pump(actor_slot& t) {
   for (auto i : idle_)
     wake(t, i);
   publish_gauges(t);
+}
+
+void event_loop::pump_soon(actor_slot& t) {
+  if (!batching_) {
+    pump(t);
+  } else if (!t.pump_due) {
+    t.pump_due = true;
+    pumps_due_.push_back(t.record->index);
+  }
+}
+
+void event_loop::pump_due() {
+  for (auto index : pumps_due_)
+    if (auto& t = slots_[index]; t && t->pump_due) {
+      t->pump_due = false;
+      pump(*t);
+    }
+  pumps_due_.clear();
 }
 
 void event_loop::wake(actor_slot& t, std::uint32_t i) {

@@ -110,6 +110,7 @@ private:
     std::vector<time_point> restarts;    ///< restart times within the budget's period
     std::uint32_t restart_count = 0;
     bool replaced = false; ///< a newer actor has its name
+    bool pump_due = false; ///< in `pumps_due_`: pumped once at the end of the batch
   };
 
   // -- handlers --------------------------------------------------------------------------------
@@ -155,6 +156,11 @@ private:
   // -- requests ----------------------------------------------------------------------------------
   /// Hands queued requests of `t` to its lane while its ready instances have room.
   void pump(actor_slot& t);
+  /// `pump(t)` now, or, inside a drain's batch, once for the batch (`pump_due`): the lane
+  /// then gets the batch's requests under one lock, and idle instances one wake-up each.
+  void pump_soon(actor_slot& t);
+  /// Pumps the targets a batch marked (`pump_soon`).
+  void pump_due();
   /// Wakes instance `i` of `t`, which waits for work in the lane.
   void wake(actor_slot& t, std::uint32_t i);
   /// The instance of `t` that took `st`, or null (still in the lane).
@@ -242,6 +248,7 @@ private:
   std::shared_ptr<request_inbox> reports_;      ///< finished reports from workers
   bool batching_ = false;                       ///< admission places are given back per batch
   std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
+  std::vector<std::uint32_t> pumps_due_;        ///< targets to pump at the end of the batch
   time_point now_{}; ///< taken once per drain: cheap timestamps for a batch
   std::vector<std::unique_ptr<actor_slot>> slots_;
   deadline_index deadlines_;

@@ -50,10 +50,10 @@ void event_loop::on_done(request_state* st) {
   st->release(); // the reference the worker sent back
   if (next)
     on_submit(next.detach());
-  pump(t);
+  pump_soon(t);
   publish_gauges(t);
   for (auto up : t.upstream) // room freed here may let a stage upstream continue
-    pump(*slots_[up]);
+    pump_soon(*slots_[up]);
   check_drained(t);
 }
 
