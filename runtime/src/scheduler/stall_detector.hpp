@@ -56,7 +56,8 @@ struct stall {
 /// here, and marks each handler with `activity_scope`. The detector's thread (`lb.watch`) checks
 /// the slots while any of those threads is awake and parks when all of them are parked; a
 /// thread leaving its park wakes it (`woke`). An idle runtime therefore costs it no wake-ups,
-/// and a handler costs its thread one clock read and a few relaxed stores.
+/// and a handler costs its thread one coarse clock read (the kernel tick's resolution) and a few
+/// relaxed stores.
 ///
 /// Threads: `attach`, `woke`, `dozing` from any thread (each for its own slot); `report` runs on
 /// the detector's thread and must not block for long.
