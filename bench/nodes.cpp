@@ -517,7 +517,7 @@ int main(int argc, char** argv) {
       plain.node->signal(SIGCONT);
     }
     std::printf("\nnode lost (SIGKILL): its request failed after %.1f ms\n", lost_ms);
-    std::printf("node frozen (SIGSTOP): its request failed after %.1f ms (heartbeats)\n",
+    std::printf("node frozen (SIGSTOP): its request failed after %.1f ms (pings' silence)\n",
                 frozen_ms);
 
     // The demo pipeline by `loopbridge run`: all here, and split over two node processes.

@@ -47,19 +47,16 @@ inline constexpr std::chrono::milliseconds stop_loop_grace{100};
 /// for tearing down the actor system.
 inline constexpr std::chrono::milliseconds stop_thread_grace{150};
 
-// Nodes: fixed, and the same in every process (CAF requires matching heartbeat settings).
+// Nodes: fixed, and the same in every process of a build.
 
 /// How long a connection to a node may take to accept TCP, and then to prove the secret.
 inline constexpr std::chrono::seconds node_connect_timeout{3};
 /// The pause before the first new attempt after a node was lost; it doubles up to the next.
 inline constexpr std::chrono::milliseconds node_retry_first{100};
 inline constexpr std::chrono::milliseconds node_retry_most{2000};
-/// CAF's heartbeats between nodes, and the silence after which a peer counts as lost (a
-/// frozen process, a cut cable: TCP alone notices neither for minutes). CAF 0.17 checks the
-/// silence of a connection it opens from the first heartbeat tick on, before the peer's
-/// handshake could arrive: a connect must finish its CAF (and TLS) handshake before the next
-/// tick, so the interval is also the time a handshake gets (the link tries again when CAF
-/// drops one early, within `node_connect_timeout`).
+/// How often a link pings its node's gateway, and the silence after which either side counts
+/// the other as gone (a frozen process, a cut cable: TCP alone notices neither for minutes).
+/// The gateway protocol's own liveness (node_protocol.hpp), not CAF's heartbeats.
 inline constexpr std::chrono::milliseconds node_heartbeat{1000};
 inline constexpr std::chrono::milliseconds node_silence{3000};
 /// Calls an instance of a node's actor sends in one message at most, and the bytes after which

@@ -18,6 +18,7 @@
 #include "loopbridge/runtime.hpp"
 #include "nodes/node_protocol.hpp"
 #include "support/child_process.hpp"
+#include "support/stall_proxy.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -63,16 +64,29 @@ struct two_nodes {
   /// (Re)writes the file: the main process's `runtime.tls` and the node's `tls` (YAML maps,
   /// or empty for none). A node already running keeps what it read.
   void write(const std::string& main_tls = "", const std::string& node_tls = "") const {
-    std::ofstream{file} << "runtime: {shutdown_budget: 3s"
+    write_to(file, port, main_tls, node_tls);
+    if (main_port != 0)
+      write_to(main_file(), main_port, main_tls, node_tls);
+  }
+  void write_to(const std::string& path, std::uint16_t at, const std::string& main_tls,
+                const std::string& node_tls) const {
+    std::ofstream{path} << "runtime: {shutdown_budget: 3s"
                         << (main_tls.empty() ? "" : ", tls: " + main_tls) << "}\n"
-                        << "nodes:\n  - name: side\n    address: 127.0.0.1:" << port << "\n"
+                        << "nodes:\n  - name: side\n    address: 127.0.0.1:" << at << "\n"
                         << (node_tls.empty() ? "" : "    tls: " + node_tls + "\n")
                         << "actors:\n  - name: far\n    kind: " << far_kind
                         << "\n    node: side\n    params: " << far_params << far_extra
                         << "\n  - name: near\n    kind: echo\n";
   }
+  /// The main process connects to `at` (a proxy in front of the node) from now on; the node
+  /// keeps listening on `port`.
+  void connect_through(std::uint16_t at) {
+    main_port = at;
+    write();
+  }
+  std::string main_file() const { return dir + "/main.yaml"; }
   topology load() const {
-    auto r = config::load(file, actors::builtin_kinds());
+    auto r = config::load(main_port != 0 ? main_file() : file, actors::builtin_kinds());
     REQUIRE(r.report() == "");
     return *r.topology;
   }
@@ -93,6 +107,7 @@ struct two_nodes {
   std::string far_extra; ///< more of `far`'s keys, each on a line of its own ("\n    key: v")
   std::string file;
   std::uint16_t port = 0;
+  std::uint16_t main_port = 0; ///< where the main process connects, if not `port`
 };
 
 /// A TLS identity from tests/nodes/tls (made by its make-certs) as a YAML map: `who`.pem and
@@ -323,6 +338,118 @@ TEST_CASE("a frozen node is detected by its silence and rejoins when it thaws", 
   node->signal(SIGCONT);
   CHECK(answers_again(far, 30s));
   rt.stop();
+}
+
+TEST_CASE("a network cut is found by its silence on both sides, and the node rejoins when it "
+          "heals",
+          "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto node = t.start_node();
+  lbtest::stall_proxy cut{t.port}; // the network between the two processes
+  t.connect_through(cut.port());
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = *rt.actor<actors::echo>("far");
+  REQUIRE(far.call(echo_of("warm"), 10s).ok());
+
+  cut.stall(); // both connections stay open; no byte moves
+  auto held = far.submit(echo_of("held"), 60s);
+  REQUIRE(held.wait_for(30s)); // the pings' silence, not the 60 s deadline
+  auto outcome = held.get();
+  REQUIRE_FALSE(outcome.ok());
+  INFO(outcome.error().to_string());
+  CHECK(outcome.error().is(errc::node_lost));
+  CHECK(outcome.error().message().find("answered nothing") != std::string::npos);
+  // The node's gateway heard nothing from this process for as long, and forgot it.
+  CHECK(lbtest::eventually(
+      [&] { return node->err().find("sent nothing for") != std::string::npos; }, 30s));
+
+  cut.resume();
+  CHECK(answers_again(far, 30s));
+  auto nodes = rt.nodes();
+  REQUIRE(nodes.size() == 1);
+  CHECK(nodes[0].up);
+  CHECK(nodes[0].losses >= 1);
+  CHECK(nodes[0].connects >= 2);
+  CHECK_FALSE(rt.stop().loop_stuck);
+}
+
+TEST_CASE("a connection whose handshake takes longer than a ping interval still comes up",
+          "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto node = t.start_node();
+  lbtest::stall_proxy slow{t.port};
+  slow.delay_first_reply(1500ms); // the node's handshake reaches this process 1.5 s late
+  t.connect_through(slow.port());
+  runtime rt{actors::builtin_kinds(), t.load()}; // throws if the node never came up
+  auto far = *rt.actor<actors::echo>("far");
+  auto r = far.call(echo_of("late but there"), 10s);
+  REQUIRE(r.ok());
+  CHECK(r->payload.as_string() == "late but there");
+  CHECK(rt.nodes()[0].connects == 1);
+  CHECK_FALSE(rt.stop().loop_stuck);
+}
+
+TEST_CASE("a gateway forgets a main process that went silent and cancels what it left", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  auto node = t.start_node();
+  // A raw CAF process of the same build that proves the secret, sends a long call and then
+  // never pings: a main process frozen, or cut off, as the node sees it.
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  detail::add_node_message_types(cfg);
+  cfg.set("middleman.app-identifiers",
+          std::vector<std::string>{detail::node_app_id(actors::builtin_kinds())});
+  caf::actor_system sys{cfg};
+  auto gateway = sys.middleman().remote_actor("127.0.0.1", t.port);
+  REQUIRE(gateway);
+  caf::scoped_actor self{sys};
+  auto link_nonce = detail::node_nonce();
+  self->send(*gateway, detail::node_hello_atom::value, detail::node_app_id(actors::builtin_kinds()),
+             link_nonce);
+  std::string challenge;
+  self->receive([&](detail::node_challenge_atom, const std::string& nonce,
+                    const std::string&) { challenge = nonce; },
+                caf::after(10s) >> [] {});
+  REQUIRE_FALSE(challenge.empty());
+  self->send(*gateway, detail::node_prove_atom::value,
+             detail::node_proof(secret, "link", challenge, link_nonce));
+  bool welcomed = false;
+  self->receive([&](detail::node_welcome_atom, const std::vector<char>&) { welcomed = true; },
+                caf::after(10s) >> [] {});
+  REQUIRE(welcomed);
+
+  detail::node_call c;
+  c.id = 7;
+  c.actor = "far";
+  c.request = "echo";
+  auto req = echo_of("left behind");
+  req.delay = 60s;
+  REQUIRE(detail::wire_encode(req, c.body));
+  self->send(*gateway, detail::node_calls_atom::value, std::vector<detail::node_call>{c});
+  std::optional<detail::node_answer> answer;
+  self->receive(
+      [&](detail::node_answers_atom, const std::vector<detail::node_answer>& a) {
+        if (!a.empty())
+          answer = a.front();
+      },
+      caf::after(30s) >> [] {}); // the silence (3 s), not the call's 60 s
+  REQUIRE(answer);
+  CHECK(answer->id == 7);
+  REQUIRE(answer->failed);
+  INFO(answer->failure().to_string());
+  CHECK(answer->failure().is(errc::cancelled));
+  CHECK(lbtest::eventually(
+      [&] { return node->err().find("sent nothing for") != std::string::npos; }, 10s));
+
+  // Forgotten: a ping now is refused, and the process must prove itself again.
+  self->send(*gateway, detail::node_ping_atom::value, std::uint64_t{1});
+  bool refused = false;
+  self->receive([&](detail::node_refused_atom, const std::string&) { refused = true; },
+                caf::after(10s) >> [] {});
+  CHECK(refused);
 }
 
 TEST_CASE("a node refuses a process with another secret, and the start says why", "[nodes]") {

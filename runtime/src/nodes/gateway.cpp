@@ -59,6 +59,14 @@ caf::behavior gateway::make_behavior() {
       [this](node_cancel_atom, std::uint64_t id) { cancel(id); },
       [this](node_done_atom, std::uint64_t key) { done(key); },
       [this](node_flush_atom) { flush(); },
+      [this](node_ping_atom, std::uint64_t sequence) {
+        if (proven_sender()) // else refused: the link connects and proves itself again
+          send(caf::actor_cast<caf::actor>(current_sender()), node_pong_atom::value, sequence);
+      },
+      [this](node_tick_atom) {
+        ticking_ = false;
+        tick();
+      },
   };
 }
 
@@ -120,6 +128,12 @@ void gateway::prove(const std::string& proof) {
     return;
   }
   it->second.proven = true;
+  it->second.heard = std::chrono::steady_clock::now();
+  if (!ticking_) {
+    ticking_ = true;
+    ticked_ = it->second.heard;
+    delayed_send(this, node_heartbeat, node_tick_atom::value);
+  }
   LB_LOG(info, "node", "node " << node_ << " serves " << peer_name(sender->node()));
   send(caller, node_welcome_atom::value, welcome());
 }
@@ -146,8 +160,10 @@ const caf::node_id* gateway::proven_sender() {
   if (!sender)
     return nullptr;
   auto it = peers_.find(sender->node());
-  if (it != peers_.end() && it->second.proven)
+  if (it != peers_.end() && it->second.proven) {
+    it->second.heard = std::chrono::steady_clock::now();
     return &it->first;
+  }
   send(caf::actor_cast<caf::actor>(sender), node_refused_atom::value,
        "node " + node_ + " serves only a process that proved it knows the secret");
   return nullptr;
@@ -273,6 +289,34 @@ void gateway::forget(const caf::node_id& from) {
     core_->cancel(
         calls_.at(it->second).st,
         error{errc::cancelled, "the main process's connection to node " + node_ + " was lost"});
+}
+
+void gateway::tick() {
+  auto now = std::chrono::steady_clock::now();
+  bool lagged = now - ticked_ > 2 * node_heartbeat; // this process did not run: its own silence
+  ticked_ = now;
+  std::vector<caf::node_id> silent;
+  bool any = false;
+  for (auto& [from, p] : peers_) {
+    if (!p.proven)
+      continue;
+    if (lagged)
+      p.heard = now;
+    if (now - p.heard > node_silence)
+      silent.push_back(from);
+    else
+      any = true;
+  }
+  for (auto& from : silent) {
+    LB_LOG(warning, "node",
+           "node " << node_ << ": " << peer_name(from) << " sent nothing for "
+                   << node_silence.count() << " ms; what it left running is cancelled");
+    forget(from);
+  }
+  if (any) {
+    ticking_ = true;
+    delayed_send(this, node_heartbeat, node_tick_atom::value);
+  }
 }
 
 } // namespace loopbridge::detail

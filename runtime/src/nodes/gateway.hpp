@@ -2,6 +2,7 @@
 
 // The gateway: how a node's runtime serves a main runtime (see node_protocol.hpp).
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,7 +19,8 @@ class runtime_core;
 
 /// The one actor a node publishes: it admits a main process that proves it knows the node's
 /// secret, submits the calls it sends to this runtime's actors, answers each once it ended,
-/// and cancels what a main process left behind when its connection goes.
+/// answers its link's pings, and cancels what a main process left behind when its connection
+/// goes or it sent nothing for `node_silence` (then it must connect and prove itself again).
 ///
 /// Threads: a scheduled CAF actor (its handlers never block: submissions to a full actor with
 /// the `block` policy wait in the loop, as for any handler). Ordering: answers to one caller
@@ -38,6 +40,7 @@ private:
     std::string link_nonce;
     std::string gateway_nonce;
     bool proven = false;
+    std::chrono::steady_clock::time_point heard; ///< its last message
   };
   /// A call submitted to this runtime, until it ended.
   struct call {
@@ -65,6 +68,9 @@ private:
   void flush();
   /// The main process on `from` is gone: cancels what it left running.
   void forget(const caf::node_id& from);
+  /// Forgets the proven main processes silent for `node_silence`; again after `node_heartbeat`
+  /// while any is left.
+  void tick();
   /// The caller's node, if it proved it knows the secret; else refuses it.
   const caf::node_id* proven_sender();
   std::vector<char> welcome() const;
@@ -80,6 +86,8 @@ private:
   std::uint64_t next_key_ = 1;
   std::map<caf::actor, pending> outbox_;
   bool flush_sent_ = false;
+  bool ticking_ = false;                         ///< a `node_tick_atom` is on its way
+  std::chrono::steady_clock::time_point ticked_; ///< the last tick
   body_size_hint reply_hint_;
 };
 

@@ -15,7 +15,7 @@ namespace loopbridge::detail {
 namespace {
 
 /// The gateway protocol's version: raise it with any change to `node_protocol.hpp`.
-constexpr int protocol_version = 1;
+constexpr int protocol_version = 2;
 
 std::string hex(const unsigned char* data, std::size_t n) {
   static const char digits[] = "0123456789abcdef";

@@ -125,6 +125,14 @@ caf::behavior node_link::make_behavior() {
         if (current_sender() == gateway_ && phase_ != phase::down)
           lost(error{errc::node_refused, why});
       },
+      [this](node_pong_atom, std::uint64_t) {
+        if (phase_ == phase::up && current_sender() == gateway_)
+          heard_ = std::chrono::steady_clock::now();
+      },
+      [this](node_tick_atom, std::uint64_t attempt) {
+        if (attempt == attempt_ && phase_ == phase::up)
+          tick();
+      },
       [this](node_retry_atom, std::uint64_t attempt) {
         if (attempt != attempt_)
           return;
@@ -192,17 +200,10 @@ void node_link::handshake(std::uint64_t attempt) {
             if (e == caf::sec::incompatible_application_ids)
               return lost(error{errc::node_refused,
                                 where + " runs another build of loopbridge or other kinds"});
-            if (e == caf::sec::connection_timeout &&
-                std::chrono::steady_clock::now() < handshake_until_)
-              // CAF 0.17 gives a connection it opens no time of last contact until the peer's
-              // first message, so a heartbeat tick that comes before the peer's handshake (a
-              // TLS handshake, a busy peer) drops it as timed out. Not the peer's silence: try
-              // again, within the same deadline.
-              return handshake(attempt);
             auto text = system().render(e);
             std::string ca_rule = "each side's certificate must be signed by the CA the other "
                                   "trusts";
-            if (e == caf::sec::request_timeout || e == caf::sec::connection_timeout)
+            if (e == caf::sec::request_timeout)
               text = "no CAF handshake within " + std::to_string(node_connect_timeout.count()) +
                      " s (a frozen or overloaded process" +
                      (node_.tls.enabled() ? ", or a TLS handshake that failed: " + ca_rule + ")"
@@ -243,10 +244,30 @@ void node_link::welcomed(std::vector<char> actors) {
          "node " << node_.name << " (" << node_.address() << ") "
                  << (ever_up_ ? "is back" : "is up"));
   ever_up_ = true;
+  heard_ = ticked_ = std::chrono::steady_clock::now();
+  delayed_send(this, node_heartbeat, node_tick_atom::value, attempt_);
   for (auto& [addr, h] : hosts_)
     tell_up(h);
   if (core_->wants(event_type::node_up))
     core_->publish(node_up_event{node_.name, node_.address()});
+}
+
+void node_link::tick() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - ticked_ > 2 * node_heartbeat) {
+    // This process did not run for a while (it was frozen, or its threads were all busy): the
+    // silence is its own, not the node's. Listen afresh.
+    heard_ = now;
+  } else if (now - heard_ > node_silence) {
+    lost(error{errc::node_lost, "node " + node_.name + " (" + node_.address() +
+                                    ") was lost: it answered nothing for " +
+                                    std::to_string(node_silence.count()) +
+                                    " ms (a frozen or overloaded process, or a network cut)"});
+    return;
+  }
+  ticked_ = now;
+  send(gateway_, node_ping_atom::value, ++pings_);
+  delayed_send(this, node_heartbeat, node_tick_atom::value, attempt_);
 }
 
 void node_link::tell_up(const caf::actor& host) {

@@ -22,6 +22,10 @@ class runtime_core;
 /// is up (with the gateway's handle) or down (with why). A lost connection is retried, with a
 /// growing pause, until the runtime stops; a node that comes back is announced up again.
 ///
+/// While up, it pings the gateway every `node_heartbeat`; a node that answers nothing for
+/// `node_silence` is lost (frozen, overloaded or cut off), though a link that did not run for a
+/// while itself (its process was frozen) listens afresh instead of blaming the node.
+///
 /// Connecting never blocks this actor or the event loop: a thread of the runtime's thread
 /// registry first checks that the address accepts a TCP connection within
 /// `node_connect_timeout` (CAF's own connect can wait minutes for a peer that drops packets,
@@ -29,7 +33,7 @@ class runtime_core;
 /// gateway, with the same deadline for CAF's handshake.
 ///
 /// Threads: a scheduled CAF actor. Protocol: `(node_attach_atom, host)` from instances; sends
-/// `(node_up_atom, gateway, actors)` and `(node_down_atom, error)` to them.
+/// `(node_up_atom, gateway, actors)` and `(node_down_atom, error)` to them; pings the gateway.
 class node_link : public caf::event_based_actor {
 public:
   node_link(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, node_spec node,
@@ -43,8 +47,7 @@ private:
   enum class phase { connecting, proving, up, down };
 
   void connect();
-  /// CAF's connect and handshake for `attempt`, again if CAF drops it early, until
-  /// `handshake_until_`.
+  /// CAF's connect and handshake for `attempt`, within `handshake_until_`.
   void handshake(std::uint64_t attempt);
   void connected(caf::actor gateway);
   void challenged(const std::string& gateway_nonce, const std::string& proof);
@@ -52,6 +55,8 @@ private:
   /// The connection failed or went: tells every instance, and tries again later.
   void lost(error why);
   void tell_up(const caf::actor& host);
+  /// While up: counts the node lost after `node_silence` without a pong; else pings it.
+  void tick();
 
   std::shared_ptr<runtime_core> core_;
   node_spec node_;
@@ -60,6 +65,9 @@ private:
   phase phase_ = phase::down;
   std::uint64_t attempt_ = 0; ///< counts connection attempts: late reports of old ones are dropped
   std::chrono::steady_clock::time_point handshake_until_; ///< the current handshake's deadline
+  std::chrono::steady_clock::time_point heard_;  ///< the gateway's last pong (or the welcome)
+  std::chrono::steady_clock::time_point ticked_; ///< the last liveness tick
+  std::uint64_t pings_ = 0;
   caf::actor gateway_;
   std::string link_nonce_;
   std::vector<char> actors_; ///< the node's welcome: the actors it runs

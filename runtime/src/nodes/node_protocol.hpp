@@ -17,7 +17,16 @@
 //   host -> gateway   (node_calls_atom, std::vector<node_call>)
 //   host -> gateway   (node_cancel_atom, request id)
 //   gateway -> host   (node_answers_atom, std::vector<node_answer>)
+// and, while the link is up, every `node_heartbeat`:
+//   link -> gateway   (node_ping_atom, sequence)
+//   gateway -> link   (node_pong_atom, sequence)        or node_refused_atom
 // The gateway serves calls only from a process that proved it knows the secret.
+//
+// Liveness is the protocol's own, not CAF's (whose heartbeats are off): a link that hears no
+// pong for `node_silence` counts the node lost, and a gateway that hears nothing from a main
+// process for as long forgets it and cancels what it left running. (CAF 0.17 would also drop a
+// connection whose handshake outlasted one heartbeat interval: a slow TLS handshake, a busy
+// peer.)
 
 #include <cstdint>
 #include <string>
@@ -40,6 +49,8 @@ using node_refused_atom = caf::atom_constant<caf::atom("lbn_refuse")>;
 using node_calls_atom = caf::atom_constant<caf::atom("lbn_calls")>;
 using node_cancel_atom = caf::atom_constant<caf::atom("lbn_cancel")>;
 using node_answers_atom = caf::atom_constant<caf::atom("lbn_answer")>;
+using node_ping_atom = caf::atom_constant<caf::atom("lbn_ping")>;
+using node_pong_atom = caf::atom_constant<caf::atom("lbn_pong")>;
 
 // Inside one process.
 /// link -> host: `(node_up_atom, gateway, wire form of std::vector<node_actor>)`.
@@ -57,6 +68,9 @@ using node_retry_atom = caf::atom_constant<caf::atom("lbn_retry")>;
 using node_done_atom = caf::atom_constant<caf::atom("lbn_done")>;
 /// gateway -> itself: send the answers collected since the last flush.
 using node_flush_atom = caf::atom_constant<caf::atom("lbn_flush")>;
+/// link -> itself: `(node_tick_atom, attempt)`, time to ping; gateway -> itself:
+/// `(node_tick_atom)`, time to look for silent main processes.
+using node_tick_atom = caf::atom_constant<caf::atom("lbn_tick")>;
 
 /// One request for an actor on the node.
 struct node_call {

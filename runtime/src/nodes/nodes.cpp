@@ -36,8 +36,7 @@ void runtime_core::load_network(caf::actor_system_config& cfg, const std::string
   cfg.load<caf::io::middleman>();
   add_node_message_types(cfg);
   cfg.set("middleman.app-identifiers", std::vector<std::string>{app_id});
-  cfg.set("middleman.heartbeat-interval", caf::timespan{node_heartbeat});
-  cfg.set("middleman.connection-timeout", caf::timespan{node_silence});
+  // CAF's heartbeats stay off (its default): the gateway protocol pings (node_link, gateway).
 }
 
 result<std::string> runtime_core::node_secret(const node_spec& node) const {
