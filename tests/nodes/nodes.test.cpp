@@ -70,11 +70,12 @@ struct two_nodes {
   }
   void write_to(const std::string& path, std::uint16_t at, const std::string& main_tls,
                 const std::string& node_tls) const {
+    auto far_name = path == file ? node_far_name : "far";
     std::ofstream{path} << "runtime: {shutdown_budget: 3s"
                         << (main_tls.empty() ? "" : ", tls: " + main_tls) << "}\n"
                         << "nodes:\n  - name: side\n    address: 127.0.0.1:" << at << "\n"
                         << (node_tls.empty() ? "" : "    tls: " + node_tls + "\n")
-                        << "actors:\n  - name: far\n    kind: " << far_kind
+                        << "actors:\n  - name: " << far_name << "\n    kind: " << far_kind
                         << "\n    node: side\n    params: " << far_params << far_extra
                         << "\n  - name: near\n    kind: echo\n";
   }
@@ -94,8 +95,9 @@ struct two_nodes {
   std::unique_ptr<child_process> start_node() const {
     auto c = std::make_unique<child_process>(
         cli, std::vector<std::string>{"node", "--node", "side", file}, dir);
-    bool serving = lbtest::eventually(
-        [&] { return c->out().find("node side serving far on") != std::string::npos; }, 30s);
+    auto serving_line = "node side serving " + node_far_name + " on";
+    bool serving =
+        lbtest::eventually([&] { return c->out().find(serving_line) != std::string::npos; }, 30s);
     INFO("node stdout: " << c->out() << "\nnode stderr: " << c->err());
     REQUIRE(serving);
     return c;
@@ -108,6 +110,8 @@ struct two_nodes {
   std::string file;
   std::uint16_t port = 0;
   std::uint16_t main_port = 0; ///< where the main process connects, if not `port`
+  /// The name `far` has in the node's own file (with `connect_through`, the main keeps "far").
+  std::string node_far_name = "far";
 };
 
 /// A TLS identity from tests/nodes/tls (made by its make-certs) as a YAML map: `who`.pem and
@@ -450,6 +454,37 @@ TEST_CASE("a gateway forgets a main process that went silent and cancels what it
   self->receive([&](detail::node_refused_atom, const std::string&) { refused = true; },
                 caf::after(10s) >> [] {});
   CHECK(refused);
+}
+
+TEST_CASE("a node that comes back without the actor fails its requests at once, saying what "
+          "it runs",
+          "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  t.connect_through(t.port); // the main process keeps a file of its own
+  auto node = t.start_node();
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = *rt.actor<actors::echo>("far");
+  REQUIRE(far.call(echo_of("warm"), 10s).ok());
+
+  node->signal(SIGKILL);
+  node->wait(10s);
+  t.node_far_name = "other"; // the node starts again with another topology
+  t.write();
+  auto again = t.start_node();
+  REQUIRE(lbtest::eventually(
+      [&] {
+        auto n = rt.nodes();
+        return n.size() == 1 && n[0].up && n[0].connects == 2;
+      },
+      30s));
+  auto r = far.call(echo_of("anyone?"), 10s); // at once, not at its deadline
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().to_string());
+  CHECK(r.error().is(errc::node_refused));
+  CHECK(r.error().message().find("runs no actor far (it runs other)") != std::string::npos);
+  CHECK(rt.actor<actors::echo>("near")->call(echo_of("here"), 10s).ok());
+  CHECK_FALSE(rt.stop().loop_stuck);
 }
 
 TEST_CASE("a node refuses a process with another secret, and the start says why", "[nodes]") {

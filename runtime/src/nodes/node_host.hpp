@@ -4,6 +4,7 @@
 // translation unit only.
 
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -28,7 +29,9 @@ namespace loopbridge::detail {
 /// back, each until its deadline), and the instance
 /// takes nothing more until the node is up again: what waits in the actor's queue meanwhile
 /// waits for the node, until its deadline (the loop then fails it with `node.unreachable`).
-/// Before its first `up`, a `down` fails the instance's start with the link's error.
+/// Before its first `up`, a `down` fails the instance's start with the link's error. A node that
+/// comes back without the actor (or with another kind under its name) fails its requests at
+/// once with `node.refused`, naming what it runs, until it comes back with it.
 ///
 /// Threads: the worker actor's (a scheduled CAF actor); every member runs there.
 class node_host final : public instance_host {
@@ -72,14 +75,26 @@ public:
         mine = &a;
       names += (names.empty() ? "" : ", ") + a.name;
     }
+    std::optional<std::string> missing;
     if (!mine)
-      return start_failed(error{errc::start_failed, where() + " runs no actor " + rec_->spec.name +
-                                                        " (it runs " +
-                                                        (names.empty() ? "none" : names) + ")"});
-    if (mine->kind != rec_->kind->name)
-      return start_failed(error{errc::start_failed, where() + " runs " + rec_->spec.name +
-                                                        " as kind " + mine->kind + ", not " +
-                                                        rec_->kind->name});
+      missing = where() + " runs no actor " + rec_->spec.name + " (it runs " +
+                (names.empty() ? "none" : names) + ")";
+    else if (mine->kind != rec_->kind->name)
+      missing = where() + " runs " + rec_->spec.name + " as kind " + mine->kind + ", not " +
+                rec_->kind->name;
+    if (missing && !announced_)
+      return start_failed(error{errc::start_failed, *missing});
+    if (missing) {
+      // The node came back without the actor (restarted with another topology): its requests
+      // fail at once, saying so, until it comes back with it.
+      if (!refusing_)
+        LB_LOG(warning, "node", instance_label(*rec_, instance_) << ": " << *missing);
+      refusing_ = error{errc::node_refused, *missing};
+      fail_flying(errc::node_lost, *missing);
+      drain();
+      return;
+    }
+    refusing_.reset();
     gateway_ = std::move(gateway);
     ready(mine->info); // once: after a reconnection it only resumes
     resend_held();
@@ -129,6 +144,8 @@ public:
   }
 
   void drain() override {
+    if (refusing_)
+      return refuse_queued();
     if (!gateway_)
       return; // taken again once the node is up
     std::vector<node_call> batch;
@@ -228,6 +245,19 @@ private:
     bytes = 0;
   }
 
+  /// The node runs no such actor now: ends what the lane holds with `refusing_`.
+  void refuse_queued() {
+    request_state* taken[node_batch];
+    while (auto n = lane_->take(instance_, token_, taken, node_batch))
+      for (std::size_t k = 0; k < n; ++k) {
+        auto st = request_ref::adopt(taken[k]);
+        if (!begin(st))
+          continue;
+        st->fail(*refusing_);
+        sink_->done(std::move(st));
+      }
+  }
+
   /// The node was lost: what was in flight there waits to be sent again (`resend_lost`).
   void hold_flying() {
     if (traffic_) {
@@ -279,6 +309,8 @@ private:
 
   worker_actor* self_ptr_;
   caf::actor gateway_;
+  /// Set while the node, back after a loss, runs no such actor (`node.refused`).
+  std::optional<error> refusing_;
   std::unordered_map<std::uint64_t, request_ref> flying_; ///< sent to the node, by request id
   /// Lost with the node, to be sent again when it is back (`resend_lost`), by request id
   /// (ids grow with submission: the map's order is theirs).
