@@ -16,6 +16,7 @@
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/detail/wire_form.hpp"
 #include "loopbridge/runtime.hpp"
+#include "nodes/asker.hpp"
 #include "nodes/node_protocol.hpp"
 #include "support/child_process.hpp"
 #include "support/stall_proxy.hpp"
@@ -484,6 +485,65 @@ TEST_CASE("a node that comes back without the actor fails its requests at once, 
   CHECK(r.error().is(errc::node_refused));
   CHECK(r.error().message().find("runs no actor far (it runs other)") != std::string::npos);
   CHECK(rt.actor<actors::echo>("near")->call(echo_of("here"), 10s).ok());
+  CHECK_FALSE(rt.stop().loop_stuck);
+}
+
+TEST_CASE("a user kind asks actors on a node from its handler, there and here, and a lost node "
+          "fails what it waits for",
+          "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  lbtest::temp_dir scratch{"loopbridge-nodes"};
+  auto port = lbtest::closed_port();
+  auto file = scratch.path() + "/askers.yaml";
+  std::ofstream{file} << "runtime: {shutdown_budget: 3s}\n"
+                      << "nodes:\n  - name: side\n    address: 127.0.0.1:" << port << "\n"
+                      << "actors:\n"
+                      << "  - {name: far, kind: echo, node: side}\n"
+                      << "  - {name: far_asker, kind: asker, node: side}\n"
+                      << "  - {name: near, kind: echo}\n"
+                      << "  - {name: asker, kind: asker}\n";
+  // The node is a user's own command: the built-in kinds and `asker`.
+  child_process node{LOOPBRIDGE_TEST_NODE, {"node", "--node", "side", file}, scratch.path()};
+  REQUIRE(lbtest::eventually(
+      [&] { return node.out().find("node side serving") != std::string::npos; }, 30s));
+  auto kinds = lbtest::node_test_kinds();
+  auto loaded = config::load(file, kinds);
+  REQUIRE(loaded.report() == "");
+  runtime rt{kinds, *loaded.topology};
+
+  // A handler here asks an actor on the node and one here, at once.
+  auto here = *rt.actor<lbtest::asker>("asker");
+  lbtest::ask_request both;
+  both.targets = {"far", "near"};
+  both.text = "hi";
+  auto r = here.call(both, 10s);
+  REQUIRE(r.ok());
+  CHECK(r->answers == std::vector<std::string>{"far: hi", "near: hi"});
+
+  // A handler on the node asks its neighbour there.
+  auto there = *rt.actor<lbtest::asker>("far_asker");
+  lbtest::ask_request neighbour;
+  neighbour.targets = {"far"};
+  neighbour.text = "next door";
+  auto r2 = there.call(neighbour, 10s);
+  REQUIRE(r2.ok());
+  CHECK(r2->answers == std::vector<std::string>{"far: next door"});
+
+  // The node dies while a handler here waits for its actor: the handler's fan-in gets
+  // node.lost, naming the actor, and fails its own request with it.
+  lbtest::ask_request slow;
+  slow.targets = {"near", "far"};
+  slow.text = "wait";
+  slow.delay = 30s;
+  auto waiting = here.submit(slow, 60s);
+  REQUIRE(lbtest::eventually([&] { return rt.nodes()[0].in_flight == 1; }, 10s));
+  node.signal(SIGKILL);
+  REQUIRE(waiting.wait_for(30s));
+  auto out = waiting.get();
+  REQUIRE_FALSE(out.ok());
+  INFO(out.error().to_string());
+  CHECK(out.error().is(errc::node_lost));
+  CHECK(out.error().message().find("far") != std::string::npos);
   CHECK_FALSE(rt.stop().loop_stuck);
 }
 
