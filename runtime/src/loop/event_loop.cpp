@@ -233,6 +233,12 @@ void event_loop::accept(actor_slot& t, request_state* st) {
   if (policy != overflow_policy::block && t.queue.size() + t.in_flight >= t.record->capacity) {
     auto full = error{errc::overloaded, t.record->spec.name + " is full (capacity " +
                                             std::to_string(t.record->capacity) + ")"};
+    if (policy == overflow_policy::drop_oldest && t.pump_due) {
+      // What this batch accepted before goes to the instances first, as it would have without
+      // the batch: the oldest request still queued after that is the one dropped.
+      t.pump_due = false;
+      pump(t);
+    }
     if (policy == overflow_policy::drop_oldest && !t.queue.empty()) {
       auto* oldest = t.queue.front();
       oldest->fail(error{errc::overloaded, full.message() + ": dropped the oldest queued request"});
