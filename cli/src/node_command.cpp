@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "command.hpp"
@@ -10,18 +12,21 @@
 #include "topology_runner.hpp"
 
 #include "loopbridge/config/loader.hpp"
+#include "loopbridge/config/scenario.hpp"
 #include "loopbridge/runtime.hpp"
+#include "loopbridge/testing/scenario_runner.hpp"
 #include "loopbridge/text.hpp"
 
 namespace loopbridge::cli {
 
 namespace {
 
-const char* node_usage = R"(usage: loopbridge node --node NAME TOPOLOGY
+const char* node_usage = R"(usage: loopbridge node --node NAME [--port PORT] TOPOLOGY
 
 Runs node NAME of the topology file: starts the actors placed on it (`node: NAME`) and serves
 them on the node's address to the main process (`loopbridge run`, or a host program that starts
-the topology). Every connection must prove it knows the secret in the node's variable
+the topology). TOPOLOGY may also be a scenario file (its topology; `loopbridge scenario` starts
+the nodes of a scenario this way). --port listens on PORT instead of the address's port. Every connection must prove it knows the secret in the node's variable
 (`secret_env`, default LOOPBRIDGE_NODE_SECRET): set the same secret, at least 16 characters, in
 the environment of every process.
 
@@ -73,11 +78,21 @@ int node_command(const std::vector<std::string>& args, const command_env& env) {
   }
   std::string file;
   std::string name;
+  std::optional<std::uint16_t> listen_port; // --port
   flag_reader r{args};
   while (r.next() && r.error().empty()) {
     if (r.arg() == "--node") {
       if (auto v = r.value())
         name = *v;
+    } else if (r.arg() == "--port") {
+      if (auto v = r.value()) {
+        char* end = nullptr;
+        auto n = std::strtoul(v->c_str(), &end, 10);
+        if (v->empty() || *end != '\0' || n == 0 || n > 65535)
+          r.fail("--port takes a port from 1 to 65535, not " + quote(*v));
+        else
+          listen_port = static_cast<std::uint16_t>(n);
+      }
     } else if (r.is_flag()) {
       r.fail("unknown option " + quote(r.arg()));
     } else if (!file.empty()) {
@@ -96,12 +111,16 @@ int node_command(const std::vector<std::string>& args, const command_env& env) {
     return exit_usage;
   }
   auto loaded = config::load(file, env.kinds);
-  if (!loaded) {
+  topology topo;
+  if (loaded) {
+    topo = *loaded.topology;
+  } else if (auto scenario = config::load_scenario(file, env.kinds); scenario) {
+    topo = testing::scenario_topology(*scenario.scenario);
+  } else {
     std::fputs(loaded.report().c_str(), stderr);
     return exit_usage;
   }
-  auto& topo = *loaded.topology;
-  const node_spec* node = nullptr;
+  node_spec* node = nullptr;
   std::vector<std::string> names;
   for (auto& n : topo.nodes) {
     names.push_back(n.name);
@@ -115,6 +134,8 @@ int node_command(const std::vector<std::string>& args, const command_env& env) {
     return exit_usage;
   }
   auto actors = actors_on(topo, name);
+  if (listen_port)
+    node->port = *listen_port;
   auto options = topo.options();
   options.tls = node->tls; // a node is known by its own certificate (runtime.tls is the main's)
   runtime rt{env.kinds, options};

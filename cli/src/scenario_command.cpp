@@ -1,10 +1,15 @@
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "command.hpp"
 #include "run_flags.hpp"
 
+#include "loopbridge/config/scenario.hpp"
 #include "loopbridge/testing/scenario_runner.hpp"
 #include "loopbridge/text.hpp"
 
@@ -16,7 +21,10 @@ const char* scenario_usage = R"(usage: loopbridge scenario [options] FILE...
 
 Runs scenario files (docs/scenarios.md): each starts its topology, runs its steps in order and
 prints every step as PASS or FAIL with its time; a failed step shows where it is in the file,
-what was expected and what happened, and ends its scenario.
+what was expected and what happened, and ends its scenario. A scenario whose topology places
+actors on a node on this machine (a loopback address) gets that node started by this program
+(`node --node NAME --port PORT FILE`, on a free port) and stopped afterwards; the node's secret
+variable must be set.
 
 Options:
   --junit FILE   also write JUnit XML (one testcase per scenario) to FILE
@@ -25,6 +33,31 @@ Options:
 
 Exit codes: 0 every scenario passed, 1 some failed (or did not load), 2 bad arguments.
 )";
+
+/// Gives each node of the scenario in `file` on this machine whose secret variable is unset a
+/// random secret, which the nodes the runner starts inherit. Before any runtime's threads.
+void secrets_for_local_nodes(const std::string& file, const kind_registry& kinds) {
+  auto loaded = config::load_scenario(file, kinds);
+  if (!loaded)
+    return; // the run reports the problems
+  for (auto& node : loaded.scenario->topo.nodes) {
+    bool local = node.host == "localhost" || node.host == "::1" || node.host.rfind("127.", 0) == 0;
+    if (!local || std::getenv(node.secret_env.c_str()))
+      continue;
+    std::random_device random;
+    std::string secret;
+    for (int i = 0; i < 32; ++i)
+      secret += "0123456789abcdef"[random() % 16];
+    ::setenv(node.secret_env.c_str(), secret.c_str(), 0);
+  }
+}
+
+/// This program's path, so a scenario's nodes run with the same kinds.
+std::string own_program() {
+  char buf[4096];
+  auto n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string{};
+}
 
 } // namespace
 
@@ -62,7 +95,9 @@ int scenario_command(const std::vector<std::string>& args, const command_env& en
   for (auto& file : files) {
     std::printf("%s\n", file.c_str());
     std::fflush(stdout);
+    secrets_for_local_nodes(file, kinds);
     testing::run_options options;
+    options.node_program = own_program(); // it knows the same kinds
     options.on_step = [&](const testing::step_result& s) {
       if (!quiet || !s.passed)
         std::printf("  %s\n", testing::format_step(s).c_str());

@@ -6,6 +6,7 @@
 #include "loopbridge/workload.hpp"
 
 #include "runner.hpp"
+#include "scenario_nodes.hpp"
 
 namespace loopbridge::testing {
 
@@ -48,9 +49,9 @@ std::string step_label(const config::scenario_step& s) {
          std::visit(label_detail{}, s.action);
 }
 
-/// The topology with `${scenario.dir}` in actor params resolved to the scenario file's
-/// directory (for an origin's root).
-topology resolved_topology(const config::scenario& s) {
+} // namespace
+
+topology scenario_topology(const config::scenario& s) {
   auto topo = s.topo;
   auto dir = detail::scenario_dir(s);
   for (auto& a : topo.actors) {
@@ -65,6 +66,24 @@ topology resolved_topology(const config::scenario& s) {
       a.params = std::move(*params);
   }
   return topo;
+}
+
+namespace {
+
+step_result start_nodes(detail::scenario_nodes& nodes, const config::scenario& s, topology& topo,
+                        const run_options& options) {
+  step_result start;
+  start.label = "start the nodes (" + std::to_string(topo.nodes.size()) + ")";
+  start.where = s.source;
+  auto t0 = clock::now();
+  auto started = nodes.start(topo, s.source, options.node_program, options.node_start_timeout);
+  start.took = clock::now() - t0;
+  start.passed = started.ok();
+  if (!started) {
+    start.expected = "every node on this machine serving";
+    start.actual = started.error().message();
+  }
+  return start;
 }
 
 step_result start_topology(runtime& rt, const config::scenario& s, const topology& topo) {
@@ -130,10 +149,16 @@ scenario_result run_scenario(const config::scenario& s, const kind_registry& kin
       options.on_step(out.steps.back());
     return out.steps.back().passed;
   };
-  auto topo = resolved_topology(s);
+  auto topo = scenario_topology(s);
+  detail::scenario_nodes nodes;
+  if (!topo.nodes.empty() && !emit(start_nodes(nodes, s, topo, options))) {
+    out.took = clock::now() - t_begin;
+    return out;
+  }
   runtime rt{kinds, topo.options()};
   detail::runner r{s, rt, options};
   if (!emit(start_topology(rt, s, topo))) {
+    rt.stop();
     out.took = clock::now() - t_begin;
     return out;
   }
@@ -141,6 +166,7 @@ scenario_result run_scenario(const config::scenario& s, const kind_registry& kin
     if (!emit(run_step(r, step)))
       break;
   rt.stop();
+  nodes.stop();
   out.took = clock::now() - t_begin;
   return out;
 }

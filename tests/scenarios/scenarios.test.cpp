@@ -2,6 +2,8 @@
 // runner can fail; malformed scenarios get located problems; the seed table is covered.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include <dirent.h>
 
 #include <algorithm>
@@ -73,9 +75,13 @@ TEST_CASE("every scenario in tests/scenarios passes", "[scenarios]") {
   auto kinds = actors::builtin_kinds();
   auto files = yaml_files(scenario_dir());
   REQUIRE(files.size() >= 20);
+  // A scenario's node runs as `loopbridge node` (the same kinds), with this secret.
+  ::setenv("LOOPBRIDGE_NODE_SECRET", "the-scenarios-secret-of-32-chars", 0);
+  testing::run_options options;
+  options.node_program = LOOPBRIDGE_CLI;
   for (auto& file : files) {
     DYNAMIC_SECTION(file) {
-      testing::check_scenario(file, kinds);
+      testing::check_scenario(file, kinds, options);
     }
   }
 }

@@ -43,7 +43,20 @@ struct run_options {
   std::chrono::nanoseconds default_within = std::chrono::seconds(10);
   /// Called after each top-level step, on the calling thread (for live output).
   std::function<void(const step_result&)> on_step;
+  /// The program that runs a node of the scenario's topology: one built with
+  /// `loopbridge::cli::main` and the same kinds (`loopbridge scenario` sets its own). For each
+  /// node on a loopback address the runner starts `PROGRAM node --node NAME --port PORT FILE`
+  /// on a free port before the topology and stops it afterwards; the nodes' secret variables
+  /// must be set in this process's environment, which they inherit. Empty: a scenario whose
+  /// topology places actors on a loopback node fails its start, saying so.
+  std::string node_program;
+  /// How long the nodes may take to serve, in all.
+  std::chrono::milliseconds node_start_timeout = std::chrono::seconds(30);
 };
+
+/// The topology of `s` as the runner starts it: `${scenario.dir}` in actor params resolved to
+/// the scenario file's directory. (`loopbridge node` runs a scenario file's node with it.)
+topology scenario_topology(const config::scenario& s);
 
 /// Runs `s` against a new runtime with `kinds` (the built-in kinds, or a user's registry with
 /// their own kinds): starts the topology, runs the steps in order until one fails, then stops
