@@ -107,6 +107,35 @@ TEST_CASE("every scenario covers a row of the seed table, and every row is cover
   }
 }
 
+TEST_CASE("a scenario's loopback node that cannot start fails the start, saying why",
+          "[scenarios]") {
+  auto kinds = actors::builtin_kinds();
+  auto loaded = config::parse_scenario(R"(scenario: a node that never serves
+covers: "ProcessPoolExecutor for CPU-bound work beyond one process"
+topology:
+  nodes: [{name: side, address: "127.0.0.1:7411"}]
+  actors: [{name: far, kind: echo, node: side}]
+steps:
+  - call: {to: far, request: echo, fields: {payload: hi}}
+)",
+                                       kinds, "nodes.yaml");
+  REQUIRE(loaded.ok());
+  auto start_failure = [&](const testing::run_options& options) {
+    auto r = testing::run_scenario(*loaded.scenario, kinds, options);
+    REQUIRE(r.steps.size() == 1); // nothing else ran
+    CHECK(r.steps[0].label == "start the nodes (1)");
+    CHECK_FALSE(r.steps[0].passed);
+    return r.steps[0].actual;
+  };
+  testing::run_options none; // no program to run it with
+  CHECK(start_failure(none).find("run_options::node_program") != std::string::npos);
+  testing::run_options quits;
+  quits.node_program = "/bin/false"; // exits at once, serving nothing
+  auto why = start_failure(quits);
+  CHECK(why.find("node side (/bin/false node) did not serve") != std::string::npos);
+  CHECK(why.find("it printed: nothing") != std::string::npos);
+}
+
 TEST_CASE("must-fail scenarios fail, each at the step its title names", "[scenarios]") {
   auto kinds = actors::builtin_kinds();
   auto files = yaml_files(scenario_dir() + "/must-fail");
