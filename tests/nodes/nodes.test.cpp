@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -94,6 +95,9 @@ struct two_nodes {
   }
   /// Starts `loopbridge node` for `side` and waits until it serves.
   std::unique_ptr<child_process> start_node() const {
+    // A node started before wrote to the same files: its "serving" line must not count.
+    std::remove((dir + "/.child.out").c_str());
+    std::remove((dir + "/.child.err").c_str());
     auto c = std::make_unique<child_process>(
         cli, std::vector<std::string>{"node", "--node", "side", file}, dir);
     auto serving_line = "node side serving " + node_far_name + " on";
@@ -415,7 +419,7 @@ TEST_CASE("a gateway forgets a main process that went silent and cancels what it
   self->send(*gateway, detail::node_hello_atom::value, detail::node_app_id(actors::builtin_kinds()),
              link_nonce);
   std::string challenge;
-  self->receive([&](detail::node_challenge_atom, const std::string& nonce,
+  self->receive([&](detail::node_challenge_atom, const std::string& nonce, const std::string&,
                     const std::string&) { challenge = nonce; },
                 caf::after(10s) >> [] {});
   REQUIRE_FALSE(challenge.empty());
@@ -691,7 +695,7 @@ TEST_CASE("a gateway serves nothing to a process that has not proved the secret"
   self->send(*gateway, detail::node_hello_atom::value, detail::node_app_id(actors::builtin_kinds()),
              detail::node_nonce());
   std::string challenge;
-  self->receive([&](detail::node_challenge_atom, const std::string& nonce,
+  self->receive([&](detail::node_challenge_atom, const std::string& nonce, const std::string&,
                     const std::string&) { challenge = nonce; },
                 caf::after(10s) >> [] {});
   REQUIRE_FALSE(challenge.empty());
@@ -785,6 +789,30 @@ TEST_CASE("a node over TLS serves only processes whose certificate its CA signed
   CHECK_FALSE(rt.stop().loop_stuck);
   node->signal(SIGTERM);
   REQUIRE(node->wait(20s) == 0);
+}
+
+TEST_CASE("a TLS node must prove it is the node the topology names, not any certificate of its CA",
+          "[nodes][tls]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  two_nodes t;
+  // The process at the node's address holds another certificate of the same CA (main's): the
+  // TLS handshake and the secret pass, but it cannot sign with the key of node.pem.
+  t.write_to(t.file, t.port, tls_of("main", "ca"), tls_of("main", "ca"));
+  auto node = t.start_node();
+  t.main_port = t.port;
+  t.write_to(t.main_file(), t.port, tls_of("node", "ca"), tls_of("node", "ca"));
+  auto why = start_error(t);
+  INFO(why);
+  CHECK(why.find("node.refused") != std::string::npos);
+  CHECK(why.find("is not the node the topology names") != std::string::npos);
+  CHECK(why.find("node.pem") != std::string::npos);
+
+  // The same process with the node's own identity is served.
+  node->signal(SIGTERM);
+  REQUIRE(node->wait(20s) == 0);
+  t.write_to(t.file, t.port, tls_of("main", "ca"), tls_of("node", "ca"));
+  auto genuine = t.start_node();
+  CHECK(start_error(t) == "");
 }
 
 TEST_CASE("TLS files that cannot work are refused with what is wrong", "[nodes][tls]") {

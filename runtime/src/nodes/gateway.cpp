@@ -1,6 +1,7 @@
 // The gateway: a node's runtime serving the calls of a main runtime.
 #include "nodes/gateway.hpp"
 
+#include "nodes/node_tls.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
 
@@ -36,12 +37,13 @@ std::string peer_name(const caf::node_id& n) {
 } // namespace
 
 gateway::gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, std::string node,
-                 std::string secret, std::string app_id)
+                 std::string secret, std::string app_id, tls_spec tls)
     : caf::event_based_actor(cfg),
       core_(std::move(core)),
       node_(std::move(node)),
       secret_(std::move(secret)),
-      app_id_(std::move(app_id)) {}
+      app_id_(std::move(app_id)),
+      tls_(std::move(tls)) {}
 
 gateway::~gateway() = default;
 
@@ -102,9 +104,22 @@ void gateway::hello(const std::string& app_id, const std::string& link_nonce) {
   p.link_nonce = link_nonce;
   p.gateway_nonce = node_nonce();
   p.proven = false;
+  std::string identity;
+  if (tls_.enabled()) {
+    std::string problem;
+    identity =
+        tls_sign(tls_.key, node_identity_message(node_, link_nonce, p.gateway_nonce), problem);
+    if (identity.empty()) {
+      LB_LOG(warning, "node", "node " << node_ << " cannot prove its identity: " << problem);
+      peers_.erase(sender->node());
+      send(caller, node_refused_atom::value,
+           "node " + node_ + " cannot prove its identity: " + problem);
+      return;
+    }
+  }
   monitor(sender);
   send(caller, node_challenge_atom::value, p.gateway_nonce,
-       node_proof(secret_, "gateway", link_nonce, p.gateway_nonce));
+       node_proof(secret_, "gateway", link_nonce, p.gateway_nonce), identity);
 }
 
 void gateway::prove(const std::string& proof) {

@@ -13,6 +13,8 @@
 #include "loop/caf_types.hpp"
 #include "nodes/node_protocol.hpp"
 
+#include "loopbridge/runtime_options.hpp"
+
 namespace loopbridge::detail {
 
 class runtime_core;
@@ -27,8 +29,9 @@ class runtime_core;
 /// leave in the order the requests ended, several to a message.
 class gateway : public caf::event_based_actor {
 public:
+  /// `tls`: the node's identity when it is served over TLS (its key signs the challenge).
   gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, std::string node,
-          std::string secret, std::string app_id);
+          std::string secret, std::string app_id, tls_spec tls);
   ~gateway() override;
   caf::behavior make_behavior() override;
   void on_exit() override;
@@ -79,6 +82,7 @@ private:
   std::string node_;
   std::string secret_;
   std::string app_id_;
+  tls_spec tls_;
   ref_ptr<completion_listener> listener_;
   std::map<caf::node_id, peer> peers_;
   std::unordered_map<std::uint64_t, call> calls_; ///< by key (the listener's cookie)

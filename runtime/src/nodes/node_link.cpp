@@ -14,6 +14,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include "nodes/node_tls.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
 
@@ -113,9 +114,10 @@ caf::behavior node_link::make_behavior() {
         if (attempt == attempt_ && phase_ == phase::connecting)
           lost(std::move(why));
       },
-      [this](node_challenge_atom, const std::string& nonce, const std::string& proof) {
+      [this](node_challenge_atom, const std::string& nonce, const std::string& proof,
+             const std::string& identity) {
         if (phase_ == phase::proving && current_sender() == gateway_)
-          challenged(nonce, proof);
+          challenged(nonce, proof, identity);
       },
       [this](node_welcome_atom, std::vector<char>& actors) {
         if (phase_ == phase::proving && current_sender() == gateway_)
@@ -224,12 +226,25 @@ void node_link::connected(caf::actor gateway) {
   delayed_send(this, node_connect_timeout, node_retry_atom::value, attempt_);
 }
 
-void node_link::challenged(const std::string& gateway_nonce, const std::string& proof) {
+void node_link::challenged(const std::string& gateway_nonce, const std::string& proof,
+                           const std::string& identity) {
   if (!node_proofs_equal(proof, node_proof(secret_, "gateway", link_nonce_, gateway_nonce))) {
     lost(error{errc::node_refused, "node " + node_.name + " (" + node_.address() +
                                        ") did not prove it knows the secret: another secret, or "
                                        "not a loopbridge node"});
     return;
+  }
+  if (node_.tls.enabled()) {
+    auto problem = tls_signature_problem(
+        node_.tls.certificate, node_identity_message(node_.name, link_nonce_, gateway_nonce),
+        identity);
+    if (!problem.empty()) {
+      lost(error{errc::node_refused,
+                 "node " + node_.name + " (" + node_.address() +
+                     ") is not the node the topology names: its proof of identity failed (" +
+                     problem + "; another process of the same CA answers at its address?)"});
+      return;
+    }
   }
   send(gateway_, node_prove_atom::value, node_proof(secret_, "link", gateway_nonce, link_nonce_));
 }

@@ -50,7 +50,10 @@ private:
   /// CAF's connect and handshake for `attempt`, within `handshake_until_`.
   void handshake(std::uint64_t attempt);
   void connected(caf::actor gateway);
-  void challenged(const std::string& gateway_nonce, const std::string& proof);
+  /// The gateway's challenge: checks its proof of the secret and, over TLS, that `identity` is
+  /// signed with the key of the certificate the topology names for the node.
+  void challenged(const std::string& gateway_nonce, const std::string& proof,
+                  const std::string& identity);
   void welcomed(std::vector<char> actors);
   /// The connection failed or went: tells every instance, and tries again later.
   void lost(error why);

@@ -10,7 +10,8 @@
 // A connection, after CAF's own handshake (which refuses another build through
 // `middleman.app-identifiers`):
 //   link -> gateway   (node_hello_atom, app id, link nonce)
-//   gateway -> link   (node_challenge_atom, gateway nonce, gateway proof)   or node_refused_atom
+//   gateway -> link   (node_challenge_atom, gateway nonce, gateway proof, identity)
+//                                                                   or node_refused_atom
 //   link -> gateway   (node_prove_atom, link proof)       once the gateway's proof checked out
 //   gateway -> link   (node_welcome_atom, wire form of std::vector<node_actor>)  or refused
 // Then, from the main process's instances of the node's actors:
@@ -20,7 +21,10 @@
 // and, while the link is up, every `node_heartbeat`:
 //   link -> gateway   (node_ping_atom, sequence)
 //   gateway -> link   (node_pong_atom, sequence)        or node_refused_atom
-// The gateway serves calls only from a process that proved it knows the secret.
+// The gateway serves calls only from a process that proved it knows the secret. Over TLS the
+// gateway also signs `node_identity_message` with its TLS key (`identity`; empty without TLS),
+// and the link checks it against the certificate the topology names for the node: the CA
+// vouches only that the peer is one of its certificates, the signature that it is this node's.
 //
 // Liveness is the protocol's own, not CAF's (whose heartbeats are off): a link that hears no
 // pong for `node_silence` counts the node lost, and a gateway that hears nothing from a main
@@ -159,6 +163,12 @@ inline constexpr std::size_t node_nonce_size = 64;
 /// `role` keeps the link's proof from being replayed as the gateway's.
 std::string node_proof(const std::string& secret, std::string_view role,
                        const std::string& first_nonce, const std::string& second_nonce);
+
+/// What a TLS node signs to prove it is the node the topology names: its name and both nonces.
+inline std::string node_identity_message(const std::string& node, const std::string& link_nonce,
+                                         const std::string& gateway_nonce) {
+  return "loopbridge node identity\n" + node + "\n" + link_nonce + "\n" + gateway_nonce;
+}
 
 /// Compares two proofs in constant time.
 bool node_proofs_equal(const std::string& a, const std::string& b) noexcept;

@@ -6,10 +6,13 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/openssl/manager.hpp>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -35,6 +38,9 @@ struct store_free {
 struct store_ctx_free {
   void operator()(X509_STORE_CTX* c) const noexcept { X509_STORE_CTX_free(c); }
 };
+struct md_ctx_free {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
 struct chain_free {
   void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_pop_free(s, X509_free); }
 };
@@ -55,7 +61,112 @@ int no_passphrase(char*, int, int, void*) {
   return 0;
 }
 
+/// The digest `key` signs with: none for the schemes that hash themselves (Ed25519, Ed448).
+const EVP_MD* digest_for(EVP_PKEY* key) {
+  auto id = EVP_PKEY_get_base_id(key);
+  return id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448 ? nullptr : EVP_sha256();
+}
+
+std::string hex(const unsigned char* data, std::size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 15];
+  }
+  return out;
+}
+
+/// The bytes of `text` (hex), or nullopt when it is not hex.
+std::optional<std::vector<unsigned char>> unhex(const std::string& text) {
+  auto value = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  if (text.size() % 2 != 0)
+    return std::nullopt;
+  std::vector<unsigned char> out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    int hi = value(text[i]), lo = value(text[i + 1]);
+    if (hi < 0 || lo < 0)
+      return std::nullopt;
+    out.push_back(static_cast<unsigned char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+/// The first certificate in `path`, or null with `problem` set.
+std::unique_ptr<X509, x509_free> read_certificate(const std::string& path, std::string& problem) {
+  std::unique_ptr<std::FILE, file_closer> f{std::fopen(path.c_str(), "r")};
+  if (!f) {
+    problem = "cannot read " + quote(path) + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  std::unique_ptr<X509, x509_free> cert{PEM_read_X509(f.get(), nullptr, no_passphrase, nullptr)};
+  if (!cert)
+    problem = quote(path) + " is not a PEM certificate (" + crypto_reason() + ")";
+  return cert;
+}
+
 } // namespace
+
+std::string tls_sign(const std::string& key_file, std::string_view message, std::string& problem) {
+  ERR_clear_error();
+  std::unique_ptr<std::FILE, file_closer> f{std::fopen(key_file.c_str(), "r")};
+  if (!f) {
+    problem = "cannot read " + quote(key_file) + ": " + std::strerror(errno);
+    return {};
+  }
+  std::unique_ptr<EVP_PKEY, key_free> key{
+      PEM_read_PrivateKey(f.get(), nullptr, no_passphrase, nullptr)};
+  std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx{EVP_MD_CTX_new()};
+  std::size_t size = 0;
+  if (!key || !ctx ||
+      EVP_DigestSignInit(ctx.get(), nullptr, digest_for(key.get()), nullptr, key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &size,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    problem = "the key " + quote(key_file) + " cannot sign (" + crypto_reason() + ")";
+    return {};
+  }
+  std::vector<unsigned char> signature(size);
+  if (EVP_DigestSign(ctx.get(), signature.data(), &size,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
+    problem = "the key " + quote(key_file) + " cannot sign (" + crypto_reason() + ")";
+    return {};
+  }
+  return hex(signature.data(), size);
+}
+
+std::string tls_signature_problem(const std::string& certificate_file, std::string_view message,
+                                  const std::string& signature) {
+  ERR_clear_error();
+  std::string problem;
+  auto cert = read_certificate(certificate_file, problem);
+  if (!cert)
+    return problem;
+  auto bytes = unhex(signature);
+  if (!bytes || bytes->empty())
+    return "no signature";
+  std::unique_ptr<EVP_PKEY, key_free> key{X509_get_pubkey(cert.get())};
+  std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx{EVP_MD_CTX_new()};
+  if (!key || !ctx ||
+      EVP_DigestVerifyInit(ctx.get(), nullptr, digest_for(key.get()), nullptr, key.get()) != 1)
+    return "cannot check with the key of " + quote(certificate_file) + " (" + crypto_reason() + ")";
+  auto ok =
+      EVP_DigestVerify(ctx.get(), bytes->data(), bytes->size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size());
+  ERR_clear_error();
+  return ok == 1 ? std::string{}
+                 : "the signature is not made with the key of " + quote(certificate_file);
+}
+
+std::string tls_certificate_problem(const std::string& certificate_file) {
+  ERR_clear_error();
+  std::string problem;
+  read_certificate(certificate_file, problem);
+  return problem;
+}
 
 std::string tls_problem(const tls_spec& tls) {
   if (tls.certificate.empty() || tls.key.empty() || tls.cafile.empty())

@@ -4,6 +4,7 @@
 // them, and loading that layer.
 
 #include <string>
+#include <string_view>
 
 #include <caf/fwd.hpp>
 
@@ -17,6 +18,19 @@ namespace loopbridge::detail {
 /// CA, expired). CAF's TLS layer would throw inside its network thread on the same files; it
 /// is given only files that passed. Any thread; reads the files.
 std::string tls_problem(const tls_spec& tls);
+
+/// Signs `message` with the private key in `key_file` (PEM, unencrypted; checked by
+/// `tls_problem`): SHA-256 for RSA and EC keys, the key's own scheme for Ed25519 and Ed448.
+/// Hex-encoded; empty with `problem` set when the key cannot sign. Any thread; reads the file.
+std::string tls_sign(const std::string& key_file, std::string_view message, std::string& problem);
+
+/// Why `signature` (hex, from `tls_sign`) is not `message` signed with the key of the first
+/// certificate in `certificate_file`, in words; empty when it is. Any thread; reads the file.
+std::string tls_signature_problem(const std::string& certificate_file, std::string_view message,
+                                  const std::string& signature);
+
+/// Why `certificate_file` holds no PEM certificate this process can read, or empty.
+std::string tls_certificate_problem(const std::string& certificate_file);
 
 /// Loads CAF's TLS layer into `cfg` with `tls` (checked by `tls_problem`) as this process's
 /// certificate, key and trusted CA: every TLS connection, in and out, then requires a peer

@@ -9,6 +9,7 @@
 
 #include "nodes/gateway.hpp"
 #include "nodes/node_link.hpp"
+#include "nodes/node_tls.hpp"
 #include "tuning.hpp"
 
 #include "loopbridge/log.hpp"
@@ -104,6 +105,12 @@ std::string runtime_core::placement_problem(const actor_spec& spec,
            quote(r->type_name) + " has no wire form";
   if (auto secret = node_secret(node); !secret)
     return "actor " + quote(spec.name) + ": " + secret.error().message();
+  if (node.tls.enabled())
+    if (auto problem = tls_certificate_problem(node.tls.certificate); !problem.empty())
+      return where +
+             ", whose certificate this process must read to check the node's "
+             "identity: " +
+             problem;
   return {};
 }
 
@@ -143,7 +150,8 @@ result<std::uint16_t> runtime_core::serve_node(const node_spec& node) {
     return error{errc::bad_request, "node " + quote(node.name) +
                                         " is served over TLS with its own identity: make the "
                                         "runtime with runtime_options::tls set to the node's tls"};
-  auto g = system_->spawn<gateway>(shared_from_this(), node.name, std::move(*secret), app_id_);
+  auto g =
+      system_->spawn<gateway>(shared_from_this(), node.name, std::move(*secret), app_id_, node.tls);
   auto port = node.tls.enabled()
                   ? caf::openssl::publish(g, node.port, node.host.c_str(), true)
                   : system_->middleman().publish(g, node.port, node.host.c_str(), true);
