@@ -4,6 +4,7 @@
 // gets nothing from a gateway.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -380,6 +381,64 @@ TEST_CASE("a network cut is found by its silence on both sides, and the node rej
   CHECK(nodes[0].up);
   CHECK(nodes[0].losses >= 1);
   CHECK(nodes[0].connects >= 2);
+  CHECK_FALSE(rt.stop().loop_stuck);
+}
+
+TEST_CASE("a cut node holds up nothing bound for a healthy one", "[nodes]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  lbtest::temp_dir scratch{"loopbridge-nodes"};
+  auto side_port = lbtest::closed_port();
+  auto other_port = lbtest::closed_port();
+  lbtest::stall_proxy cut{side_port}; // between this process and node side only
+  auto topology_at = [&](const std::string& path, std::uint16_t side_at) {
+    std::ofstream{path} << "runtime: {shutdown_budget: 3s}\n"
+                        << "nodes:\n"
+                        << "  - {name: side, address: 127.0.0.1:" << side_at << "}\n"
+                        << "  - {name: other, address: 127.0.0.1:" << other_port << "}\n"
+                        << "actors:\n"
+                        << "  - {name: far, kind: echo, node: side}\n"
+                        << "  - {name: healthy, kind: echo, node: other}\n";
+    return path;
+  };
+  auto nodes_file = topology_at(scratch.path() + "/nodes.yaml", side_port);
+  auto main_file = topology_at(scratch.path() + "/main.yaml", cut.port());
+  auto start = [&](const std::string& name) {
+    auto dir = scratch.path() + "/" + name; // its own output files
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+    auto c = std::make_unique<child_process>(
+        cli, std::vector<std::string>{"node", "--node", name, nodes_file}, dir);
+    REQUIRE(lbtest::eventually(
+        [&] { return c->out().find("node " + name + " serving") != std::string::npos; }, 30s));
+    return c;
+  };
+  auto side = start("side");
+  auto other = start("other");
+  auto loaded = config::load(main_file, actors::builtin_kinds());
+  REQUIRE(loaded.report() == "");
+  runtime rt{actors::builtin_kinds(), *loaded.topology};
+  auto far = *rt.actor<actors::echo>("far");
+  auto healthy = *rt.actor<actors::echo>("healthy");
+  REQUIRE(far.call(echo_of("warm"), 10s).ok());
+
+  cut.stall();
+  auto held = far.submit(echo_of("held"), 60s);
+  // While the cut is not yet found, and after: the healthy node answers as before.
+  for (int i = 0; !held.ready(); ++i) {
+    auto r = healthy.call(echo_of("still here " + std::to_string(i)), 5s);
+    REQUIRE(r.ok());
+    REQUIRE(r->payload == value{"still here " + std::to_string(i)});
+  }
+  auto outcome = held.get();
+  REQUIRE_FALSE(outcome.ok());
+  CHECK(outcome.error().is(errc::node_lost));
+  auto nodes = rt.nodes();
+  REQUIRE(nodes.size() == 2);
+  for (auto& n : nodes) {
+    INFO(n.name);
+    CHECK(n.up == (n.name == "other"));
+  }
+  cut.resume();
+  CHECK(answers_again(far, 30s));
   CHECK_FALSE(rt.stop().loop_stuck);
 }
 
