@@ -267,9 +267,12 @@ const std::vector<key_doc>& topology_keys() {
       required(k("runtime.tls", "certificate", "string", "",
                  "The main process's certificate (PEM), signed by the nodes' CA.")),
       required(k("runtime.tls", "key", "string", "",
-                 "The certificate's private key (PEM, without a passphrase).")),
+                 "The certificate's private key (PEM; encrypted only with passphrase_env).")),
       required(k("runtime.tls", "cafile", "string", "",
                  "The CA that signed the certificates of every node (PEM).")),
+      k("runtime.tls", "passphrase_env", "string", "",
+        "The environment variable holding the key's passphrase, for an encrypted key; the "
+        "passphrase itself is never written in the topology."),
 
       required(k("actors[]", "name", "name", "",
                  "Unique name; a letter, then letters, digits, '_', '-' or '.'.")),
@@ -362,9 +365,12 @@ const std::vector<key_doc>& topology_keys() {
         "relative paths start from the topology file's folder."),
       required(k("nodes[].tls", "certificate", "string", "", "The node's certificate (PEM).")),
       required(k("nodes[].tls", "key", "string", "",
-                 "The certificate's private key (PEM, without a passphrase).")),
+                 "The certificate's private key (PEM; encrypted only with passphrase_env).")),
       required(k("nodes[].tls", "cafile", "string", "",
                  "The CA that signed the certificates of every node (PEM).")),
+      k("nodes[].tls", "passphrase_env", "string", "",
+        "The environment variable holding the key's passphrase, for an encrypted key; the "
+        "passphrase itself is never written in the topology."),
   };
   return keys;
 }

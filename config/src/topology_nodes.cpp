@@ -168,6 +168,14 @@ tls_spec topology_loader::load_tls(const YAML::Node& n, const std::string& path,
     auto s = yaml_.string(v, p);
     if (!s)
       continue;
+    if (key == "passphrase_env") { // a variable's name, not a file
+      if (env_name(*s))
+        tls.passphrase_env = *s;
+      else
+        yaml_.add(v, p, "invalid environment variable name " + quote(*s),
+                  "letters, digits and '_', not starting with a digit");
+      continue;
+    }
     auto file = std::filesystem::path{*s};
     if (file.is_relative())
       file = folder / file;
@@ -177,7 +185,7 @@ tls_spec topology_loader::load_tls(const YAML::Node& n, const std::string& path,
                 file == *s ? "" : "relative paths start from the topology file's folder");
     (key == "certificate" ? tls.certificate : key == "key" ? tls.key : tls.cafile) = file.string();
   }
-  for (auto& key : tls_keys)
+  for (const char* key : {"certificate", "key", "cafile"})
     yaml_.require(n[key].IsDefined(), n, path, key);
   return tls;
 }

@@ -874,6 +874,24 @@ TEST_CASE("a TLS node must prove it is the node the topology names, not any cert
   CHECK(start_error(t) == "");
 }
 
+TEST_CASE("a node whose key is encrypted serves with the passphrase from its variable",
+          "[nodes][tls]") {
+  env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
+  env_scope passphrase{"LOOPBRIDGE_TEST_KEY_PASSPHRASE", "node test passphrase"};
+  two_nodes t;
+  auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
+  t.write(tls_of("main", "ca"), "{certificate: " + at + "node.pem, key: " + at +
+                                    "node-encrypted.key, cafile: " + at +
+                                    "ca.pem, passphrase_env: LOOPBRIDGE_TEST_KEY_PASSPHRASE}");
+  auto node = t.start_node(); // decrypted its key for CAF's TLS layer and for its signature
+  runtime rt{actors::builtin_kinds(), t.load()};
+  auto far = *rt.actor<actors::echo>("far");
+  auto r = far.call(echo_of("sealed"), 10s);
+  REQUIRE(r.ok());
+  CHECK(r->payload == value{"sealed"});
+  CHECK_FALSE(rt.stop().loop_stuck);
+}
+
 TEST_CASE("TLS files that cannot work are refused with what is wrong", "[nodes][tls]") {
   env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
   two_nodes t;
@@ -881,6 +899,12 @@ TEST_CASE("TLS files that cannot work are refused with what is wrong", "[nodes][
   auto identity = [&](const std::string& cert, const std::string& key, const std::string& ca) {
     return "{certificate: " + at + cert + ", key: " + at + key + ", cafile: " + at + ca + "}";
   };
+  auto encrypted = [&](const std::string& variable) {
+    return "{certificate: " + at + "node.pem, key: " + at + "node-encrypted.key, cafile: " + at +
+           "ca.pem, passphrase_env: " + variable + "}";
+  };
+  env_scope wrong{"LOOPBRIDGE_TEST_WRONG_PASSPHRASE", "not the node test passphrase"};
+  ::unsetenv("LOOPBRIDGE_TEST_UNSET_PASSPHRASE");
   struct bad {
     std::string main_tls;
     std::string says;
@@ -889,8 +913,17 @@ TEST_CASE("TLS files that cannot work are refused with what is wrong", "[nodes][
            {identity("main.pem", "node.key", "ca.pem"), "is not the key of the certificate"},
            {identity("stranger.pem", "stranger.key", "ca.pem"), "is not accepted by the cafile"},
            {identity("make-certs", "main.key", "ca.pem"), "is not a PEM certificate"},
-           {identity("main.pem", "main.pem", "ca.pem"), "is not an unencrypted PEM private key"},
+           {identity("main.pem", "main.pem", "ca.pem"),
+            "is not a PEM private key that needs no passphrase"},
            {identity("main.pem", "main.key", "make-certs"), "holds no PEM certificate"},
+           // An encrypted key: without passphrase_env, with its variable unset, with another
+           // passphrase in it.
+           {identity("node.pem", "node-encrypted.key", "ca.pem"),
+            "(an encrypted key needs passphrase_env)"},
+           {encrypted("LOOPBRIDGE_TEST_UNSET_PASSPHRASE"),
+            "the passphrase variable LOOPBRIDGE_TEST_UNSET_PASSPHRASE of the key"},
+           {encrypted("LOOPBRIDGE_TEST_WRONG_PASSPHRASE"),
+            "that the passphrase in LOOPBRIDGE_TEST_WRONG_PASSPHRASE decrypts"},
        }) {
     t.write(b.main_tls, tls_of("node", "ca"));
     auto said = start_error(t);

@@ -14,8 +14,11 @@ namespace loopbridge {
 /// certificate that CA signed.
 struct tls_spec {
   std::string certificate; ///< the process's own certificate (PEM), optionally with its chain
-  std::string key;         ///< the certificate's private key (PEM, without a passphrase)
+  std::string key;         ///< the certificate's private key (PEM)
   std::string cafile;      ///< the CA that signed every node's certificate (PEM)
+  /// The environment variable holding the key's passphrase, for an encrypted key; empty: the
+  /// key is not encrypted. The passphrase itself is never written in the topology.
+  std::string passphrase_env;
   bool enabled() const noexcept { return !certificate.empty(); }
 };
 

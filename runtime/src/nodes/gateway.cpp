@@ -107,8 +107,7 @@ void gateway::hello(const std::string& app_id, const std::string& link_nonce) {
   std::string identity;
   if (tls_.enabled()) {
     std::string problem;
-    identity =
-        tls_sign(tls_.key, node_identity_message(node_, link_nonce, p.gateway_nonce), problem);
+    identity = tls_sign(tls_, node_identity_message(node_, link_nonce, p.gateway_nonce), problem);
     if (identity.empty()) {
       LB_LOG(warning, "node", "node " << node_ << " cannot prove its identity: " << problem);
       peers_.erase(sender->node());

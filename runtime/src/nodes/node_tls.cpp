@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -61,6 +62,53 @@ int no_passphrase(char*, int, int, void*) {
   return 0;
 }
 
+/// Gives libcrypto the passphrase `user` points at (a std::string).
+int given_passphrase(char* buf, int size, int, void* user) {
+  auto& p = *static_cast<const std::string*>(user);
+  if (p.size() > static_cast<std::size_t>(size))
+    return 0;
+  std::memcpy(buf, p.data(), p.size());
+  return static_cast<int>(p.size());
+}
+
+/// The passphrase of `tls`'s key from its variable ("" for an unencrypted key), or nullopt with
+/// `problem` set when the variable is named but not set.
+std::optional<std::string> passphrase_of(const tls_spec& tls, std::string& problem) {
+  if (tls.passphrase_env.empty())
+    return std::string{};
+  const char* p = std::getenv(tls.passphrase_env.c_str());
+  if (!p || !*p) {
+    problem = "the passphrase variable " + tls.passphrase_env + " of the key " + quote(tls.key) +
+              " is not set";
+    return std::nullopt;
+  }
+  return std::string{p};
+}
+
+/// The private key in `tls.key`, decrypted with its passphrase if it has one; null with
+/// `problem` set.
+std::unique_ptr<EVP_PKEY, key_free> read_key(const tls_spec& tls, std::string& problem) {
+  auto passphrase = passphrase_of(tls, problem);
+  if (!passphrase)
+    return nullptr;
+  std::unique_ptr<std::FILE, file_closer> f{std::fopen(tls.key.c_str(), "r")};
+  if (!f) {
+    problem = "cannot read " + quote(tls.key) + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  std::unique_ptr<EVP_PKEY, key_free> key{
+      tls.passphrase_env.empty()
+          ? PEM_read_PrivateKey(f.get(), nullptr, no_passphrase, nullptr)
+          : PEM_read_PrivateKey(f.get(), nullptr, given_passphrase, &*passphrase)};
+  if (!key)
+    problem =
+        "the key " + quote(tls.key) + " is not a PEM private key that " +
+        (tls.passphrase_env.empty() ? "needs no passphrase (an encrypted key needs passphrase_env)"
+                                    : "the passphrase in " + tls.passphrase_env + " decrypts") +
+        " (" + crypto_reason() + ")";
+  return key;
+}
+
 /// The digest `key` signs with: none for the schemes that hash themselves (Ed25519, Ed448).
 const EVP_MD* digest_for(EVP_PKEY* key) {
   auto id = EVP_PKEY_get_base_id(key);
@@ -111,28 +159,24 @@ std::unique_ptr<X509, x509_free> read_certificate(const std::string& path, std::
 
 } // namespace
 
-std::string tls_sign(const std::string& key_file, std::string_view message, std::string& problem) {
+std::string tls_sign(const tls_spec& tls, std::string_view message, std::string& problem) {
   ERR_clear_error();
-  std::unique_ptr<std::FILE, file_closer> f{std::fopen(key_file.c_str(), "r")};
-  if (!f) {
-    problem = "cannot read " + quote(key_file) + ": " + std::strerror(errno);
+  auto key = read_key(tls, problem);
+  if (!key)
     return {};
-  }
-  std::unique_ptr<EVP_PKEY, key_free> key{
-      PEM_read_PrivateKey(f.get(), nullptr, no_passphrase, nullptr)};
   std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx{EVP_MD_CTX_new()};
   std::size_t size = 0;
-  if (!key || !ctx ||
+  if (!ctx ||
       EVP_DigestSignInit(ctx.get(), nullptr, digest_for(key.get()), nullptr, key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &size,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
-    problem = "the key " + quote(key_file) + " cannot sign (" + crypto_reason() + ")";
+    problem = "the key " + quote(tls.key) + " cannot sign (" + crypto_reason() + ")";
     return {};
   }
   std::vector<unsigned char> signature(size);
   if (EVP_DigestSign(ctx.get(), signature.data(), &size,
                      reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
-    problem = "the key " + quote(key_file) + " cannot sign (" + crypto_reason() + ")";
+    problem = "the key " + quote(tls.key) + " cannot sign (" + crypto_reason() + ")";
     return {};
   }
   return hex(signature.data(), size);
@@ -192,14 +236,9 @@ std::string tls_problem(const tls_spec& tls) {
   while (auto* more = PEM_read_X509(cert_file.get(), nullptr, no_passphrase, nullptr))
     sk_X509_push(chain.get(), more);
   ERR_clear_error(); // the end of the file
-  auto key_file = open(tls.key, problem);
-  if (!key_file)
-    return problem;
-  std::unique_ptr<EVP_PKEY, key_free> key{
-      PEM_read_PrivateKey(key_file.get(), nullptr, no_passphrase, nullptr)};
+  auto key = read_key(tls, problem);
   if (!key)
-    return "the key " + quote(tls.key) + " is not an unencrypted PEM private key (" +
-           crypto_reason() + ")";
+    return problem;
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
     return "the key " + quote(tls.key) + " is not the key of the certificate " +
@@ -226,6 +265,9 @@ void load_tls(caf::actor_system_config& cfg, const tls_spec& tls) {
   cfg.openssl_certificate = tls.certificate;
   cfg.openssl_key = tls.key;
   cfg.openssl_cafile = tls.cafile;
+  std::string problem;
+  if (auto passphrase = passphrase_of(tls, problem))
+    cfg.openssl_passphrase = *passphrase;
 }
 
 } // namespace loopbridge::detail

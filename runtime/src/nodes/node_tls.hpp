@@ -13,16 +13,17 @@
 namespace loopbridge::detail {
 
 /// Why `tls` cannot be this process's identity, in words, or empty when it can: a file that
-/// cannot be read, a certificate or key that is not PEM (or a key protected by a passphrase), a
+/// cannot be read, a certificate or key that is not PEM (or an encrypted key whose passphrase
+/// variable is unset or wrong), a
 /// key that is not the certificate's, or a certificate that `cafile` does not accept (another
 /// CA, expired). CAF's TLS layer would throw inside its network thread on the same files; it
 /// is given only files that passed. Any thread; reads the files.
 std::string tls_problem(const tls_spec& tls);
 
-/// Signs `message` with the private key in `key_file` (PEM, unencrypted; checked by
-/// `tls_problem`): SHA-256 for RSA and EC keys, the key's own scheme for Ed25519 and Ed448.
-/// Hex-encoded; empty with `problem` set when the key cannot sign. Any thread; reads the file.
-std::string tls_sign(const std::string& key_file, std::string_view message, std::string& problem);
+/// Signs `message` with the private key of `tls` (checked by `tls_problem`): SHA-256 for RSA
+/// and EC keys, the key's own scheme for Ed25519 and Ed448. Hex-encoded; empty with `problem`
+/// set when the key cannot sign. Any thread; reads the file (and the passphrase's variable).
+std::string tls_sign(const tls_spec& tls, std::string_view message, std::string& problem);
 
 /// Why `signature` (hex, from `tls_sign`) is not `message` signed with the key of the first
 /// certificate in `certificate_file`, in words; empty when it is. Any thread; reads the file.

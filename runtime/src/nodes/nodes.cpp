@@ -23,7 +23,8 @@ namespace {
 constexpr std::size_t min_secret_size = 16;
 
 bool same_tls(const tls_spec& a, const tls_spec& b) {
-  return a.certificate == b.certificate && a.key == b.key && a.cafile == b.cafile;
+  return a.certificate == b.certificate && a.key == b.key && a.cafile == b.cafile &&
+         a.passphrase_env == b.passphrase_env;
 }
 
 bool same_node(const node_spec& a, const node_spec& b) {
