@@ -144,6 +144,38 @@ actors::echo_request echo_of(std::string text) {
   return r;
 }
 
+/// A raw CAF process of the same build speaking the gateway protocol by hand, connected to the
+/// gateway on `port`: what a peer that skips, breaks or abandons the protocol looks like.
+struct raw_peer {
+  explicit raw_peer(std::uint16_t port) : sys{configured(cfg)}, self{sys} {
+    auto g = sys.middleman().remote_actor("127.0.0.1", port);
+    REQUIRE(g);
+    gateway = *g;
+  }
+  static caf::actor_system_config& configured(caf::actor_system_config& c) {
+    c.load<caf::io::middleman>();
+    detail::add_node_message_types(c);
+    c.set("middleman.app-identifiers",
+          std::vector<std::string>{detail::node_app_id(actors::builtin_kinds())});
+    return c;
+  }
+  /// Says hello with `link_nonce`; the gateway's nonce from its challenge.
+  std::string hello(const std::string& link_nonce) {
+    self->send(gateway, detail::node_hello_atom::value,
+               detail::node_app_id(actors::builtin_kinds()), link_nonce);
+    std::string challenge;
+    self->receive([&](detail::node_challenge_atom, const std::string& nonce, const std::string&,
+                      const std::string&) { challenge = nonce; },
+                  caf::after(10s) >> [] {});
+    REQUIRE_FALSE(challenge.empty());
+    return challenge;
+  }
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scoped_actor self;
+  caf::actor gateway;
+};
+
 /// Submits through `far` until one request succeeds (the node is back), within `timeout`.
 bool answers_again(const actor_handle<actors::echo>& far, std::chrono::seconds timeout) {
   return lbtest::eventually(
@@ -465,23 +497,11 @@ TEST_CASE("a gateway forgets a main process that went silent and cancels what it
   auto node = t.start_node();
   // A raw CAF process of the same build that proves the secret, sends a long call and then
   // never pings: a main process frozen, or cut off, as the node sees it.
-  caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  detail::add_node_message_types(cfg);
-  cfg.set("middleman.app-identifiers",
-          std::vector<std::string>{detail::node_app_id(actors::builtin_kinds())});
-  caf::actor_system sys{cfg};
-  auto gateway = sys.middleman().remote_actor("127.0.0.1", t.port);
-  REQUIRE(gateway);
-  caf::scoped_actor self{sys};
+  raw_peer peer{t.port};
+  auto& self = peer.self;
+  auto* gateway = &peer.gateway;
   auto link_nonce = detail::node_nonce();
-  self->send(*gateway, detail::node_hello_atom::value, detail::node_app_id(actors::builtin_kinds()),
-             link_nonce);
-  std::string challenge;
-  self->receive([&](detail::node_challenge_atom, const std::string& nonce, const std::string&,
-                    const std::string&) { challenge = nonce; },
-                caf::after(10s) >> [] {});
-  REQUIRE_FALSE(challenge.empty());
+  auto challenge = peer.hello(link_nonce);
   self->send(*gateway, detail::node_prove_atom::value,
              detail::node_proof(secret, "link", challenge, link_nonce));
   bool welcomed = false;
@@ -724,15 +744,9 @@ TEST_CASE("a gateway serves nothing to a process that has not proved the secret"
   two_nodes t;
   auto node = t.start_node();
   // A raw CAF process of the same build that skips or fails the challenge.
-  caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  detail::add_node_message_types(cfg);
-  cfg.set("middleman.app-identifiers",
-          std::vector<std::string>{detail::node_app_id(actors::builtin_kinds())});
-  caf::actor_system sys{cfg};
-  auto gateway = sys.middleman().remote_actor("127.0.0.1", t.port);
-  REQUIRE(gateway);
-  caf::scoped_actor self{sys};
+  raw_peer peer{t.port};
+  auto& self = peer.self;
+  auto* gateway = &peer.gateway;
   auto expect_refused = [&](const char* what) {
     bool refused = false;
     self->receive([&](detail::node_refused_atom, const std::string&) { refused = true; },
@@ -751,13 +765,7 @@ TEST_CASE("a gateway serves nothing to a process that has not proved the secret"
   self->send(*gateway, detail::node_calls_atom::value, calls);
   expect_refused("calls without a hello");
 
-  self->send(*gateway, detail::node_hello_atom::value, detail::node_app_id(actors::builtin_kinds()),
-             detail::node_nonce());
-  std::string challenge;
-  self->receive([&](detail::node_challenge_atom, const std::string& nonce, const std::string&,
-                    const std::string&) { challenge = nonce; },
-                caf::after(10s) >> [] {});
-  REQUIRE_FALSE(challenge.empty());
+  auto challenge = peer.hello(detail::node_nonce());
   self->send(*gateway, detail::node_prove_atom::value,
              detail::node_proof("not-the-secret-but-long-enough!!", "link", challenge, "x"));
   expect_refused("a wrong proof");

@@ -17,17 +17,6 @@ namespace {
 /// The gateway protocol's version: raise it with any change to `node_protocol.hpp`.
 constexpr int protocol_version = 2;
 
-std::string hex(const unsigned char* data, std::size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 15];
-  }
-  return out;
-}
-
 /// FNV-1a, 64 bits: a fingerprint of the kinds, not a secret.
 void mix(std::uint64_t& h, std::string_view s) {
   for (unsigned char c : s) {
@@ -39,6 +28,17 @@ void mix(std::uint64_t& h, std::string_view s) {
 }
 
 } // namespace
+
+std::string node_hex(const unsigned char* data, std::size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * n);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 15];
+  }
+  return out;
+}
 
 std::string node_app_id(const kind_registry& kinds) {
   std::uint64_t h = 1469598103934665603ull;
@@ -66,7 +66,7 @@ std::string node_nonce() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1)
     throw std::runtime_error("the system's random source failed");
-  return hex(bytes, sizeof bytes);
+  return node_hex(bytes, sizeof bytes);
 }
 
 std::string node_proof(const std::string& secret, std::string_view role,
@@ -79,7 +79,7 @@ std::string node_proof(const std::string& secret, std::string_view role,
   if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
             reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &n))
     throw std::runtime_error("HMAC-SHA256 failed");
-  return hex(mac, n);
+  return node_hex(mac, n);
 }
 
 bool node_proofs_equal(const std::string& a, const std::string& b) noexcept {

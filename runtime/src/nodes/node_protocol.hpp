@@ -170,6 +170,9 @@ inline std::string node_identity_message(const std::string& node, const std::str
   return "loopbridge node identity\n" + node + "\n" + link_nonce + "\n" + gateway_nonce;
 }
 
+/// `n` bytes at `data` as lowercase hex (nonces, proofs, signatures).
+std::string node_hex(const unsigned char* data, std::size_t n);
+
 /// Compares two proofs in constant time.
 bool node_proofs_equal(const std::string& a, const std::string& b) noexcept;
 

@@ -2,6 +2,8 @@
 // (caf::openssl) is loaded with it.
 #include "nodes/node_tls.hpp"
 
+#include "nodes/node_protocol.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -115,17 +117,6 @@ const EVP_MD* digest_for(EVP_PKEY* key) {
   return id == EVP_PKEY_ED25519 || id == EVP_PKEY_ED448 ? nullptr : EVP_sha256();
 }
 
-std::string hex(const unsigned char* data, std::size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 15];
-  }
-  return out;
-}
-
 /// The bytes of `text` (hex), or nullopt when it is not hex.
 std::optional<std::vector<unsigned char>> unhex(const std::string& text) {
   auto value = [](char c) {
@@ -179,7 +170,7 @@ std::string tls_sign(const tls_spec& tls, std::string_view message, std::string&
     problem = "the key " + quote(tls.key) + " cannot sign (" + crypto_reason() + ")";
     return {};
   }
-  return hex(signature.data(), size);
+  return node_hex(signature.data(), size);
 }
 
 std::string tls_signature_problem(const std::string& certificate_file, std::string_view message,
