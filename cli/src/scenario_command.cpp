@@ -41,8 +41,7 @@ void secrets_for_local_nodes(const std::string& file, const kind_registry& kinds
   if (!loaded)
     return; // the run reports the problems
   for (auto& node : loaded.scenario->topo.nodes) {
-    bool local = node.host == "localhost" || node.host == "::1" || node.host.rfind("127.", 0) == 0;
-    if (!local || std::getenv(node.secret_env.c_str()))
+    if (!node.on_loopback() || std::getenv(node.secret_env.c_str()))
       continue;
     std::random_device random;
     std::string secret;

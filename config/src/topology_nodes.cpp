@@ -53,21 +53,6 @@ std::optional<address> parse_address(const std::string& s, std::string& problem)
   return a;
 }
 
-/// Loopback addresses are the only ones a node may use without TLS.
-bool loopback(const std::string& host) {
-  if (host == "localhost" || host == "::1")
-    return true;
-  if (host.rfind("127.", 0) != 0)
-    return false;
-  int dots = 0;
-  for (char c : host)
-    if (c == '.')
-      ++dots;
-    else if (c < '0' || c > '9')
-      return false;
-  return dots == 3;
-}
-
 bool env_name(const std::string& s) {
   if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_'))
     return false;
@@ -146,7 +131,7 @@ std::optional<node_spec> topology_loader::load_node(const YAML::Node& n, const s
   }
   yaml_.require(has_name, n, path, "name");
   yaml_.require(has_address, n, path, "address");
-  if (address_node && node.port != 0 && !loopback(node.host) && !tls_node)
+  if (address_node && node.port != 0 && !node.on_loopback() && !tls_node)
     yaml_.add(*address_node, join(path, "address"),
               "node " + quote(node.name) + " listens on " + quote(node.host) +
                   ", which is not a loopback address, without TLS",

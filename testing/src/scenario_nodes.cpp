@@ -136,15 +136,11 @@ scenario_nodes::~scenario_nodes() {
   stop();
 }
 
-bool is_loopback(const std::string& host) noexcept {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 result<void> scenario_nodes::start(topology& topo, const std::string& file,
                                    const std::string& program, std::chrono::milliseconds timeout) {
   auto until = std::chrono::steady_clock::now() + timeout;
   for (auto& node : topo.nodes) {
-    if (!is_loopback(node.host))
+    if (!node.on_loopback())
       continue; // on another machine: it runs on its own
     if (program.empty())
       return error{errc::bad_request,

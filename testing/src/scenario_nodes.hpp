@@ -39,7 +39,4 @@ private:
   std::vector<std::unique_ptr<process>> running_;
 };
 
-/// Whether `host` names this machine's loopback interface.
-bool is_loopback(const std::string& host) noexcept;
-
 } // namespace loopbridge::testing::detail

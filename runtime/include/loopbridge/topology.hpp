@@ -57,6 +57,23 @@ struct node_spec {
   /// process connects to it with its own (`runtime_options::tls`), signed by the same CA.
   tls_spec tls;
 
+  /// Whether `host` is this machine's loopback interface (`localhost`, `::1`, an IPv4 address
+  /// 127.x.y.z): the only addresses a node may use without TLS, and the nodes the scenario
+  /// runner starts itself.
+  bool on_loopback() const {
+    if (host == "localhost" || host == "::1")
+      return true;
+    if (host.rfind("127.", 0) != 0)
+      return false;
+    int dots = 0;
+    for (char c : host)
+      if (c == '.')
+        ++dots;
+      else if (c < '0' || c > '9')
+        return false;
+    return dots == 3;
+  }
+
   /// `host:port`, an IPv6 host in brackets (`[::1]:7401`), as a topology writes it.
   std::string address() const {
     auto shown = host.find(':') == std::string::npos ? host : "[" + host + "]";
