@@ -54,7 +54,11 @@ const char* secret = "bench-nodes-secret-0123456789abcdef";
 /// A test identity of tests/nodes/tls: `who`.pem and .key, trusting ca.pem.
 tls_spec identity(const std::string& who) {
   auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
-  return {at + who + ".pem", at + who + ".key", at + "ca.pem"};
+  tls_spec tls;
+  tls.certificate = at + who + ".pem";
+  tls.key = at + who + ".key";
+  tls.cafile = at + "ca.pem";
+  return tls;
 }
 
 /// Loads CAF's TLS layer with `tls` as the process's identity.
@@ -397,6 +401,7 @@ double pipeline_rate(const std::string& dir, const std::string& file) {
 
 /// One transport's contenders: loopbridge's node and raw CAF's server, and their figures.
 struct transport {
+  explicit transport(std::string n) : name(std::move(n)) {}
   std::string name; ///< "" for plain TCP, "tls"
   std::unique_ptr<child> node;
   std::unique_ptr<child> raw_server;
