@@ -105,10 +105,8 @@ caf::behavior node_link::make_behavior() {
           send(host, node_down_atom::value, last_failure_);
       },
       [this](node_connected_atom, std::uint64_t attempt) { // the address accepts TCP
-        if (attempt != attempt_ || phase_ != phase::connecting)
-          return;
-        handshake_until_ = std::chrono::steady_clock::now() + node_connect_timeout;
-        handshake(attempt);
+        if (attempt == attempt_ && phase_ == phase::connecting)
+          handshake(attempt);
       },
       [this](node_connected_atom, std::uint64_t attempt, error& why) {
         if (attempt == attempt_ && phase_ == phase::connecting)
@@ -183,10 +181,7 @@ void node_link::handshake(std::uint64_t attempt) {
   // connections and proxies afterwards).
   auto& connector = node_.tls.enabled() ? system().openssl_manager().actor_handle()
                                         : system().middleman().actor_handle();
-  auto left = std::chrono::duration_cast<caf::timespan>(handshake_until_ -
-                                                        std::chrono::steady_clock::now());
-  request(connector, std::max(left, caf::timespan{std::chrono::milliseconds(1)}),
-          caf::connect_atom::value, node_.host, node_.port)
+  request(connector, node_connect_timeout, caf::connect_atom::value, node_.host, node_.port)
       .then(
           [this, attempt, where](caf::node_id&, caf::strong_actor_ptr& gateway,
                                  std::set<std::string>&) {

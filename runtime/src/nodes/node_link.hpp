@@ -47,7 +47,7 @@ private:
   enum class phase { connecting, proving, up, down };
 
   void connect();
-  /// CAF's connect and handshake for `attempt`, within `handshake_until_`.
+  /// CAF's connect and handshake for `attempt`, within `node_connect_timeout`.
   void handshake(std::uint64_t attempt);
   void connected(caf::actor gateway);
   /// The gateway's challenge: checks its proof of the secret and, over TLS, that `identity` is
@@ -67,7 +67,6 @@ private:
   std::string app_id_;
   phase phase_ = phase::down;
   std::uint64_t attempt_ = 0; ///< counts connection attempts: late reports of old ones are dropped
-  std::chrono::steady_clock::time_point handshake_until_; ///< the current handshake's deadline
   std::chrono::steady_clock::time_point heard_;  ///< the gateway's last pong (or the welcome)
   std::chrono::steady_clock::time_point ticked_; ///< the last liveness tick
   std::uint64_t pings_ = 0;
