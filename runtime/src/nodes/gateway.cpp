@@ -42,8 +42,10 @@ gateway::gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, std
       core_(std::move(core)),
       node_(std::move(node)),
       secret_(std::move(secret)),
-      app_id_(std::move(app_id)),
-      tls_(std::move(tls)) {}
+      app_id_(std::move(app_id)) {
+  if (tls.enabled())
+    signer_.emplace(tls); // read once, not at each connection
+}
 
 gateway::~gateway() = default;
 
@@ -105,9 +107,9 @@ void gateway::hello(const std::string& app_id, const std::string& link_nonce) {
   p.gateway_nonce = node_nonce();
   p.proven = false;
   std::string identity;
-  if (tls_.enabled()) {
+  if (signer_) {
     std::string problem;
-    identity = tls_sign(tls_, node_identity_message(node_, link_nonce, p.gateway_nonce), problem);
+    identity = signer_->sign(node_identity_message(node_, link_nonce, p.gateway_nonce), problem);
     if (identity.empty()) {
       LB_LOG(warning, "node", "node " << node_ << " cannot prove its identity: " << problem);
       peers_.erase(sender->node());

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -12,6 +13,7 @@
 
 #include "loop/caf_types.hpp"
 #include "nodes/node_protocol.hpp"
+#include "nodes/node_tls.hpp"
 
 #include "loopbridge/runtime_options.hpp"
 
@@ -82,7 +84,7 @@ private:
   std::string node_;
   std::string secret_;
   std::string app_id_;
-  tls_spec tls_;
+  std::optional<tls_signer> signer_; ///< the node's TLS key, when it is served over TLS
   ref_ptr<completion_listener> listener_;
   std::map<caf::node_id, peer> peers_;
   std::unordered_map<std::uint64_t, call> calls_; ///< by key (the listener's cookie)

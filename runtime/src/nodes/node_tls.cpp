@@ -150,24 +150,29 @@ std::unique_ptr<X509, x509_free> read_certificate(const std::string& path, std::
 
 } // namespace
 
-std::string tls_sign(const tls_spec& tls, std::string_view message, std::string& problem) {
+tls_signer::tls_signer(const tls_spec& tls) : file_(tls.key) {
   ERR_clear_error();
-  auto key = read_key(tls, problem);
-  if (!key)
+  key_ = read_key(tls, problem_);
+}
+
+std::string tls_signer::sign(std::string_view message, std::string& problem) const {
+  if (!key_) {
+    problem = problem_;
     return {};
+  }
+  ERR_clear_error();
   std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx{EVP_MD_CTX_new()};
   std::size_t size = 0;
+  auto* data = reinterpret_cast<const unsigned char*>(message.data());
   if (!ctx ||
-      EVP_DigestSignInit(ctx.get(), nullptr, digest_for(key.get()), nullptr, key.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &size,
-                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
-    problem = "the key " + quote(tls.key) + " cannot sign (" + crypto_reason() + ")";
+      EVP_DigestSignInit(ctx.get(), nullptr, digest_for(key_.get()), nullptr, key_.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &size, data, message.size()) != 1) {
+    problem = "the key " + quote(file_) + " cannot sign (" + crypto_reason() + ")";
     return {};
   }
   std::vector<unsigned char> signature(size);
-  if (EVP_DigestSign(ctx.get(), signature.data(), &size,
-                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
-    problem = "the key " + quote(tls.key) + " cannot sign (" + crypto_reason() + ")";
+  if (EVP_DigestSign(ctx.get(), signature.data(), &size, data, message.size()) != 1) {
+    problem = "the key " + quote(file_) + " cannot sign (" + crypto_reason() + ")";
     return {};
   }
   return node_hex(signature.data(), size);

@@ -6,7 +6,11 @@
 #include <string>
 #include <string_view>
 
+#include <memory>
+
 #include <caf/fwd.hpp>
+
+struct evp_pkey_st; // libcrypto's EVP_PKEY
 
 #include "loopbridge/runtime_options.hpp"
 
@@ -20,10 +24,25 @@ namespace loopbridge::detail {
 /// is given only files that passed. Any thread; reads the files.
 std::string tls_problem(const tls_spec& tls);
 
-/// Signs `message` with the private key of `tls` (checked by `tls_problem`): SHA-256 for RSA
-/// and EC keys, the key's own scheme for Ed25519 and Ed448. Hex-encoded; empty with `problem`
-/// set when the key cannot sign. Any thread; reads the file (and the passphrase's variable).
-std::string tls_sign(const tls_spec& tls, std::string_view message, std::string& problem);
+/// The private key of a TLS identity, read (and decrypted) once, that signs what a node proves
+/// (SHA-256 for RSA and EC keys, the key's own scheme for Ed25519 and Ed448).
+///
+/// Threads: made on any thread; `sign` from one thread at a time.
+class tls_signer {
+public:
+  /// Reads the key of `tls` (checked by `tls_problem`) and its passphrase's variable;
+  /// `problem()` says why when it cannot.
+  explicit tls_signer(const tls_spec& tls);
+  /// `message` signed, hex-encoded; empty with `problem` set when the key cannot sign.
+  std::string sign(std::string_view message, std::string& problem) const;
+  /// Why the key could not be read, or empty.
+  const std::string& problem() const noexcept { return problem_; }
+
+private:
+  std::shared_ptr<evp_pkey_st> key_;
+  std::string file_;
+  std::string problem_;
+};
 
 /// Why `signature` (hex, from `tls_sign`) is not `message` signed with the key of the first
 /// certificate in `certificate_file`, in words; empty when it is. Any thread; reads the file.
