@@ -26,8 +26,9 @@ double seconds(std::chrono::nanoseconds d) {
 
 } // namespace
 
-run_summary summarize(std::string title, workload_result w, std::vector<actor_metrics> stages,
-                      const shutdown_report& stop, bool interrupted) {
+run_summary summarize(std::string title, tools::workload_result w,
+                      std::vector<actor_metrics> stages, const shutdown_report& stop,
+                      bool interrupted) {
   run_summary s;
   s.title = std::move(title);
   s.workload = std::move(w);

@@ -7,7 +7,7 @@
 
 #include "loopbridge/metrics.hpp"
 #include "loopbridge/shutdown_report.hpp"
-#include "loopbridge/workload.hpp"
+#include "loopbridge/tools/workload.hpp"
 
 namespace loopbridge::cli {
 
@@ -15,7 +15,7 @@ namespace loopbridge::cli {
 /// stage's counters, as a table for people and as JSON for scripts.
 struct run_summary {
   std::string title;
-  workload_result workload;
+  tools::workload_result workload;
   std::vector<actor_metrics> stages;
   /// Set when Ctrl-C stopped the run early.
   bool interrupted = false;
@@ -30,7 +30,8 @@ struct run_summary {
 };
 
 /// Builds the summary from a finished workload and the runtime's state after its stop.
-run_summary summarize(std::string title, workload_result w, std::vector<actor_metrics> stages,
-                      const shutdown_report& stop, bool interrupted);
+run_summary summarize(std::string title, tools::workload_result w,
+                      std::vector<actor_metrics> stages, const shutdown_report& stop,
+                      bool interrupted);
 
 } // namespace loopbridge::cli

@@ -15,7 +15,7 @@
 #include "run_summary.hpp"
 
 #include "loopbridge/runtime.hpp"
-#include "loopbridge/workload.hpp"
+#include "loopbridge/tools/workload.hpp"
 
 namespace loopbridge::cli {
 
@@ -78,7 +78,7 @@ private:
 
 /// One progress line: done/total, rate, errors, what each stage holds (queued + running), and
 /// each node's state with the requests there now.
-std::string progress_line(const std::string& title, const workload_progress& p,
+std::string progress_line(const std::string& title, const tools::workload_progress& p,
                           const std::vector<actor_metrics>& stages,
                           const std::vector<node_metrics>& nodes) {
   char head[160];
@@ -169,12 +169,12 @@ int run_topology(const topology& topo, const kind_registry& kinds, const run_set
     begin_stop();
 
   bool tty = ::isatty(STDOUT_FILENO) == 1;
-  workload_options options;
+  tools::workload_options options;
   options.stop = &stop_sending;
   options.keep_outcomes = false;
   options.progress_interval = tty ? std::chrono::milliseconds(200) : settings.plain_interval;
   if (!settings.quiet)
-    options.on_progress = [&](const workload_progress& p) {
+    options.on_progress = [&](const tools::workload_progress& p) {
       auto line = progress_line(settings.title, p, stages_of(rt, topo), rt.nodes());
       if (tty)
         std::printf("\r%s\x1b[K", line.c_str());
@@ -182,7 +182,7 @@ int run_topology(const topology& topo, const kind_registry& kinds, const run_set
         std::printf("%s\n", line.c_str());
       std::fflush(stdout);
     };
-  auto result = run_workload(rt, *topo.workload, options);
+  auto result = tools::run_workload(rt, *topo.workload, options);
   if (!settings.quiet && tty)
     std::printf("\n");
   join_stopper();

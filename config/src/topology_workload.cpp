@@ -5,7 +5,7 @@
 #include "topology_loader.hpp"
 
 #include "loopbridge/config/schema.hpp"
-#include "loopbridge/workload.hpp"
+#include "loopbridge/tools/workload.hpp"
 
 namespace loopbridge::config::detail {
 
@@ -142,7 +142,7 @@ value topology_loader::load_generated_requests(const YAML::Node& n, const reques
   }
   if (!count)
     yaml_.require(false, n, "workload.generate", "count");
-  check_fields(req, substitute_index(fields, 0), "workload.generate.fields");
+  check_fields(req, tools::substitute_index(fields, 0), "workload.generate.fields");
   return value{{"count", count.value_or(0)}, {"fields", fields}};
 }
 

@@ -61,11 +61,6 @@ result<void> runtime::add_route(std::string_view from, std::string_view to) {
   return core_->add_route(from, to);
 }
 
-value_future runtime::submit_pipeline_value(std::string_view entry, std::string_view request,
-                                            const value& fields, std::chrono::nanoseconds timeout) {
-  return core_->submit_pipeline_value(entry, request, fields, timeout);
-}
-
 void runtime::submit_pipeline_states(detail::request_ref parent, detail::request_ref first,
                                      const detail::type_tag* final_reply,
                                      std::chrono::nanoseconds timeout) {
@@ -78,11 +73,6 @@ std::optional<std::string> runtime::route_from(std::string_view from) const {
 
 future<stopped_event> runtime::stop_actor(std::string_view name, std::chrono::nanoseconds timeout) {
   return core_->stop_actor(name, timeout);
-}
-
-value_future runtime::submit_value(std::string_view actor, std::string_view request,
-                                   const value& fields, std::chrono::nanoseconds timeout) {
-  return core_->submit_value(actor, request, fields, timeout);
 }
 
 std::vector<actor_metrics> runtime::metrics() const {

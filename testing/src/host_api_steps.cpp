@@ -6,6 +6,8 @@
 
 #include "runner.hpp"
 
+#include "loopbridge/tools/value_requests.hpp"
+
 namespace loopbridge::testing::detail {
 
 namespace {
@@ -43,8 +45,8 @@ auto offload_work(const config::offload_step& s, runtime& rt) {
     if (work == work_type::fail)
       throw std::runtime_error("the offloaded function failed on purpose");
     if (work == work_type::call) { // sync_wait: a pool thread waits on the loop
-      auto f = rt->submit_value(call.to, call.request,
-                                call.fields.is_null() ? value{value::map{}} : call.fields);
+      auto f = tools::submit_value(*rt, call.to, call.request,
+                                   call.fields.is_null() ? value{value::map{}} : call.fields);
       auto r = f.get();
       if (!r)
         throw std::runtime_error("the call from the pool failed: " + r.error().message());

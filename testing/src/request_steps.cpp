@@ -1,7 +1,7 @@
 // Steps that send requests: call, submit, await and gather.
 #include "runner.hpp"
 
-#include "loopbridge/workload.hpp"
+#include "loopbridge/tools/workload.hpp"
 
 namespace loopbridge::testing::detail {
 
@@ -24,7 +24,7 @@ verdict runner::perform(const config::submit_step& s, std::uint64_t i) {
   if (!f)
     return verdict::fail(resolve_failure, f.error().message());
   std::lock_guard<std::mutex> guard{mutex_};
-  submitted_[substitute_index(value{s.name}, i).as_string()] = std::move(*f);
+  submitted_[tools::substitute_index(value{s.name}, i).as_string()] = std::move(*f);
   return verdict::pass();
 }
 
@@ -32,7 +32,7 @@ verdict runner::perform(const config::await_step& s, std::uint64_t i) {
   value_future f;
   {
     std::lock_guard<std::mutex> guard{mutex_};
-    f = submitted_[substitute_index(value{s.name}, i).as_string()];
+    f = submitted_[tools::substitute_index(value{s.name}, i).as_string()];
   }
   return check_outcome(s.expect, s.expect_error, s.expect_message, outcome(f, within(s)));
 }

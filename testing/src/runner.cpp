@@ -6,7 +6,8 @@
 #include <filesystem>
 
 #include "loopbridge/context.hpp"
-#include "loopbridge/workload.hpp"
+#include "loopbridge/tools/value_requests.hpp"
+#include "loopbridge/tools/workload.hpp"
 
 #include "value_match.hpp"
 
@@ -101,12 +102,12 @@ result<value> runner::resolve(const value& fields, std::uint64_t i) {
                     const std::string& key) -> std::optional<std::string> {
     if (actor == "scenario" && key == "dir")
       return scenario_dir(scenario_);
-    return announced_field(rt_, actor, key);
+    return tools::announced_field(rt_, actor, key);
   };
-  auto r = resolve_actor_placeholders(fields, lookup);
+  auto r = tools::resolve_actor_placeholders(fields, lookup);
   if (!r)
     return r;
-  return substitute_index(*r, i);
+  return tools::substitute_index(*r, i);
 }
 
 value_future runner::send(const config::step_request& r, const value& fields, std::uint64_t i,
@@ -120,8 +121,8 @@ value_future runner::send(const config::step_request& r, const value& fields, st
         ctx = ctx.with(k, v);
     scope.emplace(std::move(ctx));
   }
-  return rt_.route_from(r.to) ? rt_.submit_pipeline_value(r.to, r.request, fields, timeout)
-                              : rt_.submit_value(r.to, r.request, fields, timeout);
+  return rt_.route_from(r.to) ? tools::submit_pipeline_value(rt_, r.to, r.request, fields, timeout)
+                              : tools::submit_value(rt_, r.to, r.request, fields, timeout);
 }
 
 result<value_future> runner::send_tracked(const config::step_request& r, std::uint64_t i,

@@ -14,6 +14,7 @@
 #include "loopbridge/config/scenario.hpp"
 #include "loopbridge/runtime.hpp"
 #include "loopbridge/testing/scenario_runner.hpp"
+#include "loopbridge/value_future.hpp"
 
 namespace loopbridge::testing::detail {
 

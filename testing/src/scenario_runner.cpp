@@ -3,7 +3,7 @@
 #include "loopbridge/testing/scenario_runner.hpp"
 
 #include "loopbridge/runtime.hpp"
-#include "loopbridge/workload.hpp"
+#include "loopbridge/tools/workload.hpp"
 
 #include "runner.hpp"
 #include "scenario_nodes.hpp"
@@ -55,7 +55,7 @@ topology scenario_topology(const config::scenario& s) {
   auto topo = s.topo;
   auto dir = detail::scenario_dir(s);
   for (auto& a : topo.actors) {
-    auto params = resolve_actor_placeholders(
+    auto params = tools::resolve_actor_placeholders(
         a.params,
         [&](const std::string& actor, const std::string& key) -> std::optional<std::string> {
           if (actor == "scenario" && key == "dir")

@@ -16,6 +16,7 @@
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/config/scenario.hpp"
 #include "loopbridge/config/schema.hpp"
+#include "loopbridge/tools/value_requests.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -301,28 +302,28 @@ actors:
 TEST_CASE("requests from YAML fields reach a kind and print as values", "[config]") {
   runtime rt{actors::builtin_kinds(), lbtest::quick_options()};
   rt.spawn("e", "echo").value();
-  auto ok =
-      rt.submit_value("e", "echo", value{{"payload", value::list{1, "two"}}, {"delay", "1ms"}})
-          .get();
+  auto ok = tools::submit_value(rt, "e", "echo",
+                                value{{"payload", value::list{1, "two"}}, {"delay", "1ms"}})
+                .get();
   REQUIRE(ok.ok());
   CHECK(*ok->find("payload") == value{value::list{1, "two"}});
   CHECK(ok->find("request_id")->as_integer() > 0);
-  auto stats = rt.submit_value("e", "echo_stats", value{}).get();
+  auto stats = tools::submit_value(rt, "e", "echo_stats", value{}).get();
   REQUIRE(stats.ok());
   CHECK(stats->find("received")->as_integer() == 1);
-  auto typo = rt.submit_value("e", "echo", value{{"paylod", 1}}).get();
+  auto typo = tools::submit_value(rt, "e", "echo", value{{"paylod", 1}}).get();
   REQUIRE(typo.is(errc::bad_request));
   CHECK(typo.error().message() == "request 'echo' to 'e': paylod: unknown field (did you mean "
                                   "'payload'?)");
-  auto unknown = rt.submit_value("e", "ehco", value{}).get();
+  auto unknown = tools::submit_value(rt, "e", "ehco", value{}).get();
   REQUIRE(unknown.is(errc::not_found));
   CHECK(unknown.error().message() ==
         "actor 'e' (kind echo) serves no request 'ehco' (did you mean 'echo'?)");
-  auto far = rt.submit_value("e", "xyzzy", value{}).get();
+  auto far = tools::submit_value(rt, "e", "xyzzy", value{}).get();
   REQUIRE(far.is(errc::not_found));
   CHECK(far.error().message() ==
         "actor 'e' (kind echo) serves no request 'xyzzy' (kind echo serves: echo echo_stats)");
-  CHECK(rt.submit_value("nobody", "echo", value{}).get().is(errc::not_found));
+  CHECK(tools::submit_value(rt, "nobody", "echo", value{}).get().is(errc::not_found));
 }
 
 TEST_CASE("inputs beyond the limits fail cleanly", "[config]") {

@@ -18,6 +18,7 @@
 #include "loopbridge/config/loader.hpp"
 #include "loopbridge/detail/wire_form.hpp"
 #include "loopbridge/runtime.hpp"
+#include "loopbridge/tools/value_requests.hpp"
 #include "nodes/asker.hpp"
 #include "nodes/node_protocol.hpp"
 #include "support/child_process.hpp"
@@ -225,7 +226,8 @@ TEST_CASE("an actor on another node answers as a local one does", "[nodes]") {
   REQUIRE_FALSE(late.ok());
   CHECK(late.error().is(errc::timeout));
   // By name and fields, as scenarios and the CLI submit.
-  auto by_value = rt.submit_value("far", "echo", value::map{{"payload", value{"fields"}}}, 10s);
+  auto by_value =
+      tools::submit_value(rt, "far", "echo", value::map{{"payload", value{"fields"}}}, 10s);
   REQUIRE(by_value.wait_for(30s));
   CHECK(by_value.get().ok());
 

@@ -8,7 +8,7 @@
 #include "loopbridge/actors/http_origin.hpp"
 #include "loopbridge/actors/writer.hpp"
 #include "loopbridge/testing/faults.hpp"
-#include "loopbridge/workload.hpp"
+#include "loopbridge/tools/workload.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -372,11 +372,11 @@ TEST_CASE("run_workload drives generated requests through a pipeline", "[workloa
   w.generate = value{{"fields", value{{"payload", "job {i}"}}}};
   w.total = 50;
   w.concurrency = 8;
-  std::vector<workload_progress> progress;
-  workload_options o;
+  std::vector<tools::workload_progress> progress;
+  tools::workload_options o;
   o.progress_interval = 10ms;
-  o.on_progress = [&](const workload_progress& p) { progress.push_back(p); };
-  auto r = run_workload(rt, w, o);
+  o.on_progress = [&](const tools::workload_progress& p) { progress.push_back(p); };
+  auto r = tools::run_workload(rt, w, o);
   CHECK(r.submitted == 50);
   CHECK(r.succeeded + r.failed == 50);
   CHECK(r.failed == 5); // every tenth request failed in the second stage
@@ -385,7 +385,7 @@ TEST_CASE("run_workload drives generated requests through a pipeline", "[workloa
   CHECK(r.p50 > 0ns);
   REQUIRE_FALSE(progress.empty());
   CHECK(progress.back().done == 50);
-  CHECK(substitute_index(value{{"a", value::list{"x{i}y", 3}}}, 7) ==
+  CHECK(tools::substitute_index(value{{"a", value::list{"x{i}y", 3}}}, 7) ==
         value{{"a", value::list{"x7y", 3}}});
 }
 
@@ -417,21 +417,22 @@ TEST_CASE("workload placeholders: {i}, {i%N}, ${actor.key}, and context fields r
   w.context = value{{"output", "r{i}.txt"}};
   w.total = 7;
   w.concurrency = 3;
-  auto r = run_workload(rt, w);
+  auto r = tools::run_workload(rt, w);
   CHECK(r.error.empty());
   CHECK(r.succeeded == 7);
   for (int i = 0; i < 7; ++i)
     CHECK(lbtest::slurp(root + "/r" + std::to_string(i) + ".txt") ==
           url + "/img-" + std::to_string(i % 3) + ".jpg");
   // {i%N} with a bad N, and text that only looks like a placeholder, stay as they are.
-  CHECK(substitute_index(value{"{i%0} {i%x} {i} {j} {i"}, 5) == value{"{i%0} {i%x} 5 {j} {i"});
+  CHECK(tools::substitute_index(value{"{i%0} {i%x} {i} {j} {i"}, 5) ==
+        value{"{i%0} {i%x} 5 {j} {i"});
   // An unknown actor or key: nothing is sent, the error says which placeholder.
   w.generate = value{{"fields", value{{"payload", "${o.nope}"}}}};
-  auto bad = run_workload(rt, w);
+  auto bad = tools::run_workload(rt, w);
   CHECK(bad.submitted == 0);
   CHECK(bad.error == "workload: '${o.nope}': actor 'o' announced no 'nope' when it became ready");
   w.generate = value{{"fields", value{{"payload", "${nobody.url}"}}}};
-  CHECK(run_workload(rt, w).error.find("actor 'nobody'") != std::string::npos);
+  CHECK(tools::run_workload(rt, w).error.find("actor 'nobody'") != std::string::npos);
 }
 
 TEST_CASE("run_workload stops sending when asked and waits for what is in flight", "[workload]") {
@@ -444,14 +445,14 @@ TEST_CASE("run_workload stops sending when asked and waits for what is in flight
   w.total = 100000;
   w.concurrency = 4;
   std::atomic<bool> stop{false};
-  workload_options o;
+  tools::workload_options o;
   o.stop = &stop;
   o.progress_interval = 20ms;
-  o.on_progress = [&](const workload_progress& p) {
+  o.on_progress = [&](const tools::workload_progress& p) {
     if (p.done >= 20)
       stop = true;
   };
-  auto r = run_workload(rt, w, o);
+  auto r = tools::run_workload(rt, w, o);
   CHECK(r.interrupted);
   CHECK(r.submitted < 1000);
   CHECK(r.succeeded == r.submitted); // what was sent was awaited

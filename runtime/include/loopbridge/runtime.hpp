@@ -18,12 +18,12 @@
 #include "loopbridge/shutdown_report.hpp"
 #include "loopbridge/stream.hpp"
 #include "loopbridge/topology.hpp"
-#include "loopbridge/value_future.hpp"
 
 namespace loopbridge {
 
 namespace detail {
 struct fault_access;
+struct value_access;
 } // namespace detail
 
 namespace detail {
@@ -59,13 +59,6 @@ public:
   result<void> spawn(actor_spec spec);
   /// Shorthand for a single-instance actor with default settings.
   result<void> spawn(std::string name, std::string kind, value params = {});
-
-  /// Submits the request named `request` (its YAML name, e.g. `echo`, or its type name) to the
-  /// actor `actor`, with its fields from `fields` (a map, checked against the request type:
-  /// unknown fields get a did-you-mean). What scenario files and the CLI use. Problems resolve
-  /// the future at once: `loop.not_found` (actor or request), `loop.bad_request` (fields).
-  value_future submit_value(std::string_view actor, std::string_view request, const value& fields,
-                            std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
 
   /// Starts a set of actors in dependency order (`depends_on`): everything is validated first
   /// (nothing starts if anything is wrong), then each wave of actors whose dependencies are
@@ -109,12 +102,6 @@ public:
                            detail::tag_of<R>(), timeout);
     return future<R>{detail::ref_ptr<detail::reply_state<R>>{parent}, bridge()};
   }
-  /// Like `submit_pipeline`, with the first request by name and fields (scenarios, the CLI);
-  /// the last stage's reply comes back as a value.
-  value_future
-  submit_pipeline_value(std::string_view entry, std::string_view request, const value& fields,
-                        std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
-
   /// Where `from` routes pipeline stages to, if it has a route.
   std::optional<std::string> route_from(std::string_view from) const;
 
@@ -331,6 +318,7 @@ private:
   }
 
   friend struct detail::fault_access; // loopbridge/testing/faults.hpp
+  friend struct detail::value_access; // loopbridge/tools/value_requests.hpp
 
   std::shared_ptr<detail::runtime_core> core_;
 };

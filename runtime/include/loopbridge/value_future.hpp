@@ -10,7 +10,7 @@
 
 namespace loopbridge {
 
-/// The reply of a request sent by name with its fields as a value (`runtime::submit_value`),
+/// The reply of a request sent by name with its fields as a value (`tools::submit_value`),
 /// as a value tree: what scenario files and the CLI use. Same contract as `future<R>`.
 class [[nodiscard]] value_future {
 public:

@@ -3,6 +3,8 @@
 #include "runtime_core.hpp"
 
 #include "loopbridge/detail/stop_request.hpp"
+#include "loopbridge/detail/value_access.hpp"
+#include "loopbridge/runtime.hpp"
 #include "loopbridge/text.hpp"
 
 namespace loopbridge::detail {
@@ -51,6 +53,18 @@ result<request_ref> runtime_core::make_request(std::string_view actor, std::stri
   st->target = rec->get();
   holder = *rec;
   return st;
+}
+
+value_future value_access::submit_value(runtime& rt, std::string_view actor,
+                                        std::string_view request, const value& fields,
+                                        std::chrono::nanoseconds timeout) {
+  return rt.core_->submit_value(actor, request, fields, timeout);
+}
+
+value_future value_access::submit_pipeline_value(runtime& rt, std::string_view entry,
+                                                 std::string_view request, const value& fields,
+                                                 std::chrono::nanoseconds timeout) {
+  return rt.core_->submit_pipeline_value(entry, request, fields, timeout);
 }
 
 } // namespace loopbridge::detail

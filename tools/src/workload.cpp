@@ -1,14 +1,15 @@
 // Workload driving: requests built from templated fields, submitted with a bounded number in
 // flight, and their outcomes, latencies and progress.
-#include "loopbridge/workload.hpp"
+#include "loopbridge/tools/workload.hpp"
 
 #include <algorithm>
 
 #include "loopbridge/completion_queue.hpp"
 #include "loopbridge/context.hpp"
 #include "loopbridge/runtime.hpp"
+#include "loopbridge/tools/value_requests.hpp"
 
-namespace loopbridge {
+namespace loopbridge::tools {
 
 double workload_result::throughput() const noexcept {
   auto secs = std::chrono::duration<double>(elapsed).count();
@@ -237,8 +238,8 @@ private:
       scope.emplace(std::move(ctx));
     }
     slots_[s].future = pipeline_
-                           ? rt_.submit_pipeline_value(w_.entry, w_.request, fields, w_.timeout)
-                           : rt_.submit_value(w_.entry, w_.request, fields, w_.timeout);
+                           ? submit_pipeline_value(rt_, w_.entry, w_.request, fields, w_.timeout)
+                           : submit_value(rt_, w_.entry, w_.request, fields, w_.timeout);
     slots_[s].index = next_++;
     slots_[s].sent = clock::now();
     (void)queue_.watch_state_of(slots_[s].future.state().get(), s); // a fresh future: watchable
@@ -331,4 +332,4 @@ workload_result run_workload(runtime& rt, const workload_spec& w, const workload
   return workload_run{rt, w, options, std::move(*fields)}.run();
 }
 
-} // namespace loopbridge
+} // namespace loopbridge::tools

@@ -14,8 +14,12 @@
 #include "loopbridge/value.hpp"
 
 namespace loopbridge {
-
 class runtime;
+} // namespace loopbridge
+
+/// Workloads: a topology's `workload` section (or one built by hand) driven through a runtime,
+/// and the templating its fields use. Driven from one host thread; see `run_workload`.
+namespace loopbridge::tools {
 
 /// How one request of a workload ended.
 struct request_outcome {
@@ -90,4 +94,4 @@ std::optional<std::string> announced_field(const runtime& rt, const std::string&
 workload_result run_workload(runtime& rt, const workload_spec& w,
                              const workload_options& options = {});
 
-} // namespace loopbridge
+} // namespace loopbridge::tools
