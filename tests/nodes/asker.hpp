@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "loopbridge/actor_handle.hpp"
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/actors/echo.hpp"
 #include "loopbridge/worker.hpp"

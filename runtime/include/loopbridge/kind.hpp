@@ -316,3 +316,7 @@ kind_descriptor describe_kind(std::string doc = {}) {
 }
 
 } // namespace loopbridge
+
+// Handles to kinds (`worker_context::actor` returns them); after the definitions above, which
+// actor_handle.hpp needs.
+#include "loopbridge/actor_handle.hpp"

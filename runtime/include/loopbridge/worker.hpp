@@ -15,6 +15,7 @@
 #include "loopbridge/detail/type_tag.hpp"
 #include "loopbridge/detail/unique_function.hpp"
 #include "loopbridge/error.hpp"
+#include "loopbridge/execution.hpp"
 #include "loopbridge/params.hpp"
 #include "loopbridge/responder.hpp"
 #include "loopbridge/result.hpp"
@@ -33,23 +34,6 @@ class bridge;
 /// names the actor it came from (defined in the runtime).
 error failure_from(const request_state& st, error e);
 } // namespace detail
-
-/// Where an actor kind's handlers run.
-enum class execution {
-  /// On the runtime's scheduler threads (one per core by default), in parallel with other
-  /// actors, one handler of an instance at a time: handlers must never block (use
-  /// `worker_context::after` for delays, another thread for blocking I/O). A handler that runs
-  /// longer than `runtime.slow_handler` is reported (`slow_handler` event): such a kind should be
-  /// `dedicated_thread`.
-  scheduled,
-  /// On a thread of the instance's own: handlers may block (CPU-bound work, blocking libraries).
-  /// If a handler never returns, shutdown leaves that thread behind and reports it.
-  dedicated_thread,
-  /// On a thread the worker owns itself (an I/O loop): its constructor calls
-  /// `worker_context::serve_on_own_thread`, and the runtime hands requests straight to that
-  /// thread, without a scheduler thread in between. The constructor runs on a scheduler thread.
-  own_thread,
-};
 
 /// The requests of an instance whose worker serves them on a thread of its own (see
 /// `worker_context::serve_on_own_thread`).
@@ -132,7 +116,7 @@ public:
   // Requests made while handling a request (in its handler or in a continuation of it) inherit
   // its context and what is left of its deadline; when that request is cancelled (by the host,
   // its deadline, or the instance stopping or dying) the requests it made that are still pending
-  // are cancelled too. Include "loopbridge/actor_handle.hpp" (or runtime.hpp) to use these.
+  // are cancelled too.
 
   /// A typed handle to the actor `name`: `loop.not_found` if there is none, `loop.wrong_kind` if
   /// it is not of kind `Kind`. Never blocks.
@@ -306,3 +290,8 @@ public:
 };
 
 } // namespace loopbridge
+
+// `worker_context::actor` and `submit` name `actor_handle`, which needs the kind machinery that
+// includes this header: both come after the definitions above, so any of the three headers may
+// be included first.
+#include "loopbridge/kind.hpp"

@@ -3,6 +3,7 @@
 // Admission: places in an actor's capacity for actors with the `block` policy.
 
 #include "loopbridge/detail/actor_record.hpp"
+#include "loopbridge/detail/request_state.hpp"
 #include "loopbridge/result.hpp"
 
 namespace loopbridge::detail {

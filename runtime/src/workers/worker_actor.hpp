@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "loopbridge/detail/completion_sink.hpp"
+
 #include "loop/caf_types.hpp"
 #include "loop/request_inbox.hpp"
 #include "loop/request_lane.hpp"

@@ -10,8 +10,12 @@
 #include "loopbridge/actor_spec.hpp"
 #include "loopbridge/detail/latency_histogram.hpp"
 #include "loopbridge/events.hpp"
-#include "loopbridge/kind.hpp"
+#include "loopbridge/execution.hpp"
 #include "loopbridge/params.hpp"
+
+namespace loopbridge {
+struct kind_descriptor;
+} // namespace loopbridge
 
 namespace loopbridge::detail {
 
