@@ -208,7 +208,7 @@ public:
     caf::anon_send(dest, std::forward<Ts>(xs)...);
     return true;
   }
-  /// Where workers report finished requests.
+  /// Where workers report done requests.
   ref_ptr<completion_sink> sink() const { return sink_; }
   thread_registry& threads() noexcept { return threads_; }
   /// The runtime's stall detector (null when `slow_handler` is zero).

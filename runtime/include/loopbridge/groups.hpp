@@ -192,7 +192,7 @@ struct group_outcome {
   std::vector<member_failure> failures;
   /// Members the group cancelled because another failed (or the scope exited by exception).
   std::vector<std::size_t> cancelled;
-  /// Cancelled members whose worker had not let go when the group's deadline passed.
+  /// Cancelled members whose worker had not reported them done when the group's deadline passed.
   std::vector<std::size_t> unacknowledged;
 
   bool ok() const noexcept { return failures.empty() && cancelled.empty(); }

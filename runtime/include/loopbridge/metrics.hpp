@@ -39,7 +39,7 @@ struct actor_metrics {
   /// Requests in flight whose handler returned without answering yet (suspended: the answer
   /// comes from a continuation, a timer or another thread), now.
   std::uint64_t suspended = 0;
-  /// Latency from acceptance to the worker's report, over requests the worker finished.
+  /// Latency from acceptance to the worker's report, over requests the worker reported done.
   std::chrono::nanoseconds p50{0};
   std::chrono::nanoseconds p99{0};
 };

@@ -63,18 +63,18 @@ public:
       state_->reply.emplace(std::move(value));
       state_->publish();
     }
-    finish();
+    report_done();
   }
   /// Answers with an error.
   void fail(error e) {
     if (!state_)
       return;
     state_->fail(std::move(e));
-    finish();
+    report_done();
   }
 
 private:
-  void finish() {
+  void report_done() {
     auto sink = std::move(sink_);
     detail::report_done(*sink, detail::request_ref(std::move(state_)));
   }
@@ -85,7 +85,7 @@ private:
         error{errc::worker_failed, std::uncaught_exceptions() > 0
                                        ? "the worker's handler exited with an exception"
                                        : "the worker dropped the request without replying"});
-    finish();
+    report_done();
   }
 
   detail::ref_ptr<detail::reply_state<R>> state_;

@@ -142,7 +142,7 @@ void event_loop::on_drain() {
 
 void event_loop::on_submit(request_state* st) {
   // `st` carries the loop's reference from now on.
-  if (st->links.seen) { // a late finished report: the loop had already let it go
+  if (st->links.seen) { // a late done report: the loop had already settled it
     st->release();
     return;
   }

@@ -245,7 +245,7 @@ private:
   std::shared_ptr<runtime_core> core_;
   loop_thread* thread_;
   std::shared_ptr<request_inbox> submissions_;  ///< from host threads (and nested submits)
-  std::shared_ptr<request_inbox> reports_;      ///< finished reports from workers
+  std::shared_ptr<request_inbox> reports_;      ///< done reports from workers
   bool batching_ = false;                       ///< admission places are given back per batch
   std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
   std::vector<std::uint32_t> pumps_due_;        ///< targets to pump at the end of the batch

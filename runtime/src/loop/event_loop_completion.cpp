@@ -1,4 +1,4 @@
-// The event loop's request path after a worker: finished requests, pipeline stages, cancels,
+// The event loop's request path after a worker: done requests, pipeline stages, cancels,
 // and deadlines.
 #include "loop/event_loop.hpp"
 
@@ -32,20 +32,20 @@ void event_loop::on_done(request_state* st) {
   // becomes the parent's). The parent is published only after this stage was counted, so
   // whoever it wakes sees consistent metrics.
   request_ref next;
-  ref_ptr<request_state> finished_parent;
+  ref_ptr<request_state> ended_pipeline;
   if (st->parent && !st->failed() && !st->parent->resolved()) {
     if (t.route_to >= 0)
       next = next_stage(t, st);
     else if (adopt_last_stage(t, st))
-      finished_parent = st->parent;
+      ended_pipeline = st->parent;
   }
   settle(t, st); // drops the loop's reference
   if (auto limit = t.record->spec.stop_after;
       limit > 0 && t.reported >= limit && t.state == phase::serving)
     begin_stop(t, now_ + std::chrono::seconds(1)); // a one-shot actor's work is done
-  if (finished_parent) {
-    finished_parent->publish();
-    finished_parent->mark_settled();
+  if (ended_pipeline) {
+    ended_pipeline->publish();
+    ended_pipeline->mark_settled();
   }
   st->release(); // the reference the worker sent back
   if (next)

@@ -36,7 +36,7 @@ class instance_host;
 ///
 /// Protocol: `drain_atom`; `(cancel_atom, request_ref)`; `(task_atom, task_box)` for timers and
 /// posted tasks; `(crash_atom, error)` to fail on purpose. Sends `ready_atom` /
-/// `start_failed_atom` to the loop, and reports each request finished through the loop's inbox.
+/// `start_failed_atom` to the loop, and reports each request done through the loop's inbox.
 class worker_actor : public caf::event_based_actor {
 public:
   worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance, std::uint32_t token,
@@ -60,7 +60,7 @@ private:
   caf::actor loop_;
 };
 
-/// The completion sink shared by all workers of a runtime: pushes finished requests into the
+/// The completion sink shared by all workers of a runtime: pushes done requests into the
 /// loop's inbox and, when that wakes the loop, sends the wake message through the worker whose
 /// handler is running (cheapest path) or through the runtime's guarded send.
 ref_ptr<completion_sink> make_loop_sink(std::weak_ptr<runtime_core> core,

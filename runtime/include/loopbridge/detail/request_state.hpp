@@ -40,7 +40,7 @@ struct loop_links {
   void* deadline_bucket = nullptr;
   time_point accepted_at{};
   place where = place::none;
-  bool seen = false; ///< the loop has taken it in once (later arrivals are finished reports)
+  bool seen = false; ///< the loop has taken it in once (later arrivals are done reports)
   request_state* stage = nullptr; ///< for a pipeline parent: the stage running now
   std::uint32_t stage_number = 1; ///< for a pipeline stage: 1, 2, ...
   bool reserved_next = false;     ///< a stage holds a place in the next stage's actor
@@ -167,8 +167,8 @@ public:
   bool wait_until(time_point t) const noexcept;
 
   /// Settled: no worker holds the request any more and the loop stopped tracking it (its
-  /// worker reported it finished, it left the queue, or its instance was lost). A cancelled
-  /// request is done at once but settled only when its worker let go.
+  /// worker reported it done, it left the queue, or its instance was lost). A cancelled running
+  /// request is resolved at once but settled only when its worker reports it done.
   bool settled() const noexcept { return flags_.load(std::memory_order_acquire) & settled_bit; }
   /// Called by the loop (or the bridge, for requests it never handed on).
   void mark_settled() noexcept;
