@@ -258,6 +258,19 @@ private:
   /// Ends the links to nodes and the gateway (after the loop ended: no instance needs them).
   void stop_nodes();
 
+  // The steps of `stop` (lifecycle/shutdown.cpp), in order, under `stop_mutex_`.
+  /// Closes submission and streams and tells the loop to stop by `deadline`.
+  void close_submission(time_point deadline);
+  /// Waits until the loop has ended or `until`; whether it ended.
+  bool wait_for_loop(time_point until);
+  /// Closes every subscriber's inbox (they have every event by now).
+  void close_subscribers();
+  /// Lets the actor system go: joined if the loop ended, else left behind; returns what still
+  /// runs there then (one line each).
+  std::vector<std::string> release_system(bool loop_ended);
+  /// Writes the shutdown report and logs the stop.
+  void write_report(time_point started, bool loop_ended, std::vector<std::string> stuck);
+
   // -- state (declaration order is destruction order: keep it) ---------------------------------
 
   kind_registry kinds_;
