@@ -42,15 +42,14 @@ void write_seeds(const std::string& dir) {
     if (!st)
       continue;
     std::vector<char> bytes{static_cast<char>(2 * i)};
-    std::string problem;
-    all[i]->encode_request(*st, bytes, problem);
+    (void)all[i]->encode_request(*st, bytes);
     std::ofstream{dir + "/request-" + std::to_string(i), std::ios::binary}.write(
         bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
   loopbridge::actors::echo_request echo;
   echo.payload = loopbridge::value{{"list", loopbridge::value::list{1, 2.5, "three", true}}};
   std::vector<char> bytes{0};
-  loopbridge::detail::wire_encode(echo, bytes);
+  (void)loopbridge::detail::wire_encode(echo, bytes);
   std::ofstream{dir + "/echo-payload", std::ios::binary}.write(
       bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
@@ -73,20 +72,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto pick = data[0] % (2 * all.size());
   auto* entry = all[pick / 2];
   auto* bytes = reinterpret_cast<const char*>(data + 1);
-  std::string problem;
   if (pick % 2 == 0) {
-    auto st = entry->decode_request(bytes, size - 1, problem);
+    auto st = entry->decode_request(bytes, size - 1);
     if (!st) {
-      if (problem.empty())
+      if (st.error().message().empty())
         __builtin_trap();
       return 0;
     }
     std::vector<char> again;
-    if (!entry->encode_request(*st, again, problem))
+    if (!entry->encode_request(**st, again))
       __builtin_trap();
-    auto twice = entry->decode_request(again.data(), again.size(), problem);
+    auto twice = entry->decode_request(again.data(), again.size());
     std::vector<char> third;
-    if (!twice || !entry->encode_request(*twice, third, problem) || third != again)
+    if (!twice || !entry->encode_request(**twice, third) || third != again)
       __builtin_trap();
     return 0;
   }
@@ -95,11 +93,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto st = entry->from_value(loopbridge::value::map{}, problems);
   if (!st)
     return 0;
-  if (entry->decode_reply(*st, bytes, size - 1, problem)) {
+  if (auto read = entry->decode_reply(*st, bytes, size - 1)) {
     std::vector<char> again;
-    if (!entry->encode_reply(*st, again, problem))
+    if (!entry->encode_reply(*st, again))
       __builtin_trap();
-  } else if (problem.empty()) {
+  } else if (read.error().message().empty()) {
     __builtin_trap();
   }
   return 0;

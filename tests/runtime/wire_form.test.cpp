@@ -22,10 +22,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// What a failed wire call says; "" when it succeeded.
+std::string problem_of(const result<void>& r) {
+  return r ? std::string{} : r.error().message();
+}
+
 template <class T>
 std::vector<char> encoded(T x) {
   std::vector<char> out;
-  REQUIRE(detail::wire_encode(x, out));
+  REQUIRE(detail::wire_encode(x, out).ok());
   return out;
 }
 
@@ -33,9 +38,7 @@ template <class T>
 void check_round_trip(T x) {
   auto bytes = encoded(x);
   T back{};
-  std::string problem;
-  REQUIRE(detail::wire_decode(back, bytes.data(), bytes.size(), problem));
-  CHECK(problem.empty());
+  REQUIRE(problem_of(detail::wire_decode(back, bytes.data(), bytes.size())) == "");
   CHECK(to_value(back) == to_value(x));
 }
 
@@ -124,11 +127,10 @@ TEST_CASE("a kind's request entries encode and decode its requests and replies",
   REQUIRE(entry->encode_request);
   detail::typed_request_state<echo_request> st{sample_echo()};
   std::vector<char> bytes;
-  std::string problem;
-  REQUIRE(entry->encode_request(st, bytes, problem));
-  auto decoded = entry->decode_request(bytes.data(), bytes.size(), problem);
-  REQUIRE(decoded);
-  CHECK(problem.empty());
+  REQUIRE(problem_of(entry->encode_request(st, bytes)) == "");
+  auto read = entry->decode_request(bytes.data(), bytes.size());
+  REQUIRE(read.ok());
+  auto decoded = *read;
   CHECK(decoded->request_type() == detail::tag_of<echo_request>());
   auto& request = static_cast<detail::typed_request_state<echo_request>&>(*decoded).request;
   CHECK(to_value(request) == to_value(st.request));
@@ -138,8 +140,8 @@ TEST_CASE("a kind's request entries encode and decode its requests and replies",
   st.reply->payload = "pong";
   st.reply->received = 4;
   std::vector<char> reply_bytes;
-  REQUIRE(entry->encode_reply(st, reply_bytes, problem));
-  REQUIRE(entry->decode_reply(*decoded, reply_bytes.data(), reply_bytes.size(), problem));
+  REQUIRE(problem_of(entry->encode_reply(st, reply_bytes)) == "");
+  REQUIRE(problem_of(entry->decode_reply(*decoded, reply_bytes.data(), reply_bytes.size())) == "");
   auto& reply = static_cast<detail::reply_state<echo_reply>&>(*decoded).reply;
   REQUIRE(reply);
   CHECK(reply->payload == value{"pong"});
@@ -148,10 +150,8 @@ TEST_CASE("a kind's request entries encode and decode its requests and replies",
   // Nothing to encode without a reply; nothing to decode from a request's bytes.
   detail::typed_request_state<echo_request> unanswered{echo_request{}};
   std::vector<char> none;
-  CHECK_FALSE(entry->encode_reply(unanswered, none, problem));
-  CHECK(problem == "the request has no reply");
-  CHECK_FALSE(entry->decode_reply(unanswered, bytes.data(), bytes.size(), problem));
-  CHECK_FALSE(problem.empty());
+  CHECK(problem_of(entry->encode_reply(unanswered, none)) == "the request has no reply");
+  CHECK_FALSE(problem_of(entry->decode_reply(unanswered, bytes.data(), bytes.size())).empty());
 
   // A kind of offloaded functions has no wire form.
   for (auto& r : kinds.find("blocking")->requests)
@@ -167,19 +167,22 @@ TEST_CASE("malformed wire bytes give a problem, never a crash or a huge allocati
     for (std::size_t n = 0; n < bytes.size(); ++n) {
       echo_request r;
       INFO(n);
-      CHECK_FALSE(detail::wire_decode(r, bytes.data(), n, problem));
+      problem = problem_of(detail::wire_decode(r, bytes.data(), n));
+      CHECK_FALSE(problem.empty());
       CHECK(problem.rfind("malformed: ", 0) == 0);
     }
     bytes.push_back('x');
     echo_request r;
-    CHECK_FALSE(detail::wire_decode(r, bytes.data(), bytes.size(), problem));
+    problem = problem_of(detail::wire_decode(r, bytes.data(), bytes.size()));
+    CHECK_FALSE(problem.empty());
     CHECK(problem == "malformed: 1 bytes left over");
   }
   SECTION("a length that claims 4 GiB is refused before anything is sized for it") {
     // A write_request's path: the length 2^32 - 1 as a varbyte, then three bytes.
     std::vector<char> bytes{char(0xff), char(0xff), char(0xff), char(0xff), 0x0f, 'a', 'b', 'c'};
     write_request r;
-    CHECK_FALSE(detail::wire_decode(r, bytes.data(), bytes.size(), problem));
+    problem = problem_of(detail::wire_decode(r, bytes.data(), bytes.size()));
+    CHECK_FALSE(problem.empty());
     echo_request e; // a value's bytes go through CAF's resize-then-read path
     auto payload = encoded(echo_request{value{value::bytes{1, 2, 3}}});
     // Find the bytes' length (3) and claim 4 GiB instead.
@@ -187,7 +190,8 @@ TEST_CASE("malformed wire bytes give a problem, never a crash or a huge allocati
     REQUIRE(at != payload.end());
     at = payload.erase(at);
     payload.insert(at, bytes.begin(), bytes.begin() + 5);
-    CHECK_FALSE(detail::wire_decode(e, payload.data(), payload.size(), problem));
+    problem = problem_of(detail::wire_decode(e, payload.data(), payload.size()));
+    CHECK_FALSE(problem.empty());
     CHECK(problem.find("a sequence of 4294967295 elements in") != std::string::npos);
   }
   SECTION("numbers that are not finite are refused on both sides") {
@@ -195,7 +199,8 @@ TEST_CASE("malformed wire bytes give a problem, never a crash or a huge allocati
     for (double bad : {HUGE_VAL, -HUGE_VAL, std::nan("")}) {
       echo_request r{value::list{1, bad}};
       std::vector<char> out;
-      CHECK_FALSE(detail::wire_encode(r, out, problem));
+      problem = problem_of(detail::wire_encode(r, out));
+      CHECK_FALSE(problem.empty());
       CHECK(problem.rfind("a number that is not finite (", 0) == 0);
       CHECK(problem.find(") has no wire form") != std::string::npos);
     }
@@ -203,22 +208,24 @@ TEST_CASE("malformed wire bytes give a problem, never a crash or a huge allocati
     echo_request big{value{1.7976931348623157e308}};
     auto bytes = encoded(big);
     echo_request back;
-    REQUIRE(detail::wire_decode(back, bytes.data(), bytes.size(), problem));
+    REQUIRE(problem_of(detail::wire_decode(back, bytes.data(), bytes.size())) == "");
     CHECK(back.payload == big.payload);
     auto at = std::search(bytes.begin(), bytes.end(), "\x7f\xef", "\x7f\xef" + 2);
     REQUIRE(at != bytes.end()); // the packed exponent: raise it to the infinite one
     at[1] = char(0xf0);
-    CHECK_FALSE(detail::wire_decode(back, bytes.data(), bytes.size(), problem));
+    problem = problem_of(detail::wire_decode(back, bytes.data(), bytes.size()));
+    CHECK_FALSE(problem.empty());
     CHECK(problem == "malformed: a number that is not finite");
   }
   SECTION("nesting is bounded") {
     echo_request deep{nested(detail::wire_reader::max_depth - 2)};
     auto ok = encoded(deep);
     echo_request back;
-    CHECK(detail::wire_decode(back, ok.data(), ok.size(), problem));
+    CHECK(problem_of(detail::wire_decode(back, ok.data(), ok.size())) == "");
     CHECK(back.payload == deep.payload);
     auto too_deep = encoded(echo_request{nested(detail::wire_reader::max_depth + 8)});
-    CHECK_FALSE(detail::wire_decode(back, too_deep.data(), too_deep.size(), problem));
+    problem = problem_of(detail::wire_decode(back, too_deep.data(), too_deep.size()));
+    CHECK_FALSE(problem.empty());
     CHECK(problem == "malformed: sequences nested deeper than 32 levels");
   }
   SECTION("random corruption (fixed seeds; a failing seed reproduces)") {
@@ -245,7 +252,8 @@ TEST_CASE("malformed wire bytes give a problem, never a crash or a huge allocati
       }
       echo_request r;
       INFO("seed " << seed);
-      if (!detail::wire_decode(r, bytes.data(), bytes.size(), problem))
+      problem = problem_of(detail::wire_decode(r, bytes.data(), bytes.size()));
+      if (!problem.empty())
         CHECK(problem.rfind("malformed: ", 0) == 0);
     }
   }

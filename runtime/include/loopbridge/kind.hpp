@@ -85,20 +85,17 @@ struct request_entry {
 
   // The wire form (CAF's binary format through the types' `inspect`), for requests that cross
   // a process; all null for types without one. Decoding takes bytes from anyone: it never
-  // throws, and on malformed input gives nothing (or false) and says why in `problem`.
-  /// Appends the request of `st` (a `typed_request_state<Req>`); false (and why) when a field
-  /// has no wire form (a number that is not finite).
-  bool (*encode_request)(detail::request_state& st, std::vector<char>& out,
-                         std::string& problem) = nullptr;
+  // throws, and on malformed input fails with `loop.bad_request` saying why.
+  /// Appends the request of `st` (a `typed_request_state<Req>`); fails when a field has no
+  /// wire form (a number that is not finite).
+  result<void> (*encode_request)(detail::request_state& st, std::vector<char>& out) = nullptr;
   /// A request state holding the request read from `data`.
-  detail::request_ref (*decode_request)(const char* data, std::size_t size,
-                                        std::string& problem) = nullptr;
-  /// Appends the reply of `st`; false (and why) when it has none or a field has no wire form.
-  bool (*encode_reply)(detail::request_state& st, std::vector<char>& out,
-                       std::string& problem) = nullptr;
+  result<detail::request_ref> (*decode_request)(const char* data, std::size_t size) = nullptr;
+  /// Appends the reply of `st`; fails when it has none or a field has no wire form.
+  result<void> (*encode_reply)(detail::request_state& st, std::vector<char>& out) = nullptr;
   /// Reads a reply from `data` into `st`'s reply (`st` is a `reply_state` of the reply type).
-  bool (*decode_reply)(detail::request_state& st, const char* data, std::size_t size,
-                       std::string& problem) = nullptr;
+  result<void> (*decode_reply)(detail::request_state& st, const char* data,
+                               std::size_t size) = nullptr;
 };
 
 /// Everything the runtime knows about an actor kind, as plain data and function pointers: its
@@ -187,36 +184,33 @@ request_ref request_from_value(const value& fields, std::vector<field_problem>& 
 }
 
 template <class Req>
-bool encode_request_of(request_state& st, std::vector<char>& out, std::string& problem) {
-  return wire_encode(static_cast<typed_request_state<Req>&>(st).request, out, problem);
+result<void> encode_request_of(request_state& st, std::vector<char>& out) {
+  return wire_encode(static_cast<typed_request_state<Req>&>(st).request, out);
 }
 
 template <class Req>
-request_ref decode_request_as(const char* data, std::size_t size, std::string& problem) {
+result<request_ref> decode_request_as(const char* data, std::size_t size) {
   Req req{};
-  if (!wire_decode(req, data, size, problem))
-    return {};
+  if (auto read = wire_decode(req, data, size); !read)
+    return std::move(read).error();
   return request_ref{make_ref<typed_request_state<Req>>(std::move(req))};
 }
 
 template <class Req>
-bool encode_reply_of(request_state& st, std::vector<char>& out, std::string& problem) {
+result<void> encode_reply_of(request_state& st, std::vector<char>& out) {
   auto& typed = static_cast<reply_state<reply_t<Req>>&>(st);
-  if (!typed.reply) {
-    problem = "the request has no reply";
-    return false;
-  }
-  return wire_encode(*typed.reply, out, problem);
+  if (!typed.reply)
+    return error{errc::bad_request, "the request has no reply"};
+  return wire_encode(*typed.reply, out);
 }
 
 template <class Req>
-bool decode_reply_into(request_state& st, const char* data, std::size_t size,
-                       std::string& problem) {
+result<void> decode_reply_into(request_state& st, const char* data, std::size_t size) {
   reply_t<Req> reply{};
-  if (!wire_decode(reply, data, size, problem))
-    return false;
+  if (auto read = wire_decode(reply, data, size); !read)
+    return read;
   static_cast<reply_state<reply_t<Req>>&>(st).reply = std::move(reply);
-  return true;
+  return {};
 }
 
 template <class Req>

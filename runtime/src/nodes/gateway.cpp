@@ -108,15 +108,15 @@ void gateway::hello(const std::string& app_id, const std::string& link_nonce) {
   p.proven = false;
   std::string identity;
   if (signer_) {
-    std::string problem;
-    identity = signer_->sign(node_identity_message(node_, link_nonce, p.gateway_nonce), problem);
-    if (identity.empty()) {
-      LB_LOG(warning, "node", "node " << node_ << " cannot prove its identity: " << problem);
+    auto signature = signer_->sign(node_identity_message(node_, link_nonce, p.gateway_nonce));
+    if (!signature) {
+      auto why = "node " + node_ + " cannot prove its identity: " + signature.error().message();
+      LB_LOG(warning, "node", why);
       peers_.erase(sender->node());
-      send(caller, node_refused_atom::value,
-           "node " + node_ + " cannot prove its identity: " + problem);
+      send(caller, node_refused_atom::value, why);
       return;
     }
+    identity = std::move(*signature);
   }
   monitor(sender);
   send(caller, node_challenge_atom::value, p.gateway_nonce,
@@ -165,9 +165,9 @@ std::vector<char> gateway::welcome() const {
     actors.push_back(std::move(a));
   }
   std::vector<char> out;
-  std::string problem;
-  if (!wire_encode(actors, out, problem)) // a ready info with a number that is not finite
-    LB_LOG(warning, "node", "node " << node_ << ": the list of its actors: " << problem);
+  if (auto written = wire_encode(actors, out); !written) // a number that is not finite
+    LB_LOG(warning, "node",
+           "node " << node_ << ": the list of its actors: " << written.error().message());
   return out;
 }
 
@@ -213,15 +213,17 @@ void gateway::serve(const caf::actor& caller, const caf::node_id& from, node_cal
     return refuse(error{errc::bad_request, "node " + node_ + ": actor " + c.actor +
                                                " serves no request " + quote(c.request) + " (" +
                                                (*target)->kind->served_hint() + ")"});
-  std::string problem;
   value::map fields;
-  if (!c.context.empty() && !wire_decode(fields, c.context.data(), c.context.size(), problem))
-    return refuse(error{errc::bad_request, "node " + node_ + ": the context of request " +
-                                               c.request + " for " + c.actor + ": " + problem});
-  auto st = entry->decode_request(c.body.data(), c.body.size(), problem);
-  if (!st)
+  if (!c.context.empty())
+    if (auto read = wire_decode(fields, c.context.data(), c.context.size()); !read)
+      return refuse(error{errc::bad_request, "node " + node_ + ": the context of request " +
+                                                 c.request + " for " + c.actor + ": " +
+                                                 read.error().message()});
+  auto decoded = entry->decode_request(c.body.data(), c.body.size());
+  if (!decoded)
     return refuse(error{errc::bad_request, "node " + node_ + ": request " + c.request + " for " +
-                                               c.actor + ": " + problem});
+                                               c.actor + ": " + decoded.error().message()});
+  auto st = std::move(*decoded);
   st->target = target->get();
   auto key = next_key_++;
   keys_.emplace(std::make_pair(from, c.id), key);
@@ -255,10 +257,11 @@ void gateway::done(std::uint64_t key) {
     a.set_failure(c.st->error());
   } else {
     reply_hint_.reserve(a.body);
-    if (std::string problem; !c.entry->encode_reply(*c.st, a.body, problem))
-      a.set_failure(error{errc::worker_failed, "node " + node_ + ": the reply of " + c.entry->name +
-                                                   " by " + c.target->spec.name +
-                                                   " cannot cross the network: " + problem});
+    if (auto written = c.entry->encode_reply(*c.st, a.body); !written)
+      a.set_failure(error{errc::worker_failed,
+                          "node " + node_ + ": the reply of " + c.entry->name + " by " +
+                              c.target->spec.name +
+                              " cannot cross the network: " + written.error().message()});
     else
       reply_hint_.note(a.body);
   }

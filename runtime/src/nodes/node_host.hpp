@@ -64,10 +64,9 @@ public:
   /// The node is up: `gateway` serves the actors listed in `actors` (its welcome).
   void up(caf::actor gateway, const std::vector<char>& actors) {
     std::vector<node_actor> listed;
-    std::string problem;
-    if (!wire_decode(listed, actors.data(), actors.size(), problem))
-      return start_failed(
-          error{errc::node_refused, where() + " sent a malformed welcome: " + problem});
+    if (auto read = wire_decode(listed, actors.data(), actors.size()); !read)
+      return start_failed(error{errc::node_refused,
+                                where() + " sent a malformed welcome: " + read.error().message()});
     const node_actor* mine = nullptr;
     std::string names;
     for (auto& a : listed) {
@@ -134,9 +133,12 @@ public:
         st->fail(a->failure());
       } else if (st->try_claim(request_state::outcome::completed)) {
         auto* entry = rec_->kind->find_request(st->request_type());
-        std::string why;
-        if (!entry || !entry->decode_reply(*st, a->body.data(), a->body.size(), why))
-          st->set_error(error{errc::worker_failed, where() + " sent a malformed reply: " + why});
+        auto read = entry
+                        ? entry->decode_reply(*st, a->body.data(), a->body.size())
+                        : result<void>{error{errc::bad_request, "of a request it does not serve"}};
+        if (!read)
+          st->set_error(error{errc::worker_failed,
+                              where() + " sent a malformed reply: " + read.error().message()});
         st->publish();
       }
       sink_->done(std::move(st));
@@ -207,10 +209,13 @@ private:
     node_call c;
     c.id = st->id;
     c.actor = rec_->spec.name;
-    std::string problem = "the kind does not serve it";
     request_hint_.reserve(c.body);
-    if (!entry || !entry->encode_request || !entry->encode_request(*st, c.body, problem)) {
-      st->fail(error{errc::bad_request, "the request cannot go to " + where() + ": " + problem});
+    auto written = entry && entry->encode_request
+                       ? entry->encode_request(*st, c.body)
+                       : result<void>{error{errc::bad_request, "the kind does not serve it"}};
+    if (!written) {
+      st->fail(error{errc::bad_request,
+                     "the request cannot go to " + where() + ": " + written.error().message()});
       sink_->done(std::move(st));
       return;
     }
@@ -220,9 +225,9 @@ private:
       value::map fields;
       for (auto& [key, v] : st->context.all())
         fields.emplace(key, v);
-      if (!wire_encode(fields, c.context, problem)) {
-        st->fail(error{errc::bad_request,
-                       "the request's context cannot go to " + where() + ": " + problem});
+      if (auto context = wire_encode(fields, c.context); !context) {
+        st->fail(error{errc::bad_request, "the request's context cannot go to " + where() + ": " +
+                                              context.error().message()});
         sink_->done(std::move(st));
         return;
       }

@@ -73,41 +73,49 @@ int given_passphrase(char* buf, int size, int, void* user) {
   return static_cast<int>(p.size());
 }
 
-/// The passphrase of `tls`'s key from its variable ("" for an unencrypted key), or nullopt with
-/// `problem` set when the variable is named but not set.
-std::optional<std::string> passphrase_of(const tls_spec& tls, std::string& problem) {
+/// A TLS file that cannot be used, saying why.
+error unusable(std::string why) {
+  return error{errc::bad_request, std::move(why)};
+}
+
+/// `path` opened for reading, or why it cannot be.
+result<std::unique_ptr<std::FILE, file_closer>> open_file(const std::string& path) {
+  std::unique_ptr<std::FILE, file_closer> f{std::fopen(path.c_str(), "r")};
+  if (!f)
+    return unusable("cannot read " + quote(path) + ": " + std::strerror(errno));
+  return f;
+}
+
+/// The passphrase of `tls`'s key from its variable ("" for an unencrypted key); an error when
+/// the variable is named but not set.
+result<std::string> passphrase_of(const tls_spec& tls) {
   if (tls.passphrase_env.empty())
     return std::string{};
   const char* p = std::getenv(tls.passphrase_env.c_str());
-  if (!p || !*p) {
-    problem = "the passphrase variable " + tls.passphrase_env + " of the key " + quote(tls.key) +
-              " is not set";
-    return std::nullopt;
-  }
+  if (!p || !*p)
+    return unusable("the passphrase variable " + tls.passphrase_env + " of the key " +
+                    quote(tls.key) + " is not set");
   return std::string{p};
 }
 
-/// The private key in `tls.key`, decrypted with its passphrase if it has one; null with
-/// `problem` set.
-std::unique_ptr<EVP_PKEY, key_free> read_key(const tls_spec& tls, std::string& problem) {
-  auto passphrase = passphrase_of(tls, problem);
+/// The private key in `tls.key`, decrypted with its passphrase if it has one.
+result<std::unique_ptr<EVP_PKEY, key_free>> read_key(const tls_spec& tls) {
+  auto passphrase = passphrase_of(tls);
   if (!passphrase)
-    return nullptr;
-  std::unique_ptr<std::FILE, file_closer> f{std::fopen(tls.key.c_str(), "r")};
-  if (!f) {
-    problem = "cannot read " + quote(tls.key) + ": " + std::strerror(errno);
-    return nullptr;
-  }
+    return std::move(passphrase).error();
+  auto f = open_file(tls.key);
+  if (!f)
+    return std::move(f).error();
   std::unique_ptr<EVP_PKEY, key_free> key{
       tls.passphrase_env.empty()
-          ? PEM_read_PrivateKey(f.get(), nullptr, no_passphrase, nullptr)
-          : PEM_read_PrivateKey(f.get(), nullptr, given_passphrase, &*passphrase)};
+          ? PEM_read_PrivateKey(f->get(), nullptr, no_passphrase, nullptr)
+          : PEM_read_PrivateKey(f->get(), nullptr, given_passphrase, &*passphrase)};
   if (!key)
-    problem =
-        "the key " + quote(tls.key) + " is not a PEM private key that " +
-        (tls.passphrase_env.empty() ? "needs no passphrase (an encrypted key needs passphrase_env)"
-                                    : "the passphrase in " + tls.passphrase_env + " decrypts") +
-        " (" + crypto_reason() + ")";
+    return unusable("the key " + quote(tls.key) + " is not a PEM private key that " +
+                    (tls.passphrase_env.empty()
+                         ? "needs no passphrase (an encrypted key needs passphrase_env)"
+                         : "the passphrase in " + tls.passphrase_env + " decrypts") +
+                    " (" + crypto_reason() + ")");
   return key;
 }
 
@@ -135,16 +143,14 @@ std::optional<std::vector<unsigned char>> unhex(const std::string& text) {
   return out;
 }
 
-/// The first certificate in `path`, or null with `problem` set.
-std::unique_ptr<X509, x509_free> read_certificate(const std::string& path, std::string& problem) {
-  std::unique_ptr<std::FILE, file_closer> f{std::fopen(path.c_str(), "r")};
-  if (!f) {
-    problem = "cannot read " + quote(path) + ": " + std::strerror(errno);
-    return nullptr;
-  }
-  std::unique_ptr<X509, x509_free> cert{PEM_read_X509(f.get(), nullptr, no_passphrase, nullptr)};
+/// The first certificate in `path`.
+result<std::unique_ptr<X509, x509_free>> read_certificate(const std::string& path) {
+  auto f = open_file(path);
+  if (!f)
+    return std::move(f).error();
+  std::unique_ptr<X509, x509_free> cert{PEM_read_X509(f->get(), nullptr, no_passphrase, nullptr)};
   if (!cert)
-    problem = quote(path) + " is not a PEM certificate (" + crypto_reason() + ")";
+    return unusable(quote(path) + " is not a PEM certificate (" + crypto_reason() + ")");
   return cert;
 }
 
@@ -152,43 +158,39 @@ std::unique_ptr<X509, x509_free> read_certificate(const std::string& path, std::
 
 tls_signer::tls_signer(const tls_spec& tls) : file_(tls.key) {
   ERR_clear_error();
-  key_ = read_key(tls, problem_);
+  if (auto key = read_key(tls))
+    key_ = std::move(*key);
+  else
+    problem_ = key.error().message();
 }
 
-std::string tls_signer::sign(std::string_view message, std::string& problem) const {
-  if (!key_) {
-    problem = problem_;
-    return {};
-  }
+result<std::string> tls_signer::sign(std::string_view message) const {
+  if (!key_)
+    return unusable(problem_);
   ERR_clear_error();
   std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx{EVP_MD_CTX_new()};
   std::size_t size = 0;
   auto* data = reinterpret_cast<const unsigned char*>(message.data());
   if (!ctx ||
       EVP_DigestSignInit(ctx.get(), nullptr, digest_for(key_.get()), nullptr, key_.get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &size, data, message.size()) != 1) {
-    problem = "the key " + quote(file_) + " cannot sign (" + crypto_reason() + ")";
-    return {};
-  }
+      EVP_DigestSign(ctx.get(), nullptr, &size, data, message.size()) != 1)
+    return unusable("the key " + quote(file_) + " cannot sign (" + crypto_reason() + ")");
   std::vector<unsigned char> signature(size);
-  if (EVP_DigestSign(ctx.get(), signature.data(), &size, data, message.size()) != 1) {
-    problem = "the key " + quote(file_) + " cannot sign (" + crypto_reason() + ")";
-    return {};
-  }
+  if (EVP_DigestSign(ctx.get(), signature.data(), &size, data, message.size()) != 1)
+    return unusable("the key " + quote(file_) + " cannot sign (" + crypto_reason() + ")");
   return node_hex(signature.data(), size);
 }
 
 std::string tls_signature_problem(const std::string& certificate_file, std::string_view message,
                                   const std::string& signature) {
   ERR_clear_error();
-  std::string problem;
-  auto cert = read_certificate(certificate_file, problem);
+  auto cert = read_certificate(certificate_file);
   if (!cert)
-    return problem;
+    return cert.error().message();
   auto bytes = unhex(signature);
   if (!bytes || bytes->empty())
     return "no signature";
-  std::unique_ptr<EVP_PKEY, key_free> key{X509_get_pubkey(cert.get())};
+  std::unique_ptr<EVP_PKEY, key_free> key{X509_get_pubkey(cert->get())};
   std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx{EVP_MD_CTX_new()};
   if (!key || !ctx ||
       EVP_DigestVerifyInit(ctx.get(), nullptr, digest_for(key.get()), nullptr, key.get()) != 1)
@@ -203,39 +205,31 @@ std::string tls_signature_problem(const std::string& certificate_file, std::stri
 
 std::string tls_certificate_problem(const std::string& certificate_file) {
   ERR_clear_error();
-  std::string problem;
-  read_certificate(certificate_file, problem);
-  return problem;
+  auto cert = read_certificate(certificate_file);
+  return cert ? std::string{} : cert.error().message();
 }
 
 std::string tls_problem(const tls_spec& tls) {
   if (tls.certificate.empty() || tls.key.empty() || tls.cafile.empty())
     return "TLS needs a certificate, its key and a cafile, all three";
   ERR_clear_error();
-  auto open = [](const std::string& path, std::string& problem) {
-    std::unique_ptr<std::FILE, file_closer> f{std::fopen(path.c_str(), "r")};
-    if (!f)
-      problem = "cannot read " + quote(path) + ": " + std::strerror(errno);
-    return f;
-  };
-  std::string problem;
-  auto cert_file = open(tls.certificate, problem);
+  auto cert_file = open_file(tls.certificate);
   if (!cert_file)
-    return problem;
+    return cert_file.error().message();
   std::unique_ptr<X509, x509_free> cert{
-      PEM_read_X509(cert_file.get(), nullptr, no_passphrase, nullptr)};
+      PEM_read_X509(cert_file->get(), nullptr, no_passphrase, nullptr)};
   if (!cert)
     return "the certificate " + quote(tls.certificate) + " is not a PEM certificate (" +
            crypto_reason() + ")";
   // Certificates after the first are its chain, sent to the peer as CAF does.
   std::unique_ptr<STACK_OF(X509), chain_free> chain{sk_X509_new_null()};
-  while (auto* more = PEM_read_X509(cert_file.get(), nullptr, no_passphrase, nullptr))
+  while (auto* more = PEM_read_X509(cert_file->get(), nullptr, no_passphrase, nullptr))
     sk_X509_push(chain.get(), more);
   ERR_clear_error(); // the end of the file
-  auto key = read_key(tls, problem);
+  auto key = read_key(tls);
   if (!key)
-    return problem;
-  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return key.error().message();
+  if (X509_check_private_key(cert.get(), key->get()) != 1) {
     ERR_clear_error();
     return "the key " + quote(tls.key) + " is not the key of the certificate " +
            quote(tls.certificate);
@@ -261,8 +255,7 @@ void load_tls(caf::actor_system_config& cfg, const tls_spec& tls) {
   cfg.openssl_certificate = tls.certificate;
   cfg.openssl_key = tls.key;
   cfg.openssl_cafile = tls.cafile;
-  std::string problem;
-  if (auto passphrase = passphrase_of(tls, problem))
+  if (auto passphrase = passphrase_of(tls))
     cfg.openssl_passphrase = *passphrase;
 }
 

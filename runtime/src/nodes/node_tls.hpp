@@ -12,6 +12,7 @@
 
 struct evp_pkey_st; // libcrypto's EVP_PKEY
 
+#include "loopbridge/result.hpp"
 #include "loopbridge/runtime_options.hpp"
 
 namespace loopbridge::detail {
@@ -33,8 +34,8 @@ public:
   /// Reads the key of `tls` (checked by `tls_problem`) and its passphrase's variable;
   /// `problem()` says why when it cannot.
   explicit tls_signer(const tls_spec& tls);
-  /// `message` signed, hex-encoded; empty with `problem` set when the key cannot sign.
-  std::string sign(std::string_view message, std::string& problem) const;
+  /// `message` signed, hex-encoded; `loop.bad_request` saying why when the key cannot sign.
+  result<std::string> sign(std::string_view message) const;
   /// Why the key could not be read, or empty.
   const std::string& problem() const noexcept { return problem_; }
 

@@ -13,6 +13,9 @@
 #include <caf/sec.hpp>
 #include <caf/serializer.hpp>
 
+#include "loopbridge/error.hpp"
+#include "loopbridge/result.hpp"
+
 namespace loopbridge::detail {
 
 /// A CAF data processor (`Base`: `caf::serializer` or `caf::deserializer`) that hands every
@@ -104,45 +107,34 @@ private:
   int depth_ = 0;
 };
 
-/// Appends `x` in CAF's binary format, through its `inspect`. False if a field cannot be
-/// written (a number that is not finite), with `problem` saying why; the output is then
-/// incomplete.
+/// Appends `x` in CAF's binary format, through its `inspect`. `loop.bad_request` saying why if
+/// a field cannot be written (a number that is not finite); the output is then incomplete.
 template <class T>
-bool wire_encode(T& x, std::vector<char>& out, std::string& problem) {
+result<void> wire_encode(T& x, std::vector<char>& out) {
   wire_writer sink{out};
   if (!sink(x))
-    return true;
-  problem = sink.problem().empty() ? "cannot be written" : sink.problem();
-  return false;
+    return {};
+  return error{errc::bad_request, sink.problem().empty() ? "cannot be written" : sink.problem()};
 }
 
+/// Reads exactly one `T` from `data` (nothing may be left over). On failure `loop.bad_request`
+/// saying why; `x` is then unspecified but valid. Never throws on malformed bytes.
 template <class T>
-bool wire_encode(T& x, std::vector<char>& out) {
-  std::string problem;
-  return wire_encode(x, out, problem);
-}
-
-/// Reads exactly one `T` from `data` (nothing may be left over). On failure, false and
-/// `problem` says why; `x` is then unspecified but valid. Never throws on malformed bytes.
-template <class T>
-bool wire_decode(T& x, const char* data, std::size_t size, std::string& problem) {
+result<void> wire_decode(T& x, const char* data, std::size_t size) {
   wire_reader source{data, size};
   bool ok = false;
   try {
     ok = !source(x);
   } catch (const std::exception& e) {
-    problem = std::string{"malformed: "} + e.what();
-    return false;
+    return error{errc::bad_request, std::string{"malformed: "} + e.what()};
   }
-  if (!ok) {
-    problem = source.problem().empty() ? "malformed: the bytes end early" : source.problem();
-    return false;
-  }
-  if (source.remaining() != 0) {
-    problem = "malformed: " + std::to_string(source.remaining()) + " bytes left over";
-    return false;
-  }
-  return true;
+  if (!ok)
+    return error{errc::bad_request,
+                 source.problem().empty() ? "malformed: the bytes end early" : source.problem()};
+  if (source.remaining() != 0)
+    return error{errc::bad_request,
+                 "malformed: " + std::to_string(source.remaining()) + " bytes left over"};
+  return {};
 }
 
 } // namespace loopbridge::detail
