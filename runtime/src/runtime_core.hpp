@@ -95,11 +95,16 @@ public:
 
   value_future submit_value(std::string_view actor, std::string_view request, const value& fields,
                             std::chrono::nanoseconds timeout);
-  /// A request for `actor` built from fields (not submitted). `holder` receives the actor's
-  /// record: keep it until the request is submitted (the request points at the record without
-  /// owning it, as a handle's requests do while their handle lives).
-  result<request_ref> make_request(std::string_view actor, std::string_view request,
-                                   const value& fields, record_ptr& holder) const;
+  /// A request built from value fields, not yet submitted, and the record of its target: keep
+  /// `target` until the request is submitted (the request points at the record without owning
+  /// it, as a handle's requests do while their handle lives).
+  struct made_request {
+    request_ref state;
+    record_ptr target;
+  };
+  /// A request for `actor` built from fields (not submitted).
+  result<made_request> make_request(std::string_view actor, std::string_view request,
+                                    const value& fields) const;
   void submit_pipeline(request_ref parent, request_ref first, const type_tag* final_reply,
                        clock::duration timeout);
   value_future submit_pipeline_value(std::string_view actor, std::string_view request,
@@ -219,8 +224,10 @@ private:
 
   /// Reports a handler that runs too long (on the detector's thread).
   void report_stall(const stall& s);
-  /// The event naming `s`; `rec` receives its actor's record (null for the loop, or retired).
-  slow_handler_event name_stall(const stall& s, record_ptr& rec) const;
+  /// The record of the actor `s` runs a handler of; null for the loop, or a retired actor.
+  record_ptr stalled_actor(const stall& s) const;
+  /// The event naming `s`, whose actor is `rec` (`stalled_actor`).
+  slow_handler_event name_stall(const stall& s, const actor_record* rec) const;
   /// One line naming what `s` runs, where, and for how long.
   std::string describe(const stall& s) const;
 

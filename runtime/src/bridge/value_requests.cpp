@@ -11,22 +11,23 @@ namespace loopbridge::detail {
 
 value_future runtime_core::submit_value(std::string_view actor, std::string_view request,
                                         const value& fields, std::chrono::nanoseconds timeout) {
-  record_ptr holder;
-  auto st = make_request(actor, request, fields, holder);
-  if (!st) {
+  auto made = make_request(actor, request, fields);
+  if (!made) {
     auto failed = make_ref<typed_request_state<stop_request>>(stop_request{});
-    failed->fail(std::move(st).error());
+    failed->fail(std::move(made).error());
     failed->mark_settled();
     return value_future{request_ref{failed}, nullptr, shared_from_this()};
   }
-  auto* entry = (*st)->target->kind->find_request((*st)->request_type());
-  submit(*st, timeout);
-  return value_future{std::move(*st), entry->reply_to_value, shared_from_this()};
+  auto& st = made->state;
+  auto* entry = made->target->kind->find_request(st->request_type());
+  submit(st, timeout);
+  return value_future{std::move(st), entry->reply_to_value, shared_from_this()};
 }
 
-result<request_ref> runtime_core::make_request(std::string_view actor, std::string_view request,
-                                               const value& fields, record_ptr& holder) const {
-  auto failed = [](error e) { return result<request_ref>{std::move(e)}; };
+result<runtime_core::made_request> runtime_core::make_request(std::string_view actor,
+                                                              std::string_view request,
+                                                              const value& fields) const {
+  auto failed = [](error e) { return result<made_request>{std::move(e)}; };
   auto rec = find(actor, nullptr, {});
   if (!rec)
     return failed(std::move(rec).error());
@@ -51,8 +52,7 @@ result<request_ref> runtime_core::make_request(std::string_view actor, std::stri
     return failed(error{errc::bad_request, msg});
   }
   st->target = rec->get();
-  holder = *rec;
-  return st;
+  return made_request{std::move(st), std::move(*rec)};
 }
 
 value_future value_access::submit_value(runtime& rt, std::string_view actor,

@@ -8,7 +8,17 @@
 
 namespace loopbridge::detail {
 
-slow_handler_event runtime_core::name_stall(const stall& s, record_ptr& rec) const {
+record_ptr runtime_core::stalled_actor(const stall& s) const {
+  if (s.actor_sequence == 0)
+    return nullptr;
+  std::lock_guard<std::mutex> guard{records_mutex_};
+  if (s.actor_index < by_index_.size() && by_index_[s.actor_index] &&
+      by_index_[s.actor_index]->sequence + 1 == s.actor_sequence)
+    return by_index_[s.actor_index];
+  return nullptr;
+}
+
+slow_handler_event runtime_core::name_stall(const stall& s, const actor_record* rec) const {
   slow_handler_event e;
   e.instance = s.instance;
   e.elapsed = s.elapsed;
@@ -16,12 +26,6 @@ slow_handler_event runtime_core::name_stall(const stall& s, record_ptr& rec) con
   if (s.actor_sequence == 0) {
     e.actor = "loop";
     return e;
-  }
-  {
-    std::lock_guard<std::mutex> guard{records_mutex_};
-    if (s.actor_index < by_index_.size() && by_index_[s.actor_index] &&
-        by_index_[s.actor_index]->sequence + 1 == s.actor_sequence)
-      rec = by_index_[s.actor_index];
   }
   if (rec) {
     e.actor = rec->spec.name;
@@ -32,8 +36,8 @@ slow_handler_event runtime_core::name_stall(const stall& s, record_ptr& rec) con
 }
 
 std::string runtime_core::describe(const stall& s) const {
-  record_ptr rec;
-  auto e = name_stall(s, rec);
+  auto rec = stalled_actor(s);
+  auto e = name_stall(s, rec.get());
   std::string what = s.actor_sequence == 0 ? std::string{"a message on the event loop's thread"}
                      : !rec                ? std::string{"a handler of a retired actor"}
                             : "a handler of " + e.actor + "/" + std::to_string(e.instance) +
@@ -42,8 +46,8 @@ std::string runtime_core::describe(const stall& s) const {
 }
 
 void runtime_core::report_stall(const stall& s) {
-  record_ptr rec;
-  auto e = name_stall(s, rec);
+  auto rec = stalled_actor(s);
+  auto e = name_stall(s, rec.get());
   if (s.actor_sequence != 0 && !rec)
     return; // it ended and its actor was retired meanwhile
   if (rec)

@@ -91,14 +91,13 @@ value_future runtime_core::submit_pipeline_value(std::string_view actor, std::st
                                                  std::chrono::nanoseconds timeout) {
   auto parent = make_ref<value_pipeline_parent>();
   value_future f{request_ref{parent}, &parent_value, shared_from_this()};
-  record_ptr holder;
-  auto first = make_request(actor, request, fields, holder);
+  auto first = make_request(actor, request, fields);
   if (!first) {
     parent->fail(std::move(first).error());
     parent->mark_settled();
     return f;
   }
-  submit_pipeline(request_ref{parent}, std::move(*first), nullptr, timeout);
+  submit_pipeline(request_ref{parent}, std::move(first->state), nullptr, timeout);
   return f;
 }
 
