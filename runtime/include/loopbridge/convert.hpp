@@ -33,6 +33,9 @@
 
 namespace loopbridge {
 
+// Conversions between value trees and typed messages, through the types' `inspect`. Threads:
+// functions of their arguments only, callable from any thread.
+
 /// A problem converting a value tree into a typed message: where (`delay`, `headers.accept`),
 /// what, and a hint. The same shape as parameter problems.
 using field_problem = param_problem;

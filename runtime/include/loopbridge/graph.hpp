@@ -17,6 +17,7 @@ namespace loopbridge {
 /// in path order (`{a, b, c}`: a → b → c → a), in the order a depth-first search from node 0,
 /// 1, ... closes them; at most `max_cycles` are listed (`more_cycles` says whether others
 /// exist). Cost: O(nodes + edges) plus the listed cycles' lengths.
+/// Threads: a function of its arguments only; any thread.
 struct graph_order {
   std::vector<std::vector<std::size_t>> waves;
   std::vector<std::vector<std::size_t>> cycles;

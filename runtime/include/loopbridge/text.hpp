@@ -10,6 +10,7 @@ namespace loopbridge {
 
 /// The one way loopbridge echoes text it did not write (names, keys, values, URLs, file names)
 /// in a message: every message stays one printable, bounded line, whatever the input holds.
+/// Threads: every function here depends on its arguments only; any thread.
 
 /// How much of a piece of text a message quotes, at most (in bytes, before escaping).
 inline constexpr std::size_t quoted_max = 120;

@@ -12,6 +12,9 @@
 
 namespace loopbridge {
 
+// A topology as plain values (what `config::load` makes and `runtime` starts). Threads: not
+// synchronised; copy them, or share them read-only between threads.
+
 /// Sends each reply of actor `from` on to actor `to` as its request (a pipeline stage).
 struct route_spec {
   std::string from;

@@ -29,6 +29,7 @@ struct key_doc {
 };
 
 /// Every key of the topology format, section by section, in documentation order.
+/// Threads: any thread (a table built once, on first use, then read-only).
 const std::vector<key_doc>& topology_keys();
 /// The keys allowed in `section`.
 std::vector<std::string> keys_of(std::string_view section);
