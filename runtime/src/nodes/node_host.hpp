@@ -133,9 +133,8 @@ public:
         st->fail(a->failure());
       } else if (st->try_claim(request_state::outcome::completed)) {
         auto* entry = rec_->kind->find_request(st->request_type());
-        auto read = entry
-                        ? entry->decode_reply(*st, a->body.data(), a->body.size())
-                        : result<void>{error{errc::bad_request, "of a request it does not serve"}};
+        auto read = entry ? entry->decode_reply(*st, a->body.data(), a->body.size())
+                          : result<void>{error{errc::bad_request, "its kind has no such request"}};
         if (!read)
           st->set_error(error{errc::worker_failed,
                               where() + " sent a malformed reply: " + read.error().message()});

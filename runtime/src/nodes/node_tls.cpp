@@ -161,12 +161,12 @@ tls_signer::tls_signer(const tls_spec& tls) : file_(tls.key) {
   if (auto key = read_key(tls))
     key_ = std::move(*key);
   else
-    problem_ = key.error().message();
+    unreadable_ = key.error().message();
 }
 
 result<std::string> tls_signer::sign(std::string_view message) const {
   if (!key_)
-    return unusable(problem_);
+    return unusable(unreadable_);
   ERR_clear_error();
   std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx{EVP_MD_CTX_new()};
   std::size_t size = 0;

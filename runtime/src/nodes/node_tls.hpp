@@ -31,21 +31,19 @@ std::string tls_problem(const tls_spec& tls);
 /// Threads: made on any thread; `sign` from one thread at a time.
 class tls_signer {
 public:
-  /// Reads the key of `tls` (checked by `tls_problem`) and its passphrase's variable;
-  /// `problem()` says why when it cannot.
+  /// Reads the key of `tls` (checked by `tls_problem`) and its passphrase's variable.
   explicit tls_signer(const tls_spec& tls);
-  /// `message` signed, hex-encoded; `loop.bad_request` saying why when the key cannot sign.
+  /// `message` signed, hex-encoded; `loop.bad_request` saying why when the key cannot sign
+  /// (or could not be read).
   result<std::string> sign(std::string_view message) const;
-  /// Why the key could not be read, or empty.
-  const std::string& problem() const noexcept { return problem_; }
 
 private:
   std::shared_ptr<evp_pkey_st> key_;
   std::string file_;
-  std::string problem_;
+  std::string unreadable_; ///< why the key could not be read; empty when it was
 };
 
-/// Why `signature` (hex, from `tls_sign`) is not `message` signed with the key of the first
+/// Why `signature` (hex, from `tls_signer::sign`) is not `message` signed with the key of the first
 /// certificate in `certificate_file`, in words; empty when it is. Any thread; reads the file.
 std::string tls_signature_problem(const std::string& certificate_file, std::string_view message,
                                   const std::string& signature);
