@@ -46,9 +46,9 @@ public:
   void done(request_ref st) noexcept override {
     if (!inbox_->push(st.detach()))
       return; // the loop is already awake for an earlier one
-    if (auto* w = worker_actor::current())
-      w->wake_loop();
-    else if (auto core = core_.lock())
+    if (auto* w = worker_actor::current(); w && w->wake_loop())
+      return;
+    if (auto core = core_.lock())
       core->send_to_loop(drain_atom::value);
   }
 
@@ -106,53 +106,59 @@ worker_actor* worker_actor::current() noexcept {
   return tl_current;
 }
 
-void worker_actor::wake_loop() {
+bool worker_actor::wake_loop() {
+  if (!loop_)
+    return false; // exiting: CAF destroys what its mailbox still holds after `on_exit`
   send(loop_, drain_atom::value);
+  return true;
+}
+
+caf::resumable::resume_result worker_actor::resume(caf::execution_unit* unit,
+                                                   std::size_t max_messages) {
+  current_scope scope{this};
+  return caf::event_based_actor::resume(unit, max_messages);
 }
 
 caf::behavior worker_actor::make_behavior() {
-  {
-    current_scope scope{this};
-    host_->start();
-  }
-  return {
-      [this](drain_atom) {
-        current_scope scope{this};
-        if (host_)
-          host_->drain();
+  host_->start();
+  return protocol();
+}
+
+const caf::behavior& worker_actor::protocol() {
+  // The handlers capture nothing: they find their instance through `current()`, which `resume`
+  // set. So one behavior serves every instance, instead of a copy per instance.
+  static const caf::behavior shared{
+      [](drain_atom) {
+        if (auto& host = current()->host_)
+          host->drain();
       },
-      [this](cancel_atom, request_ref& st) {
-        current_scope scope{this};
-        host_->cancel(std::move(st));
-      },
-      [this](task_atom, task_box& t) {
-        current_scope scope{this};
-        host_->run_task(t);
-      },
-      [this](crash_atom, error& reason) { quit(to_exit_reason(reason)); },
+      [](cancel_atom, request_ref& st) { current()->host_->cancel(std::move(st)); },
+      [](task_atom, task_box& t) { current()->host_->run_task(t); },
+      [](crash_atom, error& reason) { current()->quit(to_exit_reason(reason)); },
       // An instance of an actor placed on another node (node_host).
-      [this](node_up_atom, caf::actor& gateway, const std::vector<char>& actors) {
-        if (auto* n = dynamic_cast<node_host*>(host_.get()))
+      [](node_up_atom, caf::actor& gateway, const std::vector<char>& actors) {
+        if (auto* n = dynamic_cast<node_host*>(current()->host_.get()))
           n->up(std::move(gateway), actors);
       },
-      [this](node_down_atom, const error& why) {
-        if (auto* n = dynamic_cast<node_host*>(host_.get()))
+      [](node_down_atom, const error& why) {
+        if (auto* n = dynamic_cast<node_host*>(current()->host_.get()))
           n->down(why);
       },
-      [this](node_answers_atom, std::vector<node_answer>& batch) {
-        if (auto* n = dynamic_cast<node_host*>(host_.get()))
+      [](node_answers_atom, std::vector<node_answer>& batch) {
+        if (auto* n = dynamic_cast<node_host*>(current()->host_.get()))
           n->answers(batch);
       },
-      [this](node_refused_atom, const std::string& why) {
-        if (auto* n = dynamic_cast<node_host*>(host_.get()))
+      [](node_refused_atom, const std::string& why) {
+        if (auto* n = dynamic_cast<node_host*>(current()->host_.get()))
           n->down(error{errc::node_refused, why});
       },
   };
+  return shared;
 }
 
 void worker_actor::on_exit() {
   if (host_) {
-    current_scope scope{this};
+    current_scope scope{this}; // also when CAF calls it outside `resume` (a system shutdown)
     host_->stop();
   }
   host_.reset();

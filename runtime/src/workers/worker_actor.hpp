@@ -43,16 +43,23 @@ public:
                caf::actor loop, std::shared_ptr<runtime_core> core,
                std::shared_ptr<request_lane> lane, std::shared_ptr<thread_doorbell> doorbell);
   ~worker_actor() override;
+  /// Runs CAF's `resume` with this instance as `current()`: its handlers, its start and its
+  /// exit see it there.
+  resume_result resume(caf::execution_unit* unit, std::size_t max_messages) override;
   caf::behavior make_behavior() override;
   void on_exit() override;
   const char* name() const override { return "loopbridge.worker"; }
 
   /// The worker actor whose handler runs on the calling thread, or nullptr.
   static worker_actor* current() noexcept;
-  /// Wakes the loop from inside this actor's handler (a local enqueue).
-  void wake_loop();
+  /// Wakes the loop from inside this actor's `resume` (a local enqueue); false once the
+  /// instance has exited (the caller then wakes it another way).
+  bool wake_loop();
 
 private:
+  /// The protocol above, one behavior shared by every instance.
+  static const caf::behavior& protocol();
+
   friend class scheduled_host;
   friend class node_host;
 
