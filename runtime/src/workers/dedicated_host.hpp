@@ -126,8 +126,8 @@ private:
       } else {
         run_guarded("task", next);
       }
-      if (crashed_) {
-        core_->send_to(self_, crash_atom::value, crash_reason_);
+      if (crashed()) {
+        core_->send_to(self_, crash_atom::value, crash_reason());
         break;
       }
     }

@@ -52,10 +52,7 @@ public:
   const std::string& actor_name() const noexcept override { return rec_->spec.name; }
   std::uint32_t instance() const noexcept override { return instance_; }
   const loopbridge::params& params() const noexcept override { return rec_->params; }
-  void crash(error reason) override {
-    crash_reason_ = std::move(reason);
-    crashed_ = true;
-  }
+  void crash(error reason) override { crash_reason_ = std::make_unique<error>(std::move(reason)); }
   void defer_ready() override { deferred_ = true; }
   void ready(value info) override {
     if (!announced_) {
@@ -143,8 +140,9 @@ public:
   /// The actor is exiting: release the worker. Called on the actor's thread.
   virtual void stop() = 0;
 
-  bool crashed() const noexcept { return crashed_; }
-  const error& crash_reason() const noexcept { return crash_reason_; }
+  bool crashed() const noexcept { return crash_reason_ != nullptr; }
+  /// Why the worker crashed; only when `crashed()`.
+  const error& crash_reason() const noexcept { return *crash_reason_; }
 
 protected:
   virtual void announce_ready(value info) = 0;
@@ -335,9 +333,8 @@ protected:
   caf::actor_addr self_;
   ref_ptr<completion_sink> sink_;
   std::shared_ptr<request_lane> lane_;
-  bool crashed_ = false;
-  error crash_reason_;
-  made_requests made_; ///< requests the worker made that may still be pending
+  std::unique_ptr<error> crash_reason_; ///< set when the worker crashed (`crash`)
+  made_requests made_;                  ///< requests the worker made that may still be pending
   /// Its suspended requests, kept only when `max_suspended` bounds them (see `room_for`).
   std::vector<request_ref> held_suspended_;
   std::uint64_t handling_ = 0; ///< the request whose handler or continuation runs now

@@ -84,7 +84,9 @@ private:
 class made_requests {
 public:
   void add(std::uint64_t made_for, request_state* st) {
-    by_request_[made_for].push_back(request_ref::share(st));
+    if (!by_request_)
+      by_request_ = std::make_unique<filed_requests>();
+    (*by_request_)[made_for].push_back(request_ref::share(st));
     if (++filed_ >= 2 * kept_after_prune_ + 64)
       prune();
   }
@@ -92,11 +94,13 @@ public:
   /// Cancels what was made for `request_id` and is still pending; forgets all of it.
   template <class Cancel>
   void cancel_for(std::uint64_t request_id, Cancel&& cancel) {
-    auto it = by_request_.find(request_id);
-    if (it == by_request_.end())
+    if (!by_request_)
+      return;
+    auto it = by_request_->find(request_id);
+    if (it == by_request_->end())
       return;
     auto made = std::move(it->second);
-    by_request_.erase(it);
+    by_request_->erase(it);
     filed_ -= made.size();
     for (auto& st : made)
       if (!st->resolved())
@@ -107,9 +111,10 @@ public:
   template <class Cancel>
   void cancel_all(Cancel&& cancel) {
     auto all = std::move(by_request_);
-    by_request_.clear();
     filed_ = kept_after_prune_ = 0;
-    for (auto& [id, made] : all)
+    if (!all)
+      return;
+    for (auto& [id, made] : *all)
       for (auto& st : made)
         if (!st->resolved())
           cancel(std::move(st));
@@ -118,7 +123,9 @@ public:
   /// Requests still pending (tests, metrics).
   std::size_t pending() const {
     std::size_t n = 0;
-    for (auto& [id, made] : by_request_)
+    if (!by_request_)
+      return n;
+    for (auto& [id, made] : *by_request_)
       for (auto& st : made)
         n += st->resolved() ? 0 : 1;
     return n;
@@ -128,18 +135,20 @@ private:
   /// Drops resolved requests: amortised O(1) per request filed.
   void prune() {
     filed_ = 0;
-    for (auto it = by_request_.begin(); it != by_request_.end();) {
+    for (auto it = by_request_->begin(); it != by_request_->end();) {
       auto& made = it->second;
       made.erase(std::remove_if(made.begin(), made.end(),
                                 [](const request_ref& st) { return st->resolved(); }),
                  made.end());
       filed_ += made.size();
-      it = made.empty() ? by_request_.erase(it) : std::next(it);
+      it = made.empty() ? by_request_->erase(it) : std::next(it);
     }
     kept_after_prune_ = filed_;
   }
 
-  std::unordered_map<std::uint64_t, std::vector<request_ref>> by_request_;
+  using filed_requests = std::unordered_map<std::uint64_t, std::vector<request_ref>>;
+  /// Made only when the worker makes its first request: most instances never do.
+  std::unique_ptr<filed_requests> by_request_;
   std::size_t filed_ = 0;
   std::size_t kept_after_prune_ = 0;
 };

@@ -33,7 +33,7 @@ public:
     self_ptr_->quit(to_exit_reason(reason));
   }
   void drain() override {
-    if (!worker_ || !ready_ || crashed_)
+    if (!worker_ || !ready_ || crashed())
       return;
     // A single instance takes a turn's worth at once (one lock); an instance of a pool takes
     // one at a time, so whichever instance is free runs the next request.
@@ -55,8 +55,8 @@ public:
       }
       auto st = std::move(pending_[next_++]);
       run(*worker_, std::move(st));
-      if (crashed_) {
-        self_ptr_->quit(to_exit_reason(crash_reason_));
+      if (crashed()) {
+        self_ptr_->quit(to_exit_reason(crash_reason()));
         return; // what it did not take stays in the lane for the other instances
       }
       if (scheduler::others_waiting() &&
@@ -87,8 +87,8 @@ public:
 
 protected:
   void quit_if_crashed() {
-    if (crashed_)
-      self_ptr_->quit(to_exit_reason(crash_reason_));
+    if (crashed())
+      self_ptr_->quit(to_exit_reason(crash_reason()));
   }
 
   worker_actor* self_ptr_;
@@ -178,7 +178,7 @@ public:
   /// See `request_intake::serve`. On the worker's own thread.
   bool serve(std::size_t budget) {
     std::lock_guard<std::mutex> serving{serve_mutex_};
-    if (!own_ready_.load(std::memory_order_acquire) || !worker_ || crashed_)
+    if (!own_ready_.load(std::memory_order_acquire) || !worker_ || crashed())
       return false;
     std::deque<std::function<void(worker&)>> tasks;
     {
@@ -189,14 +189,14 @@ public:
       task bound{[&] { fn(*worker_); }};
       run_guarded("task", bound);
     }
-    for (std::size_t n = 0; n < budget && !crashed_; ++n) {
+    for (std::size_t n = 0; n < budget && !crashed(); ++n) {
       auto st = take();
       if (!st)
         return false; // idle: the doorbell calls `wake` when a request arrives
       run(*worker_, std::move(st));
     }
-    if (crashed_) {
-      core_->send_to(self_, crash_atom::value, crash_reason_);
+    if (crashed()) {
+      core_->send_to(self_, crash_atom::value, crash_reason());
       return false;
     }
     return true;
