@@ -167,7 +167,7 @@ void event_loop::on_submit(request_state* st) {
   actor_slot& t = *found;
   if (t.state != phase::serving) { // refused: not counted, as it never was accepted
     st->fail(t.state == phase::stopped
-                 ? t.stop_reason
+                 ? t.stop->reason
                  : error{errc::stopped, st->target->spec.name + " is stopping"});
     settle_untracked(st);
     return;

@@ -79,6 +79,19 @@ private:
     bool alive = false;
   };
   enum class phase { serving, draining, stopped };
+  /// An actor's stop: made when a stop request arrives or its stop begins, so a serving actor
+  /// does not carry it.
+  struct stop_progress {
+    time_point deadline = time_point::max();
+    std::vector<request_ref> waiters; ///< `stop_request`s to answer when stopped
+    error reason;
+    /// What it did (see `stopped_event`), over the requests undecided when it began.
+    std::uint64_t completed = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t cancelled = 0;
+    std::uint64_t abandoned = 0;
+    bool began = false;
+  };
   struct actor_slot {
     record_ptr record;
     /// The instances spawned so far: reserved for the whole count at the spawn (untouched
@@ -95,16 +108,8 @@ private:
     std::uint64_t in_flight = 0;
     bool ever_ready = false;
     phase state = phase::serving;
-    time_point stop_deadline = time_point::max();
-    std::vector<request_ref> stop_waiters; ///< `stop_request`s to answer when stopped
-    error stop_reason;
-    std::uint64_t reported = 0; ///< requests its workers reported done (one-shot actors)
-    /// What its stop did (see `stopped_event`), over the requests undecided when it began.
-    std::uint64_t stop_completed = 0;
-    std::uint64_t stop_failed = 0;
-    std::uint64_t stop_cancelled = 0;
-    std::uint64_t stop_abandoned = 0;
-    bool stop_began = false;
+    std::unique_ptr<stop_progress> stop; ///< null until a stop request or its stop began
+    std::uint64_t reported = 0;          ///< requests its workers reported done (one-shot actors)
     std::int64_t route_to = -1;          ///< where pipeline stages continue, or -1
     std::vector<std::uint32_t> upstream; ///< targets routing into this one (credit)
     std::vector<time_point> restarts;    ///< restart times within the budget's period
@@ -191,7 +196,7 @@ private:
   /// Room left in `t` for credit-controlled pipeline stages (block policy).
   bool has_room(const actor_slot& t) const;
   /// Resolves every request `t` holds with `reason`, as the stop's cancellations (a request
-  /// whose worker decided it first keeps that outcome).
+  /// whose worker decided it first keeps that outcome). Its stop began (`t.stop` exists).
   void fail_all(actor_slot& t, const error& reason);
   void expire(request_state* st);
 
@@ -212,8 +217,11 @@ private:
   /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until
   /// `deadline`, then the rest are cancelled).
   void begin_stop(actor_slot& t, time_point deadline);
-  /// Marks the requests the stop's own counts are about: those still undecided.
-  static void mark_stop_began(actor_slot& t);
+  /// `t.stop`, made if there is none yet.
+  static stop_progress& stop_of(actor_slot& t);
+  /// Marks the requests the stop's own counts are about: those still undecided (once, when the
+  /// stop begins). Returns `t.stop`.
+  static stop_progress& mark_stop_began(actor_slot& t);
   /// Finishes the stop if `t` is draining and holds nothing.
   void check_drained(actor_slot& t);
   /// Ends `t`: resolves what it still holds with `reason`, stops its instances, announces it.

@@ -130,12 +130,12 @@ void event_loop::settle(actor_slot& t, request_state* st) {
   st->links.where = loop_links::place::none;
   deadlines_.remove(st);
   count_outcome(*t.record, *st);
-  if (st->links.in_stop) { // its outcome is part of what the stop did
+  if (st->links.in_stop) { // its outcome is part of what the stop did (so `t.stop` exists)
     auto o = st->result();
     if (o == request_state::outcome::completed)
-      ++t.stop_completed;
+      ++t.stop->completed;
     else if (o == request_state::outcome::failed)
-      ++t.stop_failed;
+      ++t.stop->failed;
   }
   publish_gauges(t); // before anyone sees the request settled
   settle_untracked(st);
@@ -309,7 +309,7 @@ void event_loop::on_tick() {
     auto index = stop_deadlines_.begin()->second;
     stop_deadlines_.erase(stop_deadlines_.begin());
     auto& t = slots_[index];
-    if (t && t->state == phase::draining && t->stop_deadline <= now)
+    if (t && t->state == phase::draining && t->stop->deadline <= now)
       finish_stop(*t, error{errc::stopped, t->record->spec.name + " stopped: its stop deadline "
                                                                   "passed before it drained"});
   }

@@ -34,20 +34,20 @@ void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
     return;
   }
   auto& t = *found;
-  t.stop_waiters.push_back(std::move(ref));
-  begin_stop(t, t.stop_waiters.back()->deadline);
+  auto& waiters = stop_of(t).waiters;
+  waiters.push_back(std::move(ref));
+  begin_stop(t, waiters.back()->deadline);
 }
 
 void event_loop::begin_stop(actor_slot& t, time_point deadline) {
   if (t.state == phase::stopped)
     return;
-  if (!t.stop_began)
-    mark_stop_began(t);
+  auto& stop = mark_stop_began(t);
   t.state = phase::draining;
   refuse_awaiting(t, error{errc::stopped, t.record->spec.name + " is stopping"});
-  if (deadline < t.stop_deadline) {
-    stop_deadlines_.erase({t.stop_deadline, t.record->index});
-    t.stop_deadline = deadline;
+  if (deadline < stop.deadline) {
+    stop_deadlines_.erase({stop.deadline, t.record->index});
+    stop.deadline = deadline;
     stop_deadlines_.emplace(deadline, t.record->index);
   }
   LB_LOG(debug, "loop",
@@ -57,15 +57,25 @@ void event_loop::begin_stop(actor_slot& t, time_point deadline) {
   check_drained(t);
 }
 
-void event_loop::mark_stop_began(actor_slot& t) {
+event_loop::stop_progress& event_loop::stop_of(actor_slot& t) {
+  if (!t.stop)
+    t.stop = std::make_unique<stop_progress>();
+  return *t.stop;
+}
+
+event_loop::stop_progress& event_loop::mark_stop_began(actor_slot& t) {
+  auto& stop = stop_of(t);
+  if (stop.began)
+    return stop;
   // What the stop does is what happens to the requests still undecided now: a reply that
   // came just before (its report not yet here) belongs to the time before the stop.
-  t.stop_began = true;
+  stop.began = true;
   auto mark = [](request_state* st) {
     st->links.in_stop = st->result() == request_state::outcome::none;
   };
   t.queue.for_each(mark);
   t.flying.for_each(mark);
+  return stop;
 }
 
 void event_loop::check_drained(actor_slot& t) {
@@ -76,15 +86,14 @@ void event_loop::check_drained(actor_slot& t) {
 void event_loop::finish_stop(actor_slot& t, error reason) {
   if (t.state == phase::stopped)
     return;
-  if (!t.stop_began)
-    mark_stop_began(t);
+  auto& progress = mark_stop_began(t);
   t.state = phase::stopped;
   --targets_unstopped_;
-  stop_deadlines_.erase({t.stop_deadline, t.record->index});
-  t.stop_reason = reason;
-  refuse_awaiting(t, t.stop_reason);
+  stop_deadlines_.erase({progress.deadline, t.record->index});
+  progress.reason = std::move(reason);
+  refuse_awaiting(t, progress.reason);
   stopped_names_[t.record->spec.name] = t.record->index;
-  fail_all(t, t.stop_reason);
+  fail_all(t, progress.reason);
   // What no instance took is resolved: drop the lane's references to it.
   while (auto* st = t.lane->reclaim())
     st->release();
@@ -92,11 +101,11 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   auto& c = t.record->counters;
   stopped_event stop;
   stop.actor = t.record->spec.name;
-  stop.reason = t.stop_reason;
-  stop.completed = t.stop_completed;
-  stop.failed = t.stop_failed;
-  stop.cancelled = t.stop_cancelled;
-  stop.abandoned = t.stop_abandoned;
+  stop.reason = progress.reason;
+  stop.completed = progress.completed;
+  stop.failed = progress.failed;
+  stop.cancelled = progress.cancelled;
+  stop.abandoned = progress.abandoned;
   stop.total_received = c.received.load(std::memory_order_relaxed);
   stop.total_completed = c.completed.load(std::memory_order_relaxed);
   stop.total_failed = c.failed.load(std::memory_order_relaxed);
@@ -108,7 +117,7 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   core_->record_stopped(*t.record, stop);
   if (core_->wants(event_type::stopped))
     core_->publish(stop);
-  for (auto& w : t.stop_waiters) {
+  for (auto& w : progress.waiters) {
     auto* typed = static_cast<reply_state<stopped_event>*>(w.get());
     if (typed->try_claim(request_state::outcome::completed)) {
       typed->reply.emplace(stop);
@@ -116,7 +125,7 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
     }
     typed->mark_settled();
   }
-  t.stop_waiters.clear();
+  progress.waiters.clear();
   consider_retiring(t);
   if (stopping_)
     advance_shutdown();
@@ -251,7 +260,8 @@ void event_loop::retire_noted() {
     bool nameless = t.replaced || t.record->spec.stop_after > 0;
     // During the runtime's shutdown everything stays: its report lists every actor.
     if (stopping_ || !nameless || t.state != phase::stopped || t.alive > 0 || !t.queue.empty() ||
-        t.in_flight > 0 || t.route_to >= 0 || !t.upstream.empty() || !t.stop_waiters.empty())
+        t.in_flight > 0 || t.route_to >= 0 || !t.upstream.empty() ||
+        (t.stop && !t.stop->waiters.empty()))
       continue;
     if (auto it = stopped_names_.find(t.record->spec.name);
         it != stopped_names_.end() && it->second == index)

@@ -144,14 +144,14 @@ bool event_loop::restart_or_give_up(actor_slot& t, std::uint32_t instance, const
 void event_loop::fail_all(actor_slot& t, const error& reason) {
   while (auto* st = t.queue.front()) {
     if (st->fail(reason))
-      ++t.stop_cancelled;
+      ++t.stop->cancelled;
     settle(t, st);
   }
   while (auto* st = t.flying.front()) {
     if (st->fail(reason)) {
-      ++t.stop_cancelled;
+      ++t.stop->cancelled;
       if (st->started())
-        ++t.stop_abandoned; // its instance still runs it
+        ++t.stop->abandoned; // its instance still runs it
     }
     st->request_cancel(); // an instance taking it now skips it
     settle(t, st);
