@@ -144,10 +144,9 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
   ++t.ready;
   t.ever_ready = true;
   LB_LOG(debug, "loop", instance_label(*t.record, i) << " ready");
-  if (i == 0) {
-    std::lock_guard<std::mutex> guard{t.record->ready_info_mutex};
-    t.record->ready_info = info;
-  }
+  if (i == 0)
+    std::atomic_store(&t.record->ready_info,
+                      info.is_null() ? nullptr : std::make_shared<const value>(info));
   if (core_->wants(event_type::ready))
     core_->publish(ready_event{t.record->spec.name, i, std::move(info)});
   pump(t);

@@ -160,8 +160,8 @@ result<value> runtime_core::ready_info(std::string_view name) const {
   auto rec = find(name, nullptr, {});
   if (!rec)
     return std::move(rec).error();
-  std::lock_guard<std::mutex> guard{(*rec)->ready_info_mutex};
-  return (*rec)->ready_info.is_null() ? value{value::map{}} : (*rec)->ready_info;
+  auto info = std::atomic_load(&(*rec)->ready_info);
+  return info ? *info : value{value::map{}};
 }
 
 } // namespace loopbridge::detail

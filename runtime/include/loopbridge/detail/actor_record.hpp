@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 
 #include "loopbridge/actor_spec.hpp"
 #include "loopbridge/detail/latency_histogram.hpp"
@@ -79,12 +78,12 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   mutable actor_counters counters;
   /// Places taken by submitters (block policy only).
   mutable admission_state admission;
-  /// What instance 0 announced in its latest `ready` event (a port, a URL); written by the
-  /// event loop, read by `runtime::ready_info`.
-  mutable std::mutex ready_info_mutex;
   /// Injected by `testing::slow_down`: nanoseconds each request waits before it runs.
   mutable std::atomic<std::int64_t> injected_delay_ns{0};
-  mutable value ready_info;
+  /// What instance 0 announced in its latest `ready` event (a port, a URL), or null if it
+  /// announced nothing: written by the event loop, read by `runtime::ready_info`, each with
+  /// `std::atomic_store` / `std::atomic_load`.
+  mutable std::shared_ptr<const value> ready_info;
   /// Set by the event loop when the actor stopped, before its `stopped` event goes out: from
   /// then on its name may be spawned again (see `runtime_core::name_in_use`).
   mutable std::atomic<bool> stopped{false};
