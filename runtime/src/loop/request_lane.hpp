@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "loopbridge/detail/request_state.hpp"
@@ -31,7 +32,12 @@ class request_lane {
 public:
   static constexpr std::uint32_t none = UINT32_MAX;
 
-  explicit request_lane(std::uint32_t instances) : state_(instances, 0) {}
+  explicit request_lane(std::uint32_t instances) {
+    if (instances > 1) {
+      many_ = std::make_unique<instance_entry[]>(instances);
+      entries_ = many_.get();
+    }
+  }
 
   /// Set by the loop when requests wait in the actor's queue because its instances hold all
   /// they may: an instance that suspends one (`actor_counters::suspended`) then asks the loop
@@ -76,7 +82,7 @@ public:
   std::size_t take(std::uint32_t i, std::uint32_t token, request_state** out,
                    std::size_t max) noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
-    auto& s = state_[i];
+    auto& s = entries_[i].state;
     std::size_t n = 0;
     while (n < max) {
       auto* st = pop_locked();
@@ -92,7 +98,8 @@ public:
     s |= waiting;
     if (!(s & listed)) {
       s |= listed;
-      idle_.push_back(i);
+      entries_[i].next_idle = idle_;
+      idle_ = i;
     }
     return 0;
   }
@@ -100,24 +107,24 @@ public:
   /// Instance `i` takes nothing more (it stops or died): it is no longer woken.
   void leave(std::uint32_t i) noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
-    state_[i] &= static_cast<std::uint8_t>(~waiting);
+    entries_[i].state &= static_cast<std::uint8_t>(~waiting);
   }
 
   /// Instance `i` begins its start (its worker is being made): the time it waited for a thread
   /// before does not count against its ready timeout. The instance's thread.
   void begin_start(std::uint32_t i) noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
-    state_[i] |= began;
+    entries_[i].state |= began;
   }
   /// Whether instance `i` began its start since `reset_start(i)`. The loop.
   bool began_start(std::uint32_t i) noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
-    return (state_[i] & began) != 0;
+    return (entries_[i].state & began) != 0;
   }
   /// A new incarnation of instance `i` is about to be spawned. The loop.
   void reset_start(std::uint32_t i) noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
-    state_[i] &= static_cast<std::uint8_t>(~began);
+    entries_[i].state &= static_cast<std::uint8_t>(~began);
   }
 
   /// The loop takes back the oldest request nobody took, with its reference; null when empty.
@@ -134,14 +141,14 @@ public:
 
 private:
   static constexpr std::uint8_t waiting = 1; ///< idle: wants a wake-up when work arrives
-  static constexpr std::uint8_t listed = 2;  ///< has an entry in `idle_` (perhaps stale)
+  static constexpr std::uint8_t listed = 2;  ///< is in the idle stack (perhaps stale)
   static constexpr std::uint8_t began = 4;   ///< began its start (see `begin_start`)
 
   std::uint32_t pop_idle_locked() noexcept {
-    while (!idle_.empty()) {
-      auto i = idle_.back();
-      idle_.pop_back();
-      auto& s = state_[i];
+    while (idle_ != none) {
+      auto i = idle_;
+      idle_ = entries_[i].next_idle;
+      auto& s = entries_[i].state;
       s &= static_cast<std::uint8_t>(~listed);
       if (s & waiting) {
         s &= static_cast<std::uint8_t>(~waiting);
@@ -176,9 +183,16 @@ private:
   request_state* head_ = nullptr;
   request_state* tail_ = nullptr;
   std::size_t size_ = 0;
-  /// Per instance: `waiting`, `listed` and `began` bits. An instance is in `idle_` at most once.
-  std::vector<std::uint8_t> state_;
-  std::vector<std::uint32_t> idle_; ///< instances registered idle, most recent last
+  /// Per instance: `waiting`, `listed` and `began` bits, and the next instance in the idle
+  /// stack. An instance is in the stack at most once.
+  struct instance_entry {
+    std::uint32_t next_idle = none;
+    std::uint8_t state = 0;
+  };
+  instance_entry one_;                     ///< the entry of a one-instance actor: no allocation
+  std::unique_ptr<instance_entry[]> many_; ///< the entries of a pool
+  instance_entry* entries_ = &one_;
+  std::uint32_t idle_ = none; ///< instances registered idle, a stack: the most recent first
 };
 
 } // namespace loopbridge::detail
