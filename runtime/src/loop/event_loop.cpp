@@ -66,6 +66,9 @@ caf::behavior event_loop::make_behavior() {
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
       },
+      [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token) {
+        on_ready(t, i, token, value{});
+      },
       [this](start_failed_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
              error& reason) { on_start_failed(t, i, token, std::move(reason)); },
       [this](tick_atom) {
