@@ -24,6 +24,13 @@ void event_loop::on_instance_down(std::uint32_t ti, std::uint32_t ii, std::uint3
   if (!found)
     return; // an earlier incarnation, or its actor was retired
   auto& t = *slots_[ti];
+  if (t.state == phase::stopped) {
+    // Its actor's stop told it to exit, and resolved every request it held: nothing to requeue,
+    // restart or report.
+    forget_instance(t, ii);
+    maybe_quit();
+    return;
+  }
   auto& inst = *found;
   error reason =
       !inst.failure
