@@ -256,8 +256,11 @@ private:
   std::shared_ptr<request_inbox> reports_;      ///< done reports from workers
   bool batching_ = false;                       ///< admission places are given back per batch
   std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
-  std::vector<std::uint32_t> pumps_due_;        ///< targets to pump at the end of the batch
-  time_point now_{}; ///< taken once per drain: cheap timestamps for a batch
+  /// The targets with places to give back in `pending_releases_`, each once: a flush visits
+  /// only them, not every actor.
+  std::vector<std::uint32_t> releasing_;
+  std::vector<std::uint32_t> pumps_due_; ///< targets to pump at the end of the batch
+  time_point now_{};                     ///< taken once per drain: cheap timestamps for a batch
   std::vector<std::unique_ptr<actor_slot>> slots_;
   deadline_index deadlines_;
   std::vector<request_state*> batch_; ///< `pump`'s batch for the lane (reused)

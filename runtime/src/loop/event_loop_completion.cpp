@@ -167,11 +167,12 @@ void event_loop::give_back_place(const actor_record& rec) {
   }
   if (pending_releases_.size() <= index)
     pending_releases_.resize(index + 1, 0);
-  ++pending_releases_[index];
+  if (pending_releases_[index]++ == 0)
+    releasing_.push_back(index);
 }
 
 void event_loop::flush_releases() {
-  for (std::uint32_t i = 0; i < pending_releases_.size(); ++i)
+  for (auto i : releasing_)
     if (pending_releases_[i] > 0) {
       if (slots_[i]) { // only live targets batch (see give_back_place)
         release_places(*slots_[i]->record, pending_releases_[i]);
@@ -180,6 +181,7 @@ void event_loop::flush_releases() {
       }
       pending_releases_[i] = 0;
     }
+  releasing_.clear();
 }
 
 void event_loop::settle_untracked(request_state* st) {
