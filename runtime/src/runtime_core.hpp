@@ -268,6 +268,9 @@ private:
   // The steps of `stop` (lifecycle/shutdown.cpp), in order, under `stop_mutex_`.
   /// Closes submission and streams and tells the loop to stop by `deadline`.
   void close_submission(time_point deadline);
+  /// Makes room in the shutdown report for every actor, so the loop's `record_stopped` never
+  /// moves a report of a million entries while it stops them.
+  void reserve_report();
   /// Waits until the loop has ended or `until`; whether it ended.
   bool wait_for_loop(time_point until);
   /// Closes every subscriber's inbox (they have every event by now).

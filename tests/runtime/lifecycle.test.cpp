@@ -691,6 +691,22 @@ TEST_CASE("a pipeline stops from its first stage to its last, so what is in flig
   CHECK(report.clean());
 }
 
+TEST_CASE("shutdown interleaves a pipeline's stages with unrouted actors by start order",
+          "[lifecycle][shutdown][routes]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  for (auto name : {"early", "first", "plain", "second", "late"})
+    lbtest::spawn_echo(rt, name);
+  REQUIRE(rt.add_route("first", "second").ok());
+  auto& report = rt.stop();
+  std::vector<std::string> order;
+  for (auto& a : report.actors)
+    order.push_back(a.actor);
+  // Reverse start order, but `second` only once `first` (which routes to it) has stopped: it
+  // then goes before `early`, which started before both.
+  CHECK(order == std::vector<std::string>{"late", "plain", "first", "second", "early"});
+  CHECK(report.clean());
+}
+
 TEST_CASE("stop() on another thread than the runtime's creator ends, and so does the destructor",
           "[lifecycle][shutdown][threads]") {
   auto rt = std::make_unique<runtime>(builtin_kinds(), lbtest::quick_options());

@@ -43,6 +43,7 @@ void runtime_core::close_submission(time_point deadline) {
   // Every submit already inside the gate reaches the loop before `stop`. Open streams close
   // first, so their producers stop instead of filling buffers nobody reads.
   submit_gate_.close();
+  reserve_report();
   close_streams();
   send_to_loop(stop_atom::value,
                static_cast<std::int64_t>(
@@ -106,6 +107,17 @@ void runtime_core::write_report(time_point started, bool loop_ended,
     LB_LOG(warning, "runtime", "shutdown left threads behind:\n" << report_.to_string());
   else
     LB_LOG(info, "runtime", "stopped in " << readable_duration(report_.took));
+}
+
+void runtime_core::reserve_report() {
+  std::size_t actors = 0;
+  {
+    std::lock_guard<std::mutex> guard{records_mutex_};
+    actors = records_.size();
+  }
+  std::lock_guard<std::mutex> guard{report_mutex_};
+  report_.actors.reserve(report_.actors.size() + actors);
+  report_owners_.reserve(report_owners_.size() + actors);
 }
 
 void runtime_core::record_stopped(const actor_record& rec, const stopped_event& e) {

@@ -92,7 +92,8 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   stop_deadlines_.erase({progress.deadline, t.record->index});
   progress.reason = std::move(reason);
   refuse_awaiting(t, progress.reason);
-  stopped_names_[t.record->spec.name] = t.record->index;
+  if (!stopping_) // nothing is retired during the runtime's shutdown (see `retire_noted`)
+    stopped_names_[t.record->spec.name] = t.record->index;
   fail_all(t, progress.reason);
   // What no instance took is resolved: drop the lane's references to it.
   while (auto* st = t.lane->reclaim())
@@ -165,45 +166,70 @@ void event_loop::plan_shutdown_order() {
   // Reverse start order, except that an actor routing to another stops first: a pipeline
   // drains from its first stage to its last, so what an upstream stage finishes while
   // draining still has somewhere to go. Among the actors whose upstream stages are all placed,
-  // the one started last goes next (a heap by start sequence: O(n log n) for n actors).
-  // `shutdown_order_` is consumed from the back: the first to stop is pushed last.
+  // the one started last goes next. Start order is spawn order (`sequence`; indices are reused
+  // after retirement, so not index order).
+  //
+  // Actors on no route are always free to go: they are sorted once, and only the actors on
+  // routes go through a heap (O(n log n) over contiguous keys, no pointer chasing: a million
+  // actors take well under the slow-handler limit). `shutdown_order_` is consumed from the
+  // back: the first to stop is pushed last.
+  using keyed = std::pair<std::uint64_t, std::uint32_t>; // (sequence, index)
   std::vector<std::uint32_t> upstream_left(slots_.size(), 0);
   for (auto& t : slots_)
     if (t && t->route_to >= 0 && static_cast<std::size_t>(t->route_to) < slots_.size() &&
         slots_[t->route_to])
       ++upstream_left[t->route_to];
-  // Start order is spawn order (indices are reused after retirement, so not index order).
-  auto started_later = [this](std::uint32_t a, std::uint32_t b) {
-    return slots_[a]->record->sequence < slots_[b]->record->sequence;
+  auto routed = [&](const actor_slot& t, std::uint32_t i) {
+    return upstream_left[i] > 0 ||
+           (t.route_to >= 0 && static_cast<std::size_t>(t.route_to) < slots_.size() &&
+            slots_[t.route_to]);
   };
-  std::vector<std::uint32_t> free; // a max-heap by start sequence
-  for (std::uint32_t i = 0; i < slots_.size(); ++i)
-    if (slots_[i] && upstream_left[i] == 0)
-      free.push_back(i);
-  std::make_heap(free.begin(), free.end(), started_later);
+  std::vector<keyed> unrouted; // sorted: started last at the back
+  std::vector<keyed> free;     // routed and free to go: a max-heap by sequence
+  std::size_t present = 0;
+  for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+    auto& t = slots_[i];
+    if (!t)
+      continue;
+    ++present;
+    keyed k{t->record->sequence, i};
+    if (!routed(*t, i))
+      unrouted.push_back(k);
+    else if (upstream_left[i] == 0)
+      free.push_back(k);
+  }
+  std::sort(unrouted.begin(), unrouted.end());
+  std::make_heap(free.begin(), free.end());
   std::vector<std::uint32_t> sequence; // first to stop first
-  while (!free.empty()) {
-    std::pop_heap(free.begin(), free.end(), started_later);
-    auto pick = free.back();
+  sequence.reserve(present);
+  while (!unrouted.empty() || !free.empty()) {
+    if (free.empty() || (!unrouted.empty() && unrouted.back() > free.front())) {
+      sequence.push_back(unrouted.back().second);
+      unrouted.pop_back();
+      continue;
+    }
+    std::pop_heap(free.begin(), free.end());
+    auto pick = free.back().second;
     free.pop_back();
     sequence.push_back(pick);
     auto to = slots_[pick]->route_to;
     if (to >= 0 && static_cast<std::size_t>(to) < slots_.size() && slots_[to] &&
         --upstream_left[to] == 0) {
-      free.push_back(static_cast<std::uint32_t>(to));
-      std::push_heap(free.begin(), free.end(), started_later);
+      free.push_back({slots_[to]->record->sequence, static_cast<std::uint32_t>(to)});
+      std::push_heap(free.begin(), free.end());
     }
   }
-  if (sequence.size() < slots_.size()) { // only with a cycle, which routes forbid
+  if (sequence.size() < present) { // only with a cycle, which routes forbid
     std::vector<bool> placed(slots_.size(), false);
     for (auto i : sequence)
       placed[i] = true;
-    std::vector<std::uint32_t> rest;
+    std::vector<keyed> rest;
     for (std::uint32_t i = 0; i < slots_.size(); ++i)
       if (slots_[i] && !placed[i])
-        rest.push_back(i);
-    std::sort(rest.begin(), rest.end(), started_later);
-    sequence.insert(sequence.end(), rest.begin(), rest.end());
+        rest.push_back({slots_[i]->record->sequence, i});
+    std::sort(rest.begin(), rest.end());
+    for (auto& k : rest)
+      sequence.push_back(k.second);
   }
   shutdown_order_.assign(sequence.rbegin(), sequence.rend());
 }
