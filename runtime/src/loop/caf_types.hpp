@@ -39,6 +39,9 @@ using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
 /// as it exits, by a functor the loop attached at its spawn.
 using instance_down_atom = caf::atom_constant<caf::atom("lb_instdn")>;
 using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
+/// Exits of instances of stopped actors wait in the loop's `exit_reports` (the first one into
+/// an empty list sends this).
+using exits_atom = caf::atom_constant<caf::atom("lb_exits")>;
 // actor -> itself
 /// `(spawn_more_atom, record_ptr, first instance)`: the loop starts the next batch of a pool.
 using spawn_more_atom = caf::atom_constant<caf::atom("lb_spawnmo")>;

@@ -63,6 +63,12 @@ caf::behavior event_loop::make_behavior() {
         on_instance_down(t, i, token, reason);
         retire_noted();
       },
+      [this](exits_atom) {
+        static const caf::error stopped_reason{}; // unread: their actors stopped
+        for (auto& e : exits_->take())
+          on_instance_down(e.target, e.instance, e.token, stopped_reason);
+        retire_noted();
+      },
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
       },

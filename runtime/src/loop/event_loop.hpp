@@ -252,8 +252,10 @@ private:
 
   std::shared_ptr<runtime_core> core_;
   loop_thread* thread_;
-  std::shared_ptr<request_inbox> submissions_;  ///< from host threads (and nested submits)
-  std::shared_ptr<request_inbox> reports_;      ///< done reports from workers
+  std::shared_ptr<request_inbox> submissions_; ///< from host threads (and nested submits)
+  std::shared_ptr<request_inbox> reports_;     ///< done reports from workers
+  /// Exits of instances whose actor stopped (shared with every lane).
+  std::shared_ptr<exit_reports> exits_ = std::make_shared<exit_reports>();
   bool batching_ = false;                       ///< admission places are given back per batch
   std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
   /// The targets with places to give back in `pending_releases_`, each once: a flush visits

@@ -56,7 +56,7 @@ void event_loop::on_spawn(record_ptr rec) {
           ? 64u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.reserve(rec->spec.count);
-  t->lane = std::make_shared<request_lane>(rec->spec.count);
+  t->lane = std::make_shared<request_lane>(rec->spec.count, exits_);
   auto& tr = *t;
   slots_[rec->index] = std::move(t);
   ++targets_unstopped_;
@@ -104,15 +104,21 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
   inst.alive = true;
   ++t.alive;
   ++instances_alive_;
-  // Its exit comes back as a message naming this incarnation: no map from actor addresses to
-  // instances to keep (a million entries for a million instances).
+  // Its exit comes back naming this incarnation: no map from actor addresses to instances to
+  // keep (a million entries for a million instances). Once its actor stopped, in bulk.
   caf::actor_cast<caf::abstract_actor*>(inst.handle)
-      ->attach_functor(
-          [loop = address(), ti = t.record->index, i, token = inst.token](const caf::error& why) {
-            // A weak reference: an instance left running never keeps the loop alive.
+      ->attach_functor([loop = address(), lane = t.lane, ti = t.record->index, i,
+                        token = inst.token](const caf::error& why) {
+        // A weak reference: an instance left running never keeps the loop alive.
+        if (lane->stopped.load(std::memory_order_acquire)) {
+          if (lane->exits->add({ti, i, token}))
             if (auto to = caf::actor_cast<caf::actor>(loop))
-              caf::anon_send(to, instance_down_atom::value, ti, i, token, why);
-          });
+              caf::anon_send(to, exits_atom::value);
+          return;
+        }
+        if (auto to = caf::actor_cast<caf::actor>(loop))
+          caf::anon_send(to, instance_down_atom::value, ti, i, token, why);
+      });
   auto now = clock::now();
   auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
   starting_.watch(limit, now, t.record->index, i, inst.token);

@@ -98,6 +98,7 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   // What no instance took is resolved: drop the lane's references to it.
   while (auto* st = t.lane->reclaim())
     st->release();
+  t.lane->stopped.store(true, std::memory_order_release); // their exits come in bulk now
   exit_instances(*t.record, 0);
   auto& c = t.record->counters;
   stopped_event stop;

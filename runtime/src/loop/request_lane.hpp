@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "loop/exit_reports.hpp"
 #include "loopbridge/detail/request_state.hpp"
 #include "threads/spin_lock.hpp"
 
@@ -32,12 +33,19 @@ class request_lane {
 public:
   static constexpr std::uint32_t none = UINT32_MAX;
 
-  explicit request_lane(std::uint32_t instances) {
+  /// A lane for `instances` instances, whose exits once their actor stopped go to `exits`.
+  request_lane(std::uint32_t instances, std::shared_ptr<exit_reports> exits)
+      : exits(std::move(exits)) {
     if (instances > 1) {
       many_ = std::make_unique<instance_entry[]>(instances);
       entries_ = many_.get();
     }
   }
+
+  /// Set by the loop when its actor has stopped, before it tells the instances to exit: their
+  /// exits then go to `exits` in bulk (see `exit_reports`).
+  std::atomic<bool> stopped{false};
+  const std::shared_ptr<exit_reports> exits;
 
   /// Set by the loop when requests wait in the actor's queue because its instances hold all
   /// they may: an instance that suspends one (`actor_counters::suspended`) then asks the loop
