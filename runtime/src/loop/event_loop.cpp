@@ -64,9 +64,8 @@ caf::behavior event_loop::make_behavior() {
         retire_noted();
       },
       [this](exits_atom) {
-        static const caf::error stopped_reason{}; // unread: their actors stopped
-        for (auto& e : exits_->take())
-          on_instance_down(e.target, e.instance, e.token, stopped_reason);
+        for (auto& e : exits_->take()) // their actors stopped: no reason is read
+          on_instance_down(e.target, e.instance, e.token, caf::error{});
         retire_noted();
       },
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {

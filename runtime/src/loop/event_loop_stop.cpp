@@ -175,16 +175,14 @@ void event_loop::plan_shutdown_order() {
   // actors take well under the slow-handler limit). `shutdown_order_` is consumed from the
   // back: the first to stop is pushed last.
   using keyed = std::pair<std::uint64_t, std::uint32_t>; // (sequence, index)
+  auto routes_to_live = [this](const actor_slot& t) {
+    return t.route_to >= 0 && static_cast<std::size_t>(t.route_to) < slots_.size() &&
+           slots_[t.route_to];
+  };
   std::vector<std::uint32_t> upstream_left(slots_.size(), 0);
   for (auto& t : slots_)
-    if (t && t->route_to >= 0 && static_cast<std::size_t>(t->route_to) < slots_.size() &&
-        slots_[t->route_to])
+    if (t && routes_to_live(*t))
       ++upstream_left[t->route_to];
-  auto routed = [&](const actor_slot& t, std::uint32_t i) {
-    return upstream_left[i] > 0 ||
-           (t.route_to >= 0 && static_cast<std::size_t>(t.route_to) < slots_.size() &&
-            slots_[t.route_to]);
-  };
   std::vector<keyed> unrouted; // sorted: started last at the back
   std::vector<keyed> free;     // routed and free to go: a max-heap by sequence
   std::size_t present = 0;
@@ -193,11 +191,9 @@ void event_loop::plan_shutdown_order() {
     if (!t)
       continue;
     ++present;
-    keyed k{t->record->sequence, i};
-    if (!routed(*t, i))
-      unrouted.push_back(k);
-    else if (upstream_left[i] == 0)
-      free.push_back(k);
+    if (upstream_left[i] > 0)
+      continue; // free once its last upstream stage is placed
+    (routes_to_live(*t) ? free : unrouted).push_back({t->record->sequence, i});
   }
   std::sort(unrouted.begin(), unrouted.end());
   std::make_heap(free.begin(), free.end());
@@ -214,8 +210,7 @@ void event_loop::plan_shutdown_order() {
     free.pop_back();
     sequence.push_back(pick);
     auto to = slots_[pick]->route_to;
-    if (to >= 0 && static_cast<std::size_t>(to) < slots_.size() && slots_[to] &&
-        --upstream_left[to] == 0) {
+    if (routes_to_live(*slots_[pick]) && --upstream_left[to] == 0) {
       free.push_back({slots_[to]->record->sequence, static_cast<std::uint32_t>(to)});
       std::push_heap(free.begin(), free.end());
     }
