@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -178,6 +179,10 @@ public:
 
   // -- for the event loop and the workers ------------------------------------------------------
 
+  /// Appends the records committed since the last call to `into`, in commit order. The loop
+  /// thread (on `spawn_atom`).
+  void take_spawns(std::deque<record_ptr>& into);
+
   /// Sends `xs...` to the event loop from any thread (anonymously). False if the runtime's
   /// actor system is already gone; the message is then dropped.
   template <class... Ts>
@@ -314,6 +319,9 @@ private:
   std::map<std::string, record_ptr, std::less<>> records_;
   std::vector<record_ptr> by_index_;        ///< by index; null where an actor was retired
   std::vector<std::uint32_t> free_indices_; ///< indices of retired actors, for the next spawns
+  /// Records committed since the loop last took them, in commit order; the commit that finds
+  /// it empty sends the loop `spawn_atom` (one message for a burst of spawns).
+  std::vector<record_ptr> spawns_;
   std::uint64_t next_sequence_ = 0;
   std::map<std::string, std::string> routes_; ///< from -> to
 

@@ -790,6 +790,55 @@ TEST_CASE("metrics count exactly what was sent", "[lifecycle][metrics]") {
   CHECK(all[0].name == "counted");
 }
 
+TEST_CASE("a stop right after a burst of spawns stops every actor and resolves every request",
+          "[lifecycle][shutdown][scale]") {
+  // The loop creates committed actors in batches: some are still waiting to be created when
+  // the stop arrives. Those never start, and their requests fail instead of waiting.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  const int n = 3000;
+  std::vector<future<echo_reply>> replies;
+  for (int i = 0; i < n; ++i) {
+    auto name = "burst." + std::to_string(i);
+    REQUIRE(rt.spawn(echo_spec(name)).ok());
+    replies.push_back(rt.actor<echo>(name).value().submit(echo_request{i}, 30s));
+  }
+  auto& report = rt.stop();
+  INFO(report.to_string().substr(0, 2000));
+  CHECK(report.actors.size() == static_cast<std::size_t>(n));
+  CHECK(report.stuck.empty());
+  CHECK_FALSE(report.loop_stuck);
+  int answered = 0, refused = 0;
+  for (auto& f : replies) {
+    REQUIRE(f.wait_for(10s));
+    auto r = f.get();
+    if (r.ok())
+      ++answered;
+    else if (r.is(errc::stopped))
+      ++refused;
+  }
+  CHECK(answered + refused == n);
+  CHECK(report.actors.front().actor == "burst." + std::to_string(n - 1)); // reverse order
+}
+
+TEST_CASE("a route between actors committed a moment ago takes effect", "[lifecycle][routes]") {
+  // The two stages are the last of a burst of spawns: the route reaches the loop before it
+  // created them.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  const int n = 3000;
+  for (int i = 0; i < n; ++i)
+    REQUIRE(rt.spawn(echo_spec("stage." + std::to_string(i))).ok());
+  auto from = "stage." + std::to_string(n - 2), to = "stage." + std::to_string(n - 1);
+  REQUIRE(rt.add_route(from, to).ok());
+  auto entry = rt.actor<echo>(from).value();
+  auto r = rt.submit_pipeline<echo_reply>(entry, echo_request{7}, 30s).get();
+  REQUIRE(r.ok());
+  CHECK(r->payload == value{7});
+  auto m = rt.metrics(to);
+  REQUIRE(m.ok());
+  CHECK(m->completed == 1); // the request went on to the second stage
+  CHECK(rt.stop().clean());
+}
+
 TEST_CASE("thousands of named actors and a large pool start, answer and stop cleanly",
           "[lifecycle][scale]") {
   // Each instance's ready deadline, each spawn's name check and the shutdown order cost

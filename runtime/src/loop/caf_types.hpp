@@ -21,6 +21,8 @@ using record_ptr = std::shared_ptr<const actor_record>;
 
 // host -> loop
 using cancel_atom = caf::atom_constant<caf::atom("lb_cancel")>;
+/// Records were committed (`runtime_core::take_spawns`): sent by the commit that finds the
+/// queue empty, and by the loop to itself while some are left.
 using spawn_atom = caf::atom_constant<caf::atom("lb_spawn")>;
 /// Stop the whole runtime: `(stop_atom, deadline_ns)` (steady clock, since epoch).
 using stop_atom = caf::atom_constant<caf::atom("lb_stop")>;
@@ -29,7 +31,8 @@ using stop_atom = caf::atom_constant<caf::atom("lb_stop")>;
 using stop_actor_atom = caf::atom_constant<caf::atom("lb_stopact")>;
 /// Fault injection: `(kill_atom, record_ptr, instance)` kills one instance.
 using kill_atom = caf::atom_constant<caf::atom("lb_kill")>;
-/// `(route_atom, from index, to index)`: replies of a pipeline stage at `from` go on to `to`.
+/// `(route_atom, record_ptr from, record_ptr to)`: replies of a pipeline stage at `from` go on
+/// to `to`.
 using route_atom = caf::atom_constant<caf::atom("lb_route")>;
 // anyone -> loop, loop -> worker: "your request inbox has work" (see request_inbox)
 using drain_atom = caf::atom_constant<caf::atom("lb_drain")>;

@@ -46,8 +46,8 @@ caf::behavior event_loop::make_behavior() {
   return {
       [this](drain_atom) { on_drain(); },
       [this](cancel_atom, request_ref& st) { on_cancel(st); },
-      [this](spawn_atom, record_ptr& rec) {
-        on_spawn(std::move(rec));
+      [this](spawn_atom) {
+        take_spawns(loop_batch);
         retire_noted();
       },
       [this](spawn_more_atom, record_ptr& rec, std::uint32_t first) {
@@ -92,7 +92,7 @@ caf::behavior event_loop::make_behavior() {
         on_stop_all(time_point{std::chrono::nanoseconds{deadline_ns}});
       },
       [this](kill_atom, record_ptr& rec, std::uint32_t i) { on_kill(rec, i); },
-      [this](route_atom, std::uint32_t from, std::uint32_t to) { on_route(from, to); },
+      [this](route_atom, record_ptr& from, record_ptr& to) { on_route(from, to); },
   };
 }
 
@@ -103,6 +103,7 @@ void event_loop::on_exit() {
   starting_.clear();
   stop_deadlines_.clear();
   stopped_names_.clear();
+  spawning_.clear();
   core_.reset();
 }
 

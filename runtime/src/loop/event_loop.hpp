@@ -2,6 +2,7 @@
 
 // The event-loop actor: its state and its handlers (defined in loop/event_loop*.cpp).
 
+#include <deque>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -137,6 +138,9 @@ private:
   void on_done(request_state* st);
   void on_cancel(request_ref& ref);
   void on_spawn(record_ptr rec);
+  /// Creates the actors committed since the last call, in commit order, until about `budget`
+  /// instances were started; sends itself `spawn_atom` for the rest.
+  void take_spawns(std::size_t budget);
   /// Starts the instances of `rec` from `first` on, `loop_batch` of them, then sends itself
   /// the rest: a large pool never holds the loop for more than one batch. Stops once the
   /// actor no longer serves (stopped meanwhile) or the runtime stops.
@@ -154,7 +158,7 @@ private:
   void on_stop_actor(request_ref& ref, record_ptr rec);
   void on_stop_all(time_point deadline);
   void on_kill(const record_ptr& rec, std::uint32_t i);
-  void on_route(std::uint32_t from, std::uint32_t to);
+  void on_route(const record_ptr& from, const record_ptr& to);
   /// Fills `shutdown_order_`: reverse start order, route sources before their targets.
   void plan_shutdown_order();
 
@@ -290,6 +294,7 @@ private:
   /// The stopped actor (not yet replaced) that holds each name: a spawn of that name replaces
   /// it, which lets it retire. At most one per name.
   std::unordered_map<std::string, std::uint32_t> stopped_names_;
+  std::deque<record_ptr> spawning_; ///< committed, taken from the core, not created yet
 };
 
 } // namespace loopbridge::detail

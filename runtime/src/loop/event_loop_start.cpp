@@ -67,6 +67,22 @@ void event_loop::on_spawn(record_ptr rec) {
   spawn_instances(*rec, 0);
 }
 
+void event_loop::take_spawns(std::size_t budget) {
+  core_->take_spawns(spawning_);
+  {
+    scheduler::burst burst; // named actors' instances wake the scheduler's threads in batches
+    std::size_t started = 0;
+    while (!spawning_.empty() && started < budget) {
+      auto rec = std::move(spawning_.front());
+      spawning_.pop_front();
+      started += std::min<std::size_t>(rec->spec.count, loop_batch);
+      on_spawn(std::move(rec));
+    }
+  }
+  if (!spawning_.empty())
+    send(caf::actor_cast<caf::actor>(this), spawn_atom::value); // after other messages
+}
+
 void event_loop::spawn_instances(const actor_record& rec, std::uint32_t first) {
   auto* t = slot_of(rec);
   if (!t || t->state != phase::serving || stopping_)
@@ -187,13 +203,18 @@ void event_loop::on_ready_timeout(std::uint32_t ti, std::uint32_t i, std::uint32
   send_exit(inst.handle, caf::exit_reason::kill);
 }
 
-void event_loop::on_route(std::uint32_t from, std::uint32_t to) {
+void event_loop::on_route(const record_ptr& from, const record_ptr& to) {
   // Routes name live actors, and a target with a route is never retired; one-shot actors
   // (the only ones retired while their name is current) take no routes.
-  if (from >= slots_.size() || to >= slots_.size() || !slots_[from] || !slots_[to])
+  for (auto* rec : {&from, &to})
+    if (!slot_of(**rec) && !(*rec)->stopped.load(std::memory_order_acquire))
+      on_spawn(*rec); // committed, not created yet
+  auto* f = slot_of(*from);
+  auto* t = slot_of(*to);
+  if (!f || !t)
     return;
-  slots_[from]->route_to = to;
-  slots_[to]->upstream.push_back(from);
+  f->route_to = to->index;
+  t->upstream.push_back(from->index);
 }
 
 } // namespace loopbridge::detail

@@ -21,7 +21,7 @@ namespace loopbridge::detail {
 void event_loop::on_stop_actor(request_ref& ref, record_ptr rec) {
   auto* found = slot_of(*rec);
   if (!found && !rec->stopped.load(std::memory_order_acquire)) {
-    on_spawn(rec); // not created yet (its spawn message comes first, but cost nothing to cover)
+    on_spawn(rec); // committed, not created yet
     found = slot_of(*rec);
   }
   if (!found || found->state == phase::stopped) {
@@ -149,6 +149,8 @@ void event_loop::on_stop_all(time_point deadline) {
     return;
   stopping_ = true;
   shutdown_deadline_ = deadline;
+  // Actors committed and not created yet never start: each stops at once.
+  take_spawns(SIZE_MAX);
   // One-shot actors run long-lived tasks (`offload_separate`, `deliver`) that end only when
   // told: raise their cancel tokens now, so they wind down — and answer with what they did —
   // while the others drain; past the budget, what is left is cancelled like everything else.

@@ -168,6 +168,10 @@ void event_loop::fail_all(actor_slot& t, const error& reason) {
 
 void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
   auto* found = slot_of(*rec);
+  if (!found && !rec->stopped.load(std::memory_order_acquire)) {
+    on_spawn(rec); // committed, not created yet
+    found = slot_of(*rec);
+  }
   if (!found || i >= found->instances.size())
     return; // retired: nothing left to kill
   auto& t = *found;

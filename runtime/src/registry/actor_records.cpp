@@ -100,11 +100,22 @@ result<void> runtime_core::commit(std::shared_ptr<actor_record> rec) {
     rec->index = static_cast<std::uint32_t>(by_index_.size());
     by_index_.push_back(rec);
   }
-  records_[rec->spec.name] = rec; // replaces a stopped actor of that name
-  // Sent under the lock: whoever finds the record afterwards submits behind this message.
-  if (!send_to_loop(spawn_atom::value, record_ptr{rec}))
+  // Queued under the lock, in commit order; the loop creates the actor on `spawn_atom` or
+  // earlier, when a request or a stop for it arrives first.
+  spawns_.push_back(rec);
+  if (spawns_.size() == 1 && !send_to_loop(spawn_atom::value)) {
+    spawns_.pop_back();
     return error{errc::stopped, "the runtime is stopped"};
+  }
+  records_[rec->spec.name] = rec; // replaces a stopped actor of that name
   return {};
+}
+
+void runtime_core::take_spawns(std::deque<record_ptr>& into) {
+  std::lock_guard<std::mutex> guard{records_mutex_};
+  for (auto& rec : spawns_)
+    into.push_back(std::move(rec));
+  spawns_.clear();
 }
 
 result<void> runtime_core::spawn(actor_spec spec) {

@@ -42,15 +42,15 @@ result<void> runtime_core::add_route(std::string_view from, std::string_view to)
     kinds.emplace(name, rec->kind);
   if (auto ok = check_route(std::string{from}, std::string{to}, kinds, routes_); !ok)
     return ok;
-  auto& f = *records_.find(from)->second;
-  auto& t = *records_.find(to)->second;
-  for (auto* one_shot : {&f, &t})
+  auto f = records_.find(from)->second;
+  auto t = records_.find(to)->second;
+  for (auto* one_shot : {f.get(), t.get()})
     if (one_shot->spec.stop_after > 0)
       return error{errc::bad_request, "route " + std::string{from} + " -> " + std::string{to} +
                                           ": " + one_shot->spec.name +
                                           " is a one-shot actor and takes no routes"};
   routes_.emplace(std::string{from}, std::string{to});
-  if (!send_to_loop(route_atom::value, f.index, t.index))
+  if (!send_to_loop(route_atom::value, record_ptr{f}, record_ptr{t}))
     return error{errc::stopped, "the runtime is stopped"};
   return {};
 }
