@@ -168,8 +168,11 @@ public:
   bool wants(event_type t) const noexcept {
     return wanted_types_.load(std::memory_order_acquire) & (1u << static_cast<unsigned>(t));
   }
-  /// Hands `e` to every subscriber that wants it. Called by the event loop.
+  /// Hands `e` to every subscriber that wants it, or holds it while a `publish_batch` lives on
+  /// the calling thread. Called by the event loop.
   void publish(const event& e);
+  /// Hands the events of `[first, last)` to every subscriber that wants them, together.
+  void offer(const event* first, const event* last);
 
   // -- streams (bridge/streams.cpp) ------------------------------------------------------------
 

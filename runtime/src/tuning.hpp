@@ -32,6 +32,10 @@ inline constexpr std::size_t burst_wake_backlog = 32;
 /// Messages the event loop handles per resume. One: the stall detector times each message on
 /// the loop's thread on its own (a `drain` message is itself a bounded batch of requests).
 inline constexpr std::size_t loop_turn = 1;
+/// Messages the event loop handles in a row before the events they published are offered to
+/// subscribers (`publish_batch`): a burst of events costs their readers one wake-up, and no
+/// event waits longer than this many messages.
+inline constexpr std::size_t loop_stretch = 32;
 /// Requests the event loop takes from one of its inboxes per drain message before other
 /// messages get a turn.
 inline constexpr int loop_drain_budget = 1024;

@@ -1,6 +1,7 @@
 // The shared state of one request: publishing its outcome and waiting for it.
 #include "loopbridge/detail/request_state.hpp"
 
+#include "events/publish_batch.hpp"
 #include "threads/futex.hpp"
 
 #include "loopbridge/detail/completion_sink.hpp"
@@ -17,6 +18,7 @@ void futex_wait(std::atomic<std::uint32_t>& a, std::uint32_t expected, time_poin
 } // namespace
 
 void request_state::publish() noexcept {
+  publish_batch::flush(); // the events before it reach their inboxes first
   auto old = flags_.fetch_or(resolved_bit, std::memory_order_acq_rel);
   if (old & waiter_bit)
     futex_wake_all(flags_);
@@ -25,6 +27,7 @@ void request_state::publish() noexcept {
 }
 
 void request_state::mark_settled() noexcept {
+  publish_batch::flush();
   auto old = flags_.fetch_or(settled_bit, std::memory_order_acq_rel);
   if (old & waiter_bit)
     futex_wake_all(flags_);

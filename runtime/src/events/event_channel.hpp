@@ -25,8 +25,9 @@ public:
 
   /// True if the subscription wants events of this type about this actor.
   bool wants(event_type t, const std::string& actor) const;
-  /// Adds `e` (dropping the oldest if full) and signals the reader.
-  void offer(event e);
+  /// Adds those of the events in `[first, last)` that this channel wants, in order, dropping
+  /// the oldest if full; wakes the reader once.
+  void offer(const event* first, const event* last);
   /// The oldest event, waiting up to `timeout`; nullopt on timeout or when closed and empty.
   std::optional<event> take(std::chrono::nanoseconds timeout);
   void close();

@@ -111,23 +111,31 @@ bool event_channel::wants(event_type t, const std::string& actor) const {
   return actors_.empty() || actors_.count(actor) > 0;
 }
 
-void event_channel::offer(event e) {
+void event_channel::offer(const event* first, const event* last) {
+  bool any = false;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     if (closed_)
       return;
-    if (queue_.size() >= capacity_) {
-      queue_.pop_front();
-      dropped_.fetch_add(1, std::memory_order_relaxed);
+    bool was_empty = queue_.empty();
+    for (auto* e = first; e != last; ++e) {
+      if (!wants(type_of(*e), actor_of(*e)))
+        continue;
+      if (queue_.size() >= capacity_) {
+        queue_.pop_front();
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+      }
+      queue_.push_back(*e);
+      any = true;
     }
-    queue_.push_back(std::move(e));
-    if (queue_.size() == 1) {
+    if (any && was_empty) { // readable while events wait
       std::uint64_t one = 1;
       while (write(efd_, &one, sizeof(one)) < 0 && errno == EINTR) {
       }
     }
   }
-  cv_.notify_one();
+  if (any)
+    cv_.notify_one();
 }
 
 void event_channel::reset_fd_locked() {

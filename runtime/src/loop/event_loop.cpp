@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "events/publish_batch.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
 #include "registry/instance_label.hpp"
@@ -97,6 +98,7 @@ caf::behavior event_loop::make_behavior() {
 }
 
 void event_loop::on_exit() {
+  publish_batch::flush(); // before the loop reports its end (and the inboxes close)
   slots_.clear();
   retired_.clear();
   doomed_.clear();

@@ -10,6 +10,7 @@
 #include <caf/intrusive_ptr.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
+#include "events/publish_batch.hpp"
 #include "scheduler/stall_detector.hpp"
 #include "tuning.hpp"
 
@@ -104,8 +105,16 @@ void loop_thread::park() noexcept {
 
 void loop_thread::run() {
   for (;;) {
-    if (ready_.exchange(0, std::memory_order_acq_rel) == 1 && !resume())
-      return;
+    {
+      // The events of a stretch of messages reach subscribers together (one wake-up each).
+      publish_batch events;
+      for (std::size_t n = 0; n < loop_stretch; ++n) {
+        if (ready_.exchange(0, std::memory_order_acq_rel) == 0)
+          break;
+        if (!resume())
+          return;
+      }
+    }
     if (ready_.load(std::memory_order_acquire) == 0)
       park();
   }
