@@ -549,3 +549,16 @@ TEST_CASE("an event inbox's descriptor becomes readable when an event arrives", 
   REQUIRE(inbox.try_next());
   CHECK_FALSE(readable(inbox.fd(), 0ms));
 }
+
+TEST_CASE("a closed inbox's descriptor stays readable once its last events are taken", "[events]") {
+  // A poller learns of the end from the descriptor: taking the events left must not hide it.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto inbox = rt.subscribe({{event_type::ready, event_type::stopped}, {}, 16});
+  lbtest::spawn_echo(rt, "echo");
+  rt.stop(); // closes the inbox with `ready` and `stopped` in it
+  REQUIRE(readable(inbox.fd(), 0ms));
+  REQUIRE(inbox.try_next());
+  REQUIRE(inbox.try_next());
+  CHECK(readable(inbox.fd(), 0ms));
+  CHECK(inbox.next(1s).is(errc::stopped));
+}

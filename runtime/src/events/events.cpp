@@ -154,7 +154,7 @@ std::optional<event> event_channel::take(std::chrono::nanoseconds timeout) {
     return std::nullopt;
   auto e = std::move(queue_.front());
   queue_.pop_front();
-  if (queue_.empty())
+  if (queue_.empty() && !closed_) // a closed inbox stays readable: pollers see the end
     reset_fd_locked();
   return e;
 }
