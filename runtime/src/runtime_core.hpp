@@ -318,8 +318,9 @@ private:
   mutable std::mutex defaults_mutex_;
   mutable std::unordered_map<const kind_descriptor*, params> default_params_;
   /// Name -> the actor that has it now (a stopped actor keeps its entry until the name is
-  /// spawned again: handles to it, its counters and its stop stay reachable).
-  std::map<std::string, record_ptr, std::less<>> records_;
+  /// spawned again: handles to it, its counters and its stop stay reachable). Each key views
+  /// the name in its record (so lookups by `string_view` make no string).
+  std::unordered_map<std::string_view, record_ptr> records_;
   std::vector<record_ptr> by_index_;        ///< by index; null where an actor was retired
   std::vector<std::uint32_t> free_indices_; ///< indices of retired actors, for the next spawns
   /// Records committed since the loop last took them, in commit order; the commit that finds

@@ -151,7 +151,7 @@ runtime_core::batch_name_problems(const std::vector<actor_spec>& specs,
   std::lock_guard<std::mutex> guard{records_mutex_};
   std::vector<std::string> known;
   for (auto& [n, _] : records_)
-    known.push_back(n);
+    known.emplace_back(n);
   for (auto& [n, _] : in_batch)
     known.push_back(n);
   for (auto& spec : specs) {
@@ -189,7 +189,7 @@ result<void> runtime_core::start_topology(const topology& topo) {
     std::lock_guard<std::mutex> guard{records_mutex_};
     std::map<std::string, const kind_descriptor*> kinds;
     for (auto& [name, rec] : records_)
-      kinds.emplace(name, rec->kind);
+      kinds.emplace(std::string{name}, rec->kind);
     for (auto& a : topo.actors)
       if (auto* k = kinds_.find(a.kind))
         kinds.emplace(a.name, k);

@@ -107,7 +107,9 @@ result<void> runtime_core::commit(std::shared_ptr<actor_record> rec) {
     spawns_.pop_back();
     return error{errc::stopped, "the runtime is stopped"};
   }
-  records_[rec->spec.name] = rec; // replaces a stopped actor of that name
+  // Replaces a stopped actor of that name (the key views the name in the record it maps to).
+  records_.erase(rec->spec.name);
+  records_.emplace(rec->spec.name, rec);
   return {};
 }
 
@@ -134,7 +136,7 @@ result<record_ptr> runtime_core::find(std::string_view name, const type_tag* kin
   if (it == records_.end()) {
     std::vector<std::string> names;
     for (auto& [n, _] : records_)
-      names.push_back(n);
+      names.emplace_back(n);
     std::string msg = "no actor named " + quote(name);
     auto suggestion = did_you_mean(name, names);
     if (!suggestion.empty())

@@ -39,7 +39,7 @@ result<void> runtime_core::add_route(std::string_view from, std::string_view to)
   std::lock_guard<std::mutex> guard{records_mutex_};
   std::map<std::string, const kind_descriptor*> kinds;
   for (auto& [name, rec] : records_)
-    kinds.emplace(name, rec->kind);
+    kinds.emplace(std::string{name}, rec->kind);
   if (auto ok = check_route(std::string{from}, std::string{to}, kinds, routes_); !ok)
     return ok;
   auto f = records_.find(from)->second;

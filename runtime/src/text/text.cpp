@@ -105,7 +105,8 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
         word.size() > c.size() + best_distance)
       continue; // too long, or too different in length to be closer than the best so far
     auto d = distance(word, c);
-    if (d < best_distance) {
+    // Equally close: the first in alphabetical order, whatever the candidates' order.
+    if (d < best_distance || (d == best_distance && !best.empty() && c < best)) {
       best_distance = d;
       best = c;
     }
