@@ -37,13 +37,16 @@ using route_atom = caf::atom_constant<caf::atom("lb_route")>;
 // anyone -> loop, loop -> worker: "your request inbox has work" (see request_inbox)
 using drain_atom = caf::atom_constant<caf::atom("lb_drain")>;
 // worker -> loop
+/// An instance is ready: `(ready_atom, target, instance, token[, info])`, or `(ready_atom)`
+/// alone for those waiting in the loop's `bulk_reports::readies` (the first one into an empty
+/// list sends it).
 using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
 /// `(instance_down_atom, target index, instance, token, exit reason)`: sent for each instance
 /// as it exits, by a functor the loop attached at its spawn.
 using instance_down_atom = caf::atom_constant<caf::atom("lb_instdn")>;
 using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
-/// Exits of instances of stopped actors wait in the loop's `exit_reports` (the first one into
-/// an empty list sends this).
+/// Exits of instances of stopped actors wait in the loop's `bulk_reports::exits` (the first one
+/// into an empty list sends this).
 using exits_atom = caf::atom_constant<caf::atom("lb_exits")>;
 // actor -> itself
 /// `(spawn_more_atom, record_ptr, first instance)`: the loop starts the next batch of a pool.

@@ -65,15 +65,16 @@ caf::behavior event_loop::make_behavior() {
         retire_noted();
       },
       [this](exits_atom) {
-        for (auto& e : exits_->take()) // their actors stopped: no reason is read
+        for (auto& e : bulk_->exits.take()) // their actors stopped: no reason is read
           on_instance_down(e.target, e.instance, e.token, caf::error{});
         retire_noted();
       },
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
       },
-      [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token) {
-        on_ready(t, i, token, value{});
+      [this](ready_atom) {
+        for (auto& r : bulk_->readies.take())
+          on_ready(r.target, r.instance, r.token, value{});
       },
       [this](start_failed_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
              error& reason) { on_start_failed(t, i, token, std::move(reason)); },

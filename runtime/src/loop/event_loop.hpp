@@ -216,8 +216,9 @@ private:
   /// Applies `t`'s restart policy after losing `instance`: restarts it while the budget lasts,
   /// or stops `t` once the budget is spent. True if it did either.
   bool restart_or_give_up(actor_slot& t, std::uint32_t instance, const error& reason);
-  /// Starts a new incarnation of instance `i` of `t`.
-  void start_instance(actor_slot& t, std::uint32_t i);
+  /// Starts a new incarnation of instance `i` of `t`; `self` is the loop's handle and `now`
+  /// the time its ready timeout counts from (both taken once for a batch).
+  void start_instance(actor_slot& t, std::uint32_t i, const caf::actor& self, time_point now);
   /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until
   /// `deadline`, then the rest are cancelled).
   void begin_stop(actor_slot& t, time_point deadline);
@@ -259,7 +260,7 @@ private:
   std::shared_ptr<request_inbox> submissions_; ///< from host threads (and nested submits)
   std::shared_ptr<request_inbox> reports_;     ///< done reports from workers
   /// Exits of instances whose actor stopped (shared with every lane).
-  std::shared_ptr<exit_reports> exits_ = std::make_shared<exit_reports>();
+  std::shared_ptr<bulk_reports> bulk_ = std::make_shared<bulk_reports>();
   bool batching_ = false;                       ///< admission places are given back per batch
   std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
   /// The targets with places to give back in `pending_releases_`, each once: a flush visits

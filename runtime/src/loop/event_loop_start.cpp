@@ -56,7 +56,7 @@ void event_loop::on_spawn(record_ptr rec) {
           ? 64u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.reserve(rec->spec.count);
-  t->lane = std::make_shared<request_lane>(rec->spec.count, exits_);
+  t->lane = std::make_shared<request_lane>(rec->spec.count, bulk_);
   auto& tr = *t;
   slots_[rec->index] = std::move(t);
   ++targets_unstopped_;
@@ -93,8 +93,10 @@ void event_loop::spawn_instances(const actor_record& rec, std::uint32_t first) {
     t->instances.resize(end);
   {
     scheduler::burst burst; // a pool's instances wake the scheduler's threads in batches
+    auto self = caf::actor_cast<caf::actor>(this);
+    auto now = clock::now();
     for (auto i = first; i < end; ++i)
-      start_instance(*t, i);
+      start_instance(*t, i, self, now);
   }
   if (end < count) {
     send(caf::actor_cast<caf::actor>(this), spawn_more_atom::value, t->record, end);
@@ -104,9 +106,9 @@ void event_loop::spawn_instances(const actor_record& rec, std::uint32_t first) {
          "spawned " << rec.spec.name << " (" << rec.kind->name << " x" << rec.spec.count << ")");
 }
 
-void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
+void event_loop::start_instance(actor_slot& t, std::uint32_t i, const caf::actor& self,
+                                time_point now) {
   auto& inst = t.instances[i];
-  auto self = caf::actor_cast<caf::actor>(this);
   inst.doorbell =
       // A node's actor is woken as a scheduled one: its instances here only send and receive.
       t.record->mode != execution::scheduled && t.record->spec.node.empty()
@@ -127,7 +129,7 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
                         token = inst.token](const caf::error& why) {
         // A weak reference: an instance left running never keeps the loop alive.
         if (lane->stopped.load(std::memory_order_acquire)) {
-          if (lane->exits->add({ti, i, token}))
+          if (lane->bulk->exits.add({ti, i, token}))
             if (auto to = caf::actor_cast<caf::actor>(loop))
               caf::anon_send(to, exits_atom::value);
           return;
@@ -135,7 +137,6 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i) {
         if (auto to = caf::actor_cast<caf::actor>(loop))
           caf::anon_send(to, instance_down_atom::value, ti, i, token, why);
       });
-  auto now = clock::now();
   auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
   starting_.watch(limit, now, t.record->index, i, inst.token);
   if (limit < time_point::max() - now && now + limit < armed_)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "events/publish_batch.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
 #include "registry/instance_label.hpp"
@@ -129,11 +130,13 @@ bool event_loop::restart_or_give_up(actor_slot& t, std::uint32_t instance, const
       LB_LOG(info, "loop",
              "restarting " << instance_label(*t.record, instance) << " (restart " << t.restart_count
                            << "): " << reason.message());
-      start_instance(t, instance);
-      if (core_->wants(event_type::restarted))
+      start_instance(t, instance, caf::actor_cast<caf::actor>(this), clock::now());
+      if (core_->wants(event_type::restarted)) {
         core_->publish(restarted_event{t.record->spec.name, instance, t.restart_count, reason});
-      // Counted after the event is published: whoever sees the restart in metrics finds its
-      // event in the inbox too.
+        publish_batch::flush();
+      }
+      // Counted once the event is in the inbox: whoever sees the restart in metrics finds its
+      // event there too.
       actor_counters::add(t.record->counters.restarts);
       publish_gauges(t);
       return true;

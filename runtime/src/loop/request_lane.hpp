@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "loop/exit_reports.hpp"
+#include "loop/bulk_reports.hpp"
 #include "loopbridge/detail/request_state.hpp"
 #include "threads/spin_lock.hpp"
 
@@ -33,9 +33,9 @@ class request_lane {
 public:
   static constexpr std::uint32_t none = UINT32_MAX;
 
-  /// A lane for `instances` instances, whose exits once their actor stopped go to `exits`.
-  request_lane(std::uint32_t instances, std::shared_ptr<exit_reports> exits)
-      : exits(std::move(exits)) {
+  /// A lane for `instances` instances, which report to the loop in bulk through `bulk`.
+  request_lane(std::uint32_t instances, std::shared_ptr<bulk_reports> bulk)
+      : bulk(std::move(bulk)) {
     if (instances > 1) {
       many_ = std::make_unique<instance_entry[]>(instances);
       entries_ = many_.get();
@@ -43,9 +43,10 @@ public:
   }
 
   /// Set by the loop when its actor has stopped, before it tells the instances to exit: their
-  /// exits then go to `exits` in bulk (see `exit_reports`).
+  /// exits then go to `bulk->exits`.
   std::atomic<bool> stopped{false};
-  const std::shared_ptr<exit_reports> exits;
+  /// The loop's lists of reports that instances send in bulk (exits, readiness).
+  const std::shared_ptr<bulk_reports> bulk;
 
   /// Set by the loop when requests wait in the actor's queue because its instances hold all
   /// they may: an instance that suspends one (`actor_counters::suspended`) then asks the loop

@@ -22,11 +22,13 @@ public:
 
   void start() override { create_and_announce(); }
   void announce_ready(value info) override {
-    if (info.is_null())
-      self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_, token_);
-    else
+    if (info.is_null()) {
+      if (lane_->bulk->readies.add({rec_->index, instance_, token_}))
+        self_ptr_->send(self_ptr_->loop_, ready_atom::value);
+    } else {
       self_ptr_->send(self_ptr_->loop_, ready_atom::value, rec_->index, instance_, token_,
                       std::move(info));
+    }
     ready_ = true;
     self_ptr_->send(self_ptr_, drain_atom::value); // take what waits; else register idle
   }
