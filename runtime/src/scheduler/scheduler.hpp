@@ -13,12 +13,12 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/execution_unit.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "scheduler/adaptive_spin.hpp"
+#include "scheduler/runtime_clock.hpp"
 
 namespace loopbridge::detail {
 
@@ -95,7 +95,7 @@ private:
   caf::resumable* dequeue(scheduler_thread& self);
 
   scheduler_settings settings_;
-  caf::detail::thread_safe_actor_clock clock_;
+  runtime_clock clock_;
   std::thread clock_thread_;
   std::vector<std::unique_ptr<scheduler_thread>> threads_;
 
