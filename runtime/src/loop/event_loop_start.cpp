@@ -29,12 +29,13 @@ std::uint32_t event_loop::next_token(std::uint32_t previous, std::uint32_t i) no
 void event_loop::on_spawn(record_ptr rec) {
   if (slots_.size() <= rec->index)
     slots_.resize(rec->index + 1);
-  // Created already (its first request overtook the spawn message), or even stopped and
-  // retired since: the message is stale.
+  // Created already (a request, stop or route for it came first), or even stopped and retired
+  // since: nothing to do.
   if (slots_[rec->index] || rec->stopped.load(std::memory_order_acquire))
     return;
   // A stopped actor whose name this one takes can no longer be named: it may be retired.
-  if (auto it = stopped_names_.find(rec->spec.name); it != stopped_names_.end()) {
+  if (auto it = stopped_names_.empty() ? stopped_names_.end() : stopped_names_.find(rec->spec.name);
+      it != stopped_names_.end()) {
     auto& other = slots_[it->second];
     if (other && other->state == phase::stopped && !other->replaced &&
         other->record->spec.name == rec->spec.name) {
