@@ -48,6 +48,8 @@ using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
 /// Exits of instances of stopped actors wait in the loop's `bulk_reports::exits` (the first one
 /// into an empty list sends this).
 using exits_atom = caf::atom_constant<caf::atom("lb_exits")>;
+/// The shutdown is done: the loop frees the actors' slots, a batch per message, then quits.
+using end_atom = caf::atom_constant<caf::atom("lb_end")>;
 // actor -> itself
 /// `(spawn_more_atom, record_ptr, first instance)`: the loop starts the next batch of a pool.
 using spawn_more_atom = caf::atom_constant<caf::atom("lb_spawnmo")>;

@@ -65,10 +65,10 @@ caf::behavior event_loop::make_behavior() {
         retire_noted();
       },
       [this](exits_atom) {
-        for (auto& e : bulk_->exits.take()) // their actors stopped: no reason is read
-          on_instance_down(e.target, e.instance, e.token, caf::error{});
+        take_exits();
         retire_noted();
       },
+      [this](end_atom) { free_slots(); },
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
       },
@@ -107,6 +107,7 @@ void event_loop::on_exit() {
   stop_deadlines_.clear();
   stopped_names_.clear();
   spawning_.clear();
+  exiting_.clear();
   core_.reset();
 }
 

@@ -233,7 +233,15 @@ private:
   void finish_stop(actor_slot& t, error reason);
   /// During runtime shutdown: stops the next target in reverse start order.
   void advance_shutdown();
+  /// Once the shutdown is done (every actor stopped, every instance exited): sends itself
+  /// `end_atom`, which frees the actors' slots and then quits (`free_slots`).
   void maybe_quit();
+  /// Frees `loop_batch` of the actors' slots (a million of them take about a second), sends
+  /// itself `end_atom` for the rest, and quits once none is left.
+  void free_slots();
+  /// Handles the exits waiting in `exiting_`, `loop_batch` of them (each may destroy its
+  /// instance's CAF actor here); sends itself `exits_atom` for the rest.
+  void take_exits();
   void publish_gauges(actor_slot& t);
   /// The live target `rec` stands for, or null (not spawned yet, or retired).
   actor_slot* slot_of(const actor_record& rec) const;
@@ -274,6 +282,7 @@ private:
   std::vector<std::uint32_t> idle_;   ///< instances `pump` wakes (reused)
   time_point armed_ = time_point::max();
   bool stopping_ = false; ///< the runtime is shutting down
+  bool ending_ = false;   ///< the shutdown is done: freeing the slots, then quitting
   time_point shutdown_deadline_ = time_point::max();
   std::vector<std::uint32_t> shutdown_order_; ///< targets still to stop, next at the back
   bool advancing_ = false;                    ///< inside `advance_shutdown`
@@ -295,7 +304,8 @@ private:
   /// The stopped actor (not yet replaced) that holds each name: a spawn of that name replaces
   /// it, which lets it retire. At most one per name.
   std::unordered_map<std::string, std::uint32_t> stopped_names_;
-  std::deque<record_ptr> spawning_; ///< committed, taken from the core, not created yet
+  std::deque<record_ptr> spawning_;         ///< committed, taken from the core, not created yet
+  std::deque<report_list::report> exiting_; ///< exits taken from `bulk_`, not handled yet
 };
 
 } // namespace loopbridge::detail

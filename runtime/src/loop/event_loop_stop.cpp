@@ -319,8 +319,33 @@ void event_loop::sweep_retired() {
 void event_loop::maybe_quit() {
   if (!stopping_ || !shutdown_order_.empty())
     return;
-  if (targets_unstopped_ == 0 && instances_alive_ == 0)
-    quit();
+  if (ending_ || targets_unstopped_ != 0 || instances_alive_ != 0)
+    return;
+  // Not here: whoever called may still hold a slot.
+  ending_ = true;
+  send(caf::actor_cast<caf::actor>(this), end_atom::value);
+}
+
+void event_loop::free_slots() {
+  for (std::size_t n = 0; n < loop_batch && !slots_.empty(); ++n)
+    slots_.pop_back();
+  if (!slots_.empty()) {
+    send(caf::actor_cast<caf::actor>(this), end_atom::value); // the next batch
+    return;
+  }
+  quit();
+}
+
+void event_loop::take_exits() {
+  for (auto& e : bulk_->exits.take()) // their actors stopped: no reason is read
+    exiting_.push_back(e);
+  for (std::size_t n = 0; n < loop_batch && !exiting_.empty(); ++n) {
+    auto e = exiting_.front();
+    exiting_.pop_front();
+    on_instance_down(e.target, e.instance, e.token, caf::error{});
+  }
+  if (!exiting_.empty())
+    send(caf::actor_cast<caf::actor>(this), exits_atom::value); // after other messages
 }
 
 void event_loop::exit_instances(const actor_record& rec, std::uint32_t first) {
