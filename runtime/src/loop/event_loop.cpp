@@ -72,10 +72,7 @@ caf::behavior event_loop::make_behavior() {
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
       },
-      [this](ready_atom) {
-        for (auto& r : bulk_->readies.take())
-          on_ready(r.target, r.instance, r.token, value{});
-      },
+      [this](ready_atom) { take_readies(); },
       [this](start_failed_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
              error& reason) { on_start_failed(t, i, token, std::move(reason)); },
       [this](tick_atom) {
@@ -108,6 +105,7 @@ void event_loop::on_exit() {
   stopped_names_.clear();
   spawning_.clear();
   exiting_.clear();
+  readying_.clear();
   core_.reset();
 }
 

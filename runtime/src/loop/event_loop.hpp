@@ -242,6 +242,9 @@ private:
   /// Handles the exits waiting in `exiting_`, `loop_batch` of them (each may destroy its
   /// instance's CAF actor here); sends itself `exits_atom` for the rest.
   void take_exits();
+  /// Handles the readiness reports waiting in `readying_`, `loop_batch` of them; sends itself
+  /// `ready_atom` for the rest.
+  void take_readies();
   void publish_gauges(actor_slot& t);
   /// The live target `rec` stands for, or null (not spawned yet, or retired).
   actor_slot* slot_of(const actor_record& rec) const;
@@ -304,8 +307,9 @@ private:
   /// The stopped actor (not yet replaced) that holds each name: a spawn of that name replaces
   /// it, which lets it retire. At most one per name.
   std::unordered_map<std::string, std::uint32_t> stopped_names_;
-  std::deque<record_ptr> spawning_;         ///< committed, taken from the core, not created yet
-  std::deque<report_list::report> exiting_; ///< exits taken from `bulk_`, not handled yet
+  std::deque<record_ptr> spawning_;          ///< committed, taken from the core, not created yet
+  std::deque<report_list::report> exiting_;  ///< exits taken from `bulk_`, not handled yet
+  std::deque<report_list::report> readying_; ///< readiness taken from `bulk_`, not handled yet
 };
 
 } // namespace loopbridge::detail
