@@ -61,6 +61,7 @@ caf::behavior event_loop::make_behavior() {
       },
       [this](instance_down_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
              caf::error& reason) {
+        take_readies(SIZE_MAX); // the instance's readiness, if it waits, comes first
         on_instance_down(t, i, token, reason);
         retire_noted();
       },
@@ -72,9 +73,12 @@ caf::behavior event_loop::make_behavior() {
       [this](ready_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token, value& info) {
         on_ready(t, i, token, std::move(info));
       },
-      [this](ready_atom) { take_readies(); },
+      [this](ready_atom) { take_readies(loop_batch); },
       [this](start_failed_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
-             error& reason) { on_start_failed(t, i, token, std::move(reason)); },
+             error& reason) {
+        take_readies(SIZE_MAX); // the instance's readiness, if it waits, comes first
+        on_start_failed(t, i, token, std::move(reason));
+      },
       [this](tick_atom) {
         on_tick();
         retire_noted();

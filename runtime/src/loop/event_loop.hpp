@@ -242,9 +242,10 @@ private:
   /// Handles the exits waiting in `exiting_`, `loop_batch` of them (each may destroy its
   /// instance's CAF actor here); sends itself `exits_atom` for the rest.
   void take_exits();
-  /// Handles the readiness reports waiting in `readying_`, `loop_batch` of them; sends itself
-  /// `ready_atom` for the rest.
-  void take_readies();
+  /// Handles the readiness reports waiting in `bulk_` and `readying_`, up to `budget` of them;
+  /// sends itself `ready_atom` for the rest. Whatever an instance reports after its readiness
+  /// (its exit, a failed start) takes them all first: readiness is never seen after it.
+  void take_readies(std::size_t budget);
   void publish_gauges(actor_slot& t);
   /// The live target `rec` stands for, or null (not spawned yet, or retired).
   actor_slot* slot_of(const actor_record& rec) const;
