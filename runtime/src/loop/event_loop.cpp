@@ -108,8 +108,6 @@ void event_loop::on_exit() {
   stop_deadlines_.clear();
   stopped_names_.clear();
   spawning_.clear();
-  exiting_.clear();
-  readying_.clear();
   core_.reset();
 }
 

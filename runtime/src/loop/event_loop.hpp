@@ -239,10 +239,10 @@ private:
   /// Frees `loop_batch` of the actors' slots (a million of them take about a second), sends
   /// itself `end_atom` for the rest, and quits once none is left.
   void free_slots();
-  /// Handles the exits waiting in `exiting_`, `loop_batch` of them (each may destroy its
+  /// Handles the exits waiting in `bulk_->exits`, `loop_batch` of them (each may destroy its
   /// instance's CAF actor here); sends itself `exits_atom` for the rest.
   void take_exits();
-  /// Handles the readiness reports waiting in `bulk_` and `readying_`, up to `budget` of them;
+  /// Handles the readiness reports waiting in `bulk_->readies`, up to `budget` of them;
   /// sends itself `ready_atom` for the rest. Whatever an instance reports after its readiness
   /// (its exit, a failed start) takes them all first: readiness is never seen after it.
   void take_readies(std::size_t budget);
@@ -271,7 +271,7 @@ private:
   loop_thread* thread_;
   std::shared_ptr<request_inbox> submissions_; ///< from host threads (and nested submits)
   std::shared_ptr<request_inbox> reports_;     ///< done reports from workers
-  /// Exits of instances whose actor stopped (shared with every lane).
+  /// Exits and readiness that instances report in bulk (shared with every lane).
   std::shared_ptr<bulk_reports> bulk_ = std::make_shared<bulk_reports>();
   bool batching_ = false;                       ///< admission places are given back per batch
   std::vector<std::uint32_t> pending_releases_; ///< places to give back, by target
@@ -308,9 +308,7 @@ private:
   /// The stopped actor (not yet replaced) that holds each name: a spawn of that name replaces
   /// it, which lets it retire. At most one per name.
   std::unordered_map<std::string, std::uint32_t> stopped_names_;
-  std::deque<record_ptr> spawning_;          ///< committed, taken from the core, not created yet
-  std::deque<report_list::report> exiting_;  ///< exits taken from `bulk_`, not handled yet
-  std::deque<report_list::report> readying_; ///< readiness taken from `bulk_`, not handled yet
+  std::deque<record_ptr> spawning_; ///< committed, taken from the core, not created yet
 };
 
 } // namespace loopbridge::detail

@@ -177,16 +177,10 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
 }
 
 void event_loop::take_readies(std::size_t budget) {
-  // A million instances may report at once while the loop is busy: a batch per message.
-  for (auto& r : bulk_->readies.take())
-    readying_.push_back(r);
-  for (std::size_t n = 0; n < budget && !readying_.empty(); ++n) {
-    auto r = readying_.front();
-    readying_.pop_front();
-    on_ready(r.target, r.instance, r.token, value{});
-  }
-  if (!readying_.empty())
-    send(caf::actor_cast<caf::actor>(this), ready_atom::value); // after other messages
+  if (bulk_->readies.handle(budget, [this](const report_list::report& r) {
+        on_ready(r.target, r.instance, r.token, value{});
+      }))
+    send(caf::actor_cast<caf::actor>(this), ready_atom::value);
 }
 
 void event_loop::on_start_failed(std::uint32_t ti, std::uint32_t i, std::uint32_t token,

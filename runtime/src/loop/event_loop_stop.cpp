@@ -337,15 +337,11 @@ void event_loop::free_slots() {
 }
 
 void event_loop::take_exits() {
-  for (auto& e : bulk_->exits.take()) // their actors stopped: no reason is read
-    exiting_.push_back(e);
-  for (std::size_t n = 0; n < loop_batch && !exiting_.empty(); ++n) {
-    auto e = exiting_.front();
-    exiting_.pop_front();
-    on_instance_down(e.target, e.instance, e.token, caf::error{});
-  }
-  if (!exiting_.empty())
-    send(caf::actor_cast<caf::actor>(this), exits_atom::value); // after other messages
+  // Their actors stopped: no reason is read.
+  if (bulk_->exits.handle(loop_batch, [this](const report_list::report& e) {
+        on_instance_down(e.target, e.instance, e.token, caf::error{});
+      }))
+    send(caf::actor_cast<caf::actor>(this), exits_atom::value);
 }
 
 void event_loop::exit_instances(const actor_record& rec, std::uint32_t first) {
