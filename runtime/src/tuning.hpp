@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace loopbridge::detail {
 
@@ -24,6 +25,12 @@ inline constexpr std::chrono::microseconds instance_slice{50};
 /// shutdown, per message: the rest follow in messages it sends itself, so requests, stops and
 /// timers reach the loop while a million instances start or stop.
 inline constexpr std::size_t loop_batch = 1024;
+/// Scheduled instances a scheduler thread makes in one go for the event loop
+/// (`instance_batch`) ...
+inline constexpr std::uint32_t make_batch = 256;
+/// ... and such batches out at once per scheduler thread: enough that no thread waits for the
+/// loop's next batch, few enough that a stop or shutdown finds little left to undo.
+inline constexpr std::size_t make_batches_per_thread = 2;
 /// While the event loop starts a burst of instances (`scheduler::burst`), runnable jobs it
 /// makes wake a parked scheduler thread only once this many wait beyond the spinning threads:
 /// a thread that spins keeps up with a spawn burst, and a futex wake per instance would cost

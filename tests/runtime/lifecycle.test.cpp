@@ -12,6 +12,7 @@
 
 #include "loopbridge/completion_queue.hpp"
 #include "loopbridge/scoped_actor.hpp"
+#include "loopbridge/testing/faults.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -818,6 +819,52 @@ TEST_CASE("a stop right after a burst of spawns stops every actor and resolves e
   }
   CHECK(answered + refused == n);
   CHECK(report.actors.front().actor == "burst." + std::to_string(n - 1)); // reverse order
+}
+
+TEST_CASE("a stop while a pool's instances are being made ends every one of them cleanly",
+          "[lifecycle][shutdown][scale]") {
+  // A scheduled pool's instances are made on the scheduler's threads in batches: when the stop
+  // arrives, some batches are out and some instances not made yet. Those made meanwhile are
+  // dropped unlaunched (their exits still reach the loop), the rest are never made, and the
+  // stop neither waits for them in vain nor loses a request.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  const std::uint32_t n = 20000;
+  REQUIRE(rt.spawn(echo_spec("crowd", {}, n)).ok());
+  auto h = rt.actor<echo>("crowd").value();
+  std::vector<future<echo_reply>> replies;
+  for (int i = 0; i < 100; ++i)
+    replies.push_back(h.submit(echo_request{i}, 30s));
+  auto& report = rt.stop();
+  INFO(report.to_string().substr(0, 2000));
+  CHECK(report.stuck.empty());
+  CHECK_FALSE(report.loop_stuck);
+  REQUIRE(report.actors.size() == 1);
+  int answered = 0, refused = 0;
+  for (auto& f : replies) {
+    REQUIRE(f.wait_for(10s));
+    auto r = f.get();
+    if (r.ok())
+      ++answered;
+    else if (r.is(errc::stopped) || r.is(errc::cancelled))
+      ++refused;
+  }
+  CHECK(answered + refused == 100);
+}
+
+TEST_CASE("an instance killed before it was launched is restarted like any other",
+          "[lifecycle][supervision]") {
+  // The kill reaches the loop while the instance's batch is being made (or, on a fast
+  // machine, just after it was launched): either way it fails once and its restart serves.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto spec = echo_spec("fragile", {}, 2);
+  spec.restart = {restart_policy::on_failure, 5, 60s};
+  REQUIRE(rt.spawn(spec).ok());
+  REQUIRE(testing::kill_instance(rt, "fragile", 1).ok());
+  auto h = rt.actor<echo>("fragile").value();
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(h.call(echo_request{i}, 10s).ok());
+  CHECK(lbtest::eventually([&] { return rt.metrics("fragile")->restarts == 1; }));
+  CHECK(rt.stop().stuck.empty());
 }
 
 TEST_CASE("a route between actors committed a moment ago takes effect", "[lifecycle][routes]") {

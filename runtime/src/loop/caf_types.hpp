@@ -42,12 +42,15 @@ using drain_atom = caf::atom_constant<caf::atom("lb_drain")>;
 /// list sends it).
 using ready_atom = caf::atom_constant<caf::atom("lb_ready")>;
 /// `(instance_down_atom, target index, instance, token, exit reason)`: sent for each instance
-/// as it exits, by a functor the loop attached at its spawn.
+/// as it exits (`instance_host::report_exit`).
 using instance_down_atom = caf::atom_constant<caf::atom("lb_instdn")>;
 using start_failed_atom = caf::atom_constant<caf::atom("lb_sfail")>;
 /// Exits of instances of stopped actors wait in the loop's `bulk_reports::exits` (the first one
 /// into an empty list sends this).
 using exits_atom = caf::atom_constant<caf::atom("lb_exits")>;
+/// `(made_atom, batch_ptr)`: a scheduler thread made a batch of instances' actors for the loop
+/// to launch (see `instance_batch`).
+using made_atom = caf::atom_constant<caf::atom("lb_made")>;
 /// The shutdown is done: the loop frees the actors' slots, a batch per message, then quits.
 using end_atom = caf::atom_constant<caf::atom("lb_end")>;
 // actor -> itself

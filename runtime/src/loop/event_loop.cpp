@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "events/publish_batch.hpp"
+#include "loop/instance_batch.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
 #include "registry/instance_label.hpp"
@@ -54,6 +55,7 @@ caf::behavior event_loop::make_behavior() {
       [this](spawn_more_atom, record_ptr& rec, std::uint32_t first) {
         spawn_instances(*rec, first);
       },
+      [this](made_atom, batch_ptr& batch) { on_made(*batch); },
       [this](exit_more_atom, record_ptr& rec, std::uint32_t first) { exit_instances(*rec, first); },
       [this](shutdown_more_atom) {
         if (stopping_)

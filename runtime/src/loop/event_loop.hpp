@@ -22,6 +22,7 @@ namespace loopbridge::detail {
 
 class runtime_core;
 class loop_thread;
+class instance_batch;
 
 /// The event-loop actor: the hub between host threads and worker instances.
 ///
@@ -141,10 +142,20 @@ private:
   /// Creates the actors committed since the last call, in commit order, until about `budget`
   /// instances were started; sends itself `spawn_atom` for the rest.
   void take_spawns(std::size_t budget);
-  /// Starts the instances of `rec` from `first` on, `loop_batch` of them, then sends itself
-  /// the rest: a large pool never holds the loop for more than one batch. Stops once the
-  /// actor no longer serves (stopped meanwhile) or the runtime stops.
+  /// Starts the instances of `rec` from `first` on. A local scheduled actor's go to
+  /// `to_make_`, made on the scheduler's threads in batches (`make_batches`); others start
+  /// here, `loop_batch` of them, the rest in a message the loop sends itself: a large pool never
+  /// holds the loop for more than one batch. Stops once the actor no longer serves (stopped
+  /// meanwhile) or the runtime stops.
   void spawn_instances(const actor_record& rec, std::uint32_t first);
+  /// Hands the scheduler batches of the instances in `to_make_` (`instance_batch`), while
+  /// fewer than `make_batches_per_thread` per scheduler thread are out. Their slots count them
+  /// alive from here on, without a handle until their batch comes back.
+  void make_batches();
+  /// A batch came back made: launches its instances, unless their actor stopped or they were
+  /// killed meanwhile (those are dropped unlaunched and report their exit); then the next
+  /// batches.
+  void on_made(instance_batch& batch);
   /// Tells the live instances of stopped `rec` from `first` on to exit, `loop_batch` of them
   /// per message, the rest sent to itself.
   void exit_instances(const actor_record& rec, std::uint32_t first);
@@ -219,6 +230,8 @@ private:
   /// Starts a new incarnation of instance `i` of `t`; `self` is the loop's handle and `now`
   /// the time its ready timeout counts from (both taken once for a batch).
   void start_instance(actor_slot& t, std::uint32_t i, const caf::actor& self, time_point now);
+  /// Watches instance `i` of `t`, just launched, for its ready timeout (counted from `now`).
+  void watch_start(actor_slot& t, std::uint32_t i, time_point now);
   /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until
   /// `deadline`, then the rest are cancelled).
   void begin_stop(actor_slot& t, time_point deadline);
@@ -309,6 +322,14 @@ private:
   /// it, which lets it retire. At most one per name.
   std::unordered_map<std::string, std::uint32_t> stopped_names_;
   std::deque<record_ptr> spawning_; ///< committed, taken from the core, not created yet
+  /// Scheduled actors with instances still to make (`make_batches`), in spawn order: the
+  /// record and its next instance.
+  struct unmade {
+    record_ptr record;
+    std::uint32_t next;
+  };
+  std::deque<unmade> to_make_;
+  std::size_t batches_out_ = 0; ///< handed to the scheduler, not back yet
 };
 
 } // namespace loopbridge::detail

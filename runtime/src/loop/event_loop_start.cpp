@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "loop/instance_batch.hpp"
 #include "loop/loop_thread.hpp"
 #include "registry/admission.hpp"
 #include "registry/instance_label.hpp"
@@ -88,6 +89,11 @@ void event_loop::spawn_instances(const actor_record& rec, std::uint32_t first) {
   auto* t = slot_of(rec);
   if (!t || t->state != phase::serving || stopping_)
     return;
+  if (rec.mode == execution::scheduled && rec.spec.node.empty()) {
+    to_make_.push_back({t->record, first});
+    make_batches();
+    return;
+  }
   auto count = static_cast<std::uint32_t>(rec.spec.count);
   auto end = count - first > loop_batch ? first + static_cast<std::uint32_t>(loop_batch) : count;
   if (t->instances.size() < end)
@@ -107,6 +113,85 @@ void event_loop::spawn_instances(const actor_record& rec, std::uint32_t first) {
          "spawned " << rec.spec.name << " (" << rec.kind->name << " x" << rec.spec.count << ")");
 }
 
+void event_loop::make_batches() {
+  auto most =
+      make_batches_per_thread * std::max<std::size_t>(system().scheduler().num_workers(), 1);
+  while (batches_out_ < most && !to_make_.empty()) {
+    auto batch = caf::make_counted<instance_batch>(caf::actor_cast<caf::actor>(this), core_);
+    std::uint32_t n = 0;
+    while (n < make_batch && !to_make_.empty()) {
+      auto& next = to_make_.front();
+      auto* t = slot_of(*next.record);
+      if (!t || t->state != phase::serving || stopping_) { // stopped meanwhile: no more
+        to_make_.pop_front();
+        continue;
+      }
+      auto count = static_cast<std::uint32_t>(next.record->spec.count);
+      auto end = std::min(count, next.next + (make_batch - n));
+      if (t->instances.size() < end)
+        t->instances.resize(end);
+      for (auto i = next.next; i < end; ++i) {
+        auto& inst = t->instances[i];
+        inst.token = next_token(inst.token, i);
+        inst.doorbell = nullptr;
+        inst.failure.reset();
+        inst.ready = false;
+        inst.alive = true;
+        t->lane->reset_start(i);
+        batch->tokens.push_back(inst.token);
+      }
+      t->alive += end - next.next;
+      instances_alive_ += end - next.next;
+      batch->segments.push_back({next.record, t->lane, next.next, end - next.next});
+      n += end - next.next;
+      if (end == count) {
+        LB_LOG(debug, "loop",
+               "spawning " << next.record->spec.name << " (" << next.record->kind->name << " x"
+                           << count << ")");
+        to_make_.pop_front();
+      } else {
+        next.next = end;
+      }
+    }
+    if (n == 0)
+      break;
+    ++batches_out_;
+    system().scheduler().enqueue(batch.release()); // its reference goes to the scheduler
+  }
+}
+
+void event_loop::on_made(instance_batch& batch) {
+  --batches_out_;
+  {
+    scheduler::burst burst; // the instances wake the scheduler's threads in batches
+    auto now = clock::now();
+    std::size_t k = 0;
+    for (auto& seg : batch.segments) {
+      // Its instances count as alive, so their actor is still here (never retired).
+      auto* t = slot_of(*seg.record);
+      for (std::uint32_t n = 0; n < seg.count; ++n, ++k) {
+        auto i = seg.first + n;
+        auto* inst = t ? incarnation(seg.record->index, i, batch.tokens[k]) : nullptr;
+        if (!inst || inst->handle || t->state == phase::stopped || inst->failure)
+          continue; // not launched: dropped with the batch, it reports its exit
+        inst->handle = std::move(batch.made[k]);
+        static_cast<worker_actor*>(caf::actor_cast<caf::abstract_actor*>(inst->handle))
+            ->launch(context(), false, false);
+        watch_start(*t, i, now);
+      }
+    }
+  }
+  batch.made.clear(); // those not launched end here: their exit reports come as messages
+  make_batches();
+}
+
+void event_loop::watch_start(actor_slot& t, std::uint32_t i, time_point now) {
+  auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
+  starting_.watch(limit, now, t.record->index, i, t.instances[i].token);
+  if (limit < time_point::max() - now && now + limit < armed_)
+    arm_timer();
+}
+
 void event_loop::start_instance(actor_slot& t, std::uint32_t i, const caf::actor& self,
                                 time_point now) {
   auto& inst = t.instances[i];
@@ -123,25 +208,7 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i, const caf::actor
   inst.alive = true;
   ++t.alive;
   ++instances_alive_;
-  // Its exit comes back naming this incarnation: no map from actor addresses to instances to
-  // keep (a million entries for a million instances). Once its actor stopped, in bulk.
-  caf::actor_cast<caf::abstract_actor*>(inst.handle)
-      ->attach_functor([loop = address(), lane = t.lane, ti = t.record->index, i,
-                        token = inst.token](const caf::error& why) {
-        // A weak reference: an instance left running never keeps the loop alive.
-        if (lane->stopped.load(std::memory_order_acquire)) {
-          if (lane->bulk->exits.add({ti, i, token}))
-            if (auto to = caf::actor_cast<caf::actor>(loop))
-              caf::anon_send(to, exits_atom::value);
-          return;
-        }
-        if (auto to = caf::actor_cast<caf::actor>(loop))
-          caf::anon_send(to, instance_down_atom::value, ti, i, token, why);
-      });
-  auto limit = std::chrono::duration_cast<clock::duration>(t.record->spec.ready_timeout);
-  starting_.watch(limit, now, t.record->index, i, inst.token);
-  if (limit < time_point::max() - now && now + limit < armed_)
-    arm_timer();
+  watch_start(t, i, now);
 }
 
 event_loop::actor_slot* event_loop::slot_of(const actor_record& rec) const {

@@ -179,11 +179,13 @@ void event_loop::on_kill(const record_ptr& rec, std::uint32_t i) {
     return; // retired: nothing left to kill
   auto& t = *found;
   auto& inst = t.instances[i];
-  if (!inst.alive || !inst.handle)
+  if (!inst.alive)
     return;
   inst.failure = std::make_unique<error>(errc::worker_failed, instance_label(*t.record, i) +
                                                                   " was killed (kill_instance)");
-  send_exit(inst.handle, caf::exit_reason::kill);
+  if (inst.handle)
+    send_exit(inst.handle, caf::exit_reason::kill);
+  // else its batch is still being made: it is dropped unlaunched when the batch comes back
 }
 
 } // namespace loopbridge::detail

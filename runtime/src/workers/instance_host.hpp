@@ -140,6 +140,19 @@ public:
   /// The actor is exiting: release the worker. Called on the actor's thread.
   virtual void stop() = 0;
 
+  /// Tells the loop this incarnation ended, `why` being CAF's exit reason: one
+  /// `instance_down_atom` message while its actor serves, or a report in the lane's bulk exits
+  /// once the actor stopped (no reason is read then). Its actor's thread, as the actor ends
+  /// (whether it ran or was dropped before it was launched).
+  void report_exit(const caf::error& why) {
+    if (lane_->stopped.load(std::memory_order_acquire)) {
+      if (lane_->bulk->exits.add({rec_->index, instance_, token_}))
+        core_->send_to_loop(exits_atom::value);
+      return;
+    }
+    core_->send_to_loop(instance_down_atom::value, rec_->index, instance_, token_, why);
+  }
+
   bool crashed() const noexcept { return crash_reason_ != nullptr; }
   /// Why the worker crashed; only when `crashed()`.
   const error& crash_reason() const noexcept { return *crash_reason_; }

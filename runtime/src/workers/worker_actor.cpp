@@ -161,8 +161,15 @@ void worker_actor::on_exit() {
     current_scope scope{this}; // also when CAF calls it outside `resume` (a system shutdown)
     host_->stop();
   }
-  host_.reset();
   loop_ = nullptr;
+}
+
+void worker_actor::on_cleanup(const caf::error& reason) {
+  // Its exit names this incarnation: no map from actor addresses to instances to keep, and
+  // no attachable per instance (a million of them for a million instances).
+  if (host_)
+    host_->report_exit(reason);
+  caf::event_based_actor::on_cleanup(reason);
 }
 
 } // namespace loopbridge::detail

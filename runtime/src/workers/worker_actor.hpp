@@ -36,7 +36,8 @@ class instance_host;
 ///
 /// Protocol: `drain_atom`; `(cancel_atom, request_ref)`; `(task_atom, task_box)` for timers and
 /// posted tasks; `(crash_atom, error)` to fail on purpose. Sends `ready_atom` /
-/// `start_failed_atom` to the loop, and reports each request done through the loop's inbox.
+/// `start_failed_atom` to the loop, reports each request done through the loop's inbox, and
+/// its own end as CAF cleans it up (`instance_host::report_exit`).
 class worker_actor : public caf::event_based_actor {
 public:
   worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance, std::uint32_t token,
@@ -55,6 +56,11 @@ public:
   /// Wakes the loop from inside this actor's `resume` (a local enqueue); false once the
   /// instance has exited (the caller then wakes it another way).
   bool wake_loop();
+
+protected:
+  /// Reports its end to the loop (`instance_host::report_exit`), as CAF cleans it up: after
+  /// `on_exit` when it ran, or when it is dropped before it was launched.
+  void on_cleanup(const caf::error& reason) override;
 
 private:
   /// The protocol above, one behavior shared by every instance.
