@@ -243,6 +243,8 @@ private:
   /// route names it (its pipeline was wired to that actor). A stopped actor's name is free.
   /// Call with `records_mutex_` held.
   std::string name_in_use(const std::string& name) const;
+  /// `name_in_use` for a name that `holder` has: why it cannot be given to a new actor.
+  std::string name_held(const actor_record& holder, const std::string& name) const;
   /// What keeps the batch `specs` (whose names `in_batch` indexes) from starting beside the
   /// actors that exist: names in use, dependencies on unknown actors. Takes `records_mutex_`.
   std::vector<std::string>

@@ -74,9 +74,11 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
 
 std::string runtime_core::name_in_use(const std::string& name) const {
   auto it = records_.find(name);
-  if (it == records_.end())
-    return {};
-  if (!it->second->stopped.load(std::memory_order_acquire))
+  return it == records_.end() ? std::string{} : name_held(*it->second, name);
+}
+
+std::string runtime_core::name_held(const actor_record& holder, const std::string& name) const {
+  if (!holder.stopped.load(std::memory_order_acquire))
     return "an actor named " + quote(name) + " already exists";
   for (auto& [from, to] : routes_)
     if (from == name || to == name)
@@ -87,10 +89,20 @@ std::string runtime_core::name_in_use(const std::string& name) const {
 
 result<void> runtime_core::commit(std::shared_ptr<actor_record> rec) {
   std::lock_guard<std::mutex> guard{records_mutex_};
-  if (auto why = name_in_use(rec->spec.name); !why.empty())
-    return error{errc::bad_request, why};
-  if (!submit_gate_.is_open())
+  // One lookup in a table of perhaps a million names: the entry is made here, or found held
+  // by an actor this one may replace.
+  auto [it, fresh] = records_.try_emplace(rec->spec.name, rec);
+  auto undo = [&, it = it, fresh = fresh] {
+    if (fresh)
+      records_.erase(it);
+  };
+  if (!fresh)
+    if (auto why = name_held(*it->second, rec->spec.name); !why.empty())
+      return error{errc::bad_request, why};
+  if (!submit_gate_.is_open()) {
+    undo();
     return error{errc::stopped, "the runtime is stopped"};
+  }
   rec->sequence = next_sequence_++;
   if (!free_indices_.empty()) {
     rec->index = free_indices_.back();
@@ -105,11 +117,15 @@ result<void> runtime_core::commit(std::shared_ptr<actor_record> rec) {
   spawns_.push_back(rec);
   if (spawns_.size() == 1 && !send_to_loop(spawn_atom::value)) {
     spawns_.pop_back();
+    undo();
     return error{errc::stopped, "the runtime is stopped"};
   }
-  // Replaces a stopped actor of that name (the key views the name in the record it maps to).
-  records_.erase(rec->spec.name);
-  records_.emplace(rec->spec.name, rec);
+  if (!fresh) { // replaces a stopped actor: the key views the name in the record it maps to
+    auto entry = records_.extract(it);
+    entry.key() = rec->spec.name;
+    entry.mapped() = rec;
+    records_.insert(std::move(entry));
+  }
   return {};
 }
 
