@@ -8,6 +8,7 @@
 #include "registry/admission.hpp"
 #include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
+#include "scheduler/scheduler.hpp"
 #include "tuning.hpp"
 #include "workers/worker_actor.hpp"
 
@@ -238,6 +239,7 @@ void event_loop::advance_shutdown() {
   if (advancing_)
     return;
   advancing_ = true;
+  scheduler::burst burst; // the instances told to exit wake the scheduler's threads in batches
   bool past_deadline = clock::now() >= shutdown_deadline_;
   std::size_t stopped_now = 0;
   while (!shutdown_order_.empty()) {
@@ -350,6 +352,7 @@ void event_loop::exit_instances(const actor_record& rec, std::uint32_t first) {
     return;
   auto count = static_cast<std::uint32_t>(t->instances.size());
   auto end = count - first > loop_batch ? first + static_cast<std::uint32_t>(loop_batch) : count;
+  scheduler::burst burst; // a pool's instances wake the scheduler's threads in batches
   for (auto i = first; i < end; ++i) {
     auto& inst = t->instances[i];
     if (inst.alive && inst.handle)
