@@ -118,6 +118,8 @@ void event_loop::make_batches() {
       make_batches_per_thread * std::max<std::size_t>(system().scheduler().num_workers(), 1);
   while (batches_out_ < most && !to_make_.empty()) {
     auto batch = caf::make_counted<instance_batch>(caf::actor_cast<caf::actor>(this), core_);
+    batch->tokens.reserve(make_batch);
+    batch->segments.reserve(std::min<std::size_t>(make_batch, to_make_.size()));
     std::uint32_t n = 0;
     while (n < make_batch && !to_make_.empty()) {
       auto& next = to_make_.front();
