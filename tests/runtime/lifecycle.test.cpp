@@ -4,6 +4,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -28,6 +29,23 @@ actor_spec echo_spec(std::string name, value params = {}, std::uint32_t count = 
   s.params = std::move(params);
   s.count = count;
   return s;
+}
+
+/// Waits for each reply (10 s each) and counts those answered and those that failed with one
+/// of `refusals`; whatever else a reply holds counts as neither.
+std::pair<int, int> answered_and_refused(std::vector<future<echo_reply>>& replies,
+                                         std::initializer_list<error_code> refusals) {
+  int answered = 0, refused = 0;
+  for (auto& f : replies) {
+    REQUIRE(f.wait_for(10s));
+    auto r = f.get();
+    if (r.ok())
+      ++answered;
+    else if (std::any_of(refusals.begin(), refusals.end(),
+                         [&](const error_code& code) { return r.is(code); }))
+      ++refused;
+  }
+  return {answered, refused};
 }
 
 template <class T>
@@ -808,15 +826,7 @@ TEST_CASE("a stop right after a burst of spawns stops every actor and resolves e
   CHECK(report.actors.size() == static_cast<std::size_t>(n));
   CHECK(report.stuck.empty());
   CHECK_FALSE(report.loop_stuck);
-  int answered = 0, refused = 0;
-  for (auto& f : replies) {
-    REQUIRE(f.wait_for(10s));
-    auto r = f.get();
-    if (r.ok())
-      ++answered;
-    else if (r.is(errc::stopped))
-      ++refused;
-  }
+  auto [answered, refused] = answered_and_refused(replies, {errc::stopped});
   CHECK(answered + refused == n);
   CHECK(report.actors.front().actor == "burst." + std::to_string(n - 1)); // reverse order
 }
@@ -839,15 +849,7 @@ TEST_CASE("a stop while a pool's instances are being made ends every one of them
   CHECK(report.stuck.empty());
   CHECK_FALSE(report.loop_stuck);
   REQUIRE(report.actors.size() == 1);
-  int answered = 0, refused = 0;
-  for (auto& f : replies) {
-    REQUIRE(f.wait_for(10s));
-    auto r = f.get();
-    if (r.ok())
-      ++answered;
-    else if (r.is(errc::stopped) || r.is(errc::cancelled))
-      ++refused;
-  }
+  auto [answered, refused] = answered_and_refused(replies, {errc::stopped, errc::cancelled});
   CHECK(answered + refused == 100);
 }
 
