@@ -17,15 +17,15 @@ class runtime_core;
 /// A batch of scheduled instances for a scheduler thread to make: their CAF actors (the
 /// instance's memory, most of its cost: a million instances fault in a gigabyte) are allocated
 /// and constructed there and handed back to the event loop in one `(made_atom, batch)`
-/// message; the loop launches them. So a burst of spawns spreads
-/// over the scheduler's threads instead of holding the loop's, and nothing runs before the
-/// loop holds its handle: an instance's readiness, requests and cancels always find it.
+/// message; the loop launches them. So a burst of spawns spreads over the scheduler's threads
+/// instead of holding the loop's, and nothing runs before the loop holds its handle: an
+/// instance's readiness, requests and cancels always find it.
 ///
 /// The loop fills `segments` and `tokens` (its slots already count the instances alive),
 /// hands the batch to the scheduler (one reference), and reads `made` once the message
 /// arrives. An actor the loop does not launch (its actor stopped meanwhile, or it was killed)
-/// is dropped with the batch and reports its exit like any other (`worker_actor::on_cleanup`). A
-/// batch the scheduler never runs (the actor system shut down first) makes nothing.
+/// is dropped with the batch and reports its exit like any other (`worker_actor::on_cleanup`).
+/// A batch the scheduler never runs (the actor system shut down first) makes nothing.
 ///
 /// Threads: built by the loop; `resume` on one scheduler thread; then read by the loop. The
 /// message orders the hand-overs.
