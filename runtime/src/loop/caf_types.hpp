@@ -54,7 +54,8 @@ using made_atom = caf::atom_constant<caf::atom("lb_made")>;
 /// The shutdown is done: the loop frees the actors' slots, a batch per message, then quits.
 using end_atom = caf::atom_constant<caf::atom("lb_end")>;
 // actor -> itself
-/// `(spawn_more_atom, record_ptr, first instance)`: the loop starts the next batch of a pool.
+/// `(spawn_more_atom, record_ptr, first instance)`: the loop starts the next batch of a pool
+/// of dedicated, own-thread or node instances (scheduled ones are made in `instance_batch`es).
 using spawn_more_atom = caf::atom_constant<caf::atom("lb_spawnmo")>;
 /// `(exit_more_atom, record_ptr, first instance)`: the loop tells the next batch of a stopped
 /// pool's instances to exit.
