@@ -853,6 +853,46 @@ TEST_CASE("a stop while a pool's instances are being made ends every one of them
   CHECK(answered + refused == 100);
 }
 
+TEST_CASE("an actor whose instance was still to be made when the runtime stopped serves what "
+          "it holds",
+          "[lifecycle][shutdown]") {
+  // The only scheduler thread is held by a handler while 600 actors are spawned: two batches
+  // of their instances are out, the rest wait in the loop, when the stop comes. The last one
+  // spawned (the first to stop) holds a request and has no instance yet: it still gets one
+  // and answers, and the shutdown does not wait out its budget.
+  auto k = builtin_kinds();
+  k.add<hog>();
+  auto options = lbtest::quick_options();
+  options.scheduler_threads = 1;
+  runtime rt{std::move(k), options};
+  REQUIRE(rt.spawn("hog", "hog", value::map{}).ok());
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  auto held = rt.actor<hog>("hog")->submit(hog_request{release});
+  REQUIRE(lbtest::eventually([&] { return rt.metrics("hog")->in_flight == 1; }));
+  const int n = 600; // more than two batches of 256
+  for (int i = 0; i < n; ++i)
+    REQUIRE(rt.spawn(echo_spec("late." + std::to_string(i))).ok());
+  auto last = rt.actor<echo>("late." + std::to_string(n - 1)).value();
+  auto reply = last.submit(echo_request{2}, 10s);
+  auto first = rt.actor<echo>("late.0").value();
+  auto stopping = std::async(std::launch::async, [&] { return rt.stop().to_string(); });
+  // Submits are refused once the stop began; the loop hears of the stop before the batches,
+  // which wait for the thread the handler holds until now.
+  std::vector<future<echo_reply>> probes; // accepted before the stop: served, or refused
+  REQUIRE(lbtest::eventually([&] {
+    probes.push_back(first.submit(echo_request{3}));
+    return probes.back().ready() && probes.back().get().is(errc::stopped);
+  }));
+  release->store(true);
+  REQUIRE(stopping.wait_for(10s) == std::future_status::ready);
+  auto report = stopping.get();
+  INFO(report.substr(0, 2000));
+  REQUIRE(reply.wait_for(10s));
+  CHECK(reply.get().ok());
+  CHECK(held.get().ok());
+  CHECK(report.find("budget") == std::string::npos); // nothing waited out the budget
+}
+
 TEST_CASE("an instance killed before it was launched is restarted like any other",
           "[lifecycle][supervision]") {
   // The kill reaches the loop while the instance's batch is being made (or, on a fast

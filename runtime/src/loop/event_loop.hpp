@@ -152,6 +152,10 @@ private:
   /// fewer than `make_batches_per_thread` per scheduler thread are out. Their slots count them
   /// alive from here on, without a handle until their batch comes back.
   void make_batches();
+  /// Whether `t`'s instances still in `to_make_` are to be made: all of them while it serves
+  /// and the runtime does not stop; otherwise only while it has none alive and holds requests
+  /// (an actor stopping, or waiting for its turn in the shutdown, drains what it accepted).
+  bool still_wanted(const actor_slot& t) const;
   /// A batch came back made: launches its instances, unless their actor stopped or they were
   /// killed meanwhile (those are dropped unlaunched and report their exit); then the next
   /// batches.

@@ -124,7 +124,7 @@ void event_loop::make_batches() {
     while (n < make_batch && !to_make_.empty()) {
       auto& next = to_make_.front();
       auto* t = slot_of(*next.record);
-      if (!t || t->state != phase::serving || stopping_) { // stopped meanwhile: no more
+      if (!t || !still_wanted(*t)) {
         to_make_.pop_front();
         continue;
       }
@@ -160,6 +160,14 @@ void event_loop::make_batches() {
     ++batches_out_;
     system().scheduler().enqueue(batch.release()); // its reference goes to the scheduler
   }
+}
+
+bool event_loop::still_wanted(const actor_slot& t) const {
+  if (t.state == phase::serving && !stopping_)
+    return true;
+  // It stops, or waits for its turn in the runtime's shutdown: no more instances than it needs
+  // to finish what it holds. One with none yet and requests to serve gets this batch.
+  return t.state != phase::stopped && t.alive == 0 && (!t.queue.empty() || t.in_flight > 0);
 }
 
 void event_loop::on_made(instance_batch& batch) {
