@@ -415,6 +415,32 @@ public:
     r.reply({});
   }
 };
+
+/// A runtime with one scheduler thread, which a `hog` handler holds until `let_go()`: what is
+/// made runnable meanwhile waits for the thread.
+struct held_scheduler {
+  std::shared_ptr<std::atomic<bool>> release = std::make_shared<std::atomic<bool>>(false);
+  runtime rt{kinds(), options()};
+  future<hog_reply> held;
+
+  held_scheduler() {
+    REQUIRE(rt.spawn("hog", "hog", value::map{}).ok());
+    held = rt.actor<hog>("hog")->submit(hog_request{release});
+    REQUIRE(lbtest::eventually([&] { return rt.metrics("hog")->in_flight == 1; }));
+  }
+  void let_go() { release->store(true); }
+
+  static kind_registry kinds() {
+    auto k = builtin_kinds();
+    k.add<hog>();
+    return k;
+  }
+  static runtime_options options() {
+    auto o = lbtest::quick_options();
+    o.scheduler_threads = 1;
+    return o;
+  }
+};
 } // namespace
 
 TEST_CASE("a scheduled handler that never returns: stop returns in time and names it",
@@ -449,23 +475,16 @@ TEST_CASE("an instance waiting for a scheduler thread is not timed out before it
   // A million actors spawned at once wait in the scheduler's queue longer than their ready
   // timeout; only the time after their start began counts. Here the only scheduler thread is
   // held by a handler while an actor with a 50 ms ready timeout is spawned.
-  auto k = builtin_kinds();
-  k.add<hog>();
-  auto options = lbtest::quick_options();
-  options.scheduler_threads = 1;
-  runtime rt{std::move(k), options};
-  REQUIRE(rt.spawn("hog", "hog", value::map{}).ok());
-  auto release = std::make_shared<std::atomic<bool>>(false);
-  auto held = rt.actor<hog>("hog")->submit(hog_request{release});
-  REQUIRE(lbtest::eventually([&] { return rt.metrics("hog")->in_flight == 1; }));
+  held_scheduler hold;
+  auto& rt = hold.rt;
   auto inbox = rt.subscribe({{event_type::ready, event_type::start_failed}, {"late"}, 64});
   auto spec = echo_spec("late");
   spec.ready_timeout = 50ms;
   REQUIRE(rt.spawn(spec).ok());
   auto quiet = inbox.next(500ms); // ten ready timeouts while it waits for the thread
   CHECK(quiet.is(errc::timeout));
-  release->store(true);
-  CHECK(held.get().ok());
+  hold.let_go();
+  CHECK(hold.held.get().ok());
   auto e = inbox.next(5s);
   REQUIRE(e.ok());
   CHECK(std::holds_alternative<ready_event>(*e));
@@ -860,15 +879,8 @@ TEST_CASE("an actor whose instance was still to be made when the runtime stopped
   // of their instances are out, the rest wait in the loop, when the stop comes. The last one
   // spawned (the first to stop) holds a request and has no instance yet: it still gets one
   // and answers, and the shutdown does not wait out its budget.
-  auto k = builtin_kinds();
-  k.add<hog>();
-  auto options = lbtest::quick_options();
-  options.scheduler_threads = 1;
-  runtime rt{std::move(k), options};
-  REQUIRE(rt.spawn("hog", "hog", value::map{}).ok());
-  auto release = std::make_shared<std::atomic<bool>>(false);
-  auto held = rt.actor<hog>("hog")->submit(hog_request{release});
-  REQUIRE(lbtest::eventually([&] { return rt.metrics("hog")->in_flight == 1; }));
+  held_scheduler hold;
+  auto& rt = hold.rt;
   const int n = 600; // more than two batches of 256
   for (int i = 0; i < n; ++i)
     REQUIRE(rt.spawn(echo_spec("late." + std::to_string(i))).ok());
@@ -883,13 +895,13 @@ TEST_CASE("an actor whose instance was still to be made when the runtime stopped
     probes.push_back(first.submit(echo_request{3}));
     return probes.back().ready() && probes.back().get().is(errc::stopped);
   }));
-  release->store(true);
+  hold.let_go();
   REQUIRE(stopping.wait_for(10s) == std::future_status::ready);
   auto report = stopping.get();
   INFO(report.substr(0, 2000));
   REQUIRE(reply.wait_for(10s));
   CHECK(reply.get().ok());
-  CHECK(held.get().ok());
+  CHECK(hold.held.get().ok());
   CHECK(report.find("budget") == std::string::npos); // nothing waited out the budget
 }
 
