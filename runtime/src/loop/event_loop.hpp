@@ -234,6 +234,9 @@ private:
   /// Starts a new incarnation of instance `i` of `t`; `self` is the loop's handle and `now`
   /// the time its ready timeout counts from (both taken once for a batch).
   void start_instance(actor_slot& t, std::uint32_t i, const caf::actor& self, time_point now);
+  /// Counts a new incarnation of instance `i` of `t` alive (its handle and doorbell still to
+  /// be set) and returns its token.
+  std::uint32_t begin_incarnation(actor_slot& t, std::uint32_t i);
   /// Watches instance `i` of `t`, just launched, for its ready timeout (counted from `now`).
   void watch_start(actor_slot& t, std::uint32_t i, time_point now);
   /// Starts a draining stop of `t` (new requests are refused; accepted ones finish until

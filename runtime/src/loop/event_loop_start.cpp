@@ -132,18 +132,8 @@ void event_loop::make_batches() {
       auto end = std::min(count, next.next + (make_batch - n));
       if (t->instances.size() < end)
         t->instances.resize(end);
-      for (auto i = next.next; i < end; ++i) {
-        auto& inst = t->instances[i];
-        inst.token = next_token(inst.token, i);
-        inst.doorbell = nullptr;
-        inst.failure.reset();
-        inst.ready = false;
-        inst.alive = true;
-        t->lane->reset_start(i);
-        batch->tokens.push_back(inst.token);
-      }
-      t->alive += end - next.next;
-      instances_alive_ += end - next.next;
+      for (auto i = next.next; i < end; ++i)
+        batch->tokens.push_back(begin_incarnation(*t, i));
       batch->segments.push_back({next.record, t->lane, next.next, end - next.next});
       n += end - next.next;
       if (end == count) {
@@ -204,21 +194,28 @@ void event_loop::watch_start(actor_slot& t, std::uint32_t i, time_point now) {
 
 void event_loop::start_instance(actor_slot& t, std::uint32_t i, const caf::actor& self,
                                 time_point now) {
+  auto token = begin_incarnation(t, i);
   auto& inst = t.instances[i];
   inst.doorbell =
       // A node's actor is woken as a scheduled one: its instances here only send and receive.
       t.record->mode != execution::scheduled && t.record->spec.node.empty()
           ? std::make_shared<thread_doorbell>()
           : nullptr;
+  inst.handle = spawn<worker_actor>(t.record, i, token, self, core_, t.lane, inst.doorbell);
+  watch_start(t, i, now);
+}
+
+std::uint32_t event_loop::begin_incarnation(actor_slot& t, std::uint32_t i) {
+  auto& inst = t.instances[i];
   inst.token = next_token(inst.token, i);
+  inst.doorbell = nullptr;
   inst.failure.reset();
   inst.ready = false;
-  t.lane->reset_start(i);
-  inst.handle = spawn<worker_actor>(t.record, i, inst.token, self, core_, t.lane, inst.doorbell);
   inst.alive = true;
+  t.lane->reset_start(i);
   ++t.alive;
   ++instances_alive_;
-  watch_start(t, i, now);
+  return inst.token;
 }
 
 event_loop::actor_slot* event_loop::slot_of(const actor_record& rec) const {
