@@ -18,6 +18,7 @@
 #include "loop/loop_thread.hpp"
 #include "loop/request_inbox.hpp"
 #include "loopbridge/detail/stream_state.hpp"
+#include "memory/object_pool.hpp"
 #include "nodes/node_traffic.hpp"
 #include "scheduler/stall_detector.hpp"
 #include "threads/gate.hpp"
@@ -322,7 +323,10 @@ private:
   /// Name -> the actor that has it now (a stopped actor keeps its entry until the name is
   /// spawned again: handles to it, its counters and its stop stay reachable). Each key views
   /// the name in its record (so lookups by `string_view` make no string).
-  std::unordered_map<std::string_view, record_ptr> records_;
+  std::unordered_map<std::string_view, record_ptr, std::hash<std::string_view>,
+                     std::equal_to<std::string_view>,
+                     pooled_allocator<std::pair<const std::string_view, record_ptr>>>
+      records_;
   std::vector<record_ptr> by_index_;        ///< by index; null where an actor was retired
   std::vector<std::uint32_t> free_indices_; ///< indices of retired actors, for the next spawns
   /// Records committed since the loop last took them, in commit order; the commit that finds

@@ -15,6 +15,7 @@
 #include "loop/request_lane.hpp"
 #include "loop/request_queue.hpp"
 #include "loop/thread_doorbell.hpp"
+#include "memory/object_pool.hpp"
 
 #include "loopbridge/events.hpp"
 
@@ -94,12 +95,12 @@ private:
     std::uint64_t abandoned = 0;
     bool began = false;
   };
-  struct actor_slot {
+  struct actor_slot : pooled {
     record_ptr record;
     /// The instances spawned so far: reserved for the whole count at the spawn (untouched
     /// memory), grown by a batch per message, so it never moves and a pool's first message does
     /// not fault in a slot for each of a million instances at once.
-    std::vector<instance_slot> instances;
+    std::vector<instance_slot, pooled_allocator<instance_slot>> instances;
     request_queue queue;         ///< accepted, waiting for room in the lane
     request_queue awaiting_room; ///< not accepted yet: waiting for a place (see `await_room`)
     request_queue flying;        ///< handed to the lane, taken or not, not yet done

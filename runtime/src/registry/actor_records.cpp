@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "loopbridge/text.hpp"
+#include "memory/object_pool.hpp"
 
 namespace loopbridge::detail {
 
@@ -27,7 +28,7 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
     return error{errc::bad_request, "actor " + quote(spec.name) + ": count " +
                                         std::to_string(spec.count) + " is over the limit of " +
                                         std::to_string(max_instances) + " instances per actor"};
-  auto rec = std::make_shared<actor_record>();
+  auto rec = std::allocate_shared<actor_record>(pooled_allocator<actor_record>{});
   std::vector<param_problem> problems;
   if (spec.params.is_null()) {
     std::lock_guard<std::mutex> guard{defaults_mutex_};
