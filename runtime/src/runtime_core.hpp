@@ -61,7 +61,7 @@ public:
   result<void> start_topology(const topology& topo);
   future<stopped_event> stop_actor(std::string_view name, std::chrono::nanoseconds timeout);
   /// Records the stop of the actor behind `rec` for the shutdown report. Called by the loop.
-  void record_stopped(const actor_record& rec, const stopped_event& e);
+  void record_stopped(const actor_record& rec, stopped_event e);
 
   // -- bridge (bridge/submission.cpp) ----------------------------------------------------------
 

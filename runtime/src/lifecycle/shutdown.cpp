@@ -120,9 +120,9 @@ void runtime_core::reserve_report() {
   report_owners_.reserve(report_owners_.size() + actors);
 }
 
-void runtime_core::record_stopped(const actor_record& rec, const stopped_event& e) {
+void runtime_core::record_stopped(const actor_record& rec, stopped_event e) {
   std::lock_guard<std::mutex> guard{report_mutex_};
-  report_.actors.push_back(e);
+  report_.actors.push_back(std::move(e));
   report_owners_.push_back(&rec);
 }
 

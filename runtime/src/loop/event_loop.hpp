@@ -84,7 +84,7 @@ private:
   enum class phase { serving, draining, stopped };
   /// An actor's stop: made when a stop request arrives or its stop begins, so a serving actor
   /// does not carry it.
-  struct stop_progress {
+  struct stop_progress : pooled {
     time_point deadline = time_point::max();
     std::vector<request_ref> waiters; ///< `stop_request`s to answer when stopped
     error reason;

@@ -114,10 +114,10 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   stop.total_failed = c.failed.load(std::memory_order_relaxed);
   stop.total_cancelled = c.cancelled.load(std::memory_order_relaxed);
   if (!t.record->last_stop) // an actor stops once; readers may hold the first report
-    t.record->last_stop = std::make_unique<const stopped_event>(stop);
+    t.record->last_stop =
+        std::allocate_shared<const stopped_event>(pooled_allocator<stopped_event>{}, stop);
   t.record->stopped.store(true, std::memory_order_release); // its name is free from now on
   LB_LOG(info, "loop", to_string(event{stop}));
-  core_->record_stopped(*t.record, stop);
   if (core_->wants(event_type::stopped))
     core_->publish(stop);
   for (auto& w : progress.waiters) {
@@ -129,6 +129,8 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
     typed->mark_settled();
   }
   progress.waiters.clear();
+  // Into the shutdown report last, as the last use of `stop`: moved, not copied.
+  core_->record_stopped(*t.record, std::move(stop));
   consider_retiring(t);
   if (stopping_)
     advance_shutdown();
