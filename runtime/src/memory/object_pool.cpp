@@ -51,7 +51,7 @@ public:
       return b;
     }
     if (static_cast<std::size_t>(end_ - next_) < size) {
-      next_ = map_chunk(chunks_ > 0); // the first chunk: ordinary pages, as a small runtime uses
+      next_ = map_chunk(chunks_ >= object_pool_plain_chunks);
       end_ = next_ + object_pool_chunk;
       ++chunks_;
     }

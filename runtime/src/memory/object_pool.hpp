@@ -19,11 +19,13 @@ namespace loopbridge::detail {
 /// Blocks of up to `object_pool_largest` bytes, in size classes of `object_pool_granule` bytes,
 /// carved from chunks of `object_pool_chunk` bytes mapped for the process and never returned to
 /// the system: a freed block waits in its class for the next object of that size, so memory
-/// follows the most objects alive at once. After a class's first chunk, its chunks are mapped
-/// with transparent huge pages (where the kernel grants them): spawning a million actors then
-/// faults in a few hundred pages instead of a few hundred thousand, which on a virtual machine
-/// is most of an actor's start. Larger requests go to `operator new`, and so does every request
-/// under AddressSanitizer, which then checks these objects as it checks any other.
+/// follows the most objects alive at once. A class's chunks past its first
+/// `object_pool_plain_chunks` are mapped with transparent huge pages (where the kernel grants
+/// them): spawning a million actors then faults in a few hundred pages instead of a few hundred
+/// thousand, which on a virtual machine is most of an actor's start, while a runtime of a few
+/// thousand actors keeps ordinary pages and holds no partly used huge page. Larger requests go
+/// to `operator new`, and so does every request under AddressSanitizer, which then checks these
+/// objects as it checks any other.
 ///
 /// Any thread may allocate, and a block may be freed on another thread than the one that took
 /// it; each class has its own lock, held for a few instructions (and for mapping a chunk).
@@ -37,6 +39,9 @@ void object_pool_free(void* p, std::size_t n) noexcept;
 inline constexpr std::size_t object_pool_granule = 64;
 inline constexpr std::size_t object_pool_largest = 1024;
 inline constexpr std::size_t object_pool_chunk = std::size_t{2} << 20;
+/// Chunks of a class mapped with ordinary pages before its chunks ask for huge pages (8 MiB:
+/// the records of about 16k actors).
+inline constexpr std::size_t object_pool_plain_chunks = 4;
 /// Whether blocks come from the pool in this build (not under AddressSanitizer).
 #ifdef LOOPBRIDGE_OBJECT_POOL_ASAN
 inline constexpr bool object_pool_active = false;
