@@ -12,9 +12,8 @@ caf::resumable::resume_result instance_batch::resume(caf::execution_unit* unit, 
   for (auto& seg : segments) {
     for (std::uint32_t n = 0; n < seg.count; ++n, ++k) {
       caf::actor_config cfg{unit};
-      auto handle = caf::make_actor<worker_actor, caf::actor>(
-          sys.next_actor_id(), sys.node(), &sys, cfg, seg.record, seg.first + n, tokens[k], loop_,
-          core_, seg.lane, std::shared_ptr<thread_doorbell>{});
+      auto handle =
+          make_worker(sys, cfg, seg.record, seg.first + n, tokens[k], loop_, core_, seg.lane);
       made.push_back(std::move(handle));
     }
   }

@@ -37,7 +37,7 @@ void object_pool_free(void* p, std::size_t n) noexcept;
 /// A cache line: two objects written by different threads (two lanes' locks, two actors'
 /// counters) never share one.
 inline constexpr std::size_t object_pool_granule = 64;
-inline constexpr std::size_t object_pool_largest = 1024;
+inline constexpr std::size_t object_pool_largest = 2048;
 inline constexpr std::size_t object_pool_chunk = std::size_t{2} << 20;
 /// Chunks of a class mapped with ordinary pages before its chunks ask for huge pages (8 MiB:
 /// the records of about 16k actors).

@@ -105,6 +105,62 @@ worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t
 
 worker_actor::~worker_actor() = default;
 
+namespace {
+
+/// A worker actor and its CAF control block in one block of the object pool.
+struct worker_block {
+  caf::actor_control_block ctrl;
+  char pad[CAF_CACHE_LINE_SIZE - sizeof(caf::actor_control_block)];
+  union {
+    worker_actor actor;
+  };
+
+  template <class... Ts>
+  worker_block(caf::actor_system& sys, caf::node_id node, Ts&&... xs)
+      : ctrl(sys.next_actor_id(), node, &sys, destroy_actor, free_block) {
+    new (&actor) worker_actor(std::forward<Ts>(xs)...);
+  }
+  ~worker_block() {} // the actor is destroyed first, by `destroy_actor`
+
+  /// The last strong reference is gone.
+  static void destroy_actor(caf::abstract_actor* p) {
+    p->on_destroy();
+    static_cast<worker_actor*>(p)->~worker_actor();
+  }
+  /// The last weak reference is gone.
+  static void free_block(caf::actor_control_block* c) {
+    auto* b = reinterpret_cast<worker_block*>(c);
+    b->~worker_block();
+    object_pool_free(b, sizeof(worker_block));
+  }
+};
+
+} // namespace
+
+caf::actor make_worker(caf::actor_system& sys, caf::actor_config& cfg, record_ptr rec,
+                       std::uint32_t instance, std::uint32_t token, caf::actor loop,
+                       std::shared_ptr<runtime_core> core, std::shared_ptr<request_lane> lane) {
+  // GCC warns that offsetof is conditionally supported on a type that is not standard-layout;
+  // GCC supports it, and this is how CAF checks its own actor storage.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+  static_assert(offsetof(worker_block, ctrl) == 0 &&
+                    offsetof(worker_block, actor) == CAF_CACHE_LINE_SIZE,
+                "the layout `caf::actor_control_block::get` and `from` expect");
+#pragma GCC diagnostic pop
+  void* memory = object_pool_allocate(sizeof(worker_block));
+  worker_block* block;
+  try {
+    block = new (memory)
+        worker_block(sys, sys.node(), cfg, std::move(rec), instance, token, std::move(loop),
+                     std::move(core), std::move(lane), std::shared_ptr<thread_doorbell>{});
+  } catch (...) {
+    object_pool_free(memory, sizeof(worker_block));
+    throw;
+  }
+  return caf::actor{&block->ctrl, false};
+}
+
 worker_actor* worker_actor::current() noexcept {
   return tl_current;
 }

@@ -73,6 +73,15 @@ private:
   caf::actor loop_;
 };
 
+/// Makes a worker actor as `caf::make_actor` would (not launched: the caller launches it), in
+/// a block of the runtime's object pool instead of `operator new`: most of a scheduled
+/// instance's memory. Laid out as CAF lays out every actor (its control block, then the actor
+/// one cache line further, see `caf::actor_control_block`), and freed through the control
+/// block's destructors, so CAF handles it like any other actor. Any thread.
+caf::actor make_worker(caf::actor_system& sys, caf::actor_config& cfg, record_ptr rec,
+                       std::uint32_t instance, std::uint32_t token, caf::actor loop,
+                       std::shared_ptr<runtime_core> core, std::shared_ptr<request_lane> lane);
+
 /// The completion sink shared by all workers of a runtime: pushes done requests into the
 /// loop's inbox and, when that wakes the loop, sends the wake message through the worker whose
 /// handler is running (cheapest path) or through the runtime's guarded send.
