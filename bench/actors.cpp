@@ -393,6 +393,7 @@ result_line loopbridge_named(std::size_t n) {
   else
     out.set("answered", 0);
   handles.clear();
+  out.set("rss_per_instance_after_echo", (rss_bytes() - rss0) / static_cast<double>(n));
   record_stop(rt, out);
   return out;
 }
