@@ -1,5 +1,6 @@
 // The worker actor: one instance of a named actor in CAF, which makes the host its execution
-// mode asks for, and the sink through which workers report requests done to the loop.
+// mode asks for; its storage in the object pool (`make_worker`); and the sink through which
+// workers report requests done to the loop.
 #include "workers/worker_actor.hpp"
 
 #include "nodes/node_host.hpp"

@@ -93,7 +93,8 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// What its stop announced; written once by the event loop before `stopped` is set, read by
   /// the event loop and, once `stopped` is seen set, by host threads (answers for requests and
   /// stops that reach a retired actor). Null until then: a running actor does not carry the
-  /// room for it. (Shared only to come from the runtime's object pool with its deleter.)
+  /// room for it. A `shared_ptr` so that it can come from the runtime's object pool (its control
+  /// block holds the pool's allocator); nothing else shares it.
   mutable std::shared_ptr<const stopped_event> last_stop;
 
   /// `last_stop`, or an empty report while there is none. The event loop, or a thread that saw
