@@ -100,7 +100,11 @@ void object_pool_free(void* p, std::size_t n) noexcept {
   if (p == nullptr)
     return;
   if (!object_pool_active || n > object_pool_largest) {
-    ::operator delete(p, n);
+#ifdef __cpp_sized_deallocation
+    ::operator delete(p, n); // AddressSanitizer checks the size against the allocation's
+#else
+    ::operator delete(p); // clang before 19 leaves sized deallocation off unless asked
+#endif
     return;
   }
   classes()[class_index(n)].pool.give(p);
