@@ -58,8 +58,7 @@ void event_loop::on_spawn(record_ptr rec) {
           ? 64u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.reserve(rec->spec.count);
-  t->lane =
-      std::allocate_shared<request_lane>(pooled_allocator<request_lane>{}, rec->spec.count, bulk_);
+  t->lane = make_pooled<request_lane>(rec->spec.count, bulk_);
   auto& tr = *t;
   slots_[rec->index] = std::move(t);
   ++targets_unstopped_;

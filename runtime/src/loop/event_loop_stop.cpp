@@ -114,8 +114,7 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
   stop.total_failed = c.failed.load(std::memory_order_relaxed);
   stop.total_cancelled = c.cancelled.load(std::memory_order_relaxed);
   if (!t.record->last_stop) // an actor stops once; readers may hold the first report
-    t.record->last_stop =
-        std::allocate_shared<const stopped_event>(pooled_allocator<stopped_event>{}, stop);
+    t.record->last_stop = make_pooled<const stopped_event>(stop);
   t.record->stopped.store(true, std::memory_order_release); // its name is free from now on
   LB_LOG(info, "loop", to_string(event{stop}));
   if (core_->wants(event_type::stopped))

@@ -1,10 +1,14 @@
 #pragma once
 
 // The object pool: memory for the runtime's bookkeeping of each actor and instance (records,
-// the loop's slots, lanes, instance hosts, the name table's entries).
+// the loop's slots, lanes, instance hosts, the name table's entries) and for the CAF actors of
+// scheduled instances.
 
 #include <cstddef>
+#include <memory>
 #include <new>
+#include <type_traits>
+#include <utility>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define LOOPBRIDGE_OBJECT_POOL_ASAN 1
@@ -77,6 +81,13 @@ struct pooled_allocator {
     return false;
   }
 };
+
+/// `std::make_shared` with the object and its control block in one block of the pool.
+template <class T, class... Args>
+std::shared_ptr<T> make_pooled(Args&&... args) {
+  return std::allocate_shared<T>(pooled_allocator<std::remove_const_t<T>>{},
+                                 std::forward<Args>(args)...);
+}
 
 /// A base that makes `new` and `delete` of the derived class use the object pool (for objects
 /// owned through `std::unique_ptr` or raw pointers).

@@ -28,7 +28,7 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
     return error{errc::bad_request, "actor " + quote(spec.name) + ": count " +
                                         std::to_string(spec.count) + " is over the limit of " +
                                         std::to_string(max_instances) + " instances per actor"};
-  auto rec = std::allocate_shared<actor_record>(pooled_allocator<actor_record>{});
+  auto rec = make_pooled<actor_record>();
   std::vector<param_problem> problems;
   if (spec.params.is_null()) {
     std::lock_guard<std::mutex> guard{defaults_mutex_};

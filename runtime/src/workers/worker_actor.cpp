@@ -81,25 +81,22 @@ worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t
     : caf::event_based_actor(cfg),
       loop_(std::move(loop)) {
   if (!rec->spec.node.empty()) {
-    host_ = std::allocate_shared<node_host>(pooled_allocator<node_host>{}, this, std::move(rec),
-                                            instance, token, std::move(core), std::move(lane));
+    host_ = make_pooled<node_host>(this, std::move(rec), instance, token, std::move(core),
+                                   std::move(lane));
     return;
   }
   switch (rec->mode) {
     case execution::dedicated_thread:
-      host_ = std::allocate_shared<dedicated_host>(pooled_allocator<dedicated_host>{},
-                                                   std::move(rec), instance, token, std::move(core),
-                                                   address(), std::move(lane), std::move(doorbell));
+      host_ = make_pooled<dedicated_host>(std::move(rec), instance, token, std::move(core),
+                                          address(), std::move(lane), std::move(doorbell));
       break;
     case execution::own_thread:
-      host_ = std::allocate_shared<own_thread_host>(
-          pooled_allocator<own_thread_host>{}, this, std::move(rec), instance, token,
-          std::move(core), std::move(lane), std::move(doorbell));
+      host_ = make_pooled<own_thread_host>(this, std::move(rec), instance, token, std::move(core),
+                                           std::move(lane), std::move(doorbell));
       break;
     case execution::scheduled:
-      host_ = std::allocate_shared<scheduled_host>(pooled_allocator<scheduled_host>{}, this,
-                                                   std::move(rec), instance, token, std::move(core),
-                                                   std::move(lane));
+      host_ = make_pooled<scheduled_host>(this, std::move(rec), instance, token, std::move(core),
+                                          std::move(lane));
       break;
   }
 }
