@@ -21,6 +21,8 @@ inline constexpr int instance_turn = 16;
 /// the turn after the request that reaches this (a request is never interrupted). Short
 /// requests therefore run several per turn, so an instance does not pay a yield per request.
 inline constexpr std::chrono::microseconds instance_slice{50};
+/// Continuations an instance runs per `continue_atom` message before others get a turn.
+inline constexpr std::size_t continuation_turn = 64;
 /// Instances the event loop starts or tells to exit, and actors it stops during the runtime's
 /// shutdown, per message: the rest follow in messages it sends itself, so requests, stops and
 /// timers reach the loop while a million instances start or stop.

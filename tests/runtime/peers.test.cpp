@@ -159,6 +159,11 @@ struct tally_request {
 struct crash_request {
   using reply_type = tally_reply;
 };
+/// Asks `echo` `requests` times; the first continuation to run crashes the instance.
+struct crash_later_request {
+  using reply_type = tally_reply;
+  int requests = 0;
+};
 struct lookup_request {
   using reply_type = fan_reply;
   std::string name;
@@ -167,11 +172,14 @@ struct lookup_request {
 class fan_worker;
 struct fan {
   static constexpr const char* name = "fan";
-  using requests = request_list<fan_request, tally_request, crash_request, lookup_request>;
+  using requests =
+      request_list<fan_request, tally_request, crash_request, crash_later_request, lookup_request>;
   using worker = fan_worker;
 };
 
 std::atomic<int> late_continuations{0};
+/// Continuations of `crash_later_request` that ran: the one that crashed, and any after it.
+std::atomic<int> crash_later_ran{0};
 
 class fan_worker : public worker {
 public:
@@ -232,6 +240,16 @@ public:
                    r.reply({});
                  });
     ctx_.crash(error{errc::worker_failed, "crashed on purpose"});
+  }
+
+  void handle(crash_later_request& req, responder<tally_reply>& r) {
+    auto to = *ctx_.actor<echo>("e");
+    auto held = std::make_shared<responder<tally_reply>>(std::move(r));
+    for (int i = 0; i < req.requests; ++i)
+      ctx_.request(to, echo_request{i}, [this, held](result<echo_reply>) {
+        crash_later_ran.fetch_add(1);
+        ctx_.crash(error{errc::worker_failed, "crashed in a continuation"});
+      });
   }
 
   void handle(lookup_request& req, responder<fan_reply>& r) {
@@ -490,6 +508,25 @@ TEST_CASE("an instance that dies with continuations pending runs none of them", 
   REQUIRE(after.ok());
   CHECK(after->steps == 3);
   CHECK(late_continuations.load() == 0);
+}
+
+TEST_CASE("no continuation runs after one crashed its instance", "[peers]") {
+  // Many answers come back at once, so their continuations reach the instance together; the
+  // first one to run crashes the worker, and none of the others may run on it afterwards.
+  crash_later_ran = 0;
+  runtime rt{kinds(), lbtest::quick_options()};
+  auto fan_spec = spec("fan", "fan");
+  fan_spec.restart.policy = restart_policy::on_failure;
+  REQUIRE(rt.start({fan_spec, spec("e", "echo")}).ok());
+  auto h = *rt.actor<fan>("fan");
+  auto r = h.call(crash_later_request{200}, 10s);
+  CHECK(r.is(errc::worker_failed));
+  CHECK(crash_later_ran.load() == 1);
+  // The restarted instance works, and the old continuations never reach it.
+  auto after = h.call(tally_request{"e", 2}, 10s);
+  REQUIRE(after.ok());
+  CHECK(after->steps == 3);
+  CHECK(crash_later_ran.load() == 1);
 }
 
 TEST_CASE("stopping an actor drains its continuations, then cancels what is left", "[peers]") {

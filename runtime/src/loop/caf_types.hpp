@@ -64,6 +64,8 @@ using exit_more_atom = caf::atom_constant<caf::atom("lb_exitmo")>;
 using shutdown_more_atom = caf::atom_constant<caf::atom("lb_shutmo")>;
 using tick_atom = caf::atom_constant<caf::atom("lb_tick")>;
 using task_atom = caf::atom_constant<caf::atom("lb_task")>;
+/// Continuations are due in the instance's `continuation_inbox`: it runs what waits there.
+using continue_atom = caf::atom_constant<caf::atom("lb_cont")>;
 /// `(pump_atom, target index)`: an instance suspended a request of a starved actor; the loop
 /// hands out more of what waits in its queue.
 using pump_atom = caf::atom_constant<caf::atom("lb_pump")>;

@@ -49,6 +49,8 @@ public:
         sink_(core_->sink()),
         lane_(std::move(lane)) {}
 
+  ~instance_host() override { close_continuations(); }
+
   const std::string& actor_name() const noexcept override { return rec_->spec.name; }
   std::uint32_t instance() const noexcept override { return instance_; }
   const loopbridge::params& params() const noexcept override { return rec_->params; }
@@ -118,7 +120,10 @@ public:
       return;
     }
     std::vector<const request_state*> members(states, states + n);
-    auto join = make_ref<request_join>(std::move(members), stop_at_failure, core_, self_);
+    if (!continuations_) // made with the first continuation: most instances never need one
+      continuations_ = std::make_shared<continuation_inbox>();
+    auto join =
+        make_ref<request_join>(std::move(members), stop_at_failure, core_, self_, continuations_);
     join->arm(wrap(join.get()));
     for (std::size_t i = 0; i < n; ++i)
       if (!states[i]->attach_listener(join, i)) {
@@ -137,6 +142,35 @@ public:
   virtual void cancel(request_ref st) = 0;
   /// A task from a timer or `post`. Called on the actor's thread.
   virtual void run_task(task_box& t) = 0;
+  /// True once a task made the actor quit (its worker crashed): it runs no more tasks. The
+  /// actor's thread.
+  virtual bool quitting() const noexcept { return false; }
+
+  /// Runs the continuations due in its inbox (`continue_atom`), up to a turn's worth; asks for
+  /// another turn with a message to itself when more wait. Called on the actor's thread.
+  void run_continuations() {
+    if (!continuations_)
+      return;
+    continuations_->begin_drain();
+    for (std::size_t n = 0; n < continuation_turn; ++n) {
+      auto* j = continuations_->pop();
+      if (!j)
+        return; // empty, or a join mid-push, whose pusher sends the next `continue_atom`
+      auto t = j->take_task();
+      run_task(t);
+      j->release();
+      if (quitting())
+        return; // the rest is dropped as it exits
+    }
+    if (continuations_->rearm())
+      core_->send_to(self_, continue_atom::value);
+  }
+  /// The instance ends: continuations still due never run (their tasks are dropped), and
+  /// joins that fire later drop theirs at once. Called on the actor's thread, after `stop`.
+  void close_continuations() noexcept {
+    if (continuations_)
+      continuations_->close();
+  }
   /// The actor is exiting: release the worker. Called on the actor's thread.
   virtual void stop() = 0;
 
@@ -348,6 +382,8 @@ protected:
   std::shared_ptr<request_lane> lane_;
   std::unique_ptr<error> crash_reason_; ///< set when the worker crashed (`crash`)
   made_requests made_;                  ///< requests the worker made that may still be pending
+  /// Joins whose continuation is due here; made with the first continuation.
+  std::shared_ptr<continuation_inbox> continuations_;
   /// Its suspended requests, kept only when `max_suspended` bounds them (see `room_for`).
   std::vector<request_ref> held_suspended_;
   std::uint64_t handling_ = 0; ///< the request whose handler or continuation runs now

@@ -13,27 +13,37 @@
 #include <vector>
 
 #include "loop/caf_types.hpp"
+#include "loop/request_inbox.hpp"
 #include "runtime_core.hpp"
 
 namespace loopbridge::detail {
 
-/// Waits for a set of requests and then posts one task to an instance, as a message.
+class request_join;
+/// The joins whose continuation is due on one instance, in the order they fired.
+using continuation_inbox = node_inbox<request_join>;
+
+/// Waits for a set of requests and then posts one task to an instance: it queues itself in the
+/// instance's `continuation_inbox` and, when that was idle, sends the instance `continue_atom`
+/// (one message per batch of continuations, not one per answer).
 ///
-/// Threads: `notify` runs on whichever thread resolves a member (it never blocks: one CAF
-/// enqueue); the task it posts runs on the instance's thread. Each member holds a reference to
-/// the join until it is destroyed; the join holds the task (which holds the members' futures)
-/// only until it fires, so no cycle outlives the members' resolution.
-class request_join final : public completion_listener {
+/// Threads: `notify` runs on whichever thread resolves a member (it never blocks: a lock-free
+/// push, at most one CAF enqueue); the task runs on the instance's thread. Each member holds a
+/// reference to the join until it is destroyed, and the inbox one while it is queued; the join
+/// holds the task (which holds the members' futures) until it ran or the inbox closed, so no
+/// cycle outlives the members' resolution and the instance's stop.
+class request_join final : public completion_listener, public inbox_node {
 public:
   static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
 
   request_join(std::vector<const request_state*> members, bool stop_at_failure,
-               std::weak_ptr<runtime_core> core, caf::actor_addr to)
+               std::weak_ptr<runtime_core> core, caf::actor_addr to,
+               std::shared_ptr<continuation_inbox> inbox)
       : members_(std::move(members)),
         remaining_(members_.size()),
         stop_at_failure_(stop_at_failure),
         core_(std::move(core)),
-        to_(std::move(to)) {}
+        to_(std::move(to)),
+        inbox_(std::move(inbox)) {}
 
   /// The task to post; set once, before the join listens to any member.
   void arm(task_box fn) { fn_ = std::move(fn); }
@@ -58,13 +68,17 @@ public:
   /// The member whose failure fired the join, or `none`.
   std::size_t first_failed() const noexcept { return failed_.load(std::memory_order_acquire); }
 
+  /// The task, once the join fired and the instance took it from its inbox. The instance.
+  task_box take_task() noexcept { return std::move(fn_); }
+
 private:
   void fire() noexcept {
     if (fired_.exchange(true, std::memory_order_acq_rel))
       return;
-    auto fn = std::move(fn_);
-    if (auto core = core_.lock())
-      core->send_to(to_, task_atom::value, std::move(fn)); // dropped if the instance is gone
+    add_ref();              // the inbox's
+    if (inbox_->push(this)) // false also when the instance is gone: the task is dropped
+      if (auto core = core_.lock())
+        core->send_to(to_, continue_atom::value);
   }
 
   std::vector<const request_state*> members_;
@@ -74,8 +88,16 @@ private:
   bool stop_at_failure_;
   std::weak_ptr<runtime_core> core_;
   caf::actor_addr to_;
+  std::shared_ptr<continuation_inbox> inbox_;
   task_box fn_;
 };
+
+/// A join its instance never took from its inbox (the instance stopped): its task goes now, and
+/// with it the members' futures, which would otherwise keep the join alive in a cycle.
+inline void inbox_release(request_join* j) noexcept {
+  j->take_task(); // dropped
+  j->release();
+}
 
 /// The requests one instance made and that may still be pending, filed under the request it was
 /// handling when it made them (id 0: made outside any request, e.g. in a timer).

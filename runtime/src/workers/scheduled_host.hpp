@@ -85,6 +85,7 @@ public:
       run_guarded("task", *t.fn);
     quit_if_crashed();
   }
+  bool quitting() const noexcept override { return crashed(); }
   void stop() override {
     pending_.clear(); // taken, never started: the loop runs them elsewhere or resolves them
     next_ = 0;
@@ -162,6 +163,7 @@ public:
     if (t.fn)
       push([fn = t.fn](worker&) { (*fn)(); });
   }
+  bool quitting() const noexcept override { return false; } // its crash is its thread's
   void stop() override {
     door_->clear_wake(); // the wake-up may belong to the worker that goes now
     std::unique_ptr<worker> gone;

@@ -191,6 +191,7 @@ const caf::behavior& worker_actor::protocol() {
       },
       [](cancel_atom, request_ref& st) { current()->host_->cancel(std::move(st)); },
       [](task_atom, task_box& t) { current()->host_->run_task(t); },
+      [](continue_atom) { current()->host_->run_continuations(); },
       [](crash_atom, error& reason) { current()->quit(to_exit_reason(reason)); },
       // An instance of an actor placed on another node (node_host).
       [](node_up_atom, caf::actor& gateway, const std::vector<char>& actors) {
@@ -217,6 +218,7 @@ void worker_actor::on_exit() {
   if (host_) {
     current_scope scope{this}; // also when CAF calls it outside `resume` (a system shutdown)
     host_->stop();
+    host_->close_continuations();
   }
   loop_ = nullptr;
 }
