@@ -7,9 +7,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <map>
 #include <mutex>
-#include <optional>
+#include <map>
 #include <set>
 
 #include "support/test_support.hpp"
@@ -65,9 +64,9 @@ struct gate {
 struct where_reply {
   std::string thread;
   std::uint32_t instance = 0;
-  bool met = true;         ///< the barrier opened, the gate opened, the flag came
-  std::uint64_t order = 0; ///< when the handler ran, among all handlers of the test
-  std::string inner_error; ///< the error of a nested call, if any
+  bool met = true;          ///< the barrier opened, the gate opened, the flag came
+  std::uint64_t order = 0;  ///< when the handler ran, among all handlers of the test
+  std::string inner_error;  ///< the error of a nested call, if any
 };
 /// Meets the other handlers at `meet` (if set), or waits for `hold` to open (if set), or waits
 /// until `flag` is set (spinning: a handler that keeps its thread busy), then replies where it
@@ -141,51 +140,9 @@ private:
   worker_context& ctx_;
 };
 
-/// Runs a chain of `steps` tasks, each posted by the one before (so the actor always has one
-/// more message while it runs), and replies the threads they ran on.
-struct chain_reply {
-  std::set<std::string> threads;
-};
-struct chain_request {
-  using reply_type = chain_reply;
-  int steps = 0;
-};
-class chain_worker;
-struct chain_kind {
-  static constexpr const char* name = "chain";
-  using requests = request_list<chain_request>;
-  using worker = chain_worker;
-};
-class chain_worker : public worker {
-public:
-  explicit chain_worker(worker_context& ctx) : ctx_(ctx) {}
-  void handle(chain_request& req, responder<chain_reply>& r) {
-    left_ = req.steps;
-    out_ = {};
-    reply_.emplace(std::move(r));
-    step();
-  }
-
-private:
-  void step() {
-    out_.threads.insert(thread_name()); // tasks of one instance never run at once: no lock
-    if (left_-- == 0) {
-      reply_->reply(std::move(out_));
-      return;
-    }
-    ctx_.post([this] { step(); });
-  }
-
-  worker_context& ctx_;
-  int left_ = 0;
-  chain_reply out_;
-  std::optional<responder<chain_reply>> reply_;
-};
-
 kind_registry kinds() {
   auto k = builtin_kinds();
   k.add<where_kind>();
-  k.add<chain_kind>();
   return k;
 }
 
@@ -226,25 +183,6 @@ TEST_CASE("two instances of a scheduled pool run at the same moment, on schedule
   for (auto* r : {&*ra, &*rb}) {
     INFO(r->thread);
     CHECK(r->thread.rfind("lb.sched.", 0) == 0); // never lb.loop
-  }
-}
-
-TEST_CASE("an actor that stays runnable goes on on its thread while nothing else waits",
-          "[scheduler]") {
-  // Each task posts the next, so the actor has a message left at the end of every turn. With
-  // nothing else runnable it goes on on the same thread: it neither wakes the other thread nor
-  // moves to it (where each move would take its messages to another core).
-  runtime rt{kinds(), two_threads()};
-  actor_spec spec;
-  spec.name = "chain";
-  spec.kind = "chain";
-  REQUIRE(rt.spawn(spec).ok());
-  auto chain = rt.actor<chain_kind>("chain").value();
-  for (int round = 0; round < 3; ++round) {
-    auto r = chain.call(chain_request{20000}, 30s);
-    REQUIRE(r.ok());
-    INFO("round " << round << ": " << r->threads.size() << " threads");
-    CHECK(r->threads.size() == 1);
   }
 }
 
@@ -322,8 +260,8 @@ TEST_CASE("a handler that runs too long is reported while it still runs", "[sche
   runtime rt{kinds(), options};
   SECTION("a dedicated handler receives its own slow_handler event") {
     auto slow = spawn_where(rt, "slow", 1, true);
-    auto inbox =
-        std::make_shared<event_inbox>(rt.subscribe({{event_type::slow_handler}, {"slow"}, 16}));
+    auto inbox = std::make_shared<event_inbox>(
+        rt.subscribe({{event_type::slow_handler}, {"slow"}, 16}));
     where_request req;
     req.inbox = inbox;
     auto r = slow.call(std::move(req), 30s);

@@ -1,8 +1,6 @@
 // The runtime's scheduler: its threads, parking on a futex and waking them directly.
 #include "scheduler/scheduler.hpp"
 
-#include <utility>
-
 #include <caf/actor_system.hpp>
 #include <caf/detail/set_thread_name.hpp>
 
@@ -27,6 +25,10 @@ thread_local int tl_burst_depth = 0;
 /// ... and the scheduler that deferred a wake-up inside them, if any.
 thread_local scheduler* tl_burst_owed = nullptr;
 } // namespace
+
+bool scheduler::others_waiting() noexcept {
+  return tl_scheduler && tl_scheduler->queued_.load(std::memory_order_relaxed) != 0;
+}
 
 /// One scheduler thread: takes runnable actors from the scheduler's queue and resumes each for
 /// one turn. Actors it wakes go to the same queue (any idle thread may take them).
@@ -57,24 +59,10 @@ private:
     system().thread_started();
     if (parent_.settings_.stalls)
       slot_ = parent_.settings_.stalls->attach(name);
-    caf::resumable* again = nullptr; // a job that goes on here at once
-    for (;;) {
-      auto* job = std::exchange(again, nullptr);
-      if (job && parent_.stopping_.load(std::memory_order_acquire)) {
-        parent_.enqueue(job); // the stop cleans it up with the rest
-        job = nullptr;
-      }
-      if (!job && !(job = parent_.dequeue(*this)))
-        break;
+    while (auto* job = parent_.dequeue(*this)) {
       switch (job->resume(this, parent_.settings_.turn)) {
         case caf::resumable::resume_later:
-          // Behind whatever else is runnable. When nothing is, it goes on on this thread: through
-          // the queue it would wake a parked thread to take it while this one goes idle, and
-          // its messages would change cores.
-          if (parent_.queued_.load(std::memory_order_relaxed) != 0)
-            parent_.enqueue(job);
-          else
-            again = job;
+          parent_.enqueue(job); // behind whatever else is runnable
           break;
         case caf::resumable::awaiting_message:
         case caf::resumable::done:
@@ -97,10 +85,6 @@ private:
   adaptive_spin spin_;
   std::shared_ptr<activity_slot> slot_;
 };
-
-bool scheduler::others_waiting() noexcept {
-  return tl_scheduler && tl_scheduler->queued_.load(std::memory_order_relaxed) != 0;
-}
 
 scheduler::scheduler(caf::actor_system& sys, scheduler_settings settings)
     : caf::scheduler::abstract_coordinator(sys),

@@ -49,8 +49,7 @@ struct scheduler_settings {
 /// thread directly when no spinning thread will take it. An idle runtime's scheduler threads
 /// sleep until there is work. An actor runs on one thread at a time and handles its messages in
 /// order (CAF's actor protocol); after `settings.turn` messages it goes to the back of the queue,
-/// so one busy actor cannot starve the others — or, when no other actor is runnable, it goes on
-/// on the same thread at once (no wake-up of another thread, its messages stay on one core).
+/// so one busy actor cannot starve the others.
 ///
 /// Threads: `enqueue` from any thread; the rest is CAF's module protocol (the actor system's
 /// constructor and destructor).
@@ -100,10 +99,10 @@ private:
   std::thread clock_thread_;
   std::vector<std::unique_ptr<scheduler_thread>> threads_;
 
-  std::mutex mutex_; ///< guards `queue_` and `parked_`, and orders `stopping_` with them
+  std::mutex mutex_; ///< guards `queue_`, `parked_`, `stopping_`
   std::deque<caf::resumable*> queue_;
   std::vector<scheduler_thread*> parked_;
-  std::atomic<bool> stopping_{false};    ///< set under `mutex_`; read without it between jobs
+  bool stopping_ = false;
   std::atomic<std::size_t> queued_{0};   ///< `queue_.size()`, for spinning threads
   std::atomic<std::size_t> spinning_{0}; ///< threads spinning for work right now
 };
