@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <random>
 #include <set>
@@ -120,6 +121,46 @@ TEST_CASE("request_inbox releases undrained requests when destroyed", "[internal
   // The inbox dropped its reference; ours is the last.
   CHECK(st->id == 1);
   st->release();
+}
+
+namespace {
+/// A node whose release pushes another node into the inbox that lets go of it, as a join's
+/// dropped task can complete a request that another join of the same instance waits for.
+struct chained_node : inbox_node {
+  node_inbox<chained_node>* inbox = nullptr;
+  chained_node* then = nullptr;
+  std::atomic<int>* released = nullptr;
+};
+void inbox_release(chained_node* n) noexcept {
+  if (auto* next = std::exchange(n->then, nullptr))
+    n->inbox->push(next); // closed: lets go of it at once
+  n->released->fetch_add(1);
+}
+} // namespace
+
+TEST_CASE("a closing inbox lets go of a node that pushes another one into it", "[internals]") {
+  // Shared with the closing thread, which may outlive the test if it deadlocks.
+  struct setup {
+    node_inbox<chained_node> inbox;
+    std::atomic<int> released{0};
+    chained_node first, second;
+    std::promise<void> closed;
+  };
+  auto s = std::make_shared<setup>();
+  for (auto* n : {&s->first, &s->second}) {
+    n->inbox = &s->inbox;
+    n->released = &s->released;
+  }
+  s->first.then = &s->second;
+  CHECK(s->inbox.push(&s->first));
+  // On a thread of its own with a deadline: letting go under the inbox's lock would deadlock.
+  auto done = s->closed.get_future();
+  std::thread([s] {
+    s->inbox.close();
+    s->closed.set_value();
+  }).detach();
+  REQUIRE(done.wait_for(10s) == std::future_status::ready);
+  CHECK(s->released.load() == 2);
 }
 
 TEST_CASE("a completion channel reuses popped nodes: its size follows what is outstanding, "

@@ -4,6 +4,7 @@
 // consumer drains.
 
 #include <atomic>
+#include <cstddef>
 #include <mutex>
 
 #include "loop/mpsc_queue.hpp"
@@ -80,11 +81,24 @@ public:
   Node* pop() noexcept { return static_cast<Node*>(queue_.pop()); }
 
 private:
-  /// The consumer's part, taken by whoever releases after `close` (one at a time).
+  /// The consumer's part, taken by whoever releases after `close` (one at a time). Nodes are
+  /// let go of outside the lock: letting go of one may push another into this inbox (a join's
+  /// task holds a responder whose drop completes a request another join of this instance
+  /// waits for), and that push releases it in turn.
   void release_all() noexcept {
-    std::lock_guard<std::mutex> guard{closed_mutex_};
-    while (auto* n = pop())
-      inbox_release(n);
+    for (;;) {
+      Node* taken[64];
+      std::size_t n = 0;
+      {
+        std::lock_guard<std::mutex> guard{closed_mutex_};
+        while (n < 64 && (taken[n] = pop()) != nullptr)
+          ++n;
+      }
+      for (std::size_t i = 0; i < n; ++i)
+        inbox_release(taken[i]);
+      if (n < 64)
+        return;
+    }
   }
 
   mpsc_queue queue_;
