@@ -35,7 +35,8 @@ class instance_host;
 ///   answers.
 ///
 /// Protocol: `drain_atom`; `(cancel_atom, request_ref)`; `(task_atom, task_box)` for timers and
-/// posted tasks; `(crash_atom, error)` to fail on purpose. Sends `ready_atom` /
+/// posted tasks; `continue_atom` when continuations wait in the host's continuation inbox;
+/// `(crash_atom, error)` to fail on purpose. Sends `ready_atom` /
 /// `start_failed_atom` to the loop, reports each request done through the loop's inbox, and
 /// its own end as CAF cleans it up (`instance_host::report_exit`).
 class worker_actor : public caf::event_based_actor {
