@@ -121,9 +121,8 @@ public:
     }
     std::vector<const request_state*> members(states, states + n);
     if (!continuations_) // made with the first continuation: most instances never need one
-      continuations_ = std::make_shared<continuation_inbox>();
-    auto join =
-        make_ref<request_join>(std::move(members), stop_at_failure, core_, self_, continuations_);
+      continuations_ = std::make_shared<continuation_inbox>(core_, self_);
+    auto join = make_ref<request_join>(std::move(members), stop_at_failure, continuations_);
     join->arm(wrap(join.get()));
     for (std::size_t i = 0; i < n; ++i)
       if (!states[i]->attach_listener(join, i)) {
@@ -163,7 +162,7 @@ public:
         return; // the rest is dropped as it exits
     }
     if (continuations_->rearm())
-      core_->send_to(self_, continue_atom::value);
+      continuations_->wake();
   }
   /// The instance ends: continuations still due never run (their tasks are dropped), and
   /// joins that fire later drop theirs at once. Called on the actor's thread, after `stop`.

@@ -19,8 +19,25 @@
 namespace loopbridge::detail {
 
 class request_join;
-/// The joins whose continuation is due on one instance, in the order they fired.
-using continuation_inbox = node_inbox<request_join>;
+/// The joins whose continuation is due on one instance, in the order they fired, and how to
+/// wake that instance when they begin to wait (`continue_atom`, one message per batch).
+///
+/// Threads: as `node_inbox`; `wake` from any thread.
+struct continuation_inbox final : node_inbox<request_join> {
+  continuation_inbox(std::weak_ptr<runtime_core> core, caf::actor_addr instance)
+      : core_(std::move(core)),
+        instance_(std::move(instance)) {}
+
+  /// Tells the instance that continuations wait (dropped if it is gone).
+  void wake() const {
+    if (auto core = core_.lock())
+      core->send_to(instance_, continue_atom::value);
+  }
+
+private:
+  std::weak_ptr<runtime_core> core_;
+  caf::actor_addr instance_;
+};
 
 /// Waits for a set of requests and then posts one task to an instance: it queues itself in the
 /// instance's `continuation_inbox` and, when that was idle, sends the instance `continue_atom`
@@ -36,13 +53,10 @@ public:
   static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
 
   request_join(std::vector<const request_state*> members, bool stop_at_failure,
-               std::weak_ptr<runtime_core> core, caf::actor_addr to,
                std::shared_ptr<continuation_inbox> inbox)
       : members_(std::move(members)),
         remaining_(members_.size()),
         stop_at_failure_(stop_at_failure),
-        core_(std::move(core)),
-        to_(std::move(to)),
         inbox_(std::move(inbox)) {}
 
   /// The task to post; set once, before the join listens to any member.
@@ -77,8 +91,7 @@ private:
       return;
     add_ref();              // the inbox's
     if (inbox_->push(this)) // false also when the instance is gone: the task is dropped
-      if (auto core = core_.lock())
-        core->send_to(to_, continue_atom::value);
+      inbox_->wake();
   }
 
   std::vector<const request_state*> members_;
@@ -86,8 +99,6 @@ private:
   std::atomic<std::size_t> failed_{none};
   std::atomic<bool> fired_{false};
   bool stop_at_failure_;
-  std::weak_ptr<runtime_core> core_;
-  caf::actor_addr to_;
   std::shared_ptr<continuation_inbox> inbox_;
   task_box fn_;
 };
