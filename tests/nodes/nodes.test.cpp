@@ -517,7 +517,9 @@ TEST_CASE("a gateway forgets a main process that went silent and cancels what it
   c.request = "echo";
   auto req = echo_of("left behind");
   req.delay = 60s;
-  REQUIRE(detail::wire_encode(req, c.body).ok());
+  std::vector<char> body;
+  REQUIRE(detail::wire_encode(req, body).ok());
+  c.body = detail::wire_body{std::move(body)};
   self->send(*gateway, detail::node_calls_atom::value, std::vector<detail::node_call>{c});
   std::optional<detail::node_answer> answer;
   self->receive(
@@ -762,7 +764,9 @@ TEST_CASE("a gateway serves nothing to a process that has not proved the secret"
   c.actor = "far";
   c.request = "echo";
   auto req = echo_of("sneak");
-  REQUIRE(detail::wire_encode(req, c.body).ok());
+  std::vector<char> body;
+  REQUIRE(detail::wire_encode(req, body).ok());
+  c.body = detail::wire_body{std::move(body)};
   std::vector<detail::node_call> calls{c};
   self->send(*gateway, detail::node_calls_atom::value, calls);
   expect_refused("calls without a hello");

@@ -15,6 +15,11 @@
 #include "loopbridge/actors/image_processor.hpp"
 #include "loopbridge/actors/writer.hpp"
 #include "loopbridge/detail/wire_form.hpp"
+#include "nodes/node_protocol.hpp"
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/detail/serialized_size.hpp>
 
 using namespace loopbridge;
 using namespace loopbridge::actors;
@@ -256,5 +261,90 @@ TEST_CASE("malformed wire bytes give a problem, never a crash or a huge allocati
       if (!problem.empty())
         CHECK(problem.rfind("malformed: ", 0) == 0);
     }
+  }
+}
+
+TEST_CASE("a node message's body is written in place and read as plain bytes", "[wire]") {
+  auto kinds = builtin_kinds();
+  auto* entry = kinds.find("echo")->find_request("echo");
+  REQUIRE(entry->save_request);
+  // Lengths whose shortest varbyte takes one, two and three bytes (the body's is five).
+  for (std::size_t n : {std::size_t{0}, std::size_t{100}, std::size_t{300} << 10}) {
+    INFO(n << " payload bytes");
+    echo_request req;
+    req.payload = value{value::bytes(n, 7)};
+    auto expected = encoded(req);
+    detail::request_ref st{detail::make_ref<detail::typed_request_state<echo_request>>(req)};
+
+    detail::node_call c;
+    c.id = 9;
+    c.actor = "far";
+    c.request = "echo";
+    REQUIRE(problem_of(c.body.refer(st, entry->save_request)) == "");
+    CHECK(c.body.size() == expected.size());
+
+    // As CAF sends it: the message's elements through its binary serializer.
+    std::vector<char> wire;
+    caf::binary_serializer sink{nullptr, wire};
+    std::vector<detail::node_call> calls{c};
+    REQUIRE_FALSE(sink(calls));
+    std::vector<detail::node_call> back;
+    caf::binary_deserializer source{nullptr, wire};
+    REQUIRE_FALSE(source(back));
+    CHECK(source.remaining() == 0);
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].id == 9);
+    CHECK(back[0].actor == "far");
+    CHECK(back[0].body.bytes() == expected);
+    echo_request read;
+    auto& body = back[0].body.bytes();
+    REQUIRE(problem_of(detail::wire_decode(read, body.data(), body.size())) == "");
+    CHECK(read.payload == req.payload);
+
+    // A reader of a plain byte vector reads the body alone.
+    std::vector<char> alone;
+    caf::binary_serializer alone_sink{nullptr, alone};
+    REQUIRE_FALSE(alone_sink(c.body));
+    std::vector<char> plain;
+    caf::binary_deserializer plain_source{nullptr, alone};
+    REQUIRE_FALSE(plain_source(plain));
+    CHECK(plain == expected);
+
+    // Any other serializer gets the same bytes, written first; a message that never left its
+    // process has them written when they are asked for.
+    caf::detail::serialized_size_inspector measure{static_cast<caf::execution_unit*>(nullptr)};
+    REQUIRE_FALSE(measure(c.body));
+    caf::detail::serialized_size_inspector plain_measure{
+        static_cast<caf::execution_unit*>(nullptr)};
+    REQUIRE_FALSE(plain_measure(expected));
+    CHECK(measure.result() == plain_measure.result());
+    CHECK(c.body.bytes() == expected);
+  }
+
+  SECTION("what cannot be written is refused when it is referred to, not when it is sent") {
+    echo_request bad{value::list{1, HUGE_VAL}};
+    detail::request_ref st{detail::make_ref<detail::typed_request_state<echo_request>>(bad)};
+    detail::wire_body body;
+    auto problem = problem_of(body.refer(st, entry->save_request));
+    CHECK(problem.rfind("a number that is not finite (", 0) == 0);
+    CHECK(body.size() == 0);
+    auto unanswered = st; // no reply yet
+    CHECK(problem_of(body.refer(unanswered, entry->save_reply)) == "cannot be written");
+    CHECK(body.size() == 0);
+  }
+
+  SECTION("a body longer than the bytes left is refused before anything is sized for it") {
+    std::vector<char> wire;
+    caf::binary_serializer sink{nullptr, wire};
+    std::uint64_t id = 4;
+    bool failed = false;
+    REQUIRE_FALSE(sink(id, failed));
+    for (int b : {0xff, 0xff, 0xff, 0xff, 0x0f}) // 2^32 - 1
+      wire.push_back(static_cast<char>(b));
+    wire.insert(wire.end(), {'a', 'b', 'c'});
+    detail::node_answer a;
+    caf::binary_deserializer source{nullptr, wire};
+    CHECK(source(a) == caf::sec::end_of_stream);
+    CHECK(a.body.size() == 0);
   }
 }

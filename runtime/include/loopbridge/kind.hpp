@@ -96,6 +96,11 @@ struct request_entry {
   /// Reads a reply from `data` into `st`'s reply (`st` is a `reply_state` of the reply type).
   result<void> (*decode_reply)(detail::request_state& st, const char* data,
                                std::size_t size) = nullptr;
+  /// Write the request, or the reply, of `st` through any CAF serializer, unchecked: the wire
+  /// form written in place into a message between processes (`wire_body`), whose checks run on
+  /// a measuring pass first. `save_reply` fails when `st` has no reply.
+  caf::error (*save_request)(detail::request_state& st, caf::serializer& f) = nullptr;
+  caf::error (*save_reply)(detail::request_state& st, caf::serializer& f) = nullptr;
 };
 
 /// Everything the runtime knows about an actor kind, as plain data and function pointers: its
@@ -205,6 +210,19 @@ result<void> encode_reply_of(request_state& st, std::vector<char>& out) {
 }
 
 template <class Req>
+caf::error save_request_of(request_state& st, caf::serializer& f) {
+  return f(static_cast<typed_request_state<Req>&>(st).request);
+}
+
+template <class Req>
+caf::error save_reply_of(request_state& st, caf::serializer& f) {
+  auto& typed = static_cast<reply_state<reply_t<Req>>&>(st);
+  if (!typed.reply)
+    return caf::sec::invalid_argument;
+  return f(*typed.reply);
+}
+
+template <class Req>
 result<void> decode_reply_into(request_state& st, const char* data, std::size_t size) {
   reply_t<Req> reply{};
   if (auto read = wire_decode(reply, data, size); !read)
@@ -246,6 +264,8 @@ request_entry make_request_entry() {
     e.decode_request = &decode_request_as<Req>;
     e.encode_reply = &encode_reply_of<Req>;
     e.decode_reply = &decode_reply_into<Req>;
+    e.save_request = &save_request_of<Req>;
+    e.save_reply = &save_reply_of<Req>;
   } else { // no YAML or wire form: the converters stay null
     e.type_name = readable_type_name(typeid(Req));
   }

@@ -12,6 +12,8 @@
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "loopbridge/detail/byte_field.hpp"
+
 namespace loopbridge {
 
 namespace detail {
@@ -138,8 +140,8 @@ public:
       auto restore = [&] {
         x.assign_tagged(tag, b, i, d, std::move(s), std::move(by), std::move(l), std::move(m));
       };
-      return f(caf::meta::type_name("loopbridge.value"), tag, b, i, d, s, by, l, m,
-               caf::meta::load_callback([&]() -> typename Inspector::result_type {
+      return f(caf::meta::type_name("loopbridge.value"), tag, b, i, d, s, detail::byte_field{by}, l,
+               m, caf::meta::load_callback([&]() -> typename Inspector::result_type {
                  restore();
                  return detail::inspect_ok<typename Inspector::result_type>();
                }));

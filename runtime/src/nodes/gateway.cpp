@@ -219,7 +219,8 @@ void gateway::serve(const caf::actor& caller, const caf::node_id& from, node_cal
       return refuse(error{errc::bad_request, "node " + node_ + ": the context of request " +
                                                  c.request + " for " + c.actor + ": " +
                                                  read.error().message()});
-  auto decoded = entry->decode_request(c.body.data(), c.body.size());
+  auto& body = c.body.bytes();
+  auto decoded = entry->decode_request(body.data(), body.size());
   if (!decoded)
     return refuse(error{errc::bad_request, "node " + node_ + ": request " + c.request + " for " +
                                                c.actor + ": " + decoded.error().message()});
@@ -256,14 +257,11 @@ void gateway::done(std::uint64_t key) {
   if (c.st->failed()) {
     a.set_failure(c.st->error());
   } else {
-    reply_hint_.reserve(a.body);
-    if (auto written = c.entry->encode_reply(*c.st, a.body); !written)
+    if (auto written = a.body.refer(c.st, c.entry->save_reply); !written)
       a.set_failure(error{errc::worker_failed,
                           "node " + node_ + ": the reply of " + c.entry->name + " by " +
                               c.target->spec.name +
                               " cannot cross the network: " + written.error().message()});
-    else
-      reply_hint_.note(a.body);
   }
   auto caller = std::move(c.caller);
   keys_.erase({c.from, c.id});

@@ -94,7 +94,6 @@ private:
   bool flush_sent_ = false;
   bool ticking_ = false;                         ///< a `node_tick_atom` is on its way
   std::chrono::steady_clock::time_point ticked_; ///< the last tick
-  body_size_hint reply_hint_;
 };
 
 } // namespace loopbridge::detail

@@ -133,7 +133,8 @@ public:
         st->fail(a->failure());
       } else if (st->try_claim(request_state::outcome::completed)) {
         auto* entry = rec_->kind->find_request(st->request_type());
-        auto read = entry ? entry->decode_reply(*st, a->body.data(), a->body.size())
+        auto& body = a->body.bytes();
+        auto read = entry ? entry->decode_reply(*st, body.data(), body.size())
                           : result<void>{error{errc::bad_request, "its kind has no such request"}};
         if (!read)
           st->set_error(error{errc::worker_failed,
@@ -208,9 +209,8 @@ private:
     node_call c;
     c.id = st->id;
     c.actor = rec_->spec.name;
-    request_hint_.reserve(c.body);
-    auto written = entry && entry->encode_request
-                       ? entry->encode_request(*st, c.body)
+    auto written = entry && entry->save_request
+                       ? c.body.refer(st, entry->save_request)
                        : result<void>{error{errc::bad_request, "the kind does not serve it"}};
     if (!written) {
       st->fail(error{errc::bad_request,
@@ -218,7 +218,6 @@ private:
       sink_->done(std::move(st));
       return;
     }
-    request_hint_.note(c.body);
     c.request = entry->name;
     if (!st->context.empty()) {
       value::map fields;
@@ -319,7 +318,6 @@ private:
   /// Lost with the node, to be sent again when it is back (`resend_lost`), by request id
   /// (ids grow with submission: the map's order is theirs).
   std::map<std::uint64_t, request_ref> held_;
-  body_size_hint request_hint_;
   std::shared_ptr<node_traffic> traffic_; ///< the node's, shared with its other instances
 };
 

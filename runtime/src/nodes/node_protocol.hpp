@@ -38,6 +38,9 @@
 
 #include <caf/all.hpp>
 
+#include "nodes/wire_body.hpp"
+
+#include "loopbridge/detail/byte_field.hpp"
 #include "loopbridge/error.hpp"
 #include "loopbridge/field.hpp"
 #include "loopbridge/kind_registry.hpp"
@@ -83,12 +86,12 @@ struct node_call {
   std::string request; ///< the request's name (`request_entry::name`)
   /// Time left until its deadline, in nanoseconds; 0: none (the node's default applies).
   std::int64_t budget_ns = 0;
-  std::vector<char> body;    ///< the request's wire form
+  wire_body body;            ///< the request's wire form
   std::vector<char> context; ///< the wire form of its context's fields (a `value::map`)
   template <class Inspector>
   friend auto inspect(Inspector& f, node_call& x) {
     return f(caf::meta::type_name("node_call"), x.id, x.actor, x.request, x.budget_ns, x.body,
-             x.context);
+             byte_field{x.context});
   }
 };
 
@@ -97,14 +100,14 @@ struct node_call {
 struct node_answer {
   std::uint64_t id = 0;
   bool failed = false;
-  std::vector<char> body; ///< the reply's wire form (empty when it failed)
-  std::string domain;     ///< the error's, when it failed
+  wire_body body;     ///< the reply's wire form (empty when it failed)
+  std::string domain; ///< the error's, when it failed
   std::string code;
   std::string message;
 
   void set_failure(const error& e) {
     failed = true;
-    body.clear();
+    body = {};
     domain = e.domain();
     code = e.code();
     message = e.message();
@@ -116,22 +119,6 @@ struct node_answer {
     return f(caf::meta::type_name("node_answer"), x.id, x.failed, x.body, x.domain, x.code,
              x.message);
   }
-};
-
-/// The size of the last body one side wrote, reserved for the next: an actor's requests (or
-/// replies) tend to be alike, and a large body that grows its way to its size is copied at
-/// each growth. Small bodies are left to grow. One per writer; not thread-safe.
-class body_size_hint {
-public:
-  void reserve(std::vector<char>& body) const {
-    if (last_ > body_hint_min)
-      body.reserve(last_);
-  }
-  void note(const std::vector<char>& body) noexcept { last_ = body.size(); }
-
-private:
-  static constexpr std::size_t body_hint_min = 4096;
-  std::size_t last_ = 0;
 };
 
 /// An actor the node runs, as its welcome lists them.

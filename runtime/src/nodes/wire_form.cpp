@@ -2,6 +2,8 @@
 // and nesting bounded, before anything is sized or recursed into.
 #include "loopbridge/detail/wire_form.hpp"
 
+#include "loopbridge/detail/byte_field.hpp"
+
 namespace loopbridge::detail {
 
 caf::error wire_reader::begin_sequence(std::size_t& num) {
@@ -21,6 +23,23 @@ caf::error wire_reader::begin_sequence(std::size_t& num) {
 caf::error wire_reader::end_sequence() {
   --depth_;
   return inner_.end_sequence();
+}
+
+const char* take_in_place(caf::deserializer& f, std::size_t n, bool& short_input) noexcept {
+  caf::binary_deserializer* source = nullptr;
+  if (auto* reader = dynamic_cast<wire_reader*>(&f))
+    source = &reader->memory();
+  else
+    source = dynamic_cast<caf::binary_deserializer*>(&f);
+  if (source == nullptr)
+    return nullptr;
+  if (n > source->remaining()) {
+    short_input = true;
+    return nullptr;
+  }
+  auto* p = reinterpret_cast<const char*>(source->remainder().data());
+  source->skip(n);
+  return p;
 }
 
 } // namespace loopbridge::detail

@@ -33,6 +33,8 @@ public:
 
   /// What stopped the last call, in words (empty while nothing did).
   const std::string& problem() const noexcept { return problem_; }
+  /// The processor every call goes to.
+  Inner& inner() noexcept { return inner_; }
 
   caf::error begin_object(std::uint16_t& typenr, std::string& name) override {
     return inner_.begin_object(typenr, name);
@@ -99,6 +101,8 @@ public:
   wire_reader(const char* data, std::size_t size) : wire_processor(data, size) {}
 
   std::size_t remaining() const noexcept { return inner_.remaining(); }
+  /// The bytes being read (for `take_in_place`).
+  caf::binary_deserializer& memory() noexcept { return inner_; }
 
   caf::error begin_sequence(std::size_t& num) override;
   caf::error end_sequence() override;
