@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "support/test_support.hpp"
@@ -64,9 +64,9 @@ struct gate {
 struct where_reply {
   std::string thread;
   std::uint32_t instance = 0;
-  bool met = true;          ///< the barrier opened, the gate opened, the flag came
-  std::uint64_t order = 0;  ///< when the handler ran, among all handlers of the test
-  std::string inner_error;  ///< the error of a nested call, if any
+  bool met = true;         ///< the barrier opened, the gate opened, the flag came
+  std::uint64_t order = 0; ///< when the handler ran, among all handlers of the test
+  std::string inner_error; ///< the error of a nested call, if any
 };
 /// Meets the other handlers at `meet` (if set), or waits for `hold` to open (if set), or waits
 /// until `flag` is set (spinning: a handler that keeps its thread busy), then replies where it
@@ -260,8 +260,8 @@ TEST_CASE("a handler that runs too long is reported while it still runs", "[sche
   runtime rt{kinds(), options};
   SECTION("a dedicated handler receives its own slow_handler event") {
     auto slow = spawn_where(rt, "slow", 1, true);
-    auto inbox = std::make_shared<event_inbox>(
-        rt.subscribe({{event_type::slow_handler}, {"slow"}, 16}));
+    auto inbox =
+        std::make_shared<event_inbox>(rt.subscribe({{event_type::slow_handler}, {"slow"}, 16}));
     where_request req;
     req.inbox = inbox;
     auto r = slow.call(std::move(req), 30s);
