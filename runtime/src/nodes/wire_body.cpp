@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include <caf/binary_serializer.hpp>
 #include <caf/detail/serialized_size.hpp>
@@ -39,7 +40,11 @@ result<void> wire_body::refer(request_ref st, save_fn save) {
   if (auto err = save(*st, measure))
     return error{errc::bad_request,
                  measure.problem().empty() ? "cannot be written" : measure.problem()};
-  size_ = measure.inner().result();
+  auto size = measure.inner().result();
+  if (size > std::numeric_limits<std::uint32_t>::max()) // CAF's lengths are 32 bits
+    return error{errc::bad_request, "a body of " + std::to_string(size) +
+                                        " bytes is more than a message between processes holds"};
+  size_ = size;
   source_ = std::move(st);
   save_ = save;
   bytes_.clear();
@@ -48,11 +53,15 @@ result<void> wire_body::refer(request_ref st, save_fn save) {
 
 const std::vector<char>& wire_body::bytes() {
   if (source_) {
-    wire_writer sink{bytes_};
-    (void)save_(*source_, sink); // checked by `refer`
+    (void)write(bytes_); // checked by `refer`
     source_.reset();
   }
   return bytes_;
+}
+
+caf::error wire_body::write(std::vector<char>& out) const {
+  wire_writer sink{out};
+  return save_(*source_, sink);
 }
 
 caf::error wire_body::save(caf::serializer& f) const {
@@ -61,8 +70,7 @@ caf::error wire_body::save(caf::serializer& f) const {
   auto* out = dynamic_cast<caf::binary_serializer*>(&f);
   if (out == nullptr) { // another serializer: through bytes written here
     std::vector<char> written;
-    wire_writer sink{written};
-    if (auto err = save_(*source_, sink))
+    if (auto err = write(written))
       return err;
     return f(written);
   }
@@ -73,10 +81,8 @@ caf::error wire_body::save(caf::serializer& f) const {
   if (auto err = save_(*source_, *out))
     return err;
   auto end = out->write_pos();
-  auto n = end - at - fixed_length_size;
-  if (n > std::numeric_limits<std::uint32_t>::max())
-    return caf::sec::invalid_argument; // CAF's lengths are 32 bits
-  put_fixed_length(static_cast<std::uint32_t>(n), length);
+  // Below 4 GiB: `refer` refused larger bodies.
+  put_fixed_length(static_cast<std::uint32_t>(end - at - fixed_length_size), length);
   out->seek(at);
   auto err = out->apply_raw(fixed_length_size, length);
   out->seek(end);

@@ -36,8 +36,8 @@ public:
   explicit wire_body(std::vector<char> bytes) : bytes_(std::move(bytes)) {}
 
   /// The sending side: the body is what `save` writes of `st`. `loop.bad_request` saying why
-  /// when it cannot be written (a number that is not finite, a reply that is missing); the body
-  /// is then unchanged.
+  /// when it cannot be written (a number that is not finite, a reply that is missing, 4 GiB or
+  /// more); the body is then unchanged.
   result<void> refer(request_ref st, save_fn save);
 
   /// The wire form's size in bytes.
@@ -61,6 +61,8 @@ public:
 
 private:
   caf::error save(caf::serializer& f) const;
+  /// Appends the wire form of the sending side's state to `out`.
+  caf::error write(std::vector<char>& out) const;
 
   std::vector<char> bytes_;
   request_ref source_; ///< the sending side's state; null on the receiving side
