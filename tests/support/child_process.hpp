@@ -26,6 +26,15 @@ public:
                 const std::string& cwd)
       : out_path_(cwd + "/.child.out"),
         err_path_(cwd + "/.child.err") {
+    // Everything the child needs is made before the fork: the parent runs threads, and a child
+    // of a multithreaded process may only make async-signal-safe calls until it execs (an
+    // allocation could wait forever for a lock another parent thread held at the fork, as
+    // seen under TSan).
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(program.c_str()));
+    for (auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       if (::chdir(cwd.c_str()) != 0)
@@ -34,11 +43,6 @@ public:
       int err = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(out, STDOUT_FILENO);
       ::dup2(err, STDERR_FILENO);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(program.c_str()));
-      for (auto& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
       ::execv(program.c_str(), argv.data());
       ::_exit(127);
     }
