@@ -13,6 +13,8 @@
 //
 //   bench/nodes [--quick]
 //   bench/nodes --profile    # only loopbridge's 256 KiB pipelined phase, for 10 s (for perf)
+//   bench/nodes --profile rtt  # only loopbridge's round trips, one at a time, for 10 s
+//   (either, followed by `tls`: the same over TLS)
 //   (bench/nodes --serve-raw PORT [tls] is the raw server this program starts)
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -283,6 +286,19 @@ public:
     r.payload = value{value::bytes(bytes, 7)};
     return r;
   }
+  /// Only round trips, one request at a time, for `seconds`: a steady load to profile.
+  void profile_rtt(double seconds) {
+    auto small = request_of(64);
+    std::vector<double> rtts;
+    auto t0 = steady::now();
+    while (bench::seconds_since(t0) < seconds) {
+      auto t1 = steady::now();
+      (void)far_.call(small, 10s);
+      rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t1).count());
+    }
+    std::printf("profile: %zu round trips in %.1f s, p50 %.0f us\n", rtts.size(),
+                bench::seconds_since(t0), bench::median(rtts));
+  }
   /// Only the 256 KiB pipelined phase, for `seconds`: a steady load to profile.
   void profile_large(double seconds) {
     auto large = request_of(256 * 1024);
@@ -466,9 +482,17 @@ int main(int argc, char** argv) {
   std::printf("nodes: echo on a second process over loopback, loopbridge gateway vs raw CAF "
               "remote_actor, plain TCP and TLS (%s)\n\n",
               quick ? "quick" : "full");
-  if (argc == 2 && std::string{argv[1]} == "--profile") {
-    lb_client lb{load(plain.file), *plain.node};
-    lb.profile_large(10);
+  if (argc >= 2 && std::string{argv[1]} == "--profile") {
+    std::vector<std::string> what(argv + 2, argv + argc);
+    auto has = [&](const char* word) {
+      return std::find(what.begin(), what.end(), word) != what.end();
+    };
+    auto& t = has("tls") ? tls : plain;
+    lb_client lb{load(t.file), *t.node};
+    if (has("rtt"))
+      lb.profile_rtt(10);
+    else
+      lb.profile_large(10);
     lb.rt().stop();
     return 0;
   }
