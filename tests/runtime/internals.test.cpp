@@ -20,10 +20,14 @@
 
 #include "bridge/completion_channel.hpp"
 #include "loop/deadline_index.hpp"
+#include "loop/loop_thread.hpp"
 #include "loop/request_inbox.hpp"
 #include "loopbridge/detail/latency_histogram.hpp"
 #include "memory/object_pool.hpp"
 #include "scheduler/scheduler.hpp"
+
+#include "scheduler/scheduler.hpp"
+#include <caf/all.hpp>
 
 #include <caf/all.hpp>
 
@@ -465,4 +469,140 @@ TEST_CASE("a deserialization worker that makes two actors runnable wakes a threa
   (void)within(first_ran); // both ran: none waits for the worker's thread alone
   (void)within(second_ran);
   CHECK(s.sched->wakeups() - before == 2);
+}
+
+namespace {
+
+/// Stands for the event loop on a loop thread: handed to its thread as the event loop is.
+class stand_in_loop final : public caf::event_based_actor {
+public:
+  stand_in_loop(caf::actor_config& cfg, loop_thread* thread)
+      : caf::event_based_actor(cfg),
+        thread_(thread) {}
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) override {
+    if (mailbox().push_back(std::move(ptr)) == caf::intrusive::inbox_result::unblocked_reader) {
+      intrusive_ptr_add_ref(ctrl());
+      thread_->notify();
+    }
+  }
+  caf::behavior make_behavior() override {
+    return {[](caf::ok_atom) {}};
+  }
+
+private:
+  loop_thread* thread_;
+};
+
+/// A guest of the loop thread that notes, for each number it gets, the sender's order and
+/// whether it ran on the loop thread.
+class guest final : public caf::event_based_actor {
+public:
+  struct log {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<std::pair<int, int>> seen; ///< (sender, number) in handling order
+    int off_loop = 0;                      ///< handled on another thread than the loop's
+  };
+  guest(caf::actor_config& cfg, loop_thread* thread, log* out)
+      : caf::event_based_actor(cfg),
+        thread_(thread),
+        out_(out) {}
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) override {
+    enqueue_guest(*this, std::move(ptr), *thread_);
+  }
+  caf::behavior make_behavior() override {
+    return {[this](int sender, int number) {
+      std::lock_guard<std::mutex> guard{out_->mutex};
+      out_->seen.emplace_back(sender, number);
+      if (!thread_->on_this_thread())
+        ++out_->off_loop;
+      out_->changed.notify_all();
+    }};
+  }
+
+private:
+  loop_thread* thread_;
+  log* out_;
+};
+
+/// An actor system on the runtime's scheduler and a loop thread running a stand-in loop. The
+/// loop thread outlives the actor system, as in the runtime.
+struct loop_with_guests {
+  loop_with_guests() {
+    scheduler::load(cfg, scheduler_settings{});
+    sys.emplace(cfg);
+    thread = std::make_unique<loop_thread>(*sys, nullptr);
+    loop = sys->spawn<stand_in_loop, caf::lazy_init>(thread.get());
+    thread->start(static_cast<stand_in_loop*>(caf::actor_cast<caf::abstract_actor*>(loop)));
+  }
+  ~loop_with_guests() {
+    if (loop) {
+      caf::anon_send_exit(loop, caf::exit_reason::user_shutdown);
+      thread->join();
+    }
+    loop = nullptr;
+    sys.reset();
+    thread.reset();
+  }
+  /// Waits (30 s at most) until `out` saw `n` numbers.
+  static bool saw(guest::log& out, std::size_t n) {
+    std::unique_lock<std::mutex> lock{out.mutex};
+    return out.changed.wait_for(lock, 30s, [&] { return out.seen.size() >= n; });
+  }
+  caf::actor_system_config cfg;
+  std::optional<caf::actor_system> sys;
+  std::unique_ptr<loop_thread> thread;
+  caf::actor loop;
+};
+
+} // namespace
+
+TEST_CASE("a guest of the loop thread runs there, in each sender's order, beside the loop",
+          "[internals][loop]") {
+  loop_with_guests l;
+  guest::log out;
+  auto g = l.sys->spawn<guest, caf::lazy_init>(l.thread.get(), &out);
+  constexpr int senders = 3, each = 5000;
+  std::vector<std::thread> threads;
+  for (int s = 0; s < senders; ++s)
+    threads.emplace_back([&, s] {
+      for (int i = 0; i < each; ++i) {
+        caf::anon_send(g, s, i);
+        if (i % 16 == 0)
+          caf::anon_send(l.loop, caf::ok_atom::value); // the loop has turns of its own
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  REQUIRE(loop_with_guests::saw(out, senders * each));
+  std::lock_guard<std::mutex> guard{out.mutex};
+  CHECK(out.off_loop == 0);
+  std::vector<int> next(senders, 0);
+  bool ordered = true;
+  for (auto& [sender, number] : out.seen) {
+    ordered = ordered && number == next[static_cast<std::size_t>(sender)];
+    ++next[static_cast<std::size_t>(sender)];
+  }
+  CHECK(ordered);
+  caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("once the loop has ended, its guests run on the scheduler and can still end",
+          "[internals][loop]") {
+  loop_with_guests l;
+  guest::log out;
+  auto g = l.sys->spawn<guest, caf::lazy_init>(l.thread.get(), &out);
+  caf::anon_send(g, 0, 0);
+  REQUIRE(loop_with_guests::saw(out, 1));
+  caf::anon_send_exit(l.loop, caf::exit_reason::user_shutdown);
+  l.thread->join(); // the loop ended, and its thread with it
+  l.loop = nullptr;
+  caf::anon_send(g, 0, 1);
+  REQUIRE(loop_with_guests::saw(out, 2));
+  {
+    std::lock_guard<std::mutex> guard{out.mutex};
+    CHECK(out.off_loop == 1);
+  }
+  // Its exit is handled too: the actor system's end waits for every actor and returns.
+  caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
 }

@@ -201,7 +201,8 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i, const caf::actor
       t.record->mode != execution::scheduled && t.record->spec.node.empty()
           ? std::make_shared<thread_doorbell>()
           : nullptr;
-  inst.handle = spawn<worker_actor>(t.record, i, token, self, core_, t.lane, inst.doorbell);
+  inst.handle = spawn<worker_actor>(t.record, i, token, self, core_, t.lane, inst.doorbell,
+                                    t.record->spec.node.empty() ? nullptr : thread_);
   watch_start(t, i, now);
 }
 

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
+#include <caf/detail/sync_request_bouncer.hpp>
 #include <caf/intrusive_ptr.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "events/publish_batch.hpp"
@@ -57,6 +59,44 @@ void loop_thread::join() {
 }
 
 void loop_thread::notify() noexcept {
+  loop_ready_.store(true, std::memory_order_release);
+  signal();
+}
+
+void loop_thread::host(caf::resumable* guest) {
+  {
+    std::lock_guard<std::mutex> guard{guests_mutex_};
+    if (!closed_) {
+      guests_.push_back(guest);
+      guest = nullptr;
+    }
+  }
+  if (guest)
+    system().scheduler().enqueue(guest);
+  else
+    signal();
+}
+
+void enqueue_guest(caf::scheduled_actor& self, caf::mailbox_element_ptr ptr, loop_thread& thread) {
+  auto mid = ptr->mid;
+  auto sender = ptr->sender;
+  switch (self.mailbox().push_back(std::move(ptr))) {
+    case caf::intrusive::inbox_result::unblocked_reader:
+      intrusive_ptr_add_ref(self.ctrl());
+      thread.host(&self);
+      break;
+    case caf::intrusive::inbox_result::queue_closed:
+      if (mid.is_request()) {
+        caf::detail::sync_request_bouncer bounce{self.fail_state()};
+        bounce(sender, mid);
+      }
+      break;
+    case caf::intrusive::inbox_result::success:
+      break;
+  }
+}
+
+void loop_thread::signal() noexcept {
   if (ready_.exchange(1, std::memory_order_seq_cst) == 0 &&
       sleeping_.load(std::memory_order_seq_cst) != 0)
     futex(ready_, FUTEX_WAKE_PRIVATE, 1);
@@ -74,6 +114,7 @@ bool loop_thread::resume() {
   }
   switch (result) {
     case caf::resumable::resume_later:
+      loop_ready_.store(true, std::memory_order_relaxed);
       ready_.store(1, std::memory_order_relaxed);
       return true;
     case caf::resumable::awaiting_message:
@@ -85,6 +126,36 @@ bool loop_thread::resume() {
       return false;
   }
   return true;
+}
+
+void loop_thread::resume_guests() {
+  {
+    std::lock_guard<std::mutex> guard{guests_mutex_};
+    running_.swap(guests_);
+  }
+  for (auto* guest : running_) {
+    caf::resumable::resume_result result;
+    {
+      activity_scope watched{nullptr, 0, nullptr};
+      result = guest->resume(this, loop_turn);
+    }
+    if (result == caf::resumable::resume_later)
+      host(guest); // after the others, and after the loop's turn
+    else
+      intrusive_ptr_release(guest);
+  }
+  running_.clear();
+}
+
+void loop_thread::close_guests() {
+  std::vector<caf::resumable*> left;
+  {
+    std::lock_guard<std::mutex> guard{guests_mutex_};
+    closed_ = true;
+    left.swap(guests_);
+  }
+  for (auto* guest : left)
+    system().scheduler().enqueue(guest);
 }
 
 void loop_thread::park() noexcept {
@@ -111,8 +182,11 @@ void loop_thread::run() {
       for (std::size_t n = 0; n < loop_stretch; ++n) {
         if (ready_.exchange(0, std::memory_order_acq_rel) == 0)
           break;
-        if (!resume())
+        resume_guests();
+        if (loop_ready_.exchange(false, std::memory_order_acq_rel) && !resume()) {
+          close_guests();
           return;
+        }
       }
     }
     if (ready_.load(std::memory_order_acquire) == 0)

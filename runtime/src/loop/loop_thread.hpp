@@ -1,12 +1,14 @@
 #pragma once
 
-// The thread that runs the event-loop actor and nothing else.
+// The thread that runs the event-loop actor, and the runtime's actors that are its guests.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <caf/execution_unit.hpp>
 #include <caf/fwd.hpp>
@@ -16,8 +18,8 @@
 
 namespace loopbridge::detail {
 
-/// The thread that runs the event-loop actor, like the seed's EventThread runs asyncio, and
-/// nothing else: no worker's handler ever runs here.
+/// The thread that runs the event-loop actor, like the seed's EventThread runs asyncio: no
+/// worker's handler ever runs here.
 ///
 /// Host threads wake it directly (a futex, no scheduler in between): the event loop's
 /// `enqueue` calls `notify` when a message arrives while the loop is idle. Actors the loop makes
@@ -25,11 +27,19 @@ namespace loopbridge::detail {
 /// run them in parallel. After a burst of work the thread spins briefly before it parks
 /// (`adaptive_spin`), so request/response traffic rarely pays a wake-up.
 ///
+/// A few of the runtime's own actors that talk mostly to the loop run here too, as its guests
+/// (`host`): a node's gateway, which submits what it receives and answers what ends, and the
+/// main runtime's stand-ins for actors on other nodes, which take what the loop hands them. A
+/// hand-off between them and the loop is then a call on the same thread, not a wake-up of
+/// another. Guests run runtime code only, never users' handlers, each for one message per turn,
+/// before the loop's turn.
+///
 /// Contract for code running here: never block (as on asyncio's loop); the stall detector
-/// reports anything that runs here longer than `runtime.slow_handler`. Threads: `notify` from
-/// any thread; everything else on the loop thread only. Lifetime: `notify` may be called (by
-/// CAF's clock thread, delivering a timer) until the actor system is destroyed, so the object
-/// must outlive the actor system.
+/// reports anything that runs here longer than `runtime.slow_handler`. Threads: `notify` and
+/// `host` from any thread; everything else on the loop thread only. Lifetime: `notify` may be
+/// called (by CAF's clock thread, delivering a timer) until the actor system is destroyed, so
+/// the object must outlive the actor system. Once the loop has ended, guests go to the
+/// scheduler.
 class stall_detector;
 
 class loop_thread final : public caf::execution_unit {
@@ -42,6 +52,9 @@ public:
   /// The event loop became runnable (the caller transferred one reference to this thread).
   /// Any thread; wakes the loop thread if it is parked.
   void notify() noexcept;
+  /// Guest actor `guest` became runnable (the caller transferred one reference): it runs on
+  /// this thread, or on the scheduler once the loop has ended. Any thread.
+  void host(caf::resumable* guest);
   /// Waits for the thread to end (after the event loop terminated).
   void join();
   /// Lets the thread go on without this object's owner waiting for it: the runtime gave up on
@@ -61,14 +74,31 @@ private:
   void run();
   /// Resumes the loop once; false once it terminated.
   bool resume();
+  /// Resumes each guest runnable now once.
+  void resume_guests();
+  /// Hands the guests still runnable to the scheduler, and every later one (the loop ended).
+  void close_guests();
+  /// Something became runnable here: wakes the thread if it is parked.
+  void signal() noexcept;
   void park() noexcept;
 
   caf::resumable* loop_ = nullptr;
   std::shared_ptr<stall_detector> stalls_;
-  std::atomic<std::uint32_t> ready_{0};    ///< 1 when the loop actor is runnable
+  std::atomic<std::uint32_t> ready_{0};    ///< 1 when the loop or a guest is runnable
   std::atomic<std::uint32_t> sleeping_{0}; ///< 1 while parked on `ready_`
+  std::atomic<bool> loop_ready_{false};    ///< the loop actor is runnable
+  std::mutex guests_mutex_;                ///< guards `guests_` and `closed_`
+  std::vector<caf::resumable*> guests_;    ///< runnable guests, one reference each
+  std::vector<caf::resumable*> running_;   ///< the guests of the current turn (loop thread)
+  bool closed_ = false;                    ///< the loop ended: guests go to the scheduler
   adaptive_spin spin_;
   std::thread thread_;
 };
+
+/// `caf::scheduled_actor::enqueue` for a guest of `thread`: puts `ptr` into `self`'s mailbox
+/// and, when that made `self` runnable, hands it to `thread` (instead of the execution unit
+/// of the sender or the scheduler). A request to an actor that terminated is answered with
+/// its exit reason, as CAF does. For the `enqueue` override of a guest actor; any thread.
+void enqueue_guest(caf::scheduled_actor& self, caf::mailbox_element_ptr ptr, loop_thread& thread);
 
 } // namespace loopbridge::detail

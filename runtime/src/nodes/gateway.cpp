@@ -1,6 +1,7 @@
 // The gateway: a node's runtime serving the calls of a main runtime.
 #include "nodes/gateway.hpp"
 
+#include "loop/loop_thread.hpp"
 #include "nodes/node_tls.hpp"
 #include "runtime_core.hpp"
 #include "tuning.hpp"
@@ -36,10 +37,11 @@ std::string peer_name(const caf::node_id& n) {
 
 } // namespace
 
-gateway::gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, std::string node,
-                 std::string secret, std::string app_id, tls_spec tls)
+gateway::gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, loop_thread* thread,
+                 std::string node, std::string secret, std::string app_id, tls_spec tls)
     : caf::event_based_actor(cfg),
       core_(std::move(core)),
+      thread_(thread),
       node_(std::move(node)),
       secret_(std::move(secret)),
       app_id_(std::move(app_id)) {
@@ -48,6 +50,10 @@ gateway::gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, std
 }
 
 gateway::~gateway() = default;
+
+void gateway::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) {
+  enqueue_guest(*this, std::move(ptr), *thread_);
+}
 
 caf::behavior gateway::make_behavior() {
   listener_ = make_ref<gateway_listener>(core_, address());

@@ -20,21 +20,26 @@
 namespace loopbridge::detail {
 
 class runtime_core;
+class loop_thread;
 
 /// The one actor a node publishes: it admits a main process that proves it knows the node's
 /// secret, submits the calls it sends to this runtime's actors, answers each once it ended,
 /// answers its link's pings, and cancels what a main process left behind when its connection
 /// goes or it sent nothing for `node_silence` (then it must connect and prove itself again).
 ///
-/// Threads: a scheduled CAF actor (its handlers never block: submissions to a full actor with
-/// the `block` policy wait in the loop, as for any handler). Ordering: answers to one caller
-/// leave in the order the requests ended, several to a message.
+/// Threads: a guest of the loop thread (`loop_thread::host`): what it submits reaches the loop
+/// without waking another thread, and the loop's thread, woken for the report of a request
+/// that ended, sends its answer in the same turn. Its handlers never block (submissions to a
+/// full actor with the `block` policy wait in the loop, as for any handler). Ordering: answers
+/// to one caller leave in the order the requests ended, several to a message.
 class gateway : public caf::event_based_actor {
 public:
   /// `tls`: the node's identity when it is served over TLS (its key signs the challenge).
-  gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, std::string node,
-          std::string secret, std::string app_id, tls_spec tls);
+  /// `thread`: the loop thread it runs on.
+  gateway(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, loop_thread* thread,
+          std::string node, std::string secret, std::string app_id, tls_spec tls);
   ~gateway() override;
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
   caf::behavior make_behavior() override;
   void on_exit() override;
   const char* name() const override { return "loopbridge.gateway"; }
@@ -81,6 +86,7 @@ private:
   std::vector<char> welcome() const;
 
   std::shared_ptr<runtime_core> core_;
+  loop_thread* thread_;
   std::string node_;
   std::string secret_;
   std::string app_id_;

@@ -33,7 +33,8 @@ namespace loopbridge::detail {
 /// comes back without the actor (or with another kind under its name) fails its requests at
 /// once with `node.refused`, naming what it runs, until it comes back with it.
 ///
-/// Threads: the worker actor's (a scheduled CAF actor); every member runs there.
+/// Threads: the worker actor's, a guest of the loop thread (`loop_thread::host`) after its
+/// start on a scheduler thread; every member runs there, one at a time.
 class node_host final : public instance_host {
 public:
   node_host(worker_actor* self, record_ptr rec, std::uint32_t instance, std::uint32_t token,

@@ -38,6 +38,10 @@ void runtime_core::load_network(caf::actor_system_config& cfg, const std::string
   cfg.load<caf::io::middleman>();
   add_node_message_types(cfg);
   cfg.set("middleman.app-identifiers", std::vector<std::string>{app_id});
+  // What arrives is decoded on CAF's network thread and goes straight to its actor (a guest of
+  // the loop thread, or a worker): a deserialization worker on the scheduler would be one more
+  // thread to wake per message.
+  cfg.set("middleman.workers", size_t{0});
   // CAF's heartbeats stay off (its default): the gateway protocol pings (node_link, gateway).
 }
 
@@ -151,8 +155,9 @@ result<std::uint16_t> runtime_core::serve_node(const node_spec& node) {
     return error{errc::bad_request, "node " + quote(node.name) +
                                         " is served over TLS with its own identity: make the "
                                         "runtime with runtime_options::tls set to the node's tls"};
-  auto g =
-      system_->spawn<gateway>(shared_from_this(), node.name, std::move(*secret), app_id_, node.tls);
+  // Made at its first message, on the loop thread like every later one.
+  auto g = system_->spawn<gateway, caf::lazy_init>(
+      shared_from_this(), loop_thread_.get(), node.name, std::move(*secret), app_id_, node.tls);
   auto port = node.tls.enabled()
                   ? caf::openssl::publish(g, node.port, node.host.c_str(), true)
                   : system_->middleman().publish(g, node.port, node.host.c_str(), true);

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "loop/loop_thread.hpp"
 #include "memory/object_pool.hpp"
 #include "registry/instance_label.hpp"
 #include "runtime_core.hpp"
@@ -77,9 +78,10 @@ error failure_from(const request_state& st, error e) {
 worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance,
                            std::uint32_t token, caf::actor loop, std::shared_ptr<runtime_core> core,
                            std::shared_ptr<request_lane> lane,
-                           std::shared_ptr<thread_doorbell> doorbell)
+                           std::shared_ptr<thread_doorbell> doorbell, loop_thread* loop_host)
     : caf::event_based_actor(cfg),
-      loop_(std::move(loop)) {
+      loop_(std::move(loop)),
+      loop_host_(loop_host) {
   if (!rec->spec.node.empty()) {
     host_ = make_pooled<node_host>(this, std::move(rec), instance, token, std::move(core),
                                    std::move(lane));
@@ -102,6 +104,13 @@ worker_actor::worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t
 }
 
 worker_actor::~worker_actor() = default;
+
+void worker_actor::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) {
+  if (loop_host_)
+    enqueue_guest(*this, std::move(ptr), *loop_host_);
+  else
+    caf::event_based_actor::enqueue(std::move(ptr), eu);
+}
 
 namespace {
 

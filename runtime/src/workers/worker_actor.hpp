@@ -15,6 +15,7 @@ namespace loopbridge::detail {
 
 class runtime_core;
 class instance_host;
+class loop_thread;
 
 /// One instance of a named actor: a scheduled CAF actor that stands for the instance in CAF
 /// (monitoring, exit, timers, tasks) and hosts the kind's worker object.
@@ -32,7 +33,9 @@ class instance_host;
 ///   `request_intake`; the loop rings the instance's doorbell, which calls the worker's wake-up.
 /// - an actor placed on another node (`actor_spec::node`), whatever its execution: no worker
 ///   here; `node_host` sends the requests to the node's gateway and completes them with its
-///   answers.
+///   answers. Such an instance is a guest of the loop thread (`loop_thread::host`): the
+///   requests the loop hands it leave in the loop's turn, and its reports reach the loop
+///   without a wake-up.
 ///
 /// Protocol: `drain_atom`; `(cancel_atom, request_ref)`; `(task_atom, task_box)` for timers and
 /// posted tasks; `continue_atom` when continuations wait in the host's continuation inbox;
@@ -41,10 +44,14 @@ class instance_host;
 /// its own end as CAF cleans it up (`instance_host::report_exit`).
 class worker_actor : public caf::event_based_actor {
 public:
+  /// `loop_host`: the loop thread, for an instance of an actor placed on another node (it runs
+  /// there from its first message on); else null.
   worker_actor(caf::actor_config& cfg, record_ptr rec, std::uint32_t instance, std::uint32_t token,
                caf::actor loop, std::shared_ptr<runtime_core> core,
-               std::shared_ptr<request_lane> lane, std::shared_ptr<thread_doorbell> doorbell);
+               std::shared_ptr<request_lane> lane, std::shared_ptr<thread_doorbell> doorbell,
+               loop_thread* loop_host = nullptr);
   ~worker_actor() override;
+  void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override;
   /// Runs CAF's `resume` with this instance as `current()`: its handlers, its start and its
   /// exit see it there.
   resume_result resume(caf::execution_unit* unit, std::size_t max_messages) override;
@@ -72,6 +79,7 @@ private:
 
   std::shared_ptr<instance_host> host_;
   caf::actor loop_;
+  loop_thread* loop_host_;
 };
 
 /// Makes a worker actor as `caf::make_actor` would (not launched: the caller launches it), in
