@@ -26,9 +26,6 @@
 #include "memory/object_pool.hpp"
 #include "scheduler/scheduler.hpp"
 
-#include "scheduler/scheduler.hpp"
-#include <caf/all.hpp>
-
 #include <caf/all.hpp>
 
 using namespace loopbridge;
@@ -376,99 +373,6 @@ TEST_CASE("latency_histogram: quantiles within one bucket of the truth, from und
     CHECK(got >= std::min(truth, top));
     CHECK(got <= std::max(floor, std::min(truth + truth / 8 + 1, top)));
   }
-}
-
-namespace {
-
-/// A job like CAF's deserialization workers (a function object, not an actor): delivers one
-/// message to each of `to`, then ends, noting the thread it ran on.
-class delivery final : public caf::ref_counted, public caf::resumable {
-public:
-  delivery(std::vector<caf::actor> to, std::promise<std::thread::id>& ran)
-      : to_(std::move(to)),
-        ran_(ran) {}
-  subtype_t subtype() const override { return function_object; }
-  resume_result resume(caf::execution_unit*, std::size_t) override {
-    for (auto& a : to_)
-      caf::anon_send(a, caf::ok_atom::value);
-    ran_.set_value(std::this_thread::get_id());
-    return done;
-  }
-  void intrusive_ptr_add_ref_impl() override { ref(); }
-  void intrusive_ptr_release_impl() override { deref(); }
-
-private:
-  std::vector<caf::actor> to_;
-  std::promise<std::thread::id>& ran_;
-};
-
-/// An actor system on the runtime's scheduler with two threads that never spin: a thread
-/// without work parks at once, so every hand-off shows as a wake-up.
-struct two_parking_threads {
-  two_parking_threads() {
-    scheduler_settings settings;
-    settings.threads = 2;
-    settings.spin = std::chrono::nanoseconds{0};
-    scheduler::load(cfg, settings);
-    sys.emplace(cfg);
-    sched = dynamic_cast<scheduler*>(&sys->scheduler());
-    REQUIRE(sched);
-  }
-  /// An actor that notes the thread it handled its message on.
-  caf::actor receiver(std::promise<std::thread::id>& ran) {
-    return sys->spawn([&ran](caf::event_based_actor*) -> caf::behavior {
-      return {[&ran](caf::ok_atom) { ran.set_value(std::this_thread::get_id()); }};
-    });
-  }
-  /// Waits (10 s at most) until both threads parked.
-  void settle() {
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (sched->parked() < 2 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
-    REQUIRE(sched->parked() == 2);
-  }
-  caf::actor_system_config cfg;
-  std::optional<caf::actor_system> sys;
-  scheduler* sched = nullptr;
-};
-
-std::thread::id within(std::promise<std::thread::id>& p) {
-  auto f = p.get_future();
-  REQUIRE(f.wait_for(10s) == std::future_status::ready);
-  return f.get();
-}
-
-} // namespace
-
-TEST_CASE("an actor a deserialization worker delivered to runs on that worker's thread, "
-          "without waking another",
-          "[internals][scheduler]") {
-  two_parking_threads s;
-  std::promise<std::thread::id> worker_ran, actor_ran;
-  auto to = s.receiver(actor_ran);
-  s.settle();
-  auto before = s.sched->wakeups();
-  s.sched->enqueue(new delivery({to}, worker_ran)); // its one reference goes to the scheduler
-  auto worker = within(worker_ran);
-  auto actor = within(actor_ran);
-  CHECK(actor == worker);
-  CHECK(s.sched->wakeups() - before == 1); // the worker's own: nobody woken for the actor
-}
-
-TEST_CASE("a deserialization worker that makes two actors runnable wakes a thread for the "
-          "second",
-          "[internals][scheduler]") {
-  two_parking_threads s;
-  std::promise<std::thread::id> worker_ran, first_ran, second_ran;
-  auto first = s.receiver(first_ran);
-  auto second = s.receiver(second_ran);
-  s.settle();
-  auto before = s.sched->wakeups();
-  s.sched->enqueue(new delivery({first, second}, worker_ran));
-  (void)within(worker_ran);
-  (void)within(first_ran); // both ran: none waits for the worker's thread alone
-  (void)within(second_ran);
-  CHECK(s.sched->wakeups() - before == 2);
 }
 
 namespace {

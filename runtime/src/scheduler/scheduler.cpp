@@ -24,15 +24,6 @@ namespace {
 thread_local int tl_burst_depth = 0;
 /// ... and the scheduler that deferred a wake-up inside them, if any.
 thread_local scheduler* tl_burst_owed = nullptr;
-/// Set while a scheduler thread resumes a brief job (see `scheduler::enqueue`): the scheduler
-/// the thread belongs to, else null.
-thread_local const scheduler* tl_handing_over = nullptr;
-
-/// True for the jobs that run no users' code and end within one message: CAF's deserialization
-/// workers of the middleman (function objects; every actor is a scheduled actor).
-bool brief(const caf::resumable& job) noexcept {
-  return job.subtype() == caf::resumable::function_object;
-}
 } // namespace
 
 bool scheduler::others_waiting() noexcept {
@@ -69,10 +60,7 @@ private:
     if (parent_.settings_.stalls)
       slot_ = parent_.settings_.stalls->attach(name);
     while (auto* job = parent_.dequeue(*this)) {
-      tl_handing_over = brief(*job) ? &parent_ : nullptr;
-      auto result = job->resume(this, parent_.settings_.turn);
-      tl_handing_over = nullptr;
-      switch (result) {
+      switch (job->resume(this, parent_.settings_.turn)) {
         case caf::resumable::resume_later:
           parent_.enqueue(job); // behind whatever else is runnable
           break;
@@ -175,60 +163,49 @@ scheduler::burst::~burst() {
   }
 }
 
-std::size_t scheduler::parked() {
-  std::lock_guard<std::mutex> guard{mutex_};
-  return parked_.size();
-}
-
-void scheduler::wake(scheduler_thread* parked) noexcept {
-  if (!parked)
-    return;
-  wakeups_.fetch_add(1, std::memory_order_relaxed);
-  parked->wake_.store(1, std::memory_order_release);
-  futex_wake_all(parked->wake_);
-}
-
 void scheduler::wake_for_backlog() {
-  scheduler_thread* parked = nullptr;
+  scheduler_thread* wake = nullptr;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     if (!parked_.empty() && queue_.size() > spinning_.load(std::memory_order_seq_cst)) {
-      parked = parked_.back();
+      wake = parked_.back();
       parked_.pop_back();
     }
   }
-  wake(parked);
+  if (wake) {
+    wake->wake_.store(1, std::memory_order_release);
+    futex_wake_all(wake->wake_);
+  }
 }
 
 void scheduler::enqueue(caf::resumable* job) {
-  scheduler_thread* parked = nullptr;
+  scheduler_thread* wake = nullptr;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     queue_.push_back(job);
     queued_.store(queue_.size(), std::memory_order_seq_cst);
     // A spinning thread takes the job; otherwise wake a parked one. More runnable jobs than
     // spinning threads: wake one more, so no job waits while a thread sleeps. Inside a burst,
-    // only once a backlog built up (and at the burst's end). A thread of this scheduler that
-    // runs a brief job takes the next job itself right after it: it counts as spinning (a
-    // message a deserialization worker delivers is handled on its thread, not after a wake-up
-    // of another; `dequeue` passes a wake-up on when more wait).
+    // only once a backlog built up (and at the burst's end).
     auto slack = tl_burst_depth > 0 ? burst_wake_backlog : 0;
-    auto takers = spinning_.load(std::memory_order_seq_cst) + (tl_handing_over == this ? 1 : 0);
-    if (!parked_.empty() && queue_.size() > takers + slack) {
-      parked = parked_.back();
+    if (!parked_.empty() && queue_.size() > spinning_.load(std::memory_order_seq_cst) + slack) {
+      wake = parked_.back();
       parked_.pop_back();
     } else if (slack > 0 && !parked_.empty()) {
       tl_burst_owed = this;
     }
   }
-  wake(parked);
+  if (wake) {
+    wake->wake_.store(1, std::memory_order_release);
+    futex_wake_all(wake->wake_);
+  }
 }
 
 caf::resumable* scheduler::dequeue(scheduler_thread& self) {
   using clock = adaptive_spin::clock;
   auto* stalls = settings_.stalls.get();
   for (;;) {
-    scheduler_thread* parked = nullptr;
+    scheduler_thread* wake = nullptr;
     caf::resumable* job = nullptr;
     {
       std::lock_guard<std::mutex> guard{mutex_};
@@ -241,12 +218,15 @@ caf::resumable* scheduler::dequeue(scheduler_thread& self) {
         // More waiting than spinning threads can take: pass the wake-up on.
         if (!queue_.empty() && !parked_.empty() &&
             queue_.size() > spinning_.load(std::memory_order_seq_cst)) {
-          parked = parked_.back();
+          wake = parked_.back();
           parked_.pop_back();
         }
       }
     }
-    wake(parked);
+    if (wake) {
+      wake->wake_.store(1, std::memory_order_release);
+      futex_wake_all(wake->wake_);
+    }
     if (job)
       return job;
     // Nothing runnable: spin a little (new work often follows at once), then park. One thread

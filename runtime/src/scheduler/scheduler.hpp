@@ -46,12 +46,10 @@ struct scheduler_settings {
 /// late. Here runnable actors wait in one queue that every thread takes from (work sharing:
 /// no actor waits while a thread is idle), an idle thread spins briefly (adaptively, yielding
 /// its core) and then parks on a futex, and whoever makes an actor runnable wakes a parked
-/// thread directly when no spinning thread will take it (a thread that runs one of CAF's
-/// deserialization workers counts as such: it takes the actor the worker delivered to right
-/// after). An idle runtime's scheduler threads sleep until there is work. An actor runs on one
-/// thread at a time and handles its messages in order (CAF's actor protocol); after
-/// `settings.turn` messages it goes to the back of the queue, so one busy actor cannot starve
-/// the others.
+/// thread directly when no spinning thread will take it. An idle runtime's scheduler threads
+/// sleep until there is work. An actor runs on one thread at a time and handles its messages in
+/// order (CAF's actor protocol); after `settings.turn` messages it goes to the back of the queue,
+/// so one busy actor cannot starve the others.
 ///
 /// Threads: `enqueue` from any thread; the rest is CAF's module protocol (the actor system's
 /// constructor and destructor).
@@ -72,10 +70,6 @@ public:
 
   /// Runnable jobs waiting for a thread (for tests and metrics). Any thread.
   std::size_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
-  /// Threads parked now (for tests). Any thread; takes the scheduler's lock.
-  std::size_t parked();
-  /// Parked threads woken so far to take work (for tests and metrics). Any thread.
-  std::uint64_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
   /// True when the calling thread is one of a scheduler's threads and other actors wait for a
   /// thread of it: a handler loop should end its turn. One relaxed load.
   static bool others_waiting() noexcept;
@@ -97,8 +91,6 @@ private:
   friend class scheduler_thread;
   /// Wakes a parked thread if jobs wait beyond the spinning threads.
   void wake_for_backlog();
-  /// Wakes `parked` (taken off the parked list), if not null.
-  void wake(scheduler_thread* parked) noexcept;
   /// The next job for `self`, waiting for one (spin, then park); null when stopping.
   caf::resumable* dequeue(scheduler_thread& self);
 
@@ -113,7 +105,6 @@ private:
   bool stopping_ = false;
   std::atomic<std::size_t> queued_{0};   ///< `queue_.size()`, for spinning threads
   std::atomic<std::size_t> spinning_{0}; ///< threads spinning for work right now
-  std::atomic<std::uint64_t> wakeups_{0};
 };
 
 } // namespace loopbridge::detail
