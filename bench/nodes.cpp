@@ -14,7 +14,7 @@
 //   bench/nodes [--quick]
 //   bench/nodes --profile    # only loopbridge's 256 KiB pipelined phase, for 10 s (for perf)
 //   bench/nodes --profile rtt  # only loopbridge's round trips, one at a time, for 10 s
-//   (either, followed by `tls`: the same over TLS)
+//   (`tls` after either: the same over TLS; `raw` after `rtt`: raw CAF's round trips)
 //   (bench/nodes --serve-raw PORT [tls] is the raw server this program starts)
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -170,6 +170,14 @@ int serve_raw(std::uint16_t port, bool tls) {
 
 // -- contenders -----------------------------------------------------------------------------------
 
+/// Before a contender's turn: lets the threads of the one before go idle. CAF's own scheduler
+/// polls for about 25 ms after its last work (first spinning, then in 50 us naps) before its
+/// threads nap for 10 ms at a time, and those polls would otherwise take the cores from the
+/// first phase of the next turn.
+void settle() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
 struct sample {
   double rtt_us = 0;       ///< median round trip
   double small_rate = 0;   ///< pipelined 64 B, requests/s
@@ -206,6 +214,7 @@ public:
     echo_ = nullptr;
   }
   sample run(const sizes& n) {
+    settle();
     sample s;
     std::vector<char> small(64, 'x');
     std::vector<char> large(256 * 1024, 'y');
@@ -225,6 +234,22 @@ public:
     s.large_rate = pipelined(large, n.large, 16);
     s.cpu_us_large = (bench::cpu_seconds(RUSAGE_SELF) + server_.cpu() - cpu1) * 1e6 / n.large;
     return s;
+  }
+
+  /// Only round trips, one request at a time, for `seconds`: a steady load to profile.
+  void profile_rtt(double seconds) {
+    std::vector<char> small(64, 'x');
+    std::vector<double> rtts;
+    auto t0 = steady::now();
+    while (bench::seconds_since(t0) < seconds) {
+      auto t1 = steady::now();
+      (*self_)
+          ->request(echo_, caf::infinite, small)
+          .receive([](std::vector<char>&) {}, [](caf::error&) {});
+      rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t1).count());
+    }
+    std::printf("profile: %zu round trips in %.1f s, p50 %.0f us\n", rtts.size(),
+                bench::seconds_since(t0), bench::median(rtts));
   }
 
 private:
@@ -260,6 +285,7 @@ public:
         rt_(actors::builtin_kinds(), topo),
         far_(*rt_.actor<actors::echo>("far")) {}
   sample run(const sizes& n) {
+    settle();
     sample s;
     auto small = request_of(64);
     auto large = request_of(256 * 1024);
@@ -488,6 +514,11 @@ int main(int argc, char** argv) {
       return std::find(what.begin(), what.end(), word) != what.end();
     };
     auto& t = has("tls") ? tls : plain;
+    if (has("rtt") && has("raw")) {
+      raw_client raw{t.raw_port, *t.raw_server, has("tls")};
+      raw.profile_rtt(10);
+      return 0;
+    }
     lb_client lb{load(t.file), *t.node};
     if (has("rtt"))
       lb.profile_rtt(10);
