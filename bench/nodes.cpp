@@ -182,6 +182,7 @@ struct sample {
   double rtt_us = 0;       ///< median round trip
   double small_rate = 0;   ///< pipelined 64 B, requests/s
   double large_rate = 0;   ///< pipelined 256 KiB, requests/s
+  double cpu_us_rtt = 0;   ///< CPU per round trip (one at a time), both processes
   double cpu_us_small = 0; ///< CPU per pipelined 64 B request, both processes
   double cpu_us_large = 0; ///< CPU per pipelined 256 KiB request, both processes
 };
@@ -219,6 +220,7 @@ public:
     std::vector<char> small(64, 'x');
     std::vector<char> large(256 * 1024, 'y');
     std::vector<double> rtts;
+    auto cpu_rtt = bench::cpu_seconds(RUSAGE_SELF) + server_.cpu();
     for (int i = 0; i < n.round_trips; ++i) {
       auto t0 = steady::now();
       (*self_)
@@ -227,6 +229,8 @@ public:
       rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t0).count());
     }
     s.rtt_us = bench::median(rtts);
+    s.cpu_us_rtt =
+        (bench::cpu_seconds(RUSAGE_SELF) + server_.cpu() - cpu_rtt) * 1e6 / n.round_trips;
     auto cpu0 = bench::cpu_seconds(RUSAGE_SELF) + server_.cpu();
     s.small_rate = pipelined(small, n.small, 64);
     s.cpu_us_small = (bench::cpu_seconds(RUSAGE_SELF) + server_.cpu() - cpu0) * 1e6 / n.small;
@@ -290,12 +294,14 @@ public:
     auto small = request_of(64);
     auto large = request_of(256 * 1024);
     std::vector<double> rtts;
+    auto cpu_rtt = bench::cpu_seconds(RUSAGE_SELF) + node_.cpu();
     for (int i = 0; i < n.round_trips; ++i) {
       auto t0 = steady::now();
       (void)far_.call(small, 10s);
       rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t0).count());
     }
     s.rtt_us = bench::median(rtts);
+    s.cpu_us_rtt = (bench::cpu_seconds(RUSAGE_SELF) + node_.cpu() - cpu_rtt) * 1e6 / n.round_trips;
     auto cpu0 = bench::cpu_seconds(RUSAGE_SELF) + node_.cpu();
     s.small_rate = pipelined(small, n.small, 64);
     s.cpu_us_small = (bench::cpu_seconds(RUSAGE_SELF) + node_.cpu() - cpu0) * 1e6 / n.small;
@@ -624,6 +630,8 @@ int main(int argc, char** argv) {
       auto raw_small = bench::median_of(t->raw_runs, &sample::small_rate);
       auto lb_large = bench::median_of(t->lb_runs, &sample::large_rate);
       auto raw_large = bench::median_of(t->raw_runs, &sample::large_rate);
+      auto lb_cpu_rtt = bench::median_of(t->lb_runs, &sample::cpu_us_rtt);
+      auto raw_cpu_rtt = bench::median_of(t->raw_runs, &sample::cpu_us_rtt);
       auto lb_cpu = bench::median_of(t->lb_runs, &sample::cpu_us_small);
       auto raw_cpu = bench::median_of(t->raw_runs, &sample::cpu_us_small);
       auto lb_cpu_large = bench::median_of(t->lb_runs, &sample::cpu_us_large);
@@ -632,6 +640,8 @@ int main(int argc, char** argv) {
       auto tag = t->name.empty() ? std::string{"nodes_"} : "nodes_" + t->name + "_";
       // Speed ratios: above 1, loopbridge is ahead (a round trip's ratio is raw over loopbridge).
       rep.require("round trip >= 0.9x raw CAF" + over + " (median)", raw_rtt / lb_rtt >= 0.9);
+      rep.require("CPU per round trip <= raw CAF's / 0.85" + over,
+                  lb_cpu_rtt <= raw_cpu_rtt / 0.85);
       rep.require("pipelined 64 B >= 0.9x raw CAF" + over + " (median)",
                   lb_small / raw_small >= 0.9);
       rep.require("pipelined 256 KiB >= 0.9x raw CAF" + over + " (median)",
@@ -642,6 +652,8 @@ int main(int argc, char** argv) {
                   lb_cpu_large <= raw_cpu_large / 0.85);
       rep.figure(tag + "rtt_p50_loopbridge", lb_rtt, "us");
       rep.figure(tag + "rtt_p50_raw_caf", raw_rtt, "us");
+      rep.figure(tag + "cpu_per_rtt_loopbridge", lb_cpu_rtt, "us");
+      rep.figure(tag + "cpu_per_rtt_raw_caf", raw_cpu_rtt, "us");
       rep.figure(tag + "pipelined_64b_loopbridge", lb_small, "req/s");
       rep.figure(tag + "pipelined_64b_raw_caf", raw_small, "req/s");
       rep.figure(tag + "pipelined_256k_loopbridge", lb_large, "req/s");
@@ -651,6 +663,7 @@ int main(int argc, char** argv) {
       rep.figure(tag + "cpu_per_256k_loopbridge", lb_cpu_large, "us");
       rep.figure(tag + "cpu_per_256k_raw_caf", raw_cpu_large, "us");
       rep.ratio(tag + "rtt_raw_over_loopbridge", raw_rtt / lb_rtt);
+      rep.ratio(tag + "cpu_per_rtt_raw_over_loopbridge", raw_cpu_rtt / lb_cpu_rtt);
       rep.ratio(tag + "pipelined_64b_loopbridge_over_raw", lb_small / raw_small);
       rep.ratio(tag + "pipelined_256k_loopbridge_over_raw", lb_large / raw_large);
       rep.ratio(tag + "cpu_per_64b_raw_over_loopbridge", raw_cpu / lb_cpu);
