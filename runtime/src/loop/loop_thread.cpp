@@ -71,10 +71,12 @@ void loop_thread::host(caf::resumable* guest) {
       guest = nullptr;
     }
   }
-  if (guest)
+  if (guest) {
     system().scheduler().enqueue(guest);
-  else
-    signal();
+    return;
+  }
+  guests_ready_.store(true, std::memory_order_release);
+  signal();
 }
 
 void enqueue_guest(caf::scheduled_actor& self, caf::mailbox_element_ptr ptr, loop_thread& thread) {
@@ -129,6 +131,8 @@ bool loop_thread::resume() {
 }
 
 void loop_thread::resume_guests() {
+  if (!guests_ready_.exchange(false, std::memory_order_acq_rel))
+    return; // a runtime without guests takes no lock per turn
   {
     std::lock_guard<std::mutex> guard{guests_mutex_};
     running_.swap(guests_);

@@ -87,6 +87,7 @@ private:
   std::atomic<std::uint32_t> ready_{0};    ///< 1 when the loop or a guest is runnable
   std::atomic<std::uint32_t> sleeping_{0}; ///< 1 while parked on `ready_`
   std::atomic<bool> loop_ready_{false};    ///< the loop actor is runnable
+  std::atomic<bool> guests_ready_{false};  ///< `guests_` may hold some (no lock when not)
   std::mutex guests_mutex_;                ///< guards `guests_` and `closed_`
   std::vector<caf::resumable*> guests_;    ///< runnable guests, one reference each
   std::vector<caf::resumable*> running_;   ///< the guests of the current turn (loop thread)
