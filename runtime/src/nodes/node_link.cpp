@@ -256,10 +256,12 @@ void node_link::welcomed(std::vector<char> actors) {
   ever_up_ = true;
   heard_ = ticked_ = std::chrono::steady_clock::now();
   delayed_send(this, node_heartbeat, node_tick_atom::value, attempt_);
-  for (auto& [addr, h] : hosts_)
-    tell_up(h);
+  // The event first, as `lost` does: the node's instances become ready once told, and a host
+  // that saw them ready (its start returned) must not see this event after subscribing.
   if (core_->wants(event_type::node_up))
     core_->publish(node_up_event{node_.name, node_.address()});
+  for (auto& [addr, h] : hosts_)
+    tell_up(h);
 }
 
 void node_link::tick() {
