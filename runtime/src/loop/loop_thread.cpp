@@ -131,8 +131,10 @@ bool loop_thread::resume() {
 }
 
 void loop_thread::resume_guests() {
-  if (!guests_ready_.exchange(false, std::memory_order_acq_rel))
-    return; // a runtime without guests takes no lock per turn
+  // A runtime without guests pays one plain load per turn: no lock, no read-modify-write.
+  if (!guests_ready_.load(std::memory_order_acquire) ||
+      !guests_ready_.exchange(false, std::memory_order_acq_rel))
+    return;
   {
     std::lock_guard<std::mutex> guard{guests_mutex_};
     running_.swap(guests_);
