@@ -178,6 +178,21 @@ void settle() {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
+/// Round trips made by `one` (one request at a time) for `seconds`; prints their count and
+/// median. A steady load to profile.
+template <class OneRoundTrip>
+void profile_round_trips(double seconds, OneRoundTrip one) {
+  std::vector<double> rtts;
+  auto t0 = steady::now();
+  while (bench::seconds_since(t0) < seconds) {
+    auto t1 = steady::now();
+    one();
+    rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t1).count());
+  }
+  std::printf("profile: %zu round trips in %.1f s, p50 %.0f us\n", rtts.size(),
+              bench::seconds_since(t0), bench::median(rtts));
+}
+
 struct sample {
   double rtt_us = 0;       ///< median round trip
   double small_rate = 0;   ///< pipelined 64 B, requests/s
@@ -243,17 +258,11 @@ public:
   /// Only round trips, one request at a time, for `seconds`: a steady load to profile.
   void profile_rtt(double seconds) {
     std::vector<char> small(64, 'x');
-    std::vector<double> rtts;
-    auto t0 = steady::now();
-    while (bench::seconds_since(t0) < seconds) {
-      auto t1 = steady::now();
+    profile_round_trips(seconds, [&] {
       (*self_)
           ->request(echo_, caf::infinite, small)
           .receive([](std::vector<char>&) {}, [](caf::error&) {});
-      rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t1).count());
-    }
-    std::printf("profile: %zu round trips in %.1f s, p50 %.0f us\n", rtts.size(),
-                bench::seconds_since(t0), bench::median(rtts));
+    });
   }
 
 private:
@@ -321,15 +330,7 @@ public:
   /// Only round trips, one request at a time, for `seconds`: a steady load to profile.
   void profile_rtt(double seconds) {
     auto small = request_of(64);
-    std::vector<double> rtts;
-    auto t0 = steady::now();
-    while (bench::seconds_since(t0) < seconds) {
-      auto t1 = steady::now();
-      (void)far_.call(small, 10s);
-      rtts.push_back(std::chrono::duration<double, std::micro>(steady::now() - t1).count());
-    }
-    std::printf("profile: %zu round trips in %.1f s, p50 %.0f us\n", rtts.size(),
-                bench::seconds_since(t0), bench::median(rtts));
+    profile_round_trips(seconds, [&] { (void)far_.call(small, 10s); });
   }
   /// Only the 256 KiB pipelined phase, for `seconds`: a steady load to profile.
   void profile_large(double seconds) {
