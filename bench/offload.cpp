@@ -5,6 +5,7 @@
 // mutex + condition variable queue, in one run.
 //
 // usage: offload [--quick]
+//        offload --profile    # only loopbridge's streams, for 10 s (for perf)
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
@@ -214,6 +215,17 @@ int main(int argc, char** argv) {
   constexpr int stream_items = 1'000'000;
   constexpr std::size_t max_buffer = 64;
   unsigned threads = pool_threads();
+  if (argc > 1 && std::string{argv[1]} == "--profile") {
+    // Only loopbridge's streams, for 10 s: a steady load to profile.
+    runtime rt{actors::builtin_kinds()};
+    auto t0 = lbb::clock::now();
+    int streams = 0;
+    for (; lbb::seconds_since(t0) < 10; ++streams)
+      loopbridge_stream(rt, stream_items, max_buffer);
+    std::printf("profile: %d streams of %d ints in %.1f s\n", streams, stream_items,
+                lbb::seconds_since(t0));
+    return 0;
+  }
   std::printf("offload: %d runs; %zu empty offloads per case, %zu outstanding, pools of %u "
               "threads; streams of %d ints, max_buffer %zu%s\n",
               runs, total, window, threads, stream_items, max_buffer, quick ? " (quick)" : "");

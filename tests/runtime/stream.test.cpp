@@ -6,7 +6,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <random>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "support/test_support.hpp"
 
@@ -92,6 +95,105 @@ TEST_CASE("a pulled stream's producer never runs more than max_buffer ahead", "[
   CHECK(s.max_lead() == 8);
   CHECK(drain_in_order(s, taken) == 1000);                         // the rest, in order
   CHECK(lbtest::eventually([&] { return cleaned->load() != 0; })); // generator destroyed at the end
+}
+
+TEST_CASE("a stream's items arrive in order and its lead stays bounded at any pace, random "
+          "seeds",
+          "[streams][stress]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  // Fixed seeds: a failing seed reproduces the run (the seed is in the section's name).
+  for (std::uint32_t seed : {1u, 2u, 3u, 4u}) {
+    DYNAMIC_SECTION("seed " << seed) {
+      std::mt19937 rng{seed};
+      std::size_t max_buffer = std::vector<std::size_t>{1, 2, 3, 64}[seed - 1];
+      constexpr int items = 50'000;
+      // The producer and the consumer each pause for a random number of spins, in bursts,
+      // so each side in turn outruns the other: the producer fills the buffer and waits for
+      // room, or the consumer empties it and waits for an item.
+      auto pace = [](std::mt19937& r) {
+        auto spins = r() % 8 == 0 ? r() % 20'000 : 0;
+        volatile std::uint32_t sink = 0;
+        for (std::uint32_t k = 0; k < spins; ++k)
+          sink = sink + k;
+      };
+      auto produced = std::make_shared<std::atomic<int>>(0);
+      auto s = rt.stream(
+          [n = 0, produced, r = std::mt19937{seed * 7919u}, pace]() mutable -> std::optional<int> {
+            if (n == items)
+              return std::nullopt;
+            pace(r);
+            ++*produced;
+            return n++;
+          },
+          max_buffer);
+      for (int expected = 0; expected < items; ++expected) {
+        auto item = s.next(10s);
+        REQUIRE(item.ok());
+        REQUIRE(item->has_value());
+        REQUIRE(**item == expected);
+        REQUIRE(static_cast<std::size_t>(produced->load()) - (expected + 1) <= max_buffer);
+        pace(rng);
+      }
+      auto end = s.next(10s);
+      REQUIRE(end.ok());
+      CHECK(!end->has_value());
+      CHECK(s.max_lead() <= max_buffer);
+      CHECK(s.produced() == static_cast<std::uint64_t>(items));
+    }
+  }
+}
+
+TEST_CASE("a stream whose consumer stops taking gives its pool thread back", "[streams][pool]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  actor_spec one;
+  one.name = "one";
+  one.kind = "blocking";
+  one.count = 1;
+  REQUIRE(rt.spawn(one).ok());
+  auto pool = rt.pool("one").value();
+  auto produced = std::make_shared<std::atomic<int>>(0);
+  auto s = rt.stream(
+      pool, counting_generator{1'000'000, produced, std::make_shared<std::atomic<steady::rep>>(0)},
+      8);
+  REQUIRE(s.next(10s).ok());
+  REQUIRE(lbtest::eventually([&] { return produced->load() >= 8; })); // the buffer was full
+  // The consumer takes nothing more: the fill must leave the pool's only thread.
+  auto other = pool.offload([] { return 42; });
+  REQUIRE(other.wait_for(10s));
+  CHECK(other.get().value() == 42);
+  CHECK(drain_in_order(s, 1) == 1'000'000); // and the stream goes on afterwards
+}
+
+TEST_CASE("a fast stream shares its pool thread with other work", "[streams][pool]") {
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  actor_spec one;
+  one.name = "one";
+  one.kind = "blocking";
+  one.count = 1;
+  REQUIRE(rt.spawn(one).ok());
+  auto pool = rt.pool("one").value();
+  auto s = rt.stream(
+      pool, [n = 0]() mutable -> std::optional<int> { return n++; }, 64);
+  // A consumer that keeps up with its producer for as long as the other work waits: the fill
+  // keeps the thread only for its turn, then the offload queued behind it runs.
+  std::atomic<bool> done{false};
+  std::atomic<int> taken{0};
+  std::thread consumer{[&] {
+    while (!done.load()) {
+      auto item = s.next(10s);
+      if (!item.ok() || !item->has_value() || **item != taken.load())
+        return;
+      ++taken;
+    }
+  }};
+  REQUIRE(lbtest::eventually([&] { return taken.load() > 1000; }));
+  auto other = pool.offload([&] { return taken.load(); });
+  bool ran = other.wait_for(10s);
+  done = true;
+  consumer.join();
+  REQUIRE(ran);
+  CHECK(other.get().value() > 1000);
+  CHECK(s.max_lead() <= 64);
 }
 
 TEST_CASE("a pushing producer waits for room: its lead is bounded too", "[streams]") {
