@@ -71,8 +71,11 @@ TEST_CASE("an idle runtime's threads stay asleep", "[threads]") {
   auto h = lbtest::spawn_echo(rt, "e");
   REQUIRE(rt.spawn("f", "fetcher", {}).ok());
   REQUIRE(rt.spawn("pool", "blocking", {}).ok());
-  for (int i = 0; i < 100; ++i) // every thread has had work, then the runtime goes idle
+  auto pool = rt.pool("pool").value();
+  for (int i = 0; i < 100; ++i) { // every thread has had work, then the runtime goes idle
     REQUIRE(h.call(echo_request{i}, 5s).ok());
+    REQUIRE(pool.offload([] { return 0; }).get().ok()); // the pool's threads spin after each
+  }
   // Idle scheduler threads, the loop, the clock, the stall detector and a blocking pool's
   // threads sleep until there is work (after a short adaptive spin); a fetcher's I/O thread
   // wakes once a second.

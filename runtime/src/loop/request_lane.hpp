@@ -52,6 +52,10 @@ public:
   /// they may: an instance that suspends one (`actor_counters::suspended`) then asks the loop
   /// to hand out more.
   std::atomic<bool> starved{false};
+  /// Held by the one idle instance of the actor that spins for work before it waits (threads
+  /// of their own only): one spinning thread catches the next request without a wake-up, and
+  /// the others wait without taking cores.
+  std::atomic<bool> spinner{false};
   request_lane(const request_lane&) = delete;
   request_lane& operator=(const request_lane&) = delete;
   /// Releases the requests nobody took (the loop reclaimed what it tracks before).

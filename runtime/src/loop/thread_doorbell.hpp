@@ -2,6 +2,7 @@
 
 // How the event loop wakes an instance that runs on a thread of its own.
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -27,10 +28,14 @@ struct thread_doorbell {
   std::condition_variable cv;
   bool rung = false;          ///< guarded by `mutex`: rung since the thread last looked
   std::function<void()> wake; ///< guarded by `mutex`: an own-thread worker's wake-up
+  /// Set with `rung` (and by a dedicated instance's task pushes), readable without the mutex
+  /// by the instance's thread while it spins before it waits; cleared by that thread.
+  std::atomic<bool> pending{false};
 
   void ring() {
     std::lock_guard<std::mutex> guard{mutex};
     rung = true;
+    pending.store(true, std::memory_order_release);
     if (wake)
       wake(); // must not block (the worker's contract)
     else

@@ -3,6 +3,7 @@
 // The host of a dedicated instance: the worker runs on a thread of its own, woken through the
 // instance's doorbell. Included by the worker actor's translation unit only.
 
+#include "loopbridge/detail/spin_policy.hpp"
 #include "workers/instance_host.hpp"
 
 namespace loopbridge::detail {
@@ -52,6 +53,7 @@ private:
     if (stopping_)
       return;
     tasks_.push_back(std::move(fn));
+    door_->pending.store(true, std::memory_order_release);
     door_->cv.notify_one();
   }
 
@@ -75,7 +77,9 @@ private:
   bool next_work(task& next, request_ref& st) {
     auto* stalls = core_->stalls();
     std::unique_lock<std::mutex> guard{door_->mutex};
+    bool spun = false;
     for (;;) {
+      door_->pending.store(false, std::memory_order_relaxed); // what it stands for is seen below
       if (stopping_)
         return false;
       if (!tasks_.empty()) {
@@ -100,12 +104,34 @@ private:
         }
         continue;
       }
+      if (ready_ && !spun && spin_for_work(guard)) {
+        spun = true; // once per wait: it looks again, then waits
+        continue;
+      }
+      spun = false;
       if (stalls)
         stalls->dozing();
       door_->cv.wait(guard);
       if (stalls)
         stalls->woke();
     }
+  }
+
+  /// With the doorbell's mutex held and nothing to do: if no other instance of the actor
+  /// spins, spins (without the mutex; `spin_policy::host`) for the doorbell or a task. A pool
+  /// that is handed work in a steady stream then takes it without a wake-up per batch. True if
+  /// it spun (the caller looks again under the mutex).
+  bool spin_for_work(std::unique_lock<std::mutex>& guard) {
+    auto spin = spin_policy::host();
+    if (spin.count() <= 0 || lane_->spinner.load(std::memory_order_relaxed) ||
+        lane_->spinner.exchange(true, std::memory_order_acquire))
+      return false;
+    guard.unlock();
+    spin_policy::spin_until(std::chrono::steady_clock::now() + spin,
+                            [&] { return door_->pending.load(std::memory_order_acquire); });
+    lane_->spinner.store(false, std::memory_order_release);
+    guard.lock();
+    return true;
   }
 
   void thread_main(const std::string& name) {
