@@ -5,7 +5,7 @@
 // mutex + condition variable queue, in one run.
 //
 // usage: offload [--quick]
-//        offload --profile    # only loopbridge's streams, for 10 s (for perf)
+//        offload --profile [offload]   # only loopbridge's streams (offloads), 10 s, for perf
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
@@ -216,14 +216,21 @@ int main(int argc, char** argv) {
   constexpr std::size_t max_buffer = 64;
   unsigned threads = pool_threads();
   if (argc > 1 && std::string{argv[1]} == "--profile") {
-    // Only loopbridge's streams, for 10 s: a steady load to profile.
+    // Only loopbridge's streams (or, with `offload`, its offloads), for 10 s: a steady load
+    // to profile.
+    bool offloads = argc > 2 && std::string{argv[2]} == "offload";
     runtime rt{actors::builtin_kinds()};
     auto t0 = lbb::clock::now();
-    int streams = 0;
-    for (; lbb::seconds_since(t0) < 10; ++streams)
-      loopbridge_stream(rt, stream_items, max_buffer);
-    std::printf("profile: %d streams of %d ints in %.1f s\n", streams, stream_items,
-                lbb::seconds_since(t0));
+    int rounds = 0;
+    for (; lbb::seconds_since(t0) < 10; ++rounds) {
+      if (offloads)
+        pipelined([&] { return rt.offload([] {}); }, total);
+      else
+        loopbridge_stream(rt, stream_items, max_buffer);
+    }
+    std::printf("profile: %d rounds of %zu %s in %.1f s\n", rounds,
+                offloads ? total : static_cast<std::size_t>(stream_items),
+                offloads ? "offloads" : "stream items", lbb::seconds_since(t0));
     return 0;
   }
   std::printf("offload: %d runs; %zu empty offloads per case, %zu outstanding, pools of %u "
