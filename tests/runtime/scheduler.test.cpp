@@ -218,6 +218,20 @@ TEST_CASE("a fresh pool of dedicated instances runs one request on each at once"
     instances.insert(r->instance);
   }
   CHECK(instances.size() == 8);
+  // Now ready and idle: the loop wakes one instance per batch and each woken instance wakes
+  // the next while requests wait, so a burst still reaches all eight at once, every round.
+  for (int round = 0; round < 20; ++round) {
+    INFO("round " << round);
+    auto all = std::make_shared<barrier>(8);
+    std::vector<future<where_reply>> burst;
+    for (int i = 0; i < 8; ++i)
+      burst.push_back(pool.submit(where_request{all, {}, {}, {}, 0}, 30s));
+    for (auto& f : burst) {
+      auto r = f.get();
+      REQUIRE(r.ok());
+      CHECK(r->met);
+    }
+  }
 }
 
 TEST_CASE("queued requests go to the free instance, not behind a long one", "[scheduler][pools]") {

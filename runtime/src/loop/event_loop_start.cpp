@@ -58,7 +58,9 @@ void event_loop::on_spawn(record_ptr rec) {
           ? 64u
           : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.reserve(rec->spec.count);
-  t->lane = make_pooled<request_lane>(rec->spec.count, bulk_);
+  // Dedicated threads wake each other while work waits (see request_lane).
+  t->lane = make_pooled<request_lane>(
+      rec->spec.count, bulk_, rec->mode == execution::dedicated_thread && rec->spec.node.empty());
   auto& tr = *t;
   slots_[rec->index] = std::move(t);
   ++targets_unstopped_;
@@ -201,6 +203,7 @@ void event_loop::start_instance(actor_slot& t, std::uint32_t i, const caf::actor
       t.record->mode != execution::scheduled && t.record->spec.node.empty()
           ? std::make_shared<thread_doorbell>()
           : nullptr;
+  t.lane->set_doorbell(i, inst.doorbell);
   inst.handle = spawn<worker_actor>(t.record, i, token, self, core_, t.lane, inst.doorbell,
                                     t.record->spec.node.empty() ? nullptr : thread_);
   watch_start(t, i, now);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "loop/bulk_reports.hpp"
+#include "loop/thread_doorbell.hpp"
 #include "loopbridge/detail/request_state.hpp"
 #include "threads/spin_lock.hpp"
 
@@ -21,7 +22,10 @@ namespace loopbridge::detail {
 ///
 /// An instance that finds the lane empty is registered idle; the loop's `push` returns one idle
 /// instance to wake (at most one per request), so wake-ups go only to instances that sleep, and
-/// busy instances pick up new requests without any.
+/// busy instances pick up new requests without any. In a chained lane (instances on threads of
+/// their own, each with a doorbell: `set_doorbell`) the loop wakes at most one per batch, and
+/// an instance that takes a request while more wait wakes the next idle one (`take`): the
+/// wake-ups leave the loop's thread, and a pool is woken only as far as there is work.
 ///
 /// Taking a request assigns it to the instance's incarnation (`request_state::assign_owner`) in
 /// the same step, so a request is always either in the lane or owned by exactly one instance.
@@ -33,13 +37,24 @@ class request_lane {
 public:
   static constexpr std::uint32_t none = UINT32_MAX;
 
-  /// A lane for `instances` instances, which report to the loop in bulk through `bulk`.
-  request_lane(std::uint32_t instances, std::shared_ptr<bulk_reports> bulk)
+  /// A lane for `instances` instances, which report to the loop in bulk through `bulk`;
+  /// `chained`: each instance has a doorbell (see the class comment).
+  request_lane(std::uint32_t instances, std::shared_ptr<bulk_reports> bulk, bool chained = false)
       : bulk(std::move(bulk)) {
     if (instances > 1) {
       many_ = std::make_unique<instance_entry[]>(instances);
       entries_ = many_.get();
     }
+    if (chained)
+      doors_ = std::make_unique<std::shared_ptr<thread_doorbell>[]>(instances);
+  }
+
+  /// The doorbell of instance `i`'s current incarnation (chained lanes). The loop, before the
+  /// incarnation starts.
+  void set_doorbell(std::uint32_t i, std::shared_ptr<thread_doorbell> door) {
+    std::lock_guard<spin_lock> guard{mutex_};
+    if (doors_)
+      doors_[i] = std::move(door);
   }
 
   /// Set by the loop when its actor has stopped, before it tells the instances to exit: their
@@ -73,10 +88,13 @@ public:
 
   /// Appends `batch` in order (one reference each transferred) under one lock, and adds to
   /// `wake` one idle instance per request while there are idle ones.
+  /// In a chained lane, at most one per batch: that one wakes the next (`take`).
   void push(const std::vector<request_state*>& batch, std::vector<std::uint32_t>& wake) {
     std::lock_guard<spin_lock> guard{mutex_};
     for (auto* st : batch) {
       append_locked(st);
+      if (doors_ && !wake.empty())
+        continue;
       if (auto i = pop_idle_locked(); i != none)
         wake.push_back(i);
     }
@@ -92,8 +110,10 @@ public:
   /// Instance `i` (incarnation `token`) takes up to `max` requests into `out`, in order, now its
   /// own, and returns how many; or, when there is none, registers as idle (the next `push`
   /// wakes it) and returns 0.
-  std::size_t take(std::uint32_t i, std::uint32_t token, request_state** out,
-                   std::size_t max) noexcept {
+  /// In a chained lane, when requests still wait after the take, `next` receives the doorbell
+  /// of an idle instance for the caller to ring (after this returns: not under the lock).
+  std::size_t take(std::uint32_t i, std::uint32_t token, request_state** out, std::size_t max,
+                   std::shared_ptr<thread_doorbell>* next = nullptr) noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
     auto& s = entries_[i].state;
     std::size_t n = 0;
@@ -106,6 +126,9 @@ public:
     }
     if (n > 0) {
       s &= static_cast<std::uint8_t>(~waiting);
+      if (doors_ && next && head_)
+        if (auto j = pop_idle_locked(); j != none)
+          *next = doors_[j];
       return n;
     }
     s |= waiting;
@@ -204,6 +227,8 @@ private:
   };
   instance_entry one_;                     ///< the entry of a one-instance actor: no allocation
   std::unique_ptr<instance_entry[]> many_; ///< the entries of a pool
+  /// Chained lanes: each instance's doorbell; null otherwise.
+  std::unique_ptr<std::shared_ptr<thread_doorbell>[]> doors_;
   instance_entry* entries_ = &one_;
   std::uint32_t idle_ = none; ///< instances registered idle, a stack: the most recent first
 };

@@ -252,7 +252,10 @@ protected:
     if (room_for(1) == 0)
       return {}; // at its bound: the loop nudges it when a suspended request ends
     request_state* st = nullptr;
-    lane_->take(instance_, token_, &st, 1);
+    std::shared_ptr<thread_doorbell> next;
+    lane_->take(instance_, token_, &st, 1, &next);
+    if (next)
+      next->ring(); // more wait: the next idle instance of a chained lane takes them
     return request_ref::adopt(st);
   }
 
