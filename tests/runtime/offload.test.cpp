@@ -108,13 +108,8 @@ TEST_CASE("a deadline cancels the offloaded function", "[offload][cancel]") {
 TEST_CASE("a function on a pool of one may call an actor and wait for the answer",
           "[offload][would_deadlock]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
-  actor_spec one;
-  one.name = "one";
-  one.kind = "blocking";
-  one.count = 1;
-  REQUIRE(rt.spawn(one).ok());
+  auto pool = lbtest::spawn_blocking_pool(rt, "one", 1);
   auto echo_h = lbtest::spawn_echo(rt, "echo");
-  auto pool = rt.pool("one").value();
   auto f = pool.offload([echo_h] {
     auto r = echo_h.call(echo_request{7}, 5s); // sync_wait: a pool thread may block on the loop
     return r ? r->payload.as_integer() : -1;

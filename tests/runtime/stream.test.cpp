@@ -145,12 +145,7 @@ TEST_CASE("a stream's items arrive in order and its lead stays bounded at any pa
 
 TEST_CASE("a stream whose consumer stops taking gives its pool thread back", "[streams][pool]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
-  actor_spec one;
-  one.name = "one";
-  one.kind = "blocking";
-  one.count = 1;
-  REQUIRE(rt.spawn(one).ok());
-  auto pool = rt.pool("one").value();
+  auto pool = lbtest::spawn_blocking_pool(rt, "one", 1);
   auto produced = std::make_shared<std::atomic<int>>(0);
   auto s = rt.stream(
       pool, counting_generator{1'000'000, produced, std::make_shared<std::atomic<steady::rep>>(0)},
@@ -166,12 +161,7 @@ TEST_CASE("a stream whose consumer stops taking gives its pool thread back", "[s
 
 TEST_CASE("a fast stream shares its pool thread with other work", "[streams][pool]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
-  actor_spec one;
-  one.name = "one";
-  one.kind = "blocking";
-  one.count = 1;
-  REQUIRE(rt.spawn(one).ok());
-  auto pool = rt.pool("one").value();
+  auto pool = lbtest::spawn_blocking_pool(rt, "one", 1);
   auto s = rt.stream(
       pool, [n = 0]() mutable -> std::optional<int> { return n++; }, 64);
   // A consumer that keeps up with its producer for as long as the other work waits: the fill

@@ -122,6 +122,17 @@ inline loopbridge::actor_handle<loopbridge::actors::echo> spawn_echo(loopbridge:
   return rt.actor<loopbridge::actors::echo>(name).value();
 }
 
+/// Spawns a blocking pool `name` of `count` threads and returns it.
+inline loopbridge::blocking_pool spawn_blocking_pool(loopbridge::runtime& rt,
+                                                     const std::string& name, std::uint32_t count) {
+  loopbridge::actor_spec spec;
+  spec.name = name;
+  spec.kind = "blocking";
+  spec.count = count;
+  rt.spawn(spec).value();
+  return rt.pool(name).value();
+}
+
 /// A loopback port nothing listens on now (bound, then closed): for a peer that refuses
 /// connections, or a node to start on.
 inline std::uint16_t closed_port() {
