@@ -84,7 +84,7 @@ public:
   /// The next item; nullopt at the end; an error when the producer failed (after the items it
   /// produced before), the stream was closed, or `deadline` passed (`loop.timeout`).
   result<std::optional<T>> next(std::chrono::steady_clock::time_point deadline) {
-    if (!taking_.empty() && !closing_.load(std::memory_order_acquire))
+    if (!taking_.empty() && !closed_.load(std::memory_order_acquire))
       return take();
     std::unique_lock<std::mutex> lock{mutex_};
     bool spun = false;
@@ -131,7 +131,6 @@ public:
       if (closed_)
         return;
       closed_ = true;
-      closing_.store(true, std::memory_order_release);
       close_reason_ = std::move(reason);
       buffer_.clear();
       if (!filling_)
@@ -159,7 +158,7 @@ public:
     do
       produce(lock);
     while (linger(lock, began));
-    set_filling(false);
+    filling_ = false;
     generator doomed;
     if (closed_ || ended_ || failure_)
       doomed = std::move(gen_); // done with it: its cleanup runs now, outside the lock
@@ -182,7 +181,7 @@ public:
     generator doomed;
     {
       std::lock_guard<std::mutex> guard{mutex_};
-      set_filling(false);
+      filling_ = false;
       if (!closed_ && !ended_ && !failure_)
         failure_ = std::move(why);
       finished_.store(true, std::memory_order_release);
@@ -202,7 +201,6 @@ public:
                     std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
       if (cancelled && cancelled() && !closed_) {
         closed_ = true;
-        closing_.store(true, std::memory_order_release);
         close_reason_ = error{errc::cancelled, "the stream's producer was cancelled"};
       }
     }
@@ -248,7 +246,7 @@ private:
       std::lock_guard<std::mutex> guard{mutex_}; // it is waiting, or about to look again
       producer_cv_.notify_one();
     } else if (schedule_ && now_lead <= max_buffer_ / 2 &&
-               !filling_flag_.load(std::memory_order_acquire) &&
+               !filling_.load(std::memory_order_acquire) &&
                !finished_.load(std::memory_order_acquire)) {
       std::unique_lock<std::mutex> lock{mutex_};
       refill(lock);
@@ -285,7 +283,7 @@ private:
       return false;
     lock.unlock();
     spin_policy::spin_until(std::min(until, std::chrono::steady_clock::now() + spin), [&] {
-      return closing_.load(std::memory_order_relaxed) || lead() <= wanted;
+      return closed_.load(std::memory_order_relaxed) || lead() <= wanted;
     });
     lock.lock();
     return !closed_ && lead() <= wanted;
@@ -380,23 +378,17 @@ private:
     // is max_buffer ahead again, and lingers for more room).
     if (lead() > max_buffer_ / 2)
       return;
-    set_filling(true);
+    filling_ = true;
     auto schedule = schedule_;
     lock.unlock();
     bool ok = schedule(this->shared_from_this());
     lock.lock();
     if (!ok && filling_) {
-      set_filling(false);
+      filling_ = false;
       if (!failure_)
         failure_ = error{errc::stopped, "the stream's pool is gone"};
       finished_.store(true, std::memory_order_release);
     }
-  }
-
-  /// With the lock held.
-  void set_filling(bool on) noexcept {
-    filling_ = on;
-    filling_flag_.store(on, std::memory_order_release);
   }
 
   mutable std::mutex mutex_;
@@ -408,16 +400,15 @@ private:
   std::atomic<std::uint64_t> produced_{0}; ///< written by the producer under the lock
   std::atomic<std::uint64_t> taken_{0};    ///< written by the consumer, without the lock
   std::size_t max_lead_ = 0;
-  bool closed_ = false;
+  /// Written under the lock; atomic so that the consumer reads them without it.
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> filling_{false};
   bool ended_ = false;
-  bool filling_ = false;
   bool consumer_waits_ = false; ///< the consumer waits on `consumer_cv_`
   /// `!buffer_.empty()`, readable without the lock by a spinning consumer (pulled producers).
   std::atomic<bool> has_items_{false};
-  /// `closed_`, `filling_`, and "the producer ended, failed or is gone", readable by the
+  /// The producer ended, failed or is gone (`ended_ || failure_`, or no pool): readable by the
   /// consumer without the lock.
-  std::atomic<bool> closing_{false};
-  std::atomic<bool> filling_flag_{false};
   std::atomic<bool> finished_{false};
   /// A producer waits in `push` or `linger` for the lead to fall to `wake_lead_`: the consumer
   /// wakes it once it does, and not for every item it takes.
