@@ -145,6 +145,15 @@ actors::echo_request echo_of(std::string text) {
   return r;
 }
 
+/// A request the node holds for two seconds (a timer) before it answers: long enough that a kill
+/// right after the main sees it in flight lands while the node still holds it, however loaded
+/// the machine is.
+actors::echo_request held_echo_of(std::string text) {
+  auto r = echo_of(std::move(text));
+  r.delay = 2s;
+  return r;
+}
+
 /// A raw CAF process of the same build speaking the gateway protocol by hand, connected to the
 /// gateway on `port`: what a peer that skips, breaks or abandons the protocol looks like.
 struct raw_peer {
@@ -261,7 +270,7 @@ TEST_CASE("an actor on another node answers as a local one does", "[nodes]") {
 
 TEST_CASE("a node killed under load fails what it held with node.lost and comes back", "[nodes]") {
   env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
-  two_nodes t{"{delay: 20ms}"};
+  two_nodes t;
   auto node = t.start_node();
   runtime rt{actors::builtin_kinds(), t.load()};
   auto far = *rt.actor<actors::echo>("far");
@@ -272,8 +281,8 @@ TEST_CASE("a node killed under load fails what it held with node.lost and comes 
   constexpr int n = 400;
   std::vector<future<actors::echo_reply>> replies;
   for (int i = 0; i < n; ++i)
-    replies.push_back(far.submit(echo_of(std::to_string(i)), 20s));
-  // Some are on the node now (each waits 20 ms there).
+    replies.push_back(far.submit(held_echo_of(std::to_string(i)), 20s));
+  // Some are on the node now (each waits 2 s there).
   REQUIRE(lbtest::eventually([&] { return rt.metrics("far")->in_flight > 0; }, 10s));
   node->signal(SIGKILL);
   REQUIRE(node->wait(10s));
@@ -330,7 +339,7 @@ TEST_CASE("a node killed under load fails what it held with node.lost and comes 
 
 TEST_CASE("an actor that resends: what a lost node held goes again when it is back", "[nodes]") {
   env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
-  two_nodes t{"{delay: 20ms}"};
+  two_nodes t;
   t.far_extra = "\n    resend_lost: true";
   t.write();
   auto node = t.start_node();
@@ -339,7 +348,7 @@ TEST_CASE("an actor that resends: what a lost node held goes again when it is ba
   constexpr int n = 300;
   std::vector<future<actors::echo_reply>> replies;
   for (int i = 0; i < n; ++i)
-    replies.push_back(far.submit(echo_of(std::to_string(i)), 60s));
+    replies.push_back(far.submit(held_echo_of(std::to_string(i)), 60s));
   REQUIRE(lbtest::eventually([&] { return rt.nodes().at(0).in_flight > 0; }, 10s));
   node->signal(SIGKILL);
   REQUIRE(node->wait(10s));
