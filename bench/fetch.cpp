@@ -10,7 +10,8 @@
 // Every contender checks every response (status 200, exact body size) and reports its errors.
 // Cases: 20,000 GETs of a 1 KiB file, 64 concurrent (loopbridge and raw curl in four
 // alternating slices of 5,000, each taking its turn to go first); 100 KiB and 1 MiB bodies, 16
-// concurrent (the same way: rates and the CPU of the whole process per request); 5,000
+// concurrent, each size through a fetcher (and a raw loop) of its own with 16 connections (the
+// same way: rates and the CPU of the whole process per request); 5,000
 // submitted at once to a fetcher with max_connections 16, with the process's peak RSS (VmHWM,
 // reset through /proc/self/clear_refs before the case).
 //
@@ -397,7 +398,7 @@ int main(int argc, char** argv) {
   bool quick = lbb::quick_mode(argc, argv);
   int runs = quick ? 3 : 5;
   std::size_t small_n = 20000, small_window = 64, small_slices = 4;
-  std::size_t large_n = quick ? 400 : 1000, medium_n = quick ? 2000 : 5000, body_window = 16,
+  std::size_t large_n = quick ? 1600 : 4000, medium_n = quick ? 8000 : 20000, body_window = 16,
               body_slices = 4;
   std::size_t outstanding_n = 5000;
   std::size_t py_n = quick ? 5000 : 20000;
@@ -435,15 +436,27 @@ int main(int argc, char** argv) {
     rss_start.push_back(o.rss_start_mib);
     out_errors += o.o.errors;
 
+    // Each body size has a fetcher of its own with as many connections as the raw loop of
+    // that size has: a connection's TCP buffers grow with what it carried, so connections
+    // that had carried 1 KiB bodies would stall on a large body where the raw loop's would not.
     runtime rt{actors::builtin_kinds()};
-    rt.spawn("fetch", "fetcher", {{"max_connections", 64}}).value();
-    auto h = rt.actor<fetcher>("fetch").value();
+    auto fetcher_of = [&](const std::string& name, std::size_t connections) {
+      rt.spawn(name, "fetcher", {{"max_connections", static_cast<std::int64_t>(connections)}})
+          .value();
+      return rt.actor<fetcher>(name).value();
+    };
+    auto h = fetcher_of("fetch", small_window);
+    auto h_medium = fetcher_of("fetch_100k", body_window);
+    auto h_large = fetcher_of("fetch_1m", body_window);
     raw_curl curl_small_client{small_url, small_window};
     raw_curl curlu_small_client{small_url, small_window, true};
     raw_curl curl_medium_client{medium_url, body_window};
     raw_curl curl_large_client{large_url, body_window};
-    // Warm-up (connections, caches), checked like the rest.
+    // Warm-up (connections, caches), the same for both, checked like the rest.
     lb_errors += loopbridge_window(h, small_url, 1000, small_window, small_size).errors;
+    lb_errors +=
+        loopbridge_window(h_medium, medium_url, body_window, body_window, medium_size).errors;
+    lb_errors += loopbridge_window(h_large, large_url, body_window, body_window, large_size).errors;
     curl_errors += curl_small_client.run(1000, small_size).errors;
     curl_errors += curlu_small_client.run(1000, small_size).errors;
     curl_errors += curl_medium_client.run(body_window, medium_size).errors;
@@ -490,9 +503,9 @@ int main(int argc, char** argv) {
       for (auto& [role, us] : raw_us)
         raw_cpu_us[role].push_back(us);
     }
-    auto c = measure_bodies(h, curl_medium_client, medium_url, medium_size, medium_n, body_window,
-                            body_slices, nginx.pid());
-    auto d = measure_bodies(h, curl_large_client, large_url, large_size, large_n, body_window,
+    auto c = measure_bodies(h_medium, curl_medium_client, medium_url, medium_size, medium_n,
+                            body_window, body_slices, nginx.pid());
+    auto d = measure_bodies(h_large, curl_large_client, large_url, large_size, large_n, body_window,
                             body_slices, nginx.pid());
     lb_small.push_back(a.req_per_s);
     curl_small.push_back(b.req_per_s);
