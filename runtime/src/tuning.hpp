@@ -52,6 +52,17 @@ inline constexpr int loop_drain_budget = 1024;
 /// reports or submissions at the latest (one lane lock per actor and batch).
 inline constexpr int loop_pump_batch = 64;
 
+/// Requests the event loop hands to an actor's lane per ready instance of a pool or of an actor
+/// on dedicated threads: enough that an instance finds its next request in the lane while the
+/// loop is busy elsewhere, instead of waiting for the loop's next turn. The lane is shared, so a
+/// request in it never waits behind a running one while an instance is idle; the rest of a
+/// backlog waits in the actor's queue.
+inline constexpr std::uint32_t lane_share = 64;
+/// ... for an actor on dedicated threads whose overflow policy is `drop_oldest`: the request an
+/// instance runs and one more, so that the backlog stays in the queue, where `drop_oldest`
+/// reaches it (it drops queued requests, never what the lane holds).
+inline constexpr std::uint32_t lane_share_drop_oldest = 2;
+
 /// How long `stop()` waits past `shutdown_budget` for the event loop to quit (it resolves
 /// everything left at the budget, then waits for its instances to exit) ...
 inline constexpr std::chrono::milliseconds stop_loop_grace{100};

@@ -219,6 +219,10 @@ private:
   /// whose worker decided it first keeps that outcome). Its stop began (`t.stop` exists).
   void fail_all(actor_slot& t, const error& reason);
   void expire(request_state* st);
+  /// `st`, resolved (cancelled or timed out) while in flight: if no instance took it from the
+  /// lane yet, withdraws it from there and settles it now (true), so that its end does not wait
+  /// for an instance to reach it behind the ones running; false if an instance took it.
+  bool withdraw(actor_slot& t, request_state* st);
 
   // -- lifecycle ---------------------------------------------------------------------------------
   /// The instance terminated: requests it never started go back to the queue, the ones it

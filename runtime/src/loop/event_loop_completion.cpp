@@ -257,9 +257,21 @@ void event_loop::on_cancel(request_ref& ref) {
     check_drained(t);
     return;
   }
-  // In flight: still in the lane, it is skipped when taken; taken, its worker hears of it.
+  // In flight: still in the lane, it is withdrawn and settled now; taken, its worker hears of
+  // it.
+  if (withdraw(t, st))
+    return;
   if (auto* inst = holder(t, *st))
     send(inst->handle, cancel_atom::value, request_ref::share(st));
+}
+
+bool event_loop::withdraw(actor_slot& t, request_state* st) {
+  if (st->links.where != loop_links::place::in_flight || !t.lane->withdraw(st))
+    return false;
+  settle(t, st); // the lane keeps its reference until an instance or `reclaim` passes it
+  pump_soon(t);  // its place in flight goes to the next queued request
+  check_drained(t);
+  return true;
 }
 
 // -- deadlines ------------------------------------------------------------------------------------
@@ -346,8 +358,8 @@ void event_loop::expire(request_state* st) {
     settle(t, st); // it never runs
     publish_gauges(t);
     check_drained(t);
-  } else if (st->links.where == loop_links::place::in_flight) {
-    // Keep it in flight until the worker reports it finished (its credit is still used).
+  } else if (st->links.where == loop_links::place::in_flight && !withdraw(t, st)) {
+    // Taken: keep it in flight until the worker reports it finished (its credit is still used).
     if (auto* inst = holder(t, *st))
       send(inst->handle, cancel_atom::value, request_ref::share(st));
   }

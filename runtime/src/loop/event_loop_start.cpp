@@ -47,16 +47,17 @@ void event_loop::on_spawn(record_ptr rec) {
   }
   auto t = std::make_unique<actor_slot>();
   t->record = rec;
-  // In flight per ready instance. A dedicated thread runs one request at a time: one more
-  // waits in the lane for whichever instance is free first, so no thread idles waiting for the
-  // loop. A single scheduled instance takes as many as the capacity allows; in a pool each
-  // ready instance adds 64, and the rest wait in the actor's queue, where admission and
-  // `drop_oldest` still reach them.
-  t->per_instance_limit =
-      rec->mode == execution::dedicated_thread ? 2u
-      : rec->spec.count > 1
-          ? 64u
-          : static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
+  // In flight per ready instance (see `lane_share`): a single scheduled instance takes as many
+  // as the capacity allows.
+  if (rec->mode == execution::dedicated_thread)
+    t->per_instance_limit = rec->spec.mailbox.overflow == overflow_policy::drop_oldest
+                                ? lane_share_drop_oldest
+                                : lane_share;
+  else if (rec->spec.count > 1)
+    t->per_instance_limit = lane_share;
+  else
+    t->per_instance_limit =
+        static_cast<std::uint32_t>(std::min<std::size_t>(rec->capacity, UINT32_MAX));
   t->instances.reserve(rec->spec.count);
   // Dedicated threads wake each other while work waits (see request_lane).
   t->lane = make_pooled<request_lane>(

@@ -29,6 +29,9 @@ namespace loopbridge::detail {
 ///
 /// Taking a request assigns it to the instance's incarnation (`request_state::assign_owner`) in
 /// the same step, so a request is always either in the lane or owned by exactly one instance.
+/// The loop withdraws a request that was cancelled or timed out before any instance took it
+/// (`withdraw`): no instance will take it, and the loop settles it at once instead of waiting
+/// for an instance to reach it behind the ones running.
 ///
 /// Threads: `push` and `reclaim` by the event loop; `take` and `leave` by instances (any thread),
 /// each for its own index. All operations are short critical sections under one spin lock.
@@ -104,7 +107,18 @@ public:
   /// an instance it may have woken is gone).
   std::uint32_t wake_one() noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
-    return head_ ? pop_idle_locked() : none;
+    return has_live_locked() ? pop_idle_locked() : none;
+  }
+
+  /// Marks `st` withdrawn if no instance took it yet, and returns true: no instance takes it
+  /// from then on (it stays in the list, holding the lane's reference, until `take` or
+  /// `reclaim` passes it and releases that). False if an instance took it. The loop.
+  bool withdraw(request_state* st) noexcept {
+    std::lock_guard<spin_lock> guard{mutex_};
+    if (st->owner() != 0)
+      return false;
+    st->assign_owner(withdrawn);
+    return true;
   }
 
   /// Instance `i` (incarnation `token`) takes up to `max` requests into `out`, in order, now its
@@ -118,7 +132,7 @@ public:
     auto& s = entries_[i].state;
     std::size_t n = 0;
     while (n < max) {
-      auto* st = pop_locked();
+      auto* st = pop_live_locked();
       if (!st)
         break;
       st->assign_owner(token);
@@ -126,7 +140,7 @@ public:
     }
     if (n > 0) {
       s &= static_cast<std::uint8_t>(~waiting);
-      if (doors_ && next && head_)
+      if (doors_ && next && has_live_locked())
         if (auto j = pop_idle_locked(); j != none)
           *next = doors_[j];
       return n;
@@ -164,18 +178,22 @@ public:
   }
 
   /// The loop takes back the oldest request nobody took, with its reference; null when empty.
+  /// Withdrawn requests are released on the way, not returned.
   request_state* reclaim() noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
-    return pop_locked();
+    return pop_live_locked();
   }
 
-  /// Requests waiting in the lane. Any thread (a snapshot).
+  /// Requests waiting in the lane, withdrawn ones that no instance passed yet included. Any
+  /// thread (a snapshot).
   std::size_t size() noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
     return size_;
   }
 
 private:
+  /// The owner of a withdrawn request: generation 0, which no instance's token has.
+  static constexpr std::uint32_t withdrawn = 1;
   static constexpr std::uint8_t waiting = 1; ///< idle: wants a wake-up when work arrives
   static constexpr std::uint8_t listed = 2;  ///< is in the idle stack (perhaps stale)
   static constexpr std::uint8_t began = 4;   ///< began its start (see `begin_start`)
@@ -202,6 +220,24 @@ private:
       head_ = st;
     tail_ = st;
     ++size_;
+  }
+
+  /// Pops the oldest request that was not withdrawn, releasing the withdrawn ones before it.
+  request_state* pop_live_locked() noexcept {
+    while (auto* st = pop_locked()) {
+      if (st->owner() != withdrawn)
+        return st;
+      st->release(); // the lane's reference; the loop settled it already
+    }
+    return nullptr;
+  }
+
+  /// Whether a request that was not withdrawn waits (withdrawn ones at the head are dropped).
+  bool has_live_locked() noexcept {
+    while (head_ && head_->owner() == withdrawn) {
+      pop_locked()->release();
+    }
+    return head_ != nullptr;
   }
 
   request_state* pop_locked() noexcept {
