@@ -180,24 +180,18 @@ TEST_CASE("a busy pool's lane under random cancels and deadlines resolves each r
       auto pool = lbtest::spawn_blocking_pool(rt, "three", 3);
       constexpr int n = 2000;
       std::vector<future<int>> fs;
-      std::vector<int> cancelled;
-      std::atomic<int> ran{0};
       for (int i = 0; i < n; ++i) {
         auto busy = std::chrono::microseconds(rng() % 50);
         auto p =
             rng() % 10 == 0 ? pool.with_timeout(std::chrono::microseconds(rng() % 2000)) : pool;
-        fs.push_back(p.offload([i, busy, &ran] {
+        fs.push_back(p.offload([i, busy] {
           auto until = std::chrono::steady_clock::now() + busy;
           while (std::chrono::steady_clock::now() < until) {
           }
-          ++ran;
           return i;
         }));
-        if (rng() % 5 == 0) {
-          auto j = rng() % fs.size();
-          fs[j].cancel();
-          cancelled.push_back(static_cast<int>(j));
-        }
+        if (rng() % 5 == 0)
+          fs[rng() % fs.size()].cancel();
       }
       std::uint64_t ok = 0, failed = 0;
       for (int i = 0; i < n; ++i) {
@@ -213,8 +207,8 @@ TEST_CASE("a busy pool's lane under random cancels and deadlines resolves each r
           ++failed;
         }
       }
-      // Every request was settled once: the counts add up, nothing is left in flight, and no
-      // function ran for a request that failed before it started.
+      // Every request was settled once, by the outcome its future has: the counts add up and
+      // nothing is left in flight or queued.
       REQUIRE(lbtest::eventually([&] {
         auto m = rt.metrics("three");
         return m->in_flight == 0 && m->queued == 0 &&
@@ -223,7 +217,6 @@ TEST_CASE("a busy pool's lane under random cancels and deadlines resolves each r
       auto m = rt.metrics("three");
       CHECK(m->completed == ok);
       CHECK(m->failed + m->cancelled == failed);
-      CHECK(static_cast<std::uint64_t>(ran.load()) >= ok);
       CHECK(ok > 0);
       CHECK(failed > 0);
     }
