@@ -321,6 +321,9 @@ private:
 struct body_case {
   double lb_rate = 0, raw_rate = 0;     // req/s
   double lb_cpu_us = 0, raw_cpu_us = 0; // us per request
+  /// loopbridge's CPU per request by thread ("io", "loop", "host"): where its CPU beyond the
+  /// raw loop's goes.
+  std::map<std::string, double> lb_role_us;
   std::size_t lb_errors = 0, raw_errors = 0;
 };
 
@@ -344,6 +347,8 @@ body_case measure_bodies(const actor_handle<fetcher>& h, raw_curl& raw, const st
           cpu_split cpu{nginx};
           auto o = loopbridge_window(h, url, slice, window, size);
           out.lb_cpu_us += process_us(cpu);
+          for (auto& [role, us] : cpu.per_request(slice))
+            out.lb_role_us[role] += us / static_cast<double>(slices);
           lb_secs += static_cast<double>(slice) / o.req_per_s;
           out.lb_errors += o.errors;
         },
@@ -446,8 +451,8 @@ int main(int argc, char** argv) {
       return rt.actor<fetcher>(name).value();
     };
     auto h = fetcher_of("fetch", small_window);
-    auto h_medium = fetcher_of("fetch_100k", body_window);
-    auto h_large = fetcher_of("fetch_1m", body_window);
+    auto h_medium = fetcher_of("f100k", body_window);
+    auto h_large = fetcher_of("f1m", body_window);
     raw_curl curl_small_client{small_url, small_window};
     raw_curl curlu_small_client{small_url, small_window, true};
     raw_curl curl_medium_client{medium_url, body_window};
@@ -564,13 +569,22 @@ int main(int argc, char** argv) {
   double rawu = lbb::median(curlu_small);
   // Each body size's figures: medians over the runs of rates and of CPU per request.
   struct body_figures {
-    double lb, raw, lb_cpu, raw_cpu;
+    double lb, raw, lb_cpu, raw_cpu, io, loop, host;
   };
   auto figures_of = [](const std::vector<body_case>& cases) {
+    auto role = [&](const char* name) {
+      std::vector<double> v;
+      for (auto& c : cases)
+        v.push_back(c.lb_role_us.count(name) ? c.lb_role_us.at(name) : 0.0);
+      return lbb::median(v);
+    };
     return body_figures{lbb::median_of(cases, &body_case::lb_rate),
                         lbb::median_of(cases, &body_case::raw_rate),
                         lbb::median_of(cases, &body_case::lb_cpu_us),
-                        lbb::median_of(cases, &body_case::raw_cpu_us)};
+                        lbb::median_of(cases, &body_case::raw_cpu_us),
+                        role("io"),
+                        role("loop"),
+                        role("host")};
   };
   auto med = figures_of(medium), lrg = figures_of(large);
   double py_rate = py_ok ? py["req_per_s"] : 0;
@@ -610,6 +624,9 @@ int main(int argc, char** argv) {
                 "CPU us/req");
     std::printf("%-52s %12.0f %12.0f %12.1f\n", "loopbridge host -> loop -> fetcher",
                 mb(f.lb * static_cast<double>(size)), f.lb, f.lb_cpu);
+    std::printf("%-52s %12s %12s %12.1f\n", "  of which the fetcher's I/O thread", "", "", f.io);
+    std::printf("%-52s %12s %12s %12.1f\n", "  the event loop thread", "", "", f.loop);
+    std::printf("%-52s %12s %12s %12.1f\n", "  the host thread (submits, checks)", "", "", f.host);
     std::printf("%-52s %12.0f %12.0f %12.1f\n", "raw libcurl multi, one thread",
                 mb(f.raw * static_cast<double>(size)), f.raw, f.raw_cpu);
   }
@@ -634,10 +651,16 @@ int main(int argc, char** argv) {
   rep.figure("get_100k_raw_curl_multi", mb(med.raw * medium_size), "MB/s");
   rep.figure("get_100k_cpu_loopbridge_process", med.lb_cpu, "us/req");
   rep.figure("get_100k_cpu_raw_curl_multi", med.raw_cpu, "us/req");
+  rep.figure("get_100k_cpu_loopbridge_io_thread", med.io, "us/req");
+  rep.figure("get_100k_cpu_loopbridge_loop_thread", med.loop, "us/req");
+  rep.figure("get_100k_cpu_loopbridge_host_thread", med.host, "us/req");
   rep.figure("get_1m_loopbridge", mb(lrg.lb * large_size), "MB/s");
   rep.figure("get_1m_raw_curl_multi", mb(lrg.raw * large_size), "MB/s");
   rep.figure("get_1m_cpu_loopbridge_process", lrg.lb_cpu, "us/req");
   rep.figure("get_1m_cpu_raw_curl_multi", lrg.raw_cpu, "us/req");
+  rep.figure("get_1m_cpu_loopbridge_io_thread", lrg.io, "us/req");
+  rep.figure("get_1m_cpu_loopbridge_loop_thread", lrg.loop, "us/req");
+  rep.figure("get_1m_cpu_loopbridge_host_thread", lrg.host, "us/req");
   rep.figure("get_1k_cpu_loopbridge_io_thread", lbb::median(lb_cpu_us["io"]), "us/req");
   rep.figure("get_1k_cpu_loopbridge_loop_thread", lbb::median(lb_cpu_us["loop"]), "us/req");
   rep.figure("get_1k_cpu_loopbridge_host_thread", lbb::median(lb_cpu_us["host"]), "us/req");
