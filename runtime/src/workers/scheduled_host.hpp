@@ -100,11 +100,11 @@ protected:
   }
 
   worker_actor* self_ptr_;
-  bool ready_ = false; ///< takes requests only once it announced ready
   /// Taken from the lane in a batch; those from `next_` on are not run yet. A vector, not a
   /// deque: an idle instance holds no buffer until its first request.
   std::vector<request_ref> pending_;
-  std::size_t next_ = 0;
+  std::uint32_t next_ = 0; ///< at most `instance_turn`
+  bool ready_ = false;     ///< takes requests only once it announced ready
 };
 
 // -- own thread: the worker serves requests on a thread it owns -----------------------------------
