@@ -107,8 +107,9 @@ protected:
   bool ready_ = false;     ///< takes requests only once it announced ready
 };
 
-// Every scheduled instance has one: with the shared pointer's control block beside it (16 bytes
-// in libstdc++) it takes a 256-byte block of the object pool, one size class more at 257.
+// Every scheduled instance has one, made with the shared pointer's control block beside it (16
+// bytes in libstdc++): up to 240 bytes that fits a 256-byte block of the object pool, past it the
+// next size class (320).
 static_assert(sizeof(scheduled_host) <= 240, "a scheduled instance's host outgrows its block");
 
 // -- own thread: the worker serves requests on a thread it owns -----------------------------------
