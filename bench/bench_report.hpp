@@ -145,4 +145,14 @@ inline bool quick_mode(int argc, char** argv) {
   return false;
 }
 
+/// The sections `--part N` (repeatable) selects; all of them when none is given. For profiling
+/// one section alone; its requirements are the only ones checked then.
+inline std::vector<int> selected_parts(int argc, char** argv) {
+  std::vector<int> parts;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--part") == 0)
+      parts.push_back(std::atoi(argv[++i]));
+  return parts;
+}
+
 } // namespace loopbridge::bench

@@ -24,13 +24,14 @@
 // Section 2's figures pool the samples of every round (a few hundred calls); the others are
 // medians over rounds.
 //
-// usage: parallel [--quick]
+// usage: parallel [--quick] [--part N]...   (--part: only section N; repeatable)
 #include <caf/all.hpp>
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -149,7 +150,7 @@ kind_registry kinds() {
 /// The runtime's options for every section: scheduler threads left at the default.
 runtime_options options() {
   runtime_options o;
-  o.scheduler_threads = 0; // CAF's default, max(cores, 4)
+  o.scheduler_threads = 0; // the default: one scheduler thread per core
   return o;
 }
 
@@ -689,13 +690,15 @@ idle_result measure_idle(std::chrono::milliseconds window) {
 
 int main(int argc, char** argv) {
   bool quick = lbb::quick_mode(argc, argv);
+  auto parts = lbb::selected_parts(argc, argv);
+  auto part = [&](int n) { return parts.empty() || std::count(parts.begin(), parts.end(), n); };
   std::printf("parallel: machine %s, %u cores%s\n", machine_model().c_str(),
               std::thread::hardware_concurrency(), quick ? " (quick)" : "");
   lbb::report rep;
   auto m = [](const std::vector<double>& v) { return lbb::median(v); };
 
   // -- 1 ------------------------------------------------------------------------------------------
-  {
+  if (part(1)) {
     int rounds = quick ? 3 : 5;
     std::size_t total = quick ? 400 : 2000;
     constexpr std::size_t window = 64;
@@ -762,7 +765,7 @@ int main(int argc, char** argv) {
   }
 
   // -- 2 ------------------------------------------------------------------------------------------
-  {
+  if (part(2)) {
     int rounds = quick ? 3 : 5;
     std::size_t calls = quick ? 100 : 150;
     auto budget = quick ? std::chrono::milliseconds(1500) : std::chrono::milliseconds(3000);
@@ -892,7 +895,7 @@ int main(int argc, char** argv) {
   }
 
   // -- 3 ------------------------------------------------------------------------------------------
-  {
+  if (part(3)) {
     int rounds = quick ? 3 : 5;
     int rtt_n = quick ? 2000 : 10000;
     std::size_t total = quick ? 100000 : 500000;
@@ -976,7 +979,7 @@ int main(int argc, char** argv) {
   }
 
   // -- 4 ------------------------------------------------------------------------------------------
-  {
+  if (part(4)) {
     constexpr auto window = 2000ms;
     std::printf("\n[4] Idle: a runtime with an echo, a fetcher and a blocking pool after a few "
                 "calls, then %.0f s alone; beside an idle raw CAF actor_system\n",
