@@ -146,12 +146,20 @@ inline bool quick_mode(int argc, char** argv) {
 }
 
 /// The sections `--part N` (repeatable) selects; all of them when none is given. For profiling
-/// one section alone; its requirements are the only ones checked then.
-inline std::vector<int> selected_parts(int argc, char** argv) {
+/// one section alone; its requirements are the only ones checked then. A `--part` without a
+/// number from 1 to `sections` ends the program with a message (exit status 2).
+inline std::vector<int> selected_parts(int argc, char** argv, int sections) {
   std::vector<int> parts;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--part") == 0)
-      parts.push_back(std::atoi(argv[++i]));
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--part") != 0)
+      continue;
+    int n = i + 1 < argc ? std::atoi(argv[++i]) : 0;
+    if (n < 1 || n > sections) {
+      std::fprintf(stderr, "%s: --part takes a section number from 1 to %d\n", argv[0], sections);
+      std::exit(2);
+    }
+    parts.push_back(n);
+  }
   return parts;
 }
 

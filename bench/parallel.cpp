@@ -690,7 +690,7 @@ idle_result measure_idle(std::chrono::milliseconds window) {
 
 int main(int argc, char** argv) {
   bool quick = lbb::quick_mode(argc, argv);
-  auto parts = lbb::selected_parts(argc, argv);
+  auto parts = lbb::selected_parts(argc, argv, 4);
   auto part = [&](int n) { return parts.empty() || std::count(parts.begin(), parts.end(), n); };
   std::printf("parallel: machine %s, %u cores%s\n", machine_model().c_str(),
               std::thread::hardware_concurrency(), quick ? " (quick)" : "");
