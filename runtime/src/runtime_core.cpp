@@ -65,7 +65,11 @@ void runtime_core::start() {
       self->loop_done_cv_.notify_all();
     }
   });
-  loop_thread_->start(static_cast<event_loop*>(caf::actor_cast<caf::abstract_actor*>(loop_)));
+  loop_thread_->start(static_cast<event_loop*>(caf::actor_cast<caf::abstract_actor*>(loop_)),
+                      reports_inbox_, [weak = weak_from_this()] {
+                        if (auto self = weak.lock())
+                          self->send_to_loop(drain_atom::value);
+                      });
   // Building an actor system leaves a reference to its logger in this thread's thread-local
   // storage, and the system's destructor waits for every such reference to go. Drop this one,
   // so `stop()` may run on any thread, not only on the one that built the runtime.

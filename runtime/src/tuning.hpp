@@ -52,6 +52,11 @@ inline constexpr int loop_drain_budget = 1024;
 /// reports or submissions at the latest (one lane lock per actor and batch).
 inline constexpr int loop_pump_batch = 64;
 
+/// How long a worker's quiet done report may wait for the event loop at most when nothing
+/// else wakes it (see `loop_sink`): the loop thread, about to sleep with quiet reports
+/// waiting, sleeps this long and then drains them. Bounds how stale the actors' counters are.
+inline constexpr std::chrono::milliseconds report_delay{1};
+
 /// Requests the event loop hands to an actor's lane per ready instance of a pool or of an actor
 /// on dedicated threads: enough that an instance finds its next request in the lane while the
 /// loop is busy elsewhere, instead of waiting for the loop's next turn. The lane is shared, so a

@@ -374,6 +374,25 @@ TEST_CASE("a task group whose third member fails cancels the others and waits fo
   CHECK(m.cancelled == 3);
 }
 
+TEST_CASE("the counters catch up with round trips when nothing else reaches the loop",
+          "[metrics]") {
+  // A worker's report of a plain round trip does not wake the loop: the next submission brings
+  // it. After the last one nothing does, and the loop thread must still come back for the
+  // reports before it sleeps for good.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "echo");
+  constexpr int calls = 300;
+  for (int i = 0; i < calls; ++i)
+    REQUIRE(h.submit(echo_request{i}).get().ok());
+  REQUIRE(lbtest::eventually([&] {
+    auto m = rt.metrics("echo");
+    return m->completed == calls && m->in_flight == 0;
+  }));
+  auto m = rt.metrics("echo").value();
+  CHECK(m.received == calls);
+  CHECK(m.failed + m.cancelled == 0);
+}
+
 TEST_CASE("a task group that succeeds waits for every member", "[groups]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto h = lbtest::spawn_echo(rt, "echo");

@@ -114,6 +114,99 @@ TEST_CASE(
   CHECK(wakes <= producers * per_producer);
 }
 
+TEST_CASE("request_inbox: a quiet node waits for the next drain unless the consumer needs it",
+          "[internals]") {
+  request_inbox inbox;
+  // Quiet: no wake-up, yet the next drain takes it.
+  CHECK_FALSE(inbox.push_quiet(make_state(1), inbox.epoch()));
+  CHECK(inbox.quiet() == 1);
+  inbox.begin_drain();
+  CHECK(inbox.quiet() == 0);
+  auto* st = inbox.pop();
+  REQUIRE(st != nullptr);
+  CHECK(st->id == 1);
+  st->release();
+  // Every 32nd quiet node since the last drain wakes the consumer: what waits stays bounded.
+  int wakes = 0;
+  for (int i = 0; i < 64; ++i)
+    wakes += inbox.push_quiet(make_state(100 + i), inbox.epoch()) ? 1 : 0;
+  CHECK(wakes == 1); // the 32nd; the 64th finds a wake already on its way
+  inbox.begin_drain();
+  int taken = 0;
+  while (auto* n = inbox.pop()) {
+    ++taken;
+    n->release();
+  }
+  CHECK(taken == 64);
+  // A producer that decided before the consumer began wanting its node wakes it.
+  auto seen = inbox.epoch();
+  CHECK_FALSE(inbox.want_now()); // nothing quiet waits
+  inbox.begin_drain();
+  CHECK(inbox.push_quiet(make_state(2), seen));
+  // A consumer about to sleep with quiet nodes waiting must come back for them by itself ...
+  CHECK_FALSE(inbox.sleep());
+  inbox.begin_drain();
+  while (auto* n = inbox.pop())
+    n->release();
+  // ... and one that sleeps without a timer is woken by the next quiet node.
+  CHECK(inbox.sleep());
+  CHECK(inbox.push_quiet(make_state(3), inbox.epoch()));
+  inbox.woke();
+  inbox.begin_drain();
+  CHECK_FALSE(inbox.push_quiet(make_state(4), inbox.epoch()));
+}
+
+TEST_CASE("request_inbox: quiet nodes from many producers reach a consumer that sleeps, none lost",
+          "[internals]") {
+  // The loop thread's protocol: drain, then sleep until woken if `sleep()` allows, else sleep
+  // briefly and drain again. Every node must be drained within the deadline: a quiet node
+  // pushed while the consumer went to sleep for good must wake it.
+  request_inbox inbox;
+  constexpr int producers = 3;
+  constexpr int per_producer = 20000;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool woken = false;
+  auto wake = [&] {
+    std::lock_guard<std::mutex> guard{mutex};
+    woken = true;
+    cv.notify_one();
+  };
+  std::vector<std::thread> ts;
+  for (int p = 0; p < producers; ++p)
+    ts.emplace_back([&, p] {
+      std::mt19937 rng{static_cast<unsigned>(p)};
+      for (int i = 0; i < per_producer; ++i) {
+        auto* st = make_state(static_cast<std::uint64_t>(p * per_producer + i));
+        bool must_wake = rng() % 8 == 0 ? inbox.push(st) : inbox.push_quiet(st, inbox.epoch());
+        if (must_wake)
+          wake();
+        if (rng() % 256 == 0)
+          std::this_thread::yield();
+      }
+    });
+  std::set<std::uint64_t> seen;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (seen.size() < producers * per_producer && std::chrono::steady_clock::now() < deadline) {
+    inbox.begin_drain();
+    while (auto* st = inbox.pop()) {
+      seen.insert(st->id);
+      st->release();
+    }
+    std::unique_lock<std::mutex> lock{mutex};
+    if (inbox.sleep()) {
+      cv.wait_until(lock, deadline, [&] { return woken; });
+      inbox.woke();
+    } else {
+      cv.wait_for(lock, 1ms, [&] { return woken; });
+    }
+    woken = false;
+  }
+  for (auto& t : ts)
+    t.join();
+  CHECK(seen.size() == producers * per_producer);
+}
+
 TEST_CASE("request_inbox releases undrained requests when destroyed", "[internals]") {
   auto* st = make_state(1);
   st->add_ref(); // keep one for the test
@@ -437,7 +530,8 @@ struct loop_with_guests {
     sys.emplace(cfg);
     thread = std::make_unique<loop_thread>(*sys, nullptr);
     loop = sys->spawn<stand_in_loop, caf::lazy_init>(thread.get());
-    thread->start(static_cast<stand_in_loop*>(caf::actor_cast<caf::abstract_actor*>(loop)));
+    thread->start(static_cast<stand_in_loop*>(caf::actor_cast<caf::abstract_actor*>(loop)),
+                  std::make_shared<request_inbox>(), [] {});
   }
   ~loop_with_guests() {
     if (loop) {

@@ -208,6 +208,7 @@ void event_loop::on_submit(request_state* st) {
 void event_loop::await_room(actor_slot& t, request_state* st) {
   st->links.where = loop_links::place::awaiting_room;
   t.awaiting_room.push_back(st);
+  update_prompt(t);
   if (st->deadline != time_point::max()) {
     deadlines_.insert(st);
     if (st->deadline < armed_)
@@ -323,8 +324,10 @@ void event_loop::pump(actor_slot& t) {
     if (!starved || t.record->counters.suspended.load(std::memory_order_seq_cst) == suspended)
       break;
   }
-  if (batch_.empty())
+  if (batch_.empty()) {
+    update_prompt(t);
     return;
+  }
   idle_.clear();
   t.lane->push(batch_, idle_); // one lock for the batch
   for (auto i : idle_)
@@ -378,7 +381,21 @@ event_loop::instance_slot* event_loop::holder(actor_slot& t, const request_state
   return &t.instances[i];
 }
 
+void event_loop::update_prompt(actor_slot& t) {
+  bool want = t.state != phase::serving || stopping_ || !t.queue.empty() ||
+              !t.awaiting_room.empty() || t.route_to >= 0 || !t.upstream.empty() ||
+              t.record->spec.stop_after > 0;
+  auto& flag = t.record->prompt_reports;
+  if (flag.load(std::memory_order_relaxed) == want)
+    return;
+  flag.store(want, std::memory_order_seq_cst);
+  // Reports that went quiet before the workers could see the flag are taken now.
+  if (want && reports_->want_now())
+    send(this, drain_atom::value);
+}
+
 void event_loop::publish_gauges(actor_slot& t) {
+  update_prompt(t);
   auto& c = t.record->counters;
   c.queued.store(t.queue.size(), std::memory_order_relaxed);
   c.in_flight.store(t.in_flight, std::memory_order_relaxed);

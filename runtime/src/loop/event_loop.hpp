@@ -271,6 +271,11 @@ private:
   /// sends itself `ready_atom` for the rest. Whatever an instance reports after its readiness
   /// (its exit, a failed start) takes them all first: readiness is never seen after it.
   void take_readies(std::size_t budget);
+  /// Publishes whether `t`'s done reports must reach the loop at once
+  /// (`actor_record::prompt_reports`): while requests wait for credit or a place, while it
+  /// does not serve or the runtime stops, while it is part of a route, and for one-shot actors.
+  void update_prompt(actor_slot& t);
+  /// Publishes `t`'s gauges (queued, in flight) and `update_prompt(t)`.
   void publish_gauges(actor_slot& t);
   /// The live target `rec` stands for, or null (not spawned yet, or retired).
   actor_slot* slot_of(const actor_record& rec) const;

@@ -303,6 +303,8 @@ void event_loop::on_route(const record_ptr& from, const record_ptr& to) {
     return;
   f->route_to = to->index;
   t->upstream.push_back(from->index);
+  update_prompt(*f);
+  update_prompt(*t);
 }
 
 } // namespace loopbridge::detail

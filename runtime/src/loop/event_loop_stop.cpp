@@ -45,6 +45,7 @@ void event_loop::begin_stop(actor_slot& t, time_point deadline) {
     return;
   auto& stop = mark_stop_began(t);
   t.state = phase::draining;
+  update_prompt(t);
   refuse_awaiting(t, error{errc::stopped, t.record->spec.name + " is stopping"});
   if (deadline < stop.deadline) {
     stop_deadlines_.erase({stop.deadline, t.record->index});
@@ -89,6 +90,7 @@ void event_loop::finish_stop(actor_slot& t, error reason) {
     return;
   auto& progress = mark_stop_began(t);
   t.state = phase::stopped;
+  update_prompt(t);
   --targets_unstopped_;
   stop_deadlines_.erase({progress.deadline, t.record->index});
   progress.reason = std::move(reason);
@@ -151,6 +153,9 @@ void event_loop::on_stop_all(time_point deadline) {
     return;
   stopping_ = true;
   shutdown_deadline_ = deadline;
+  for (auto& t : slots_)
+    if (t)
+      update_prompt(*t); // every report counts from now on
   // Actors committed and not created yet never start: each stops at once.
   take_spawns(SIZE_MAX);
   // One-shot actors run long-lived tasks (`offload_separate`, `deliver`) that end only when

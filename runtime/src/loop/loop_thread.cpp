@@ -14,6 +14,7 @@
 
 #include "events/publish_batch.hpp"
 #include "scheduler/stall_detector.hpp"
+#include "threads/futex.hpp"
 #include "tuning.hpp"
 
 #include "loopbridge/detail/spin_policy.hpp"
@@ -40,8 +41,11 @@ loop_thread::~loop_thread() {
     thread_.detach(); // only if the runtime gave up on it (reported as stuck)
 }
 
-void loop_thread::start(caf::resumable* loop) {
+void loop_thread::start(caf::resumable* loop, std::shared_ptr<request_inbox> reports,
+                        std::function<void()> drain) {
   loop_ = loop;
+  reports_ = std::move(reports);
+  drain_ = std::move(drain);
   thread_ = std::thread([this] {
     log::name_thread("lb.loop");
     mark_scheduler_thread();
@@ -172,8 +176,20 @@ void loop_thread::park() noexcept {
   if (stalls_)
     stalls_->dozing();
   sleeping_.store(1, std::memory_order_seq_cst);
-  while (ready_.load(std::memory_order_seq_cst) == 0)
-    futex(ready_, FUTEX_WAIT_PRIVATE, 0);
+  while (ready_.load(std::memory_order_seq_cst) == 0) {
+    if (reports_->sleep()) { // until woken: every quiet report from now on wakes it
+      futex(ready_, FUTEX_WAIT_PRIVATE, 0);
+      reports_->woke();
+      continue;
+    }
+    // Quiet reports wait: back for them within `report_delay`, unless woken before.
+    futex_wait_until(ready_, 0, std::chrono::steady_clock::now() + report_delay);
+    if (ready_.load(std::memory_order_seq_cst) == 0 && reports_->quiet() != 0) {
+      sleeping_.store(0, std::memory_order_seq_cst); // its own message needs no futex wake
+      drain_();
+      sleeping_.store(1, std::memory_order_seq_cst);
+    }
+  }
   sleeping_.store(0, std::memory_order_relaxed);
   if (stalls_)
     stalls_->woke();

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -14,6 +15,7 @@
 #include <caf/fwd.hpp>
 #include <caf/resumable.hpp>
 
+#include "loop/request_inbox.hpp"
 #include "scheduler/adaptive_spin.hpp"
 
 namespace loopbridge::detail {
@@ -47,8 +49,11 @@ public:
   loop_thread(caf::actor_system& sys, std::shared_ptr<stall_detector> stalls);
   ~loop_thread() override;
 
-  /// Starts the thread; `loop` is the event-loop actor it hosts.
-  void start(caf::resumable* loop);
+  /// Starts the thread; `loop` is the event-loop actor it hosts. Before it sleeps, the thread
+  /// looks at `reports` (the loop's done reports): while quiet ones wait, it sleeps at most
+  /// `report_delay` and then calls `drain` (which sends the loop a drain message).
+  void start(caf::resumable* loop, std::shared_ptr<request_inbox> reports,
+             std::function<void()> drain);
   /// The event loop became runnable (the caller transferred one reference to this thread).
   /// Any thread; wakes the loop thread if it is parked.
   void notify() noexcept;
@@ -83,6 +88,8 @@ private:
   void park() noexcept;
 
   caf::resumable* loop_ = nullptr;
+  std::shared_ptr<request_inbox> reports_;
+  std::function<void()> drain_;
   std::shared_ptr<stall_detector> stalls_;
   std::atomic<std::uint32_t> ready_{0};    ///< 1 when the loop or a guest is runnable
   std::atomic<std::uint32_t> sleeping_{0}; ///< 1 while parked on `ready_`

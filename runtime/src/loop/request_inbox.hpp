@@ -26,6 +26,12 @@ inline void inbox_release(request_state* st) noexcept {
 /// message. The consumer (the owning actor) calls `begin_drain` when woken and then `pop`s
 /// until empty. No allocation per node; one wake message per batch.
 ///
+/// A producer whose node the consumer does not need at once pushes it *quiet* (`push_quiet`):
+/// it waits for the consumer's next drain instead of waking it, within bounds — a quiet node
+/// wakes the consumer at every `quiet_batch`-th one, when the consumer sleeps without a timer,
+/// and when the consumer began wanting such nodes after the producer decided (`want_now`).
+/// The event loop takes workers' done reports this way (see `loop_sink`).
+///
 /// Ordering: FIFO per producer. Memory: everything a producer wrote before `push` is visible to
 /// the consumer after it popped the node.
 ///
@@ -59,6 +65,53 @@ public:
     return wake;
   }
 
+  /// Appends `n` (adopting one reference) as a node the consumer need not see at once: it
+  /// takes it at its next drain, which something else brings (a `push`, its own timer: see
+  /// `sleep`). Returns true if the consumer must be woken after all (as for `push`): at every
+  /// `quiet_batch`-th quiet node since the last drain (what waits stays bounded), while the
+  /// consumer sleeps without a timer (`sleep` said so), or when `epoch` moved since the
+  /// producer read it as `seen` before deciding that its node may wait (`want_now`).
+  bool push_quiet(Node* n, std::uint32_t seen) noexcept {
+    queue_.push(n);
+    auto quiet = quiet_.fetch_add(1, std::memory_order_seq_cst) + 1;
+    if (closed_.load(std::memory_order_acquire)) {
+      release_all();
+      return false;
+    }
+    if (quiet % quiet_batch != 0 && !asleep_.load(std::memory_order_seq_cst) &&
+        epoch_.load(std::memory_order_seq_cst) == seen)
+      return false;
+    return !wake_pending_.exchange(true, std::memory_order_acq_rel);
+  }
+
+  /// What a producer reads before it decides from the consumer's published state (a flag the
+  /// consumer sets with `want_now`) that its node may wait: passed to `push_quiet`. Any thread.
+  std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_seq_cst); }
+
+  /// Consumer: it has just published that it wants some producers' nodes at once. Returns true
+  /// if quiet nodes wait that it must drain now: any producer that decided on the old state
+  /// either pushed before this returned (counted here) or sees the new epoch and wakes it.
+  bool want_now() noexcept {
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    return quiet_.load(std::memory_order_seq_cst) != 0;
+  }
+
+  /// Quiet nodes pushed since the last `begin_drain` (a snapshot). Any thread.
+  std::uint32_t quiet() const noexcept { return quiet_.load(std::memory_order_seq_cst); }
+
+  /// Consumer's thread, about to sleep: true if it may sleep until woken (no quiet node waits,
+  /// and every later quiet node wakes it); false if quiet nodes wait, and it must come back
+  /// for them by itself (sleep with a timer, then drain). After a true, `woke` on waking.
+  bool sleep() noexcept {
+    asleep_.store(true, std::memory_order_seq_cst);
+    if (quiet_.load(std::memory_order_seq_cst) == 0)
+      return true;
+    asleep_.store(false, std::memory_order_relaxed);
+    return false;
+  }
+  /// Consumer's thread: awake again after `sleep` returned true.
+  void woke() noexcept { asleep_.store(false, std::memory_order_relaxed); }
+
   /// Once the consumer has drained for the last time (it must not pop again): releases the
   /// queued nodes and makes every later `push` release its own. Any thread; idempotent.
   void close() noexcept {
@@ -69,7 +122,11 @@ public:
 
   /// Consumer: clears the wake flag before draining, so a push racing with the drain either is
   /// seen by it or wakes the consumer again.
-  void begin_drain() noexcept { wake_pending_.exchange(false, std::memory_order_acq_rel); }
+  /// Every quiet node pushed before this call is seen by the drain (or counted again).
+  void begin_drain() noexcept {
+    quiet_.store(0, std::memory_order_seq_cst);
+    wake_pending_.exchange(false, std::memory_order_acq_rel);
+  }
 
   /// Consumer: after stopping a drain early (with nodes left), returns true if the consumer
   /// must wake itself (no producer will).
@@ -101,8 +158,14 @@ private:
     }
   }
 
+  /// Quiet nodes per wake-up at most (see `push_quiet`).
+  static constexpr std::uint32_t quiet_batch = 32;
+
   mpsc_queue queue_;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<std::uint32_t> quiet_{0}; ///< quiet nodes since the last drain
+  std::atomic<std::uint32_t> epoch_{0}; ///< bumped by `want_now`
+  std::atomic<bool> asleep_{false};     ///< the consumer sleeps without a timer
   std::atomic<bool> closed_{false};
   std::mutex closed_mutex_;
 };

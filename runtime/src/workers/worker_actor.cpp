@@ -46,9 +46,21 @@ public:
   loop_sink(std::weak_ptr<runtime_core> core, std::shared_ptr<request_inbox> inbox)
       : core_(std::move(core)),
         inbox_(std::move(inbox)) {}
+  /// A report the loop needs now wakes it; any other waits for its next drain (a submission,
+  /// a later report that wakes it, at most `request_inbox`'s quiet batch, or the loop thread's
+  /// own return within `report_delay` before it sleeps for good). Needed now: a pipeline
+  /// stage's (the next stage waits), a cancelled request's (a task group waits for its
+  /// settlement), and any of an actor that asks for them (`actor_record::prompt_reports`) or
+  /// whose `block` admission is half full or more (submitters may be waiting for the places it
+  /// gives back).
   void done(request_ref st) noexcept override {
-    if (!inbox_->push(st.detach()))
-      return; // the loop is already awake for an earlier one
+    auto seen = inbox_->epoch(); // before reading what the loop publishes
+    bool quiet = !st->parent && !st->cancel_requested() && st->target &&
+                 !st->target->prompt_reports.load(std::memory_order_seq_cst) &&
+                 !half_full(*st->target);
+    auto* raw = st.detach();
+    if (!(quiet ? inbox_->push_quiet(raw, seen) : inbox_->push(raw)))
+      return; // the loop is already awake for an earlier one, or will come for it
     if (auto* w = worker_actor::current(); w && w->wake_loop())
       return;
     if (auto core = core_.lock())
@@ -56,6 +68,13 @@ public:
   }
 
 private:
+  static bool half_full(const actor_record& rec) noexcept {
+    if (rec.spec.mailbox.overflow != overflow_policy::block)
+      return false;
+    auto taken = rec.admission.occupancy.load(std::memory_order_acquire);
+    return taken * 2 >= static_cast<std::int64_t>(rec.capacity);
+  }
+
   std::weak_ptr<runtime_core> core_;
   std::shared_ptr<request_inbox> inbox_;
 };

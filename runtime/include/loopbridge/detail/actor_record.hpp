@@ -87,6 +87,10 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// Set by the event loop when the actor stopped, before its `stopped` event goes out: from
   /// then on its name may be spawned again (see `runtime_core::name_in_use`).
   mutable std::atomic<bool> stopped{false};
+  /// Set by the event loop while it needs this actor's done reports as soon as they are made
+  /// (requests wait for the credit they free, the actor stops, feeds a route or is one-shot);
+  /// otherwise a worker's report waits for the loop's next drain (see `loop_sink`).
+  mutable std::atomic<bool> prompt_reports{true};
   /// Handlers of this actor's dedicated instances blocked waiting on a request to this same
   /// actor (see `blocking_wait`).
   mutable std::atomic<std::uint32_t> self_waits{0};
