@@ -57,7 +57,7 @@ void runtime_core::start() {
   loop_thread_ = std::make_unique<loop_thread>(*system_, stalls_);
   // Spawned lazily: it stays blocked until its first message, which hands it to its thread.
   loop_ = system_->spawn<event_loop, caf::lazy_init>(shared_from_this(), loop_thread_.get(),
-                                                     loop_inbox_, reports_inbox_);
+                                                     loop_inbox_, reports_inbox_, notes_);
   loop_->attach_functor([weak = weak_from_this()] {
     if (auto self = weak.lock()) {
       std::lock_guard<std::mutex> guard{self->loop_done_mutex_};
@@ -66,7 +66,7 @@ void runtime_core::start() {
     }
   });
   loop_thread_->start(static_cast<event_loop*>(caf::actor_cast<caf::abstract_actor*>(loop_)),
-                      reports_inbox_, [weak = weak_from_this()] {
+                      reports_inbox_, notes_, [weak = weak_from_this()] {
                         if (auto self = weak.lock())
                           self->send_to_loop(drain_atom::value);
                       });

@@ -15,6 +15,7 @@
 
 #include "events/event_channel.hpp"
 #include "loop/caf_types.hpp"
+#include "loop/direct_notes.hpp"
 #include "loop/loop_thread.hpp"
 #include "loop/request_inbox.hpp"
 #include "loopbridge/detail/stream_state.hpp"
@@ -70,6 +71,10 @@ public:
   void stamp(request_state& st, clock::duration timeout) noexcept;
   /// Takes an admission place (block policy) and hands `st` to the loop.
   void enqueue(request_ref st) noexcept;
+  /// Hands `st` straight to its actor's lane when the loop keeps it open to submitters (see
+  /// `request_lane::push_direct`) and nothing this thread submitted to it earlier is still on
+  /// its way through the loop; true if it did (and took over `st`'s reference).
+  bool submit_direct(request_ref& st) noexcept;
   bool cancel(request_ref st) noexcept override;
   /// `cancel`, with `why` as the request's error.
   bool cancel(request_ref st, error why) noexcept;
@@ -308,6 +313,8 @@ private:
   /// thread submitting and the loop thread reporting do not contend for one cache line).
   std::shared_ptr<request_inbox> loop_inbox_ = std::make_shared<request_inbox>();
   std::shared_ptr<request_inbox> reports_inbox_ = std::make_shared<request_inbox>();
+  /// Requests submitted straight to actors' lanes, for the loop to take in (`submit_direct`).
+  std::shared_ptr<direct_notes> notes_ = std::make_shared<direct_notes>();
   ref_ptr<completion_sink> sink_;
   thread_registry threads_;
 

@@ -56,6 +56,10 @@ inline constexpr int loop_pump_batch = 64;
 /// else wakes it (see `loop_sink`): the loop thread, about to sleep with quiet reports
 /// waiting, sleeps this long and then drains them. Bounds how stale the actors' counters are.
 inline constexpr std::chrono::milliseconds report_delay{1};
+/// A request goes straight to its actor's lane (`runtime_core::submit_direct`) only if its
+/// deadline is at least this far: the loop learns of it within `report_delay`, and must still
+/// be in time to time it out.
+inline constexpr std::chrono::milliseconds direct_margin{10};
 
 /// Requests the event loop hands to an actor's lane per ready instance of a pool or of an actor
 /// on dedicated threads: enough that an instance finds its next request in the lane while the

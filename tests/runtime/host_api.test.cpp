@@ -3,9 +3,11 @@
 // wrong thread.
 #include <catch2/catch.hpp>
 
+#include <mutex>
 #include <poll.h>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "loopbridge/completion_queue.hpp"
 #include "loopbridge/groups.hpp"
@@ -77,9 +79,44 @@ public:
   }
 };
 
+// A kind that notes the order in which its one instance handles requests: (thread, number).
+struct order_request {
+  using reply_type = std::int64_t;
+  std::int64_t thread = 0;
+  std::int64_t number = 0;
+};
+struct order_log {
+  std::mutex mutex;
+  std::vector<std::pair<std::int64_t, std::int64_t>> seen;
+};
+order_log& handled_order() {
+  static order_log log;
+  return log;
+}
+class order_worker;
+struct ordered {
+  static constexpr const char* name = "ordered";
+  using requests = request_list<order_request>;
+  using worker = order_worker;
+  static std::vector<param_decl> params() { return {}; }
+};
+class order_worker : public worker {
+public:
+  explicit order_worker(worker_context&) {}
+  void handle(order_request& req, responder<std::int64_t>& r) {
+    {
+      auto& log = handled_order();
+      std::lock_guard<std::mutex> guard{log.mutex};
+      log.seen.emplace_back(req.thread, req.number);
+    }
+    r.reply(req.number);
+  }
+};
+
 kind_registry kinds() {
   auto k = builtin_kinds();
   k.add<probe>();
+  k.add<ordered>();
   return k;
 }
 
@@ -372,6 +409,79 @@ TEST_CASE("a task group whose third member fails cancels the others and waits fo
   CHECK(m.in_flight == 0);
   CHECK(m.queued == 0);
   CHECK(m.cancelled == 3);
+}
+
+TEST_CASE("each thread's requests reach a one-instance actor in the order it submitted them",
+          "[order]") {
+  // A thread's first request after it waited for a result goes straight to the actor's lane
+  // when the instance is idle; the rest of a burst, those with a deadline too near for that
+  // (under `direct_margin`) and those behind them go through the loop. Either way, one thread's
+  // requests are handled in the order it submitted them. The threads wait on round trips to
+  // another actor in between, so that a request may go direct while earlier ones are still on
+  // their way through the loop.
+  runtime rt{kinds(), lbtest::quick_options()};
+  auto other = lbtest::spawn_echo(rt, "other");
+  actor_spec log_spec;
+  log_spec.name = "log";
+  log_spec.kind = "ordered";
+  REQUIRE(rt.start({log_spec}).ok());
+  auto h = *rt.actor<ordered>("log");
+  {
+    std::lock_guard<std::mutex> guard{handled_order().mutex};
+    handled_order().seen.clear();
+  }
+  constexpr int threads = 3;
+  constexpr int each = 3000;
+  std::vector<std::thread> ts;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      std::mt19937 rng{static_cast<unsigned>(1000 + t)};
+      std::vector<future<std::int64_t>> fs;
+      auto collect = [&] {
+        for (auto& f : fs)
+          if (auto r = f.get(); !r && !r.is(errc::timeout))
+            ++failed;
+        fs.clear();
+      };
+      for (int i = 0; i < each; i += 2) {
+        // The first through the loop (its deadline is too near to go direct); then, after a
+        // round trip elsewhere, the second may go direct while the first is still on its way.
+        fs.push_back(h.submit(order_request{t, i}, 9ms));
+        if (rng() % 2 == 0 && !other.call(echo_request{i}, 10s))
+          ++failed;
+        fs.push_back(h.submit(order_request{t, i + 1}, 30s));
+        if (rng() % 8 == 0) // now and then, wait for what is out
+          collect();
+      }
+      collect();
+    });
+  for (auto& t : ts)
+    t.join();
+  CHECK(failed == 0);
+  std::lock_guard<std::mutex> guard{handled_order().mutex};
+  std::vector<std::int64_t> last(threads, -1);
+  int out_of_order = 0;
+  for (auto [t, n] : handled_order().seen) {
+    if (n <= last[static_cast<std::size_t>(t)])
+      ++out_of_order;
+    last[static_cast<std::size_t>(t)] = n;
+  }
+  CHECK(out_of_order == 0);
+  CHECK(handled_order().seen.size() > threads * each / 2); // most were handled, not timed out
+}
+
+TEST_CASE("a request handed straight to its actor's lane still times out at its deadline",
+          "[deadline]") {
+  // The loop learns of a direct submission after the fact, and must still time it out while
+  // its handler runs: the echo's reply would come after 5 s.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "echo");
+  REQUIRE(h.call(echo_request{"warm"}, 5s).ok()); // its one instance is ready: the lane opens
+  auto r = h.call(echo_request{"slow", 5s}, 200ms);
+  CHECK(r.is(errc::timeout));
+  auto m = rt.metrics("echo").value();
+  CHECK(m.received == 2);
 }
 
 TEST_CASE("the counters catch up with round trips when nothing else reaches the loop",

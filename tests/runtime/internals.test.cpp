@@ -531,7 +531,7 @@ struct loop_with_guests {
     thread = std::make_unique<loop_thread>(*sys, nullptr);
     loop = sys->spawn<stand_in_loop, caf::lazy_init>(thread.get());
     thread->start(static_cast<stand_in_loop*>(caf::actor_cast<caf::abstract_actor*>(loop)),
-                  std::make_shared<request_inbox>(), [] {});
+                  std::make_shared<request_inbox>(), std::make_shared<direct_notes>(), [] {});
   }
   ~loop_with_guests() {
     if (loop) {

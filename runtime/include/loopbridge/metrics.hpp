@@ -15,9 +15,11 @@ struct actor_metrics {
   std::string name;
   std::string kind;
   std::uint32_t instances = 0;
-  /// Requests the event loop accepted for this actor.
+  /// Requests the event loop accepted for this actor (counted before `submit` returns).
   std::uint64_t received = 0;
-  /// Requests answered with a reply.
+  /// Requests answered with a reply. This and the other outcomes, `in_flight` and `max_held`
+  /// follow the event loop's view: it takes a worker's report of an answer within 1 ms of the
+  /// answer (or sooner, with other traffic), so they may trail a resolved future by that much.
   std::uint64_t completed = 0;
   /// Requests answered with an error (including `loop.timeout` and `loop.worker_failed`).
   std::uint64_t failed = 0;

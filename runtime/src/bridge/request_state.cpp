@@ -1,6 +1,7 @@
 // The shared state of one request: publishing its outcome and waiting for it.
 #include "loopbridge/detail/request_state.hpp"
 
+#include "bridge/round_trip.hpp"
 #include "events/publish_batch.hpp"
 #include "threads/futex.hpp"
 
@@ -61,7 +62,14 @@ bool request_state::wait_settled_until(time_point t) const noexcept {
   return wait_for_bit(flags_, settled_bit, t);
 }
 
+bool& round_trip_next() noexcept {
+  thread_local bool next = true;
+  return next;
+}
+
 bool request_state::wait_until(time_point t) const noexcept {
+  if (!(flags_.load(std::memory_order_acquire) & resolved_bit))
+    round_trip_next() = true;
   if (auto spin = spin_policy::host(); spin.count() > 0 && spin_policy::try_acquire_host_slot()) {
     bool done = spin_policy::spin_until(std::min(t, clock::now() + spin), [this] {
       return (flags_.load(std::memory_order_acquire) & resolved_bit) != 0;

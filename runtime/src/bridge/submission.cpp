@@ -4,7 +4,10 @@
 
 #include <algorithm>
 
+#include "bridge/round_trip.hpp"
+#include "loop/request_lane.hpp"
 #include "registry/admission.hpp"
+#include "tuning.hpp"
 
 namespace loopbridge::detail {
 
@@ -50,8 +53,47 @@ void runtime_core::enqueue(request_ref st) noexcept {
     st->mark_settled();
     return;
   }
+  if (submit_direct(st))
+    return;
+  if (st->target->direct_capable) {
+    st->via_loop = true;
+    st->target->loop_pending.fetch_add(1, std::memory_order_seq_cst);
+  }
   if (loop_inbox_->push(st.detach()))
     caf::anon_send(loop_, drain_atom::value);
+}
+
+bool runtime_core::submit_direct(request_ref& st) noexcept {
+  auto& round_trip = round_trip_next();
+  if (!round_trip)
+    return false; // a burst: the loop's batches serve it better
+  round_trip = false;
+  auto& rec = *st->target;
+  auto* lane = rec.direct_lane.load(std::memory_order_acquire);
+  // Not for pipeline stages (the loop routes them), not while requests of this actor are on
+  // their way through the loop (they go first), and only with a deadline the loop learns of
+  // in time (its note is taken within `report_delay`).
+  // Only with a place in its capacity (a handler's request to a full actor waits in the loop).
+  if (!lane || !st->admitted || st->parent ||
+      rec.loop_pending.load(std::memory_order_seq_cst) != 0 ||
+      st->deadline - clock::now() < direct_margin)
+    return false;
+  st->direct = true;
+  // Counted before it can end, so that no snapshot shows it done and not received.
+  actor_counters::count_received(rec.counters);
+  caf::actor instance;
+  auto added = lane->push_direct(st.get(), *notes_, instance);
+  if (added == direct_notes::added::refused) {
+    rec.counters.received.fetch_sub(1, std::memory_order_relaxed);
+    st->direct = false;
+    return false;
+  }
+  (void)st.detach(); // the note's, now the loop's
+  if (instance)
+    caf::anon_send(instance, drain_atom::value);
+  if (added == direct_notes::added::wake)
+    caf::anon_send(loop_, drain_atom::value);
+  return true;
 }
 
 bool runtime_core::cancel(request_ref st) noexcept {

@@ -20,12 +20,13 @@ namespace loopbridge::detail {
 
 event_loop::event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core,
                        loop_thread* thread, std::shared_ptr<request_inbox> submissions,
-                       std::shared_ptr<request_inbox> reports)
+                       std::shared_ptr<request_inbox> reports, std::shared_ptr<direct_notes> notes)
     : caf::event_based_actor(cfg),
       core_(std::move(core)),
       thread_(thread),
       submissions_(std::move(submissions)),
-      reports_(std::move(reports)) {}
+      reports_(std::move(reports)),
+      notes_(std::move(notes)) {}
 
 void event_loop::enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit*) {
   // The same protocol as caf::scheduled_actor::enqueue, except that a loop that became
@@ -47,7 +48,10 @@ caf::behavior event_loop::make_behavior() {
   set_exit_handler([](caf::exit_msg&) {});
   return {
       [this](drain_atom) { on_drain(); },
-      [this](cancel_atom, request_ref& st) { on_cancel(st); },
+      [this](cancel_atom, request_ref& st) {
+        take_notes();
+        on_cancel(st);
+      },
       [this](spawn_atom) {
         take_spawns(loop_batch);
         retire_noted();
@@ -64,6 +68,7 @@ caf::behavior event_loop::make_behavior() {
       [this](instance_down_atom, std::uint32_t t, std::uint32_t i, std::uint32_t token,
              caf::error& reason) {
         take_readies(SIZE_MAX); // the instance's readiness, if it waits, comes first
+        take_notes();
         on_instance_down(t, i, token, reason);
         retire_noted();
       },
@@ -82,6 +87,7 @@ caf::behavior event_loop::make_behavior() {
         on_start_failed(t, i, token, std::move(reason));
       },
       [this](tick_atom) {
+        take_notes();
         on_tick();
         retire_noted();
       },
@@ -90,13 +96,18 @@ caf::behavior event_loop::make_behavior() {
           pump(*slots_[index]);
       },
       [this](stop_actor_atom, request_ref& st, record_ptr& rec) {
+        take_notes();
         on_stop_actor(st, std::move(rec));
         retire_noted();
       },
       [this](stop_atom, std::int64_t deadline_ns) {
+        take_notes();
         on_stop_all(time_point{std::chrono::nanoseconds{deadline_ns}});
       },
-      [this](kill_atom, record_ptr& rec, std::uint32_t i) { on_kill(rec, i); },
+      [this](kill_atom, record_ptr& rec, std::uint32_t i) {
+        take_notes();
+        on_kill(rec, i);
+      },
       [this](route_atom, record_ptr& from, record_ptr& to) { on_route(from, to); },
   };
 }
@@ -117,6 +128,7 @@ void event_loop::on_exit() {
 
 void event_loop::on_drain() {
   now_ = clock::now();
+  take_notes(); // before their reports
   batching_ = true;
   // Workers' reports first: they free credit for what waits. A report for a request the loop no
   // longer tracks (its instance was lost, the actor stopped) only drops its reference.
@@ -126,6 +138,8 @@ void event_loop::on_drain() {
     auto* st = reports_->pop();
     if (!st)
       break;
+    if (st->direct && !st->links.seen)
+      take_notes(); // its note was made before it reached the lane: it is there now
     if (st->links.where == loop_links::place::in_flight)
       on_done(st);
     else
@@ -162,6 +176,7 @@ void event_loop::on_submit(request_state* st) {
     return;
   }
   st->links.seen = true;
+  st->links.pending = st->via_loop;
   // Requests travel through the inbox, the spawn message through the mailbox: a request sent
   // right after its actor was spawned may arrive first. Its record is all the loop needs.
   // (`st->target` is alive: its submitter held it, and retired records outlive a drain.)
@@ -169,7 +184,7 @@ void event_loop::on_submit(request_state* st) {
   if (!found && st->target->stopped.load(std::memory_order_acquire)) {
     // A handle to an actor that stopped and was retired: answered with its stop.
     auto& rec = *st->target;
-    actor_counters::add(rec.counters.received);
+    actor_counters::count_received(rec.counters);
     st->fail(rec.stop_report().reason);
     count_outcome(rec, *st);
     settle_untracked(st);
@@ -189,7 +204,7 @@ void event_loop::on_submit(request_state* st) {
   }
   if (st->result() != request_state::outcome::none) {
     // Cancelled before it reached the loop: accepted and cancelled at once.
-    actor_counters::add(t.record->counters.received);
+    actor_counters::count_received(t.record->counters);
     count_outcome(*t.record, *st);
     settle_untracked(st);
     return;
@@ -242,7 +257,7 @@ void event_loop::refuse_awaiting(actor_slot& t, const error& why) {
 void event_loop::accept(actor_slot& t, request_state* st) {
   st->links.accepted_at = now_;
   auto& c = t.record->counters;
-  actor_counters::add(c.received);
+  actor_counters::count_received(c);
   // Overflow: `block` took its place before submitting (admission); `reject` and
   // `drop_oldest` are decided here.
   auto policy = t.record->spec.mailbox.overflow;
@@ -330,6 +345,8 @@ void event_loop::pump(actor_slot& t) {
   }
   idle_.clear();
   t.lane->push(batch_, idle_); // one lock for the batch
+  for (auto* st : batch_)
+    drop_pending(*st); // in the lane: a direct submission now comes after it
   for (auto i : idle_)
     wake(t, i);
   publish_gauges(t);
@@ -385,6 +402,7 @@ void event_loop::update_prompt(actor_slot& t) {
   bool want = t.state != phase::serving || stopping_ || !t.queue.empty() ||
               !t.awaiting_room.empty() || t.route_to >= 0 || !t.upstream.empty() ||
               t.record->spec.stop_after > 0;
+  update_direct(t, want);
   auto& flag = t.record->prompt_reports;
   if (flag.load(std::memory_order_relaxed) == want)
     return;
@@ -392,6 +410,69 @@ void event_loop::update_prompt(actor_slot& t) {
   // Reports that went quiet before the workers could see the flag are taken now.
   if (want && reports_->want_now())
     send(this, drain_atom::value);
+}
+
+void event_loop::update_direct(actor_slot& t, bool prompt) {
+  if (!t.record->direct_capable)
+    return;
+  bool open = !prompt && t.ready == 1 && !t.instances.empty() && t.instances[0].ready &&
+              t.instances[0].handle;
+  if (open == t.direct)
+    return;
+  t.direct = open;
+  auto& rec = *t.record;
+  if (open) {
+    if (!rec.direct_keep)
+      rec.direct_keep = t.lane;
+    t.lane->open_direct(t.instances[0].handle);
+    rec.direct_lane.store(t.lane.get(), std::memory_order_release);
+    return;
+  }
+  rec.direct_lane.store(nullptr, std::memory_order_release);
+  t.lane->close_direct();
+  take_notes();
+}
+
+void event_loop::take_notes() {
+  if (!notes_->pending())
+    return;
+  // A local batch: taking a note in may close another lane, which takes notes in again.
+  std::vector<request_state*> batch;
+  batch.swap(noted_);
+  notes_->take(batch);
+  now_ = clock::now();
+  for (auto* st : batch)
+    on_note(st);
+  batch.clear();
+  if (batch.capacity() > noted_.capacity())
+    noted_.swap(batch);
+}
+
+void event_loop::on_note(request_state* st) {
+  auto* found = slot_of(*st->target);
+  if (!found || st->links.seen) { // cannot happen: a lane closes (taking notes) before either
+    st->release();
+    return;
+  }
+  auto& t = *found;
+  st->links.seen = true;
+  st->links.accepted_at = now_; // its submitter counted it received
+  if (st->deadline != time_point::max()) {
+    deadlines_.insert(st);
+    if (st->deadline < armed_)
+      arm_timer();
+  }
+  st->links.where = loop_links::place::in_flight;
+  t.flying.push_back(st);
+  ++t.in_flight;
+  publish_gauges(t);
+}
+
+void event_loop::drop_pending(request_state& st) noexcept {
+  if (!st.links.pending)
+    return;
+  st.links.pending = false;
+  st.target->loop_pending.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 void event_loop::publish_gauges(actor_slot& t) {

@@ -10,6 +10,7 @@
 
 #include "loop/caf_types.hpp"
 #include "loop/deadline_index.hpp"
+#include "loop/direct_notes.hpp"
 #include "loop/ready_watch.hpp"
 #include "loop/request_inbox.hpp"
 #include "loop/request_lane.hpp"
@@ -60,7 +61,8 @@ class instance_batch;
 class event_loop : public caf::event_based_actor {
 public:
   event_loop(caf::actor_config& cfg, std::shared_ptr<runtime_core> core, loop_thread* thread,
-             std::shared_ptr<request_inbox> submissions, std::shared_ptr<request_inbox> reports);
+             std::shared_ptr<request_inbox> submissions, std::shared_ptr<request_inbox> reports,
+             std::shared_ptr<direct_notes> notes);
   caf::behavior make_behavior() override;
   void on_exit() override;
   /// Hands the loop to its own thread instead of the scheduler (see loop_thread).
@@ -119,6 +121,7 @@ private:
     std::uint32_t restart_count = 0;
     bool replaced = false; ///< a newer actor has its name
     bool pump_due = false; ///< in `pumps_due_`: pumped once at the end of the batch
+    bool direct = false;   ///< its lane is open to submitters (`update_direct`)
   };
 
   // -- handlers --------------------------------------------------------------------------------
@@ -275,6 +278,20 @@ private:
   /// (`actor_record::prompt_reports`): while requests wait for credit or a place, while it
   /// does not serve or the runtime stops, while it is part of a route, and for one-shot actors.
   void update_prompt(actor_slot& t);
+  /// Opens `t`'s lane to submitters (`request_lane::push_direct`) while it is a
+  /// `direct_capable` actor whose one instance is ready and whose reports need not be prompt
+  /// (`prompt`: nothing waits in the loop, it serves, no route); closes it otherwise, and then
+  /// takes every note in, so the loop knows each request in flight before it acts on the change.
+  void update_direct(actor_slot& t, bool prompt);
+  /// Takes in the notes of direct submissions (`on_note`). Before anything that needs to know
+  /// every request in flight: a drain, a cancel, a lost instance, a stop, the timer.
+  void take_notes();
+  /// A request a submitter handed straight to its actor's lane: accepted and in flight, as if
+  /// the loop had handed it out (takes over the note's reference).
+  void on_note(request_state* st);
+  /// `st` (submitted through the loop) reached the lane or ended: it no longer holds back
+  /// direct submissions (`actor_record::loop_pending`).
+  static void drop_pending(request_state& st) noexcept;
   /// Publishes `t`'s gauges (queued, in flight) and `update_prompt(t)`.
   void publish_gauges(actor_slot& t);
   /// The live target `rec` stands for, or null (not spawned yet, or retired).
@@ -301,6 +318,8 @@ private:
   loop_thread* thread_;
   std::shared_ptr<request_inbox> submissions_; ///< from host threads (and nested submits)
   std::shared_ptr<request_inbox> reports_;     ///< done reports from workers
+  std::shared_ptr<direct_notes> notes_;        ///< direct submissions, to take in
+  std::vector<request_state*> noted_;          ///< `take_notes`' buffer (reused)
   /// Exits and readiness that instances report in bulk (shared with every lane).
   std::shared_ptr<bulk_reports> bulk_ = std::make_shared<bulk_reports>();
   bool batching_ = false;                       ///< admission places are given back per batch

@@ -185,6 +185,7 @@ void event_loop::flush_releases() {
 }
 
 void event_loop::settle_untracked(request_state* st) {
+  drop_pending(*st);
   if (st->admitted) {
     st->admitted = false;
     give_back_place(*st->target);

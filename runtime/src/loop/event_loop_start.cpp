@@ -246,6 +246,7 @@ void event_loop::on_ready(std::uint32_t ti, std::uint32_t i, std::uint32_t token
   starting_.prune([this](auto& e) { return still_starting(e); });
   ++t.ready;
   t.ever_ready = true;
+  update_prompt(t); // may open its lane to submitters
   LB_LOG(debug, "loop", instance_label(*t.record, i) << " ready");
   if (i == 0)
     std::atomic_store(&t.record->ready_info,

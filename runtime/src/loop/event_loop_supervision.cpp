@@ -72,6 +72,7 @@ void event_loop::forget_instance(actor_slot& t, std::uint32_t instance) {
   inst.alive = false;
   inst.ready = false;
   inst.handle = nullptr;
+  update_direct(t, true); // closed, its notes taken: what it held is all in `flying`
   --t.alive;
   --instances_alive_;
   if (t.state == phase::stopped)

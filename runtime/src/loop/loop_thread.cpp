@@ -42,9 +42,10 @@ loop_thread::~loop_thread() {
 }
 
 void loop_thread::start(caf::resumable* loop, std::shared_ptr<request_inbox> reports,
-                        std::function<void()> drain) {
+                        std::shared_ptr<direct_notes> notes, std::function<void()> drain) {
   loop_ = loop;
   reports_ = std::move(reports);
+  notes_ = std::move(notes);
   drain_ = std::move(drain);
   thread_ = std::thread([this] {
     log::name_thread("lb.loop");
@@ -177,14 +178,22 @@ void loop_thread::park() noexcept {
     stalls_->dozing();
   sleeping_.store(1, std::memory_order_seq_cst);
   while (ready_.load(std::memory_order_seq_cst) == 0) {
-    if (reports_->sleep()) { // until woken: every quiet report from now on wakes it
+    // Until woken if nothing quiet waits: every quiet report or note from now on wakes it.
+    bool deep = reports_->sleep();
+    if (deep && !notes_->sleep()) {
+      reports_->woke();
+      deep = false;
+    }
+    if (deep) {
       futex(ready_, FUTEX_WAIT_PRIVATE, 0);
       reports_->woke();
+      notes_->woke();
       continue;
     }
-    // Quiet reports wait: back for them within `report_delay`, unless woken before.
+    // Quiet reports or notes wait: back for them within `report_delay`, unless woken before.
     futex_wait_until(ready_, 0, std::chrono::steady_clock::now() + report_delay);
-    if (ready_.load(std::memory_order_seq_cst) == 0 && reports_->quiet() != 0) {
+    if (ready_.load(std::memory_order_seq_cst) == 0 &&
+        (reports_->quiet() != 0 || notes_->pending())) {
       sleeping_.store(0, std::memory_order_seq_cst); // its own message needs no futex wake
       drain_();
       sleeping_.store(1, std::memory_order_seq_cst);

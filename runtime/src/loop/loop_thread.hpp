@@ -15,6 +15,7 @@
 #include <caf/fwd.hpp>
 #include <caf/resumable.hpp>
 
+#include "loop/direct_notes.hpp"
 #include "loop/request_inbox.hpp"
 #include "scheduler/adaptive_spin.hpp"
 
@@ -50,10 +51,11 @@ public:
   ~loop_thread() override;
 
   /// Starts the thread; `loop` is the event-loop actor it hosts. Before it sleeps, the thread
-  /// looks at `reports` (the loop's done reports): while quiet ones wait, it sleeps at most
-  /// `report_delay` and then calls `drain` (which sends the loop a drain message).
+  /// looks at `reports` (the loop's done reports) and `notes` (direct submissions): while quiet
+  /// reports or notes wait, it sleeps at most `report_delay` and then calls `drain` (which
+  /// sends the loop a drain message).
   void start(caf::resumable* loop, std::shared_ptr<request_inbox> reports,
-             std::function<void()> drain);
+             std::shared_ptr<direct_notes> notes, std::function<void()> drain);
   /// The event loop became runnable (the caller transferred one reference to this thread).
   /// Any thread; wakes the loop thread if it is parked.
   void notify() noexcept;
@@ -89,6 +91,7 @@ private:
 
   caf::resumable* loop_ = nullptr;
   std::shared_ptr<request_inbox> reports_;
+  std::shared_ptr<direct_notes> notes_;
   std::function<void()> drain_;
   std::shared_ptr<stall_detector> stalls_;
   std::atomic<std::uint32_t> ready_{0};    ///< 1 when the loop or a guest is runnable

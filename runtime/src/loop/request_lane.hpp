@@ -7,7 +7,10 @@
 #include <memory>
 #include <vector>
 
+#include <caf/actor.hpp>
+
 #include "loop/bulk_reports.hpp"
+#include "loop/direct_notes.hpp"
 #include "loop/thread_doorbell.hpp"
 #include "loopbridge/detail/request_state.hpp"
 #include "threads/spin_lock.hpp"
@@ -33,9 +36,16 @@ namespace loopbridge::detail {
 /// (`withdraw`): no instance will take it, and the loop settles it at once instead of waiting
 /// for an instance to reach it behind the ones running.
 ///
+/// A lane the loop keeps *open* (`open_direct`: a one-instance scheduled actor with nothing
+/// queued in the loop) also takes requests straight from submitters (`push_direct`), who wake
+/// the instance themselves when it waits for work: a round trip then needs no turn of the
+/// event loop, which takes the request in afterwards from its note (`direct_notes`). The note
+/// is made under the lane's lock, so once the loop closed the lane (`close_direct`) every
+/// request that went in directly has its note.
+///
 /// Threads: `push` and `reclaim` by the event loop; `take` and `leave` by instances (any thread),
-/// each for its own index. All operations are short critical sections under one spin lock.
-/// Ordering: FIFO.
+/// each for its own index; `push_direct` by submitters (any thread). All operations are short
+/// critical sections under one spin lock. Ordering: FIFO.
 class request_lane {
 public:
   static constexpr std::uint32_t none = UINT32_MAX;
@@ -103,6 +113,42 @@ public:
     }
   }
 
+  /// Opens the lane to submitters (`push_direct`); `instance` is the handle of its one instance,
+  /// which submitters wake. The event loop.
+  void open_direct(caf::actor instance) noexcept {
+    std::lock_guard<spin_lock> guard{mutex_};
+    direct_ = std::move(instance);
+  }
+  /// Closes it: from the return on, no submitter pushes here, and every request one pushed
+  /// has its note in `direct_notes`. The event loop.
+  void close_direct() noexcept {
+    caf::actor gone;
+    {
+      std::lock_guard<spin_lock> guard{mutex_};
+      gone.swap(direct_);
+    }
+  }
+
+  /// A submitter: if the lane is open, notes `st` in `notes` (adopting the caller's reference,
+  /// the loop's from then on), appends it with a reference of its own, sets `wake` to the
+  /// instance's handle when the instance waits for work (the caller sends it a drain message,
+  /// not under the lock) and returns what `notes` said (`wake`: the loop must be woken too).
+  /// `refused` (nothing changed, the reference stays the caller's) if the lane is closed.
+  direct_notes::added push_direct(request_state* st, direct_notes& notes,
+                                  caf::actor& wake) noexcept {
+    std::lock_guard<spin_lock> guard{mutex_};
+    if (!direct_)
+      return direct_notes::added::refused;
+    auto added = notes.add(st);
+    if (added == direct_notes::added::refused)
+      return added;
+    st->add_ref(); // the lane's
+    append_locked(st);
+    if (pop_idle_locked() != none)
+      wake = direct_; // else it is busy, and takes this one when it is done
+    return added;
+  }
+
   /// An idle instance to wake if requests wait in the lane, or `none` (the loop calls it when
   /// an instance it may have woken is gone).
   std::uint32_t wake_one() noexcept {
@@ -145,12 +191,7 @@ public:
           *next = doors_[j];
       return n;
     }
-    s |= waiting;
-    if (!(s & listed)) {
-      s |= listed;
-      entries_[i].next_idle = idle_;
-      idle_ = i;
-    }
+    list_idle_locked(i);
     return 0;
   }
 
@@ -199,6 +240,7 @@ private:
   static constexpr std::uint8_t began = 4;   ///< began its start (see `begin_start`)
 
   std::uint32_t pop_idle_locked() noexcept {
+    std::uint32_t found = none;
     while (idle_ != none) {
       auto i = idle_;
       idle_ = entries_[i].next_idle;
@@ -206,10 +248,22 @@ private:
       s &= static_cast<std::uint8_t>(~listed);
       if (s & waiting) {
         s &= static_cast<std::uint8_t>(~waiting);
-        return i;
+        found = i;
+        break;
       }
     }
-    return none;
+    return found;
+  }
+
+  /// Registers instance `i` as waiting for work (the next `push` wakes it).
+  void list_idle_locked(std::uint32_t i) noexcept {
+    auto& s = entries_[i].state;
+    s |= waiting;
+    if (!(s & listed)) {
+      s |= listed;
+      entries_[i].next_idle = idle_;
+      idle_ = i;
+    }
   }
 
   void append_locked(request_state* st) noexcept {
@@ -252,6 +306,7 @@ private:
   }
 
   spin_lock mutex_;
+  caf::actor direct_; ///< open to submitters: the instance they wake; else null
   request_state* head_ = nullptr;
   request_state* tail_ = nullptr;
   std::size_t size_ = 0;

@@ -18,9 +18,13 @@ struct kind_descriptor;
 
 namespace loopbridge::detail {
 
+class request_lane;
+
 /// Live counters of one actor: written by the event loop (relaxed atomics, one writer), read by
 /// any thread for a metrics snapshot.
 struct actor_counters {
+  /// Written by the loop and by submitters that hand a request straight to the actor's lane
+  /// (`count_received`): counted before the submission returns, whichever way it went.
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> completed{0};
   std::atomic<std::uint64_t> failed{0};
@@ -43,6 +47,10 @@ struct actor_counters {
 
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  /// Counts one request received (several writers, see `received`).
+  static void count_received(actor_counters& c) noexcept {
+    c.received.fetch_add(1, std::memory_order_relaxed);
   }
 };
 
@@ -91,6 +99,18 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// (requests wait for the credit they free, the actor stops, feeds a route or is one-shot);
   /// otherwise a worker's report waits for the loop's next drain (see `loop_sink`).
   mutable std::atomic<bool> prompt_reports{true};
+  /// Whether submitters may ever hand its requests straight to its lane: one local, scheduled
+  /// instance, the `block` policy, not one-shot. Set before the record is shared.
+  bool direct_capable = false;
+  /// The lane submitters may push to directly while the event loop keeps it open (see
+  /// `request_lane::push_direct`), or null; `direct_keep` holds it alive as long as the record.
+  /// Set once by the event loop, for a `direct_capable` actor.
+  mutable std::atomic<request_lane*> direct_lane{nullptr};
+  mutable std::shared_ptr<request_lane> direct_keep;
+  /// Requests submitted through the loop that have not reached the lane yet (or ended), for an
+  /// actor with a `direct_lane`: a submitter goes direct only when none is, so that a thread's
+  /// requests reach the lane in the order it submitted them.
+  mutable std::atomic<std::int64_t> loop_pending{0};
   /// Handlers of this actor's dedicated instances blocked waiting on a request to this same
   /// actor (see `blocking_wait`).
   mutable std::atomic<std::uint32_t> self_waits{0};

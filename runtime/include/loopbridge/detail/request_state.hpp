@@ -45,6 +45,7 @@ struct loop_links {
   std::uint32_t stage_number = 1; ///< for a pipeline stage: 1, 2, ...
   bool reserved_next = false;     ///< a stage holds a place in the next stage's actor
   bool in_stop = false;           ///< undecided when its actor began to stop (the stop's count)
+  bool pending = false; ///< still counted in `actor_record::loop_pending` (see `via_loop`)
 };
 
 /// The link that lets a request travel through lock-free inboxes (host -> loop -> worker ->
@@ -94,6 +95,12 @@ public:
   const actor_record* target = nullptr;
   /// The submitter took a place in the target's capacity (block policy); the loop gives it back.
   bool admitted = false;
+  /// The submitter handed it straight to its actor's lane (`request_lane::push_direct`): the
+  /// loop learns of it from its note.
+  bool direct = false;
+  /// Submitted through the loop to an actor whose lane may open to submitters: counted in
+  /// `actor_record::loop_pending` until it reaches the lane or ends.
+  bool via_loop = false;
   /// For a stage of a pipeline: the request the host waits on (see `pipeline_parent`).
   ref_ptr<request_state> parent;
 
