@@ -224,11 +224,15 @@ void event_loop::await_room(actor_slot& t, request_state* st) {
   st->links.where = loop_links::place::awaiting_room;
   t.awaiting_room.push_back(st);
   update_prompt(t);
-  if (st->deadline != time_point::max()) {
-    deadlines_.insert(st);
-    if (st->deadline < armed_)
-      arm_timer();
-  }
+  watch_deadline(st);
+}
+
+void event_loop::watch_deadline(request_state* st) {
+  if (st->deadline == time_point::max())
+    return;
+  deadlines_.insert(st);
+  if (st->deadline < armed_)
+    arm_timer();
 }
 
 void event_loop::leave_awaiting(actor_slot& t, request_state* st) {
@@ -282,11 +286,7 @@ void event_loop::accept(actor_slot& t, request_state* st) {
       return;
     }
   }
-  if (st->deadline != time_point::max()) {
-    deadlines_.insert(st);
-    if (st->deadline < armed_)
-      arm_timer();
-  }
+  watch_deadline(st);
   st->links.where = loop_links::place::queued;
   t.queue.push_back(st);
   pump_soon(t);
@@ -457,11 +457,7 @@ void event_loop::on_note(request_state* st) {
   auto& t = *found;
   st->links.seen = true;
   st->links.accepted_at = now_; // its submitter counted it received
-  if (st->deadline != time_point::max()) {
-    deadlines_.insert(st);
-    if (st->deadline < armed_)
-      arm_timer();
-  }
+  watch_deadline(st);
   st->links.where = loop_links::place::in_flight;
   t.flying.push_back(st);
   ++t.in_flight;

@@ -133,6 +133,8 @@ private:
   /// `st` (block policy, from a thread that must not block) found `t` full: it waits in
   /// `t.awaiting_room` for a place until its deadline, not yet accepted.
   void await_room(actor_slot& t, request_state* st);
+  /// Indexes `st`'s deadline (if it has one) and arms the timer when it is the nearest.
+  void watch_deadline(request_state* st);
   /// Takes `st` out of `t.awaiting_room` (and the deadline index).
   void leave_awaiting(actor_slot& t, request_state* st);
   /// Accepts what waits for room while there are places (after places were given back).
