@@ -70,10 +70,10 @@ bool runtime_core::submit_direct(request_ref& st) noexcept {
   round_trip = false;
   auto& rec = *st->target;
   auto* lane = rec.direct_lane.load(std::memory_order_acquire);
-  // Not for pipeline stages (the loop routes them), not while requests of this actor are on
+  // Only with a place in its capacity (a handler's request to a full actor waits in the loop),
+  // not for pipeline stages (the loop routes them), not while requests of this actor are on
   // their way through the loop (they go first), and only with a deadline the loop learns of
   // in time (its note is taken within `report_delay`).
-  // Only with a place in its capacity (a handler's request to a full actor waits in the loop).
   if (!lane || !st->admitted || st->parent ||
       rec.loop_pending.load(std::memory_order_seq_cst) != 0 ||
       st->deadline - clock::now() < direct_margin)
