@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "loopbridge/detail/request_state.hpp"
+#include "threads/sleep_flag.hpp"
 #include "threads/spin_lock.hpp"
 
 namespace loopbridge::detail {
@@ -54,7 +55,7 @@ public:
       count = notes_.size();
       size_.store(count, std::memory_order_seq_cst);
     }
-    if (count % quiet_batch == 0 || asleep_.load(std::memory_order_seq_cst))
+    if (count % quiet_batch == 0 || asleep_.asleep())
       return added::wake;
     return added::quiet;
   }
@@ -73,14 +74,8 @@ public:
   /// The loop's thread, about to sleep: true if it may sleep until woken (no note waits, and
   /// every later note wakes it); false if notes wait and it must come back for them by itself.
   /// After a true, `woke` on waking.
-  bool sleep() noexcept {
-    asleep_.store(true, std::memory_order_seq_cst);
-    if (size_.load(std::memory_order_seq_cst) == 0)
-      return true;
-    asleep_.store(false, std::memory_order_relaxed);
-    return false;
-  }
-  void woke() noexcept { asleep_.store(false, std::memory_order_relaxed); }
+  bool sleep() noexcept { return asleep_.sleep(size_); }
+  void woke() noexcept { asleep_.woke(); }
 
 private:
   static constexpr std::size_t initial = 256;
@@ -90,7 +85,7 @@ private:
   spin_lock mutex_;
   std::vector<request_state*> notes_;
   std::atomic<std::size_t> size_{0};
-  std::atomic<bool> asleep_{false};
+  sleep_flag asleep_; ///< the loop thread sleeps without a timer
 };
 
 } // namespace loopbridge::detail

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "loop/mpsc_queue.hpp"
+#include "threads/sleep_flag.hpp"
 
 namespace loopbridge::detail {
 
@@ -78,7 +79,7 @@ public:
       release_all();
       return false;
     }
-    if (quiet % quiet_batch != 0 && !asleep_.load(std::memory_order_seq_cst) &&
+    if (quiet % quiet_batch != 0 && !asleep_.asleep() &&
         epoch_.load(std::memory_order_seq_cst) == seen)
       return false;
     return !wake_pending_.exchange(true, std::memory_order_acq_rel);
@@ -102,15 +103,9 @@ public:
   /// Consumer's thread, about to sleep: true if it may sleep until woken (no quiet node waits,
   /// and every later quiet node wakes it); false if quiet nodes wait, and it must come back
   /// for them by itself (sleep with a timer, then drain). After a true, `woke` on waking.
-  bool sleep() noexcept {
-    asleep_.store(true, std::memory_order_seq_cst);
-    if (quiet_.load(std::memory_order_seq_cst) == 0)
-      return true;
-    asleep_.store(false, std::memory_order_relaxed);
-    return false;
-  }
+  bool sleep() noexcept { return asleep_.sleep(quiet_); }
   /// Consumer's thread: awake again after `sleep` returned true.
-  void woke() noexcept { asleep_.store(false, std::memory_order_relaxed); }
+  void woke() noexcept { asleep_.woke(); }
 
   /// Once the consumer has drained for the last time (it must not pop again): releases the
   /// queued nodes and makes every later `push` release its own. Any thread; idempotent.
@@ -165,7 +160,7 @@ private:
   std::atomic<bool> wake_pending_{false};
   std::atomic<std::uint32_t> quiet_{0}; ///< quiet nodes since the last drain
   std::atomic<std::uint32_t> epoch_{0}; ///< bumped by `want_now`
-  std::atomic<bool> asleep_{false};     ///< the consumer sleeps without a timer
+  sleep_flag asleep_;                   ///< the consumer sleeps without a timer
   std::atomic<bool> closed_{false};
   std::mutex closed_mutex_;
 };
