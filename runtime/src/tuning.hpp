@@ -54,7 +54,8 @@ inline constexpr int loop_pump_batch = 64;
 
 /// How long a worker's quiet done report may wait for the event loop at most when nothing
 /// else wakes it (see `loop_sink`): the loop thread, about to sleep with quiet reports
-/// waiting, sleeps this long and then drains them. Bounds how stale the actors' counters are.
+/// waiting (or while they come densely), sleeps this long and then drains them. Bounds how
+/// stale the actors' counters are.
 inline constexpr std::chrono::milliseconds report_delay{1};
 /// A request goes straight to its actor's lane (`runtime_core::submit_direct`) only if its
 /// deadline is at least this far: the loop learns of it within `report_delay`, and must still

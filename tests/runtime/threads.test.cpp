@@ -87,6 +87,35 @@ TEST_CASE("an idle runtime's threads stay asleep", "[threads]") {
   CHECK(lbtest::eventually([] { return quiet_for_a_second("lb.fetch.f", 3); }, 5s));
 }
 
+TEST_CASE("a steady stream of round trips wakes the loop at most once per report delay",
+          "[threads]") {
+  // Round trips to a one-instance dedicated actor go past the loop, and their done reports
+  // and notes do not need it at once: a loop thread that slept until woken would be woken by
+  // each (one a request here, every 300 µs or more). It sleeps with a timer of
+  // `report_delay` (1 ms) instead while they come this densely, and takes them together.
+  runtime rt{builtin_kinds(), lbtest::quick_options()};
+  auto h = lbtest::spawn_echo(rt, "e", {{"block", 300us}});
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(h.call(echo_request{i}, 5s).ok());
+  constexpr long calls = 1000;
+  auto before = sleeps("lb.loop");
+  auto t0 = std::chrono::steady_clock::now();
+  for (long i = 0; i < calls; ++i)
+    REQUIRE(h.call(echo_request{i}, 5s).ok());
+  auto elapsed_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  auto after = sleeps("lb.loop");
+  REQUIRE(after.size() == 1);
+  long woke = after.begin()->second - before[after.begin()->first];
+  INFO("the loop slept " << woke << " times in " << elapsed_ms << " ms of " << calls
+                         << " round trips");
+  // A slower machine makes the stream thinner, never the bound tighter: at most one timed
+  // sleep per millisecond, one wake-up per 32 quiet reports or notes, and a few others.
+  CHECK(woke <= elapsed_ms + calls / 32 + 50);
+  CHECK(lbtest::eventually([&] { return rt.metrics("e")->completed == calls + 20; }));
+}
+
 TEST_CASE("runtime threads are named", "[threads]") {
   runtime rt{builtin_kinds(), lbtest::quick_options()};
   auto h = lbtest::spawn_echo(rt, "sleepy", {{"dedicated", true}});

@@ -179,24 +179,34 @@ void loop_thread::park() noexcept {
   sleeping_.store(1, std::memory_order_seq_cst);
   while (ready_.load(std::memory_order_seq_cst) == 0) {
     // Until woken if nothing quiet waits: every quiet report or note from now on wakes it.
-    bool deep = reports_->sleep();
+    // While traffic is dense (`linger_`), a timed sleep instead, whatever waits.
+    bool deep = !linger_ && reports_->sleep();
     if (deep && !notes_->sleep()) {
       reports_->woke();
       deep = false;
     }
     if (deep) {
+      auto slept = std::chrono::steady_clock::now();
       futex(ready_, FUTEX_WAIT_PRIVATE, 0);
       reports_->woke();
       notes_->woke();
+      // Woken within `report_delay` of going to sleep: the next sleeps are timed ones, so
+      // that quiet reports and notes trickling in (one per request of a steady stream) are
+      // taken together at their end instead of each waking this thread.
+      linger_ = std::chrono::steady_clock::now() - slept < report_delay;
       continue;
     }
-    // Quiet reports or notes wait: back for them within `report_delay`, unless woken before.
+    // Quiet reports or notes may wait: back for them within `report_delay`, unless woken
+    // before.
     futex_wait_until(ready_, 0, std::chrono::steady_clock::now() + report_delay);
-    if (ready_.load(std::memory_order_seq_cst) == 0 &&
-        (reports_->quiet() != 0 || notes_->pending())) {
+    if (ready_.load(std::memory_order_seq_cst) != 0)
+      break;
+    if (reports_->quiet() != 0 || notes_->pending()) {
       sleeping_.store(0, std::memory_order_seq_cst); // its own message needs no futex wake
       drain_();
       sleeping_.store(1, std::memory_order_seq_cst);
+    } else {
+      linger_ = false; // nothing came: traffic has thinned out, sleep until woken
     }
   }
   sleeping_.store(0, std::memory_order_relaxed);

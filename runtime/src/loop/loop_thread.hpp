@@ -51,9 +51,13 @@ public:
   ~loop_thread() override;
 
   /// Starts the thread; `loop` is the event-loop actor it hosts. Before it sleeps, the thread
-  /// looks at `reports` (the loop's done reports) and `notes` (direct submissions): while quiet
-  /// reports or notes wait, it sleeps at most `report_delay` and then calls `drain` (which
-  /// sends the loop a drain message).
+  /// looks at `reports` (the loop's done reports) and `notes` (direct submissions): while
+  /// quiet reports or notes wait, it sleeps at most `report_delay` and then calls `drain`
+  /// (which sends the loop a drain message); otherwise it sleeps until woken, and any quiet
+  /// report or note wakes it. Woken that way within `report_delay`, it takes traffic to be
+  /// dense and sleeps timed from then on, until a timed sleep finds nothing at its end: a
+  /// steady stream of quiet reports then costs one wake-up per `report_delay`, not one per
+  /// report.
   void start(caf::resumable* loop, std::shared_ptr<request_inbox> reports,
              std::shared_ptr<direct_notes> notes, std::function<void()> drain);
   /// The event loop became runnable (the caller transferred one reference to this thread).
@@ -103,6 +107,7 @@ private:
   std::vector<caf::resumable*> running_;   ///< the guests of the current turn (loop thread)
   bool closed_ = false;                    ///< the loop ended: guests go to the scheduler
   adaptive_spin spin_;
+  bool linger_ = false; ///< traffic is dense: sleep timed even with nothing quiet waiting
   std::thread thread_;
 };
 
