@@ -98,7 +98,13 @@ struct ordered {
   static constexpr const char* name = "ordered";
   using requests = request_list<order_request>;
   using worker = order_worker;
-  static std::vector<param_decl> params() { return {}; }
+  static std::vector<param_decl> params() {
+    return {param_decl::boolean("dedicated", false, "run on a thread of its own")};
+  }
+  static loopbridge::execution execution(const loopbridge::params& p) {
+    return p.boolean("dedicated") ? loopbridge::execution::dedicated_thread
+                                  : loopbridge::execution::scheduled;
+  }
 };
 class order_worker : public worker {
 public:
@@ -418,12 +424,16 @@ TEST_CASE("each thread's requests reach a one-instance actor in the order it sub
   // (under `direct_margin`) and those behind them go through the loop. Either way, one thread's
   // requests are handled in the order it submitted them. The threads wait on round trips to
   // another actor in between, so that a request may go direct while earlier ones are still on
-  // their way through the loop.
+  // their way through the loop. A scheduled instance is woken through its actor, one on a
+  // thread of its own through that thread's doorbell.
+  bool dedicated = GENERATE(false, true);
+  CAPTURE(dedicated);
   runtime rt{kinds(), lbtest::quick_options()};
   auto other = lbtest::spawn_echo(rt, "other");
   actor_spec log_spec;
   log_spec.name = "log";
   log_spec.kind = "ordered";
+  log_spec.params = value{{"dedicated", dedicated}};
   REQUIRE(rt.start({log_spec}).ok());
   auto h = *rt.actor<ordered>("log");
   {
@@ -474,9 +484,11 @@ TEST_CASE("each thread's requests reach a one-instance actor in the order it sub
 TEST_CASE("a request handed straight to its actor's lane still times out at its deadline",
           "[deadline]") {
   // The loop learns of a direct submission after the fact, and must still time it out while
-  // its handler runs: the echo's reply would come after 5 s.
+  // its handler runs: the echo's reply would come after 5 s (a timer, or a blocked thread).
+  bool dedicated = GENERATE(false, true);
+  CAPTURE(dedicated);
   runtime rt{builtin_kinds(), lbtest::quick_options()};
-  auto h = lbtest::spawn_echo(rt, "echo");
+  auto h = lbtest::spawn_echo(rt, "echo", {{"dedicated", dedicated}});
   REQUIRE(h.call(echo_request{"warm"}, 5s).ok()); // its one instance is ready: the lane opens
   auto r = h.call(echo_request{"slow", 5s}, 200ms);
   CHECK(r.is(errc::timeout));
@@ -489,8 +501,10 @@ TEST_CASE("the counters catch up with round trips when nothing else reaches the 
   // A worker's report of a plain round trip does not wake the loop: the next submission brings
   // it. After the last one nothing does, and the loop thread must still come back for the
   // reports before it sleeps for good.
+  bool dedicated = GENERATE(false, true);
+  CAPTURE(dedicated);
   runtime rt{builtin_kinds(), lbtest::quick_options()};
-  auto h = lbtest::spawn_echo(rt, "echo");
+  auto h = lbtest::spawn_echo(rt, "echo", {{"dedicated", dedicated}});
   constexpr int calls = 300;
   for (int i = 0; i < calls; ++i)
     REQUIRE(h.submit(echo_request{i}).get().ok());

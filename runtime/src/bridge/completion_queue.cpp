@@ -2,6 +2,7 @@
 #include "loopbridge/completion_queue.hpp"
 
 #include "bridge/completion_channel.hpp"
+#include "bridge/round_trip.hpp"
 
 namespace loopbridge {
 
@@ -35,6 +36,8 @@ result<std::size_t> completion_queue::pop(std::chrono::nanoseconds timeout) {
   if (detail::blocking_forbidden())
     return error{errc::would_deadlock, "completion_queue::pop() on a runtime scheduler thread "
                                        "would stall the runtime"};
+  // This thread waits for a result: its next submission is a round trip's (see round_trip.hpp).
+  detail::round_trip_next() = true;
   auto token = channel_->pop(timeout);
   if (token < 0)
     return error{errc::timeout, "no completion within the timeout"};

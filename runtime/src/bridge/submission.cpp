@@ -81,7 +81,7 @@ bool runtime_core::submit_direct(request_ref& st) noexcept {
   st->direct = true;
   // Counted before it can end, so that no snapshot shows it done and not received.
   actor_counters::count_received(rec.counters);
-  caf::actor instance;
+  direct_wake instance;
   auto added = lane->push_direct(st.get(), *notes_, instance);
   if (added == direct_notes::added::refused) {
     rec.counters.received.fetch_sub(1, std::memory_order_relaxed);
@@ -89,8 +89,10 @@ bool runtime_core::submit_direct(request_ref& st) noexcept {
     return false;
   }
   (void)st.detach(); // the note's, now the loop's
-  if (instance)
-    caf::anon_send(instance, drain_atom::value);
+  if (instance.door)
+    instance.door->ring(); // straight to the instance's thread, as the loop's `nudge` does
+  else if (instance.actor)
+    caf::anon_send(instance.actor, drain_atom::value);
   if (added == direct_notes::added::wake)
     caf::anon_send(loop_, drain_atom::value);
   return true;

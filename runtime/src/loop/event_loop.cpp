@@ -424,7 +424,7 @@ void event_loop::update_direct(actor_slot& t, bool prompt) {
   if (open) {
     if (!rec.direct_keep)
       rec.direct_keep = t.lane;
-    t.lane->open_direct(t.instances[0].handle);
+    t.lane->open_direct(t.instances[0].handle, t.instances[0].doorbell);
     rec.direct_lane.store(t.lane.get(), std::memory_order_release);
     return;
   }

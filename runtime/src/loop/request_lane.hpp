@@ -17,6 +17,14 @@
 
 namespace loopbridge::detail {
 
+/// The instance a direct submitter must wake (`request_lane::push_direct`): its doorbell when
+/// it runs on a thread of its own, else its actor (sent a drain message); neither when it is
+/// busy and takes the request when it is done.
+struct direct_wake {
+  caf::actor actor;
+  std::shared_ptr<thread_doorbell> door;
+};
+
 /// The requests the event loop has handed to one actor and that none of its instances has taken
 /// yet: one queue shared by every instance of the actor (a pool), from which each instance takes
 /// the next request when it is free. A request therefore never waits behind a running one while
@@ -36,12 +44,12 @@ namespace loopbridge::detail {
 /// (`withdraw`): no instance will take it, and the loop settles it at once instead of waiting
 /// for an instance to reach it behind the ones running.
 ///
-/// A lane the loop keeps *open* (`open_direct`: a one-instance scheduled actor with nothing
+/// A lane the loop keeps *open* (`open_direct`: a one-instance local actor with nothing
 /// queued in the loop) also takes requests straight from submitters (`push_direct`), who wake
-/// the instance themselves when it waits for work: a round trip then needs no turn of the
-/// event loop, which takes the request in afterwards from its note (`direct_notes`). The note
-/// is made under the lane's lock, so once the loop closed the lane (`close_direct`) every
-/// request that went in directly has its note.
+/// the instance themselves when it waits for work (its actor, or its thread's doorbell): a round
+/// trip then needs no turn of the event loop, which takes the request in afterwards from its note
+/// (`direct_notes`). The note is made under the lane's lock, so once the loop closed the lane
+/// (`close_direct`) every request that went in directly has its note.
 ///
 /// Threads: `push` and `reclaim` by the event loop; `take` and `leave` by instances (any thread),
 /// each for its own index; `push_direct` by submitters (any thread). All operations are short
@@ -113,29 +121,33 @@ public:
     }
   }
 
-  /// Opens the lane to submitters (`push_direct`); `instance` is the handle of its one instance,
-  /// which submitters wake. The event loop.
-  void open_direct(caf::actor instance) noexcept {
+  /// Opens the lane to submitters (`push_direct`); `instance` is the handle of its one instance
+  /// and `door` its doorbell if it runs on a thread of its own (else null): submitters wake it
+  /// as the loop would. The event loop.
+  void open_direct(caf::actor instance, std::shared_ptr<thread_doorbell> door) noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
     direct_ = std::move(instance);
+    direct_door_ = std::move(door);
   }
   /// Closes it: from the return on, no submitter pushes here, and every request one pushed
   /// has its note in `direct_notes`. The event loop.
   void close_direct() noexcept {
     caf::actor gone;
+    std::shared_ptr<thread_doorbell> door;
     {
       std::lock_guard<spin_lock> guard{mutex_};
       gone.swap(direct_);
+      door.swap(direct_door_);
     }
   }
 
   /// A submitter: if the lane is open, notes `st` in `notes` (adopting the caller's reference,
   /// the loop's from then on), appends it with a reference of its own, sets `wake` to the
-  /// instance's handle when the instance waits for work (the caller sends it a drain message,
-  /// not under the lock) and returns what `notes` said (`wake`: the loop must be woken too).
-  /// `refused` (nothing changed, the reference stays the caller's) if the lane is closed.
+  /// instance when it waits for work (the caller wakes it, not under the lock) and returns
+  /// what `notes` said (`wake`: the loop must be woken too). `refused` (nothing changed, the
+  /// reference stays the caller's) if the lane is closed.
   direct_notes::added push_direct(request_state* st, direct_notes& notes,
-                                  caf::actor& wake) noexcept {
+                                  direct_wake& wake) noexcept {
     std::lock_guard<spin_lock> guard{mutex_};
     if (!direct_)
       return direct_notes::added::refused;
@@ -144,8 +156,12 @@ public:
       return added;
     st->add_ref(); // the lane's
     append_locked(st);
-    if (pop_idle_locked() != none)
-      wake = direct_; // else it is busy, and takes this one when it is done
+    if (pop_idle_locked() != none) { // else it is busy, and takes this one when it is done
+      if (direct_door_)
+        wake.door = direct_door_;
+      else
+        wake.actor = direct_;
+    }
     return added;
   }
 
@@ -306,7 +322,8 @@ private:
   }
 
   spin_lock mutex_;
-  caf::actor direct_; ///< open to submitters: the instance they wake; else null
+  caf::actor direct_; ///< open to submitters: its one instance; else null
+  std::shared_ptr<thread_doorbell> direct_door_; ///< that instance's doorbell, if it has one
   request_state* head_ = nullptr;
   request_state* tail_ = nullptr;
   std::size_t size_ = 0;

@@ -70,8 +70,8 @@ result<std::shared_ptr<actor_record>> runtime_core::validate(actor_spec spec) co
   rec->kind = kind;
   rec->capacity = spec.mailbox.capacity > 0 ? spec.mailbox.capacity : options_.default_capacity;
   rec->spec = std::move(spec);
-  rec->direct_capable = rec->mode == execution::scheduled && rec->spec.node.empty() &&
-                        rec->spec.count == 1 && rec->spec.stop_after == 0 &&
+  rec->direct_capable = rec->spec.node.empty() && rec->spec.count == 1 &&
+                        rec->spec.stop_after == 0 &&
                         rec->spec.mailbox.overflow == overflow_policy::block;
   return rec;
 }

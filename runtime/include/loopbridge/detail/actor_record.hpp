@@ -99,8 +99,9 @@ struct actor_record : std::enable_shared_from_this<actor_record> {
   /// (requests wait for the credit they free, the actor stops, feeds a route or is one-shot);
   /// otherwise a worker's report waits for the loop's next drain (see `loop_sink`).
   mutable std::atomic<bool> prompt_reports{true};
-  /// Whether submitters may ever hand its requests straight to its lane: one local, scheduled
-  /// instance, the `block` policy, not one-shot. Set before the record is shared.
+  /// Whether submitters may ever hand its requests straight to its lane: one local instance
+  /// (scheduled or on a thread of its own), the `block` policy, not one-shot. Set before the record
+  /// is shared.
   bool direct_capable = false;
   /// The lane submitters may push to directly while the event loop keeps it open (see
   /// `request_lane::push_direct`), or null; `direct_keep` holds it alive as long as the record.
