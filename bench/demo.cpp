@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 
+#include "bench_paths.hpp"
 #include "bench_report.hpp"
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/actors/fetcher.hpp"
@@ -64,7 +65,7 @@ double windowed(std::size_t total, Submit submit) {
 
 /// `loopbridge demo` as a user runs it; its workload throughput from the JSON summary.
 double demo_pipeline(const std::string& dir, std::size_t count) {
-  std::string cmd = std::string{LOOPBRIDGE_CLI} + " demo --quiet --count " + std::to_string(count) +
+  std::string cmd = lbb::cli_program() + " demo --quiet --count " + std::to_string(count) +
                     " --images " + dir + "/images --out " + dir + "/out --json " + dir +
                     "/summary.json > " + dir + "/demo.log 2>&1";
   if (std::system(cmd.c_str()) != 0) {

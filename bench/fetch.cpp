@@ -28,6 +28,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench_paths.hpp"
 #include "bench_report.hpp"
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/actors/fetcher.hpp"
@@ -532,7 +533,7 @@ int main(int argc, char** argv) {
 
   // Python aiohttp: one invocation, its own runs, median.
   std::string py_out;
-  auto py = run_results("/usr/bin/python3 " + std::string{LOOPBRIDGE_BENCH_DIR} +
+  auto py = run_results("/usr/bin/python3 " + lbb::bench_dir() +
                             "/baselines/fetch_aiohttp.py " + small_url + " " +
                             std::to_string(py_n) + " " + std::to_string(small_window) + " " +
                             std::to_string(py_runs) + " " + std::to_string(small_size),
@@ -549,7 +550,7 @@ int main(int argc, char** argv) {
   for (int run = 0; run < wrk_runs && wrk_ok; ++run) {
     std::string wrk_out;
     auto w = run_results("/usr/bin/wrk -t1 -c" + std::to_string(small_window) + " -d" +
-                             std::to_string(wrk_secs) + "s -s " + LOOPBRIDGE_BENCH_DIR +
+                             std::to_string(wrk_secs) + "s -s " + lbb::bench_dir() +
                              "/baselines/fetch_check.lua " + small_url + " -- " +
                              std::to_string(small_size),
                          wrk_out);

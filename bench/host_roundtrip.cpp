@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_paths.hpp"
 #include "bench_report.hpp"
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/actors/echo.hpp"
@@ -184,7 +185,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
 
-  auto py = lbb::run_python(std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/event_thread.py",
+  auto py = lbb::run_python(lbb::bench_dir() + "/baselines/event_thread.py",
                             quick ? "2000 20000" : "10000 100000");
   double py_med = py.count("rtt_median_us") ? py["rtt_median_us"] : 0;
 

@@ -26,6 +26,7 @@
 
 #include <vips/vips8>
 
+#include "bench_paths.hpp"
 #include "bench_report.hpp"
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/actors/image_processor.hpp"
@@ -317,7 +318,7 @@ int main(int argc, char** argv) {
   auto pillow_dir = dir + "/pillow"; // Pillow's BICUBIC thumbnails of the quality sample
   if (!dir.empty())
     ::mkdir(pillow_dir.c_str(), 0700);
-  auto py_script = std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/images_pillow.py";
+  auto py_script = lbb::bench_dir() + "/baselines/images_pillow.py";
 
   runtime rt{actors::builtin_kinds()};
   actor_spec s;

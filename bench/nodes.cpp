@@ -39,6 +39,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include "bench_paths.hpp"
 #include "bench_report.hpp"
 #include "support/test_support.hpp"
 
@@ -57,7 +58,7 @@ const char* secret = "bench-nodes-secret-0123456789abcdef";
 
 /// A test identity of tests/nodes/tls: `who`.pem and .key, trusting ca.pem.
 tls_spec identity(const std::string& who) {
-  auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
+  auto at = bench::source_dir() + "/tests/nodes/tls/";
   tls_spec tls;
   tls.certificate = at + who + ".pem";
   tls.key = at + who + ".key";
@@ -435,7 +436,7 @@ std::string pipeline_topology(const std::string& images, const std::string& out,
 /// -1 if it failed.
 double pipeline_rate(const std::string& dir, const std::string& file) {
   auto json = dir + "/run.json";
-  child run{{LOOPBRIDGE_CLI, "run", file, "--quiet", "--json", json}, dir + "/run.log"};
+  child run{{bench::cli_program(), "run", file, "--quiet", "--json", json}, dir + "/run.log"};
   if (run.wait() != 0) {
     std::fprintf(stderr, "loopbridge run %s failed:\n%s\n", file.c_str(),
                  slurp(dir + "/run.log").c_str());
@@ -473,7 +474,7 @@ bool start(transport& t, const std::string& dir, const std::string& self_path) {
                         << "actors:\n  - name: far\n    kind: echo\n    node: side\n";
   t.node_log = dir + "/node" + t.name + ".log";
   t.node = std::make_unique<child>(
-      std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", t.file}, t.node_log);
+      std::vector<std::string>{bench::cli_program(), "node", "--node", "side", t.file}, t.node_log);
   t.raw_port = lbtest::closed_port();
   auto raw_log = dir + "/raw" + t.name + ".log";
   std::vector<std::string> raw_argv{self_path, "--serve-raw", std::to_string(t.raw_port)};
@@ -574,7 +575,7 @@ int main(int argc, char** argv) {
     auto lost_ms = detection_ms(lb, *plain.node, SIGKILL);
     plain.node->stop(SIGKILL);
     plain.node = std::make_unique<child>(
-        std::vector<std::string>{LOOPBRIDGE_CLI, "node", "--node", "side", plain.file},
+        std::vector<std::string>{bench::cli_program(), "node", "--node", "side", plain.file},
         plain.node_log);
     double frozen_ms = -1;
     if (wait_for_text(plain.node_log, "serving") && answers(lb, 30s)) {
@@ -587,7 +588,7 @@ int main(int argc, char** argv) {
 
     // The demo pipeline by `loopbridge run`: all here, and split over two node processes.
     auto images = dir + "/images";
-    child prepare{{LOOPBRIDGE_CLI, "demo", "--count", "1", "--images", images, "--out",
+    child prepare{{bench::cli_program(), "demo", "--count", "1", "--images", images, "--out",
                    dir + "/prepare-out", "--quiet"},
                   dir + "/prepare.log"};
     if (prepare.wait() != 0) {
@@ -603,8 +604,8 @@ int main(int argc, char** argv) {
         "nodes:\n  - {name: thumbs, address: \"127.0.0.1:" + std::to_string(lbtest::closed_port()) +
             "\"}\n  - {name: files, address: \"127.0.0.1:" + std::to_string(lbtest::closed_port()) +
             "\"}\n");
-    child thumbs{{LOOPBRIDGE_CLI, "node", "--node", "thumbs", split_file}, dir + "/thumbs.log"};
-    child files{{LOOPBRIDGE_CLI, "node", "--node", "files", split_file}, dir + "/files.log"};
+    child thumbs{{bench::cli_program(), "node", "--node", "thumbs", split_file}, dir + "/thumbs.log"};
+    child files{{bench::cli_program(), "node", "--node", "files", split_file}, dir + "/files.log"};
     if (!wait_for_text(dir + "/thumbs.log", "serving") ||
         !wait_for_text(dir + "/files.log", "serving")) {
       std::fprintf(stderr, "a pipeline node did not start:\n%s\n%s\n",

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_paths.hpp"
 #include "bench_report.hpp"
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/runtime.hpp"
@@ -254,7 +255,7 @@ int main(int argc, char** argv) {
           turn, [&] { lb_off.push_back(pipelined([&] { return rt.offload([] {}); }, total)); },
           [&] { raw_off.push_back(pipelined([&] { return pool.submit([] {}); }, total)); });
     }
-    auto py = lbb::run_python(std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/offload_executor.py",
+    auto py = lbb::run_python(lbb::bench_dir() + "/baselines/offload_executor.py",
                               std::to_string(py_total) + " " + std::to_string(window) + " " +
                                   std::to_string(threads));
     bool py_ok = py.count("offloads_per_s") && py.count("cpu_us_per_offload");

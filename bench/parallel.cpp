@@ -46,6 +46,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_paths.hpp"
 #include "bench_report.hpp"
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/actors/echo.hpp"
@@ -926,7 +927,7 @@ int main(int argc, char** argv) {
               [&] {
                 double c0 = lbb::cpu_seconds(RUSAGE_CHILDREN);
                 auto r = lbb::run_python(
-                    std::string{LOOPBRIDGE_BENCH_DIR} + "/baselines/event_thread.py", py_args);
+                    lbb::bench_dir() + "/baselines/event_thread.py", py_args);
                 double calls = 0;
                 int a = 0, b = 0;
                 if (std::sscanf(py_args, "%d %d", &a, &b) == 2)

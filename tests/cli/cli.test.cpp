@@ -7,6 +7,7 @@
 #include <string>
 #include <sys/wait.h>
 
+#include "support/paths.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -20,7 +21,7 @@ struct run_result {
 /// Runs `loopbridge ARGS` with stdout and stderr captured separately.
 run_result run_cli(const std::string& args) {
   auto err_file = std::string{"/tmp/loopbridge-cli-test-"} + std::to_string(::getpid()) + ".err";
-  std::string cmd = std::string{LOOPBRIDGE_CLI} + " " + args + " 2>" + err_file;
+  std::string cmd = lbtest::cli_program() + " " + args + " 2>" + err_file;
   run_result r;
   if (auto* p = popen(cmd.c_str(), "r")) {
     std::array<char, 4096> buf;
@@ -42,7 +43,7 @@ run_result run_cli(const std::string& args) {
 }
 
 std::string src(const std::string& rel) {
-  return std::string{LOOPBRIDGE_SOURCE_DIR} + "/" + rel;
+  return lbtest::source_dir() + "/" + rel;
 }
 
 } // namespace

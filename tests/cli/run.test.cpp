@@ -11,13 +11,14 @@
 
 #include "loopbridge/actors/image_processor.hpp"
 #include "support/child_process.hpp"
+#include "support/paths.hpp"
 
 using namespace std::chrono_literals;
 using lbtest::child_process;
 
 namespace {
 
-const std::string cli = LOOPBRIDGE_CLI;
+const std::string cli = lbtest::cli_program();
 
 /// The demo's source images, generated once and shared by the tests (and test processes).
 std::string shared_images() {

@@ -17,6 +17,7 @@
 #include "loopbridge/config/scenario.hpp"
 #include "loopbridge/config/schema.hpp"
 #include "loopbridge/tools/value_requests.hpp"
+#include "support/paths.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -24,9 +25,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string source_dir() {
-  return LOOPBRIDGE_SOURCE_DIR;
-}
+using lbtest::source_dir;
 
 std::vector<std::string> files_in(const std::string& dir, const std::string& ext) {
   std::vector<std::string> out;

@@ -23,6 +23,7 @@
 #include "nodes/node_protocol.hpp"
 #include "support/child_process.hpp"
 #include "support/stall_proxy.hpp"
+#include "support/paths.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -31,7 +32,7 @@ using lbtest::child_process;
 
 namespace {
 
-const std::string cli = LOOPBRIDGE_CLI;
+const std::string cli = lbtest::cli_program();
 const std::string secret = "a-test-secret-of-thirty-two-char";
 
 /// Sets an environment variable for the scope (child processes inherit it).
@@ -124,7 +125,7 @@ struct two_nodes {
 /// A TLS identity from tests/nodes/tls (made by its make-certs) as a YAML map: `who`.pem and
 /// `who`.key, trusting the CA `ca`.pem.
 std::string tls_of(const std::string& who, const std::string& ca) {
-  auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
+  auto at = lbtest::source_dir() + "/tests/nodes/tls/";
   return "{certificate: " + at + who + ".pem, key: " + at + who + ".key, cafile: " + at + ca +
          ".pem}";
 }
@@ -599,7 +600,7 @@ TEST_CASE("a user kind asks actors on a node from its handler, there and here, a
                       << "  - {name: near, kind: echo}\n"
                       << "  - {name: asker, kind: asker}\n";
   // The node is a user's own command: the built-in kinds and `asker`.
-  child_process node{LOOPBRIDGE_TEST_NODE, {"node", "--node", "side", file}, scratch.path()};
+  child_process node{lbtest::test_node_program(), {"node", "--node", "side", file}, scratch.path()};
   REQUIRE(lbtest::eventually(
       [&] { return node.out().find("node side serving") != std::string::npos; }, 30s));
   auto kinds = lbtest::node_test_kinds();
@@ -902,7 +903,7 @@ TEST_CASE("a node whose key is encrypted serves with the passphrase from its var
   env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
   env_scope passphrase{"LOOPBRIDGE_TEST_KEY_PASSPHRASE", "node test passphrase"};
   two_nodes t;
-  auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
+  auto at = lbtest::source_dir() + "/tests/nodes/tls/";
   t.write(tls_of("main", "ca"), "{certificate: " + at + "node.pem, key: " + at +
                                     "node-encrypted.key, cafile: " + at +
                                     "ca.pem, passphrase_env: LOOPBRIDGE_TEST_KEY_PASSPHRASE}");
@@ -918,7 +919,7 @@ TEST_CASE("a node whose key is encrypted serves with the passphrase from its var
 TEST_CASE("TLS files that cannot work are refused with what is wrong", "[nodes][tls]") {
   env_scope s{"LOOPBRIDGE_NODE_SECRET", secret};
   two_nodes t;
-  auto at = std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/nodes/tls/";
+  auto at = lbtest::source_dir() + "/tests/nodes/tls/";
   auto identity = [&](const std::string& cert, const std::string& key, const std::string& ca) {
     return "{certificate: " + at + cert + ", key: " + at + key + ", cafile: " + at + ca + "}";
   };

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "loopbridge/testing/catch.hpp"
+#include "support/paths.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -585,7 +586,7 @@ TEST_CASE("suspended requests leave their instance free for more", "[peers]") {
 TEST_CASE("a scenario file tests a kind that fans out, down to the requests it sent",
           "[peers][scenario]") {
   auto result = testing::check_scenario(
-      LOOPBRIDGE_SOURCE_DIR "/tests/runtime/fan_out.scenario.yaml", kinds());
+      lbtest::source_dir() + "/tests/runtime/fan_out.scenario.yaml", kinds());
   CHECK(result.steps.size() == 7); // the start and six steps
 }
 

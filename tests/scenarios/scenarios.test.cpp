@@ -15,13 +15,14 @@
 #include "loopbridge/actors/builtin_kinds.hpp"
 #include "loopbridge/config/scenario.hpp"
 #include "loopbridge/testing/catch.hpp"
+#include "support/paths.hpp"
 
 using namespace loopbridge;
 
 namespace {
 
 std::string scenario_dir() {
-  return std::string{LOOPBRIDGE_SOURCE_DIR} + "/tests/scenarios";
+  return lbtest::source_dir() + "/tests/scenarios";
 }
 
 /// The `*.yaml` files directly in `dir`, sorted.
@@ -50,7 +51,7 @@ std::string read(const std::string& path) {
 /// says why no scenario covers it: not built, or no scenario possible (it names what covers it).
 std::vector<std::pair<std::string, bool>> seed_rows() {
   std::vector<std::pair<std::string, bool>> rows;
-  std::istringstream doc{read(std::string{LOOPBRIDGE_SOURCE_DIR} + "/docs/scenarios.md")};
+  std::istringstream doc{read(lbtest::source_dir() + "/docs/scenarios.md")};
   std::string line;
   bool in_table = false;
   while (std::getline(doc, line)) {
@@ -78,7 +79,7 @@ TEST_CASE("every scenario in tests/scenarios passes", "[scenarios]") {
   // A scenario's node runs as `loopbridge node` (the same kinds), with this secret.
   ::setenv("LOOPBRIDGE_NODE_SECRET", "the-scenarios-secret-of-32-chars", 0);
   testing::run_options options;
-  options.node_program = LOOPBRIDGE_CLI;
+  options.node_program = lbtest::cli_program();
   for (auto& file : files) {
     DYNAMIC_SECTION(file) {
       testing::check_scenario(file, kinds, options);
