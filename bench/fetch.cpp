@@ -533,11 +533,11 @@ int main(int argc, char** argv) {
 
   // Python aiohttp: one invocation, its own runs, median.
   std::string py_out;
-  auto py = run_results("/usr/bin/python3 " + lbb::bench_dir() +
-                            "/baselines/fetch_aiohttp.py " + small_url + " " +
-                            std::to_string(py_n) + " " + std::to_string(small_window) + " " +
-                            std::to_string(py_runs) + " " + std::to_string(small_size),
-                        py_out);
+  auto py =
+      run_results("/usr/bin/python3 " + lbb::bench_dir() + "/baselines/fetch_aiohttp.py " +
+                      small_url + " " + std::to_string(py_n) + " " + std::to_string(small_window) +
+                      " " + std::to_string(py_runs) + " " + std::to_string(small_size),
+                  py_out);
   bool py_ok = py.count("req_per_s") && py.count("errors");
   if (!py_ok)
     std::fprintf(stderr, "  aiohttp baseline failed (/usr/bin/python3, python3-aiohttp):\n%s",

@@ -604,7 +604,8 @@ int main(int argc, char** argv) {
         "nodes:\n  - {name: thumbs, address: \"127.0.0.1:" + std::to_string(lbtest::closed_port()) +
             "\"}\n  - {name: files, address: \"127.0.0.1:" + std::to_string(lbtest::closed_port()) +
             "\"}\n");
-    child thumbs{{bench::cli_program(), "node", "--node", "thumbs", split_file}, dir + "/thumbs.log"};
+    child thumbs{{bench::cli_program(), "node", "--node", "thumbs", split_file},
+                 dir + "/thumbs.log"};
     child files{{bench::cli_program(), "node", "--node", "files", split_file}, dir + "/files.log"};
     if (!wait_for_text(dir + "/thumbs.log", "serving") ||
         !wait_for_text(dir + "/files.log", "serving")) {

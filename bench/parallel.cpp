@@ -926,8 +926,7 @@ int main(int argc, char** argv) {
               [&] { c = raw_caf_rtt(rtt_n); },
               [&] {
                 double c0 = lbb::cpu_seconds(RUSAGE_CHILDREN);
-                auto r = lbb::run_python(
-                    lbb::bench_dir() + "/baselines/event_thread.py", py_args);
+                auto r = lbb::run_python(lbb::bench_dir() + "/baselines/event_thread.py", py_args);
                 double calls = 0;
                 int a = 0, b = 0;
                 if (std::sscanf(py_args, "%d %d", &a, &b) == 2)

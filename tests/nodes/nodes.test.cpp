@@ -22,8 +22,8 @@
 #include "nodes/asker.hpp"
 #include "nodes/node_protocol.hpp"
 #include "support/child_process.hpp"
-#include "support/stall_proxy.hpp"
 #include "support/paths.hpp"
+#include "support/stall_proxy.hpp"
 #include "support/test_support.hpp"
 
 using namespace std::chrono_literals;
