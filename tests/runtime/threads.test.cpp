@@ -2,11 +2,16 @@
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "loopbridge/detail/spin_policy.hpp"
 #include "support/test_support.hpp"
 
 using namespace loopbridge;
@@ -114,6 +119,51 @@ TEST_CASE("a steady stream of round trips wakes the loop at most once per report
   // sleep per millisecond, one wake-up per 32 quiet reports or notes, and a few others.
   CHECK(woke <= elapsed_ms + calls / 32 + 50);
   CHECK(lbtest::eventually([&] { return rt.metrics("e")->completed == calls + 20; }));
+}
+
+TEST_CASE("a spinning thread's back-off grows with the time its yield lost", "[threads][spin]") {
+  using detail::spin_policy;
+  CHECK(spin_policy::backoff_for(10us) == spin_policy::backoff_min);
+  CHECK(spin_policy::backoff_for(100us) == 100us * spin_policy::backoff_ratio);
+  CHECK(spin_policy::backoff_for(1ms) == 1ms * spin_policy::backoff_ratio);
+  CHECK(spin_policy::backoff_for(5ms) == spin_policy::backoff_max);
+}
+
+TEST_CASE("a spinning thread that loses its core to a busy one stops spinning", "[threads][spin]") {
+  // This thread and a busy one share one CPU: the spin's first yield hands the core to the busy
+  // thread for its time slice. Without the back-off the spin would run until its far deadline.
+  cpu_set_t original;
+  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof original, &original) == 0);
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &original))
+    ++cpu;
+  REQUIRE(cpu < CPU_SETSIZE);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  std::atomic<bool> running{false}, done{false};
+  std::thread busy{[&] {
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    running = true;
+    auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (!done.load(std::memory_order_relaxed) && std::chrono::steady_clock::now() < give_up) {
+    }
+  }};
+  REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);
+  while (!running)
+    std::this_thread::yield();
+  std::size_t asked = 0;
+  bool found = detail::spin_policy::spin_until(std::chrono::steady_clock::now() + 60s, [&] {
+    ++asked;
+    return false;
+  });
+  bool backing_off = detail::spin_policy::backing_off();
+  done = true;
+  busy.join();
+  pthread_setaffinity_np(pthread_self(), sizeof original, &original);
+  CHECK_FALSE(found);
+  CHECK(asked > 64); // it did spin (past the pause steps) before its yield lost the core
+  CHECK(backing_off);
 }
 
 TEST_CASE("runtime threads are named", "[threads]") {

@@ -27,6 +27,8 @@ void spin_policy::set(std::chrono::nanoseconds loop, std::chrono::nanoseconds ho
 namespace {
 /// Until when the calling thread parks at once instead of spinning (steady clock, ns).
 thread_local std::int64_t tl_backoff_until = 0;
+/// How long the calling thread's last lost yield took (ns).
+thread_local std::int64_t tl_lost = 0;
 
 std::int64_t now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -43,7 +45,11 @@ bool spin_policy::relax(unsigned step) noexcept {
   }
   auto before = now_ns();
   sched_yield();
-  return now_ns() - before < std::chrono::nanoseconds{yield_lost}.count();
+  auto took = now_ns() - before;
+  if (took < std::chrono::nanoseconds{yield_lost}.count())
+    return true;
+  tl_lost = took;
+  return false;
 }
 
 bool spin_policy::backing_off() noexcept {
@@ -51,7 +57,7 @@ bool spin_policy::backing_off() noexcept {
 }
 
 void spin_policy::back_off() noexcept {
-  tl_backoff_until = now_ns() + std::chrono::nanoseconds{backoff}.count();
+  tl_backoff_until = now_ns() + backoff_for(std::chrono::nanoseconds{tl_lost}).count();
 }
 
 bool spin_policy::try_acquire_host_slot() noexcept {

@@ -35,8 +35,8 @@ struct spin_policy {
   /// a busy one is runnable but not running, so the wake-up it waits for finds it neither
   /// running nor parked, and it resumes only after the other thread's time slice (milliseconds
   /// on a busy machine), where a parked thread would have been woken at once. So when a yield
-  /// gives the core away, the calling thread stops spinning and does not spin again for
-  /// `backoff` (it parks at once meanwhile); after that it tries again.
+  /// gives the core away, the calling thread stops spinning and parks at once for a while
+  /// (`back_off`); after that it tries again.
   template <class Ready>
   static bool spin_until(std::chrono::steady_clock::time_point until, Ready&& ready) {
     if (backing_off())
@@ -55,10 +55,28 @@ struct spin_policy {
 
   /// A yield that takes longer than this gave the core to another thread.
   static constexpr std::chrono::microseconds yield_lost{50};
-  /// How long a thread that lost its core while spinning parks at once instead of spinning.
-  static constexpr std::chrono::milliseconds backoff{50};
+  /// How long a thread that lost its core while spinning parks at once instead of spinning:
+  /// `backoff_ratio` times as long as the lost yield took, within [`backoff_min`,
+  /// `backoff_max`]. A short loss is another thread's short turn (the loop taking in a batch, a
+  /// virtual CPU descheduled for a moment): spinning resumes soon. A long one is a busy
+  /// thread's time slice (more busy threads than cores): the calling thread keeps parking. So
+  /// spinning never loses more than about 1/`backoff_ratio` of the time to lost yields.
+  static constexpr int backoff_ratio = 20;
+  static constexpr std::chrono::milliseconds backoff_min{1};
+  static constexpr std::chrono::milliseconds backoff_max{50};
+  /// The back-off after a yield that took `lost` (see `backoff_ratio`).
+  static constexpr std::chrono::nanoseconds backoff_for(std::chrono::nanoseconds lost) noexcept {
+    auto length = lost * backoff_ratio;
+    if (length < backoff_min)
+      return backoff_min;
+    if (length > backoff_max)
+      return backoff_max;
+    return length;
+  }
   /// True while the calling thread backs off (see `spin_until`).
   static bool backing_off() noexcept;
+  /// Starts the calling thread's back-off after its last `relax` lost the core (see
+  /// `backoff_ratio`).
   static void back_off() noexcept;
 
   /// Takes the single host spinning slot; false if another host thread holds it.
