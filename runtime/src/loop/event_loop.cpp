@@ -128,8 +128,8 @@ void event_loop::on_exit() {
 
 void event_loop::on_drain() {
   now_ = clock::now();
-  take_notes(); // before their reports
   batching_ = true;
+  take_notes(); // before their reports
   // Workers' reports first: they free credit for what waits. A report for a request the loop no
   // longer tracks (its instance was lost, the actor stopped) only drops its reference.
   reports_->begin_drain();
@@ -161,6 +161,7 @@ void event_loop::on_drain() {
   more = (n == loop_drain_budget && submissions_->rearm()) || more;
   pump_due();
   batching_ = false;
+  mark_held_due();
   flush_releases();
   retire_noted();
   if (submissions_drained)
@@ -476,9 +477,28 @@ void event_loop::publish_gauges(actor_slot& t) {
   auto& c = t.record->counters;
   c.queued.store(t.queue.size(), std::memory_order_relaxed);
   c.in_flight.store(t.in_flight, std::memory_order_relaxed);
+  if (!batching_) {
+    mark_held(t);
+  } else if (!t.held_due) {
+    t.held_due = true;
+    held_due_.push_back(t.record->index);
+  }
+}
+
+void event_loop::mark_held(actor_slot& t) {
+  auto& c = t.record->counters;
   auto held = t.queue.size() + t.in_flight;
   if (held > c.max_held.load(std::memory_order_relaxed))
     c.max_held.store(held, std::memory_order_relaxed);
+}
+
+void event_loop::mark_held_due() {
+  for (auto index : held_due_)
+    if (auto& t = slots_[index]; t && t->held_due) {
+      t->held_due = false;
+      mark_held(*t);
+    }
+  held_due_.clear();
 }
 
 } // namespace loopbridge::detail

@@ -122,6 +122,7 @@ private:
     bool replaced = false; ///< a newer actor has its name
     bool pump_due = false; ///< in `pumps_due_`: pumped once at the end of the batch
     bool direct = false;   ///< its lane is open to submitters (`update_direct`)
+    bool held_due = false; ///< in `held_due_`: its high-water mark taken at the end of the batch
   };
 
   // -- handlers --------------------------------------------------------------------------------
@@ -296,6 +297,10 @@ private:
   static void drop_pending(request_state& st) noexcept;
   /// Publishes `t`'s gauges (queued, in flight) and `update_prompt(t)`.
   void publish_gauges(actor_slot& t);
+  /// Raises `t`'s `max_held` to what it holds now.
+  static void mark_held(actor_slot& t);
+  /// `mark_held` for the targets in `held_due_`.
+  void mark_held_due();
   /// The live target `rec` stands for, or null (not spawned yet, or retired).
   actor_slot* slot_of(const actor_record& rec) const;
   /// Instance `i` of target `ti` if its incarnation is `token`; else null.
@@ -330,7 +335,11 @@ private:
   /// only them, not every actor.
   std::vector<std::uint32_t> releasing_;
   std::vector<std::uint32_t> pumps_due_; ///< targets to pump at the end of the batch
-  time_point now_{};                     ///< taken once per drain: cheap timestamps for a batch
+  /// Targets whose `max_held` is taken at the end of the batch: within a drain the notes of
+  /// direct submissions come in before the done reports that arrived beside them, and a mark
+  /// taken in between would count answered requests as held.
+  std::vector<std::uint32_t> held_due_;
+  time_point now_{}; ///< taken once per drain: cheap timestamps for a batch
   std::vector<std::unique_ptr<actor_slot>> slots_;
   deadline_index deadlines_;
   std::vector<request_state*> batch_; ///< `pump`'s batch for the lane (reused)
